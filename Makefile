@@ -1,0 +1,57 @@
+# 协同育人门户 — the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+MANAGE := $(BIN)/python manage.py
+
+# `make test` talks to real PostgreSQL and Redis: the ones named in the
+# environment, or else the standard ports on localhost.
+TEST_DATABASE_URL ?= $(if $(DATABASE_URL),$(DATABASE_URL),postgres://postgres@127.0.0.1:5432/alliance)
+TEST_REDIS_URL ?= $(if $(REDIS_URL),$(REDIS_URL),redis://127.0.0.1:6379/0)
+
+.PHONY: install run serve worker messages demo test lint format bench check-services clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+# Compiled translations are committed; recompile when gettext's msgfmt is present.
+messages: install
+	@if command -v msgfmt >/dev/null 2>&1; then $(MANAGE) compilemessages --ignore=.venv -v0; \
+	else echo "msgfmt not found: using the committed .mo files"; fi
+
+run: install messages
+	mkdir -p .celery/queue .celery/processed media
+	$(MANAGE) migrate --noinput
+	$(MANAGE) load_demo --if-empty
+	@echo "Serving 协同育人门户 on http://127.0.0.1:8000/ (Celery worker with beat in the background)"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/celery -A alliance worker --beat --loglevel=INFO --concurrency=2 \
+		--schedule=.celery/beat-schedule & \
+	$(MANAGE) runserver 127.0.0.1:8000
+
+check-services: install
+	@DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python scripts/check_services.py
+
+test: install messages check-services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+		DJANGO_SETTINGS_MODULE=alliance.settings.test $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install check-services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) .celery staticfiles db.sqlite3

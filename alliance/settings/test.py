@@ -1,0 +1,32 @@
+"""Settings for pytest.
+
+Tests run against the real PostgreSQL and Redis named by DATABASE_URL and
+REDIS_URL (the Makefile defaults them to localhost); unit tests run Celery tasks
+eagerly, and the tests marked ``celery_worker`` start a real worker instead.
+"""
+
+import os
+
+# Tests always use real services: the ones named in the environment, else localhost.
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/alliance")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+from .base import *  # noqa: E402, F403
+from .base import env  # noqa: E402
+
+# Playwright's sync API runs an event loop in the test thread; Django would
+# otherwise refuse ORM calls from it. Test settings only.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key"
+ALLOWED_HOSTS = ["*"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+CELERY_TASK_EAGER_PROPAGATES = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

@@ -1,0 +1,158 @@
+"""Fixtures shared by the whole suite: real services, a real Celery worker,
+a real SMTP server, and Debian's Chromium for Playwright."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Rate-limit counters and cached pages live in Redis; each test starts clean.
+    cache.clear()
+    yield
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": CHROMIUM_ARGS,
+    }
+
+
+@pytest.fixture
+def phone_page(browser):
+    """A page at a phone's size (375×812), in Chinese, in Shanghai time."""
+    context = browser.new_context(
+        viewport={"width": 375, "height": 812},
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        is_mobile=True,
+        has_touch=True,
+    )
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _test_database_url() -> str:
+    from django.db import connection
+
+    params = connection.settings_dict
+    user = params.get("USER") or "postgres"
+    password = f":{params['PASSWORD']}" if params.get("PASSWORD") else ""
+    host = params.get("HOST") or "127.0.0.1"
+    port = params.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{params['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, settings):
+    """A real `celery worker` process on the real Redis broker and the test database.
+
+    The test process stops running tasks eagerly, so ``.delay()`` really goes
+    through Redis. Yields the Popen, so a test can kill it; a killed worker can
+    be restarted with ``start_worker()``.
+    """
+    from alliance.celery import app
+
+    redis_url = os.environ["REDIS_URL"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "alliance.settings.test",
+        "DATABASE_URL": _test_database_url(),
+        "REDIS_URL": redis_url,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+    }
+    # Purge leftovers of earlier runs so this worker sees only this test's tasks.
+    app.conf.task_always_eager = False
+    with app.connection_for_write() as conn:
+        conn.default_channel.client.flushdb()
+
+    processes: list[subprocess.Popen] = []
+
+    def start_worker(extra_args: tuple[str, ...] = ()) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "alliance",
+                "worker",
+                "--loglevel=WARNING",
+                "--concurrency=2",
+                "--pool=prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                *extra_args,
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+        )
+        processes.append(process)
+        return process
+
+    process = start_worker()
+    process.start_worker = start_worker
+    try:
+        yield process
+    finally:
+        for proc in processes:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free local port; messages land in ``.messages``."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    class Collector(Message):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def handle_message(self, message):
+            self.messages.append(message)
+
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = Collector()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    controller.messages = handler.messages
+    try:
+        yield controller
+    finally:
+        controller.stop()

@@ -1,0 +1,111 @@
+"""The one place that answers "may this user see or change this unit's data?".
+
+Admin, the coordinator pages, exports and reports all ask these functions, so a
+scoping rule is changed here once and holds everywhere.
+
+- A district administrator (or a superuser) sees every unit.
+- An alliance coordinator sees the units that are current members of their alliance.
+- A unit coordinator or an instructor sees their own unit and the units below it.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from .models import Alliance, MemberUnit, RoleAssignment
+
+Role = RoleAssignment.Role
+COORDINATOR_ROLES = (Role.DISTRICT_ADMIN, Role.ALLIANCE_COORDINATOR, Role.UNIT_COORDINATOR)
+
+
+def _roles(user) -> list[RoleAssignment]:
+    # Cached on the user object: one query per request, however often we ask.
+    if not getattr(user, "is_authenticated", False):
+        return []
+    cached = getattr(user, "_role_assignments_cache", None)
+    if cached is None:
+        cached = list(RoleAssignment.objects.filter(user=user))
+        user._role_assignments_cache = cached
+    return cached
+
+
+def is_district_admin(user) -> bool:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return user.is_superuser or any(r.role == Role.DISTRICT_ADMIN for r in _roles(user))
+
+
+def is_coordinator(user) -> bool:
+    """District admins, alliance coordinators and unit coordinators."""
+    return is_district_admin(user) or any(r.role in COORDINATOR_ROLES for r in _roles(user))
+
+
+def is_staff_member(user) -> bool:
+    """Coordinators and instructors: the people who reach the coordinator pages."""
+    return is_coordinator(user) or any(r.role == Role.INSTRUCTOR for r in _roles(user))
+
+
+def visible_unit_ids_filter(user) -> Q | None:
+    """A Q over MemberUnit for the units this user may see; None means all units."""
+    if is_district_admin(user):
+        return None
+    alliance_ids = [r.alliance_id for r in _roles(user) if r.role == Role.ALLIANCE_COORDINATOR]
+    unit_ids = [
+        r.unit_id for r in _roles(user) if r.role in (Role.UNIT_COORDINATOR, Role.INSTRUCTOR)
+    ]
+    condition = Q(pk__in=[])
+    if alliance_ids:
+        condition |= Q(memberships__alliance_id__in=alliance_ids, memberships__left_on__isnull=True)
+    if unit_ids:
+        condition |= Q(pk__in=unit_ids) | Q(parent_id__in=unit_ids)
+    return condition
+
+
+def units_visible_to(user) -> QuerySet[MemberUnit]:
+    units = MemberUnit.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return units.none()
+    condition = visible_unit_ids_filter(user)
+    if condition is None:
+        return units
+    return units.filter(condition).distinct()
+
+
+def visible_unit_ids(user) -> QuerySet:
+    """Unit ids for use in ``__in`` filters of other apps' querysets."""
+    return units_visible_to(user).order_by().values("pk")
+
+
+def alliances_visible_to(user) -> QuerySet[Alliance]:
+    if is_district_admin(user):
+        return Alliance.objects.all()
+    alliance_ids = [r.alliance_id for r in _roles(user) if r.role == Role.ALLIANCE_COORDINATOR]
+    return Alliance.objects.filter(
+        Q(pk__in=alliance_ids) | Q(memberships__unit__in=visible_unit_ids(user))
+    ).distinct()
+
+
+def can_view_unit(user, unit: MemberUnit | int) -> bool:
+    unit_id = unit if isinstance(unit, int) else unit.pk
+    if is_district_admin(user):
+        return True
+    return units_visible_to(user).filter(pk=unit_id).exists()
+
+
+def can_change_unit(user, unit: MemberUnit | int) -> bool:
+    """Instructors may look but not change; coordinators change what they see."""
+    if is_district_admin(user):
+        return True
+    if not is_coordinator(user):
+        return False
+    unit_id = unit if isinstance(unit, int) else unit.pk
+    coordinator_view = Q(pk__in=[])
+    alliance_ids = [r.alliance_id for r in _roles(user) if r.role == Role.ALLIANCE_COORDINATOR]
+    unit_ids = [r.unit_id for r in _roles(user) if r.role == Role.UNIT_COORDINATOR]
+    if alliance_ids:
+        coordinator_view |= Q(
+            memberships__alliance_id__in=alliance_ids, memberships__left_on__isnull=True
+        )
+    if unit_ids:
+        coordinator_view |= Q(pk__in=unit_ids) | Q(parent_id__in=unit_ids)
+    return MemberUnit.objects.filter(coordinator_view, pk=unit_id).exists()
