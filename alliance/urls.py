@@ -12,6 +12,15 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    # Each app names its own paths in full (members: /family/, /privacy/;
+    # parent_school: /parent-schools/; courses: /courses/, /me/, /checkin/;
+    # events: /events/, /calendar/; notifications: /notifications/; reports: /reports/).
+    path("", include("members.urls")),
+    path("", include("parent_school.urls")),
+    path("", include("courses.urls")),
+    path("", include("events.urls")),
+    path("", include("notifications.urls")),
+    path("", include("reports.urls")),
     path("", include("portal.urls")),
 ]
 
