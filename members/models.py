@@ -76,6 +76,10 @@ class Region(models.Model):
         verbose_name = _("区域")
         verbose_name_plural = _("区域")
         ordering = ["name"]
+        permissions = [
+            ("import_region", _("可以导入区域")),
+            ("export_region", _("可以导出区域")),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["parent", "name"], name="region_unique_name_in_parent"),
         ]
@@ -139,8 +143,17 @@ class MemberUnit(models.Model):
         verbose_name = _("成员单位")
         verbose_name_plural = _("成员单位")
         ordering = ["name"]
+        permissions = [
+            ("import_memberunit", _("可以导入成员单位")),
+            ("export_memberunit", _("可以导出成员单位")),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["region", "name"], name="unit_unique_name_in_region"),
+        ]
+        # The admin changelist orders by name and filters by kind and active flag.
+        indexes = [
+            models.Index(fields=["name"], name="unit_name_idx"),
+            models.Index(fields=["kind", "is_active"], name="unit_kind_active_idx"),
         ]
 
     def __str__(self) -> str:
@@ -198,6 +211,10 @@ class Membership(models.Model):
     class Meta:
         verbose_name = _("联盟成员关系")
         verbose_name_plural = _("联盟成员关系")
+        permissions = [
+            ("import_membership", _("可以导入联盟成员关系")),
+            ("export_membership", _("可以导出联盟成员关系")),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["alliance", "unit"], name="membership_unique"),
         ]
