@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class BookingsConfig(AppConfig):
     name = "bookings"
     verbose_name = _("报名与名额")
+
+    def ready(self):
+        # Promoted families (course sessions and events alike) are told by a
+        # Celery task queued after the commit. Registered once, here.
+        from . import services, tasks
+
+        if tasks.queue_promotion_notices not in services.promotion_listeners:
+            services.promotion_listeners.append(tasks.queue_promotion_notices)

@@ -18,6 +18,7 @@ MESSAGES = {
     "capacity_below_taken": _("新名额少于已确认人数，请先与已报名家庭沟通。"),
     "not_confirmed": _("只有已确认的报名才能签到。"),
     "busy": _("报名人数较多，系统繁忙，请稍后再试。"),
+    "ends_before_start": _("结束时间须晚于开始时间。"),
 }
 
 

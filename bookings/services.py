@@ -33,14 +33,25 @@ def _announce_promotions(promoted: list[Booking]) -> None:
     promoted_ids = [b.pk for b in promoted]
     for listener in promotion_listeners:
         # After the commit: a rolled-back promotion must never be announced.
-        transaction.on_commit(lambda listener=listener: listener(promoted_ids))
+        # robust: a listener that fails (broker down) must not turn a committed
+        # cancellation into an error page; the beat sweep sends the notice later.
+        transaction.on_commit(lambda listener=listener: listener(promoted_ids), robust=True)
+
+
+def _set_lock_timeout() -> None:
+    """Bound how long this transaction waits for a row lock (PostgreSQL only)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # SET cannot take a bind parameter; set_config(..., is_local=true) is
+            # the parameterised equivalent of SET LOCAL.
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true)", [settings.BOOKING_LOCK_TIMEOUT]
+            )
 
 
 def _lock_offerings(offering_ids: Iterable[int]) -> dict[int, Offering]:
     """Lock offerings in ascending id order, so two writers never deadlock."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL lock_timeout = %s", [settings.BOOKING_LOCK_TIMEOUT])
+    _set_lock_timeout()
     ids = sorted(set(offering_ids))
     locked = Offering.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
     return {offering.pk: offering for offering in locked}
@@ -152,14 +163,22 @@ def cancel_deadline(offering: Offering):
 
 
 def _promote_waiting(offering: Offering, now) -> list[Booking]:
-    """Confirm waiting families in order while their party fits. Caller holds the lock."""
+    """Confirm waiting families in order while their party fits. Caller holds the lock.
+
+    Nobody is promoted onto a cancelled, finished or already started offering.
+    """
     free = offering.capacity - offering.places_taken
     promoted: list[Booking] = []
     if free <= 0 or offering.waiting_families == 0:
         return promoted
-    waiting = Booking.objects.filter(offering=offering, status=Booking.Status.WAITING).order_by(
-        "created_at", "pk"
-    )
+    if offering.status != Offering.Status.OPEN or offering.starts_at <= now:
+        return promoted
+    # ``free`` only shrinks while we walk, so a party larger than it now can never
+    # fit later in this pass: leave those rows out of the query altogether (a long
+    # waiting list of big parties is not read row by row).
+    waiting = Booking.objects.filter(
+        offering=offering, status=Booking.Status.WAITING, party_size__lte=free
+    ).order_by("created_at", "pk")
     for booking in waiting.iterator(chunk_size=200):
         if booking.party_size <= free:
             booking.status = Booking.Status.CONFIRMED
@@ -206,7 +225,7 @@ def booking_cancel(
             offering.places_taken -= booking.party_size
         else:
             offering.waiting_families -= 1
-        promoted = _promote_waiting(offering, now) if offering.starts_at > now else []
+        promoted = _promote_waiting(offering, now)
         offering.save(update_fields=["places_taken", "waiting_families"])
         audit_log_record(
             actor=cancelled_by,
@@ -259,8 +278,12 @@ def booking_mark_attendance(
     Returns the booking and whether it newly became present, so that callers
     (course credits) act exactly once.
     """
-    with transaction.atomic():
-        booking = Booking.objects.select_for_update(of=("self",)).get(pk=booking_id)
+
+    def write() -> tuple[Booking, bool]:
+        _set_lock_timeout()
+        booking = Booking.objects.select_for_update(of=("self",)).filter(pk=booking_id).first()
+        if booking is None:
+            raise BookingError("booking_missing")
         if booking.status != Booking.Status.CONFIRMED:
             raise BookingError("not_confirmed")
         new_value = Booking.Attendance.PRESENT if present else Booking.Attendance.ABSENT
@@ -277,3 +300,118 @@ def booking_mark_attendance(
             data={"attendance": new_value},
         )
         return booking, newly_present
+
+    return _run_locked(write)
+
+
+def offering_create(
+    *,
+    kind: str,
+    title: str,
+    unit,
+    starts_at,
+    ends_at,
+    capacity: int,
+    booking_opens_at=None,
+    booking_closes_at=None,
+    cancel_closes_hours: int | None = None,
+    created_by=None,
+) -> Offering:
+    """Create the limited places for a course session or an event."""
+    if ends_at <= starts_at:
+        raise BookingError("ends_before_start")
+    offering = Offering.objects.create(
+        kind=kind,
+        title=title[:200],
+        unit=unit,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        capacity=capacity,
+        booking_opens_at=booking_opens_at,
+        booking_closes_at=booking_closes_at,
+        cancel_closes_hours=cancel_closes_hours,
+    )
+    audit_log_record(
+        actor=created_by,
+        action="bookings.offering.create",
+        target=offering,
+        data={"kind": kind, "capacity": capacity},
+    )
+    return offering
+
+
+def booking_promotion_notify(*, booking_id: int) -> bool:
+    """Tell a promoted family by in-site notification and email, exactly once.
+
+    Runs in the worker. The booking row is locked and ``promotion_notified_at``
+    set in the same transaction as the notices, so a retried or duplicated task
+    tells nobody twice. If sending the email fails, everything rolls back and
+    the task retries. Returns whether notices were sent now.
+    """
+    from django.core.mail import send_mail
+    from django.urls import NoReverseMatch, reverse
+    from django.utils.translation import gettext as _
+
+    from notifications.services import notification_create
+
+    with transaction.atomic():
+        booking = (
+            Booking.objects.select_for_update(of=("self",))
+            .select_related("offering")
+            .filter(pk=booking_id)
+            .first()
+        )
+        if (
+            booking is None
+            or booking.promoted_at is None
+            or booking.promotion_notified_at is not None
+            or booking.status != Booking.Status.CONFIRMED
+        ):
+            return False
+        offering = booking.offering
+        starts = timezone.localtime(offering.starts_at).strftime("%Y-%m-%d %H:%M")
+        try:
+            url = reverse("courses:my_learning")
+        except NoReverseMatch:
+            url = ""
+        title = _("候补转正：%(title)s") % {"title": offering.title}
+        body = _(
+            "您家庭候补的“%(title)s”（%(starts)s 开始，北京时间）已有空位，"
+            "已为您转为正式报名，共 %(party)s 人。如不能参加，请及时取消，把名额留给其他家庭。"
+        ) % {"title": offering.title, "starts": starts, "party": booking.party_size}
+        users = (
+            [g.user for g in booking.family.guardians.select_related("user")]
+            if booking.family_id
+            else []
+        )
+        for user in users:
+            notification_create(
+                user=user, title=title, body=body, url=url, kind="bookings.promoted"
+            )
+        recipients = [u.email for u in users if u.email]
+        if recipients:
+            send_mail(title, body, None, recipients)
+        booking.promotion_notified_at = timezone.now()
+        booking.save(update_fields=["promotion_notified_at"])
+        audit_log_record(
+            actor=None,
+            action="bookings.booking.promotion_notice",
+            target=booking,
+            data={"recipients": len(users)},
+        )
+        return True
+
+
+def booking_promotions_unsent(*, older_than_seconds: int = 60, limit: int = 200) -> list[int]:
+    """Promoted bookings whose notice has not gone out (e.g. the broker was down)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        Booking.objects.filter(
+            promoted_at__isnull=False,
+            promoted_at__lt=cutoff,
+            promotion_notified_at__isnull=True,
+            status=Booking.Status.CONFIRMED,
+        )
+        .order_by("promoted_at")
+        .values_list("pk", flat=True)[:limit]
+    )

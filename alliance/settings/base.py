@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    # Tracks each signed-in session so that disabling an account can end them all.
+    "allauth.usersessions",
     "import_export",
     "django_filters",
     "django_celery_beat",
@@ -181,6 +183,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Static entries; django-celery-beat copies them into its tables at beat start.
 CELERY_BEAT_SCHEDULE: dict = {}
+# bookings: queue promotion notices that could not be queued at commit time.
+CELERY_BEAT_SCHEDULE["bookings-promotion-sweep"] = {
+    "task": "bookings.tasks.booking_promotion_sweep",
+    "schedule": 120.0,
+}
 
 # Email: SMTP by default (a mail catcher in docker-compose).
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -196,15 +203,23 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="协同育人门户 <nore
 SMS_BACKEND = env("SMS_BACKEND", default="members.sms.ConsoleSMSBackend")
 SMS_OPTIONS = env.json("SMS_OPTIONS", default={})
 
-# django-allauth: sign in with phone or email (see docs/ACCOUNTS.md).
+# django-allauth: sign in with phone or email (see docs/ACCOUNTS.md). Neither is
+# required on its own: the signup form (members.forms.PortalSignupForm) asks for
+# at least one, so administrators and coordinators without a phone can sign in.
 ACCOUNT_LOGIN_METHODS = {"phone", "email"}
-ACCOUNT_SIGNUP_FIELDS = ["phone*", "email", "password1*", "password2*"]
+ACCOUNT_SIGNUP_FIELDS = ["phone", "email", "password1*", "password2*"]
 ACCOUNT_ADAPTER = "members.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "members.forms.PortalSignupForm"}
 ACCOUNT_EMAIL_VERIFICATION = "optional"
 ACCOUNT_PHONE_VERIFICATION_ENABLED = True
+ACCOUNT_PHONE_VERIFICATION_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
+ACCOUNT_PHONE_VERIFICATION_TIMEOUT = 10 * 60
+ACCOUNT_PHONE_VERIFICATION_SUPPORTS_RESEND = True
 ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = None
+ACCOUNT_SIGNUP_REDIRECT_URL = "members:family"
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
     "login": "30/m/ip",
@@ -212,7 +227,13 @@ ACCOUNT_RATE_LIMITS = {
     "confirm_email": "1/3m/key",
     "reset_password": "20/m/ip,5/m/key",
     "change_phone": "1/m/user",
+    "verify_phone": "1/30s/key,3/m/ip",
 }
+USERSESSIONS_TRACK_ACTIVITY = False
+# Versions of the documents a guardian agrees to; raising one asks everybody again.
+CHILDREN_INFO_RULES_VERSION = env("CHILDREN_INFO_RULES_VERSION", default="2025.1")
+PRIVACY_POLICY_VERSION = env("PRIVACY_POLICY_VERSION", default="2025.1")
+FAMILY_INVITATION_DAYS = 7
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
 
 # django-import-export: atomic imports, escaped exports, explicit permissions.
