@@ -1,0 +1,700 @@
+"""Django admin for the alliance registry, scoped by members/access.py.
+
+District administrators (and superusers) see and change everything. Alliance
+and unit coordinators reach the admin too (``registry.role_assign`` makes them
+staff and puts them in a group with the model permissions); every queryset,
+change check, autocomplete, list filter and export below asks ``access`` which
+rows are theirs. A row outside a user's scope is a 404, not a redirect.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminDateWidget
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count, Prefetch, Q
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportModelAdmin
+from import_export.formats.base_formats import CSV, XLSX
+from import_export.forms import ExportForm, ImportForm
+
+from . import access, registry
+from .models import Alliance, AuditLog, Membership, MemberUnit, Region, RoleAssignment
+from .resources import MembershipResource, MemberUnitResource, RegionResource
+from .services import audit_log_record
+
+User = get_user_model()
+
+admin.site.site_header = _("协同育人门户 · 管理后台")
+admin.site.site_title = _("协同育人门户管理")
+admin.site.index_title = _("联盟与成员单位管理")
+
+
+def _client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+class ScopedAdminMixin:
+    """A row outside the user's scope answers 404 instead of redirecting with a hint."""
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404(gettext("找不到该记录，或您无权查看。"))
+
+
+# -- import / export ---------------------------------------------------------
+
+
+class RegistryImportForm(ImportForm):
+    READ_FAILED = _(
+        "无法读取文件。请确认所选格式与文件一致（CSV 或 XLSX），CSV 文件请保存为 UTF-8 编码。"
+    )
+    NO_DATA = _("文件里没有可导入的数据行。请保留第一行的列标题，并从第二行开始填写。")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["import_file"].label = _("要导入的文件")
+        self.fields["import_file"].help_text = _(
+            "CSV（UTF-8 编码）或 XLSX。第一行为列标题。先预览，确认无误后才会写入。"
+        )
+        self.fields["format"].label = _("文件格式")
+        self.fields["resource"].label = _("数据")
+
+    def add_error(self, field, error):
+        text = str(error)
+        if "No valid data" in text:
+            error = self.NO_DATA
+        elif "encountered while trying to read file" in text:
+            error = self.READ_FAILED
+        super().add_error(field, error)
+
+
+class RegistryExportForm(ExportForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["format"].label = _("文件格式")
+        self.fields["resource"].label = _("数据")
+
+
+class RegistryImportExportAdmin(ScopedAdminMixin, ImportExportModelAdmin):
+    """CSV and XLSX, Chinese pages, district-admin-only import, audited export."""
+
+    import_formats = [CSV, XLSX]
+    export_formats = [CSV, XLSX]
+    import_form_class = RegistryImportForm
+    export_form_class = RegistryExportForm
+    import_template_name = "admin/members/import.html"
+    export_template_name = "admin/members/export.html"
+    # Excel opens UTF-8 CSV with Chinese text correctly only with a BOM.
+    to_encoding = "utf-8-sig"
+    audit_thing = ""
+
+    def has_import_permission(self, request):
+        # Imports create and update rows anywhere in the registry: district level only.
+        return super().has_import_permission(request) and access.is_district_admin(request.user)
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        form.add_error("import_file", RegistryImportForm.READ_FAILED)
+
+    def add_success_message(self, result, request):
+        totals = result.totals
+        messages.success(
+            request,
+            gettext("导入完成：新增 %(new)s 条，更新 %(update)s 条，未变化 %(skip)s 条。")
+            % {"new": totals["new"], "update": totals["update"], "skip": totals["skip"]},
+        )
+
+    def process_result(self, result, request):
+        if result.has_errors() or result.has_validation_errors():
+            # The confirmed import met a problem the preview did not (the data
+            # changed in between); the transaction was rolled back.
+            messages.error(request, gettext("导入未完成，没有写入任何数据。请重新上传文件预览。"))
+            opts = self.model._meta
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_import"))
+        return super().process_result(result, request)
+
+    def get_export_data(self, file_format, request, queryset, **kwargs):
+        data = super().get_export_data(file_format, request, queryset, **kwargs)
+        audit_log_record(
+            actor=request.user,
+            action=f"members.{self.audit_thing}.export",
+            data={"rows": queryset.count(), "format": file_format.get_title()},
+            ip_address=_client_ip(request),
+        )
+        return data
+
+    def get_export_filename(self, request, queryset, file_format):
+        from django.utils import timezone
+
+        date = timezone.localdate().isoformat()
+        return f"{self.model._meta.model_name}-{date}.{file_format.get_extension()}"
+
+
+# -- regions -----------------------------------------------------------------
+
+
+@admin.register(Region)
+class RegionAdmin(RegistryImportExportAdmin):
+    resource_classes = [RegionResource]
+    audit_thing = "region"
+    list_display = ["name", "kind", "code", "parent"]
+    list_select_related = ["parent"]
+    list_filter = ["kind"]
+    search_fields = ["name", "code"]
+    autocomplete_fields = ["parent"]
+    ordering = ["name"]
+
+
+# -- member units ------------------------------------------------------------
+
+
+class AllianceListFilter(admin.SimpleListFilter):
+    title = _("所属联盟")
+    parameter_name = "alliance"
+
+    def lookups(self, request, model_admin):
+        # Only alliances the user may see: the filter never names others.
+        return [
+            (str(pk), name)
+            for pk, name in access.alliances_visible_to(request.user)
+            .order_by("name")
+            .values_list("pk", "name")
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        current = Membership.objects.filter(alliance_id=int(value), left_on__isnull=True)
+        return queryset.filter(pk__in=current.values("unit_id"))
+
+
+class RegionListFilter(admin.SimpleListFilter):
+    """Regions that hold units the user sees, with every unit below a region."""
+
+    title = _("所在区域")
+    parameter_name = "region"
+
+    def lookups(self, request, model_admin):
+        visible = access.units_visible_to(request.user).order_by().values("region_id")
+        regions = Region.objects.filter(
+            Q(pk__in=visible) | Q(children__in=visible) | Q(children__children__in=visible)
+        )
+        return [
+            (str(pk), name)
+            for pk, name in Region.objects.filter(pk__in=regions.values("pk"))
+            .order_by("name")
+            .values_list("pk", "name")
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        region_id = int(value)
+        return queryset.filter(
+            Q(region_id=region_id)
+            | Q(region__parent_id=region_id)
+            | Q(region__parent__parent_id=region_id)
+        )
+
+
+class UnitMembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "unit"
+    fields = ["alliance", "role", "joined_on", "left_on"]
+    readonly_fields = ["alliance"]
+    extra = 0
+    verbose_name = _("所属联盟")
+    verbose_name_plural = _("所属联盟（新增请用列表页的“加入联盟”操作或“联盟成员关系”）")
+
+    def get_queryset(self, request):
+        return (
+            access.memberships_visible_to(request.user)
+            .select_related("alliance", "unit")
+            .order_by("alliance__name")
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return access.is_district_admin(request.user) and super().has_change_permission(
+            request, obj
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return access.is_district_admin(request.user) and super().has_delete_permission(
+            request, obj
+        )
+
+
+class AddToAllianceForm(forms.Form):
+    alliance = forms.ModelChoiceField(label=_("加入联盟"), queryset=Alliance.objects.none())
+    role = forms.ChoiceField(
+        label=_("在联盟中的角色"),
+        choices=Membership.Role.choices,
+        initial=Membership.Role.MEMBER,
+    )
+    joined_on = forms.DateField(
+        label=_("加入日期"),
+        required=False,
+        widget=AdminDateWidget,
+        help_text=_("留空则为今天。"),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["alliance"].queryset = access.alliances_changeable_by(user).order_by("name")
+
+
+@admin.register(MemberUnit)
+class MemberUnitAdmin(RegistryImportExportAdmin):
+    resource_classes = [MemberUnitResource]
+    audit_thing = "unit"
+    list_display = [
+        "name",
+        "code",
+        "kind",
+        "region",
+        "parent",
+        "contact_name",
+        "contact_phone",
+        "alliance_names",
+        "is_active",
+    ]
+    list_display_links = ["name"]
+    list_select_related = ["region", "parent"]
+    list_filter = ["kind", RegionListFilter, AllianceListFilter, "is_active"]
+    search_fields = ["name", "code", "contact_name", "contact_phone", "region__name"]
+    search_help_text = _("按名称、单位编码、联系人、联系电话或区域名称搜索")
+    autocomplete_fields = ["region", "parent"]
+    inlines = [UnitMembershipInline]
+    actions = ["deactivate_units", "add_to_alliance"]
+    ordering = ["name"]
+    list_per_page = 100
+    fieldsets = [
+        (None, {"fields": ["name", "code", "kind", "region", "parent", "is_active"]}),
+        (_("联系方式"), {"fields": ["address", "contact_name", "contact_phone"]}),
+        (_("其他"), {"fields": ["note"]}),
+    ]
+    # Structure of the registry: only district administrators change these.
+    district_only_fields = ["code", "kind", "region", "parent", "is_active"]
+
+    def get_queryset(self, request):
+        current = Membership.objects.filter(left_on__isnull=True).select_related("alliance")
+        return access.units_visible_to(request.user).prefetch_related(
+            Prefetch("memberships", queryset=current, to_attr="current_memberships")
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if access.is_district_admin(request.user):
+            return []
+        return self.district_only_fields
+
+    def has_view_permission(self, request, obj=None):
+        allowed = super().has_view_permission(request, obj)
+        if obj is None or not allowed:
+            return allowed
+        return access.can_view_unit(request.user, obj)
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        if obj is None or not allowed:
+            return allowed
+        return access.can_change_unit(request.user, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and access.is_district_admin(
+            request.user
+        )
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and access.is_district_admin(request.user)
+
+    def has_district_permission(self, request):
+        return access.is_district_admin(request.user)
+
+    def has_add_membership_permission(self, request):
+        return request.user.has_perm("members.add_membership") and (
+            access.alliances_changeable_by(request.user).exists()
+        )
+
+    @admin.display(description=_("所属联盟"))
+    def alliance_names(self, obj):
+        return "、".join(str(m.alliance) for m in getattr(obj, "current_memberships", []))
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit_log_record(
+            actor=request.user,
+            action="members.unit.change" if change else "members.unit.create",
+            target=obj,
+            data={"fields": sorted(form.changed_data)},
+            ip_address=_client_ip(request),
+        )
+
+    @admin.action(description=_("停用所选单位"), permissions=["district"])
+    def deactivate_units(self, request, queryset):
+        try:
+            count = registry.unit_deactivate(actor=request.user, units=queryset)
+        except registry.RegistryError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return None
+        self.message_user(request, gettext("已停用 %(count)s 个单位。") % {"count": count})
+        return None
+
+    @admin.action(description=_("将所选单位加入联盟…"), permissions=["add_membership"])
+    def add_to_alliance(self, request, queryset):
+        # An intermediate page: choose the alliance, then apply.
+        form = None
+        if "apply" in request.POST:
+            form = AddToAllianceForm(request.POST, user=request.user)
+            if form.is_valid():
+                try:
+                    added, already = registry.units_add_to_alliance(
+                        actor=request.user,
+                        alliance=form.cleaned_data["alliance"],
+                        units=queryset,
+                        role=form.cleaned_data["role"],
+                        joined_on=form.cleaned_data["joined_on"],
+                    )
+                except registry.RegistryError as error:
+                    self.message_user(request, error.message, messages.ERROR)
+                    return None
+                self.message_user(
+                    request,
+                    gettext("已将 %(added)s 个单位加入“%(alliance)s”（%(already)s 个原已是成员）。")
+                    % {
+                        "added": added,
+                        "already": already,
+                        "alliance": form.cleaned_data["alliance"],
+                    },
+                )
+                return None
+        if form is None:
+            form = AddToAllianceForm(user=request.user)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("将所选单位加入联盟"),
+            "opts": self.model._meta,
+            "form": form,
+            "media": self.media + form.media,
+            "units": queryset.select_related("region")[:200],
+            "unit_count": queryset.count(),
+            "selected_ids": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "select_across": request.POST.get("select_across", "0"),
+        }
+        return TemplateResponse(request, "admin/members/memberunit/add_to_alliance.html", context)
+
+
+# -- alliances ---------------------------------------------------------------
+
+
+class AllianceMembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "alliance"
+    fields = ["unit", "role", "joined_on", "left_on"]
+    readonly_fields = ["unit"]
+    extra = 0
+    verbose_name = _("成员单位")
+    verbose_name_plural = _("成员单位（新增请在成员单位列表用“加入联盟”操作）")
+
+    def get_queryset(self, request):
+        return (
+            access.memberships_visible_to(request.user)
+            .select_related("unit", "alliance")
+            .order_by("-role", "unit__name")
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return access.is_district_admin(request.user) and super().has_change_permission(
+            request, obj
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return access.is_district_admin(request.user) and super().has_delete_permission(
+            request, obj
+        )
+
+
+@admin.register(Alliance)
+class AllianceAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "short_name", "region", "base_unit", "founded_on", "unit_count"]
+    list_select_related = ["region", "base_unit"]
+    search_fields = ["name", "short_name", "initiative"]
+    autocomplete_fields = ["region", "base_unit"]
+    inlines = [AllianceMembershipInline]
+    ordering = ["name"]
+
+    def get_queryset(self, request):
+        visible = access.alliances_visible_to(request.user).order_by().values("pk")
+        return Alliance.objects.filter(pk__in=visible).annotate(
+            current_units=Count("memberships", filter=Q(memberships__left_on__isnull=True))
+        )
+
+    @admin.display(description=_("在册单位数"), ordering="current_units")
+    def unit_count(self, obj):
+        return obj.current_units
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and access.is_district_admin(
+            request.user
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and access.is_district_admin(
+            request.user
+        )
+
+
+# -- memberships -------------------------------------------------------------
+
+
+@admin.register(Membership)
+class MembershipAdmin(RegistryImportExportAdmin):
+    resource_classes = [MembershipResource]
+    audit_thing = "membership"
+    list_display = ["unit", "alliance", "role", "joined_on", "left_on"]
+    list_select_related = ["unit", "alliance"]
+    list_filter = ["role", ("alliance", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["unit__name", "unit__code", "alliance__name", "alliance__short_name"]
+    autocomplete_fields = ["alliance", "unit"]
+    ordering = ["alliance__name", "unit__name"]
+
+    def get_queryset(self, request):
+        return access.memberships_visible_to(request.user)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not access.is_district_admin(request.user):
+            return ["alliance", "unit"]
+        return []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # What a coordinator may pick, not merely what they may see.
+        if db_field.name == "alliance":
+            kwargs["queryset"] = access.alliances_changeable_by(request.user)
+        elif db_field.name == "unit":
+            kwargs["queryset"] = access.units_visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_view_permission(self, request, obj=None):
+        allowed = super().has_view_permission(request, obj)
+        if obj is None or not allowed:
+            return allowed
+        return access.memberships_visible_to(request.user).filter(pk=obj.pk).exists()
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        if obj is None or not allowed:
+            return allowed
+        return access.memberships_changeable_by(request.user).filter(pk=obj.pk).exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and access.is_district_admin(
+            request.user
+        )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit_log_record(
+            actor=request.user,
+            action="members.membership.change" if change else "members.membership.add",
+            target=obj,
+            data={"fields": sorted(form.changed_data)},
+            ip_address=_client_ip(request),
+        )
+
+
+# -- roles -------------------------------------------------------------------
+
+
+@admin.register(RoleAssignment)
+class RoleAssignmentAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Roles are assigned and revoked here; both go through the registry services
+    (staff flag, admin group, audit entry). A role is never edited in place."""
+
+    list_display = ["user", "role", "alliance", "unit", "created_at"]
+    list_select_related = ["user", "alliance", "unit"]
+    list_filter = ["role"]
+    search_fields = ["user__username", "user__display_name", "user__email"]
+    autocomplete_fields = ["user", "alliance", "unit"]
+    fields = ["user", "role", "alliance", "unit"]
+
+    def has_module_permission(self, request):
+        return access.is_district_admin(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return access.is_district_admin(request.user) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return access.is_district_admin(request.user) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return access.is_district_admin(request.user) and super().has_delete_permission(
+            request, obj
+        )
+
+    def save_model(self, request, obj, form, change):
+        assignment = registry.role_assign(
+            actor=request.user,
+            user=obj.user,
+            role=obj.role,
+            alliance=obj.alliance,
+            unit=obj.unit,
+            ip_address=_client_ip(request),
+        )
+        obj.pk = assignment.pk
+        obj.created_at = assignment.created_at
+        obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        registry.role_revoke(actor=request.user, assignment=obj, ip_address=_client_ip(request))
+
+    def delete_queryset(self, request, queryset):
+        for assignment in queryset.select_related("user"):
+            registry.role_revoke(
+                actor=request.user, assignment=assignment, ip_address=_client_ip(request)
+            )
+
+
+# -- audit log ---------------------------------------------------------------
+
+
+class ActorFilter(admin.ListFilter):
+    """A text box: the user name of whoever acted (audit logs span many users)."""
+
+    title = _("操作人")
+    parameter_name = "actor"
+    template = "admin/members/input_filter.html"
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        value = params.pop(self.parameter_name, None)
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        self.value = (value or "").strip()
+
+    def has_output(self):
+        return True
+
+    def expected_parameters(self):
+        return [self.parameter_name]
+
+    def queryset(self, request, queryset):
+        if self.value:
+            return queryset.filter(actor_label=self.value)
+        return queryset
+
+    def choices(self, changelist):
+        yield {
+            "value": self.value,
+            "parameter_name": self.parameter_name,
+            "other_params": [
+                (k, v)
+                for k, values in changelist.params.items()
+                if k != self.parameter_name
+                for v in (values if isinstance(values, list) else [values])
+            ],
+            "clear_url": changelist.get_query_string(remove=[self.parameter_name]),
+        }
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Read-only and append-only: nobody adds, changes or deletes entries here."""
+
+    list_display = [
+        "created_at",
+        "actor_label",
+        "action",
+        "target_type",
+        "target_repr",
+        "ip_address",
+    ]
+    list_filter = [ActorFilter, "action", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["action", "actor_label", "target_repr", "target_id"]
+    readonly_fields = [
+        "created_at",
+        "actor_label",
+        "action",
+        "target_type",
+        "target_id",
+        "target_repr",
+        "data",
+        "ip_address",
+    ]
+    fields = readonly_fields
+    # A large log: no full COUNT(*) on every page.
+    show_full_result_count = False
+    list_per_page = 100
+
+    def has_module_permission(self, request):
+        return access.is_district_admin(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return access.is_district_admin(request.user) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        return {}
+
+
+# -- users -------------------------------------------------------------------
+
+
+if not admin.site.is_registered(User):
+
+    @admin.register(User)
+    class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
+        """Needed to pick a user when assigning a role. District administrators
+        only look (and see no phone or e-mail); superusers edit."""
+
+        list_display = ["username", "display_name", "is_staff", "is_active", "date_joined"]
+        search_fields = ["username", "display_name", "email", "phone"]
+        list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
+        fieldsets = DjangoUserAdmin.fieldsets + (
+            (_("门户"), {"fields": ["phone", "display_name"]}),
+        )
+        limited_fieldsets = [
+            (None, {"fields": ["username", "display_name", "is_active", "is_staff"]}),
+            (_("时间"), {"fields": ["last_login", "date_joined"]}),
+        ]
+
+        def get_fieldsets(self, request, obj=None):
+            if obj is not None and not request.user.is_superuser:
+                return self.limited_fieldsets
+            return super().get_fieldsets(request, obj)
+
+        def has_change_permission(self, request, obj=None):
+            return request.user.is_superuser and super().has_change_permission(request, obj)
+
+        def has_add_permission(self, request):
+            return request.user.is_superuser and super().has_add_permission(request)
+
+        def has_delete_permission(self, request, obj=None):
+            return request.user.is_superuser and super().has_delete_permission(request, obj)

@@ -1,0 +1,296 @@
+"""Writes for the alliance registry: units, memberships and roles.
+
+The admin (bulk actions, role assignment), the demo loader and any future
+coordinator page call these functions. Each one checks scope through
+``members.access``, writes inside a transaction and appends audit entries with
+dotted action names (``members.unit.deactivate``, ``members.role.assign`` …).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import access
+from .models import Alliance, AuditLog, Membership, MemberUnit, RoleAssignment
+from .services import audit_log_record
+
+Role = RoleAssignment.Role
+
+MESSAGES = {
+    "alliance_not_allowed": _("您不能为该联盟添加成员单位。"),
+    "unit_not_allowed": _("您无权修改所选的部分单位。"),
+    "role_invalid": _("角色设置不正确：%(detail)s"),
+    "role_exists": _("该用户已拥有这一角色。"),
+    "no_units": _("请至少选择一个单位。"),
+}
+
+
+class RegistryError(Exception):
+    """A registry rule was broken; ``message`` is ready to show to the user."""
+
+    def __init__(self, code: str, **params):
+        self.code = code
+        self.message = MESSAGES[code] % params if params else MESSAGES[code]
+        super().__init__(code)
+
+
+# Admin groups that role_assign puts coordinators into. The permissions are
+# model-level ("may open the unit changelist at all"); which rows a member of
+# the group sees is decided per request by members/access.py.
+ROLE_GROUPS: dict[str, tuple[str, list[str]]] = {
+    Role.DISTRICT_ADMIN: (
+        "区级管理员",
+        [
+            "view_region",
+            "add_region",
+            "change_region",
+            "delete_region",
+            "import_region",
+            "export_region",
+            "view_alliance",
+            "add_alliance",
+            "change_alliance",
+            "delete_alliance",
+            "view_memberunit",
+            "add_memberunit",
+            "change_memberunit",
+            "delete_memberunit",
+            "import_memberunit",
+            "export_memberunit",
+            "view_membership",
+            "add_membership",
+            "change_membership",
+            "delete_membership",
+            "import_membership",
+            "export_membership",
+            "view_roleassignment",
+            "add_roleassignment",
+            "delete_roleassignment",
+            "view_auditlog",
+            "view_user",
+        ],
+    ),
+    Role.ALLIANCE_COORDINATOR: (
+        "联盟协调员",
+        [
+            "view_alliance",
+            "view_memberunit",
+            "change_memberunit",
+            "export_memberunit",
+            "view_membership",
+            "add_membership",
+            "change_membership",
+            "export_membership",
+        ],
+    ),
+    Role.UNIT_COORDINATOR: (
+        "单位协调员",
+        [
+            "view_alliance",
+            "view_memberunit",
+            "change_memberunit",
+            "export_memberunit",
+            "view_membership",
+        ],
+    ),
+}
+
+
+def role_group_get(*, role: str) -> Group | None:
+    """The admin group for a coordinator role, created with its permissions if missing."""
+    if role not in ROLE_GROUPS:
+        return None
+    name, codenames = ROLE_GROUPS[role]
+    group, _created = Group.objects.get_or_create(name=name)
+    wanted = Permission.objects.filter(
+        content_type__app_label__in=["members"], codename__in=codenames
+    )
+    # add(), not set(): permissions a superuser adds to the group by hand stay.
+    group.permissions.add(*wanted)
+    return group
+
+
+def _user_roles_sync(user) -> None:
+    """Staff flag and groups follow the user's coordinator roles."""
+    held = set(RoleAssignment.objects.filter(user=user).values_list("role", flat=True))
+    for role, (name, _codenames) in ROLE_GROUPS.items():
+        if role in held:
+            group = role_group_get(role=role)
+            user.groups.add(group)
+        else:
+            user.groups.remove(*Group.objects.filter(name=name))
+    coordinator = bool(held & set(ROLE_GROUPS))
+    other_access = user.groups.exists() or user.user_permissions.exists()
+    is_staff = user.is_superuser or coordinator or (user.is_staff and other_access)
+    if user.is_staff != is_staff:
+        user.is_staff = is_staff
+        user.save(update_fields=["is_staff"])
+    # access.py caches roles on the user object: drop the cache.
+    if hasattr(user, "_role_assignments_cache"):
+        del user._role_assignments_cache
+    for cache in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        if hasattr(user, cache):
+            delattr(user, cache)
+
+
+@transaction.atomic
+def role_assign(
+    *,
+    actor,
+    user,
+    role: str,
+    alliance: Alliance | None = None,
+    unit: MemberUnit | None = None,
+    ip_address: str | None = None,
+) -> RoleAssignment:
+    """Give ``user`` a role. Coordinators become staff and join the role's admin group."""
+    assignment = RoleAssignment(user=user, role=role, alliance=alliance, unit=unit)
+    if RoleAssignment.objects.filter(user=user, role=role, alliance=alliance, unit=unit).exists():
+        raise RegistryError("role_exists")
+    try:
+        # clean() checks that the scope fits the role; the database constraints
+        # back it up.
+        assignment.full_clean(validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        raise RegistryError("role_invalid", detail="；".join(error.messages)) from error
+    assignment.save()
+    _user_roles_sync(user)
+    audit_log_record(
+        actor=actor,
+        action="members.role.assign",
+        target=assignment,
+        data={
+            "user": user.get_username(),
+            "role": role,
+            "alliance_id": alliance.pk if alliance else None,
+            "unit_id": unit.pk if unit else None,
+        },
+        ip_address=ip_address,
+    )
+    return assignment
+
+
+@transaction.atomic
+def role_revoke(*, actor, assignment: RoleAssignment, ip_address: str | None = None) -> None:
+    """Take a role away; a user left without coordinator roles loses admin access."""
+    user = assignment.user
+    audit_log_record(
+        actor=actor,
+        action="members.role.revoke",
+        target=assignment,
+        data={
+            "user": user.get_username(),
+            "role": assignment.role,
+            "alliance_id": assignment.alliance_id,
+            "unit_id": assignment.unit_id,
+        },
+        ip_address=ip_address,
+    )
+    assignment.delete()
+    _user_roles_sync(user)
+
+
+def _audit_entries(actor, action: str, objects: Iterable, data: dict) -> None:
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    now = timezone.now()
+    AuditLog.objects.bulk_create(
+        [
+            AuditLog(
+                actor=actor if is_user else None,
+                actor_label=(actor.get_username() if is_user else "system")[:150],
+                action=action,
+                target_type=obj._meta.label,
+                target_id=str(obj.pk),
+                target_repr=str(obj)[:200],
+                data=data,
+                created_at=now,
+            )
+            for obj in objects
+        ],
+        batch_size=500,
+    )
+
+
+def _changeable_units(actor, units: Iterable[MemberUnit] | Iterable[int]) -> list[MemberUnit]:
+    ids = [u.pk if isinstance(u, MemberUnit) else int(u) for u in units]
+    if not ids:
+        raise RegistryError("no_units")
+    allowed = list(access.units_changeable_by(actor).filter(pk__in=ids).order_by("pk"))
+    if len(allowed) != len(set(ids)):
+        raise RegistryError("unit_not_allowed")
+    return allowed
+
+
+@transaction.atomic
+def unit_deactivate(*, actor, units: Iterable[MemberUnit] | Iterable[int]) -> int:
+    """Mark units as no longer active (they stay in the registry and in history).
+
+    Returns how many units changed; units already inactive are left alone.
+    """
+    allowed = _changeable_units(actor, units)
+    changing = [u for u in allowed if u.is_active]
+    MemberUnit.objects.filter(pk__in=[u.pk for u in changing]).update(is_active=False)
+    _audit_entries(actor, "members.unit.deactivate", changing, {"is_active": False})
+    return len(changing)
+
+
+@transaction.atomic
+def units_add_to_alliance(
+    *,
+    actor,
+    alliance: Alliance,
+    units: Iterable[MemberUnit] | Iterable[int],
+    role: str = Membership.Role.MEMBER,
+    joined_on: datetime.date | None = None,
+) -> tuple[int, int]:
+    """Make units current members of ``alliance``.
+
+    A unit that had left rejoins (its leaving date is cleared); a current member
+    is left as it is. Returns ``(added, already_members)``.
+    """
+    if not access.alliances_changeable_by(actor).filter(pk=alliance.pk).exists():
+        raise RegistryError("alliance_not_allowed")
+    ids = [u.pk if isinstance(u, MemberUnit) else int(u) for u in units]
+    if not ids:
+        raise RegistryError("no_units")
+    # District admins add any unit; an alliance coordinator adds units they see.
+    allowed = list(access.units_visible_to(actor).filter(pk__in=ids).order_by("pk"))
+    if len(allowed) != len(set(ids)):
+        raise RegistryError("unit_not_allowed")
+    joined_on = joined_on or timezone.localdate()
+    existing = {
+        m.unit_id: m
+        for m in Membership.objects.select_for_update().filter(alliance=alliance, unit__in=allowed)
+    }
+    created, rejoined, already = [], [], 0
+    for unit in allowed:
+        membership = existing.get(unit.pk)
+        if membership is None:
+            created.append(Membership(alliance=alliance, unit=unit, role=role, joined_on=joined_on))
+        elif membership.left_on is not None:
+            membership.left_on = None
+            membership.joined_on = joined_on
+            membership.role = role
+            rejoined.append(membership)
+        else:
+            already += 1
+    Membership.objects.bulk_create(created)
+    Membership.objects.bulk_update(rejoined, ["left_on", "joined_on", "role"])
+    changed = created + rejoined
+    memberships = Membership.objects.filter(
+        alliance=alliance, unit_id__in=[m.unit_id for m in changed]
+    ).select_related("alliance", "unit")
+    _audit_entries(
+        actor,
+        "members.membership.add",
+        memberships,
+        {"alliance_id": alliance.pk, "role": role, "joined_on": joined_on.isoformat()},
+    )
+    return len(changed), already
