@@ -183,10 +183,23 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Static entries; django-celery-beat copies them into its tables at beat start.
 CELERY_BEAT_SCHEDULE: dict = {}
+# reports: recompute the current term's participation snapshots every night
+# (02:30 Asia/Shanghai, CELERY_TIMEZONE).
+CELERY_BEAT_SCHEDULE["reports-rollup-current-term"] = {
+    "task": "reports.tasks.rollup_current_term",
+    "schedule": __import__("celery.schedules").schedules.crontab(hour=2, minute=30),
+}
 # bookings: queue promotion notices that could not be queued at commit time.
 CELERY_BEAT_SCHEDULE["bookings-promotion-sweep"] = {
     "task": "bookings.tasks.booking_promotion_sweep",
     "schedule": 120.0,
+}
+
+# events: the reminder pass (plan due reminders, claim them, hand them to workers).
+CELERY_BEAT_SCHEDULE["events-send-due-reminders"] = {
+    "task": "events.tasks.reminders_run_due",
+    "schedule": 60.0,
+    "options": {"expires": 55},
 }
 
 # Email: SMTP by default (a mail catcher in docker-compose).
@@ -229,6 +242,9 @@ ACCOUNT_RATE_LIMITS = {
     "change_phone": "1/m/user",
     "verify_phone": "1/30s/key,3/m/ip",
 }
+# allauth warns (account.W001) when no login method is a required sign-up
+# field; PortalSignupForm requires a phone or an email, which it cannot see.
+SILENCED_SYSTEM_CHECKS = ["account.W001"]
 USERSESSIONS_TRACK_ACTIVITY = False
 # Versions of the documents a guardian agrees to; raising one asks everybody again.
 CHILDREN_INFO_RULES_VERSION = env("CHILDREN_INFO_RULES_VERSION", default="2025.1")
@@ -254,7 +270,17 @@ SECURE_REFERRER_POLICY = "same-origin"
 PORTAL_NAME = _("协同育人门户")
 BOOKING_CANCEL_CLOSES_HOURS = env.int("BOOKING_CANCEL_CLOSES_HOURS", default=2)
 BOOKING_LOCK_TIMEOUT = env("BOOKING_LOCK_TIMEOUT", default="3s")
+# courses: the on-site check-in QR link lives this many seconds (the page refreshes it),
+# and check-in opens this many minutes before a session starts.
+COURSE_CHECKIN_TOKEN_MAX_AGE = env.int("COURSE_CHECKIN_TOKEN_MAX_AGE", default=600)
+COURSE_CHECKIN_OPENS_MINUTES_BEFORE = env.int("COURSE_CHECKIN_OPENS_MINUTES_BEFORE", default=30)
 EXPORT_BACKGROUND_THRESHOLD = env.int("EXPORT_BACKGROUND_THRESHOLD", default=20000)
+# events/reminders (docs/EVENTS.md): absolute links in messages, batch sizes, claim lease.
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+REMINDER_BATCH_SIZE = env.int("REMINDER_BATCH_SIZE", default=500)
+REMINDER_MAX_BATCHES_PER_PASS = env.int("REMINDER_MAX_BATCHES_PER_PASS", default=20)
+REMINDER_CLAIM_LEASE_SECONDS = env.int("REMINDER_CLAIM_LEASE_SECONDS", default=600)
+REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=5)
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -1,0 +1,142 @@
+"""Participation snapshots (the roll-up) and report jobs (recompute, exports).
+
+A snapshot row holds the figures of one term × unit × parent school × period.
+``period`` is a month (``"2026-03"``) or ``"term"`` for the whole term: distinct
+families and children cannot be added up across months, so the term totals are
+rows of their own, computed by the same GROUPING SETS query.
+
+Events belong to no parent school: their figures go into rows with
+``parent_school = NULL``. Because NULLs never collide in a unique index, the
+upsert key uses ``parent_school_key`` (the parent school's id, or 0).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from members.models import MemberUnit
+from parent_school.models import ParentSchool, Term
+
+TERM_PERIOD = "term"
+
+
+class ParticipationSnapshot(models.Model):
+    term = models.ForeignKey(
+        Term, verbose_name=_("学期"), on_delete=models.CASCADE, related_name="snapshots"
+    )
+    unit = models.ForeignKey(
+        MemberUnit, verbose_name=_("单位"), on_delete=models.CASCADE, related_name="snapshots"
+    )
+    parent_school = models.ForeignKey(
+        ParentSchool,
+        verbose_name=_("家长学校"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="snapshots",
+        help_text=_("活动不属于家长学校：活动的数字记在为空的这一行。"),
+    )
+    parent_school_key = models.BigIntegerField(default=0, editable=False)
+    period = models.CharField(
+        _("期间"), max_length=7, help_text=_("月份 YYYY-MM，或 term 表示全学期")
+    )
+    month = models.DateField(_("月份"), null=True, blank=True)
+
+    sessions_planned = models.PositiveIntegerField(_("计划场次"), default=0)
+    sessions_held = models.PositiveIntegerField(_("开课次数"), default=0)
+    events_held = models.PositiveIntegerField(_("活动场次"), default=0)
+    enrolments = models.PositiveIntegerField(_("报名（家庭）"), default=0)
+    enrolments_held = models.PositiveIntegerField(_("已开课场次的报名"), default=0)
+    attendances = models.PositiveIntegerField(_("出席（家庭）"), default=0)
+    person_times = models.PositiveIntegerField(_("参与人次"), default=0)
+    families = models.PositiveIntegerField(_("覆盖家庭数"), default=0)
+    children = models.PositiveIntegerField(_("覆盖儿童数"), default=0)
+    attendance_rate = models.DecimalField(
+        _("出勤率（%）"), max_digits=5, decimal_places=1, null=True, blank=True
+    )
+    credits_posted = models.DecimalField(_("学分"), max_digits=12, decimal_places=1, default=0)
+    event_participants = models.PositiveIntegerField(_("活动参与人数"), default=0)
+    volunteer_hours = models.DecimalField(
+        _("志愿授课时长（小时）"), max_digits=12, decimal_places=1, default=0
+    )
+    lessons_completed = models.PositiveIntegerField(_("完成线上微课"), default=0)
+    target_sessions = models.PositiveSmallIntegerField(_("目标开课次数"), null=True, blank=True)
+    target_met = models.BooleanField(_("达标"), null=True, blank=True)
+    computed_at = models.DateTimeField(_("计算时间"))
+
+    class Meta:
+        verbose_name = _("参与统计快照")
+        verbose_name_plural = _("参与统计快照")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["term", "unit", "parent_school_key", "period"],
+                name="snapshot_unique_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["term", "period", "unit"], name="snapshot_term_period")]
+
+    def __str__(self) -> str:
+        return f"{self.term_id}/{self.unit_id}/{self.parent_school_key}/{self.period}"
+
+
+class ReportJob(models.Model):
+    """A background roll-up or export: the page polls this row for its progress."""
+
+    class Kind(models.TextChoices):
+        ROLLUP = "rollup", _("重新计算统计")
+        EXPORT_XLSX = "export_xlsx", _("导出学期报表（XLSX）")
+        EXPORT_CSV = "export_csv", _("导出原始记录（CSV）")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("进行中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    term = models.ForeignKey(
+        Term, verbose_name=_("学期"), on_delete=models.CASCADE, related_name="report_jobs"
+    )
+    unit = models.ForeignKey(
+        MemberUnit,
+        verbose_name=_("单位"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="report_jobs",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("申请人"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="report_jobs",
+    )
+    progress = models.PositiveSmallIntegerField(_("进度（%）"), default=0)
+    rows_total = models.PositiveIntegerField(_("总行数"), default=0)
+    rows_done = models.PositiveIntegerField(_("已处理行数"), default=0)
+    file_path = models.CharField(_("文件"), max_length=255, blank=True)
+    error = models.CharField(_("错误"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("报表任务")
+        verbose_name_plural = _("报表任务")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def filename(self) -> str:
+        return self.file_path.rsplit("/", 1)[-1] if self.file_path else ""

@@ -1,0 +1,233 @@
+"""Coordinator dashboards, recompute, exports and report jobs (thin views)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from members import access
+from members.decorators import coordinator_required
+from members.models import MemberUnit
+from members.services import audit_log_record
+from parent_school.models import ParentSchool
+
+from . import charts, exports, selectors, services
+from .errors import ReportError
+from .models import ReportJob
+from .tasks import export_unit_ids
+
+TOP_UNITS_IN_CHART = 15
+PAGE_SIZE = 25
+
+
+def _term_or_message(request):
+    try:
+        return selectors.term_choose(code=request.GET.get("term") or request.POST.get("term"))
+    except ReportError as error:
+        messages.error(request, error.message)
+        return None
+
+
+def _trend_charts(trend: list[dict]) -> dict:
+    labels = [row["period"][2:].replace("-", "/") for row in trend]
+    return {
+        "trend": trend,
+        "trend_chart": charts.column_chart(
+            labels=labels,
+            values=[row["person_times"] or 0 for row in trend],
+            title=_("每月参与人次"),
+            description=_("按月统计的参与人次，数字见下表。"),
+        ),
+        "sessions_chart": charts.column_chart(
+            labels=labels,
+            values=[row["sessions"] or 0 for row in trend],
+            title=_("每月开课次数"),
+            description=_("按月统计的已开课次数，数字见下表。"),
+        ),
+    }
+
+
+def _common(request, term, qs, *, title: str, unit=None) -> dict:
+    targets = Paginator(selectors.target_table(qs), PAGE_SIZE).get_page(
+        request.GET.get("targets_page")
+    )
+    visible_units = access.units_visible_to(request.user).only("pk", "name").order_by("name")
+    return {
+        "title": title,
+        "term": term,
+        "terms": selectors.term_list(),
+        "figures": selectors.key_figures(qs),
+        "targets": targets,
+        "rollup_job": selectors.rollup_job_open(term=term),
+        "jobs": selectors.jobs_of(user=request.user, limit=5),
+        "export_units": visible_units,
+        "export_unit": unit,
+        **_trend_charts(selectors.monthly_trend(qs)),
+    }
+
+
+@coordinator_required
+def overview(request):
+    term = _term_or_message(request)
+    if term is None:
+        return render(request, "reports/empty.html", status=200)
+    qs = selectors.snapshots_for(user=request.user, term=term)
+    context = _common(request, term, qs, title=_("统计看板"))
+    units = selectors.unit_comparison(qs)
+    context["units_page"] = Paginator(units, PAGE_SIZE).get_page(request.GET.get("units_page"))
+    context["units_chart"] = charts.bar_chart(
+        items=[(row["unit__name"], row["person_times"] or 0) for row in units[:TOP_UNITS_IN_CHART]],
+        title=_("各单位参与人次（前 %(n)s 名）") % {"n": TOP_UNITS_IN_CHART},
+        description=_("各单位本学期参与人次比较，完整数字见下表。"),
+    )
+    return render(request, "reports/overview.html", context)
+
+
+@coordinator_required
+def unit_dashboard(request, unit_id: int):
+    unit = get_object_or_404(MemberUnit, pk=unit_id)
+    if not access.can_view_unit(request.user, unit):
+        raise Http404
+    term = _term_or_message(request)
+    if term is None:
+        return render(request, "reports/empty.html")
+    qs = selectors.snapshots_for(user=request.user, term=term).filter(unit=unit)
+    context = _common(request, term, qs, title=unit.name, unit=unit)
+    context["unit"] = unit
+    schools = list(selectors.school_comparison(qs))
+    context["schools"] = schools
+    context["schools_chart"] = charts.bar_chart(
+        items=[
+            (row.parent_school.name if row.parent_school_id else _("活动"), row.person_times)
+            for row in schools[:TOP_UNITS_IN_CHART]
+        ],
+        title=_("各家长学校参与人次"),
+        description=_("本单位各家长学校本学期参与人次比较，完整数字见下表。"),
+    )
+    return render(request, "reports/unit.html", context)
+
+
+@coordinator_required
+def school_dashboard(request, school_id: int):
+    school = get_object_or_404(ParentSchool.objects.select_related("host_unit"), pk=school_id)
+    if not access.can_view_unit(request.user, school.host_unit_id):
+        raise Http404
+    term = _term_or_message(request)
+    if term is None:
+        return render(request, "reports/empty.html")
+    qs = selectors.snapshots_for(user=request.user, term=term).filter(parent_school=school)
+    context = _common(request, term, qs, title=school.name, unit=school.host_unit)
+    context["school"] = school
+    return render(request, "reports/school.html", context)
+
+
+@require_POST
+@coordinator_required
+def recompute(request):
+    term = _term_or_message(request)
+    if term is None:
+        return redirect("reports:overview")
+    job = selectors.rollup_job_open(term=term)
+    if job is None:
+        job = services.report_job_create(
+            kind=ReportJob.Kind.ROLLUP, term=term, requested_by=request.user
+        )
+        messages.success(request, _("已开始重新计算，本页会自动刷新进度。"))
+    else:
+        messages.info(request, ReportError("rollup_running").message)
+        if job.requested_by_id != request.user.pk:
+            return redirect(f"{reverse('reports:overview')}?term={term.code}")
+    return redirect("reports:job", job_id=job.pk)
+
+
+@require_POST
+@coordinator_required
+def export(request):
+    term = _term_or_message(request)
+    if term is None:
+        return redirect("reports:overview")
+    fmt = request.POST.get("format", "")
+    if fmt not in ("xlsx", "csv"):
+        messages.error(request, ReportError("bad_format").message)
+        return redirect(f"{reverse('reports:overview')}?term={term.code}")
+    unit_id = request.POST.get("unit") or None
+    if unit_id is not None:
+        try:
+            unit_id = int(unit_id)
+        except ValueError:
+            unit_id = -1
+        if unit_id < 0 or not access.can_view_unit(request.user, unit_id):
+            messages.error(request, ReportError("unknown_unit").message)
+            return redirect(f"{reverse('reports:overview')}?term={term.code}")
+    unit_ids = export_unit_ids(user=request.user, unit_id=unit_id)
+    counter = exports.xlsx_row_count if fmt == "xlsx" else exports.raw_rows_count
+    rows = counter(term=term, unit_ids=unit_ids)
+    if rows > settings.EXPORT_BACKGROUND_THRESHOLD:
+        kind = ReportJob.Kind.EXPORT_XLSX if fmt == "xlsx" else ReportJob.Kind.EXPORT_CSV
+        job = services.report_job_create(
+            kind=kind, term=term, requested_by=request.user, unit_id=unit_id
+        )
+        messages.info(
+            request, _("共 %(rows)s 行，较大，已转为后台生成；完成后在本页下载。") % {"rows": rows}
+        )
+        return redirect("reports:job", job_id=job.pk)
+
+    audit_log_record(
+        actor=request.user,
+        action=f"reports.export.{fmt}",
+        target=term,
+        data={"unit": unit_id, "rows": rows, "background": False},
+        ip_address=request.META.get("REMOTE_ADDR"),
+    )
+    filename = f"term-report-{term.code}{f'-unit{unit_id}' if unit_id else ''}.{fmt}"
+    if fmt == "csv":
+        response = StreamingHttpResponse(
+            exports.csv_stream(term=term, unit_ids=unit_ids), content_type="text/csv; charset=utf-8"
+        )
+    else:
+        response = HttpResponse(
+            exports.xlsx_bytes(term=term, unit_ids=unit_ids),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _own_job(request, job_id: int) -> ReportJob:
+    job = get_object_or_404(ReportJob.objects.select_related("term", "unit"), pk=job_id)
+    # Only the person who asked for it: anyone else gets the same 404 as a wrong id.
+    if job.requested_by_id != request.user.pk:
+        raise Http404
+    return job
+
+
+@coordinator_required
+def job_detail(request, job_id: int):
+    job = _own_job(request, job_id)
+    return render(request, "reports/job.html", {"job": job})
+
+
+@coordinator_required
+def job_download(request, job_id: int):
+    job = _own_job(request, job_id)
+    if job.status != ReportJob.Status.DONE or not job.file_path:
+        raise Http404
+    path = Path(settings.MEDIA_ROOT) / job.file_path
+    if not path.is_file():
+        raise Http404
+    audit_log_record(
+        actor=request.user,
+        action="reports.export.download",
+        target=job,
+        data={"file": job.filename},
+        ip_address=request.META.get("REMOTE_ADDR"),
+    )
+    return FileResponse(path.open("rb"), as_attachment=True, filename=job.filename)
