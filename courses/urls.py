@@ -1,5 +1,20 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "courses"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("courses/", views.catalogue, name="catalogue"),
+    path("courses/<int:pk>/", views.course_detail, name="detail"),
+    path("courses/sessions/<int:pk>/book/", views.session_book, name="book"),
+    path("courses/sessions/<int:pk>/roster/", views.session_roster, name="roster"),
+    path(
+        "courses/sessions/<int:pk>/checkin-code/", views.session_checkin_code, name="checkin_code"
+    ),
+    path("courses/lessons/<int:pk>/", views.lesson_detail, name="lesson"),
+    path("courses/lessons/<int:pk>/progress/", views.lesson_progress, name="lesson_progress"),
+    path("me/", views.my_learning, name="my_learning"),
+    path("me/bookings/<int:pk>/cancel/", views.booking_cancel, name="cancel"),
+    path("checkin/<str:token>/", views.checkin, name="checkin"),
+]

@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "parent_school"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("parent-schools/", views.parent_school_list, name="list"),
+    path("parent-schools/<int:pk>/", views.parent_school_detail, name="detail"),
+]

@@ -1,0 +1,265 @@
+"""Reads for courses: the catalogue with facet counts, a course's sessions,
+My learning, rosters and credit balances. Each builds a constant number of
+queries, whatever the number of rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.utils import timezone
+
+from bookings.models import Booking, BookingAttendee, Offering
+from bookings.selectors import booking_annotate_waiting_position
+from members.models import Family, SchoolStage
+from parent_school.models import Term
+
+from .filters import FACETS, catalogue_filterset, queryset_without, upcoming_open_sessions
+from .models import Course, CourseSession, CreditEntry
+
+
+def course_published() -> QuerySet[Course]:
+    return Course.objects.filter(is_published=True)
+
+
+def course_annotate_for_cards(queryset: QuerySet[Course]) -> QuerySet[Course]:
+    """Next session, whether any upcoming session has a free place; for the list."""
+    upcoming = upcoming_open_sessions()
+    return (
+        queryset.select_related("parent_school", "parent_school__region", "term", "brand")
+        .prefetch_related("themes")
+        .annotate(
+            next_start=Subquery(
+                upcoming.order_by("offering__starts_at").values("offering__starts_at")[:1]
+            ),
+            has_free=Exists(upcoming.filter(offering__places_taken__lt=F("offering__capacity"))),
+        )
+        .order_by(F("next_start").asc(nulls_last=True), "-pk")
+    )
+
+
+@dataclass
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+@dataclass
+class Catalogue:
+    filterset: object
+    courses: QuerySet
+    facets: dict[str, list[FacetValue]] = field(default_factory=dict)
+    free_count: int = 0
+    invalid: bool = False
+
+
+def _facet_rows(queryset, facet: str):
+    """(value, label, count) for one facet, in one aggregate query."""
+    base = queryset.order_by()
+    if facet == "theme":
+        rows = base.values_list("themes", "themes__name").annotate(n=Count("pk", distinct=True))
+        return [(v, label, n) for v, label, n in rows if v is not None]
+    if facet == "stage":
+        labels = dict(SchoolStage.choices)
+        rows = base.values_list("stages__code").annotate(n=Count("pk", distinct=True))
+        return [(v, labels.get(v, v), n) for v, n in rows if v]
+    if facet in ("level", "mode"):
+        choices = dict(Course.Level.choices if facet == "level" else Course.Mode.choices)
+        rows = base.values_list(facet).annotate(n=Count("pk"))
+        return [(v, choices.get(v, v), n) for v, n in rows]
+    if facet == "region":
+        rows = base.values_list("parent_school__region", "parent_school__region__name").annotate(
+            n=Count("pk")
+        )
+        return list(rows)
+    if facet == "parent_school":
+        rows = base.values_list("parent_school", "parent_school__name").annotate(n=Count("pk"))
+        return list(rows)
+    if facet == "term":
+        rows = base.values_list("term", "term__school_year", "term__semester").annotate(
+            n=Count("pk")
+        )
+        semesters = dict(Term.Semester.choices)
+        return [(v, f"{year}学年{semesters.get(sem, sem)}", n) for v, year, sem, n in rows]
+    raise ValueError(facet)
+
+
+def course_catalogue(*, data) -> Catalogue:
+    """Filtered, sorted courses plus counts per facet value (each facet's counts
+    ignore that facet's own choice, so other values stay visible)."""
+    filterset = catalogue_filterset(data, course_published())
+    invalid = bool(filterset.is_bound and filterset.errors)
+    filtered = filterset.qs
+    selected = filterset.form.cleaned_data if filterset.is_bound else {}
+    facets: dict[str, list[FacetValue]] = {}
+    for facet in FACETS:
+        current = selected.get(facet)
+        current_key = str(getattr(current, "pk", current)) if current not in (None, "") else None
+        rows = _facet_rows(queryset_without(filterset, facet), facet)
+        values = [
+            FacetValue(value=str(v), label=str(label), count=n, selected=str(v) == current_key)
+            for v, label, n in rows
+        ]
+        values.sort(key=lambda fv: (-fv.count, fv.label))
+        facets[facet] = values
+    free_count = (
+        queryset_without(filterset, "free")
+        .filter(
+            Exists(
+                upcoming_open_sessions().filter(offering__places_taken__lt=F("offering__capacity"))
+            )
+        )
+        .count()
+    )
+    return Catalogue(
+        filterset=filterset,
+        courses=course_annotate_for_cards(filtered),
+        facets=facets,
+        free_count=free_count,
+        invalid=invalid,
+    )
+
+
+def course_detail(*, pk: int, include_unpublished: bool = False) -> Course | None:
+    courses = Course.objects.select_related(
+        "parent_school", "parent_school__region", "parent_school__host_unit", "term", "brand"
+    ).prefetch_related("themes", "stages", "instructors", "lessons")
+    if not include_unpublished:
+        courses = courses.filter(is_published=True)
+    return courses.filter(pk=pk).first()
+
+
+def course_sessions(*, course: Course, upcoming_only: bool = False) -> list[CourseSession]:
+    sessions = (
+        CourseSession.objects.filter(course=course)
+        .select_related("offering")
+        .order_by("offering__starts_at")
+    )
+    if upcoming_only:
+        sessions = sessions.filter(offering__ends_at__gte=timezone.now())
+    return list(sessions)
+
+
+# My learning -----------------------------------------------------------------
+
+
+def _course_bookings(family: Family) -> QuerySet[Booking]:
+    return Booking.objects.filter(
+        family=family, offering__kind=Offering.Kind.COURSE_SESSION
+    ).select_related("offering", "offering__course_session", "offering__course_session__course")
+
+
+def my_upcoming(*, family: Family) -> list[Booking]:
+    return list(
+        _course_bookings(family)
+        .filter(status=Booking.Status.CONFIRMED, offering__ends_at__gte=timezone.now())
+        .prefetch_related(_attendees())
+        .order_by("offering__starts_at")[:50]
+    )
+
+
+def my_waiting(*, family: Family) -> list[Booking]:
+    return list(
+        booking_annotate_waiting_position(
+            _course_bookings(family).filter(
+                status=Booking.Status.WAITING, offering__starts_at__gte=timezone.now()
+            )
+        ).order_by("offering__starts_at")[:50]
+    )
+
+
+def my_history(*, family: Family) -> QuerySet[Booking]:
+    now = timezone.now()
+    return (
+        _course_bookings(family)
+        .filter(Q(offering__ends_at__lt=now) | Q(status=Booking.Status.CANCELLED))
+        .order_by("-offering__starts_at", "-pk")
+    )
+
+
+def _attendees():
+    return Prefetch(
+        "attendees",
+        queryset=BookingAttendee.objects.select_related("guardian__user", "child"),
+    )
+
+
+@dataclass
+class CreditBalance:
+    term: Term
+    member: str
+    total: object
+
+
+def credit_balances(*, family: Family) -> list[CreditBalance]:
+    """Balances per family member and per term, summed in SQL."""
+    rows = (
+        CreditEntry.objects.filter(family=family)
+        .order_by()
+        .values("term", "guardian", "child")
+        .annotate(total=Sum("amount"))
+    )
+    rows = list(rows)
+    terms = Term.objects.in_bulk({r["term"] for r in rows})
+    guardians = {g.pk: g for g in family.guardians.select_related("user")}
+    children = {c.pk: c for c in family.children.all()}
+    balances = []
+    for row in rows:
+        if row["child"]:
+            child = children.get(row["child"])
+            member = child.nickname if child else "—"
+        elif row["guardian"]:
+            guardian = guardians.get(row["guardian"])
+            member = str(guardian.user) if guardian else "—"
+        else:
+            member = "—"
+        balances.append(CreditBalance(term=terms[row["term"]], member=member, total=row["total"]))
+    balances.sort(key=lambda b: (-b.term.starts_on.toordinal(), b.member))
+    return balances
+
+
+def credit_recent(*, family: Family, limit: int = 20) -> list[CreditEntry]:
+    return list(
+        CreditEntry.objects.filter(family=family)
+        .select_related("course", "term", "guardian__user", "child")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+# Roster ------------------------------------------------------------------------
+
+
+def session_roster(*, session: CourseSession) -> list[Booking]:
+    return list(
+        Booking.objects.filter(offering_id=session.offering_id, status=Booking.Status.CONFIRMED)
+        .select_related("family", "booked_by")
+        .prefetch_related(_attendees())
+        .order_by("created_at", "pk")
+    )
+
+
+def session_waiting(*, session: CourseSession) -> list[Booking]:
+    return list(
+        Booking.objects.filter(offering_id=session.offering_id, status=Booking.Status.WAITING)
+        .select_related("booked_by")
+        .order_by("created_at", "pk")
+    )
+
+
+def session_for_staff(*, pk: int) -> CourseSession | None:
+    return (
+        CourseSession.objects.select_related("offering", "offering__unit", "course")
+        .filter(pk=pk)
+        .first()
+    )

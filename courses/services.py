@@ -1,0 +1,351 @@
+"""Writes for courses: sessions (with their Offering), attendance, check-in,
+online-lesson progress and the credit bank (学分银行).
+
+Credits are posted only here, only on attendance or a completed online lesson.
+The ledger is append-only: each posting has a unique key, so posting twice is a
+no-op, and a correction is a reversing row.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from bookings import services as booking_services
+from bookings.errors import BookingError
+from bookings.models import Booking, Offering
+from members.models import Family
+from members.services import audit_log_record
+
+from .errors import CourseError
+from .models import Course, CourseSession, CreditEntry, LessonProgress, OnlineLesson
+
+CHECKIN_SALT = "courses.checkin"
+
+
+# Sessions ---------------------------------------------------------------------
+
+
+def course_session_create(
+    *,
+    course: Course,
+    starts_at,
+    ends_at,
+    capacity: int,
+    venue: str = "",
+    online_url: str = "",
+    created_by=None,
+) -> CourseSession:
+    """A session and its limited places, hosted by the parent school's unit."""
+    with transaction.atomic():
+        offering = booking_services.offering_create(
+            kind=Offering.Kind.COURSE_SESSION,
+            title=course.title,
+            unit=course.parent_school.host_unit,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            capacity=capacity,
+            created_by=created_by,
+        )
+        session = CourseSession.objects.create(
+            course=course, offering=offering, venue=venue, online_url=online_url
+        )
+        audit_log_record(
+            actor=created_by,
+            action="courses.session.create",
+            target=session,
+            data={"course": course.pk, "capacity": capacity},
+        )
+        return session
+
+
+def course_session_update(
+    *,
+    session: CourseSession,
+    starts_at,
+    ends_at,
+    capacity: int,
+    venue: str,
+    online_url: str,
+    changed_by=None,
+) -> CourseSession:
+    """Change times, place and capacity; capacity goes through the booking service."""
+    if ends_at <= starts_at:
+        raise BookingError("ends_before_start")
+    with transaction.atomic():
+        offering = session.offering
+        if capacity != offering.capacity:
+            booking_services.offering_change_capacity(
+                offering_id=offering.pk, capacity=capacity, changed_by=changed_by
+            )
+        Offering.objects.filter(pk=offering.pk).update(starts_at=starts_at, ends_at=ends_at)
+        session.venue = venue
+        session.online_url = online_url
+        session.save(update_fields=["venue", "online_url"])
+        audit_log_record(
+            actor=changed_by,
+            action="courses.session.update",
+            target=session,
+            data={"starts_at": starts_at.isoformat(), "capacity": capacity},
+        )
+        session.offering.refresh_from_db()
+        return session
+
+
+# Credits ----------------------------------------------------------------------
+
+
+def _member_label(guardian_id: int | None, child_id: int | None) -> str:
+    return f"g{guardian_id}" if guardian_id else f"c{child_id}"
+
+
+def _next_key(base: str) -> str:
+    """The base key, or a new generation of it after each reversal of that base.
+
+    Marking present → absent (reversed) → present again earns the credit once more,
+    while a repeated or concurrent post of the same generation stays a no-op.
+    """
+    reversals = CreditEntry.objects.filter(
+        Q(reverses__key=base) | Q(reverses__key__startswith=f"{base}:r"),
+        reason=CreditEntry.Reason.CORRECTION,
+    ).count()
+    return base if reversals == 0 else f"{base}:r{reversals}"
+
+
+def credit_post_for_attendance(*, booking: Booking, created_by=None) -> list[CreditEntry]:
+    """One credit row per attendee of a present booking. Idempotent by key."""
+    session = CourseSession.objects.select_related("course").get(offering_id=booking.offering_id)
+    course = session.course
+    rows = []
+    for attendee in booking.attendees.all():
+        base = f"attendance:{booking.pk}:{_member_label(attendee.guardian_id, attendee.child_id)}"
+        rows.append(
+            CreditEntry(
+                key=_next_key(base),
+                family_id=booking.family_id,
+                guardian_id=attendee.guardian_id,
+                child_id=attendee.child_id,
+                term_id=course.term_id,
+                course=course,
+                amount=course.credits,
+                reason=CreditEntry.Reason.ATTENDANCE,
+                booking=booking,
+                created_by=created_by,
+            )
+        )
+    # ignore_conflicts: a key that already exists (a double scan) is skipped, not duplicated.
+    CreditEntry.objects.bulk_create(rows, ignore_conflicts=True)
+    return rows
+
+
+def credit_reverse(*, entry: CreditEntry, created_by, note: str = "") -> CreditEntry:
+    """Append a reversing row; the original is never edited."""
+    if entry.reason == CreditEntry.Reason.CORRECTION:
+        raise CourseError("not_reversible")
+    with transaction.atomic():
+        if CreditEntry.objects.filter(reverses=entry).exists():
+            raise CourseError("already_reversed")
+        reversal = CreditEntry(
+            key=f"reverse:{entry.key}",
+            family_id=entry.family_id,
+            guardian_id=entry.guardian_id,
+            child_id=entry.child_id,
+            term_id=entry.term_id,
+            course_id=entry.course_id,
+            amount=-entry.amount,
+            reason=CreditEntry.Reason.CORRECTION,
+            booking_id=entry.booking_id,
+            lesson_progress_id=entry.lesson_progress_id,
+            reverses=entry,
+            note=note[:200],
+            created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+        )
+        reversal.save()
+        audit_log_record(
+            actor=created_by,
+            action="courses.credit.reverse",
+            target=entry,
+            data={"reversal": reversal.pk, "amount": str(entry.amount)},
+        )
+        return reversal
+
+
+def _reverse_attendance_credits(*, booking: Booking, created_by) -> int:
+    open_entries = CreditEntry.objects.filter(
+        booking=booking, reason=CreditEntry.Reason.ATTENDANCE, reversed_by__isnull=True
+    )
+    count = 0
+    for entry in open_entries:
+        credit_reverse(entry=entry, created_by=created_by, note="attendance corrected to absent")
+        count += 1
+    return count
+
+
+# Attendance and check-in --------------------------------------------------------
+
+
+def session_attendance_mark(
+    *, session: CourseSession, booking_id: int, present: bool, marked_by
+) -> Booking:
+    """Mark one booking of this session present or absent, posting or reversing credits.
+
+    The booking row stays locked until the credits are written, so two markers
+    (or a scan and the roster) credit once.
+    """
+    with transaction.atomic():
+        if not Booking.objects.filter(pk=booking_id, offering_id=session.offering_id).exists():
+            raise BookingError("booking_missing")
+        booking, newly_present = booking_services.booking_mark_attendance(
+            booking_id=booking_id, present=present, marked_by=marked_by
+        )
+        if newly_present:
+            credit_post_for_attendance(booking=booking, created_by=marked_by)
+        elif not present:
+            _reverse_attendance_credits(booking=booking, created_by=marked_by)
+        return booking
+
+
+def session_attendance_mark_many(
+    *, session: CourseSession, booking_ids: list[int], present: bool, marked_by
+) -> tuple[int, list[str]]:
+    """Bulk marking from the roster: each booking on its own, errors collected."""
+    done, errors = 0, []
+    for booking_id in sorted(set(booking_ids)):
+        try:
+            session_attendance_mark(
+                session=session, booking_id=booking_id, present=present, marked_by=marked_by
+            )
+            done += 1
+        except BookingError as error:
+            errors.append(str(error.message))
+    return done, errors
+
+
+def checkin_token_make(*, session: CourseSession) -> str:
+    return signing.TimestampSigner(salt=CHECKIN_SALT).sign(str(session.pk))
+
+
+def checkin_session_from_token(token: str) -> CourseSession:
+    try:
+        raw = signing.TimestampSigner(salt=CHECKIN_SALT).unsign(
+            token, max_age=settings.COURSE_CHECKIN_TOKEN_MAX_AGE
+        )
+    except signing.SignatureExpired as error:
+        raise CourseError("checkin_expired") from error
+    except signing.BadSignature as error:
+        raise CourseError("checkin_invalid") from error
+    session = (
+        CourseSession.objects.select_related("offering", "course").filter(pk=int(raw)).first()
+        if raw.isdigit()
+        else None
+    )
+    if session is None:
+        raise CourseError("checkin_invalid")
+    return session
+
+
+def checkin_window(session: CourseSession):
+    opens = session.offering.starts_at - timedelta(
+        minutes=settings.COURSE_CHECKIN_OPENS_MINUTES_BEFORE
+    )
+    return opens, session.offering.ends_at
+
+
+def session_checkin(*, token: str, user) -> Booking:
+    """A parent scanned the QR code: mark the family's confirmed booking present, once."""
+    session = checkin_session_from_token(token)
+    family = family_of(user)
+    if family is None:
+        raise CourseError("no_family")
+    opens, closes = checkin_window(session)
+    now = timezone.now()
+    if not (opens <= now <= closes):
+        raise CourseError("checkin_not_open")
+    booking = Booking.objects.filter(
+        offering_id=session.offering_id, family=family, status=Booking.Status.CONFIRMED
+    ).first()
+    if booking is None:
+        raise CourseError("checkin_not_booked")
+    with transaction.atomic():
+        marked, newly_present = booking_services.booking_mark_attendance(
+            booking_id=booking.pk, present=True, marked_by=user, checked_in_at=now
+        )
+        if not newly_present:
+            raise CourseError("checkin_done")
+        credit_post_for_attendance(booking=marked, created_by=user)
+        audit_log_record(actor=user, action="courses.session.checkin", target=marked)
+        return marked
+
+
+def family_of(user) -> Family | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    guardian = getattr(user, "guardian", None)
+    return guardian.family if guardian is not None else None
+
+
+# Online lessons -------------------------------------------------------------------
+
+COMPLETE_PERCENT = 90
+
+
+def lesson_progress_record(
+    *, lesson: OnlineLesson, user, seconds_watched: int
+) -> tuple[LessonProgress, bool]:
+    """Record how far the family has watched; at 90% post the credit, once.
+
+    Progress never goes backwards. Returns the progress and whether a credit was
+    posted by this call.
+    """
+    family = family_of(user)
+    if family is None:
+        raise CourseError("no_family")
+    if seconds_watched < 0 or lesson.duration_seconds <= 0:
+        raise CourseError("bad_progress")
+    seconds = min(int(seconds_watched), lesson.duration_seconds)
+    with transaction.atomic():
+        progress, _ = LessonProgress.objects.get_or_create(lesson=lesson, family=family)
+        progress = LessonProgress.objects.select_for_update().get(pk=progress.pk)
+        if seconds > progress.seconds_watched:
+            progress.seconds_watched = seconds
+            progress.percent = seconds * 100 // lesson.duration_seconds
+        credited = False
+        if progress.percent >= COMPLETE_PERCENT and progress.completed_at is None:
+            progress.completed_at = timezone.now()
+            credited = _credit_lesson(lesson=lesson, progress=progress, user=user)
+        progress.save(update_fields=["seconds_watched", "percent", "completed_at", "updated_at"])
+        return progress, credited
+
+
+def _credit_lesson(*, lesson: OnlineLesson, progress: LessonProgress, user) -> bool:
+    course = lesson.course
+    lesson_count = max(course.lessons.count(), 1)
+    # The course's credits are shared across its lessons (at least 0.1 each).
+    amount = max(
+        (Decimal(course.credits) / lesson_count).quantize(Decimal("0.1"), ROUND_HALF_UP),
+        Decimal("0.1"),
+    )
+    CreditEntry.objects.bulk_create(
+        [
+            CreditEntry(
+                key=f"lesson:{lesson.pk}:family:{progress.family_id}",
+                family_id=progress.family_id,
+                guardian=getattr(user, "guardian", None),
+                term_id=course.term_id,
+                course=course,
+                amount=amount,
+                reason=CreditEntry.Reason.ONLINE_LESSON,
+                lesson_progress=progress,
+                created_by=user,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    audit_log_record(actor=user, action="courses.lesson.complete", target=progress)
+    return True

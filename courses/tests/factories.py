@@ -1,0 +1,67 @@
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+
+from courses import services
+from courses.models import Course, OnlineLesson, Stage, Theme
+from parent_school.tests.factories import ParentSchoolFactory, TermFactory
+
+
+class ThemeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Theme
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"主题{n}")
+
+
+def stage(code: str) -> Stage:
+    # Seeded by a migration, but transactional tests flush tables: get or create.
+    return Stage.objects.get_or_create(code=code)[0]
+
+
+class CourseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Course
+        skip_postgeneration_save = True
+
+    title = factory.Sequence(lambda n: f"测试课程{n}")
+    summary = "面向家长的家庭教育课程"
+    audience = Course.Audience.PARENTS
+    level = Course.Level.GENERAL
+    mode = Course.Mode.OFFLINE
+    parent_school = factory.SubFactory(ParentSchoolFactory)
+    term = factory.SubFactory(TermFactory)
+    is_published = True
+
+    @factory.post_generation
+    def themes(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.themes.set(extracted)
+
+    @factory.post_generation
+    def stages(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.stages.set([stage(code) for code in extracted])
+
+
+def make_session(course, *, capacity=10, starts_in=timedelta(days=3), hours=2, venue="社区活动室"):
+    starts_at = timezone.now() + starts_in
+    return services.course_session_create(
+        course=course,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=hours),
+        capacity=capacity,
+        venue=venue,
+    )
+
+
+class OnlineLessonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OnlineLesson
+
+    course = factory.SubFactory(CourseFactory)
+    title = factory.Sequence(lambda n: f"微课{n}")
+    video_url = "https://example.cn/v.mp4"
+    duration_seconds = 600

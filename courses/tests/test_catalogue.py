@@ -1,0 +1,220 @@
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from bookings.models import Offering
+from courses.models import Course, CourseSession
+from courses.tests.factories import CourseFactory, ThemeFactory, make_session
+from members.tests.factories import RegionFactory
+from parent_school.tests.factories import ParentSchoolFactory, TermFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/courses/"
+
+
+def titles(response):
+    return [c.title for c in response.context["page_obj"]]
+
+
+def test_published_courses_are_listed_by_next_session(client):
+    # given three published courses with sessions at different times, one unpublished
+    later = CourseFactory(title="家庭教育指导（后）")
+    sooner = CourseFactory(title="家庭教育指导（先）")
+    none_yet = CourseFactory(title="暂无场次的课程")
+    CourseFactory(title="未发布的课程", is_published=False)
+    make_session(later, starts_in=timedelta(days=9))
+    make_session(sooner, starts_in=timedelta(days=2))
+
+    # when the catalogue opens
+    response = client.get(URL)
+
+    # then the next session comes first, courses without sessions last
+    assert response.status_code == 200
+    assert titles(response) == [sooner.title, later.title, none_yet.title]
+    assert reverse("courses:catalogue") == URL
+
+
+def test_keyword_search_finds_chinese_substrings_in_title_and_summary(client):
+    CourseFactory(title="亲子沟通的艺术", summary="")
+    CourseFactory(title="心理健康讲座", summary="帮助孩子学会沟通情绪")
+    CourseFactory(title="科学与AI启蒙", summary="人工智能")
+
+    response = client.get(URL, {"q": "沟通"})
+
+    assert sorted(titles(response)) == ["亲子沟通的艺术", "心理健康讲座"]
+
+
+def test_facets_filter_and_show_counts_per_value(client):
+    # given courses with different themes and levels
+    law = ThemeFactory(name="法治教育")
+    health = ThemeFactory(name="健康教育")
+    CourseFactory(title="法治一", themes=[law], level=Course.Level.BASIC, stages=["primary"])
+    CourseFactory(title="法治二", themes=[law], level=Course.Level.GENERAL, stages=["junior"])
+    CourseFactory(title="健康一", themes=[health], level=Course.Level.BASIC, stages=["primary"])
+
+    # when filtering by a theme
+    response = client.get(URL, {"theme": law.pk})
+
+    # then only that theme's courses are listed
+    assert sorted(titles(response)) == ["法治一", "法治二"]
+    facets = response.context["catalogue"].facets
+    # the theme facet ignores its own choice, so other themes stay visible with counts
+    theme_counts = {fv.label: fv.count for fv in facets["theme"]}
+    assert theme_counts == {"法治教育": 2, "健康教育": 1}
+    assert [fv.label for fv in facets["theme"] if fv.selected] == ["法治教育"]
+    # other facets count within the chosen theme
+    assert {fv.value: fv.count for fv in facets["level"]} == {"basic": 1, "general": 1}
+    assert {fv.value: fv.count for fv in facets["stage"]} == {"primary": 1, "junior": 1}
+    assert "法治教育（2）" in response.content.decode()
+
+    # and combining facets narrows further
+    response = client.get(URL, {"theme": law.pk, "stage": "junior"})
+    assert titles(response) == ["法治二"]
+
+
+def test_level_mode_parent_school_and_term_filters(client):
+    school = ParentSchoolFactory(name="上清寺社区家长学校")
+    term = TermFactory(code="2026-2027-1")
+    target = CourseFactory(
+        title="目标课程", parent_school=school, term=term, mode=Course.Mode.ONLINE
+    )
+    CourseFactory(title="其他课程", mode=Course.Mode.ONLINE)
+
+    params = {"parent_school": school.pk, "term": term.pk, "mode": "online", "level": "general"}
+    response = client.get(URL, params)
+
+    assert titles(response) == [target.title]
+
+
+def test_a_street_matches_parent_schools_in_its_communities(client):
+    street = RegionFactory(name="上清寺街道")
+    community = RegionFactory(name="中山四路社区", kind="community", parent=street)
+    CourseFactory(title="社区课程", parent_school=ParentSchoolFactory(region=community))
+    CourseFactory(title="街道课程", parent_school=ParentSchoolFactory(region=street))
+    CourseFactory(title="别处课程")
+
+    response = client.get(URL, {"region": street.pk})
+
+    assert sorted(titles(response)) == ["社区课程", "街道课程"]
+
+
+def test_has_free_seats_and_date_range(client):
+    full = CourseFactory(title="已满课程")
+    session = make_session(full, capacity=1, starts_in=timedelta(days=5))
+    Offering.objects.filter(pk=session.offering_id).update(places_taken=1)
+    free = CourseFactory(title="有空位课程")
+    make_session(free, capacity=5, starts_in=timedelta(days=20))
+
+    response = client.get(URL, {"free": "true"})
+    assert titles(response) == ["有空位课程"]
+    assert response.context["catalogue"].free_count == 1
+
+    day = (timezone.localtime() + timedelta(days=5)).date()
+    response = client.get(URL, {"date_from": day.isoformat(), "date_to": day.isoformat()})
+    assert titles(response) == ["已满课程"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?page=abc",
+        "?page=-1",
+        "?page=99999",
+        "?theme=999999",
+        "?theme=abc",
+        "?parent_school=1%27%20OR%201=1",
+        "?region=<script>alert(1)</script>",
+        "?q=<script>alert(1)</script>",
+        "?stage=university&level=nope&mode=&term=0",
+        "?date_from=2026-13-45&date_to=yesterday",
+        "?free=maybe",
+        "?q=" + "长" * 500,
+        "?theme=1&theme=2",
+        "?page=1.5&unknown=1",
+    ],
+)
+def test_nonsense_in_the_query_string_gives_a_normal_page(client, query):
+    CourseFactory(title="正常课程")
+
+    response = client.get(URL + query)
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<script>alert(1)</script>" not in body
+    assert "正常课程" in body or "没有符合条件的课程" in body
+
+
+def _bulk_courses(count: int):
+    """Many courses with a theme and a session each, inserted in bulk."""
+    school = ParentSchoolFactory()
+    term = TermFactory()
+    theme = ThemeFactory(name="家庭教育指导")
+    courses = Course.objects.bulk_create(
+        [
+            Course(
+                title=f"批量课程{i}",
+                summary="家庭教育",
+                audience=Course.Audience.PARENTS,
+                level=Course.Level.GENERAL,
+                mode=Course.Mode.OFFLINE,
+                parent_school=school,
+                term=term,
+                is_published=True,
+            )
+            for i in range(count)
+        ]
+    )
+    Course.themes.through.objects.bulk_create(
+        [Course.themes.through(course_id=c.pk, theme_id=theme.pk) for c in courses]
+    )
+    start = timezone.now() + timedelta(days=1)
+    offerings = Offering.objects.bulk_create(
+        [
+            Offering(
+                kind=Offering.Kind.COURSE_SESSION,
+                title=c.title,
+                unit=school.host_unit,
+                starts_at=start + timedelta(minutes=i),
+                ends_at=start + timedelta(minutes=i, hours=2),
+                capacity=20,
+            )
+            for i, c in enumerate(courses)
+        ]
+    )
+    CourseSession.objects.bulk_create(
+        [CourseSession(course=c, offering=o) for c, o in zip(courses, offerings, strict=True)]
+    )
+    return theme
+
+
+def _count_queries(client, params) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(URL, params)
+    assert response.status_code == 200
+    return len(captured.captured_queries)
+
+
+def test_the_number_of_queries_is_the_same_for_10_and_1000_courses(
+    client, django_assert_max_num_queries
+):
+    # given 10 courses
+    theme = _bulk_courses(10)
+    params = {"theme": theme.pk, "q": "课程", "free": "true", "page": "1"}
+    with django_assert_max_num_queries(15):
+        client.get(URL, params)
+    small = _count_queries(client, params)
+
+    # when there are 1,000 more
+    _bulk_courses(1000)
+    large = _count_queries(client, params)
+
+    # then the page costs exactly the same number of queries
+    assert small == large
+    with django_assert_max_num_queries(15):
+        response = client.get(URL, params)
+    assert len(response.context["page_obj"]) == 12

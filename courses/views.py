@@ -1,0 +1,306 @@
+"""Thin views over courses.services / selectors and the bookings service."""
+
+from __future__ import annotations
+
+import segno
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.http import require_POST
+
+from bookings import services as booking_services
+from bookings.errors import BookingError
+from bookings.models import Booking
+from bookings.selectors import booking_active_for_family
+from members import access
+from members.decorators import staff_member_required
+
+from . import selectors, services
+from .errors import CourseError
+from .models import CourseSession, OnlineLesson
+
+PAGE_SIZE = 12
+FACET_LABELS = {
+    "theme": _lazy("主题"),
+    "stage": _lazy("学段"),
+    "level": _lazy("层级"),
+    "mode": _lazy("形式"),
+    "region": _lazy("街道/社区"),
+    "parent_school": _lazy("家长学校"),
+    "term": _lazy("学期"),
+}
+
+
+def _ids(values) -> list[int]:
+    """Integers from a form's list; anything else is ignored."""
+    return [int(v) for v in values if str(v).isdigit()][:20]
+
+
+def catalogue(request):
+    result = selectors.course_catalogue(data=request.GET)
+    page = Paginator(result.courses, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "courses/catalogue.html",
+        {
+            "catalogue": result,
+            "form": result.filterset.form,
+            "page_obj": page,
+            "query_string": params.urlencode(),
+            "facet_list": [
+                (name, FACET_LABELS[name], result.facets[name]) for name in FACET_LABELS
+            ],
+        },
+    )
+
+
+def course_detail(request, pk: int):
+    course = selectors.course_detail(pk=pk)
+    if course is None:
+        raise Http404
+    sessions = selectors.course_sessions(course=course, upcoming_only=True)
+    family = services.family_of(request.user)
+    mine = booking_active_for_family(family=family, offering_ids=[s.offering_id for s in sessions])
+    can_manage = access.can_view_unit(request.user, course.parent_school.host_unit_id)
+    members = None
+    if family is not None:
+        members = {
+            "guardians": list(family.guardians.select_related("user")),
+            "children": list(family.children.all()),
+        }
+    rows = [
+        {
+            "session": s,
+            "booking": mine.get(s.offering_id),
+            "cancel_deadline": booking_services.cancel_deadline(s.offering),
+        }
+        for s in sessions
+    ]
+    return render(
+        request,
+        "courses/detail.html",
+        {
+            "course": course,
+            "rows": rows,
+            "members": members,
+            "me_guardian_id": getattr(getattr(request.user, "guardian", None), "pk", None),
+            "can_manage": can_manage,
+            "now": timezone.now(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def session_book(request, pk: int):
+    session = get_object_or_404(CourseSession.objects.select_related("course"), pk=pk)
+    if not session.course.is_published:
+        raise Http404
+    family = services.family_of(request.user)
+    back = reverse("courses:detail", args=[session.course_id])
+    if family is None:
+        messages.error(request, CourseError("no_family").message)
+        return redirect(back)
+    try:
+        booking = booking_services.booking_create(
+            offering_id=session.offering_id,
+            family=family,
+            booked_by=request.user,
+            guardian_ids=_ids(request.POST.getlist("guardian")),
+            child_ids=_ids(request.POST.getlist("child")),
+        )
+    except BookingError as error:
+        messages.error(request, error.message)
+        return redirect(back)
+    if booking.status == Booking.Status.CONFIRMED:
+        messages.success(
+            request, _("报名成功！已为 %(n)s 人保留名额。") % {"n": booking.party_size}
+        )
+    else:
+        messages.warning(request, _("名额已满，已加入候补名单。有空位时会自动递补并通知您。"))
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def booking_cancel(request, pk: int):
+    family = services.family_of(request.user)
+    if family is None:
+        raise Http404
+    try:
+        booking_services.booking_cancel(booking_id=pk, family=family, cancelled_by=request.user)
+    except BookingError as error:
+        if error.code == "booking_missing":
+            raise Http404 from error
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("已取消报名。"))
+    next_url = request.POST.get("next", "")
+    if next_url.startswith("/") and not next_url.startswith("//"):
+        return redirect(next_url)
+    return redirect("courses:my_learning")
+
+
+@login_required
+def my_learning(request):
+    family = services.family_of(request.user)
+    context = {"family": family}
+    if family is not None:
+        history = Paginator(selectors.my_history(family=family), 20).get_page(
+            request.GET.get("page")
+        )
+        context.update(
+            upcoming=selectors.my_upcoming(family=family),
+            waiting=selectors.my_waiting(family=family),
+            history=history,
+            balances=selectors.credit_balances(family=family),
+            recent_credits=selectors.credit_recent(family=family, limit=10),
+            now=timezone.now(),
+        )
+    return render(request, "courses/my_learning.html", context)
+
+
+# Staff: roster and check-in code -----------------------------------------------------
+
+
+def _staff_session(request, pk: int) -> CourseSession:
+    session = selectors.session_for_staff(pk=pk)
+    # Guessing another unit's session id gives 404, like a missing one.
+    if session is None or not access.can_view_unit(request.user, session.offering.unit_id):
+        raise Http404
+    return session
+
+
+@staff_member_required
+def session_roster(request, pk: int):
+    session = _staff_session(request, pk)
+    if request.method == "POST":
+        present = request.POST.get("mark") == "present"
+        booking_ids = _ids(request.POST.getlist("booking"))
+        if not booking_ids:
+            messages.error(request, _("请至少选择一个家庭。"))
+        else:
+            done, errors = services.session_attendance_mark_many(
+                session=session, booking_ids=booking_ids, present=present, marked_by=request.user
+            )
+            for message in errors:
+                messages.error(request, message)
+            if done:
+                messages.success(
+                    request,
+                    (
+                        _("已将 %(n)s 个家庭标记为出席。")
+                        if present
+                        else _("已将 %(n)s 个家庭标记为缺席。")
+                    )
+                    % {"n": done},
+                )
+        return redirect("courses:roster", pk=session.pk)
+    roster = selectors.session_roster(session=session)
+    return render(
+        request,
+        "courses/roster.html",
+        {
+            "session": session,
+            "roster": roster,
+            "waiting": selectors.session_waiting(session=session),
+            "present_count": sum(1 for b in roster if b.attendance == Booking.Attendance.PRESENT),
+        },
+    )
+
+
+@staff_member_required
+def session_checkin_code(request, pk: int):
+    session = _staff_session(request, pk)
+    token = services.checkin_token_make(session=session)
+    url = request.build_absolute_uri(reverse("courses:checkin", args=[token]))
+    qr_svg = segno.make(url, error="m").svg_inline(scale=6, dark="#000", light="#fff")
+    opens, closes = services.checkin_window(session)
+    return render(
+        request,
+        "courses/checkin_code.html",
+        {
+            "session": session,
+            "qr_svg": qr_svg,
+            "checkin_url": url,
+            "opens": opens,
+            "closes": closes,
+            # Refresh well before the token expires so the code on screen always works.
+            "refresh_seconds": max(settings.COURSE_CHECKIN_TOKEN_MAX_AGE // 2, 30),
+        },
+    )
+
+
+@login_required
+def checkin(request, token: str):
+    if request.method == "POST":
+        try:
+            booking = services.session_checkin(token=token, user=request.user)
+        except CourseError as error:
+            messages.error(request, error.message)
+        except BookingError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request,
+                _("签到成功！已为 %(n)s 位家庭成员记入学分。") % {"n": booking.party_size},
+            )
+            return redirect("courses:my_learning")
+        return redirect("courses:checkin", token=token)
+    session, error_message = None, None
+    try:
+        session = services.checkin_session_from_token(token)
+    except CourseError as error:
+        error_message = error.message
+    return render(
+        request, "courses/checkin.html", {"session": session, "error_message": error_message}
+    )
+
+
+# Online lessons -----------------------------------------------------------------------
+
+
+def lesson_detail(request, pk: int):
+    lesson = get_object_or_404(
+        OnlineLesson.objects.select_related("course"), pk=pk, course__is_published=True
+    )
+    progress = None
+    family = services.family_of(request.user)
+    if family is not None:
+        progress = lesson.progress.filter(family=family).first()
+    return render(request, "courses/lesson.html", {"lesson": lesson, "progress": progress})
+
+
+@login_required
+@require_POST
+def lesson_progress(request, pk: int):
+    lesson = get_object_or_404(
+        OnlineLesson.objects.select_related("course"), pk=pk, course__is_published=True
+    )
+    raw = request.POST.get("seconds", "")
+    try:
+        seconds = int(float(raw))
+    except (TypeError, ValueError):
+        return JsonResponse({"error": str(CourseError("bad_progress").message)}, status=400)
+    try:
+        progress, credited = services.lesson_progress_record(
+            lesson=lesson, user=request.user, seconds_watched=seconds
+        )
+    except CourseError as error:
+        return JsonResponse({"error": str(error.message)}, status=400)
+    return JsonResponse(
+        {
+            "percent": progress.percent,
+            "completed": progress.completed_at is not None,
+            "credited": credited,
+        }
+    )

@@ -1,0 +1,150 @@
+"""Admin for parent schools, terms, targets, instructors and brand programmes.
+
+Coordinators see and change only the rows of units that members/access.py gives
+them; unit pickers offer only those units. Terms are district-wide: everyone
+with admin access sees them, only district administrators change them.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from members import access
+
+from .models import BrandProgramme, GuidanceArea, Instructor, ParentSchool, Target, Term
+
+
+class UnitScopedAdmin(admin.ModelAdmin):
+    """Rows filtered by ``unit_path`` through members/access.py; FK pickers limited too.
+
+    Other apps' admins (courses) subclass this; set ``unit_path`` to the lookup
+    from the model to its MemberUnit.
+    """
+
+    unit_path = "unit"
+    unit_fields = ("unit", "host_unit", "owner_unit")
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if access.is_district_admin(request.user):
+            return queryset
+        return queryset.filter(**{f"{self.unit_path}__in": access.visible_unit_ids(request.user)})
+
+    def has_module_permission(self, request):
+        return access.is_staff_member(request.user) and super().has_module_permission(request)
+
+    def _unit_of(self, obj):
+        value = obj
+        for part in self.unit_path.split("__"):
+            value = getattr(value, part, None)
+            if value is None:
+                return None
+        return value
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        if not allowed or obj is None:
+            return allowed
+        unit = self._unit_of(obj)
+        return unit is not None and access.can_change_unit(request.user, unit)
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        if not allowed or obj is None:
+            return allowed
+        unit = self._unit_of(obj)
+        return unit is not None and access.can_change_unit(request.user, unit)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.unit_fields and not access.is_district_admin(request.user):
+            kwargs["queryset"] = access.units_visible_to(request.user)
+        if db_field.name == "parent_school" and not access.is_district_admin(request.user):
+            kwargs["queryset"] = ParentSchool.objects.filter(
+                host_unit__in=access.visible_unit_ids(request.user)
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Term)
+class TermAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "code", "starts_on", "ends_on", "is_current"]
+    list_filter = ["is_current", "semester"]
+    search_fields = ["code", "school_year"]
+
+    def has_module_permission(self, request):
+        return access.is_staff_member(request.user) and super().has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return access.is_district_admin(request.user) and super().has_change_permission(
+            request, obj
+        )
+
+    def has_add_permission(self, request):
+        return access.is_district_admin(request.user) and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return access.is_district_admin(request.user) and super().has_delete_permission(
+            request, obj
+        )
+
+
+class TargetInline(admin.TabularInline):
+    model = Target
+    extra = 0
+    fields = ["term", "sessions_required", "participants_target"]
+
+
+@admin.register(ParentSchool)
+class ParentSchoolAdmin(UnitScopedAdmin):
+    unit_path = "host_unit"
+    list_display = ["name", "kind", "host_unit", "region", "is_active"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name", "host_unit__name", "region__name"]
+    list_select_related = ["host_unit", "region"]
+    raw_id_fields = ["region"]
+    inlines = [TargetInline]
+
+
+@admin.register(Target)
+class TargetAdmin(UnitScopedAdmin):
+    unit_path = "parent_school__host_unit"
+    list_display = ["parent_school", "term", "sessions_required", "participants_target"]
+    list_filter = ["term"]
+    search_fields = ["parent_school__name"]
+    list_select_related = ["parent_school", "term"]
+
+
+class InstructorForm(forms.ModelForm):
+    specialties = forms.MultipleChoiceField(
+        label=_("专长领域"),
+        choices=GuidanceArea.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = Instructor
+        fields = ["name", "tier", "specialties", "unit", "user", "is_volunteer", "bio"]
+
+
+@admin.register(Instructor)
+class InstructorAdmin(UnitScopedAdmin):
+    form = InstructorForm
+    list_display = ["name", "tier", "unit", "is_volunteer", "specialty_names"]
+    list_filter = ["tier", "is_volunteer"]
+    search_fields = ["name", "unit__name"]
+    list_select_related = ["unit"]
+    raw_id_fields = ["user"]
+
+    @admin.display(description=_("专长领域"))
+    def specialty_names(self, obj):
+        labels = dict(GuidanceArea.choices)
+        return "、".join(str(labels.get(code, code)) for code in obj.specialties or [])
+
+
+@admin.register(BrandProgramme)
+class BrandProgrammeAdmin(UnitScopedAdmin):
+    unit_path = "owner_unit"
+    list_display = ["name", "owner_unit"]
+    search_fields = ["name", "owner_unit__name"]
+    list_select_related = ["owner_unit"]
