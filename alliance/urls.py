@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
@@ -5,6 +6,10 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 from portal.views import healthz
+
+# The admin signs in through allauth, so its login has the same rate limits
+# (allauth docs, "Admin"). Set before admin.site.urls is read below.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

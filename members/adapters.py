@@ -1,11 +1,24 @@
-"""allauth adapter: phone numbers live on ``User.phone`` as 11 digits."""
+"""allauth adapter: phone numbers live on ``User.phone`` as 11 digits.
+
+allauth (65.x) asks the project to store and look up phone numbers and to send
+the codes; texts go out through ``members.sms``. Two further adjustments:
+
+- the failed-login rate limit is keyed by the phone number as well as the email
+  (allauth keys it by email/username only, so every phone login would share
+  one key), and hitting it answers HTTP 429 rather than a form error;
+- usernames are random and carry no personal data (they appear in audit logs).
+"""
 
 from __future__ import annotations
 
 import re
+import secrets
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core.exceptions import ImmediateHttpResponse
 from django import forms
+from django.conf import settings
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -49,13 +62,18 @@ class ChinaMobileField(forms.CharField):
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    # --- phone numbers -------------------------------------------------------
     def phone_form_field(self, **kwargs):
+        # allauth passes label=_("Phone"); our Chinese label reads better.
+        kwargs.pop("label", None)
         return ChinaMobileField(**kwargs)
 
     def send_verification_code_sms(self, user, phone: str, code: str, **kwargs) -> None:
+        minutes = max(1, settings.ACCOUNT_PHONE_VERIFICATION_TIMEOUT // 60)
         send_sms(
             phone=phone,
-            text=_("【协同育人门户】您的验证码是 %(code)s，10分钟内有效。") % {"code": code},
+            text=_("【协同育人门户】您的验证码是 %(code)s，%(minutes)s分钟内有效。请勿告诉他人。")
+            % {"code": code, "minutes": minutes},
         )
 
     def send_unknown_account_sms(self, phone: str, **kwargs) -> None:
@@ -75,12 +93,40 @@ class AccountAdapter(DefaultAccountAdapter):
         return user.phone, user.phone_verified
 
     def set_phone_verified(self, user, phone: str) -> None:
-        if user.phone == phone:
-            user.phone_verified = True
-            user.save(update_fields=["phone_verified"])
+        # Called at signup (same number) and at the end of "change phone" (a new
+        # number, verified by its code): either way the number becomes the user's.
+        from .services import user_phone_changed
+
+        old_phone = user.phone
+        user.phone = phone
+        user.phone_verified = True
+        user.save(update_fields=["phone", "phone_verified"])
+        if old_phone and old_phone != phone:
+            user_phone_changed(user=user, old_phone=old_phone)
 
     def get_user_by_phone(self, phone: str):
         from .models import User
 
-        normalised = normalise_cn_mobile(phone) or phone
+        normalised = normalise_cn_mobile(phone)
+        if normalised is None:
+            return None
         return User.objects.filter(phone=normalised).order_by("pk").first()
+
+    # --- usernames carry no personal data ------------------------------------
+    def populate_username(self, request, user) -> None:
+        if not user.username:
+            user.username = f"u{secrets.token_hex(6)}"
+
+    # --- rate limits -------------------------------------------------------------
+    def _get_login_attempts_cache_key(self, request, **credentials) -> str:
+        phone = normalise_cn_mobile(credentials.get("phone") or "")
+        login = (credentials.get("email") or phone or credentials.get("username") or "").lower()
+        return f"portal:{login}"
+
+    def pre_authenticate(self, request, **credentials) -> None:
+        try:
+            super().pre_authenticate(request, **credentials)
+        except forms.ValidationError as exc:
+            # Too many failed attempts: refuse with 429, as for every other limit.
+            response = render(request, "429.html", status=429)
+            raise ImmediateHttpResponse(response) from exc

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import datetime
+import logging
 from typing import Any
 
-from django.db import models
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import models, transaction
+from django.db.models import ProtectedError
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from .models import AuditLog
+from .errors import MembersError
+from .models import (
+    AuditLog,
+    Child,
+    ConsentRecord,
+    Family,
+    FamilyInvitation,
+    Guardian,
+    MemberUnit,
+    Region,
+    User,
+)
+from .sms import mask_phone, send_sms
+
+logger = logging.getLogger(__name__)
+
+MAX_OPEN_INVITATIONS = 5
 
 
 def audit_log_record(
@@ -29,3 +53,449 @@ def audit_log_record(
         data=data or {},
         ip_address=ip_address,
     )
+
+
+# --- consent ----------------------------------------------------------------------
+
+
+def consent_record(
+    *,
+    user: User,
+    document: str,
+    family: Family | None = None,
+    ip_address: str | None = None,
+) -> ConsentRecord:
+    """Record that ``user`` agreed to the current version of ``document``."""
+    from .selectors import current_version
+
+    version = current_version(document)
+    with transaction.atomic():
+        record = ConsentRecord.objects.create(
+            user=user, family=family, document=document, version=version
+        )
+        audit_log_record(
+            actor=user,
+            action="members.consent.agree",
+            target=record,
+            data={"document": document, "version": version},
+            ip_address=ip_address,
+        )
+    return record
+
+
+# --- families -----------------------------------------------------------------------
+
+
+def family_create_for_user(
+    *,
+    user: User,
+    relation: str,
+    phone: str = "",
+    home_community: Region | None = None,
+) -> Guardian:
+    """Start a family with ``user`` as its first guardian."""
+    with transaction.atomic():
+        if Guardian.objects.select_for_update().filter(user=user).exists():
+            raise MembersError("already_in_family")
+        family = Family.objects.create(home_community=home_community)
+        guardian = Guardian.objects.create(
+            user=user,
+            family=family,
+            relation=relation,
+            phone=phone or (user.phone or ""),
+            home_community=home_community,
+        )
+        audit_log_record(actor=user, action="members.family.create", target=family)
+    user.__dict__.pop("_guardian_cache", None)
+    return guardian
+
+
+def guardian_update(
+    *,
+    guardian: Guardian,
+    relation: str,
+    phone: str = "",
+    home_community: Region | None = None,
+) -> Guardian:
+    with transaction.atomic():
+        guardian.relation = relation
+        guardian.phone = phone
+        guardian.home_community = home_community
+        guardian.save(update_fields=["relation", "phone", "home_community"])
+        family = guardian.family
+        if home_community is not None and family.home_community_id != home_community.pk:
+            family.home_community = home_community
+            family.save(update_fields=["home_community"])
+    return guardian
+
+
+def user_phone_changed(*, user: User, old_phone: str) -> None:
+    """A verified new sign-in number: keep the guardian's contact number in step."""
+    Guardian.objects.filter(user=user, phone=old_phone).update(phone=user.phone)
+    audit_log_record(
+        actor=user,
+        action="members.user.phone_change",
+        target=user,
+        data={"old": mask_phone(old_phone), "new": mask_phone(user.phone)},
+    )
+
+
+def _check_child_fields(*, birth_year: int, school: MemberUnit | None) -> None:
+    this_year = timezone.localdate().year
+    if not (this_year - 20 <= birth_year <= this_year):
+        raise MembersError("birth_year_out_of_range")
+    if school is not None:
+        from .selectors import SCHOOL_KINDS
+
+        if school.kind not in SCHOOL_KINDS:
+            raise MembersError("not_a_school")
+
+
+def child_add(
+    *,
+    family: Family,
+    actor: User,
+    nickname: str,
+    birth_year: int,
+    stage: str = "",
+    school: MemberUnit | None = None,
+    ip_address: str | None = None,
+) -> Child:
+    """Add a child; the acting guardian must have agreed to the current children's rules."""
+    from .selectors import consent_is_current, stage_suggest
+
+    if not consent_is_current(user=actor, document=ConsentRecord.Document.CHILDREN_INFO):
+        raise MembersError("consent_required")
+    _check_child_fields(birth_year=birth_year, school=school)
+    with transaction.atomic():
+        child = Child.objects.create(
+            family=family,
+            nickname=nickname.strip(),
+            birth_year=birth_year,
+            stage=stage or stage_suggest(birth_year),
+            school=school,
+        )
+        audit_log_record(
+            actor=actor, action="members.child.create", target=child, ip_address=ip_address
+        )
+    return child
+
+
+def child_update(
+    *,
+    child: Child,
+    actor: User,
+    nickname: str,
+    birth_year: int,
+    stage: str = "",
+    school: MemberUnit | None = None,
+) -> Child:
+    from .selectors import stage_suggest
+
+    _check_child_fields(birth_year=birth_year, school=school)
+    child.nickname = nickname.strip()
+    child.birth_year = birth_year
+    child.stage = stage or stage_suggest(birth_year)
+    child.school = school
+    child.save(update_fields=["nickname", "birth_year", "stage", "school"])
+    return child
+
+
+def child_delete(*, child: Child, actor: User, ip_address: str | None = None) -> None:
+    """Remove a child's data. Bookings and credits keep anonymous counts (SET_NULL)."""
+    with transaction.atomic():
+        audit_log_record(
+            actor=actor,
+            action="members.child.delete",
+            target=child,
+            data={"family_id": child.family_id},
+            ip_address=ip_address,
+        )
+        child.delete()
+
+
+# --- co-guardian invitations -------------------------------------------------------
+
+
+def family_invitation_create(
+    *,
+    family: Family,
+    invited_by: User,
+    relation: str,
+    phone: str = "",
+    email: str = "",
+    base_url: str,
+    ip_address: str | None = None,
+) -> FamilyInvitation:
+    """Invite a co-guardian by phone (SMS) or email; the message goes out after commit.
+
+    ``base_url`` is the portal's address as the inviter sees it
+    (``request.build_absolute_uri("/")``), so the link works behind any host name.
+    """
+    from . import tasks
+
+    phone = (phone or "").strip()
+    email = (email or "").strip().lower()
+    if bool(phone) == bool(email):
+        raise MembersError("invite_needs_one_contact")
+    with transaction.atomic():
+        # Lock the family row: two quick clicks cannot pass the limit together.
+        Family.objects.select_for_update().filter(pk=family.pk).first()
+        guardians = Guardian.objects.filter(family=family).select_related("user")
+        for guardian in guardians:
+            if phone and phone in (guardian.phone, guardian.user.phone):
+                raise MembersError("invite_already_guardian")
+            if email and guardian.user.email and email == guardian.user.email.lower():
+                raise MembersError("invite_already_guardian")
+        open_count = FamilyInvitation.objects.filter(
+            family=family, accepted_at__isnull=True, expires_at__gt=timezone.now()
+        ).count()
+        if open_count >= MAX_OPEN_INVITATIONS:
+            raise MembersError("too_many_invitations")
+        invitation = FamilyInvitation.objects.create(
+            family=family,
+            invited_by=invited_by,
+            phone=phone,
+            email=email,
+            relation=relation,
+            expires_at=timezone.now() + datetime.timedelta(days=settings.FAMILY_INVITATION_DAYS),
+        )
+        audit_log_record(
+            actor=invited_by,
+            action="members.invitation.create",
+            target=invitation,
+            data={"family_id": family.pk, "channel": "sms" if phone else "email"},
+            ip_address=ip_address,
+        )
+        tasks.family_invitation_send.delay_on_commit(invitation.pk, base_url)
+    return invitation
+
+
+def family_invitation_send(*, invitation_id: int, base_url: str) -> bool:
+    """Send the invitation's SMS or email once. Returns False if there was nothing to send.
+
+    The row is locked while sending and an audit entry marks it sent, so a
+    retried or duplicated task never sends twice; a failed send raises and
+    rolls back, and the task retries.
+    """
+    with transaction.atomic():
+        invitation = (
+            FamilyInvitation.objects.select_for_update()
+            .select_related("invited_by")
+            .filter(pk=invitation_id)
+            .first()
+        )
+        if invitation is None or not invitation.is_open:
+            return False
+        already_sent = AuditLog.objects.filter(
+            action="members.invitation.send",
+            target_type=FamilyInvitation._meta.label,
+            target_id=str(invitation.pk),
+        ).exists()
+        if already_sent:
+            return False
+        link = base_url.rstrip("/") + reverse(
+            "members:invitation_accept", kwargs={"token": invitation.token}
+        )
+        inviter = invitation.invited_by.display_name if invitation.invited_by else ""
+        days = settings.FAMILY_INVITATION_DAYS
+        if invitation.phone:
+            send_sms(
+                phone=invitation.phone,
+                text=_(
+                    "【协同育人门户】%(inviter)s邀请您作为%(relation)s加入家庭，"
+                    "一起为孩子报名课程和活动。%(days)s天内有效：%(link)s"
+                )
+                % {
+                    "inviter": inviter or _("家人"),
+                    "relation": invitation.get_relation_display(),
+                    "days": days,
+                    "link": link,
+                },
+            )
+        else:
+            send_mail(
+                subject=_("【协同育人门户】邀请您加入家庭"),
+                message=_(
+                    "您好！\n\n%(inviter)s邀请您作为%(relation)s加入协同育人门户上的家庭，"
+                    "一起为孩子报名家长学校课程和联盟活动。\n\n"
+                    "请在%(days)s天内打开下面的链接，注册或登录后接受邀请：\n%(link)s\n\n"
+                    "如果您不认识邀请人，请忽略这封邮件。"
+                )
+                % {
+                    "inviter": inviter or _("您的家人"),
+                    "relation": invitation.get_relation_display(),
+                    "days": days,
+                    "link": link,
+                },
+                from_email=None,
+                recipient_list=[invitation.email],
+            )
+        audit_log_record(
+            actor=None,
+            action="members.invitation.send",
+            target=invitation,
+            data={"channel": "sms" if invitation.phone else "email"},
+        )
+    return True
+
+
+def _user_matches_invitation(user: User, invitation: FamilyInvitation) -> bool:
+    if invitation.phone:
+        return bool(user.phone) and user.phone == invitation.phone and user.phone_verified
+    emails = {e.lower() for e in user.emailaddress_set.values_list("email", flat=True)}
+    if user.email:
+        emails.add(user.email.lower())
+    return invitation.email.lower() in emails
+
+
+def family_invitation_accept(*, token: str, user: User, ip_address: str | None = None) -> Guardian:
+    """Join the inviting family as a guardian.
+
+    The link is a secret sent to one phone or email; it works only for an
+    account with that (verified) phone number or that email address, so a
+    forwarded link cannot be used by somebody else.
+    """
+    with transaction.atomic():
+        invitation = FamilyInvitation.objects.select_for_update().filter(token=token).first()
+        if invitation is None or not invitation.is_open:
+            raise MembersError("invitation_invalid")
+        existing = Guardian.objects.filter(user=user).first()
+        if existing is not None:
+            if existing.family_id == invitation.family_id:
+                raise MembersError("invitation_own_family")
+            raise MembersError("already_in_family")
+        if not _user_matches_invitation(user, invitation):
+            contact = (
+                mask_phone(invitation.phone) if invitation.phone else _mask_email(invitation.email)
+            )
+            raise MembersError("invitation_not_for_you", contact=contact)
+        guardian = Guardian.objects.create(
+            user=user,
+            family=invitation.family,
+            relation=invitation.relation,
+            phone=user.phone or "",
+            home_community=invitation.family.home_community,
+        )
+        invitation.accepted_at = timezone.now()
+        invitation.save(update_fields=["accepted_at"])
+        audit_log_record(
+            actor=user,
+            action="members.invitation.accept",
+            target=invitation,
+            data={"family_id": invitation.family_id},
+            ip_address=ip_address,
+        )
+    user.__dict__.pop("_guardian_cache", None)
+    return guardian
+
+
+def family_invitation_withdraw(*, invitation: FamilyInvitation, actor: User) -> None:
+    """Withdraw an open invitation: it expires now, the row stays for the record."""
+    with transaction.atomic():
+        invitation.expires_at = timezone.now()
+        invitation.save(update_fields=["expires_at"])
+        audit_log_record(actor=actor, action="members.invitation.withdraw", target=invitation)
+
+
+def _mask_email(email: str) -> str:
+    name, _sep, domain = email.partition("@")
+    return f"{name[:1]}***@{domain}" if domain else "***"
+
+
+# --- accounts: sessions, disabling, deletion -------------------------------------
+
+
+def user_sessions_end(*, user: User) -> int:
+    """End every tracked server-side session of ``user``. Returns how many ended."""
+    from allauth.usersessions.models import UserSession
+
+    ended = 0
+    for session in UserSession.objects.filter(user_id=user.pk):
+        session.end()
+        ended += 1
+    return ended
+
+
+def user_deactivate(
+    *, user: User, actor=None, reason: str = "", ip_address: str | None = None
+) -> int:
+    """Disable an account: it can no longer sign in and all its sessions end.
+
+    The admin (a change of ``is_active``) reaches the same session ending
+    through the receiver in members/receivers.py. Returns the sessions ended.
+    """
+    with transaction.atomic():
+        if user.is_active:
+            user.is_active = False
+            user.save(update_fields=["is_active"])
+        ended = user_sessions_end(user=user)
+        audit_log_record(
+            actor=actor,
+            action="members.user.deactivate",
+            target=user,
+            data={"reason": reason, "sessions_ended": ended},
+            ip_address=ip_address,
+        )
+    return ended
+
+
+def data_export_record(*, user: User, fmt: str, ip_address: str | None = None) -> None:
+    """Audit a "my data" download."""
+    from .selectors import family_for_user
+
+    family = family_for_user(user)
+    audit_log_record(
+        actor=user,
+        action="members.family_data.export",
+        target=family or user,
+        data={"format": fmt},
+        ip_address=ip_address,
+    )
+
+
+def account_delete(*, user: User, ip_address: str | None = None) -> dict[str, Any]:
+    """Delete a guardian's account and personal data.
+
+    - The user row goes, and with it the guardian profile, email addresses,
+      sessions and inbox (each app's ``on_delete`` decides; see docs/ACCOUNTS.md).
+    - If no other guardian remains, the family goes too: children, invitations.
+      Bookings, attendance and credits point at the family with SET_NULL, so
+      they stay as anonymous rows and term statistics do not change.
+    - If a co-guardian remains, the family and children stay with them.
+    """
+    family_deleted = False
+    with transaction.atomic():
+        guardian = Guardian.objects.select_related("family").filter(user=user).first()
+        family = guardian.family if guardian else None
+        other_guardians = (
+            Guardian.objects.filter(family=family).exclude(user=user).count() if family else 0
+        )
+        summary = {
+            "family_id": family.pk if family else None,
+            "family_deleted": bool(family and other_guardians == 0),
+            "children_deleted": (
+                Child.objects.filter(family=family).count()
+                if family and other_guardians == 0
+                else 0
+            ),
+            "remaining_guardians": other_guardians,
+        }
+        # Written first: the entry keeps the (random, non-personal) username as its label.
+        audit_log_record(
+            actor=user,
+            action="members.account.delete",
+            target=family or user,
+            data=summary,
+            ip_address=ip_address,
+        )
+        user_sessions_end(user=user)
+        try:
+            if family is not None and other_guardians == 0:
+                family.delete()
+                family_deleted = True
+            user.delete()
+        except ProtectedError as exc:
+            raise MembersError("account_has_duties") from exc
+    logger.info("account deleted: family_deleted=%s", family_deleted)
+    return summary

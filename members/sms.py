@@ -1,14 +1,17 @@
 """A small SMS backend interface.
 
-The portal sends texts (sign-in codes, reminders) through ``send_sms``; which
-provider carries them is chosen by settings alone:
+The portal sends texts (sign-in codes, co-guardian invitations, reminders)
+through ``send_sms``; which provider carries them is chosen by settings alone:
 
 - ``members.sms.ConsoleSMSBackend`` (default) writes each message to the log
   and the console, for development and `make run`.
 - ``members.sms.HttpApiSMSBackend`` posts JSON to a provider's HTTP gateway
-  configured in ``SMS_OPTIONS`` (url, api_key, sign_name); it shows how a real
-  provider plugs in.
+  configured in ``SMS_OPTIONS`` (url, api_key, sign_name, timeout); it shows how
+  a real provider plugs in.
 - ``members.sms.LocmemSMSBackend`` keeps messages in memory for tests.
+
+A backend is any class with ``__init__(**options)`` and ``send(message)``;
+``send`` raises on failure so that a Celery task can retry.
 """
 
 from __future__ import annotations
@@ -25,10 +28,23 @@ from django.utils.module_loading import import_string
 logger = logging.getLogger("members.sms")
 
 
+def mask_phone(phone: str | None) -> str:
+    """'13812341234' → '138****1234'; anything shorter is masked entirely."""
+    if not phone:
+        return ""
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return f"{phone[:3]}****{phone[-4:]}"
+
+
 @dataclass(frozen=True)
 class SMSMessage:
     phone: str
     text: str
+
+
+class SMSDeliveryError(RuntimeError):
+    """The provider refused or could not be reached; the caller may retry."""
 
 
 class BaseSMSBackend:
@@ -40,42 +56,72 @@ class BaseSMSBackend:
 
 
 class ConsoleSMSBackend(BaseSMSBackend):
+    """Development backend: the text (with its code) goes to the console and the log.
+
+    The number is masked so that console logs hold no full phone numbers.
+    """
+
     def send(self, message: SMSMessage) -> None:
-        line = f"[SMS to {message.phone}] {message.text}"
+        line = f"[SMS to {mask_phone(message.phone)}] {message.text}"
         logger.info(line)
         print(line, file=sys.stdout, flush=True)
 
 
 class LocmemSMSBackend(BaseSMSBackend):
+    """Test backend: messages are appended to the class-level ``outbox``."""
+
     outbox: list[SMSMessage] = []
 
     def send(self, message: SMSMessage) -> None:
         LocmemSMSBackend.outbox.append(message)
 
+    @classmethod
+    def reset(cls) -> None:
+        cls.outbox.clear()
+
 
 class HttpApiSMSBackend(BaseSMSBackend):
-    """Posts ``{"phone", "text", "sign"}`` to ``SMS_OPTIONS["url"]`` with a bearer key."""
+    """Posts ``{"phone", "text", "sign"}`` as JSON to ``SMS_OPTIONS["url"]``.
+
+    Configure by settings alone, for example::
+
+        SMS_BACKEND=members.sms.HttpApiSMSBackend
+        SMS_OPTIONS={"url": "https://sms.example.cn/send", "api_key": "…", "sign_name": "协同育人门户"}
+
+    A real provider's SDK plugs in the same way: subclass ``BaseSMSBackend``
+    and name the class in ``SMS_BACKEND``.
+    """
 
     def send(self, message: SMSMessage) -> None:
+        url = self.options.get("url")
+        if not url:
+            raise SMSDeliveryError("SMS_OPTIONS['url'] is not set")
         payload = json.dumps(
             {
                 "phone": message.phone,
                 "text": message.text,
                 "sign": self.options.get("sign_name", ""),
-            }
+            },
+            ensure_ascii=False,
         ).encode()
         request = urllib.request.Request(
-            self.options["url"],
+            url,
             data=payload,
             headers={
-                "Content-Type": "application/json",
+                "Content-Type": "application/json; charset=utf-8",
                 "Authorization": f"Bearer {self.options.get('api_key', '')}",
             },
             method="POST",
         )
-        with urllib.request.urlopen(request, timeout=self.options.get("timeout", 5)) as response:
-            if response.status >= 300:
-                raise RuntimeError(f"SMS gateway answered {response.status}")
+        try:
+            with urllib.request.urlopen(  # noqa: S310 - the URL comes from settings
+                request, timeout=self.options.get("timeout", 5)
+            ) as response:
+                status = response.status
+        except OSError as exc:  # URLError, HTTPError, timeouts
+            raise SMSDeliveryError(f"SMS gateway failed: {exc}") from exc
+        if status >= 300:
+            raise SMSDeliveryError(f"SMS gateway answered {status}")
 
 
 def get_backend() -> BaseSMSBackend:

@@ -1,0 +1,36 @@
+"""Errors that guardians and coordinators see in the members app, with their
+messages in one place. Views turn a ``MembersError`` into a message, never a 500.
+
+Other members-app features may append their own codes here.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+MESSAGES = {
+    # families
+    "already_in_family": _("您已经是一个家庭的监护人了。"),
+    "no_family": _("请先填写监护人信息，建立您的家庭。"),
+    "consent_required": _("添加孩子信息前，请先阅读并同意《儿童个人信息保护规则》。"),
+    "birth_year_out_of_range": _("请填写孩子的出生年份（最近20年内）。"),
+    "not_a_school": _("请选择一所学校或幼儿园。"),
+    "child_missing": _("找不到该孩子的信息。"),
+    # invitations
+    "invite_needs_one_contact": _("请填写手机号码或电子邮箱中的一项。"),
+    "invite_already_guardian": _("该联系人已经是本家庭的监护人。"),
+    "too_many_invitations": _("待接受的邀请太多了，请先撤回不用的邀请。"),
+    "invitation_invalid": _("邀请链接无效、已过期或已被使用。"),
+    "invitation_not_for_you": _("这份邀请发给了 %(contact)s，请用该手机号或邮箱登录后再接受。"),
+    "invitation_own_family": _("您已经是这个家庭的监护人了。"),
+    # accounts
+    "account_has_duties": _("该账号仍担任讲师或协调员等角色，请联系管理员处理后再注销。"),
+}
+
+
+class MembersError(Exception):
+    """A members rule was broken; ``message`` is ready to show to the user."""
+
+    def __init__(self, code: str, **params):
+        self.code = code
+        message = MESSAGES[code]
+        self.message = message % params if params else message
+        super().__init__(code)

@@ -1,0 +1,308 @@
+"""Reads for the members app: families, consent, the coordinator's family list and
+the "my data" export. Views, tasks and other apps call these."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from . import access
+from .models import (
+    AuditLog,
+    Child,
+    ConsentRecord,
+    Family,
+    FamilyInvitation,
+    Guardian,
+    MemberUnit,
+    Region,
+    SchoolStage,
+    User,
+)
+from .sms import mask_phone
+
+__all__ = [
+    "SCHOOL_KINDS",
+    "community_regions",
+    "consent_is_current",
+    "current_version",
+    "family_data_export",
+    "family_for_user",
+    "family_invitation_open_by_token",
+    "family_invitations_open",
+    "family_list_for_unit",
+    "guardian_for_user",
+    "mask_phone",
+    "school_units",
+    "stage_suggest",
+]
+
+SCHOOL_KINDS = (
+    MemberUnit.Kind.KINDERGARTEN,
+    MemberUnit.Kind.PRIMARY_SCHOOL,
+    MemberUnit.Kind.MIDDLE_SCHOOL,
+    MemberUnit.Kind.NINE_YEAR_SCHOOL,
+    MemberUnit.Kind.HIGH_SCHOOL,
+    MemberUnit.Kind.VOCATIONAL_SCHOOL,
+)
+
+
+# --- families -------------------------------------------------------------------
+
+
+def guardian_for_user(user) -> Guardian | None:
+    """The user's guardian profile (with its family), or None. Cached per request."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    if not hasattr(user, "_guardian_cache"):
+        user._guardian_cache = (
+            Guardian.objects.select_related("family", "home_community").filter(user=user).first()
+        )
+    return user._guardian_cache
+
+
+def family_for_user(user) -> Family | None:
+    """The family the signed-in user belongs to as a guardian, or None."""
+    guardian = guardian_for_user(user)
+    return guardian.family if guardian else None
+
+
+def family_guardians(*, family: Family) -> QuerySet[Guardian]:
+    return family.guardians.select_related("user", "home_community").order_by("pk")
+
+
+def family_children(*, family: Family) -> QuerySet[Child]:
+    return family.children.select_related("school").order_by("birth_year", "pk")
+
+
+def family_invitations_open(*, family: Family) -> QuerySet[FamilyInvitation]:
+    return family.invitations.filter(
+        accepted_at__isnull=True, expires_at__gt=timezone.now()
+    ).order_by("-created_at")
+
+
+def family_invitation_open_by_token(token: str) -> FamilyInvitation | None:
+    return (
+        FamilyInvitation.objects.select_related("family", "invited_by")
+        .filter(token=token, accepted_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+
+
+def school_units() -> QuerySet[MemberUnit]:
+    return MemberUnit.objects.filter(kind__in=SCHOOL_KINDS, is_active=True).order_by("name")
+
+
+def community_regions() -> QuerySet[Region]:
+    return Region.objects.filter(
+        kind__in=[Region.Kind.COMMUNITY, Region.Kind.STREET, Region.Kind.TOWN]
+    ).order_by("name")
+
+
+def stage_suggest(birth_year: int, *, today: datetime.date | None = None) -> str:
+    """The usual school stage for a child born in ``birth_year``.
+
+    Children start primary school in the September after they turn six, so we
+    count the age reached in the current school year (which starts on 1 Sept):
+    under 6 → 学前, 6–11 → 小学, 12–14 → 初中, 15 and over → 高中. Guardians can
+    change the suggestion (a child may start early or repeat a year).
+    """
+    today = today or timezone.localdate()
+    school_year = today.year if today.month >= 9 else today.year - 1
+    age = school_year - birth_year
+    if age < 6:
+        return SchoolStage.PRESCHOOL
+    if age < 12:
+        return SchoolStage.PRIMARY
+    if age < 15:
+        return SchoolStage.JUNIOR
+    return SchoolStage.SENIOR
+
+
+# --- consent --------------------------------------------------------------------
+
+
+def current_version(document: str) -> str:
+    if document == ConsentRecord.Document.CHILDREN_INFO:
+        return settings.CHILDREN_INFO_RULES_VERSION
+    return settings.PRIVACY_POLICY_VERSION
+
+
+def consent_is_current(*, user, document: str) -> bool:
+    """Has this user agreed to the current version of ``document``?"""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return ConsentRecord.objects.filter(
+        user=user, document=document, version=current_version(document)
+    ).exists()
+
+
+# --- coordinators ---------------------------------------------------------------
+
+
+def family_list_for_unit(*, user, unit: MemberUnit) -> QuerySet[Family]:
+    """Families with a child at ``unit`` (a school), for a coordinator who may see it.
+
+    Scoped through members/access.py: an empty queryset when the user may not
+    view the unit. Guardians and the children at this school are prefetched, so
+    a page costs a fixed number of queries.
+    """
+    if not access.can_view_unit(user, unit):
+        return Family.objects.none()
+    at_school = Q(children__school=unit)
+    return (
+        Family.objects.filter(at_school)
+        .annotate(children_at_unit=Count("children", filter=at_school, distinct=True))
+        .select_related("home_community")
+        .prefetch_related(
+            Prefetch(
+                "guardians",
+                queryset=Guardian.objects.select_related("user").order_by("pk"),
+            ),
+            Prefetch(
+                "children",
+                queryset=Child.objects.filter(school=unit).order_by("birth_year", "pk"),
+                to_attr="children_here",
+            ),
+        )
+        .order_by("pk")
+    )
+
+
+# --- my data --------------------------------------------------------------------
+
+# Fields never exported: secrets, not data about the person.
+_SECRET_FIELD_MARKERS = ("password", "token", "secret", "session_key")
+
+
+def _is_secret(field_name: str) -> bool:
+    return any(marker in field_name for marker in _SECRET_FIELD_MARKERS)
+
+
+def _value(obj: models.Model, field: models.Field) -> Any:
+    if field.is_relation:
+        related_id = getattr(obj, field.attname)
+        if related_id is None:
+            return None
+        related = getattr(obj, field.name)
+        return {"id": related_id, "label": str(related)}
+    value = getattr(obj, field.attname)
+    if isinstance(value, datetime.datetime):
+        return timezone.localtime(value).isoformat() if timezone.is_aware(value) else value
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if hasattr(value, "__float__") and not isinstance(value, bool | int | float):
+        return str(value)  # Decimal
+    if isinstance(value, bool | int | float | str | list | dict) or value is None:
+        if field.choices and value not in (None, ""):
+            return {"value": value, "label": str(getattr(obj, f"get_{field.name}_display")())}
+        return value
+    return str(value)
+
+
+def _row(obj: models.Model) -> dict[str, Any]:
+    return {
+        field.name: _value(obj, field)
+        for field in obj._meta.concrete_fields
+        if not _is_secret(field.name)
+    }
+
+
+def _section(model: type[models.Model], rows) -> dict[str, Any]:
+    fields = [f for f in model._meta.concrete_fields if not _is_secret(f.name)]
+    return {
+        "model": model._meta.label,
+        "title": str(model._meta.verbose_name_plural),
+        "labels": {f.name: str(f.verbose_name) for f in fields},
+        "rows": [_row(obj) for obj in rows],
+    }
+
+
+def _reverse_sections(
+    owner_model, owners: list[models.Model], skip: set[str], seen: set[tuple[str, int]]
+) -> list[dict]:
+    """Every row in any app that points at one of ``owners``.
+
+    Found by introspection, so data that later apps add (bookings, credits,
+    lesson progress, notifications, calendar feeds …) is exported without
+    members having to import them.
+    """
+    sections = []
+    if not owners:
+        return sections
+    for relation in owner_model._meta.related_objects:
+        if relation.many_to_many or not relation.field.concrete:
+            continue
+        model = relation.related_model
+        if model._meta.label in skip or model is AuditLog:
+            continue
+        rows = list(
+            model._base_manager.filter(**{f"{relation.field.name}__in": owners})
+            .select_related(
+                *[
+                    f.name
+                    for f in model._meta.concrete_fields
+                    if f.is_relation and not _is_secret(f.name)
+                ]
+            )
+            .order_by("pk")
+        )
+        # A row reached twice (a credit points at the family and at a child) is listed once.
+        rows = [r for r in rows if (model._meta.label, r.pk) not in seen]
+        seen.update((model._meta.label, r.pk) for r in rows)
+        if rows:
+            section = _section(model, rows)
+            section["via"] = f"{owner_model._meta.label}.{relation.get_accessor_name()}"
+            sections.append(section)
+    return sections
+
+
+def family_data_export(*, user: User) -> dict[str, Any]:
+    """Everything the portal holds about this user and their family, as plain data."""
+    guardian = guardian_for_user(user)
+    family = guardian.family if guardian else None
+    guardians = list(family_guardians(family=family)) if family else []
+    children = list(family_children(family=family)) if family else []
+    # The co-guardians' accounts are theirs: only their profile inside the family
+    # is exported, not their sign-in data.
+    sections = [_section(User, [user])]
+    if family:
+        sections.append(_section(Family, [family]))
+        sections.append(_section(Guardian, guardians))
+        if children:
+            sections.append(_section(Child, children))
+    core = {User._meta.label, Family._meta.label, Guardian._meta.label, Child._meta.label}
+    seen: set[tuple[str, int]] = set()
+    sections += _reverse_sections(User, [user], core | {"admin.LogEntry"}, seen)
+    if family:
+        sections += _reverse_sections(Family, [family], core, seen)
+        sections += _reverse_sections(Guardian, guardians, core, seen)
+        sections += _reverse_sections(Child, children, core, seen)
+    actions = AuditLog.objects.filter(actor=user).order_by("created_at", "pk")
+    sections.append(
+        {
+            "model": AuditLog._meta.label,
+            "title": str(AuditLog._meta.verbose_name_plural),
+            "labels": {"created_at": "时间", "action": "操作", "target_repr": "对象"},
+            "rows": [
+                {
+                    "created_at": timezone.localtime(a.created_at).isoformat(),
+                    "action": a.action,
+                    "target_repr": a.target_repr,
+                }
+                for a in actions
+            ],
+        }
+    )
+    return {
+        "portal": str(settings.PORTAL_NAME),
+        "generated_at": timezone.localtime().isoformat(),
+        "user_id": user.pk,
+        "family_id": family.pk if family else None,
+        "sections": sections,
+    }

@@ -1,0 +1,53 @@
+"""Helpers shared by the accounts, family, privacy and authorization tests (issue 4)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from members.sms import LocmemSMSBackend
+
+PASSWORD = "Lantern-river-42"
+
+
+@pytest.fixture(name="sms_outbox")
+def sms_outbox_fixture(settings):
+    """Texts go to the in-memory SMS backend; yields its outbox (emptied first)."""
+    settings.SMS_BACKEND = "members.sms.LocmemSMSBackend"
+    settings.SMS_OPTIONS = {}
+    LocmemSMSBackend.reset()
+    yield LocmemSMSBackend.outbox
+    LocmemSMSBackend.reset()
+
+
+def last_code(outbox, phone: str) -> str:
+    """The six-digit code of the last text sent to ``phone``."""
+    for message in reversed(outbox):
+        if message.phone == phone:
+            match = re.search(r"\b(\d{6})\b", message.text)
+            if match:
+                return match.group(1)
+    raise AssertionError(f"no code sent to {phone}: {outbox!r}")
+
+
+def signup_by_phone(client, outbox, phone: str, password: str = PASSWORD):
+    """Sign up by phone and enter the code; returns the final response."""
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "phone": phone,
+            "email": "",
+            "password1": password,
+            "password2": password,
+            "agree_privacy": "on",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert response["Location"] == "/accounts/phone/verify/"
+    code = last_code(outbox, phone)
+    return client.post("/accounts/phone/verify/", {"code": code})
+
+
+def login(client, login_value: str, password: str = PASSWORD):
+    return client.post("/accounts/login/", {"login": login_value, "password": password})
