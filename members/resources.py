@@ -100,8 +100,10 @@ def escape_formula(value: str) -> str:
 
 
 def _reject_non_text(value) -> None:
+    if isinstance(value, datetime.datetime) and value.time() == datetime.time(0):
+        value = value.date()
     if isinstance(value, (datetime.date, datetime.datetime, datetime.time)):
-        raise ValueError(_msg("date_not_text", value=value))
+        raise ValueError(_msg("date_not_text", value=value.isoformat()))
     if isinstance(value, bool):
         raise ValueError(_msg("number_not_text", value=value))
     if isinstance(value, (int, float, Decimal)):
