@@ -56,23 +56,32 @@ def mask_phone(phone: str | None) -> str:
     return phone or ""
 
 
-class EscapeFormula(Func):
-    """SQL twin of escape_formula (a column reference only: it is repeated)."""
+class _RepeatedExpression(Func):
+    """A template that names its one expression several times (and so its params)."""
 
     output_field = CharField()
-    template = (
-        "CASE WHEN substr(%(expressions)s, 1, 1) IN ('=', '+', '-', '@') "
-        "THEN '''' || %(expressions)s ELSE %(expressions)s END"
+    sql_template = ""
+
+    def as_sql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        repeats = self.sql_template.count("{x}")
+        return self.sql_template.format(x=sql), tuple(params) * repeats
+
+
+class EscapeFormula(_RepeatedExpression):
+    """SQL twin of escape_formula."""
+
+    sql_template = (
+        "CASE WHEN substr({x}, 1, 1) IN ('=', '+', '-', '@') THEN '''' || {x} ELSE {x} END"
     )
 
 
-class MaskPhone(Func):
+class MaskPhone(_RepeatedExpression):
     """SQL twin of mask_phone."""
 
-    output_field = CharField()
-    template = (
-        "CASE WHEN length(%(expressions)s) = 11 THEN substr(%(expressions)s, 1, 3) "
-        "|| '****' || substr(%(expressions)s, 8, 4) ELSE COALESCE(%(expressions)s, '') END"
+    sql_template = (
+        "CASE WHEN length({x}) = 11 THEN substr({x}, 1, 3) || '****' || substr({x}, 8, 4) "
+        "ELSE COALESCE({x}, '') END"
     )
 
 
@@ -250,11 +259,11 @@ class TermSummaryResource(resources.ModelResource):
 
     unit = fields.Field(attribute="unit__name", column_name="单位")
     parent_school = fields.Field(column_name="家长学校")
-    sessions_held = fields.Field(attribute="sessions_held", column_name="开课次数")
+    sessions_held = fields.Field(column_name="开课次数")
     target_sessions = fields.Field(column_name="目标")
     target_met = fields.Field(column_name="达标")
-    person_times = fields.Field(attribute="person_times", column_name="参与人次")
-    families = fields.Field(attribute="families", column_name="覆盖家庭数")
+    person_times = fields.Field(column_name="参与人次")
+    families = fields.Field(column_name="覆盖家庭数")
     attendance_rate = fields.Field(column_name="出勤率")
     credits_posted = fields.Field(column_name="学分")
 
@@ -272,6 +281,16 @@ class TermSummaryResource(resources.ModelResource):
             "credits_posted",
         )
         export_order = fields
+
+    # Numbers stay numbers in the workbook (the default widgets render text).
+    def dehydrate_sessions_held(self, row):
+        return row.sessions_held
+
+    def dehydrate_person_times(self, row):
+        return row.person_times
+
+    def dehydrate_families(self, row):
+        return row.families
 
     def dehydrate_parent_school(self, row):
         return row.parent_school.name if row.parent_school_id else _("（联盟/单位活动）")

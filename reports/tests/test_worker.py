@@ -1,0 +1,60 @@
+"""Recompute and a background export through Redis and a real Celery worker."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from reports.models import ParticipationSnapshot, ReportJob
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.celery_worker
+
+
+def _finished(job_id):
+    job = ReportJob.objects.get(pk=job_id)
+    return job if job.is_finished else None
+
+
+def test_recompute_and_big_export_run_on_a_real_worker(
+    celery_worker_process, dataset, people, client, settings
+):
+    # given: the worker process reads MEDIA_ROOT from its own settings, so the
+    # file lands in the project's media/exports; threshold low enough for 12 rows
+    settings.EXPORT_BACKGROUND_THRESHOLD = 5
+    client.force_login(people.u1)
+
+    # when: recompute
+    response = client.post(reverse("reports:recompute"), {"term": dataset.term.code})
+    job = ReportJob.objects.get(kind=ReportJob.Kind.ROLLUP)
+
+    # then
+    assert response.url == reverse("reports:job", args=[job.pk])
+    done = wait_for(lambda: _finished(job.pk), timeout=60)
+    assert done.status == ReportJob.Status.DONE and done.progress == 100
+    assert ParticipationSnapshot.objects.filter(
+        term=dataset.term, parent_school=dataset.ps_a, period="term", target_met=True
+    ).exists()
+
+    # when: a CSV above the threshold
+    response = client.post(reverse("reports:export"), {"term": dataset.term.code, "format": "csv"})
+    export_job = ReportJob.objects.get(kind=ReportJob.Kind.EXPORT_CSV)
+
+    # then: the worker writes the file; only the requester may download it
+    done = wait_for(lambda: _finished(export_job.pk), timeout=60)
+    assert done.status == ReportJob.Status.DONE, done.error
+    assert done.rows_total == 12 and done.rows_done == 12
+    download = reverse("reports:job_download", args=[done.pk])
+    try:
+        response = client.get(download)
+        rows = list(
+            csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+        )
+        assert len(rows) == 13 and {r[1] for r in rows[1:]} == {"第一小学"}
+        client.force_login(people.alliance)
+        assert client.get(download).status_code == 404
+    finally:
+        from pathlib import Path
+
+        Path(settings.MEDIA_ROOT, done.file_path).unlink(missing_ok=True)
