@@ -1,0 +1,121 @@
+"""Done-when: on a phone, parent A filters the catalogue and books the last seat,
+parent B joins the waiting list, A cancels, and B is promoted and sees it in My learning."""
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from bookings import services as booking_services
+from bookings.models import Booking
+from bookings.tests.conftest import make_family
+from courses.tests.factories import CourseFactory, ThemeFactory, make_session
+from tests.a11y import axe_violations
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PHONE = {
+    "viewport": {"width": 375, "height": 812},
+    "locale": "zh-CN",
+    "timezone_id": "Asia/Shanghai",
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+
+def signed_in_phone(browser, live_server, user):
+    """A phone-sized browser context carrying a signed-in session for ``user``."""
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(**PHONE)
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    return context, context.new_page()
+
+
+def no_horizontal_scroll(page) -> bool:
+    width, client_width = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    return width <= client_width
+
+
+def test_last_seat_waiting_list_cancel_and_promotion_on_a_phone(live_server, browser):
+    # given a course with 2 places, one already taken by another family
+    theme = ThemeFactory(name="亲子沟通")
+    course = CourseFactory(title="亲子沟通的艺术", summary="学会倾听与表达", themes=[theme])
+    CourseFactory(title="儿童营养与健康", themes=[ThemeFactory(name="健康教育")])
+    session = make_session(course, capacity=2)
+    make_session(CourseFactory(title="另一门课"), capacity=5)
+    other, other_guardians, _ = make_family()
+    booking_services.booking_create(
+        offering_id=session.offering_id,
+        family=other,
+        booked_by=None,
+        guardian_ids=[other_guardians[0].pk],
+    )
+    family_a, guardians_a, _ = make_family()
+    family_b, guardians_b, _ = make_family()
+    context_a, page_a = signed_in_phone(browser, live_server, guardians_a[0].user)
+    context_b, page_b = signed_in_phone(browser, live_server, guardians_b[0].user)
+
+    try:
+        # when parent A filters the catalogue by keyword and theme
+        page_a.goto(live_server.url + "/courses/")
+        assert no_horizontal_scroll(page_a)
+        page_a.get_by_text("筛选与搜索").click()
+        page_a.get_by_label("关键词").fill("沟通")
+        page_a.get_by_label("主题").select_option(label="亲子沟通（1）")
+        page_a.get_by_role("button", name="筛选").click()
+        page_a.wait_for_load_state("networkidle")
+        cards = page_a.locator(".course-card")
+        assert cards.count() == 1
+        assert "有空位" in cards.first.inner_text()
+        assert no_horizontal_scroll(page_a)
+        assert axe_violations(page_a) == []
+
+        # and books the last seat for herself
+        cards.first.get_by_role("link", name="亲子沟通的艺术").click()
+        page_a.wait_for_load_state("networkidle")
+        assert "余 1 个名额" in page_a.content()
+        assert no_horizontal_scroll(page_a)
+        page_a.get_by_role("button", name="报名").click()
+        page_a.wait_for_load_state("networkidle")
+        assert "报名成功" in page_a.content()
+        assert "已满" in page_a.content()
+
+        # then parent B can only join the waiting list
+        page_b.goto(f"{live_server.url}/courses/{course.pk}/")
+        page_b.get_by_role("button", name="加入候补").click()
+        page_b.wait_for_load_state("networkidle")
+        assert "已加入候补名单" in page_b.content()
+        page_b.goto(live_server.url + "/me/")
+        assert "候补第 1 位" in page_b.content()
+
+        # when A cancels from My learning
+        page_a.goto(live_server.url + "/me/")
+        page_a.locator("[data-status=confirmed]").get_by_role("button", name="取消报名").click()
+        page_a.wait_for_load_state("networkidle")
+        assert "已取消报名" in page_a.content()
+
+        # then B is promoted and sees it in My learning
+        page_b.goto(live_server.url + "/me/")
+        upcoming = page_b.locator("[data-status=confirmed]")
+        assert upcoming.count() == 1
+        assert "亲子沟通的艺术" in upcoming.inner_text()
+        assert "候补转正" in upcoming.inner_text()
+        assert no_horizontal_scroll(page_b)
+        assert axe_violations(page_b) == []
+        assert Booking.objects.get(family=family_b).status == Booking.Status.CONFIRMED
+        assert Booking.objects.get(family=family_a).status == Booking.Status.CANCELLED
+    finally:
+        page_a.wait_for_load_state("networkidle")
+        page_b.wait_for_load_state("networkidle")
+        context_a.close()
+        context_b.close()
