@@ -280,7 +280,7 @@ def family_invitation_send(*, invitation_id: int, base_url: str) -> bool:
     """
     with transaction.atomic():
         invitation = (
-            FamilyInvitation.objects.select_for_update()
+            FamilyInvitation.objects.select_for_update(of=("self",))
             .select_related("invited_by")
             .filter(pk=invitation_id)
             .first()
@@ -426,10 +426,10 @@ def user_deactivate(
     through the receiver in members/receivers.py. Returns the sessions ended.
     """
     with transaction.atomic():
+        ended = user_sessions_end(user=user)
         if user.is_active:
             user.is_active = False
             user.save(update_fields=["is_active"])
-        ended = user_sessions_end(user=user)
         audit_log_record(
             actor=actor,
             action="members.user.deactivate",
