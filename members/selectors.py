@@ -223,43 +223,38 @@ def _section(model: type[models.Model], rows) -> dict[str, Any]:
     }
 
 
-def _reverse_sections(
-    owner_model, owners: list[models.Model], skip: set[str], seen: set[tuple[str, int]]
-) -> list[dict]:
-    """Every row in any app that points at one of ``owners``.
+def _collect_reverse(
+    owner_model,
+    owners: list[models.Model],
+    skip: set[str],
+    found: dict[str, tuple[type[models.Model], dict[int, models.Model]]],
+) -> None:
+    """Every row in any app that points at one of ``owners``, added to ``found``.
 
     Found by introspection, so data that later apps add (bookings, credits,
     lesson progress, notifications, calendar feeds …) is exported without
-    members having to import them.
+    members having to import them. A row reached twice (a credit points at the
+    family and at a child) is listed once.
     """
-    sections = []
     if not owners:
-        return sections
+        return
     for relation in owner_model._meta.related_objects:
         if relation.many_to_many or not relation.field.concrete:
             continue
         model = relation.related_model
         if model._meta.label in skip or model is AuditLog:
             continue
-        rows = list(
+        related_fields = [
+            f.name for f in model._meta.concrete_fields if f.is_relation and not _is_secret(f.name)
+        ]
+        rows = (
             model._base_manager.filter(**{f"{relation.field.name}__in": owners})
-            .select_related(
-                *[
-                    f.name
-                    for f in model._meta.concrete_fields
-                    if f.is_relation and not _is_secret(f.name)
-                ]
-            )
+            .select_related(*related_fields)
             .order_by("pk")
         )
-        # A row reached twice (a credit points at the family and at a child) is listed once.
-        rows = [r for r in rows if (model._meta.label, r.pk) not in seen]
-        seen.update((model._meta.label, r.pk) for r in rows)
-        if rows:
-            section = _section(model, rows)
-            section["via"] = f"{owner_model._meta.label}.{relation.get_accessor_name()}"
-            sections.append(section)
-    return sections
+        bucket = found.setdefault(model._meta.label, (model, {}))[1]
+        for row in rows:
+            bucket.setdefault(row.pk, row)
 
 
 def family_data_export(*, user: User) -> dict[str, Any]:
@@ -277,12 +272,15 @@ def family_data_export(*, user: User) -> dict[str, Any]:
         if children:
             sections.append(_section(Child, children))
     core = {User._meta.label, Family._meta.label, Guardian._meta.label, Child._meta.label}
-    seen: set[tuple[str, int]] = set()
-    sections += _reverse_sections(User, [user], core | {"admin.LogEntry"}, seen)
+    found: dict[str, tuple[type[models.Model], dict[int, models.Model]]] = {}
+    _collect_reverse(User, [user], core | {"admin.LogEntry"}, found)
     if family:
-        sections += _reverse_sections(Family, [family], core, seen)
-        sections += _reverse_sections(Guardian, guardians, core, seen)
-        sections += _reverse_sections(Child, children, core, seen)
+        _collect_reverse(Family, [family], core, found)
+        _collect_reverse(Guardian, guardians, core, found)
+        _collect_reverse(Child, children, core, found)
+    for model, rows in found.values():
+        if rows:
+            sections.append(_section(model, [rows[pk] for pk in sorted(rows)]))
     actions = AuditLog.objects.filter(actor=user).order_by("created_at", "pk")
     sections.append(
         {
