@@ -79,6 +79,10 @@ class RegistryExportForm(ExportForm):
         super().__init__(*args, **kwargs)
         self.fields["format"].label = _("文件格式")
         self.fields["resource"].label = _("数据")
+        # XLSX by default: it opens in Excel/WPS with Chinese text intact.
+        for value, label in self.fields["format"].choices:
+            if label == "xlsx":
+                self.fields["format"].initial = value
 
 
 class RegistryImportExportAdmin(ScopedAdminMixin, ImportExportModelAdmin):

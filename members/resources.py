@@ -157,8 +157,8 @@ class PhoneWidget(TextWidget):
             raise ValueError(_msg("bad_phone", value=value))
         return value
 
-    def render(self, value, obj=None, **kwargs):
-        return escape_formula(mask_phone(value or ""))
+    # Not masked here: the import preview shows what will be written. Exports
+    # mask in RegistryResource.export_field.
 
 
 class PhoneField(fields.Field):
@@ -443,7 +443,10 @@ class RegistryResource(resources.ModelResource):
 
     # -- export ---------------------------------------------------------------
     def export_field(self, field, instance, **kwargs):
-        return escape_formula(super().export_field(field, instance, **kwargs))
+        value = super().export_field(field, instance, **kwargs)
+        if isinstance(field, PhoneField):
+            value = mask_phone(value)
+        return escape_formula(value)
 
 
 class RegionResource(RegistryResource):

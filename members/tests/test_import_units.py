@@ -301,6 +301,7 @@ def test_admin_import_bad_file_then_fixed_file(district_client, bad, good, fmt):
     response = _upload(district_client, good, fmt)
     html = response.content.decode()
     assert 'name="confirm"' in html and "新增 3 条，更新 2 条" in html
+    assert "13900001111" in html  # the preview shows what will be written, unmasked
     assert MemberUnit.objects.count() == before
     confirm = response.context["confirm_form"]
     # when: confirmed
