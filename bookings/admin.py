@@ -5,25 +5,15 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from members import access
+from parent_school.admin import UnitScopedAdmin
 
 from . import services
 from .errors import BookingError
 from .models import Booking, BookingAttendee, Offering
 
 
-class ScopedByUnitMixin:
-    """Coordinators see rows of their visible units; district admins see all."""
-
-    unit_path = "unit"
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if access.is_district_admin(request.user):
-            return queryset
-        return queryset.filter(**{f"{self.unit_path}__in": access.visible_unit_ids(request.user)})
-
-    def has_module_permission(self, request):
-        return access.is_staff_member(request.user) and super().has_module_permission(request)
+class ScopedByUnitMixin(UnitScopedAdmin):
+    """Rows of the units members/access.py lets the user see; role-based permissions."""
 
 
 class BookingInline(admin.TabularInline):
@@ -37,9 +27,15 @@ class BookingInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_view_permission(self, request, obj=None):
+        return access.is_staff_member(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Offering)
-class OfferingAdmin(ScopedByUnitMixin, admin.ModelAdmin):
+class OfferingAdmin(ScopedByUnitMixin):
     list_display = [
         "title",
         "kind",
@@ -54,9 +50,16 @@ class OfferingAdmin(ScopedByUnitMixin, admin.ModelAdmin):
     search_fields = ["title", "unit__name"]
     date_hierarchy = "starts_at"
     list_select_related = ["unit"]
-    raw_id_fields = ["unit"]
-    readonly_fields = ["places_taken", "waiting_families"]
+    # The unit and kind come from the course session or event that owns the offering.
+    readonly_fields = ["kind", "unit", "places_taken", "waiting_families"]
     inlines = [BookingInline]
+
+    def has_add_permission(self, request):
+        # Offerings are created with their course session or event, never alone.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def save_model(self, request, obj, form, change):
         # Capacity changes promote the waiting list, so they go through the service.
@@ -85,9 +88,15 @@ class BookingAttendeeInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_view_permission(self, request, obj=None):
+        return access.is_staff_member(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Booking)
-class BookingAdmin(ScopedByUnitMixin, admin.ModelAdmin):
+class BookingAdmin(ScopedByUnitMixin):
     unit_path = "offering__unit"
     list_display = [
         "offering",

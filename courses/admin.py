@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bookings.errors import BookingError
 from members import access
-from parent_school.admin import UnitScopedAdmin
+from parent_school.admin import RoleInlineMixin, UnitScopedAdmin
 
 from . import services
 from .errors import CourseError
@@ -33,6 +33,7 @@ class CourseSessionForm(forms.ModelForm):
     starts_at = forms.SplitDateTimeField(label=_("开始时间"), widget=AdminSplitDateTime)
     ends_at = forms.SplitDateTimeField(label=_("结束时间"), widget=AdminSplitDateTime)
     capacity = forms.IntegerField(label=_("名额（人）"), min_value=1, max_value=10000)
+    online_url = forms.URLField(label=_("线上链接"), required=False, assume_scheme="https")
 
     class Meta:
         model = CourseSession
@@ -84,7 +85,7 @@ class CourseSessionForm(forms.ModelForm):
         return self.instance
 
 
-class CourseSessionInline(admin.TabularInline):
+class CourseSessionInline(RoleInlineMixin, admin.TabularInline):
     model = CourseSession
     form = CourseSessionForm
     extra = 1
@@ -115,7 +116,7 @@ class CourseSessionInline(admin.TabularInline):
         return WithUser
 
 
-class OnlineLessonInline(admin.TabularInline):
+class OnlineLessonInline(RoleInlineMixin, admin.TabularInline):
     model = OnlineLesson
     extra = 0
     fields = ["title", "video_url", "video_file", "duration_seconds", "sort_order"]
@@ -190,7 +191,7 @@ class CreditEntryAdmin(UnitScopedAdmin):
         return False
 
     def has_view_permission(self, request, obj=None):
-        return access.is_staff_member(request.user) and super().has_view_permission(request, obj)
+        return access.is_staff_member(request.user)
 
     def has_delete_permission(self, request, obj=None):
         return False

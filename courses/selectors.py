@@ -35,7 +35,8 @@ def course_annotate_for_cards(queryset: QuerySet[Course]) -> QuerySet[Course]:
     """Next session, whether any upcoming session has a free place; for the list."""
     upcoming = upcoming_open_sessions()
     return (
-        queryset.select_related("parent_school", "parent_school__region", "term", "brand")
+        queryset.defer("body")
+        .select_related("parent_school", "parent_school__region", "term", "brand")
         .prefetch_related("themes")
         .annotate(
             next_start=Subquery(

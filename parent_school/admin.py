@@ -14,11 +14,29 @@ from members import access
 from .models import BrandProgramme, GuidanceArea, Instructor, ParentSchool, Target, Term
 
 
+class RoleInlineMixin:
+    """Inline permissions follow the user's role (members/access.py), like the parent admin."""
+
+    def has_view_permission(self, request, obj=None):
+        return access.is_staff_member(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return access.is_coordinator(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return access.is_coordinator(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return access.is_coordinator(request.user) and getattr(self, "can_delete", True)
+
+
 class UnitScopedAdmin(admin.ModelAdmin):
     """Rows filtered by ``unit_path`` through members/access.py; FK pickers limited too.
 
-    Other apps' admins (courses) subclass this; set ``unit_path`` to the lookup
-    from the model to its MemberUnit.
+    Permissions follow the role, not Django's per-model permissions: coordinators
+    add and change (only rows of units they may change), instructors only look.
+    Other apps' admins (courses, bookings) subclass this; set ``unit_path`` to the
+    lookup from the model to its MemberUnit.
     """
 
     unit_path = "unit"
@@ -30,9 +48,6 @@ class UnitScopedAdmin(admin.ModelAdmin):
             return queryset
         return queryset.filter(**{f"{self.unit_path}__in": access.visible_unit_ids(request.user)})
 
-    def has_module_permission(self, request):
-        return access.is_staff_member(request.user) and super().has_module_permission(request)
-
     def _unit_of(self, obj):
         value = obj
         for part in self.unit_path.split("__"):
@@ -41,19 +56,26 @@ class UnitScopedAdmin(admin.ModelAdmin):
                 return None
         return value
 
-    def has_change_permission(self, request, obj=None):
-        allowed = super().has_change_permission(request, obj)
-        if not allowed or obj is None:
-            return allowed
+    def _may_change(self, request, obj) -> bool:
+        if obj is None:
+            return True
         unit = self._unit_of(obj)
         return unit is not None and access.can_change_unit(request.user, unit)
 
+    def has_module_permission(self, request):
+        return access.is_staff_member(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return access.is_staff_member(request.user)
+
+    def has_add_permission(self, request):
+        return access.is_coordinator(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return access.is_coordinator(request.user) and self._may_change(request, obj)
+
     def has_delete_permission(self, request, obj=None):
-        allowed = super().has_delete_permission(request, obj)
-        if not allowed or obj is None:
-            return allowed
-        unit = self._unit_of(obj)
-        return unit is not None and access.can_change_unit(request.user, unit)
+        return access.is_coordinator(request.user) and self._may_change(request, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name in self.unit_fields and not access.is_district_admin(request.user):
@@ -67,28 +89,29 @@ class UnitScopedAdmin(admin.ModelAdmin):
 
 @admin.register(Term)
 class TermAdmin(admin.ModelAdmin):
+    """Terms are district-wide: staff see them, district administrators change them."""
+
     list_display = ["__str__", "code", "starts_on", "ends_on", "is_current"]
     list_filter = ["is_current", "semester"]
     search_fields = ["code", "school_year"]
 
     def has_module_permission(self, request):
-        return access.is_staff_member(request.user) and super().has_module_permission(request)
+        return access.is_staff_member(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return access.is_staff_member(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return access.is_district_admin(request.user) and super().has_change_permission(
-            request, obj
-        )
+        return access.is_district_admin(request.user)
 
     def has_add_permission(self, request):
-        return access.is_district_admin(request.user) and super().has_add_permission(request)
+        return access.is_district_admin(request.user)
 
     def has_delete_permission(self, request, obj=None):
-        return access.is_district_admin(request.user) and super().has_delete_permission(
-            request, obj
-        )
+        return access.is_district_admin(request.user)
 
 
-class TargetInline(admin.TabularInline):
+class TargetInline(RoleInlineMixin, admin.TabularInline):
     model = Target
     extra = 0
     fields = ["term", "sessions_required", "participants_target"]
