@@ -194,3 +194,20 @@ def test_account_pages_use_the_portal_layout_in_chinese(client, path):
     assert '<main id="main"' in html
     assert 'name="viewport"' in html
     assert "协同育人门户" in html
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/accounts/email/",
+        "/accounts/sessions/",
+        "/accounts/phone/change/",
+        "/accounts/password/change/",
+    ],
+)
+def test_account_management_pages_use_the_portal_layout(client, path):
+    client.force_login(UserFactory())
+    response = client.get(path)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<main id="main"' in html and "协同育人门户" in html
