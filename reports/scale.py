@@ -1,0 +1,691 @@
+"""City-scale test data, built inside PostgreSQL.
+
+Every big table is filled by one ``INSERT … SELECT … FROM generate_series(…)``:
+the rows never travel through Python, so district-large (200,000 parents,
+2,000,000 enrolments, 1,000,000 registrations) builds in minutes on two cores.
+Pseudo-random choices come from ``hashint8extended(i, seed)``: the same preset and
+seed always give the same rows. Dates are fixed (not "now"), so the data is the
+same whatever day it is built.
+
+PostgreSQL only (COPY-speed bulk inserts and the hash functions are PostgreSQL's).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.hashers import make_password
+from django.db import connection, models, transaction
+
+from bookings.models import Booking, BookingAttendee, Offering
+from courses.models import Course, CourseSession, CreditEntry, LessonProgress, OnlineLesson
+from events.models import Event
+from members.models import (
+    Alliance,
+    Child,
+    Family,
+    Guardian,
+    Membership,
+    MemberUnit,
+    Region,
+    RoleAssignment,
+    User,
+)
+from parent_school.models import Instructor, ParentSchool, Target, Term
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The data's own "today": sessions before it are held, with attendance marked.
+REFERENCE = dt.datetime(2026, 11, 15, 12, 0, tzinfo=SHANGHAI)
+SCALE_PASSWORD = "scale-data-password"
+
+
+@dataclass(frozen=True)
+class Preset:
+    parents: int
+    units: int
+    alliances: int
+    parent_schools: int
+    instructors: int
+    courses: int
+    sessions: int
+    enrolments: int
+    events: int
+    registrations: int
+    lessons_every: int = 4  # one online lesson per this many courses
+    progress_per_lesson: int = 40
+
+
+PRESETS = {
+    "small": Preset(
+        parents=2_000,
+        units=30,
+        alliances=2,
+        parent_schools=40,
+        instructors=100,
+        courses=200,
+        sessions=1_000,
+        enrolments=20_000,
+        events=500,
+        registrations=10_000,
+    ),
+    "district-large": Preset(
+        parents=200_000,
+        units=300,
+        alliances=10,
+        parent_schools=400,
+        instructors=2_000,
+        courses=20_000,
+        sessions=100_000,
+        enrolments=2_000_000,
+        events=50_000,
+        registrations=1_000_000,
+    ),
+}
+
+TERMS = [
+    # code, school year, semester, starts, ends, current
+    ("2025-2026-2", "2025–2026", 2, dt.date(2026, 2, 23), dt.date(2026, 7, 10), False),
+    ("2026-2027-1", "2026–2027", 1, dt.date(2026, 9, 1), dt.date(2027, 1, 22), True),
+]
+
+
+def marker_name(preset: str, seed: int) -> str:
+    return f"规模测试区-{preset}-{seed}"
+
+
+def already_generated(preset: str, seed: int) -> bool:
+    return Region.objects.filter(name=marker_name(preset, seed), parent=None).exists()
+
+
+def _table(model) -> str:
+    return model._meta.db_table
+
+
+def _missing_defaults(model, given: list[str]) -> list[tuple[str, object]]:
+    """NOT NULL columns the generator does not name (fields other apps may add): their default."""
+    extra = []
+    for field in model._meta.concrete_fields:
+        if field.column in given or field.null or field.primary_key:
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = REFERENCE
+        else:
+            value = field.get_default()
+        if isinstance(field, models.JSONField):
+            value = json.dumps(value)
+        else:
+            value = field.get_db_prep_save(value, connection)
+        extra.append((field.column, value))
+    return extra
+
+
+def _base(model) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {_table(model)}")
+        return cursor.fetchone()[0]
+
+
+def _reset_sequence(model) -> None:
+    table = _table(model)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"GREATEST((SELECT MAX(id) FROM {table}), 1))"
+        )
+
+
+def _rnd(expr: str, salt: int) -> str:
+    """A deterministic pseudo-random 0–99 from an integer expression and the seed."""
+    return f"(abs(hashint8extended(({expr})::bigint, %(seed)s + {salt})) % 100)"
+
+
+def generate(*, preset_name: str, seed: int, log: Callable[[str], None] = print) -> dict:
+    if connection.vendor != "postgresql":
+        raise RuntimeError("generate_scale_data needs PostgreSQL")
+    p = PRESETS[preset_name]
+    counts: dict[str, int] = {}
+    started = time.perf_counter()
+
+    def step(label: str, fn):
+        t0 = time.perf_counter()
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                # Rows are consistent by construction: skip per-row FK triggers.
+                cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+                if cursor.fetchone()[0]:
+                    cursor.execute("SET LOCAL session_replication_role = replica")
+            n = fn()
+        counts[label] = n
+        log(f"  {label}: {n:,} rows in {time.perf_counter() - t0:.1f} s")
+
+    # --- the registry: regions, units, alliances, terms, parent schools (ORM: small) ---
+    with transaction.atomic():
+        district = Region.objects.create(name=marker_name(preset_name, seed), kind="district")
+        streets = Region.objects.bulk_create(
+            [
+                Region(name=f"第{i + 1}街道", kind=Region.Kind.STREET, parent=district)
+                for i in range(20)
+            ]
+        )
+        kinds = [
+            MemberUnit.Kind.PRIMARY_SCHOOL,
+            MemberUnit.Kind.MIDDLE_SCHOOL,
+            MemberUnit.Kind.KINDERGARTEN,
+            MemberUnit.Kind.COMMUNITY,
+            MemberUnit.Kind.HOSPITAL,
+            MemberUnit.Kind.LEARNING_CENTRE,
+        ]
+        units = MemberUnit.objects.bulk_create(
+            [
+                MemberUnit(
+                    code=f"S{seed}-{preset_name}-U{i + 1}",
+                    name=f"规模测试单位{i + 1:04d}",
+                    kind=kinds[i % len(kinds)],
+                    region=streets[i % 20],
+                )
+                for i in range(p.units)
+            ]
+        )
+        alliances = Alliance.objects.bulk_create(
+            [
+                Alliance(
+                    name=f"规模测试协同育人联盟{seed}-{preset_name}-{a + 1}",
+                    short_name=f"联盟{a + 1}",
+                    region=district,
+                )
+                for a in range(p.alliances)
+            ]
+        )
+        Membership.objects.bulk_create(
+            [
+                Membership(alliance=alliances[i % p.alliances], unit=unit)
+                for i, unit in enumerate(units)
+            ]
+        )
+        terms = []
+        for code, year, semester, starts, ends, _current in TERMS:
+            term, _ = Term.objects.get_or_create(
+                code=code,
+                defaults={
+                    "school_year": year,
+                    "semester": semester,
+                    "starts_on": starts,
+                    "ends_on": ends,
+                },
+            )
+            terms.append(term)
+        if not Term.objects.filter(is_current=True).exists():
+            Term.objects.filter(pk=terms[-1].pk).update(is_current=True)
+        schools = ParentSchool.objects.bulk_create(
+            [
+                ParentSchool(
+                    name=f"规模测试家长学校{i + 1:04d}",
+                    kind=ParentSchool.Kind.SCHOOL if i % 3 else ParentSchool.Kind.COMMUNITY,
+                    host_unit=units[i % p.units],
+                    region=streets[i % 20],
+                )
+                for i in range(p.parent_schools)
+            ]
+        )
+        Target.objects.bulk_create(
+            [
+                Target(parent_school=s, term=t, sessions_required=10 + (i % 3) * 2)
+                for i, s in enumerate(schools)
+                for t in terms
+            ]
+        )
+        instructors = Instructor.objects.bulk_create(
+            [
+                Instructor(
+                    name=f"讲师{i + 1:05d}",
+                    tier=[
+                        Instructor.Tier.EXPERT,
+                        Instructor.Tier.RESEARCH,
+                        Instructor.Tier.LECTURER,
+                    ][i % 3],
+                    unit=units[i % p.units],
+                    is_volunteer=i % 5 < 2,
+                )
+                for i in range(p.instructors)
+            ]
+        )
+        # Coordinators to sign in with: a district admin, one per alliance, one per first unit.
+        password = make_password(SCALE_PASSWORD, salt="scaledata")
+        admin = User.objects.create(username=f"scale_admin_{seed}", password=password)
+        RoleAssignment.objects.create(user=admin, role=RoleAssignment.Role.DISTRICT_ADMIN)
+        for a, alliance in enumerate(alliances):
+            user = User.objects.create(username=f"scale_alliance{a + 1}_{seed}", password=password)
+            RoleAssignment.objects.create(
+                user=user, role=RoleAssignment.Role.ALLIANCE_COORDINATOR, alliance=alliance
+            )
+        unit_user = User.objects.create(username=f"scale_unit1_{seed}", password=password)
+        RoleAssignment.objects.create(
+            user=unit_user, role=RoleAssignment.Role.UNIT_COORDINATOR, unit=units[0]
+        )
+    log(f"  registry: {p.units} units, {p.parent_schools} parent schools, {len(terms)} terms")
+
+    unit0 = units[0].pk
+    school0 = schools[0].pk
+    instructor0 = instructors[0].pk
+    term_ids = [t.pk for t in terms]
+    term_starts = [dt.datetime.combine(t.starts_on, dt.time(0), tzinfo=SHANGHAI) for t in terms]
+    term_days = [(t.ends_on - t.starts_on).days - 6 for t in terms]
+
+    user0 = _base(User)
+    family0 = _base(Family)
+    guardian0 = _base(Guardian)
+    child0 = _base(Child)
+    course0 = _base(Course)
+    offering0 = _base(Offering)
+    session0 = _base(CourseSession)
+    event0 = _base(Event)
+    booking0 = _base(Booking)
+    lesson0 = _base(OnlineLesson)
+    P = p.parents
+    args = {
+        "seed": seed,
+        "ref": REFERENCE,
+        "password": make_password(SCALE_PASSWORD, salt="scaledata"),
+    }
+
+    def run(model, columns, source, extra=None):
+        # %(name)s parameters: merge the shared ones with this statement's.
+        params = {**args, **(extra or {})}
+        names = list(columns)
+        expressions = list(columns.values())
+        for column, value in _missing_defaults(model, names):
+            key = f"default_{column}"
+            names.append(column)
+            expressions.append(f"%({key})s")
+            params[key] = value
+        sql = (
+            f"INSERT INTO {_table(model)} ({', '.join(names)}) "
+            f"SELECT {', '.join(expressions)} FROM {source}"
+        )
+        # SQL's modulo operator is written %; the driver needs it doubled.
+        sql = re.sub(r"%(?!\()", "%%", sql)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+
+    # --- parents: users, families, guardians, children ---
+    step(
+        "users",
+        lambda: run(
+            User,
+            {
+                "id": f"{user0} + i",
+                "password": "%(password)s",
+                "is_superuser": "false",
+                "username": "'scale_p' || i",
+                "first_name": "''",
+                "last_name": "''",
+                "email": "''",
+                "is_staff": "false",
+                "is_active": "true",
+                "date_joined": "%(ref)s",
+                "phone": "'13' || lpad((i + %(phone_base)s)::text, 9, '0')",
+                "phone_verified": "true",
+                "display_name": "'家长' || i",
+            },
+            "generate_series(1, %(n)s) AS i",
+            {"n": P, "phone_base": seed * 1_000_000 % 100_000_000},
+        ),
+    )
+    step(
+        "families",
+        lambda: run(
+            Family,
+            {"id": f"{family0} + i", "created_at": "%(ref)s", "home_community_id": "NULL"},
+            "generate_series(1, %(n)s) AS i",
+            {"n": P},
+        ),
+    )
+    step(
+        "guardians",
+        lambda: run(
+            Guardian,
+            {
+                "id": f"{guardian0} + i",
+                "user_id": f"{user0} + i",
+                "family_id": f"{family0} + i",
+                "relation": "CASE WHEN i % 2 = 0 THEN 'mother' ELSE 'father' END",
+                "phone": "'13' || lpad((i + %(phone_base)s)::text, 9, '0')",
+            },
+            "generate_series(1, %(n)s) AS i",
+            {"n": P, "phone_base": seed * 1_000_000 % 100_000_000},
+        ),
+    )
+    # Every family has a first child (id child0 + i); every third a second one
+    # (id child0 + P + i / 3).
+    step(
+        "children",
+        lambda: run(
+            Child,
+            {
+                "id": f"CASE WHEN k = 1 THEN {child0} + i ELSE {child0} + %(n)s + i / 3 END",
+                "family_id": f"{family0} + i",
+                "nickname": "'孩子' || i || '-' || k",
+                "birth_year": f"2010 + {_rnd('i * 2 + k', 1)} % 12",
+                "stage": "(ARRAY['preschool','primary','junior','senior'])"
+                f"[1 + {_rnd('i * 2 + k', 2)} % 4]",
+                "school_id": f"{unit0} + i % %(units)s",
+            },
+            "generate_series(1, %(n)s) AS i CROSS JOIN generate_series(1, 2) AS k "
+            "WHERE k = 1 OR i % 3 = 0",
+            {"n": P, "units": p.units},
+        ),
+    )
+
+    # --- courses, sessions (offerings), instructors ---
+    step(
+        "courses",
+        lambda: run(
+            Course,
+            {
+                "id": f"{course0} + c",
+                "title": "'规模测试课程' || c",
+                "summary": "''",
+                "body": "''",
+                "audience": "(ARRAY['parents','students','parent_child'])[1 + c % 3]",
+                "level": "(ARRAY['general','basic','customised','online_quality'])[1 + c % 4]",
+                "mode": "CASE WHEN c % %(every)s = 0 THEN 'blended' ELSE 'offline' END",
+                "parent_school_id": f"{school0} + c % %(schools)s",
+                "term_id": "(%(terms)s::bigint[])[1 + (c / %(every)s) % 2]",
+                "brand_id": "NULL",
+                "credits": "1.0",
+                "is_published": "true",
+                "created_at": "%(ref)s",
+            },
+            "generate_series(0, %(n)s - 1) AS c",
+            {
+                "n": p.courses,
+                "schools": p.parent_schools,
+                "terms": term_ids,
+                "every": p.lessons_every,
+            },
+        ),
+    )
+    step(
+        "course instructors",
+        lambda: run(
+            Course.instructors.through,
+            {"course_id": f"{course0} + c", "instructor_id": f"{instructor0} + c % %(ins)s"},
+            "generate_series(0, %(n)s - 1) AS c",
+            {"n": p.courses, "ins": p.instructors},
+        ),
+    )
+    # Course c is in term 1 + (c / 4) % 2 (so that online courses, every 4th, fall in
+    # both terms). Session s belongs to course s % C; its day is spread over that term.
+    session_start = (
+        "((%(starts)s::timestamptz[])[1 + ((s % %(c)s) / %(every)s) % 2] "
+        "+ make_interval(days => (abs(hashint8extended(s::bigint, %(seed)s)) "
+        "% (%(days)s::int[])[1 + ((s % %(c)s) / %(every)s) % 2])::int) "
+        "+ make_interval(hours => 9 + (s % 3) * 4))"
+    )
+    session_extra = {
+        "n": p.sessions,
+        "c": p.courses,
+        "starts": term_starts,
+        "days": term_days,
+        "schools": p.parent_schools,
+        "units": p.units,
+        "every": p.lessons_every,
+    }
+    step(
+        "session offerings",
+        lambda: run(
+            Offering,
+            {
+                "id": f"{offering0} + 1 + s",
+                "kind": "'course_session'",
+                "title": "'规模测试课程' || (s % %(c)s)",
+                # The parent school's host unit: school c % S is hosted by unit (c % S) % U.
+                "unit_id": f"{unit0} + ((s % %(c)s) % %(schools)s) % %(units)s",
+                "starts_at": session_start,
+                "ends_at": f"{session_start} + interval '90 minutes'",
+                "capacity": "80",
+                "places_taken": "0",
+                "waiting_families": "0",
+                "status": f"CASE WHEN {_rnd('s', 3)} < 2 THEN 'cancelled' ELSE 'open' END",
+                "booking_opens_at": "NULL",
+                "booking_closes_at": "NULL",
+                "cancel_closes_hours": "NULL",
+            },
+            "generate_series(0, %(n)s - 1) AS s",
+            session_extra,
+        ),
+    )
+    step(
+        "course sessions",
+        lambda: run(
+            CourseSession,
+            {
+                "id": f"{session0} + 1 + s",
+                "course_id": f"{course0} + s % %(c)s",
+                "offering_id": f"{offering0} + 1 + s",
+                "venue": "'多功能厅'",
+                "online_url": "''",
+            },
+            "generate_series(0, %(n)s - 1) AS s",
+            {"n": p.sessions, "c": p.courses},
+        ),
+    )
+    event_offering0 = offering0 + p.sessions
+    event_start = (
+        "(%(start)s::timestamptz + make_interval(days => (e % 330)::int) "
+        "+ make_interval(hours => 9 + (e % 2) * 5))"
+    )
+    step(
+        "event offerings",
+        lambda: run(
+            Offering,
+            {
+                "id": f"{event_offering0} + 1 + e",
+                "kind": "'event'",
+                "title": "'规模测试活动' || e",
+                "unit_id": f"{unit0} + e % %(units)s",
+                "starts_at": event_start,
+                "ends_at": f"{event_start} + interval '2 hours'",
+                "capacity": "100",
+                "places_taken": "0",
+                "waiting_families": "0",
+                "status": "'open'",
+                "booking_opens_at": "NULL",
+                "booking_closes_at": "NULL",
+                "cancel_closes_hours": "NULL",
+            },
+            "generate_series(0, %(n)s - 1) AS e",
+            {"n": p.events, "units": p.units, "start": term_starts[0]},
+        ),
+    )
+    step(
+        "events",
+        lambda: run(
+            Event,
+            {
+                "id": f"{event0} + 1 + e",
+                "title": "'规模测试活动' || e",
+                "kind": "(ARRAY['lecture','workshop','parent_child','seminar'])[1 + e % 4]",
+                "description": "''",
+                "organiser_alliance_id": "NULL",
+                "organiser_unit_id": f"{unit0} + e % %(units)s",
+                "audience": "'parents'",
+                "venue": "'报告厅'",
+                "online_url": "''",
+                "offering_id": f"{event_offering0} + 1 + e",
+                "status": "'published'",
+                "created_at": "%(ref)s",
+                "updated_at": "%(ref)s",
+            },
+            "generate_series(0, %(n)s - 1) AS e",
+            {"n": p.events, "units": p.units},
+        ),
+    )
+
+    # --- bookings: b-th booking of offering o is family (o*7919 + k*104729) mod P.
+    # 104729 is prime and shares no factor with P (powers of 2 and 5), so the
+    # families of one offering are distinct.
+    def bookings(label, offset, offerings, total, first_booking):
+        per = total // offerings
+        party_children = f"LEAST({_rnd('b', 5)} % 3, CASE WHEN (fam + 1) % 3 = 0 THEN 2 ELSE 1 END)"
+        return run(
+            Booking,
+            {
+                "id": f"{first_booking} + 1 + b",
+                "offering_id": "o.id",
+                "family_id": f"{family0} + 1 + fam",
+                "booked_by_id": f"{user0} + 1 + fam",
+                "status": f"CASE WHEN {_rnd('b', 4)} < 4 THEN 'cancelled' "
+                f"WHEN {_rnd('b', 4)} < 7 THEN 'waiting' ELSE 'confirmed' END",
+                "party_size": f"1 + {party_children}",
+                "children_count": party_children,
+                "created_at": "o.starts_at - interval '7 days'",
+                "confirmed_at": f"CASE WHEN {_rnd('b', 4)} >= 7 THEN o.starts_at - interval '7 days' END",
+                "promoted_at": "NULL",
+                "cancelled_at": f"CASE WHEN {_rnd('b', 4)} < 4 THEN o.starts_at - interval '3 days' END",
+                "attendance": f"CASE WHEN {_rnd('b', 4)} >= 7 AND o.starts_at < %(ref)s "
+                f"AND o.status <> 'cancelled' THEN "
+                f"(CASE WHEN {_rnd('b', 6)} < 80 THEN 'present' ELSE 'absent' END) "
+                "ELSE 'unknown' END",
+                "checked_in_at": f"CASE WHEN {_rnd('b', 4)} >= 7 AND o.starts_at < %(ref)s "
+                f"AND o.status <> 'cancelled' AND {_rnd('b', 6)} < 80 THEN o.starts_at END",
+            },
+            f"(SELECT b, ((b % {offerings}) * 7919 + (b / {offerings}) * 104729) % %(parents)s AS fam "
+            f"FROM generate_series(0, {per * offerings} - 1) AS b) g "
+            f"JOIN {_table(Offering)} o ON o.id = {offset} + 1 + g.b % {offerings}",
+            {"parents": P},
+        )
+
+    step(
+        "enrolments",
+        lambda: bookings("enrolments", offering0, p.sessions, p.enrolments, booking0),
+    )
+    registration0 = booking0 + p.enrolments
+    step(
+        "registrations",
+        lambda: bookings(
+            "registrations", event_offering0, p.events, p.registrations, registration0
+        ),
+    )
+    step(
+        "attendees",
+        lambda: run(
+            BookingAttendee,
+            {
+                "booking_id": "b.id",
+                "guardian_id": f"CASE WHEN k = 0 THEN {guardian0} + (b.family_id - {family0}) END",
+                "child_id": f"CASE WHEN k = 1 THEN {child0} + (b.family_id - {family0}) "
+                f"WHEN k = 2 THEN {child0} + %(parents)s + (b.family_id - {family0}) / 3 END",
+                "is_child": "k > 0",
+            },
+            f"{_table(Booking)} b CROSS JOIN generate_series(0, 2) AS k "
+            f"WHERE b.id > {booking0} AND k <= b.children_count",
+            {"parents": P},
+        ),
+    )
+
+    def places():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_table(Offering)} o SET places_taken = x.taken, waiting_families = x.waiting "
+                f"FROM (SELECT offering_id, "
+                f"COALESCE(SUM(party_size) FILTER (WHERE status = 'confirmed'), 0) AS taken, "
+                f"COUNT(*) FILTER (WHERE status = 'waiting') AS waiting "
+                f"FROM {_table(Booking)} WHERE id > %s GROUP BY offering_id) x "
+                "WHERE o.id = x.offering_id",
+                [booking0],
+            )
+            return cursor.rowcount
+
+    step("places taken", places)
+    step(
+        "credits",
+        lambda: run(
+            CreditEntry,
+            {
+                "key": "'scale:' || %(seed)s || ':att:' || b.id",
+                "family_id": "b.family_id",
+                "guardian_id": "NULL",
+                "child_id": "NULL",
+                "term_id": "c.term_id",
+                "course_id": "c.id",
+                "amount": "c.credits",
+                "reason": "'attendance'",
+                "booking_id": "b.id",
+                "lesson_progress_id": "NULL",
+                "reverses_id": "NULL",
+                "note": "''",
+                "created_by_id": "NULL",
+                "created_at": "o.starts_at + interval '2 hours'",
+            },
+            f"{_table(Booking)} b JOIN {_table(Offering)} o ON o.id = b.offering_id "
+            f"JOIN {_table(CourseSession)} cs ON cs.offering_id = o.id "
+            f"JOIN {_table(Course)} c ON c.id = cs.course_id "
+            f"WHERE b.id > {booking0} AND b.attendance = 'present'",
+        ),
+    )
+    step(
+        "online lessons",
+        lambda: run(
+            OnlineLesson,
+            {
+                "id": f"{lesson0} + 1 + c / %(every)s",
+                "course_id": f"{course0} + c",
+                "title": "'微课' || c",
+                "video_url": "'https://video.example.cn/' || c",
+                "video_file": "''",
+                "duration_seconds": "600",
+                "sort_order": "0",
+            },
+            "generate_series(0, %(n)s - 1) AS c WHERE c % %(every)s = 0",
+            {"n": p.courses, "every": p.lessons_every},
+        ),
+    )
+    step(
+        "lesson progress",
+        lambda: run(
+            LessonProgress,
+            {
+                "lesson_id": "l.id",
+                "family_id": f"{family0} + 1 + (l.id * 7919 + k * 104729) % %(parents)s",
+                "seconds_watched": f"CASE WHEN {_rnd('l.id * 100 + k', 7)} < 60 THEN 600 ELSE 200 END",
+                "percent": f"CASE WHEN {_rnd('l.id * 100 + k', 7)} < 60 THEN 100 ELSE 33 END",
+                "completed_at": f"CASE WHEN {_rnd('l.id * 100 + k', 7)} < 60 THEN "
+                "t.starts_on::timestamp AT TIME ZONE 'Asia/Shanghai' "
+                "+ make_interval(days => (k * 3 + l.id % 30)::int) END",
+                "updated_at": "%(ref)s",
+            },
+            f"{_table(OnlineLesson)} l JOIN {_table(Course)} c ON c.id = l.course_id "
+            f"JOIN {_table(Term)} t ON t.id = c.term_id "
+            f"CROSS JOIN generate_series(0, %(per)s - 1) AS k WHERE l.id > {lesson0}",
+            {"parents": P, "per": p.progress_per_lesson},
+        ),
+    )
+    for model in (
+        User,
+        Family,
+        Guardian,
+        Child,
+        Course,
+        Course.instructors.through,
+        Offering,
+        CourseSession,
+        Event,
+        Booking,
+        BookingAttendee,
+        CreditEntry,
+        OnlineLesson,
+        LessonProgress,
+    ):
+        _reset_sequence(model)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    log(f"done in {time.perf_counter() - started:.1f} s")
+    return counts
