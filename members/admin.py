@@ -286,6 +286,8 @@ class MemberUnitAdmin(RegistryImportExportAdmin):
     actions = ["deactivate_units", "add_to_alliance"]
     ordering = ["name"]
     list_per_page = 100
+    # Facet counts would run one COUNT per filter choice over 10,000 units.
+    show_facets = admin.ShowFacets.NEVER
     fieldsets = [
         (None, {"fields": ["name", "code", "kind", "region", "parent", "is_active"]}),
         (_("联系方式"), {"fields": ["address", "contact_name", "contact_phone"]}),
@@ -478,6 +480,7 @@ class MembershipAdmin(RegistryImportExportAdmin):
     search_fields = ["unit__name", "unit__code", "alliance__name", "alliance__short_name"]
     autocomplete_fields = ["alliance", "unit"]
     ordering = ["alliance__name", "unit__name"]
+    show_facets = admin.ShowFacets.NEVER
 
     def get_queryset(self, request):
         return access.memberships_visible_to(request.user)
@@ -647,6 +650,7 @@ class AuditLogAdmin(ScopedAdminMixin, admin.ModelAdmin):
     fields = readonly_fields
     # A large log: no full COUNT(*) on every page.
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     list_per_page = 100
 
     def has_module_permission(self, request):

@@ -279,3 +279,57 @@ def test_unit_changelist_and_change_page_are_in_chinese(client, district_admin):
     for text in ["导入", "导出", "所属联盟", "所在区域", "停用所选单位", "将所选单位加入联盟"]:
         assert text in changelist
     assert "所属联盟" in change.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("model", "sample", "created"),
+    [
+        ("region", "regions-clean.csv", Region),
+        ("membership", "memberships-clean.csv", Membership),
+    ],
+)
+def test_regions_and_memberships_import_through_the_admin(
+    client, district_admin, model, sample, created
+):
+    # given
+    from pathlib import Path
+
+    from members import demo
+
+    demo.load()
+    before = created.objects.count()
+    client.force_login(district_admin)
+    path = Path(__file__).resolve().parents[2] / "docs" / "samples" / sample
+    # when: checked, then confirmed
+    with open(path, "rb") as f:
+        preview = client.post(
+            reverse(f"admin:members_{model}_import"),
+            {"import_file": f, "format": "0", "resource": "0"},
+        )
+    confirm = preview.context["confirm_form"]
+    client.post(
+        reverse(f"admin:members_{model}_process_import"),
+        {name: confirm.initial[name] for name in confirm.initial},
+    )
+    # then
+    assert "新增 2 条" in preview.content.decode()
+    assert created.objects.count() == before + 2
+    assert AuditLog.objects.filter(action=f"members.{model}.import").count() == 1
+
+
+def test_alliance_change_page_with_103_units_has_no_per_row_queries(
+    client, django_assert_max_num_queries, district_admin
+):
+    # given: the Yuzhong network from the demo data
+    from members import demo
+    from members.models import Alliance
+
+    demo.load()
+    yuzhong = Alliance.objects.get(short_name="渝中教联体")
+    client.force_login(district_admin)
+    # when
+    with django_assert_max_num_queries(25):
+        response = client.get(reverse("admin:members_alliance_change", args=[yuzhong.pk]))
+    # then
+    assert response.status_code == 200
+    assert "七星岗街道第1社区学习中心" in response.content.decode()
