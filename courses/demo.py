@@ -375,7 +375,7 @@ def load(stdout=None) -> dict[str, int]:
             title=title,
             defaults={
                 "summary": summary,
-                "body": summary,
+                "body": summary + "课程包括课堂学习、案例研讨和亲子实践三个环节。",
                 "audience": audience,
                 "level": level,
                 "mode": mode,

@@ -264,3 +264,16 @@ def session_for_staff(*, pk: int) -> CourseSession | None:
         .filter(pk=pk)
         .first()
     )
+
+
+def session_list_for_staff(*, user, include_past: bool = False) -> QuerySet[CourseSession]:
+    """Sessions of the units this user may see (members/access.py), soonest first."""
+    from members import access
+
+    sessions = CourseSession.objects.select_related("offering", "course", "offering__unit")
+    if not access.is_district_admin(user):
+        sessions = sessions.filter(offering__unit__in=access.visible_unit_ids(user))
+    now = timezone.now()
+    if include_past:
+        return sessions.filter(offering__starts_at__lt=now).order_by("-offering__starts_at")
+    return sessions.filter(offering__ends_at__gte=now).order_by("offering__starts_at")

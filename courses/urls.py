@@ -7,6 +7,7 @@ app_name = "courses"
 urlpatterns = [
     path("courses/", views.catalogue, name="catalogue"),
     path("courses/<int:pk>/", views.course_detail, name="detail"),
+    path("courses/sessions/", views.staff_sessions, name="staff_sessions"),
     path("courses/sessions/<int:pk>/book/", views.session_book, name="book"),
     path("courses/sessions/<int:pk>/roster/", views.session_roster, name="roster"),
     path(

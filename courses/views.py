@@ -56,6 +56,13 @@ def catalogue(request):
             "form": result.filterset.form,
             "page_obj": page,
             "query_string": params.urlencode(),
+            "active_filters": sum(
+                1
+                for value in (
+                    result.filterset.form.cleaned_data.values() if result.filterset.is_bound else []
+                )
+                if value not in (None, "", False)
+            ),
             "facet_list": [
                 (name, FACET_LABELS[name], result.facets[name]) for name in FACET_LABELS
             ],
@@ -178,6 +185,22 @@ def _staff_session(request, pk: int) -> CourseSession:
     if session is None or not access.can_view_unit(request.user, session.offering.unit_id):
         raise Http404
     return session
+
+
+@staff_member_required
+def staff_sessions(request):
+    include_past = request.GET.get("past") == "1"
+    sessions = selectors.session_list_for_staff(user=request.user, include_past=include_past)
+    page = Paginator(sessions, 20).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "courses/staff_sessions.html",
+        {
+            "page_obj": page,
+            "include_past": include_past,
+            "query_string": "past=1" if include_past else "",
+        },
+    )
 
 
 @staff_member_required

@@ -282,3 +282,19 @@ def test_lesson_progress_posts_credit_once_at_ninety_percent(client):
     assert client.post(url, {"seconds": "abc"}).status_code == 400
     assert client.post(url, {"seconds": "-5"}).status_code == 400
     assert client.get(reverse("courses:lesson", args=[lesson.pk])).status_code == 200
+
+
+def test_staff_see_their_units_sessions_only(client, django_assert_max_num_queries):
+    mine = make_session(CourseFactory(title="本单位的课"))
+    make_session(CourseFactory(title="别的单位的课"))
+    client.force_login(staff_of(mine.offering.unit))
+
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("courses:staff_sessions"))
+
+    body = response.content.decode()
+    assert "本单位的课" in body and "别的单位的课" not in body
+    assert "场次签到" in body  # the nav entry for staff
+    assert (
+        client.get(reverse("courses:staff_sessions"), {"past": "1", "page": "z"}).status_code == 200
+    )
