@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from members.models import Child, Family, Guardian
@@ -149,7 +149,12 @@ def booking_create(
         )
         return booking
 
-    return _run_locked(write)
+    try:
+        return _run_locked(write)
+    except IntegrityError as error:
+        # The row lock makes this unreachable on PostgreSQL; on SQLite (no FOR
+        # UPDATE) the partial unique constraint is the last line of defence.
+        raise BookingError("already_booked") from error
 
 
 _ACTIVE = (Booking.Status.CONFIRMED, Booking.Status.WAITING)
