@@ -1,5 +1,7 @@
 """Sign-up and sign-in by phone or email, phone verification and change, passwords."""
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
@@ -211,3 +213,23 @@ def test_account_management_pages_use_the_portal_layout(client, path):
     assert response.status_code == 200
     html = response.content.decode()
     assert '<main id="main"' in html and "协同育人门户" in html
+
+
+def test_email_verification_link_confirms_the_address(client, sms_outbox):
+    from allauth.account.models import EmailAddress
+
+    client.post(
+        "/accounts/signup/",
+        {
+            "phone": "",
+            "email": "mum@example.cn",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+            "agree_privacy": "on",
+        },
+    )
+    link = re.search(r"http://testserver(/accounts/confirm-email/[^/\s]+/)", mail.outbox[0].body)
+    assert client.get(link.group(1)).status_code == 200
+    response = client.post(link.group(1))
+    assert response.status_code == 302
+    assert EmailAddress.objects.get(email="mum@example.cn").verified is True

@@ -249,3 +249,45 @@ def test_invitation_text_goes_through_a_real_worker_and_the_http_backend(worker_
         ).exists()
     )
     assert len(worker_with_gateway) == 1
+
+
+@pytest.mark.django_db
+def test_a_new_grandparent_signs_up_from_the_link_and_comes_back_to_join(
+    client, sms_outbox, django_capture_on_commit_callbacks
+):
+    # given an invitation texted to grandma, who has no account yet
+    mother = GuardianFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation = family_invitation_create(
+            family=mother.family,
+            invited_by=mother.user,
+            relation="grandparent",
+            phone="13600001111",
+            base_url=BASE,
+        )
+    path = f"/family/join/{invitation.token}/"
+
+    # when she opens the link she is asked to sign in, with a way to sign up that keeps the link
+    response = client.get(path)
+    assert response.status_code == 302
+    login_page = client.get(response["Location"])
+    assert f"/accounts/signup/?next=%2Ffamily%2Fjoin%2F{invitation.token}%2F" in (
+        login_page.content.decode()
+    )
+
+    # and after signing up by phone and entering the code she lands back on the invitation
+    client.post(
+        f"/accounts/signup/?next={path}",
+        {
+            "phone": "13600001111",
+            "password1": "Lantern-river-42",
+            "password2": "Lantern-river-42",
+            "agree_privacy": "on",
+            "next": path,
+        },
+    )
+    code = re.search(r"\b(\d{6})\b", sms_outbox[-1].text).group(1)
+    response = client.post("/accounts/phone/verify/", {"code": code})
+    assert response["Location"] == path
+    client.post(path)
+    assert Guardian.objects.get(user__phone="13600001111").family == mother.family
