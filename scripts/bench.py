@@ -1,7 +1,602 @@
 """`make bench`: benchmarks against PostgreSQL, written to docs/PERFORMANCE.md.
 
-The measurements are added by the roll-up and reporting work (see the issues);
-until then this prints what is measured and where the results go.
+The data set lives in its own database (default ``alliance_bench`` on the server
+of DATABASE_URL; override with BENCH_DATABASE_URL). If that database has no
+scale data yet it is created, migrated and filled with
+``generate_scale_data --preset $BENCH_PRESET --seed 1`` (district-large by
+default); later runs reuse it, so `make bench` takes minutes, not hours.
+
+Every comparison is a ratio of two figures measured in the same run.
 """
 
-print("No benchmarks are defined yet; results will be written to docs/PERFORMANCE.md.")
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PYTHON = sys.executable
+PRESET = os.environ.get("BENCH_PRESET", "district-large")
+SEED = int(os.environ.get("BENCH_SEED", "1"))
+WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "10"))
+
+
+def _bench_url() -> str:
+    if os.environ.get("BENCH_DATABASE_URL"):
+        return os.environ["BENCH_DATABASE_URL"]
+    base = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/alliance"))
+    return urlunparse(base._replace(path="/alliance_bench"))
+
+
+BENCH_URL = _bench_url()
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+ENV = {
+    **os.environ,
+    "DATABASE_URL": BENCH_URL,
+    "REDIS_URL": REDIS_URL,
+    "DJANGO_SETTINGS_MODULE": "bench.settings",
+    "PYTHONPATH": str(ROOT),
+}
+results: list[dict] = []  # {section, figure, value, command}
+notes: list[str] = []
+
+
+def record(section: str, figure: str, value: str, command: str) -> None:
+    results.append({"section": section, "figure": figure, "value": value, "command": command})
+    print(f"[{section}] {figure}: {value}", flush=True)
+
+
+def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=ROOT, env=ENV, check=True, text=True, **kwargs)
+
+
+def timed_child(cmd: list[str]) -> tuple[float, float, str]:
+    """Run a command; return wall seconds, its peak RSS in MB, and its stdout.
+
+    The peak RSS comes from GNU time (``/usr/bin/time -f %M``): the rusage of a
+    child forked from this (large) Python process would count the parent's pages.
+    """
+    with tempfile.NamedTemporaryFile(mode="r", suffix=".rss") as rss:
+        wrapped = ["/usr/bin/time", "-q", "-f", "%M", "-o", rss.name, *cmd]
+        if not Path("/usr/bin/time").exists():
+            wrapped = cmd
+        started = time.perf_counter()
+        process = subprocess.run(wrapped, cwd=ROOT, env=ENV, capture_output=True, text=True)
+        elapsed = time.perf_counter() - started
+        if process.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed: {process.stderr[-2000:]}")
+        text = Path(rss.name).read_text().strip().splitlines()
+        peak_mb = int(text[-1]) / 1024 if text and text[-1].isdigit() else float("nan")
+        return elapsed, peak_mb, process.stdout
+
+
+# --- the data set --------------------------------------------------------------------
+
+
+def ensure_dataset() -> None:
+    name = urlparse(BENCH_URL).path.lstrip("/")
+    admin_url = urlunparse(urlparse(BENCH_URL)._replace(path="/postgres"))
+    exists = subprocess.run(
+        ["psql", admin_url, "-Atc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not exists:
+        subprocess.run(["psql", admin_url, "-c", f'CREATE DATABASE "{name}"'], check=True)
+    run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"])
+    started = time.perf_counter()
+    out = run(
+        [PYTHON, "manage.py", "generate_scale_data", "--preset", PRESET, "--seed", str(SEED)],
+        capture_output=True,
+    ).stdout
+    print(out, flush=True)
+    if "nothing to do" not in out:
+        record(
+            "data",
+            f"generate_scale_data --preset {PRESET}",
+            f"{time.perf_counter() - started:.0f} s",
+            f"manage.py generate_scale_data --preset {PRESET} --seed {SEED}",
+        )
+
+
+def setup_django() -> None:
+    os.environ.update(
+        {
+            k: v
+            for k, v in ENV.items()
+            if k in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+        }
+    )
+    import django
+
+    django.setup()
+
+
+def dataset_counts() -> None:
+    from django.db import connection
+
+    tables = {
+        "parents (guardians)": "members_guardian",
+        "courses": "courses_course",
+        "sessions": "courses_coursesession",
+        "enrolments + registrations (bookings)": "bookings_booking",
+        "events": "events_event",
+        "booking attendees": "bookings_bookingattendee",
+        "credit entries": "courses_creditentry",
+    }
+    with connection.cursor() as cursor:
+        for label, table in tables.items():
+            cursor.execute(f"SELECT count(*) FROM {table}")
+            record("data", label, f"{cursor.fetchone()[0]:,}", f"SELECT count(*) FROM {table}")
+
+
+# --- 1. catalogue throughput under gunicorn vs a bare view ---------------------------------
+
+
+def bench_catalogue() -> None:
+    from django.db import connection, reset_queries
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    for url in ("/courses/", "/courses/?page=50", "/bench/bare/"):
+        with CaptureQueriesContext(connection) as ctx:
+            status = client.get(url).status_code
+        record(
+            "catalogue",
+            f"queries for GET {url} (status {status})",
+            str(len(ctx.captured_queries)),
+            "django.test.Client + CaptureQueriesContext (scripts/bench.py)",
+        )
+        reset_queries()
+    if shutil.which("wrk") is None:
+        notes.append("wrk is not installed: catalogue throughput not measured.")
+        return
+    port = 8765
+    workers = os.cpu_count() or 2
+    gunicorn = subprocess.Popen(
+        [
+            str(Path(PYTHON).parent / "gunicorn"),
+            "alliance.wsgi:application",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=ENV,
+    )
+    try:
+        for _ in range(100):
+            try:
+                import urllib.request
+
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/bare/", timeout=1)
+                break
+            except Exception:
+                time.sleep(0.2)
+        rates = {}
+        for label, path in (("bare view", "/bench/bare/"), ("catalogue", "/courses/")):
+            command = f"wrk -t2 -c8 -d{WRK_SECONDS}s http://127.0.0.1:{port}{path}"
+            warm = f"wrk -t2 -c8 -d2s http://127.0.0.1:{port}{path}"
+            subprocess.run(warm.split(), capture_output=True)
+            out = subprocess.run(command.split(), capture_output=True, text=True).stdout
+            rps = next(
+                (
+                    float(line.split()[1])
+                    for line in out.splitlines()
+                    if line.startswith("Requests/sec")
+                ),
+                0.0,
+            )
+            non2xx = next((line.strip() for line in out.splitlines() if "Non-2xx" in line), "")
+            rates[label] = rps
+            record(
+                "catalogue",
+                f"{label} requests/s (gunicorn, {workers} sync workers){' — ' + non2xx if non2xx else ''}",
+                f"{rps:,.1f}",
+                command,
+            )
+        if rates.get("bare view"):
+            ratio = rates["catalogue"] / rates["bare view"]
+            record(
+                "catalogue",
+                "catalogue / bare view throughput (goal ≥ 40%)",
+                f"{ratio:.1%}",
+                "ratio of the two wrk runs above",
+            )
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=20)
+
+
+# --- 2. enrolment latency and the 30-seat race --------------------------------------------
+
+
+def _fresh_offering(capacity: int, title: str):
+    from django.utils import timezone
+
+    from bookings.models import Offering
+    from members.models import MemberUnit
+
+    unit = MemberUnit.objects.order_by("pk").first()
+    starts = timezone.now() + dt.timedelta(days=30)
+    return Offering.objects.create(
+        kind=Offering.Kind.EVENT,
+        title=title,
+        unit=unit,
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=2),
+        capacity=capacity,
+    )
+
+
+def bench_enrolment() -> None:
+    from django.db import connection
+
+    from bookings.models import Booking
+    from bookings.services import booking_create
+    from members.models import Guardian
+
+    guardians = list(Guardian.objects.select_related("family", "user").order_by("-pk")[:400])
+    # p95: 200 bookings one after another (each its own transaction and lock).
+    offering = _fresh_offering(1000, "bench latency")
+    latencies = []
+    for guardian in guardians[:200]:
+        started = time.perf_counter()
+        booking_create(
+            offering_id=offering.pk,
+            family=guardian.family,
+            booked_by=guardian.user,
+            guardian_ids=[guardian.pk],
+        )
+        latencies.append((time.perf_counter() - started) * 1000)
+    latencies.sort()
+    p95 = latencies[int(len(latencies) * 0.95) - 1]
+    record(
+        "enrolment",
+        "booking_create latency p50 / p95 (200 sequential bookings)",
+        f"{statistics.median(latencies):.1f} ms / {p95:.1f} ms",
+        "bookings.services.booking_create, timed in scripts/bench.py",
+    )
+
+    # The race: 200 attempts at once on 30 seats, through 40 connections
+    # (PostgreSQL allows 100 connections, shared with the rest of the machine).
+    race = _fresh_offering(30, "bench race")
+    barrier = threading.Barrier(40)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def attempt(guardian, first: bool):
+
+        try:
+            if first:
+                barrier.wait(timeout=30)
+            booking = booking_create(
+                offering_id=race.pk,
+                family=guardian.family,
+                booked_by=guardian.user,
+                guardian_ids=[guardian.pk],
+            )
+            result = booking.status
+        except Exception as error:  # busy, etc.
+            result = type(error).__name__
+        with lock:
+            outcomes.append(result)
+        return result
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        futures = [
+            pool.submit(attempt, guardian, index < 40)
+            for index, guardian in enumerate(guardians[200:400])
+        ]
+        for future in futures:
+            future.result()
+        # Close each worker thread's connection.
+        pool.map(lambda _x: connection.close(), range(40))
+    elapsed = time.perf_counter() - started
+    race.refresh_from_db()
+    confirmed = Booking.objects.filter(offering=race, status="confirmed").count()
+    waiting = Booking.objects.filter(offering=race, status="waiting").count()
+    others = len([o for o in outcomes if o not in ("confirmed", "waiting")])
+    record(
+        "enrolment",
+        "200 concurrent attempts on 30 seats (40 threads): confirmed / waiting / errors",
+        f"{confirmed} / {waiting} / {others} (places_taken {race.places_taken}, {elapsed:.1f} s)",
+        "ThreadPoolExecutor(40) × bookings.services.booking_create (scripts/bench.py)",
+    )
+
+
+# --- 3. roll-up vs its SQL floor ---------------------------------------------------------
+
+
+def bench_rollup() -> str:
+    from django.db import connection
+    from django.utils import timezone
+
+    from parent_school.models import Term
+    from reports.rollup import bookings_aggregate_sql
+    from reports.services import participation_rollup
+
+    term = Term.objects.get(is_current=True)
+    now = timezone.now()
+    sql, params = bookings_aggregate_sql(term, now)
+
+    def floor() -> float:
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            cursor.fetchall()
+        return time.perf_counter() - started
+
+    floor()  # warm the cache for both
+    floor_s = floor()
+    started = time.perf_counter()
+    rows = participation_rollup(term=term, now=now)
+    rollup_s = time.perf_counter() - started
+    record(
+        "roll-up",
+        f"SQL floor: the bookings aggregate of term {term.code}",
+        f"{floor_s:.2f} s",
+        "reports.rollup.bookings_aggregate_sql (one GROUPING SETS query), executed alone",
+    )
+    record(
+        "roll-up",
+        f"full roll-up of term {term.code} ({rows:,} snapshot rows)",
+        f"{rollup_s:.2f} s",
+        f"manage.py rollup_participation --term {term.code} (same function, timed in-process)",
+    )
+    record(
+        "roll-up",
+        "roll-up / SQL floor (goal ≤ 2×, and < 30 s)",
+        f"{rollup_s / floor_s:.2f}×",
+        "ratio of the two figures above",
+    )
+    return term.code
+
+
+# --- 4. CSV export vs psql \copy -------------------------------------------------------------
+
+
+def bench_csv(term_code: str) -> None:
+    from django.db import connection
+
+    from parent_school.models import Term
+    from reports.exports import raw_rows_queryset
+
+    term = Term.objects.get(code=term_code)
+    out_dir = Path(tempfile.mkdtemp(prefix="bench-csv-"))
+    try:
+        ours = out_dir / "export.csv"
+        command = [
+            PYTHON,
+            "manage.py",
+            "export_term_report",
+            "--term",
+            term_code,
+            "--format",
+            "csv",
+            "--output",
+            str(ours),
+        ]
+        export_s, export_mb, _ = timed_child(command)
+        qs = raw_rows_queryset(term=term, unit_ids=None)
+        sql, params = qs.query.sql_with_params()
+        with connection.cursor() as cursor:
+            literal = cursor.mogrify(sql, params) if hasattr(cursor, "mogrify") else None
+        if literal is None:
+            literal = connection.ops.compose_sql(sql, params)
+        copy_file = out_dir / "copy.csv"
+        copy_cmd = ["psql", BENCH_URL, "-c", f"\\copy ({literal}) TO '{copy_file}' WITH CSV HEADER"]
+        copy_s, copy_mb, _ = timed_child(copy_cmd)
+        rows_ours = sum(1 for _ in ours.open(encoding="utf-8")) - 1
+        rows_copy = sum(1 for _ in copy_file.open(encoding="utf-8")) - 1
+        record(
+            "csv export",
+            f"export_term_report --format csv ({rows_ours:,} rows): time / peak RSS",
+            f"{export_s:.2f} s / {export_mb:.0f} MB",
+            " ".join(command[1:]).replace(str(ours), "/tmp/term.csv"),
+        )
+        record(
+            "csv export",
+            f"psql \\copy of the same query ({rows_copy:,} rows): time / peak RSS",
+            f"{copy_s:.2f} s / {copy_mb:.0f} MB",
+            "psql $BENCH_DATABASE_URL -c \"\\copy (<the export's SQL>) TO '/tmp/copy.csv' CSV HEADER\"",
+        )
+        record(
+            "csv export",
+            "export / \\copy time (goal ≤ 3×, peak memory < 300 MB)",
+            f"{export_s / copy_s:.2f}×",
+            "ratio of the two figures above",
+        )
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+# --- 5. reminders claimed and sent per minute ------------------------------------------------
+
+
+def bench_reminders() -> None:
+    try:
+        from events import reminders
+        from events.models import Delivery  # noqa: F401 - the reminders app is present
+    except ImportError:
+        notes.append("events.reminders is not present: reminders not measured.")
+        return
+    from unittest import mock
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from bookings.models import Booking
+    from members.models import Guardian
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # 50 events starting in 90 minutes, 20 registered families each.
+    now = timezone.now()
+    guardians = list(Guardian.objects.select_related("family").order_by("pk")[:1000])
+    offerings = []
+    for index in range(50):
+        offering = _fresh_offering(100, f"bench reminders {index}")
+        offering.starts_at = now + dt.timedelta(minutes=90)
+        offering.ends_at = offering.starts_at + dt.timedelta(hours=1)
+        offering.save(update_fields=["starts_at", "ends_at"])
+        offerings.append(offering)
+        Booking.objects.bulk_create(
+            [
+                Booking(
+                    offering=offering,
+                    family=g.family,
+                    booked_by_id=g.user_id,
+                    status="confirmed",
+                    party_size=1,
+                    confirmed_at=now,
+                )
+                for g in guardians[index * 20 : index * 20 + 20]
+            ]
+        )
+    with mock.patch.object(reminders, "_dispatch", lambda ids, token: 0):
+        started = time.perf_counter()
+        planned = reminders.reminders_plan_due(now=now)
+        plan_s = time.perf_counter() - started
+        batches = []
+        started = time.perf_counter()
+        while True:
+            token, ids = reminders.deliveries_claim_batch(
+                now=now, limit=settings.REMINDER_BATCH_SIZE
+            )
+            if not ids:
+                break
+            batches.append((token, ids))
+        claim_s = time.perf_counter() - started
+    claimed = sum(len(ids) for _t, ids in batches)
+    started = time.perf_counter()
+    outcome: dict[str, int] = {}
+    for token, ids in batches:
+        for key, value in reminders.delivery_send_batch(
+            delivery_ids=ids, claim_token=str(token)
+        ).items():
+            outcome[key] = outcome.get(key, 0) + value
+    send_s = time.perf_counter() - started
+    sent = outcome.get("sent", 0)
+    record(
+        "reminders",
+        f"planned {planned:,} deliveries for 50 events × 20 families",
+        f"{plan_s:.2f} s",
+        "events.reminders.reminders_plan_due (scripts/bench.py)",
+    )
+    record(
+        "reminders",
+        "claimed per minute (SELECT … FOR UPDATE SKIP LOCKED batches)",
+        f"{claimed / claim_s * 60:,.0f} ({claimed:,} in {claim_s:.2f} s)",
+        "events.reminders.deliveries_claim_batch in a loop",
+    )
+    record(
+        "reminders",
+        f"sent per minute in one worker process (outcomes {outcome})",
+        f"{sent / send_s * 60:,.0f} ({sent:,} in {send_s:.2f} s)",
+        "events.reminders.delivery_send_batch, locmem email backend",
+    )
+
+
+# --- the report ------------------------------------------------------------------------
+
+
+def write_report(started_at: dt.datetime, total_s: float) -> None:
+    lines = [
+        "# Performance",
+        "",
+        "Measured by `make bench` (`scripts/bench.py`) against PostgreSQL. Every figure",
+        "names the command that produced it; every ratio compares two figures of the same",
+        "run. How to read them, and what was missed and why, is in the notes at the end.",
+        "",
+        f"- Run: {started_at:%Y-%m-%d %H:%M} UTC, {total_s / 60:.1f} minutes in all",
+        f"- Data: `generate_scale_data --preset {PRESET} --seed {SEED}` in its own database",
+        f"- Machine: {platform.platform()}, {os.cpu_count()} CPU cores "
+        "(shared with other work while measured), PostgreSQL "
+        f"{_pg_version()}, Python {platform.python_version()}",
+        "",
+    ]
+    for section in dict.fromkeys(r["section"] for r in results):
+        lines += [f"## {section}", "", "| Figure | Value | Command |", "| --- | --- | --- |"]
+        for r in results:
+            if r["section"] == section:
+                cmd = r["command"].replace("|", "\\|")
+                lines.append(f"| {r['figure']} | **{r['value']}** | `{cmd}` |")
+        lines.append("")
+    lines += ["## Notes", ""]
+    lines += [f"- {n}" for n in notes] or ["- (none)"]
+    notes_file = ROOT / "bench" / "NOTES.md"
+    if notes_file.exists():
+        lines += ["", notes_file.read_text(encoding="utf-8").strip()]
+    (ROOT / "docs" / "PERFORMANCE.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("wrote docs/PERFORMANCE.md", flush=True)
+
+
+def _pg_version() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        return cursor.fetchone()[0]
+
+
+def cleanup() -> None:
+    """Remove the offerings (and their bookings) earlier benchmark runs added."""
+    from bookings.models import Offering
+
+    Offering.objects.filter(title__startswith="bench ").delete()
+
+
+def main() -> None:
+    started_at = dt.datetime.now(dt.UTC)
+    t0 = time.perf_counter()
+    ensure_dataset()
+    setup_django()
+    cleanup()
+    dataset_counts()
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
+    steps = [
+        ("catalogue", bench_catalogue),
+        ("enrolment", bench_enrolment),
+        ("rollup", None),
+        ("reminders", bench_reminders),
+    ]
+    term_code = None
+    for name, fn in steps:
+        if only and name not in only and not (name == "rollup" and "csv" in only):
+            continue
+        try:
+            if name == "rollup":
+                term_code = bench_rollup()
+                if not only or "csv" in only:
+                    bench_csv(term_code)
+            else:
+                fn()
+        except Exception as error:  # a failing benchmark is reported, not hidden
+            notes.append(f"{name}: failed with {type(error).__name__}: {str(error)[:300]}")
+            print(f"{name} failed: {error!r}", flush=True)
+    cleanup()
+    write_report(started_at, time.perf_counter() - t0)
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    main()
