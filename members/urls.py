@@ -23,6 +23,7 @@ urlpatterns = [
         name="invitation_withdraw",
     ),
     path("family/join/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("family/units/", views.unit_list, name="unit_list"),
     path("family/units/<int:unit_id>/families/", views.unit_families, name="unit_families"),
     path("privacy/", views.privacy, name="privacy"),
     path("privacy/children/", views.children_rules, name="children_rules"),

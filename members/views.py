@@ -414,6 +414,20 @@ def account_delete(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @coordinator_required
+def unit_list(request: HttpRequest) -> HttpResponse:
+    """The schools a coordinator may see, each linking to its families."""
+    units = (
+        access.units_visible_to(request.user)
+        .filter(kind__in=selectors.SCHOOL_KINDS)
+        .select_related("region")
+        .order_by("name", "pk")
+    )
+    page = Paginator(units, 50).get_page(request.GET.get("page"))
+    return render(request, "members/unit_list.html", {"page": page})
+
+
+@never_cache
+@coordinator_required
 def unit_families(request: HttpRequest, unit_id: int) -> HttpResponse:
     """Families with a child at one school, for a coordinator who may see that school."""
     unit = get_object_or_404(MemberUnit, pk=unit_id)

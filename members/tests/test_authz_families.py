@@ -35,6 +35,7 @@ VIEWS = {
     "my_data_json": ("get", None, False),
     "my_data_html": ("get", None, False),
     "account_delete": ("get", None, False),
+    "unit_list": ("get", None, False),
     "unit_families": ("get", "unit", False),
     "privacy": ("get", None, True),
     "children_rules": ("get", None, True),
@@ -120,7 +121,7 @@ def test_a_parent_never_sees_another_family(client, world):
         needs = VIEWS[name][1]
         if needs in ("child", "invitation"):
             assert response.status_code == 404, name  # guessed ids are 404
-        if needs == "unit":
+        if name.startswith("unit_"):
             assert response.status_code == 403, name  # parents are not coordinators
     # and family A's data is untouched
     world["child_a"].refresh_from_db()
@@ -144,6 +145,9 @@ def test_a_unit_coordinator_sees_only_their_units_families(client, world):
     assert "甲家孩子" in body
     assert "137****0001" in body and "13700000001" not in body  # masked
     assert "乙家孩子" not in body
+
+    index = client.get(reverse("members:unit_list")).content.decode()
+    assert "甲小学" in index and "乙小学" not in index
 
     other = client.get(_url("unit_families", world, family="b"))
     assert other.status_code == 404
