@@ -4,13 +4,16 @@ Places, registration and check-in live on the event's ``bookings.Offering``,
 the same limited-places service as course sessions.
 """
 
+import secrets
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from bookings.models import Offering
-from members.models import Alliance, MemberUnit
+from bookings.models import Booking, Offering
+from members.models import Alliance, Family, MemberUnit
 
 
 class Event(models.Model):
@@ -81,3 +84,205 @@ class Event(models.Model):
     def clean(self) -> None:
         if not self.venue and not self.online_url:
             raise ValidationError(_("请填写活动地点或线上链接。"))
+
+
+class ReminderRule(models.Model):
+    """Remind registrants this many minutes before the start.
+
+    A rule belongs either to one event, or to a scope: an event kind or course
+    sessions. An event's own rules replace its kind's; without any rule the
+    defaults (24 hours and 2 hours before) apply — see events/reminders.py.
+    """
+
+    COURSE_SESSION = "course_session"
+    SCOPE_CHOICES = [*Event.Kind.choices, (COURSE_SESSION, _("课程场次"))]
+
+    scope = models.CharField(_("适用范围"), max_length=30, choices=SCOPE_CHOICES, blank=True)
+    event = models.ForeignKey(
+        Event,
+        verbose_name=_("活动"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="reminder_rules",
+    )
+    offset_minutes = models.PositiveIntegerField(
+        _("提前（分钟）"), help_text=_("开始前多少分钟提醒，例如 1440 = 24 小时。")
+    )
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("提醒规则")
+        verbose_name_plural = _("提醒规则")
+        ordering = ["scope", "event", "-offset_minutes"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(event__isnull=True) & ~Q(scope=""))
+                | (Q(event__isnull=False) & Q(scope="")),
+                name="reminder_rule_scope_or_event",
+            ),
+            models.UniqueConstraint(
+                fields=["scope", "offset_minutes"],
+                condition=Q(event__isnull=True),
+                name="reminder_rule_unique_scope",
+            ),
+            models.UniqueConstraint(
+                fields=["event", "offset_minutes"],
+                condition=Q(event__isnull=False),
+                name="reminder_rule_unique_event",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        hours = self.offset_minutes / 60
+        return _("开始前 %(hours)s 小时") % {"hours": f"{hours:g}"}
+
+    def clean(self) -> None:
+        if bool(self.event_id) == bool(self.scope):
+            raise ValidationError(_("提醒规则须且只能指定一个活动或一个适用范围。"))
+
+
+class ReminderPlan(models.Model):
+    """Marks one rule at one start time as planned: its delivery rows exist.
+
+    The reminder pass plans a rule when it falls due, so the set of families it
+    reaches (those confirmed by then) is final. A moved start gives a new
+    ``scheduled_for`` and therefore a new plan.
+    """
+
+    offering = models.ForeignKey(Offering, on_delete=models.CASCADE, related_name="reminder_plans")
+    offset_minutes = models.PositiveIntegerField()
+    scheduled_for = models.DateTimeField()
+    skipped = models.BooleanField(default=False)
+    created = models.PositiveIntegerField(default=0)
+    planned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("提醒计划")
+        verbose_name_plural = _("提醒计划")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offering", "offset_minutes", "scheduled_for"], name="reminder_plan_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offering_id} −{self.offset_minutes}m @ {self.scheduled_for:%Y-%m-%d %H:%M}"
+
+
+class Delivery(models.Model):
+    """One message to one person on one channel: the unit of "sent once".
+
+    State machine: pending → claimed (claim_token, claimed_at; re-claimable after
+    the lease) → sent | skipped | failed; a failed attempt goes back to pending
+    with a later ``due_at`` (backoff) until REMINDER_MAX_ATTEMPTS.
+    """
+
+    class Purpose(models.TextChoices):
+        REMINDER = "reminder", _("开始前提醒")
+        CONFIRMATION = "confirmation", _("报名回执")
+        TIME_CHANGED = "time_changed", _("时间变更")
+        CANCELLED = "cancelled", _("活动取消")
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("电子邮件")
+        INBOX = "inbox", _("站内通知")
+        SMS = "sms", _("短信")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待发送")
+        CLAIMED = "claimed", _("发送中")
+        SENT = "sent", _("已发送")
+        SKIPPED = "skipped", _("未发送（不再需要）")
+        FAILED = "failed", _("发送失败")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("收件人"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    offering = models.ForeignKey(
+        Offering, verbose_name=_("场次/活动"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    booking = models.ForeignKey(
+        Booking,
+        verbose_name=_("报名"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    purpose = models.CharField(_("类别"), max_length=20, choices=Purpose.choices)
+    offset_minutes = models.PositiveIntegerField(_("提前（分钟）"), default=0)
+    channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices)
+    # The rule's moment (part of the unique key); due_at is when it may go out
+    # (later for an SMS deferred past quiet hours, or after a failed attempt).
+    scheduled_for = models.DateTimeField(_("计划时间"))
+    due_at = models.DateTimeField(_("发送时间"))
+    status = models.CharField(
+        _("状态"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    is_late = models.BooleanField(_("迟发"), default=False)
+    sent_at = models.DateTimeField(_("发送于"), null=True, blank=True)
+    note = models.CharField(_("说明"), max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("消息投递")
+        verbose_name_plural = _("消息投递")
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "user",
+                    "offering",
+                    "purpose",
+                    "offset_minutes",
+                    "scheduled_for",
+                    "channel",
+                ],
+                name="delivery_once",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(status="pending"), name="delivery_pending_due"
+            ),
+            models.Index(
+                fields=["claimed_at"], condition=Q(status="claimed"), name="delivery_claimed"
+            ),
+            models.Index(fields=["offering", "status"], name="delivery_log"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} · {self.get_channel_display()} · {self.user_id}"
+
+
+def _feed_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class CalendarFeed(models.Model):
+    """A family's secret calendar URL. Revoking it and making a new one changes the token."""
+
+    family = models.ForeignKey(
+        Family, verbose_name=_("家庭"), on_delete=models.CASCADE, related_name="calendar_feeds"
+    )
+    token = models.CharField(max_length=64, unique=True, default=_feed_token, editable=False)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("停用时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("家庭日历订阅")
+        verbose_name_plural = _("家庭日历订阅")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["family"], condition=Q(revoked_at__isnull=True), name="one_live_feed"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.family)

@@ -1,5 +1,7 @@
 """The in-site notification inbox, shared by every app that tells families things."""
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -34,3 +36,27 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class NotificationPreference(models.Model):
+    """How a guardian wants to be told: channels and SMS quiet hours (Asia/Shanghai)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("用户"),
+        on_delete=models.CASCADE,
+        related_name="notification_preference",
+    )
+    by_email = models.BooleanField(_("电子邮件"), default=True)
+    in_site = models.BooleanField(_("站内通知"), default=True)
+    by_sms = models.BooleanField(_("短信"), default=False)
+    quiet_start = models.TimeField(_("免打扰开始"), default=datetime.time(22, 0))
+    quiet_end = models.TimeField(_("免打扰结束"), default=datetime.time(7, 0))
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("通知偏好")
+        verbose_name_plural = _("通知偏好")
+
+    def __str__(self) -> str:
+        return str(self.user)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.utils import timezone
 
-from .models import Notification
+from .models import Notification, NotificationPreference
 
 
 def notification_create(
@@ -19,3 +21,25 @@ def notification_mark_read(*, user, notification_id: int | None = None) -> int:
     if notification_id is not None:
         unread = unread.filter(pk=notification_id)
     return unread.update(read_at=timezone.now())
+
+
+def notification_preference_update(
+    *,
+    user,
+    by_email: bool,
+    in_site: bool,
+    by_sms: bool,
+    quiet_start: datetime.time,
+    quiet_end: datetime.time,
+) -> NotificationPreference:
+    preference, _created = NotificationPreference.objects.update_or_create(
+        user=user,
+        defaults={
+            "by_email": by_email,
+            "in_site": in_site,
+            "by_sms": by_sms,
+            "quiet_start": quiet_start,
+            "quiet_end": quiet_end,
+        },
+    )
+    return preference

@@ -1,0 +1,699 @@
+"""Reminders and notices that go out once, on time, to the right people.
+
+How it works (details and the trade-offs in docs/EVENTS.md):
+
+1. **Plan.** Once a minute the reminder pass looks at offerings (events and
+   course sessions) starting within the largest reminder offset. A rule whose
+   moment has come is *planned* once (``ReminderPlan``): one ``Delivery`` row
+   per guardian and chosen channel, for families confirmed by that moment.
+   Families that registered later never get that reminder. A moved start is a
+   new moment, hence a new plan; the old rows no longer match and are skipped.
+2. **Claim.** Due rows are claimed in bounded batches with ``SELECT … FOR
+   UPDATE SKIP LOCKED`` (pending → claimed, with a fresh claim token and
+   ``claimed_at``); rows whose claim is older than the lease are claimed again.
+   Claimed ids go to workers in small send tasks, after the commit.
+3. **Send.** A send task locks each row (``SKIP LOCKED``), checks it still holds
+   the task's claim token, sends and marks it sent. The in-site notice is
+   written in the same transaction as "sent" (exactly once). For SMTP the row
+   is committed as sent *before* the message's final ``.`` is written, so a
+   worker killed at any point either left the message unfinished (the server
+   drops it, the row rolls back and is sent again) or finished it with the row
+   already marked sent: no message goes out twice.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+import smtplib
+import uuid
+from dataclasses import dataclass, field
+from email.utils import make_msgid
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from bookings.models import Booking, Offering
+from members.models import Guardian
+from members.sms import send_sms
+from notifications.selectors import notification_preference_for, sms_allowed_from
+from notifications.services import notification_create
+
+from .ics import calendar_bytes
+from .models import Delivery, Event, ReminderPlan
+from .selectors import (
+    OfferingInfo,
+    max_reminder_offset,
+    offering_info,
+    reminder_offsets_for_offerings,
+)
+
+logger = logging.getLogger(__name__)
+
+# How many ids one send task carries: small, so a killed worker strands few
+# rows until their lease runs out, yet one SMTP connection serves several.
+SEND_CHUNK = 25
+# A reminder planned more than this after its moment is marked late.
+LATE_AFTER = datetime.timedelta(minutes=10)
+
+
+@dataclass
+class PassResult:
+    planned: int = 0
+    claimed: int = 0
+    tasks: int = 0
+    claimed_ids: list[int] = field(default_factory=list)
+
+
+# --- planning ---------------------------------------------------------------
+
+
+def _recipient_rows(bookings: list[tuple[int, int]]):
+    """(booking_id, guardian) for every guardian of the booked families."""
+    by_family: dict[int, list[int]] = {}
+    for booking_id, family_id in bookings:
+        by_family.setdefault(family_id, []).append(booking_id)
+    guardians = (
+        Guardian.objects.filter(family_id__in=list(by_family))
+        .select_related("user", "user__notification_preference")
+        .order_by("pk")
+    )
+    for guardian in guardians:
+        if not guardian.user.is_active:
+            continue
+        for booking_id in by_family[guardian.family_id]:
+            yield booking_id, guardian
+
+
+def _channel_rows(
+    guardian: Guardian, *, scheduled_for, due_at, starts_at, **fields
+) -> list[Delivery]:
+    user = guardian.user
+    preference = notification_preference_for(user=user)
+    rows = []
+    if preference.in_site:
+        rows.append(Delivery(channel=Delivery.Channel.INBOX, due_at=due_at, **fields))
+    if preference.by_email and user.email:
+        rows.append(Delivery(channel=Delivery.Channel.EMAIL, due_at=due_at, **fields))
+    phone = guardian.phone or user.phone
+    if preference.by_sms and phone:
+        sms_due = sms_allowed_from(preference=preference, when=due_at)
+        row = Delivery(channel=Delivery.Channel.SMS, due_at=sms_due, **fields)
+        if sms_due != due_at and starts_at is not None and sms_due >= starts_at:
+            # Quiet hours last until the start: better no text than a 07:00 text
+            # about something that already began.
+            row.status = Delivery.Status.SKIPPED
+            row.note = _("免打扰时段持续到开始之后，未发短信。")
+        elif sms_due != due_at:
+            row.note = _("免打扰时段，短信推迟到 %(time)s。") % {
+                "time": f"{timezone.localtime(sms_due):%H:%M}"
+            }
+        rows.append(row)
+    for row in rows:
+        row.user = user
+        row.scheduled_for = scheduled_for
+    return rows
+
+
+def _create_rows(
+    *,
+    offering: Offering,
+    bookings: list[tuple[int, int]],
+    purpose: str,
+    offset_minutes: int,
+    scheduled_for,
+    due_at,
+    is_late: bool = False,
+    skip_starts_at=True,
+) -> int:
+    rows: list[Delivery] = []
+    for booking_id, guardian in _recipient_rows(bookings):
+        rows.extend(
+            _channel_rows(
+                guardian,
+                scheduled_for=scheduled_for,
+                due_at=due_at,
+                starts_at=offering.starts_at if skip_starts_at else None,
+                offering_id=offering.pk,
+                booking_id=booking_id,
+                purpose=purpose,
+                offset_minutes=offset_minutes,
+                is_late=is_late,
+            )
+        )
+    # The unique key (recipient, offering, purpose, offset, moment, channel)
+    # makes planning twice harmless.
+    created = Delivery.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    return len(created)
+
+
+def _plan_rule(offering: Offering, offset: int, scheduled_for, now) -> int:
+    try:
+        with transaction.atomic():
+            plan = ReminderPlan.objects.create(
+                offering=offering, offset_minutes=offset, scheduled_for=scheduled_for
+            )
+            eligible = list(
+                Booking.objects.filter(
+                    offering=offering,
+                    status=Booking.Status.CONFIRMED,
+                    confirmed_at__lte=scheduled_for,
+                    family__isnull=False,
+                ).values_list("pk", "family_id")
+            )
+            created = _create_rows(
+                offering=offering,
+                bookings=eligible,
+                purpose=Delivery.Purpose.REMINDER,
+                offset_minutes=offset,
+                scheduled_for=scheduled_for,
+                due_at=max(scheduled_for, min(now, timezone.now())),
+                is_late=now - scheduled_for > LATE_AFTER,
+            )
+            plan.created = created
+            plan.save(update_fields=["created"])
+            return created
+    except IntegrityError:
+        return 0  # another pass planned it first
+
+
+def _skip_rule(offering: Offering, offset: int, scheduled_for) -> None:
+    ReminderPlan.objects.bulk_create(
+        [
+            ReminderPlan(
+                offering=offering, offset_minutes=offset, scheduled_for=scheduled_for, skipped=True
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def reminders_plan_due(*, now: datetime.datetime) -> int:
+    """Plan every rule whose moment has come; returns the delivery rows made."""
+    horizon = now + datetime.timedelta(minutes=max_reminder_offset())
+    offerings = list(
+        Offering.objects.filter(status=Offering.Status.OPEN, starts_at__gt=now)
+        .filter(starts_at__lte=horizon)
+        .exclude(event__status__in=[Event.Status.DRAFT, Event.Status.CANCELLED])
+        .order_by("starts_at", "pk")
+    )
+    if not offerings:
+        return 0
+    offsets = reminder_offsets_for_offerings(offerings)
+    planned = set(
+        ReminderPlan.objects.filter(offering__in=offerings).values_list(
+            "offering_id", "offset_minutes", "scheduled_for"
+        )
+    )
+    created = 0
+    for offering in offerings:
+        due = [
+            (offset, offering.starts_at - datetime.timedelta(minutes=offset))
+            for offset in offsets[offering.pk]
+            if offering.starts_at - datetime.timedelta(minutes=offset) <= now
+        ]
+        unplanned = [(o, s) for o, s in due if (offering.pk, o, s) not in planned]
+        if not unplanned:
+            continue
+        # Only the latest due rule goes out: after an outage nobody gets the
+        # 24-hour and the 2-hour reminder in the same minute.
+        latest = min(o for o, _s in due)
+        for offset, scheduled_for in unplanned:
+            if offset == latest:
+                created += _plan_rule(offering, offset, scheduled_for, now)
+            else:
+                _skip_rule(offering, offset, scheduled_for)
+    return created
+
+
+def reminders_skip_passed(*, offering: Offering, now: datetime.datetime) -> None:
+    """After a move: rules whose new moment has already passed are not sent (the
+    families have just been told the new time)."""
+    offsets = reminder_offsets_for_offerings([offering])[offering.pk]
+    for offset in offsets:
+        scheduled_for = offering.starts_at - datetime.timedelta(minutes=offset)
+        if scheduled_for <= now:
+            _skip_rule(offering, offset, scheduled_for)
+
+
+def reminders_for_promoted(booking_ids: list[int]) -> None:
+    """Promotion listener: a family promoted after a rule's moment gets the latest
+    passed reminder at once, marked late. Later rules are planned as usual."""
+    try:
+        now = timezone.now()
+        bookings = Booking.objects.filter(
+            pk__in=booking_ids, status=Booking.Status.CONFIRMED, family__isnull=False
+        ).select_related("offering")
+        made = 0
+        with transaction.atomic():
+            for booking in bookings:
+                offering = booking.offering
+                if offering.status != Offering.Status.OPEN or offering.starts_at <= now:
+                    continue
+                offsets = reminder_offsets_for_offerings([offering])[offering.pk]
+                passed = [
+                    o for o in offsets if offering.starts_at - datetime.timedelta(minutes=o) <= now
+                ]
+                if not passed:
+                    continue
+                offset = min(passed)
+                made += _create_rows(
+                    offering=offering,
+                    bookings=[(booking.pk, booking.family_id)],
+                    purpose=Delivery.Purpose.REMINDER,
+                    offset_minutes=offset,
+                    scheduled_for=offering.starts_at - datetime.timedelta(minutes=offset),
+                    due_at=now,
+                    is_late=True,
+                )
+            if made:
+                transaction.on_commit(deliveries_kick)
+    except Exception:  # a listener must never break the cancellation that promoted
+        logger.exception("could not plan late reminders for %s", booking_ids)
+
+
+def notices_create(
+    *,
+    offering: Offering,
+    purpose: str,
+    statuses=(Booking.Status.CONFIRMED,),
+    booking_ids: list[int] | None = None,
+    moment: datetime.datetime | None = None,
+) -> int:
+    """Notice rows (confirmation, time changed, cancelled) due now; a pass is
+    kicked after the commit, and the beat pass sends them if the kick is lost."""
+    now = moment or timezone.now()
+    bookings = Booking.objects.filter(offering=offering, status__in=statuses, family__isnull=False)
+    if booking_ids is not None:
+        bookings = bookings.filter(pk__in=booking_ids)
+    made = _create_rows(
+        offering=offering,
+        bookings=list(bookings.values_list("pk", "family_id")),
+        purpose=purpose,
+        offset_minutes=0,
+        scheduled_for=now,
+        due_at=now,
+        skip_starts_at=purpose != Delivery.Purpose.CANCELLED,
+    )
+    if made:
+        transaction.on_commit(deliveries_kick)
+    return made
+
+
+def deliveries_kick() -> None:
+    """Ask a worker to run a pass now. If the broker is down, nothing breaks:
+    the rows are pending and the next beat pass sends them."""
+    from .tasks import reminders_run_due
+
+    try:
+        reminders_run_due.apply_async(retry=False)
+    except Exception:
+        logger.warning("broker unreachable; the next reminder pass will send", exc_info=True)
+
+
+# --- claiming ---------------------------------------------------------------
+
+
+def deliveries_claim_batch(*, now: datetime.datetime, limit: int) -> tuple[uuid.UUID, list[int]]:
+    """Claim up to ``limit`` due rows (or rows whose claim lease ran out)."""
+    real_now = timezone.now()
+    lease = datetime.timedelta(seconds=settings.REMINDER_CLAIM_LEASE_SECONDS)
+    token = uuid.uuid4()
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.filter(
+                Q(status=Delivery.Status.PENDING, due_at__lte=now)
+                | Q(status=Delivery.Status.CLAIMED, claimed_at__lt=real_now - lease)
+            )
+            .order_by("due_at", "pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return token, []
+        # A row claimed this often keeps killing its worker: stop trying.
+        Delivery.objects.filter(pk__in=ids, attempts__gte=settings.REMINDER_MAX_ATTEMPTS).update(
+            status=Delivery.Status.FAILED,
+            claim_token=None,
+            note=_("多次尝试仍未发出。"),
+        )
+        Delivery.objects.filter(pk__in=ids, attempts__lt=settings.REMINDER_MAX_ATTEMPTS).update(
+            status=Delivery.Status.CLAIMED,
+            claim_token=token,
+            claimed_at=real_now,
+            attempts=F("attempts") + 1,
+        )
+        claimed = list(
+            Delivery.objects.filter(pk__in=ids, claim_token=token)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        transaction.on_commit(lambda: _dispatch(claimed, token))
+    return token, claimed
+
+
+def _dispatch(ids: list[int], token: uuid.UUID) -> int:
+    from .tasks import deliveries_send
+
+    sent = 0
+    for start in range(0, len(ids), SEND_CHUNK):
+        chunk = ids[start : start + SEND_CHUNK]
+        try:
+            deliveries_send.apply_async(args=[chunk, str(token)], retry=False)
+            sent += 1
+        except Exception:
+            # The rows stay claimed; their lease runs out and a later pass
+            # claims them again.
+            logger.warning("could not queue %s deliveries", len(chunk), exc_info=True)
+            break
+    return sent
+
+
+def reminder_pass_run(*, now: datetime.datetime | None = None) -> PassResult:
+    """One beat pass: plan due reminders, then claim and dispatch due rows.
+
+    Bounded: at most REMINDER_MAX_BATCHES_PER_PASS batches of
+    REMINDER_BATCH_SIZE rows (500 × 20 by default), so one pass ends well
+    inside a minute and a backlog drains over the next passes.
+    """
+    now = now or timezone.now()
+    result = PassResult()
+    result.planned = reminders_plan_due(now=now)
+    for _batch in range(settings.REMINDER_MAX_BATCHES_PER_PASS):
+        _token, ids = deliveries_claim_batch(now=now, limit=settings.REMINDER_BATCH_SIZE)
+        result.claimed += len(ids)
+        result.claimed_ids.extend(ids)
+        result.tasks += (len(ids) + SEND_CHUNK - 1) // SEND_CHUNK
+        if len(ids) < settings.REMINDER_BATCH_SIZE:
+            break
+    return result
+
+
+# --- sending ----------------------------------------------------------------
+
+
+class _SmtpStage:
+    """Speaks SMTP up to, but not including, the final ``.`` of a message.
+
+    ``stage`` sends MAIL, RCPT, DATA and the content; ``finish`` sends the
+    terminating dot and checks the reply; ``abort`` drops the connection, and an
+    SMTP server discards a message whose DATA never ended.
+    """
+
+    def __init__(self):
+        self.backend = get_connection()
+        self.is_smtp = isinstance(self.backend, SMTPBackend)
+        self.staged = False
+
+    def _smtp(self) -> smtplib.SMTP:
+        if self.backend.connection is None:
+            self.backend.open()
+        return self.backend.connection
+
+    def stage(self, message: EmailMultiAlternatives) -> None:
+        if not self.is_smtp:
+            # Other backends (console, locmem) have no "almost sent": send now.
+            self.backend.send_messages([message])
+            return
+        encoding = message.encoding or settings.DEFAULT_CHARSET
+        smtp = self._smtp()
+        smtp.ehlo_or_helo_if_needed()
+        sender = sanitize_address(message.from_email, encoding)
+        code, reply = smtp.mail(sender)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        for recipient in message.recipients():
+            code, reply = smtp.rcpt(sanitize_address(recipient, encoding))
+            if code not in (250, 251):
+                raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+        smtp.putcmd("data")
+        code, reply = smtp.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        data = message.message().as_bytes(linesep="\r\n")
+        data = re.sub(rb"(?m)^\.", b"..", data)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        smtp.send(data)
+        self.staged = True
+
+    def finish(self) -> None:
+        if not self.staged:
+            return
+        smtp = self._smtp()
+        self.staged = False
+        smtp.send(b".\r\n")
+        code, reply = smtp.getreply()
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
+
+    def abort(self) -> None:
+        self.staged = False
+        if self.is_smtp and self.backend.connection is not None:
+            try:
+                self.backend.connection.close()
+            finally:
+                self.backend.connection = None
+
+    def close(self) -> None:
+        if self.staged:
+            self.abort()
+        try:
+            self.backend.close()
+        except Exception:  # closing a broken connection must not hide the result
+            logger.debug("closing the SMTP connection failed", exc_info=True)
+
+
+def _skip_reason(delivery: Delivery, now) -> str:
+    offering = delivery.offering
+    if delivery.purpose == Delivery.Purpose.CANCELLED:
+        return ""
+    if offering.status == Offering.Status.CANCELLED:
+        return _("活动已取消。")
+    booking = delivery.booking
+    if booking is None or booking.status == Booking.Status.CANCELLED:
+        return _("报名已取消。")
+    if delivery.purpose == Delivery.Purpose.REMINDER:
+        if booking.status != Booking.Status.CONFIRMED:
+            return _("报名已取消。")
+        if offering.starts_at <= now:
+            return _("已经开始，不再提醒。")
+        expected = offering.starts_at - datetime.timedelta(minutes=delivery.offset_minutes)
+        if delivery.scheduled_for != expected:
+            return _("时间已变更，按新时间提醒。")
+    return ""
+
+
+def _render(delivery: Delivery, info: OfferingInfo) -> dict[str, str]:
+    booking = delivery.booking
+    purpose = delivery.purpose
+    title = info.title
+    if purpose == Delivery.Purpose.REMINDER:
+        hours = delivery.offset_minutes / 60
+        subject = _("【提醒】%(title)s 将于 %(when)s 开始") % {
+            "title": title,
+            "when": info.when_label,
+        }
+        lead = _("您报名的“%(title)s”将于 %(when)s（北京时间）开始，距开始约 %(hours)s 小时。") % {
+            "title": title,
+            "when": info.when_label,
+            "hours": f"{hours:g}",
+        }
+        if delivery.is_late:
+            subject = _("【迟发提醒】") + subject
+            lead += _("（您刚从候补转为正式报名，或系统稍有延迟，因此本提醒晚于原定时间发出。）")
+    elif purpose == Delivery.Purpose.CONFIRMATION:
+        if booking is not None and booking.status == Booking.Status.WAITING:
+            subject = _("已进入候补：%(title)s") % {"title": title}
+            lead = _(
+                "名额已满，您的家庭已进入“%(title)s”的候补名单，有空位时将按顺序转为正式报名并通知您。"
+            ) % {"title": title}
+        else:
+            subject = _("报名成功：%(title)s") % {"title": title}
+            lead = _("您的家庭已成功报名“%(title)s”，时间 %(when)s（北京时间）。") % {
+                "title": title,
+                "when": info.when_label,
+            }
+    elif purpose == Delivery.Purpose.TIME_CHANGED:
+        subject = _("【时间变更】%(title)s 改为 %(when)s") % {
+            "title": title,
+            "when": info.when_label,
+        }
+        lead = _("“%(title)s”的时间已变更为 %(when)s（北京时间），您的报名保持有效。") % {
+            "title": title,
+            "when": info.when_label,
+        }
+    else:
+        subject = _("【活动取消】%(title)s") % {"title": title}
+        lead = _("很抱歉，原定于 %(when)s（北京时间）的“%(title)s”已取消，无需前往。") % {
+            "title": title,
+            "when": info.when_label,
+        }
+    context = {
+        "subject": subject,
+        "lead": lead,
+        "info": info,
+        "name": str(delivery.user),
+        "party_size": booking.party_size if booking is not None else None,
+        "cancelled": purpose == Delivery.Purpose.CANCELLED,
+        "preferences_url": settings.PORTAL_BASE_URL.rstrip("/") + "/notifications/preferences/",
+    }
+    sms = f"{subject} {info.venue or info.online_url}".strip()
+    return {
+        "subject": subject,
+        "lead": lead,
+        "text": render_to_string("events/email/delivery.txt", context),
+        "html": render_to_string("events/email/delivery.html", context),
+        "sms": sms[:300],
+    }
+
+
+def _email(delivery: Delivery, info: OfferingInfo, rendered: dict) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(
+        subject=rendered["subject"],
+        body=rendered["text"],
+        to=[delivery.user.email],
+        headers={
+            # Stable per row: a receiving system that dedupes by Message-ID
+            # sees one message even in the documented worst case.
+            "Message-ID": make_msgid(f"delivery-{delivery.pk}", domain="alliance-portal"),
+        },
+    )
+    message.attach_alternative(rendered["html"], "text/html")
+    message.attach("event.ics", calendar_bytes([info], name=info.title), "text/calendar")
+    return message
+
+
+def _record_failure(delivery: Delivery, error: Exception) -> None:
+    delivery.note = f"{type(error).__name__}: {error}"[:300]
+    delivery.claim_token = None
+    if delivery.attempts >= settings.REMINDER_MAX_ATTEMPTS:
+        delivery.status = Delivery.Status.FAILED
+    else:
+        # Backoff through the database, not through countdown tasks: 2, 4, 8 … minutes.
+        delivery.status = Delivery.Status.PENDING
+        delivery.due_at = timezone.now() + datetime.timedelta(minutes=2**delivery.attempts)
+    delivery.save(update_fields=["note", "claim_token", "status", "due_at"])
+
+
+def _send_one(delivery_id: int, claim_token: str, stage: _SmtpStage, infos: dict) -> str:
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            delivery = (
+                Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("offering", "booking", "user")
+                .filter(pk=delivery_id, status=Delivery.Status.CLAIMED, claim_token=claim_token)
+                .first()
+            )
+            if delivery is None:
+                return "not-ours"  # sent, re-claimed by a later pass, or being sent
+            reason = _skip_reason(delivery, now)
+            if reason:
+                delivery.status = Delivery.Status.SKIPPED
+                delivery.note = reason
+                delivery.save(update_fields=["status", "note"])
+                return "skipped"
+            if delivery.channel == Delivery.Channel.SMS:
+                preference = notification_preference_for(user=delivery.user)
+                allowed = sms_allowed_from(preference=preference, when=now)
+                if allowed != now:
+                    delivery.status = Delivery.Status.PENDING
+                    delivery.due_at = allowed
+                    delivery.claim_token = None
+                    delivery.save(update_fields=["status", "due_at", "claim_token"])
+                    return "deferred"
+            try:
+                with transaction.atomic():
+                    if delivery.offering_id not in infos:
+                        infos[delivery.offering_id] = offering_info(delivery.offering)
+                    info = infos[delivery.offering_id]
+                    rendered = _render(delivery, info)
+                    if delivery.channel == Delivery.Channel.INBOX:
+                        notification_create(
+                            user=delivery.user,
+                            title=rendered["subject"],
+                            body=rendered["lead"],
+                            url=info.path,
+                            kind=f"events.{delivery.purpose}",
+                        )
+                    elif delivery.channel == Delivery.Channel.SMS:
+                        phone = getattr(getattr(delivery.user, "guardian", None), "phone", "")
+                        send_sms(phone=phone or delivery.user.phone, text=rendered["sms"])
+                    else:
+                        stage.stage(_email(delivery, info, rendered))
+                    delivery.status = Delivery.Status.SENT
+                    delivery.sent_at = timezone.now()
+                    delivery.note = ""
+                    delivery.save(update_fields=["status", "sent_at", "note"])
+            except Exception as error:
+                stage.abort()
+                logger.warning("delivery %s failed: %s", delivery_id, error)
+                _record_failure(delivery, error)
+                return "failed"
+        # Committed as sent: now (and only now) end the SMTP message.
+    except Exception:
+        stage.abort()  # the commit failed: the unfinished message is dropped
+        raise
+    try:
+        stage.finish()
+    except Exception as error:
+        stage.abort()
+        logger.warning("SMTP refused delivery %s at the end: %s", delivery_id, error)
+        with transaction.atomic():
+            row = Delivery.objects.select_for_update().get(pk=delivery_id)
+            if row.status == Delivery.Status.SENT:
+                row.status = Delivery.Status.CLAIMED
+                _record_failure(row, error)
+        return "failed"
+    return "sent"
+
+
+def delivery_send_batch(*, delivery_ids: list[int], claim_token: str) -> dict[str, int]:
+    """Send claimed rows; each row at most once (see the module docstring)."""
+    stage = _SmtpStage()
+    infos: dict[int, OfferingInfo] = {}
+    outcome: dict[str, int] = {}
+    try:
+        with translation.override(settings.LANGUAGE_CODE):
+            for delivery_id in delivery_ids:
+                result = _send_one(delivery_id, claim_token, stage, infos)
+                outcome[result] = outcome.get(result, 0) + 1
+    finally:
+        stage.close()
+    return outcome
+
+
+# --- what events do to reminders -------------------------------------------
+
+
+def deliveries_after_move(*, offering: Offering) -> int:
+    """Unsent reminders of the old time are dropped; they are planned again for
+    the new time when it comes (few rows: reminders are planned only when due)."""
+    dropped = 0
+    pending = Delivery.objects.filter(
+        offering=offering, purpose=Delivery.Purpose.REMINDER, status=Delivery.Status.PENDING
+    )
+    for delivery in pending.only("pk", "offset_minutes", "scheduled_for"):
+        expected = offering.starts_at - datetime.timedelta(minutes=delivery.offset_minutes)
+        if delivery.scheduled_for != expected:
+            dropped += Delivery.objects.filter(
+                pk=delivery.pk, status=Delivery.Status.PENDING
+            ).update(status=Delivery.Status.SKIPPED, note=_("时间已变更，按新时间提醒。"))
+    return dropped
+
+
+def deliveries_after_cancel(*, offering: Offering) -> int:
+    return (
+        Delivery.objects.filter(offering=offering, status=Delivery.Status.PENDING)
+        .exclude(purpose=Delivery.Purpose.CANCELLED)
+        .update(status=Delivery.Status.SKIPPED, note=_("活动已取消。"))
+    )

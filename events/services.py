@@ -1,0 +1,344 @@
+"""Writes for events: create, change, move, cancel, register, check in, calendars.
+
+Places, registration, the waiting list and check-in are the bookings service's
+(``bookings.services``); this module adds what is particular to events and
+tells registrants (events/reminders.py) after the commit.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core import signing
+from django.db import transaction
+from django.utils import timezone
+
+from bookings import services as bookings_services
+from bookings.models import Booking, Offering
+from members import access
+from members.models import Alliance, Family, MemberUnit
+from members.services import audit_log_record
+
+from . import reminders
+from .errors import EventError
+from .models import CalendarFeed, Delivery, Event, ReminderRule
+
+CHECKIN_SALT = "events.checkin"
+
+
+def _check_times(*, starts_at, ends_at, booking_opens_at, booking_closes_at) -> None:
+    if ends_at <= starts_at:
+        raise EventError("ends_before_start")
+    if booking_closes_at and booking_closes_at > starts_at:
+        raise EventError("closes_after_start")
+    if booking_opens_at and booking_closes_at and booking_closes_at <= booking_opens_at:
+        raise EventError("closes_before_opens")
+
+
+def _check_unit(user, unit: MemberUnit) -> None:
+    if user is not None and not access.can_change_unit(user, unit):
+        raise EventError("cannot_change_unit")
+
+
+def event_reminder_offsets_set(*, event: Event, hours: list[float] | None) -> None:
+    """Set the event's own reminder offsets; ``None`` returns it to its kind's rules."""
+    ReminderRule.objects.filter(event=event).delete()
+    if hours is None:
+        return
+    ReminderRule.objects.bulk_create(
+        [
+            ReminderRule(event=event, offset_minutes=int(round(h * 60)))
+            for h in sorted(set(hours), reverse=True)
+            if h > 0
+        ]
+    )
+
+
+def event_create(
+    *,
+    created_by,
+    title: str,
+    kind: str,
+    organiser_unit: MemberUnit,
+    audience: str,
+    starts_at: datetime.datetime,
+    ends_at: datetime.datetime,
+    capacity: int,
+    organiser_alliance: Alliance | None = None,
+    venue: str = "",
+    online_url: str = "",
+    description: str = "",
+    booking_opens_at: datetime.datetime | None = None,
+    booking_closes_at: datetime.datetime | None = None,
+    status: str = Event.Status.DRAFT,
+    reminder_hours: list[float] | None = None,
+) -> Event:
+    """Create the event and its limited places (one ``bookings.Offering``) together."""
+    _check_unit(created_by, organiser_unit)
+    _check_times(
+        starts_at=starts_at,
+        ends_at=ends_at,
+        booking_opens_at=booking_opens_at,
+        booking_closes_at=booking_closes_at,
+    )
+    if not venue and not online_url:
+        raise EventError("needs_place")
+    if capacity <= 0:
+        raise EventError("bad_capacity")
+    with transaction.atomic():
+        offering = bookings_services.offering_create(
+            kind=Offering.Kind.EVENT,
+            title=title,
+            unit=organiser_unit,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            capacity=capacity,
+            booking_opens_at=booking_opens_at,
+            booking_closes_at=booking_closes_at,
+            created_by=created_by,
+        )
+        event = Event.objects.create(
+            title=title,
+            kind=kind,
+            description=description,
+            organiser_alliance=organiser_alliance,
+            organiser_unit=organiser_unit,
+            audience=audience,
+            venue=venue,
+            online_url=online_url,
+            offering=offering,
+            status=status,
+        )
+        event_reminder_offsets_set(event=event, hours=reminder_hours)
+        audit_log_record(
+            actor=created_by,
+            action="events.event.create",
+            target=event,
+            data={"offering": offering.pk, "status": status},
+        )
+    return event
+
+
+_EVENT_FIELDS = (
+    "title",
+    "kind",
+    "description",
+    "organiser_alliance",
+    "organiser_unit",
+    "audience",
+    "venue",
+    "online_url",
+    "status",
+)
+_TIME_FIELDS = ("starts_at", "ends_at", "booking_opens_at", "booking_closes_at")
+_UNSET = object()
+
+
+def event_update(
+    *, event_id: int, updated_by, reminder_hours=_UNSET, capacity: int | None = None, **changes
+) -> Event:
+    """Change an event. A new start or end is a move: unsent reminders follow the
+    new time and registrants get one "time changed" notice."""
+    unknown = set(changes) - set(_EVENT_FIELDS) - set(_TIME_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown fields: {sorted(unknown)}")
+    now = timezone.now()
+    with transaction.atomic():
+        event = Event.objects.select_for_update().get(pk=event_id)
+        _check_unit(updated_by, event.organiser_unit)
+        if "organiser_unit" in changes:
+            _check_unit(updated_by, changes["organiser_unit"])
+        if event.status == Event.Status.CANCELLED:
+            raise EventError("already_cancelled")
+        offering = Offering.objects.select_for_update().get(pk=event.offering_id)
+        times = {f: changes.get(f, getattr(offering, f)) for f in _TIME_FIELDS}
+        _check_times(**times)
+        moved = times["starts_at"] != offering.starts_at or times["ends_at"] != offering.ends_at
+        if moved and offering.starts_at <= now:
+            raise EventError("finished")
+        for name in _EVENT_FIELDS:
+            if name in changes:
+                setattr(event, name, changes[name])
+        if not event.venue and not event.online_url:
+            raise EventError("needs_place")
+        if event.status == Event.Status.CANCELLED:
+            raise EventError("already_cancelled")  # cancelling goes through event_cancel
+        event.save()
+        for name, value in times.items():
+            setattr(offering, name, value)
+        offering.title = event.title[:200]
+        offering.unit = event.organiser_unit
+        offering.save(update_fields=[*_TIME_FIELDS, "title", "unit"])
+        if reminder_hours is not _UNSET:
+            event_reminder_offsets_set(event=event, hours=reminder_hours)
+        if moved:
+            reminders.deliveries_after_move(offering=offering)
+            reminders.reminders_skip_passed(offering=offering, now=now)
+            reminders.notices_create(
+                offering=offering,
+                purpose=Delivery.Purpose.TIME_CHANGED,
+                statuses=(Booking.Status.CONFIRMED, Booking.Status.WAITING),
+                moment=now,
+            )
+        audit_log_record(
+            actor=updated_by,
+            action="events.event.update",
+            target=event,
+            data={
+                "fields": sorted(changes),
+                "moved": moved,
+                "starts_at": offering.starts_at.isoformat(),
+            },
+        )
+    if capacity is not None and capacity != offering.capacity:
+        if capacity <= 0:
+            raise EventError("bad_capacity")
+        bookings_services.offering_change_capacity(
+            offering_id=offering.pk, capacity=capacity, changed_by=updated_by
+        )
+    event.refresh_from_db()
+    return event
+
+
+def event_cancel(*, event_id: int, cancelled_by, reason: str = "") -> Event:
+    """Cancel: one cancellation notice to each registered family, no more reminders."""
+    now = timezone.now()
+    with transaction.atomic():
+        event = Event.objects.select_for_update().get(pk=event_id)
+        _check_unit(cancelled_by, event.organiser_unit)
+        if event.status == Event.Status.CANCELLED:
+            raise EventError("already_cancelled")
+        offering = Offering.objects.select_for_update().get(pk=event.offering_id)
+        event.status = Event.Status.CANCELLED
+        event.save(update_fields=["status", "updated_at"])
+        offering.status = Offering.Status.CANCELLED
+        offering.save(update_fields=["status"])
+        reminders.deliveries_after_cancel(offering=offering)
+        reminders.notices_create(
+            offering=offering,
+            purpose=Delivery.Purpose.CANCELLED,
+            statuses=(Booking.Status.CONFIRMED, Booking.Status.WAITING),
+            moment=now,
+        )
+        audit_log_record(
+            actor=cancelled_by,
+            action="events.event.cancel",
+            target=event,
+            data={"reason": reason[:200]},
+        )
+    return event
+
+
+def event_register(
+    *,
+    event_id: int,
+    family: Family,
+    booked_by,
+    guardian_ids: list[int] | None = None,
+    child_ids: list[int] | None = None,
+) -> Booking:
+    """Book places through the bookings service; the family gets a receipt.
+
+    The receipt is a pending delivery row written in the same transaction; a
+    worker is asked to send it after the commit, and if the broker is down the
+    next beat pass sends it. The registration itself never depends on Redis.
+    """
+    with transaction.atomic():
+        event = Event.objects.get(pk=event_id)
+        if event.status != Event.Status.PUBLISHED:
+            raise EventError("not_published")
+        booking = bookings_services.booking_create(
+            offering_id=event.offering_id,
+            family=family,
+            booked_by=booked_by,
+            guardian_ids=guardian_ids,
+            child_ids=child_ids,
+        )
+        reminders.notices_create(
+            offering=event.offering,
+            purpose=Delivery.Purpose.CONFIRMATION,
+            statuses=(Booking.Status.CONFIRMED, Booking.Status.WAITING),
+            booking_ids=[booking.pk],
+            moment=booking.created_at,
+        )
+    return booking
+
+
+def event_registration_cancel(*, event_id: int, family: Family, cancelled_by) -> Booking:
+    event = Event.objects.get(pk=event_id)
+    booking = (
+        Booking.objects.filter(
+            offering_id=event.offering_id,
+            family=family,
+            status__in=[Booking.Status.CONFIRMED, Booking.Status.WAITING],
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if booking is None:
+        raise EventError("not_registered")
+    return bookings_services.booking_cancel(
+        booking_id=booking, family=family, cancelled_by=cancelled_by
+    )
+
+
+def event_check_in(*, event: Event, booking_id: int, marked_by, present: bool = True) -> Booking:
+    """Coordinator's roster: mark a confirmed booking of this event present or absent."""
+    _check_unit(marked_by, event.organiser_unit)
+    if not Booking.objects.filter(pk=booking_id, offering_id=event.offering_id).exists():
+        raise EventError("not_registered")
+    booking, _newly = bookings_services.booking_mark_attendance(
+        booking_id=booking_id, present=present, marked_by=marked_by
+    )
+    return booking
+
+
+def event_checkin_code(*, event: Event) -> str:
+    return signing.dumps({"event": event.pk}, salt=CHECKIN_SALT)
+
+
+def event_self_check_in(*, event: Event, code: str, user, family: Family | None) -> Booking:
+    """On site: a guardian scans the event's QR code and checks the family in."""
+    try:
+        data = signing.loads(code, salt=CHECKIN_SALT)
+    except signing.BadSignature as error:
+        raise EventError("checkin_bad_code") from error
+    if data.get("event") != event.pk:
+        raise EventError("checkin_bad_code")
+    now = timezone.now()
+    offering = event.offering
+    if not (offering.starts_at - datetime.timedelta(hours=1) <= now <= offering.ends_at):
+        raise EventError("checkin_closed")
+    booking = (
+        Booking.objects.filter(
+            offering=offering, family=family, status=Booking.Status.CONFIRMED
+        ).first()
+        if family is not None
+        else None
+    )
+    if booking is None:
+        raise EventError("not_registered")
+    booking, _newly = bookings_services.booking_mark_attendance(
+        booking_id=booking.pk, present=True, marked_by=user
+    )
+    return booking
+
+
+def calendar_feed_get_or_create(*, family: Family) -> CalendarFeed:
+    feed = CalendarFeed.objects.filter(family=family, revoked_at__isnull=True).first()
+    return feed or CalendarFeed.objects.create(family=family)
+
+
+def calendar_feed_revoke(*, family: Family, revoked_by, renew: bool = True) -> CalendarFeed | None:
+    """Revoke the family's secret feed URL (and by default issue a new one)."""
+    with transaction.atomic():
+        count = CalendarFeed.objects.filter(family=family, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        audit_log_record(
+            actor=revoked_by,
+            action="events.calendar_feed.revoke",
+            target=family,
+            data={"revoked": count, "renewed": renew},
+        )
+        return CalendarFeed.objects.create(family=family) if renew else None
