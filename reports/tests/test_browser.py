@@ -1,0 +1,83 @@
+"""Done-when: a coordinator, on a phone, opens the dashboard, recomputes it and
+downloads the workbook for their units only."""
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from openpyxl import load_workbook
+
+from reports.models import ReportJob
+from tests.a11y import axe_violations
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PHONE = {
+    "viewport": {"width": 375, "height": 812},
+    "locale": "zh-CN",
+    "timezone_id": "Asia/Shanghai",
+    "is_mobile": True,
+    "has_touch": True,
+    "accept_downloads": True,
+}
+
+
+def no_horizontal_scroll(page) -> bool:
+    width, client_width = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    return width <= client_width
+
+
+def test_coordinator_recomputes_and_downloads_the_workbook_on_a_phone(
+    live_server, browser, dataset, people, tmp_path
+):
+    # given: a unit coordinator of u1, signed in on a phone; nothing computed yet
+    client = Client()
+    client.force_login(people.u1)
+    context = browser.new_context(**PHONE)
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page = context.new_page()
+
+    # when: the dashboard link in the navigation
+    page.goto(live_server.url + "/")
+    page.get_by_role("link", name="统计看板").click()
+    page.wait_for_load_state()
+
+    # then
+    assert page.get_by_role("heading", level=1).inner_text().startswith("统计看板")
+    assert "还没有统计快照" in page.content()
+    assert no_horizontal_scroll(page)
+
+    # when: recompute (runs after the commit; tasks are eager in the test settings)
+    page.get_by_role("button", name="立即重新计算").click()
+    page.wait_for_load_state()
+
+    # then: the job page says done, and the dashboard shows u1's figures only
+    assert "已完成" in page.content()
+    page.get_by_role("link", name="查看更新后的看板").click()
+    page.wait_for_load_state()
+    assert "第一小学" in page.content() and dataset.u2.name not in page.content()
+    assert page.locator("svg.chart").count() >= 3
+    assert no_horizontal_scroll(page)
+    assert axe_violations(page) == []
+
+    # when: download the workbook
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="导出").click()
+    path = tmp_path / "report.xlsx"
+    download_info.value.save_as(path)
+
+    # then: it holds u1's parent schools only
+    book = load_workbook(path, read_only=True)
+    units = {row[0] for row in list(book["汇总"].values)[1:]}
+    assert units == {"第一小学"}
+    assert ReportJob.objects.filter(requested_by=people.u1, status="done").count() == 1
+    context.close()
