@@ -26,7 +26,7 @@ from import_export.forms import ExportForm, ImportForm
 
 from . import access, registry
 from .models import Alliance, AuditLog, Membership, MemberUnit, Region, RoleAssignment
-from .resources import MembershipResource, MemberUnitResource, RegionResource
+from .resources import ChineseCSV, MembershipResource, MemberUnitResource, RegionResource
 from .services import audit_log_record
 
 User = get_user_model()
@@ -52,7 +52,7 @@ class ScopedAdminMixin:
 
 class RegistryImportForm(ImportForm):
     READ_FAILED = _(
-        "无法读取文件。请确认所选格式与文件一致（CSV 或 XLSX），CSV 文件请保存为 UTF-8 编码。"
+        "无法读取文件。请确认所选格式与文件一致（CSV 或 XLSX），CSV 文件请用 UTF-8 或 GBK 编码。"
     )
     NO_DATA = _("文件里没有可导入的数据行。请保留第一行的列标题，并从第二行开始填写。")
 
@@ -60,7 +60,7 @@ class RegistryImportForm(ImportForm):
         super().__init__(*args, **kwargs)
         self.fields["import_file"].label = _("要导入的文件")
         self.fields["import_file"].help_text = _(
-            "CSV（UTF-8 编码）或 XLSX。第一行为列标题。先预览，确认无误后才会写入。"
+            "CSV（UTF-8 或 GBK 编码均可）或 XLSX。第一行为列标题。先预览，确认无误后才会写入。"
         )
         self.fields["format"].label = _("文件格式")
         self.fields["resource"].label = _("数据")
@@ -88,7 +88,7 @@ class RegistryExportForm(ExportForm):
 class RegistryImportExportAdmin(ScopedAdminMixin, ImportExportModelAdmin):
     """CSV and XLSX, Chinese pages, district-admin-only import, audited export."""
 
-    import_formats = [CSV, XLSX]
+    import_formats = [ChineseCSV, XLSX]
     export_formats = [CSV, XLSX]
     import_form_class = RegistryImportForm
     export_form_class = RegistryExportForm
@@ -258,7 +258,10 @@ class AddToAllianceForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["alliance"].queryset = access.alliances_changeable_by(user).order_by("name")
+        alliances = access.alliances_changeable_by(user).order_by("name")
+        self.fields["alliance"].queryset = alliances
+        if len(alliances) == 1:
+            self.fields["alliance"].initial = alliances[0].pk
 
 
 @admin.register(MemberUnit)

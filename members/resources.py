@@ -26,6 +26,7 @@ from decimal import Decimal
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
+from import_export.formats.base_formats import CSV, TablibFormat
 from import_export.results import Result
 
 from .models import Alliance, Membership, MemberUnit, Region
@@ -66,6 +67,25 @@ IMPORT_MESSAGES = {
     "left_before_joined": _("退出日期不能早于加入日期。"),
     "duplicate_in_db": _("所在区域已有同名单位，但单位编码不同；请检查单位编码。"),
 }
+
+
+class ChineseCSV(CSV):
+    """CSV in UTF-8 (with or without BOM) or in GB18030/GBK, the encoding Excel and
+    WPS use for “CSV” on Chinese Windows. Read as bytes, then decoded here."""
+
+    def is_binary(self):
+        return True
+
+    def get_read_mode(self):
+        return "rb"
+
+    def create_dataset(self, in_stream, **kwargs):
+        if isinstance(in_stream, bytes):
+            try:
+                in_stream = in_stream.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                in_stream = in_stream.decode("gb18030")
+        return TablibFormat.create_dataset(self, in_stream, **kwargs)
 
 
 def _msg(code: str, **params) -> str:

@@ -343,3 +343,19 @@ def test_admin_export_page_is_in_chinese(district_client):
     response = district_client.get(reverse("admin:members_memberunit_export"))
     html = response.content.decode()
     assert "文件格式" in html and "手机号码导出时遮盖" in html
+
+
+def test_admin_import_accepts_a_gbk_csv_as_excel_saves_it(district_client):
+    # given: the clean sample re-encoded as Excel on Chinese Windows saves "CSV"
+    text = (SAMPLES / "units-clean.csv").read_text(encoding="utf-8-sig")
+    upload = io.BytesIO(text.encode("gb18030"))
+    upload.name = "units-gbk.csv"
+    # when
+    response = district_client.post(
+        reverse("admin:members_memberunit_import"),
+        {"import_file": upload, "format": "0", "resource": "0"},
+    )
+    # then
+    html = response.content.decode()
+    assert "新增 3 条，更新 2 条" in html
+    assert "解放碑街道示例社区居委会" in html
