@@ -293,6 +293,7 @@ def family_of(user) -> Family | None:
 # Online lessons -------------------------------------------------------------------
 
 COMPLETE_PERCENT = 90
+PROGRESS_SLACK_SECONDS = 30
 
 
 def lesson_progress_record(
@@ -312,6 +313,11 @@ def lesson_progress_record(
     with transaction.atomic():
         progress, _ = LessonProgress.objects.get_or_create(lesson=lesson, family=family)
         progress = LessonProgress.objects.select_for_update().get(pk=progress.pk)
+        # Plausibility: progress may advance by at most the time since the last
+        # report (at up to double speed) plus a little slack, so jumping to the end
+        # of the video does not complete it.
+        elapsed = max((timezone.now() - progress.updated_at).total_seconds(), 0)
+        seconds = min(seconds, progress.seconds_watched + int(elapsed * 2) + PROGRESS_SLACK_SECONDS)
         if seconds > progress.seconds_watched:
             progress.seconds_watched = seconds
             progress.percent = seconds * 100 // lesson.duration_seconds

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -247,6 +247,9 @@ def session_checkin_code(request, pk: int):
     token = services.checkin_token_make(session=session)
     url = request.build_absolute_uri(reverse("courses:checkin", args=[token]))
     qr_svg = segno.make(url, error="m").svg_inline(scale=6, dark="#000", light="#fff")
+    if request.GET.get("fragment") == "svg":
+        # The page swaps in a fresh code before the signed link expires.
+        return HttpResponse(qr_svg, content_type="image/svg+xml; charset=utf-8")
     opens, closes = services.checkin_window(session)
     return render(
         request,

@@ -146,6 +146,9 @@ def test_the_staff_page_shows_a_qr_code_of_a_signed_checkin_link(client):
     assert response.status_code == 200
     assert "<svg" in body
     assert "/checkin/" in response.context["checkin_url"]
+    fresh = client.get(reverse("courses:checkin_code", args=[session.pk]), {"fragment": "svg"})
+    assert fresh["Content-Type"].startswith("image/svg+xml")
+    assert fresh.content.decode().startswith("<svg")
 
 
 def test_scanning_checks_the_family_in_once_and_posts_credits_once(client):
@@ -263,16 +266,25 @@ def test_lesson_progress_posts_credit_once_at_ninety_percent(client):
     client.force_login(guardians[0].user)
     url = reverse("courses:lesson_progress", args=[lesson.pk])
 
+    def watched_for(seconds):
+        # as if the last report came ``seconds`` ago (updated_at is auto_now)
+        LessonProgress.objects.update(updated_at=timezone.now() - timedelta(seconds=seconds))
+
+    # jumping to the end at once counts only the plausible part
+    first = client.post(url, {"seconds": "590"}).json()
+    assert first == {"percent": 5, "completed": False, "credited": False}
+    watched_for(135)
     first = client.post(url, {"seconds": "300"}).json()
     assert first == {"percent": 50, "completed": False, "credited": False}
     assert not CreditEntry.objects.exists()
 
+    watched_for(125)
     done = client.post(url, {"seconds": "545"}).json()
     assert done == {"percent": 90, "completed": True, "credited": True}
     again = client.post(url, {"seconds": "600"}).json()
     assert again["credited"] is False
     backwards = client.post(url, {"seconds": "10"}).json()
-    assert backwards["percent"] == 100
+    assert backwards["percent"] == again["percent"] == 95  # never goes back
 
     entry = CreditEntry.objects.get()
     assert entry.reason == CreditEntry.Reason.ONLINE_LESSON and entry.amount == 1

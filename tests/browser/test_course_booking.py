@@ -119,3 +119,71 @@ def test_last_seat_waiting_list_cancel_and_promotion_on_a_phone(live_server, bro
         page_b.wait_for_load_state("networkidle")
         context_a.close()
         context_b.close()
+
+
+def test_on_site_check_in_and_the_roster_on_phones(live_server, browser):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bookings.models import Offering
+    from courses import services
+    from courses.models import CreditEntry
+    from members.models import RoleAssignment
+    from members.tests.factories import RoleAssignmentFactory
+
+    # given a session about to start, two booked families and an instructor of the unit
+    session = make_session(CourseFactory(title="家庭教育指导", credits=1), capacity=10)
+    families = []
+    for _ in range(2):
+        family, guardians, kids = make_family(children=1)
+        booking_services.booking_create(
+            offering_id=session.offering_id,
+            family=family,
+            booked_by=guardians[0].user,
+            guardian_ids=[guardians[0].pk],
+            child_ids=[kids[0].pk],
+        )
+        families.append((family, guardians))
+    starts = timezone.now() + timedelta(minutes=10)
+    Offering.objects.filter(pk=session.offering_id).update(
+        starts_at=starts, ends_at=starts + timedelta(hours=2)
+    )
+    instructor = RoleAssignmentFactory(
+        role=RoleAssignment.Role.INSTRUCTOR, unit=session.offering.unit
+    ).user
+    staff_context, staff = signed_in_phone(browser, live_server, instructor)
+    parent_context, parent = signed_in_phone(browser, live_server, families[0][1][0].user)
+
+    try:
+        # when the instructor opens the QR code on a phone
+        staff.goto(f"{live_server.url}/courses/sessions/{session.pk}/checkin-code/")
+        assert staff.locator(".qr-code svg").count() == 1
+        assert axe_violations(staff) == []
+
+        # and the first parent opens the scanned link and confirms
+        token = services.checkin_token_make(session=session)
+        parent.goto(f"{live_server.url}/checkin/{token}/")
+        parent.get_by_role("button", name="确认签到").click()
+        parent.wait_for_load_state("networkidle")
+        assert "签到成功" in parent.content()
+        assert no_horizontal_scroll(parent)
+
+        # then the roster shows that family present; the instructor marks the other in bulk
+        staff.goto(f"{live_server.url}/courses/sessions/{session.pk}/roster/")
+        assert staff.locator("[data-attendance=present]").count() == 1
+        assert axe_violations(staff) == []
+        staff.locator("[data-attendance=unknown] input[type=checkbox]").check()
+        staff.get_by_role("button", name="所选标记出席").click()
+        staff.wait_for_load_state("networkidle")
+        assert staff.locator("[data-attendance=present]").count() == 2
+        assert no_horizontal_scroll(staff)
+
+        # and each of the four people has exactly one credit
+        assert CreditEntry.objects.count() == 4
+        assert all(CreditEntry.objects.filter(family=f).count() == 2 for f, _ in families)
+    finally:
+        staff.wait_for_load_state("networkidle")
+        parent.wait_for_load_state("networkidle")
+        staff_context.close()
+        parent_context.close()
