@@ -17,6 +17,7 @@ from django.db.models import (
     Sum,
 )
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookings.models import Booking, BookingAttendee, Offering
 from bookings.selectors import booking_annotate_waiting_position
@@ -92,7 +93,14 @@ def _facet_rows(queryset, facet: str):
             n=Count("pk")
         )
         semesters = dict(Term.Semester.choices)
-        return [(v, f"{year}学年{semesters.get(sem, sem)}", n) for v, year, sem, n in rows]
+        return [
+            (
+                v,
+                _("%(year)s学年%(semester)s") % {"year": year, "semester": semesters.get(sem, sem)},
+                n,
+            )
+            for v, year, sem, n in rows
+        ]
     raise ValueError(facet)
 
 
