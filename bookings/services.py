@@ -353,6 +353,7 @@ def booking_promotion_notify(*, booking_id: int) -> bool:
     tells nobody twice. If sending the email fails, everything rolls back and
     the task retries. Returns whether notices were sent now.
     """
+    from django.core.exceptions import ObjectDoesNotExist
     from django.core.mail import send_mail
     from django.urls import NoReverseMatch, reverse
     from django.utils.translation import gettext as _
@@ -376,8 +377,12 @@ def booking_promotion_notify(*, booking_id: int) -> bool:
         offering = booking.offering
         starts = timezone.localtime(offering.starts_at).strftime("%Y-%m-%d %H:%M")
         try:
-            url = reverse("courses:my_learning")
-        except NoReverseMatch:
+            # By URL name and reverse relation: bookings imports neither courses nor events.
+            if offering.kind == Offering.Kind.EVENT:
+                url = reverse("events:detail", args=[offering.event.pk])
+            else:
+                url = reverse("courses:my_learning")
+        except (NoReverseMatch, ObjectDoesNotExist):
             url = ""
         title = _("候补转正：%(title)s") % {"title": offering.title}
         body = _(

@@ -314,3 +314,14 @@ def test_the_sweep_finds_promotions_whose_notice_never_went_out():
     assert booking_promotion_sweep() == 1
     assert len(mail.outbox) == 1
     assert services.booking_promotions_unsent() == []
+
+
+def test_the_notice_links_to_my_learning_for_course_sessions(django_capture_on_commit_callbacks):
+    offering = OfferingFactory(capacity=1)
+    fam_a, g_a, _ = make_family()
+    a = book(offering, fam_a, g_a)
+    fam_b, g_b, _ = make_family()
+    book(offering, fam_b, g_b)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.booking_cancel(booking_id=a.pk, family=fam_a, cancelled_by=None)
+    assert Notification.objects.get(user=g_b[0].user).url == "/me/"
