@@ -310,3 +310,50 @@ def test_unit_coordinator_edits_contacts_but_not_the_registry_structure(client, 
     assert a1.kind == "primary_school"
     assert a1.region.name == "甲街道"
     assert AuditLog.objects.filter(action="members.unit.change", target_id=str(a1.pk)).exists()
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("coord_a", {"甲一小学", "甲二幼儿园"}),
+        ("district", {"甲一小学", "甲二幼儿园", "乙一中学隐藏"}),
+    ],
+)
+def test_membership_export_is_scoped(client, world, role, expected):
+    # given
+    client.force_login(world.users[role])
+    # when
+    response = client.post(reverse("admin:members_membership_export"), {"format": "0"})
+    # then
+    assert response.status_code == 200
+    text = response.content.decode("utf-8-sig")
+    for name in ["甲一小学", "甲二幼儿园", "乙一中学隐藏"]:
+        assert (name in text) == (name in expected), name
+    assert AuditLog.objects.filter(action="members.membership.export").count() == 1
+
+
+def test_alliance_coordinator_cannot_add_a_membership_to_another_alliance(client, world):
+    # given
+    client.force_login(world.users["coord_a"])
+    # when
+    response = client.post(
+        reverse("admin:members_membership_add"),
+        {
+            "alliance": world.objects["alliance_b"].pk,
+            "unit": world.objects["a2"].pk,
+            "role": "member",
+        },
+    )
+    # then
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["alliance"]
+    assert not world.objects["alliance_b"].memberships.filter(unit=world.objects["a2"]).exists()
+
+
+def test_unit_coordinators_have_no_membership_export(client, world):
+    # given: a unit coordinator only looks at their unit's memberships
+    client.force_login(world.users["coord_u"])
+    # when
+    response = client.post(reverse("admin:members_membership_export"), {"format": "0"})
+    # then
+    assert response.status_code == 403
