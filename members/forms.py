@@ -53,6 +53,12 @@ class PortalSignupForm(SignupForm):
 
 
 class GuardianForm(forms.Form):
+    display_name = forms.CharField(
+        label=_("您的称呼（可不填）"),
+        max_length=50,
+        required=False,
+        help_text=_("例如“小雨妈妈”。邀请家人时会显示这个称呼。"),
+    )
     relation = forms.ChoiceField(label=_("您与孩子的关系"), choices=Guardian.Relation.choices)
     phone = ChinaMobileField(label=_("联系电话"), required=False)
     home_community = forms.ModelChoiceField(

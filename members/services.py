@@ -86,17 +86,25 @@ def consent_record(
 # --- families -----------------------------------------------------------------------
 
 
+def _set_display_name(user: User, display_name: str | None) -> None:
+    if display_name is not None and display_name != user.display_name:
+        user.display_name = display_name.strip()
+        user.save(update_fields=["display_name"])
+
+
 def family_create_for_user(
     *,
     user: User,
     relation: str,
     phone: str = "",
     home_community: Region | None = None,
+    display_name: str | None = None,
 ) -> Guardian:
     """Start a family with ``user`` as its first guardian."""
     with transaction.atomic():
         if Guardian.objects.select_for_update().filter(user=user).exists():
             raise MembersError("already_in_family")
+        _set_display_name(user, display_name)
         family = Family.objects.create(home_community=home_community)
         guardian = Guardian.objects.create(
             user=user,
@@ -116,8 +124,10 @@ def guardian_update(
     relation: str,
     phone: str = "",
     home_community: Region | None = None,
+    display_name: str | None = None,
 ) -> Guardian:
     with transaction.atomic():
+        _set_display_name(guardian.user, display_name)
         guardian.relation = relation
         guardian.phone = phone
         guardian.home_community = home_community

@@ -76,6 +76,7 @@ def family(request: HttpRequest) -> HttpResponse:
                     relation=form.cleaned_data["relation"],
                     phone=form.cleaned_data["phone"] or "",
                     home_community=form.cleaned_data["home_community"],
+                    display_name=form.cleaned_data["display_name"],
                 )
             except MembersError as exc:
                 messages.error(request, exc.message)
@@ -110,6 +111,7 @@ def guardian_edit(request: HttpRequest) -> HttpResponse:
     form = GuardianForm(
         request.POST or None,
         initial={
+            "display_name": request.user.display_name,
             "relation": guardian.relation,
             "phone": guardian.phone,
             "home_community": guardian.home_community,
@@ -121,6 +123,7 @@ def guardian_edit(request: HttpRequest) -> HttpResponse:
             relation=form.cleaned_data["relation"],
             phone=form.cleaned_data["phone"] or "",
             home_community=form.cleaned_data["home_community"],
+            display_name=form.cleaned_data["display_name"],
         )
         messages.success(request, _("监护人信息已保存。"))
         return redirect("members:family")

@@ -192,3 +192,12 @@ def test_no_personal_data_in_urls(client, sms_outbox):
     assert phone not in response["Location"]
     page = client.get(response["Location"])
     assert phone not in page.request["PATH_INFO"] + page.request.get("QUERY_STRING", "")
+
+
+def test_remember_me_keeps_the_session_otherwise_it_ends_with_the_browser(client):
+    UserFactory(phone="13700001111", phone_verified=True)
+    client.post("/accounts/login/", {"login": "13700001111", "password": RIGHT})
+    assert client.session.get_expire_at_browser_close() is True
+    client.post("/accounts/logout/")
+    client.post("/accounts/login/", {"login": "13700001111", "password": RIGHT, "remember": "on"})
+    assert client.session.get_expire_at_browser_close() is False

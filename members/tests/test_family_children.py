@@ -46,7 +46,12 @@ def test_a_new_parent_sets_up_their_family(client):
     # when they say who they are
     response = client.post(
         "/family/",
-        {"relation": "mother", "phone": "13700001111", "home_community": community.pk},
+        {
+            "display_name": "小雨妈妈",
+            "relation": "mother",
+            "phone": "13700001111",
+            "home_community": community.pk,
+        },
     )
 
     # then they are the first guardian of a new family in that community
@@ -55,6 +60,9 @@ def test_a_new_parent_sets_up_their_family(client):
     assert guardian.relation == "mother"
     assert guardian.family.home_community == community
     assert AuditLog.objects.filter(action="members.family.create").count() == 1
+    user.refresh_from_db()
+    assert user.display_name == "小雨妈妈"
+    assert "小雨妈妈 · 妈妈" in client.get("/family/").content.decode()
 
 
 def test_adding_a_child_first_asks_for_consent_to_the_childrens_rules(client):
