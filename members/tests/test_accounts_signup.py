@@ -233,3 +233,19 @@ def test_email_verification_link_confirms_the_address(client, sms_outbox):
     response = client.post(link.group(1))
     assert response.status_code == 302
     assert EmailAddress.objects.get(email="mum@example.cn").verified is True
+
+
+def test_sign_in_with_a_texted_code_when_the_password_is_forgotten(client, sms_outbox):
+    # given a phone-only parent who forgot the password
+    UserFactory(phone="13700001111", phone_verified=True, email="")
+    assert "用短信验证码登录" in client.get("/accounts/login/").content.decode()
+
+    # when they ask for a code by phone and enter it
+    response = client.post("/accounts/login/code/", {"phone": "13700001111", "email": ""})
+    assert response["Location"].startswith("/accounts/login/code/confirm/")
+    code = last_code(sms_outbox, "13700001111")
+    response = client.post("/accounts/login/code/confirm/", {"code": code})
+
+    # then they are signed in
+    assert response.status_code == 302
+    assert client.get("/family/").status_code == 200

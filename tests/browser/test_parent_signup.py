@@ -131,4 +131,7 @@ def test_a_parent_signs_up_by_phone_adds_a_child_invites_downloads_and_signs_out
     page.goto(base + "/family/")
     page.wait_for_url("**/accounts/login/**")
     _fits_and_is_accessible(page, "login")
+    page.get_by_role("link", name="用短信验证码登录").click()
+    page.wait_for_url("**/accounts/login/code/**")
+    _fits_and_is_accessible(page, "request a sign-in code")
     assert Guardian.objects.filter(user=user).count() == 1
