@@ -26,7 +26,16 @@ from import_export.forms import ExportForm, ImportForm
 
 from . import access, registry
 from .models import Alliance, AuditLog, Membership, MemberUnit, Region, RoleAssignment
-from .resources import ChineseCSV, MembershipResource, MemberUnitResource, RegionResource
+from .resources import (
+    IMPORT_MESSAGES,
+    LANDLINE_RE,
+    MOBILE_RE,
+    ChineseCSV,
+    MembershipResource,
+    MemberUnitResource,
+    RegionResource,
+    normalise_cell,
+)
 from .services import audit_log_record
 
 User = get_user_model()
@@ -264,8 +273,35 @@ class AddToAllianceForm(forms.Form):
             self.fields["alliance"].initial = alliances[0].pk
 
 
+class MemberUnitAdminForm(forms.ModelForm):
+    """The same phone rule as the import, so admin and spreadsheet agree."""
+
+    class Meta:
+        model = MemberUnit
+        fields = [
+            "name",
+            "code",
+            "kind",
+            "region",
+            "parent",
+            "is_active",
+            "address",
+            "contact_name",
+            "contact_phone",
+            "note",
+        ]
+
+    def clean_contact_phone(self):
+        value = normalise_cell(self.cleaned_data.get("contact_phone") or "", strict=True)
+        value = value.replace(" ", "")
+        if value and not (MOBILE_RE.match(value) or LANDLINE_RE.match(value)):
+            raise forms.ValidationError(IMPORT_MESSAGES["bad_phone"] % {"value": value})
+        return value
+
+
 @admin.register(MemberUnit)
 class MemberUnitAdmin(RegistryImportExportAdmin):
+    form = MemberUnitAdminForm
     resource_classes = [MemberUnitResource]
     audit_thing = "unit"
     list_display = [

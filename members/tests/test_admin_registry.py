@@ -333,3 +333,29 @@ def test_alliance_change_page_with_103_units_has_no_per_row_queries(
     # then
     assert response.status_code == 200
     assert "七星岗街道第1社区学习中心" in response.content.decode()
+
+
+def test_unit_form_checks_the_phone_like_the_import(client, district_admin):
+    # given
+    unit = MemberUnitFactory()
+    client.force_login(district_admin)
+    data = {
+        "name": unit.name,
+        "kind": unit.kind,
+        "region": unit.region_id,
+        "is_active": "on",
+        "contact_phone": "１２３４５",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+    }
+    url = reverse("admin:members_memberunit_change", args=[unit.pk])
+    # when
+    bad = client.post(url, data)
+    good = client.post(url, {**data, "contact_phone": "０２３-６３８５１２３４"})
+    # then
+    assert "电话号码“12345”格式不正确" in bad.content.decode()
+    assert good.status_code == 302
+    unit.refresh_from_db()
+    assert unit.contact_phone == "023-63851234"
