@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # allauth's uncaught RateLimited (e.g. a second SMS code within 30 s) → 429, not 500.
+    "members.middleware.RateLimitedMiddleware",
 ]
 
 ROOT_URLCONF = "alliance.urls"

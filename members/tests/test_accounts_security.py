@@ -201,3 +201,18 @@ def test_remember_me_keeps_the_session_otherwise_it_ends_with_the_browser(client
     client.post("/accounts/logout/")
     client.post("/accounts/login/", {"login": "13700001111", "password": RIGHT, "remember": "on"})
     assert client.session.get_expire_at_browser_close() is False
+
+
+def test_a_second_code_for_the_same_number_within_30_seconds_is_429_not_500(client, sms_outbox):
+    from django.test import Client
+
+    data = {
+        "phone": "13812345678",
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+        "agree_privacy": "on",
+    }
+    assert client.post("/accounts/signup/", data).status_code == 302
+    response = Client().post("/accounts/signup/", data)
+    assert response.status_code == 429
+    assert len(sms_outbox) == 1
