@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from allauth.account.forms import SignupForm
+import time
+
+from allauth.account.forms import ChangePasswordForm, SignupForm
+from allauth.core import context
 from django import forms
 from django.urls import reverse_lazy
 from django.utils import timezone
@@ -50,6 +53,38 @@ class PortalSignupForm(SignupForm):
             document=ConsentRecord.Document.PRIVACY,
             ip_address=request.META.get("REMOTE_ADDR"),
         )
+
+
+# How long after signing in with a texted code the password may be changed
+# without the old one: the code proved the phone, like a reset link proves the email.
+CODE_LOGIN_GRACE_SECONDS = 15 * 60
+
+
+def signed_in_by_code_recently(request, user) -> bool:
+    # allauth keeps a log of this session's authentications (method, at); the
+    # reading function lives in its internal package, so a test guards it.
+    from allauth.account.internal.flows.login import get_authentication_records
+
+    records = get_authentication_records(request, user) if request is not None else []
+    if not records:
+        return False
+    last = records[-1]
+    return last.get("method") == "code" and time.time() - last.get("at", 0) < (
+        CODE_LOGIN_GRACE_SECONDS
+    )
+
+
+class PortalChangePasswordForm(ChangePasswordForm):
+    """allauth's change-password form; right after a sign-in by texted code the old
+    password is not asked for, so a phone-only parent who forgot it can set a new one."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.without_old_password = signed_in_by_code_recently(
+            getattr(context, "request", None), self.user
+        )
+        if self.without_old_password:
+            del self.fields["oldpassword"]
 
 
 class GuardianForm(forms.Form):

@@ -231,7 +231,10 @@ SMS_OPTIONS = env.json("SMS_OPTIONS", default={})
 ACCOUNT_LOGIN_METHODS = {"phone", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["phone", "email", "password1*", "password2*"]
 ACCOUNT_ADAPTER = "members.adapters.AccountAdapter"
-ACCOUNT_FORMS = {"signup": "members.forms.PortalSignupForm"}
+ACCOUNT_FORMS = {
+    "signup": "members.forms.PortalSignupForm",
+    "change_password": "members.forms.PortalChangePasswordForm",
+}
 ACCOUNT_EMAIL_VERIFICATION = "optional"
 ACCOUNT_PHONE_VERIFICATION_ENABLED = True
 ACCOUNT_PHONE_VERIFICATION_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}

@@ -249,3 +249,24 @@ def test_sign_in_with_a_texted_code_when_the_password_is_forgotten(client, sms_o
     # then they are signed in
     assert response.status_code == 302
     assert client.get("/family/").status_code == 200
+
+    # and can set a new password without the forgotten one
+    page = client.get("/accounts/password/change/").content.decode()
+    assert "可以直接设置新密码" in page and 'name="oldpassword"' not in page
+    response = client.post(
+        "/accounts/password/change/", {"password1": PASSWORD, "password2": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert User.objects.get(phone="13700001111").check_password(PASSWORD)
+
+
+def test_after_a_password_sign_in_the_old_password_is_asked_for(client):
+    UserFactory(phone="13700001111", phone_verified=True)
+    login(client, "13700001111", "correct-horse-battery")
+    page = client.get("/accounts/password/change/").content.decode()
+    assert 'name="oldpassword"' in page
+    response = client.post(
+        "/accounts/password/change/", {"password1": PASSWORD, "password2": PASSWORD}
+    )
+    assert response.status_code == 200
+    assert User.objects.get(phone="13700001111").check_password("correct-horse-battery")
