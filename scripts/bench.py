@@ -458,7 +458,7 @@ def bench_csv(term_code: str) -> None:
 def bench_reminders() -> None:
     try:
         from events import reminders
-        from events.models import Delivery  # noqa: F401 - the reminders app is present
+        from events.models import Event
     except ImportError:
         notes.append("events.reminders is not present: reminders not measured.")
         return
@@ -471,15 +471,24 @@ def bench_reminders() -> None:
     from members.models import Guardian
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    # 50 events starting in 90 minutes, 20 registered families each.
+    # 100 events starting in 90 minutes, 30 registered families each.
     now = timezone.now()
-    guardians = list(Guardian.objects.select_related("family").order_by("pk")[:1000])
+    guardians = list(Guardian.objects.select_related("family").order_by("pk")[:3000])
     offerings = []
-    for index in range(50):
+    for index in range(100):
         offering = _fresh_offering(100, f"bench reminders {index}")
         offering.starts_at = now + dt.timedelta(minutes=90)
         offering.ends_at = offering.starts_at + dt.timedelta(hours=1)
         offering.save(update_fields=["starts_at", "ends_at"])
+        Event.objects.create(
+            title=offering.title,
+            kind=Event.Kind.LECTURE,
+            organiser_unit_id=offering.unit_id,
+            audience=Event.Audience.PARENTS,
+            venue="报告厅",
+            offering=offering,
+            status=Event.Status.PUBLISHED,
+        )
         offerings.append(offering)
         Booking.objects.bulk_create(
             [
@@ -489,9 +498,9 @@ def bench_reminders() -> None:
                     booked_by_id=g.user_id,
                     status="confirmed",
                     party_size=1,
-                    confirmed_at=now,
+                    confirmed_at=now - dt.timedelta(days=1),
                 )
-                for g in guardians[index * 20 : index * 20 + 20]
+                for g in guardians[index * 30 : index * 30 + 30]
             ]
         )
     with mock.patch.object(reminders, "_dispatch", lambda ids, token: 0):
@@ -520,7 +529,7 @@ def bench_reminders() -> None:
     sent = outcome.get("sent", 0)
     record(
         "reminders",
-        f"planned {planned:,} deliveries for 50 events × 20 families",
+        f"planned {planned:,} deliveries for 100 events × 30 families",
         f"{plan_s:.2f} s",
         "events.reminders.reminders_plan_due (scripts/bench.py)",
     )
@@ -583,7 +592,9 @@ def _pg_version() -> str:
 def cleanup() -> None:
     """Remove the offerings (and their bookings) earlier benchmark runs added."""
     from bookings.models import Offering
+    from events.models import Event
 
+    Event.objects.filter(offering__title__startswith="bench ").delete()
     Offering.objects.filter(title__startswith="bench ").delete()
 
 
