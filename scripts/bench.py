@@ -52,6 +52,7 @@ ENV = {
 }
 results: list[dict] = []  # {section, figure, value, command}
 notes: list[str] = []
+goals: dict[str, float] = {}  # measured values the goals are checked against
 
 
 def record(section: str, figure: str, value: str, command: str) -> None:
@@ -154,12 +155,16 @@ def bench_catalogue() -> None:
 
     client = Client()
     for url in ("/courses/", "/courses/?page=50", "/bench/bare/"):
+        client.get(url)  # warm
+        started = time.perf_counter()
         with CaptureQueriesContext(connection) as ctx:
             status = client.get(url).status_code
+        elapsed = (time.perf_counter() - started) * 1000
+        slowest = max((float(q["time"]) for q in ctx.captured_queries), default=0.0)
         record(
             "catalogue",
-            f"queries for GET {url} (status {status})",
-            str(len(ctx.captured_queries)),
+            f"GET {url} (status {status}): queries / time / slowest query, in-process",
+            f"{len(ctx.captured_queries)} / {elapsed:.0f} ms / {slowest * 1000:.0f} ms",
             "django.test.Client + CaptureQueriesContext (scripts/bench.py)",
         )
         reset_queries()
@@ -193,8 +198,8 @@ def bench_catalogue() -> None:
                 time.sleep(0.2)
         rates = {}
         for label, path in (("bare view", "/bench/bare/"), ("catalogue", "/courses/")):
-            command = f"wrk -t2 -c8 -d{WRK_SECONDS}s http://127.0.0.1:{port}{path}"
-            warm = f"wrk -t2 -c8 -d2s http://127.0.0.1:{port}{path}"
+            command = f"wrk -t2 -c4 --timeout 30s -d{WRK_SECONDS}s http://127.0.0.1:{port}{path}"
+            warm = f"wrk -t2 -c4 --timeout 30s -d2s http://127.0.0.1:{port}{path}"
             subprocess.run(warm.split(), capture_output=True)
             out = subprocess.run(command.split(), capture_output=True, text=True).stdout
             rps = next(
@@ -215,6 +220,7 @@ def bench_catalogue() -> None:
             )
         if rates.get("bare view"):
             ratio = rates["catalogue"] / rates["bare view"]
+            goals["catalogue_ratio"] = ratio
             record(
                 "catalogue",
                 "catalogue / bare view throughput (goal ≥ 40%)",
@@ -360,6 +366,8 @@ def bench_rollup() -> str:
     rows = participation_rollup(term=term, now=now)
     rollup_s = time.perf_counter() - started
     biggest = max(each, key=each.get)
+    goals["rollup_ratio"] = rollup_s / floor_s
+    goals["rollup_seconds"] = rollup_s
     record(
         "roll-up",
         f"SQL floor: the roll-up's {len(queries)} aggregate queries of term {term.code}, "
@@ -428,6 +436,8 @@ def bench_csv(term_code: str) -> None:
         copy_file = out_dir / "copy.csv"
         copy_cmd = ["psql", BENCH_URL, "-c", f"\\copy ({literal}) TO '{copy_file}' WITH CSV HEADER"]
         copy_s, copy_mb, _ = timed_child(copy_cmd)
+        goals["csv_ratio"] = export_s / copy_s
+        goals["csv_mb"] = export_mb
         rows_ours = sum(1 for _ in ours.open(encoding="utf-8")) - 1
         rows_copy = sum(1 for _ in copy_file.open(encoding="utf-8")) - 1
         record(
@@ -550,6 +560,32 @@ def bench_reminders() -> None:
 # --- the report ------------------------------------------------------------------------
 
 
+def goal_lines() -> list[str]:
+    """Met or missed, and by how much, for this run's figures."""
+    lines = []
+    if "catalogue_ratio" in goals:
+        r = goals["catalogue_ratio"]
+        short = "" if r >= 0.4 else (f", {0.4 / r:.0f}× short" if r else ", no request finished")
+        lines.append(
+            f"Catalogue ≥ 40% of the bare view: {'met' if r >= 0.4 else 'MISSED'} ({r:.1%}{short})."
+        )
+    if "rollup_ratio" in goals:
+        r, sec = goals["rollup_ratio"], goals["rollup_seconds"]
+        ok = r <= 2 and sec < 30
+        lines.append(
+            f"Roll-up within 2× its SQL floor and under 30 s: {'met' if ok else 'MISSED'} "
+            f"({r:.2f}×, {sec:.1f} s)."
+        )
+    if "csv_ratio" in goals:
+        r, mb = goals["csv_ratio"], goals["csv_mb"]
+        ok = r <= 3 and mb < 300
+        lines.append(
+            f"CSV within 3× of \\copy with peak memory under 300 MB: {'met' if ok else 'MISSED'} "
+            f"({r:.2f}×, {mb:.0f} MB)."
+        )
+    return lines
+
+
 def write_report(started_at: dt.datetime, total_s: float) -> None:
     lines = [
         "# Performance",
@@ -572,7 +608,9 @@ def write_report(started_at: dt.datetime, total_s: float) -> None:
                 cmd = r["command"].replace("|", "\\|")
                 lines.append(f"| {r['figure']} | **{r['value']}** | `{cmd}` |")
         lines.append("")
-    lines += ["## Notes", ""]
+    lines += ["## Goals (this run)", ""]
+    lines += [f"- {line}" for line in goal_lines()] or ["- (not measured)"]
+    lines += ["", "## Notes from the run", ""]
     lines += [f"- {n}" for n in notes] or ["- (none)"]
     notes_file = ROOT / "bench" / "NOTES.md"
     if notes_file.exists():
