@@ -225,7 +225,10 @@ class Delivery(models.Model):
     )
     claim_token = models.UUIDField(null=True, blank=True, editable=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    attempts = models.PositiveSmallIntegerField(_("失败次数"), default=0)
+    # How often the row was claimed: a row whose worker keeps dying (or whose
+    # task keeps being lost) is given up after REMINDER_MAX_CLAIMS claims.
+    claims = models.PositiveSmallIntegerField(_("领取次数"), default=0)
     is_late = models.BooleanField(_("迟发"), default=False)
     sent_at = models.DateTimeField(_("发送于"), null=True, blank=True)
     note = models.CharField(_("说明"), max_length=300, blank=True)

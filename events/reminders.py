@@ -339,17 +339,17 @@ def deliveries_claim_batch(*, now: datetime.datetime, limit: int) -> tuple[uuid.
         )
         if not ids:
             return token, []
-        # A row claimed this often keeps killing its worker: stop trying.
-        Delivery.objects.filter(pk__in=ids, attempts__gte=settings.REMINDER_MAX_ATTEMPTS).update(
+        # A row claimed this often keeps losing its worker: stop trying.
+        Delivery.objects.filter(pk__in=ids, claims__gte=settings.REMINDER_MAX_CLAIMS).update(
             status=Delivery.Status.FAILED,
             claim_token=None,
-            note=_("多次尝试仍未发出。"),
+            note=_("多次领取仍未发出（发送进程反复中断）。"),
         )
-        Delivery.objects.filter(pk__in=ids, attempts__lt=settings.REMINDER_MAX_ATTEMPTS).update(
+        Delivery.objects.filter(pk__in=ids, claims__lt=settings.REMINDER_MAX_CLAIMS).update(
             status=Delivery.Status.CLAIMED,
             claim_token=token,
             claimed_at=real_now,
-            attempts=F("attempts") + 1,
+            claims=F("claims") + 1,
         )
         claimed = list(
             Delivery.objects.filter(pk__in=ids, claim_token=token)
@@ -575,13 +575,14 @@ def _email(delivery: Delivery, info: OfferingInfo, rendered: dict) -> EmailMulti
 def _record_failure(delivery: Delivery, error: Exception) -> None:
     delivery.note = f"{type(error).__name__}: {error}"[:300]
     delivery.claim_token = None
+    delivery.attempts += 1
     if delivery.attempts >= settings.REMINDER_MAX_ATTEMPTS:
         delivery.status = Delivery.Status.FAILED
     else:
         # Backoff through the database, not through countdown tasks: 2, 4, 8 … minutes.
         delivery.status = Delivery.Status.PENDING
         delivery.due_at = timezone.now() + datetime.timedelta(minutes=2**delivery.attempts)
-    delivery.save(update_fields=["note", "claim_token", "status", "due_at"])
+    delivery.save(update_fields=["note", "claim_token", "attempts", "status", "due_at"])
 
 
 def _send_one(delivery_id: int, claim_token: str, stage: _SmtpStage, infos: dict) -> str:

@@ -17,8 +17,14 @@ __all__ = ["reminder_worker", "gated_smtp_server", "reminder_worker_gated", "dec
 
 
 class GatedCollector:
-    """Collects messages; once ``gate_after`` have arrived, holds each further
-    message after its final ``.`` (before answering 250) until ``opened`` is set."""
+    """Collects messages; once ``gate_after`` have arrived, it accepts each further
+    message at its final ``.`` but holds the 250 reply until ``opened`` is set.
+
+    That is how real MTAs behave (Postfix and Exim queue the message when the
+    final dot arrives, then answer; RFC 1047): the sender cannot know whether a
+    message whose reply it never saw was delivered. A sender that re-sends
+    such messages delivers them twice.
+    """
 
     def __init__(self):
         self.messages: list[bytes] = []
@@ -27,12 +33,13 @@ class GatedCollector:
         self.waiting = 0
 
     async def handle_DATA(self, server, session, envelope):
-        if self.gate_after is not None and len(self.messages) >= self.gate_after:
+        held = self.gate_after is not None and len(self.messages) >= self.gate_after
+        self.messages.append(envelope.original_content or envelope.content)
+        if held:
             self.waiting += 1
             while not self.opened.is_set():
                 await asyncio.sleep(0.02)
             self.waiting -= 1
-        self.messages.append(envelope.original_content or envelope.content)
         return "250 Message accepted for delivery"
 
 
