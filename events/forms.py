@@ -52,10 +52,9 @@ class EventForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        units = access.units_visible_to(user).filter(is_active=True).order_by("name")
-        if not access.is_district_admin(user):
-            units = units.filter(pk__in=[u.pk for u in units if access.can_change_unit(user, u)])
-        self.fields["organiser_unit"].queryset = units
+        self.fields["organiser_unit"].queryset = (
+            access.units_changeable_by(user).filter(is_active=True).order_by("name")
+        )
         self.fields["organiser_alliance"].queryset = access.alliances_visible_to(user).order_by(
             "name"
         )

@@ -26,7 +26,7 @@ from .models import CalendarFeed, Delivery, Event, ReminderRule
 CHECKIN_SALT = "events.checkin"
 
 
-def _check_times(*, starts_at, ends_at, booking_opens_at, booking_closes_at) -> None:
+def check_event_times(*, starts_at, ends_at, booking_opens_at, booking_closes_at) -> None:
     if ends_at <= starts_at:
         raise EventError("ends_before_start")
     if booking_closes_at and booking_closes_at > starts_at:
@@ -75,7 +75,7 @@ def event_create(
 ) -> Event:
     """Create the event and its limited places (one ``bookings.Offering``) together."""
     _check_unit(created_by, organiser_unit)
-    _check_times(
+    check_event_times(
         starts_at=starts_at,
         ends_at=ends_at,
         booking_opens_at=booking_opens_at,
@@ -152,7 +152,7 @@ def event_update(
             raise EventError("already_cancelled")
         offering = Offering.objects.select_for_update().get(pk=event.offering_id)
         times = {f: changes.get(f, getattr(offering, f)) for f in _TIME_FIELDS}
-        _check_times(**times)
+        check_event_times(**times)
         moved = times["starts_at"] != offering.starts_at or times["ends_at"] != offering.ends_at
         if moved and offering.starts_at <= now:
             raise EventError("finished")

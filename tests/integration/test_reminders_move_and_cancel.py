@@ -69,7 +69,7 @@ def test_moving_an_event_sends_one_notice_and_reminders_follow_the_new_time(
     wait_for(lambda: _settled(event), timeout=60)
     local = new_start.astimezone(SHANGHAI)
     for subject, text in (decoded(m) for m in smtp_server.messages):
-        assert subject.startswith("【时间变更】")
+        assert subject.startswith("【时间变更】") and "北京时间" in text
         assert f"{local.month}月{local.day}日" in subject and f"{local:%H:%M}" in subject
     assert sorted(str(m["To"]) for m in smtp_server.messages) == sorted(
         g.user.email for g in guardians

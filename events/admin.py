@@ -1,0 +1,232 @@
+"""Admin for events, reminder rules and the delivery log, scoped by members/access.py.
+
+Saving an event goes through events.services (event_create / event_update), so
+the admin creates the event's places and tells registrants of a move exactly as
+the coordinator pages do.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import Http404
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from bookings.errors import BookingError
+from members import access
+
+from . import services
+from .errors import EventError
+from .models import CalendarFeed, Delivery, Event, ReminderRule
+
+
+class EventAdminForm(forms.ModelForm):
+    starts_at = forms.DateTimeField(label=_("开始时间"))
+    ends_at = forms.DateTimeField(label=_("结束时间"))
+    capacity = forms.IntegerField(label=_("名额（人）"), min_value=1)
+    booking_opens_at = forms.DateTimeField(label=_("报名开始"), required=False)
+    booking_closes_at = forms.DateTimeField(label=_("报名截止"), required=False)
+
+    class Meta:
+        model = Event
+        fields = [
+            "title",
+            "kind",
+            "audience",
+            "organiser_alliance",
+            "organiser_unit",
+            "venue",
+            "online_url",
+            "description",
+            "status",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        offering = self.instance.offering if self.instance.pk else None
+        if offering is not None:
+            for name in (
+                "starts_at",
+                "ends_at",
+                "capacity",
+                "booking_opens_at",
+                "booking_closes_at",
+            ):
+                self.fields[name].initial = getattr(offering, name)
+        # Cancelling goes through event_cancel (the admin action): it tells families.
+        self.fields["status"].choices = (
+            [c for c in Event.Status.choices if c[0] != Event.Status.CANCELLED]
+            if not (self.instance.pk and self.instance.status == Event.Status.CANCELLED)
+            else (Event.Status.choices)
+        )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("starts_at") and data.get("ends_at"):
+            try:
+                services.check_event_times(
+                    starts_at=data["starts_at"],
+                    ends_at=data["ends_at"],
+                    booking_opens_at=data.get("booking_opens_at"),
+                    booking_closes_at=data.get("booking_closes_at"),
+                )
+            except EventError as error:
+                raise forms.ValidationError(error.message) from error
+        return data
+
+
+class ReminderRuleInline(admin.TabularInline):
+    model = ReminderRule
+    fields = ["offset_minutes", "is_active"]
+    extra = 0
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    form = EventAdminForm
+    list_display = ["title", "kind", "organiser_unit", "starts", "status"]
+    list_filter = ["status", "kind"]
+    search_fields = ["title"]
+    list_select_related = ["offering", "organiser_unit"]
+    inlines = [ReminderRuleInline]
+    actions = ["cancel_events"]
+
+    @admin.display(description=_("开始时间"), ordering="offering__starts_at")
+    def starts(self, obj):
+        return obj.offering.starts_at
+
+    def get_queryset(self, request):
+        events = super().get_queryset(request).select_related("offering", "organiser_unit")
+        if access.is_district_admin(request.user):
+            return events
+        return events.filter(organiser_unit__in=access.visible_unit_ids(request.user))
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404(gettext("找不到该记录，或您无权查看。"))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "organiser_unit":
+            kwargs["queryset"] = access.units_changeable_by(request.user)
+        if db_field.name == "organiser_alliance":
+            kwargs["queryset"] = access.alliances_visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or access.can_change_unit(request.user, obj.organiser_unit))
+
+    def has_delete_permission(self, request, obj=None):
+        # Events are cancelled, not deleted: registrations and the log stay.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = {k: form.cleaned_data[k] for k in form.Meta.fields}
+        times = {
+            k: form.cleaned_data[k]
+            for k in ("starts_at", "ends_at", "booking_opens_at", "booking_closes_at")
+        }
+        try:
+            if change:
+                services.event_update(
+                    event_id=obj.pk,
+                    updated_by=request.user,
+                    capacity=form.cleaned_data["capacity"],
+                    **data,
+                    **times,
+                )
+            else:
+                event = services.event_create(
+                    created_by=request.user,
+                    capacity=form.cleaned_data["capacity"],
+                    **data,
+                    **times,
+                )
+                obj.pk, obj.offering = event.pk, event.offering
+        except (EventError, BookingError) as error:
+            # The admin has no hook to re-show the form here; tell and keep the old row.
+            self.message_user(request, error.message, level=messages.ERROR)
+            if not change:
+                raise
+
+    def save_related(self, request, form, formsets, change):
+        form.instance = Event.objects.get(pk=form.instance.pk)
+        for formset in formsets:
+            formset.instance = form.instance
+        super().save_related(request, form, formsets, change)
+
+    @admin.action(description=_("取消所选活动并通知已报名家庭"))
+    def cancel_events(self, request, queryset):
+        done = 0
+        for event in queryset:
+            try:
+                services.event_cancel(event_id=event.pk, cancelled_by=request.user)
+                done += 1
+            except EventError as error:
+                self.message_user(request, f"{event}: {error.message}", level=messages.WARNING)
+        self.message_user(request, gettext("已取消 %(n)s 个活动。") % {"n": done})
+
+
+@admin.register(ReminderRule)
+class ReminderRuleAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "scope", "event", "offset_minutes", "is_active"]
+    list_filter = ["scope", "is_active"]
+    raw_id_fields = ["event"]
+
+    def has_module_permission(self, request):
+        return access.is_district_admin(request.user)
+
+    has_view_permission = has_add_permission = has_change_permission = (
+        lambda self, request, obj=None: access.is_district_admin(request.user)
+    )
+    has_delete_permission = has_change_permission
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    """Read-only: the delivery log."""
+
+    list_display = [
+        "offering",
+        "user",
+        "purpose",
+        "channel",
+        "scheduled_for",
+        "status",
+        "attempts",
+        "is_late",
+        "sent_at",
+    ]
+    list_filter = ["status", "purpose", "channel", "is_late"]
+    list_select_related = ["offering", "user"]
+    raw_id_fields = ["user", "offering", "booking"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        deliveries = super().get_queryset(request)
+        if access.is_district_admin(request.user):
+            return deliveries
+        return deliveries.filter(offering__unit__in=access.visible_unit_ids(request.user))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):
+    list_display = ["family", "created_at", "revoked_at"]
+    raw_id_fields = ["family"]
+    exclude = ["token"]
+
+    def has_module_permission(self, request):
+        return access.is_district_admin(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
