@@ -175,7 +175,7 @@ def _plan_rule(offering: Offering, offset: int, scheduled_for, now) -> int:
                 purpose=Delivery.Purpose.REMINDER,
                 offset_minutes=offset,
                 scheduled_for=scheduled_for,
-                due_at=max(scheduled_for, min(now, timezone.now())),
+                due_at=max(scheduled_for, now),
                 is_late=now - scheduled_for > LATE_AFTER,
             )
             plan.created = created

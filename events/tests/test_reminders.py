@@ -141,6 +141,10 @@ def test_sms_in_quiet_hours_lasting_past_the_start_is_skipped(
     # then the early event's SMS is skipped: quiet hours last past its start
     early = Delivery.objects.get(offering_id=early_event.offering_id, channel="sms")
     assert early.status == "skipped" and "免打扰" in early.note
+    # and the other event's (late) 24-hour reminder waits for 07:00
+    late = Delivery.objects.get(offering_id=late_event.offering_id, channel="sms")
+    assert late.status == "pending"
+    assert late.due_at.astimezone(SHANGHAI).strftime("%H:%M") == "07:00"
     assert LocmemSMSBackend.outbox == []
 
 
