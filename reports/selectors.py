@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 
 from members import access
 from parent_school.models import Term
@@ -56,10 +56,6 @@ def snapshots_for(*, user, term: Term) -> QuerySet[ParticipationSnapshot]:
     return qs
 
 
-def _sums(qs: QuerySet) -> dict:
-    return {f: Sum(f) for f in SUMMED}
-
-
 def _rate(attendances, enrolments_held):
     if not enrolments_held:
         return None
@@ -71,21 +67,15 @@ def _rate(attendances, enrolments_held):
 def key_figures(qs: QuerySet) -> dict:
     """Totals over the term rows of ``qs`` (one query), plus target counts."""
     figures = qs.filter(period=TERM_PERIOD).aggregate(
-        **_sums(qs),
+        **{f: Sum(f) for f in SUMMED},
         schools=Count("pk", filter=Q(parent_school__isnull=False)),
         schools_met=Count("pk", filter=Q(target_met=True)),
-        last_computed=_max_computed(),
+        last_computed=Max("computed_at"),
     )
     for field in SUMMED:
         figures[field] = figures[field] or 0
     figures["attendance_rate"] = _rate(figures["attendances"], figures["enrolments_held"])
     return figures
-
-
-def _max_computed():
-    from django.db.models import Max
-
-    return Max("computed_at")
 
 
 def monthly_trend(qs: QuerySet) -> list[dict]:
