@@ -308,3 +308,27 @@ def test_registration_writes_a_receipt_and_the_command_sends_it(django_capture_o
     # then one receipt by email and one in the inbox
     assert [m.subject for m in mail.outbox] == [f"报名成功：{event.title}"]
     assert guardian.user.notifications.filter(kind="events.confirmation").count() == 1
+
+
+def test_course_sessions_are_reminded_the_same_way(django_capture_on_commit_callbacks):
+    from courses.tests.factories import CourseFactory, make_session
+
+    # given a course session starting in just under 24 hours, with a family booked earlier
+    course = CourseFactory(title="家长课堂：科学与AI")
+    session = make_session(course, starts_in=datetime.timedelta(hours=23, minutes=59))
+    guardian = GuardianFactory()
+    booking_create(
+        offering_id=session.offering_id,
+        family=guardian.family,
+        booked_by=guardian.user,
+        guardian_ids=[guardian.pk],
+    )
+    Booking.objects.update(confirmed_at=timezone.now() - datetime.timedelta(days=1))
+
+    # when the pass runs
+    _run(django_capture_on_commit_callbacks)
+
+    # then the family is reminded of the session, with a link to the course
+    [message] = mail.outbox
+    assert "家长课堂：科学与AI" in message.subject
+    assert f"/courses/{course.pk}/" in message.body
