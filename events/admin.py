@@ -23,6 +23,7 @@ class EventAdminForm(forms.ModelForm):
     starts_at = forms.DateTimeField(label=_("开始时间"))
     ends_at = forms.DateTimeField(label=_("结束时间"))
     capacity = forms.IntegerField(label=_("名额（人）"), min_value=1)
+    online_url = forms.URLField(label=_("线上链接"), required=False, assume_scheme="https")
     booking_opens_at = forms.DateTimeField(label=_("报名开始"), required=False)
     booking_closes_at = forms.DateTimeField(label=_("报名截止"), required=False)
 
@@ -119,7 +120,7 @@ class EventAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        data = {k: form.cleaned_data[k] for k in form.Meta.fields}
+        data = {k: form.cleaned_data[k] for k in EventAdminForm.Meta.fields}
         times = {
             k: form.cleaned_data[k]
             for k in ("starts_at", "ends_at", "booking_opens_at", "booking_closes_at")

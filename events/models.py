@@ -138,7 +138,8 @@ class ReminderRule(models.Model):
         return _("开始前 %(hours)s 小时") % {"hours": f"{hours:g}"}
 
     def clean(self) -> None:
-        if bool(self.event_id) == bool(self.scope):
+        # In an admin inline the event may be set but not saved yet: ask the object.
+        if (self.event is not None) == bool(self.scope):
             raise ValidationError(_("提醒规则须且只能指定一个活动或一个适用范围。"))
 
 
