@@ -68,6 +68,11 @@ def test_coordinator_recomputes_and_downloads_the_workbook_on_a_phone(
     assert page.locator("svg.chart").count() >= 3
     assert no_horizontal_scroll(page)
     assert axe_violations(page) == []
+    # printable: the forms and navigation go, the charts and tables stay
+    page.emulate_media(media="print")
+    assert page.locator(".report-actions").is_hidden()
+    assert page.locator("svg.chart").first.is_visible()
+    page.emulate_media(media="screen")
 
     # when: download the workbook
     with page.expect_download() as download_info:
