@@ -309,12 +309,13 @@ def notices_create(
 
 
 def deliveries_kick() -> None:
-    """Ask a worker to run a pass now. If the broker is down, nothing breaks:
+    """Ask a worker to send due rows now (claim only: a burst of registrations
+    must not mean a burst of planning). If the broker is down, nothing breaks:
     the rows are pending and the next beat pass sends them."""
-    from .tasks import reminders_run_due
+    from .tasks import deliveries_dispatch
 
     try:
-        reminders_run_due.apply_async(retry=False)
+        deliveries_dispatch.apply_async(retry=False)
     except Exception:
         logger.warning("broker unreachable; the next reminder pass will send", exc_info=True)
 
@@ -377,8 +378,8 @@ def _dispatch(ids: list[int], token: uuid.UUID) -> int:
     return sent
 
 
-def reminder_pass_run(*, now: datetime.datetime | None = None) -> PassResult:
-    """One beat pass: plan due reminders, then claim and dispatch due rows.
+def deliveries_dispatch_due(*, now: datetime.datetime | None = None) -> PassResult:
+    """Claim due rows and hand them to workers (no planning).
 
     Bounded: at most REMINDER_MAX_BATCHES_PER_PASS batches of
     REMINDER_BATCH_SIZE rows (500 × 20 by default), so one pass ends well
@@ -386,7 +387,6 @@ def reminder_pass_run(*, now: datetime.datetime | None = None) -> PassResult:
     """
     now = now or timezone.now()
     result = PassResult()
-    result.planned = reminders_plan_due(now=now)
     for _batch in range(settings.REMINDER_MAX_BATCHES_PER_PASS):
         _token, ids = deliveries_claim_batch(now=now, limit=settings.REMINDER_BATCH_SIZE)
         result.claimed += len(ids)
@@ -394,6 +394,23 @@ def reminder_pass_run(*, now: datetime.datetime | None = None) -> PassResult:
         result.tasks += (len(ids) + SEND_CHUNK - 1) // SEND_CHUNK
         if len(ids) < settings.REMINDER_BATCH_SIZE:
             break
+    return result
+
+
+def events_mark_finished(*, now: datetime.datetime) -> int:
+    """Published events whose end has passed become "finished" (lists and statistics)."""
+    return Event.objects.filter(status=Event.Status.PUBLISHED, offering__ends_at__lt=now).update(
+        status=Event.Status.FINISHED, updated_at=now
+    )
+
+
+def reminder_pass_run(*, now: datetime.datetime | None = None) -> PassResult:
+    """One beat pass: plan due reminders, then claim and dispatch due rows."""
+    now = now or timezone.now()
+    planned = reminders_plan_due(now=now)
+    result = deliveries_dispatch_due(now=now)
+    result.planned = planned
+    events_mark_finished(now=min(now, timezone.now()))
     return result
 
 

@@ -15,6 +15,13 @@ def reminders_run_due() -> dict:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def deliveries_dispatch() -> dict:
+    """Asked for after a commit that made notices: claim and dispatch due rows now."""
+    result = reminders.deliveries_dispatch_due()
+    return {"claimed": result.claimed, "tasks": result.tasks}
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def deliveries_send(delivery_ids: list[int], claim_token: str) -> dict:
     """Send claimed deliveries. Safe to run twice (redelivery, acks_late): a row
     is sent only by the holder of its current claim token, under a row lock.

@@ -332,3 +332,16 @@ def test_course_sessions_are_reminded_the_same_way(django_capture_on_commit_call
     [message] = mail.outbox
     assert "家长课堂：科学与AI" in message.subject
     assert f"/courses/{course.pk}/" in message.body
+
+
+def test_the_pass_marks_past_events_finished():
+    event = make_event(starts_at=timezone.now() + datetime.timedelta(hours=1))
+    from bookings.models import Offering
+
+    Offering.objects.filter(pk=event.offering_id).update(
+        starts_at=timezone.now() - datetime.timedelta(hours=3),
+        ends_at=timezone.now() - datetime.timedelta(hours=1),
+    )
+    reminder_pass_run()
+    event.refresh_from_db()
+    assert event.status == "finished"
