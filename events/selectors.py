@@ -202,12 +202,21 @@ def delivery_log_for_event(*, event: Event, status: str = "") -> QuerySet[Delive
 
 
 def delivery_summary_for_event(*, event: Event) -> list[dict]:
-    return list(
+    """Counts per purpose, channel and status, aggregated in SQL, with display labels."""
+    purposes = dict(Delivery.Purpose.choices)
+    channels = dict(Delivery.Channel.choices)
+    statuses = dict(Delivery.Status.choices)
+    rows = list(
         Delivery.objects.filter(offering_id=event.offering_id)
         .values("purpose", "channel", "status")
         .annotate(count=Count("pk"))
         .order_by("purpose", "channel", "status")
     )
+    for row in rows:
+        row["purpose_label"] = purposes.get(row["purpose"], row["purpose"])
+        row["channel_label"] = channels.get(row["channel"], row["channel"])
+        row["status_label"] = statuses.get(row["status"], row["status"])
+    return rows
 
 
 def calendar_feed_for_family(*, family) -> CalendarFeed | None:

@@ -358,6 +358,7 @@ def manage_deliveries(request, pk: int):
         messages.error(request, _("未知的状态，已显示全部记录。"))
         status = ""
     page = _page(request, selectors.delivery_log_for_event(event=event, status=status), 50)
+    summary = selectors.delivery_summary_for_event(event=event)
     return render(
         request,
         "events/manage/deliveries.html",
@@ -366,11 +367,7 @@ def manage_deliveries(request, pk: int):
             "page": page,
             "status": status,
             "statuses": Delivery.Status.choices,
-            "summary": selectors.delivery_summary_for_event(event=event),
-            "failed": sum(
-                row["count"]
-                for row in selectors.delivery_summary_for_event(event=event)
-                if row["status"] == Delivery.Status.FAILED
-            ),
+            "summary": summary,
+            "failed": sum(r["count"] for r in summary if r["status"] == Delivery.Status.FAILED),
         },
     )

@@ -303,3 +303,31 @@ def test_self_check_in_with_the_qr_code(client, unit):
         reverse("events:self_checkin", args=[event.pk, "forged"]), follow=True
     ).content.decode()
     assert "签到码无效" in bad
+
+
+def test_the_delivery_log_flags_failed_deliveries(client, coordinator, unit):
+    # given an event of the coordinator's unit with one delivery that kept failing
+    event = make_event(organiser_unit=unit)
+    guardian = GuardianFactory()
+    Delivery.objects.create(
+        user=guardian.user,
+        offering=event.offering,
+        purpose=Delivery.Purpose.REMINDER,
+        offset_minutes=1440,
+        channel=Delivery.Channel.EMAIL,
+        scheduled_for=timezone.now(),
+        due_at=timezone.now(),
+        status=Delivery.Status.FAILED,
+        attempts=5,
+        note="SMTPServerDisconnected: 邮件服务器无响应",
+    )
+    client.force_login(coordinator)
+
+    # when the log is filtered to failures
+    page = client.get(
+        reverse("events:manage_deliveries", args=[event.pk]), {"status": "failed"}
+    ).content.decode()
+
+    # then the coordinator is told, and sees who and why
+    assert "有 1 条消息多次尝试后仍未发出" in page
+    assert str(guardian.user) in page and "邮件服务器无响应" in page and "发送失败" in page
