@@ -11,10 +11,11 @@ import datetime
 
 from django.utils import timezone
 
-from members.models import Alliance, MemberUnit
+from bookings.models import Booking
+from members.models import Alliance, Child, Family, Guardian, MemberUnit, SchoolStage
 
 from .models import Event, ReminderRule
-from .services import event_create
+from .services import event_create, event_register
 
 SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
 
@@ -145,9 +146,50 @@ def load(stdout=None) -> dict[str, int]:
             status=Event.Status.PUBLISHED,
         )
         made += 1
+    _demo_family_registration()
     if stdout is not None:
         stdout.write(f"活动演示数据已载入（新建 {made} 个）。")
     return {
         "活动": Event.objects.count(),
         "提醒规则": ReminderRule.objects.count(),
     }
+
+
+# A demo parent (documented in docs/EVENTS.md) so that rosters, check-in and
+# the delivery log have something to show. For demonstrations only.
+DEMO_PARENT = ("demo_parent", "溪口家长（演示）", "Demo-Parent-2025")
+
+
+def _demo_family_registration() -> None:
+    from django.contrib.auth import get_user_model
+
+    username, display_name, password = DEMO_PARENT
+    user, created = get_user_model().objects.get_or_create(
+        username=username,
+        defaults={"display_name": display_name, "email": f"{username}@example.cn"},
+    )
+    if created:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    guardian = Guardian.objects.filter(user=user).first()
+    if guardian is None:
+        family = Family.objects.create()
+        guardian = Guardian.objects.create(
+            user=user, family=family, relation=Guardian.Relation.MOTHER
+        )
+        Child.objects.create(
+            family=family, nickname="小溪", birth_year=2014, stage=SchoolStage.PRIMARY
+        )
+    event = Event.objects.filter(title="家庭教育讲座：青春期亲子沟通").first()
+    if (
+        event is None
+        or Booking.objects.filter(offering_id=event.offering_id, family=guardian.family).exists()
+    ):
+        return
+    event_register(
+        event_id=event.pk,
+        family=guardian.family,
+        booked_by=user,
+        guardian_ids=[guardian.pk],
+        child_ids=list(guardian.family.children.values_list("pk", flat=True)),
+    )

@@ -19,3 +19,7 @@ def test_demo_events_load_twice_without_changes():
     # then six published events exist, once each
     assert first == second
     assert Event.objects.filter(status="published").count() == 6
+    # and the demo parent's family is registered once for the Xikou lecture
+    from bookings.models import Booking
+
+    assert Booking.objects.filter(booked_by__username="demo_parent").count() == 1
