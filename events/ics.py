@@ -28,6 +28,9 @@ def calendar_bytes(infos: list[OfferingInfo], *, name: str) -> bytes:
         entry.add("dtstart", offering.starts_at)
         entry.add("dtend", offering.ends_at)
         entry.add("dtstamp", stamp)
+        if info.event is not None:
+            # Grows with every change, so calendar apps replace a moved event.
+            entry.add("sequence", int(info.event.updated_at.timestamp()))
         location = info.venue or info.online_url
         if location:
             entry.add("location", location)

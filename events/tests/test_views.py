@@ -331,3 +331,35 @@ def test_the_delivery_log_flags_failed_deliveries(client, coordinator, unit):
     # then the coordinator is told, and sees who and why
     assert "有 1 条消息多次尝试后仍未发出" in page
     assert str(guardian.user) in page and "邮件服务器无响应" in page and "发送失败" in page
+
+
+def test_the_family_feed_has_course_sessions_too(client):
+    from bookings.services import booking_create
+    from courses.tests.factories import CourseFactory, make_session
+    from events.services import calendar_feed_get_or_create
+
+    # given a family booked on a course session and on an event
+    guardian = GuardianFactory()
+    session = make_session(CourseFactory(title="家长课堂：亲子沟通"))
+    booking_create(
+        offering_id=session.offering_id,
+        family=guardian.family,
+        booked_by=guardian.user,
+        guardian_ids=[guardian.pk],
+    )
+    event = make_event()
+    event_register(
+        event_id=event.pk,
+        family=guardian.family,
+        booked_by=guardian.user,
+        guardian_ids=[guardian.pk],
+    )
+    feed = calendar_feed_get_or_create(family=guardian.family)
+
+    # when the feed is read
+    body = client.get(reverse("events:calendar_feed", kwargs={"token": feed.token})).content
+
+    # then both are in it
+    text = body.decode()
+    assert text.count("BEGIN:VEVENT") == 2
+    assert event.title in text

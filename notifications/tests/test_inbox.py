@@ -10,7 +10,9 @@ from notifications.services import notification_create
 pytestmark = pytest.mark.django_db
 
 
-def test_the_header_shows_the_unread_count_and_opening_marks_read(client):
+def test_the_header_shows_the_unread_count_and_opening_marks_read(
+    client, django_assert_max_num_queries
+):
     # given two unread notices for the user and one for someone else
     user, other = UserFactory(), UserFactory()
     first = notification_create(user=user, title="报名成功：亲子阅读", url="/events/")
@@ -18,8 +20,13 @@ def test_the_header_shows_the_unread_count_and_opening_marks_read(client):
     notification_create(user=other, title="别人的通知")
     client.force_login(user)
 
-    # when the inbox is read
-    page = client.get(reverse("notifications:inbox")).content.decode()
+    for i in range(30):
+        notification_create(user=user, title=f"旧通知 {i}")
+    Notification.objects.filter(title__startswith="旧通知").update(read_at="2026-01-01T00:00Z")
+
+    # when the inbox is read (a page of 20, in constant queries)
+    with django_assert_max_num_queries(8):
+        page = client.get(reverse("notifications:inbox")).content.decode()
 
     # then the badge says 2, and only the user's own notices are listed
     assert '<span class="badge" aria-label="2 条未读">2</span>' in page
