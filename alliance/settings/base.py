@@ -204,13 +204,6 @@ CELERY_BEAT_SCHEDULE["events-send-due-reminders"] = {
     "options": {"expires": 55},
 }
 
-# events: the reminder pass (plan due reminders, claim them, hand them to workers).
-CELERY_BEAT_SCHEDULE["events-send-due-reminders"] = {
-    "task": "events.tasks.reminders_run_due",
-    "schedule": 60.0,
-    "options": {"expires": 55},
-}
-
 # Email: SMTP by default (a mail catcher in docker-compose).
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="127.0.0.1")
@@ -292,13 +285,6 @@ BOOKING_LOCK_TIMEOUT = env("BOOKING_LOCK_TIMEOUT", default="3s")
 COURSE_CHECKIN_TOKEN_MAX_AGE = env.int("COURSE_CHECKIN_TOKEN_MAX_AGE", default=600)
 COURSE_CHECKIN_OPENS_MINUTES_BEFORE = env.int("COURSE_CHECKIN_OPENS_MINUTES_BEFORE", default=30)
 EXPORT_BACKGROUND_THRESHOLD = env.int("EXPORT_BACKGROUND_THRESHOLD", default=20000)
-# events/reminders (docs/EVENTS.md): absolute links in messages, batch sizes, claim lease.
-PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
-REMINDER_BATCH_SIZE = env.int("REMINDER_BATCH_SIZE", default=500)
-REMINDER_MAX_BATCHES_PER_PASS = env.int("REMINDER_MAX_BATCHES_PER_PASS", default=20)
-REMINDER_CLAIM_LEASE_SECONDS = env.int("REMINDER_CLAIM_LEASE_SECONDS", default=600)
-REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=5)
-REMINDER_MAX_CLAIMS = env.int("REMINDER_MAX_CLAIMS", default=20)
 # events/reminders (docs/EVENTS.md): absolute links in messages, batch sizes, claim lease.
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 REMINDER_BATCH_SIZE = env.int("REMINDER_BATCH_SIZE", default=500)
