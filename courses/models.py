@@ -84,12 +84,18 @@ class Course(models.Model):
     credits = models.DecimalField(_("学分"), max_digits=4, decimal_places=1, default=1)
     is_published = models.BooleanField(_("已发布"), default=False)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    # The start of the next open session, kept by courses.services so that the
+    # catalogue sorts by an index instead of a subquery per course (20k at city scale).
+    next_session_at = models.DateTimeField(_("下次开课"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("课程")
         verbose_name_plural = _("课程")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["term", "is_published"], name="course_term_published")]
+        indexes = [
+            models.Index(fields=["term", "is_published"], name="course_term_published"),
+            models.Index(fields=["is_published", "next_session_at"], name="course_catalogue_order"),
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -4,8 +4,10 @@ queries, whatever the number of rows."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
+from django.core.cache import cache
 from django.db.models import (
     Count,
     Exists,
@@ -17,6 +19,7 @@ from django.db.models import (
     Sum,
 )
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from bookings.models import Booking, BookingAttendee, Offering
@@ -45,7 +48,8 @@ def course_annotate_for_cards(queryset: QuerySet[Course]) -> QuerySet[Course]:
             ),
             has_free=Exists(upcoming.filter(offering__places_taken__lt=F("offering__capacity"))),
         )
-        .order_by(F("next_start").asc(nulls_last=True), "-pk")
+        # Sorted by the stored next session (indexed); the card shows the live one.
+        .order_by(F("next_session_at").asc(nulls_last=True), "-pk")
     )
 
 
@@ -104,13 +108,27 @@ def _facet_rows(queryset, facet: str):
     raise ValueError(facet)
 
 
-def course_catalogue(*, data) -> Catalogue:
-    """Filtered, sorted courses plus counts per facet value (each facet's counts
-    ignore that facet's own choice, so other values stay visible)."""
-    filterset = catalogue_filterset(data, course_published())
-    invalid = bool(filterset.is_bound and filterset.errors)
-    filtered = filterset.qs
-    selected = filterset.form.cleaned_data if filterset.is_bound else {}
+# Facet counts cost one aggregate query per facet over every published course;
+# they depend only on the filters, so they are shared by all visitors for a
+# minute. Seats and next sessions on the cards are always live.
+FACET_CACHE_SECONDS = 60
+
+
+def _facet_cache_key(selected: dict) -> str:
+    parts = sorted(
+        f"{name}={getattr(value, 'pk', value)}"
+        for name, value in selected.items()
+        if value not in (None, "", False)
+    )
+    digest = hashlib.sha256("&".join(parts).encode()).hexdigest()[:32]
+    return f"courses:facets:v1:{get_language()}:{digest}"
+
+
+def _facet_counts(filterset, selected: dict) -> tuple[dict[str, list[FacetValue]], int]:
+    key = _facet_cache_key(selected)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     facets: dict[str, list[FacetValue]] = {}
     for facet in FACETS:
         current = selected.get(facet)
@@ -131,6 +149,18 @@ def course_catalogue(*, data) -> Catalogue:
         )
         .count()
     )
+    cache.set(key, (facets, free_count), FACET_CACHE_SECONDS)
+    return facets, free_count
+
+
+def course_catalogue(*, data) -> Catalogue:
+    """Filtered, sorted courses plus counts per facet value (each facet's counts
+    ignore that facet's own choice, so other values stay visible)."""
+    filterset = catalogue_filterset(data, course_published())
+    invalid = bool(filterset.is_bound and filterset.errors)
+    filtered = filterset.qs
+    selected = filterset.form.cleaned_data if filterset.is_bound else {}
+    facets, free_count = _facet_counts(filterset, selected)
     return Catalogue(
         filterset=filterset,
         courses=course_annotate_for_cards(filtered),

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from bookings import services as booking_services
@@ -27,6 +27,36 @@ from .errors import CourseError
 from .models import Course, CourseSession, CreditEntry, LessonProgress, OnlineLesson
 
 CHECKIN_SALT = "courses.checkin"
+
+
+# Catalogue order ----------------------------------------------------------------
+
+
+def course_next_session_refresh(*, course_ids=None, stale_only: bool = False) -> int:
+    """Recompute ``Course.next_session_at`` in one UPDATE; returns the rows touched.
+
+    Called after a session is created or moved (for its course), by the beat
+    sweep for courses whose stored next session has started (``stale_only``),
+    and after bulk loads for every course.
+    """
+    now = timezone.now()
+    first_upcoming = (
+        CourseSession.objects.filter(
+            course=OuterRef("pk"),
+            offering__status=Offering.Status.OPEN,
+            offering__starts_at__gt=now,
+        )
+        .order_by()
+        .values("course")
+        .annotate(first=Min("offering__starts_at"))
+        .values("first")
+    )
+    courses = Course.objects.all()
+    if course_ids is not None:
+        courses = courses.filter(pk__in=list(course_ids))
+    if stale_only:
+        courses = courses.filter(next_session_at__lte=now)
+    return courses.update(next_session_at=Subquery(first_upcoming))
 
 
 # Sessions ---------------------------------------------------------------------
@@ -56,6 +86,7 @@ def course_session_create(
         session = CourseSession.objects.create(
             course=course, offering=offering, venue=venue, online_url=online_url
         )
+        course_next_session_refresh(course_ids=[course.pk])
         audit_log_record(
             actor=created_by,
             action="courses.session.create",
@@ -88,6 +119,7 @@ def course_session_update(
         session.venue = venue
         session.online_url = online_url
         session.save(update_fields=["venue", "online_url"])
+        course_next_session_refresh(course_ids=[session.course_id])
         audit_log_record(
             actor=changed_by,
             action="courses.session.update",

@@ -25,6 +25,7 @@ from django.db import connection, models, transaction
 
 from bookings.models import Booking, BookingAttendee, Offering
 from courses.models import Course, CourseSession, CreditEntry, LessonProgress, OnlineLesson
+from courses.services import course_next_session_refresh
 from events.models import Event
 from members.models import (
     Alliance,
@@ -605,6 +606,8 @@ def generate(*, preset_name: str, seed: int, log: Callable[[str], None] = print)
             return cursor.rowcount
 
     step("places taken", places)
+    # Bulk rows bypass the session service: set the catalogue order in one UPDATE.
+    step("catalogue order", lambda: course_next_session_refresh())
     step(
         "credits",
         lambda: run(

@@ -197,6 +197,13 @@ CELERY_BEAT_SCHEDULE["bookings-promotion-sweep"] = {
     "schedule": 120.0,
 }
 
+# courses: keep the catalogue's "next session" order current as sessions start.
+CELERY_BEAT_SCHEDULE["courses-next-session-sweep"] = {
+    "task": "courses.tasks.course_next_session_sweep",
+    "schedule": 300.0,
+    "options": {"expires": 290},
+}
+
 # events: the reminder pass (plan due reminders, claim them, hand them to workers).
 CELERY_BEAT_SCHEDULE["events-send-due-reminders"] = {
     "task": "events.tasks.reminders_run_due",

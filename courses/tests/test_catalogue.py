@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -8,6 +9,7 @@ from django.utils import timezone
 
 from bookings.models import Offering
 from courses.models import Course, CourseSession
+from courses.services import course_next_session_refresh
 from courses.tests.factories import CourseFactory, ThemeFactory, make_session
 from members.tests.factories import RegionFactory
 from parent_school.tests.factories import ParentSchoolFactory, TermFactory
@@ -189,10 +191,13 @@ def _bulk_courses(count: int):
     CourseSession.objects.bulk_create(
         [CourseSession(course=c, offering=o) for c, o in zip(courses, offerings, strict=True)]
     )
+    # Bulk loads bypass the session service, so they refresh the catalogue order themselves.
+    course_next_session_refresh(course_ids=[c.pk for c in courses])
     return theme
 
 
 def _count_queries(client, params) -> int:
+    cache.clear()  # measure the full page, facet counts included
     with CaptureQueriesContext(connection) as captured:
         response = client.get(URL, params)
     assert response.status_code == 200
@@ -218,3 +223,44 @@ def test_the_number_of_queries_is_the_same_for_10_and_1000_courses(
     with django_assert_max_num_queries(15):
         response = client.get(URL, params)
     assert len(response.context["page_obj"]) == 12
+
+
+def test_facet_counts_are_shared_for_a_minute_and_cards_stay_live(client):
+    # given a course with free places, counted once
+    theme = _bulk_courses(3)
+    params = {"theme": theme.pk}
+    first = _count_queries(client, params)
+
+    # when the same filters are asked again
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(URL, params)
+
+    # then the facet counts come from the cache: fewer queries, same numbers
+    assert len(captured.captured_queries) < first
+    facet = response.context["catalogue"].facets["theme"]
+    assert [(fv.label, fv.count) for fv in facet if fv.selected] == [(theme.name, 3)]
+
+
+def test_the_catalogue_order_moves_on_when_a_session_starts(client):
+    # given course A whose only upcoming session is sooner than course B's
+    a = CourseFactory(title="先开课")
+    b = CourseFactory(title="后开课")
+    session_a = make_session(a, starts_in=timedelta(days=1))
+    make_session(a, starts_in=timedelta(days=30))
+    make_session(b, starts_in=timedelta(days=10))
+    assert titles(client.get(URL))[:2] == ["先开课", "后开课"]
+
+    # when A's first session starts and the beat sweep runs
+    Offering.objects.filter(pk=session_a.offering_id).update(
+        starts_at=timezone.now() - timedelta(minutes=5)
+    )
+    Course.objects.filter(pk=a.pk).update(next_session_at=timezone.now() - timedelta(minutes=5))
+    from courses.tasks import course_next_session_sweep
+
+    moved = course_next_session_sweep.delay().get()
+
+    # then only the stale course was recomputed, and B now comes first
+    assert moved == 1
+    a.refresh_from_db()
+    assert a.next_session_at > timezone.now() + timedelta(days=29)
+    assert titles(client.get(URL))[:2] == ["后开课", "先开课"]
