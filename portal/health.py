@@ -26,7 +26,9 @@ def check_cache() -> tuple[bool, str]:
             return False, "read-back failed"
     except Exception as error:  # noqa: BLE001
         return False, type(error).__name__
-    return True, cache.__class__.__name__
+    from django.core.cache import caches
+
+    return True, caches["default"].__class__.__name__
 
 
 def check_broker() -> tuple[bool, str]:
