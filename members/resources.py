@@ -30,6 +30,7 @@ from import_export.formats.base_formats import CSV, TablibFormat
 from import_export.results import Result
 
 from .models import Alliance, Membership, MemberUnit, Region
+from .privacy import mask_phone as mask_personal_phone
 from .services import audit_log_record
 
 IMPORT_MESSAGES = {
@@ -142,7 +143,7 @@ LANDLINE_RE = re.compile(r"^(0\d{2,3}-?)?\d{7,8}(-\d{1,6})?$|^[48]00-?\d{3}-?\d{
 def mask_phone(value: str) -> str:
     """138****1234 for mobile numbers; landlines (switchboards) stay as they are."""
     if value and MOBILE_RE.match(value):
-        return f"{value[:3]}****{value[-4:]}"
+        return mask_personal_phone(value)
     return value or ""
 
 

@@ -25,16 +25,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from .privacy import mask_phone
+
 logger = logging.getLogger("members.sms")
 
-
-def mask_phone(phone: str | None) -> str:
-    """'13812341234' → '138****1234'; anything shorter is masked entirely."""
-    if not phone:
-        return ""
-    if len(phone) < 7:
-        return "*" * len(phone)
-    return f"{phone[:3]}****{phone[-4:]}"
+__all__ = ["mask_phone", "send_sms", "get_backend", "SMSMessage"]
 
 
 @dataclass(frozen=True)

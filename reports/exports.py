@@ -52,12 +52,6 @@ def escape_formula(value):
     return value
 
 
-def mask_phone(phone: str | None) -> str:
-    if phone and len(phone) == 11:
-        return f"{phone[:3]}****{phone[7:]}"
-    return phone or ""
-
-
 class _RepeatedExpression(Func):
     """A template that names its one expression several times (and so its params)."""
 
@@ -79,11 +73,11 @@ class EscapeFormula(_RepeatedExpression):
 
 
 class MaskPhone(_RepeatedExpression):
-    """SQL twin of mask_phone."""
+    """SQL twin of members.privacy.mask_phone."""
 
     sql_template = (
-        "CASE WHEN length({x}) = 11 THEN substr({x}, 1, 3) || '****' || substr({x}, 8, 4) "
-        "ELSE COALESCE({x}, '') END"
+        "CASE WHEN length({x}) >= 7 THEN substr({x}, 1, 3) || '****' || substr({x}, length({x}) - 3, 4) "
+        "WHEN COALESCE({x}, '') = '' THEN '' ELSE '****' END"
     )
 
 

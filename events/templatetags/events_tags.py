@@ -1,6 +1,6 @@
 from django import template
 
-from members.sms import mask_phone as _mask_phone
+from members.privacy import mask_phone as _mask_phone
 
 from ..selectors import local_time_label
 
