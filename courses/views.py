@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
@@ -43,31 +48,48 @@ def _ids(values) -> list[int]:
     return [int(v) for v in values if str(v).isdigit()][:20]
 
 
-def catalogue(request):
+def _catalogue_context(request) -> dict:
     result = selectors.course_catalogue(data=request.GET)
     page = Paginator(result.courses, PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
-    return render(
-        request,
-        "courses/catalogue.html",
-        {
-            "catalogue": result,
-            "form": result.filterset.form,
-            "page_obj": page,
-            "query_string": params.urlencode(),
-            "active_filters": sum(
-                1
-                for value in (
-                    result.filterset.form.cleaned_data.values() if result.filterset.is_bound else []
-                )
-                if value not in (None, "", False)
-            ),
-            "facet_list": [
-                (name, FACET_LABELS[name], result.facets[name]) for name in FACET_LABELS
-            ],
-        },
-    )
+    return {
+        "catalogue": result,
+        "form": result.filterset.form,
+        "page_obj": page,
+        "query_string": params.urlencode(),
+        "active_filters": sum(
+            1
+            for value in (
+                result.filterset.form.cleaned_data.values() if result.filterset.is_bound else []
+            )
+            if value not in (None, "", False)
+        ),
+        "facet_list": [(name, FACET_LABELS[name], result.facets[name]) for name in FACET_LABELS],
+    }
+
+
+def _catalogue_cache_key(request) -> str:
+    query = "&".join(sorted(f"{k}={v}" for k, values in request.GET.lists() for v in values))
+    digest = hashlib.sha256(query.encode()).hexdigest()[:32]
+    return f"courses:catalogue-body:v1:{get_language()}:{digest}"
+
+
+def catalogue(request):
+    """The catalogue's content is the same for every visitor, so it is rendered
+    once per query string and language and shared for a few seconds
+    (COURSE_CATALOGUE_CACHE_SECONDS); the detail page and booking are always live."""
+    seconds = settings.COURSE_CATALOGUE_CACHE_SECONDS
+    if seconds <= 0:
+        return render(request, "courses/catalogue.html", _catalogue_context(request))
+    key = _catalogue_cache_key(request)
+    body = cache.get(key)
+    if body is None:
+        body = render_to_string(
+            "courses/_catalogue_body.html", _catalogue_context(request), request=request
+        )
+        cache.set(key, body, seconds)
+    return render(request, "courses/catalogue.html", {"catalogue_body": body})
 
 
 def course_detail(request, pk: int):

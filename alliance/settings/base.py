@@ -289,6 +289,8 @@ BOOKING_CANCEL_CLOSES_HOURS = env.int("BOOKING_CANCEL_CLOSES_HOURS", default=2)
 BOOKING_LOCK_TIMEOUT = env("BOOKING_LOCK_TIMEOUT", default="3s")
 # courses: the on-site check-in QR link lives this many seconds (the page refreshes it),
 # and check-in opens this many minutes before a session starts.
+# The catalogue's content is shared by all visitors for this many seconds (0: off).
+COURSE_CATALOGUE_CACHE_SECONDS = env.int("COURSE_CATALOGUE_CACHE_SECONDS", default=30)
 COURSE_CHECKIN_TOKEN_MAX_AGE = env.int("COURSE_CHECKIN_TOKEN_MAX_AGE", default=600)
 COURSE_CHECKIN_OPENS_MINUTES_BEFORE = env.int("COURSE_CHECKIN_OPENS_MINUTES_BEFORE", default=30)
 EXPORT_BACKGROUND_THRESHOLD = env.int("EXPORT_BACKGROUND_THRESHOLD", default=20000)

@@ -32,3 +32,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+
+# Catalogue tests look at each response's context; the shared-content cache has its
+# own test (courses/tests/test_catalogue.py) that turns it on.
+COURSE_CATALOGUE_CACHE_SECONDS = 0

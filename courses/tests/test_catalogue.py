@@ -264,3 +264,27 @@ def test_the_catalogue_order_moves_on_when_a_session_starts(client):
     a.refresh_from_db()
     assert a.next_session_at > timezone.now() + timedelta(days=29)
     assert titles(client.get(URL))[:2] == ["后开课", "先开课"]
+
+
+def test_the_catalogue_content_is_shared_between_visitors_for_a_few_seconds(client, settings):
+    # given the shared-content cache on, as in production
+    settings.COURSE_CATALOGUE_CACHE_SECONDS = 30
+    course = CourseFactory(title="家庭教育指导")
+    make_session(course, starts_in=timedelta(days=3))
+    first = client.get(URL, {"q": "家庭"})
+    assert "家庭教育指导" in first.content.decode()
+
+    # when another visitor asks the same page
+    with CaptureQueriesContext(connection) as captured:
+        again = client.get(URL, {"q": "家庭"})
+
+    # then it is served without touching the database, and reads the same
+    assert captured.captured_queries == []
+    assert again.content.decode().count("家庭教育指导") == first.content.decode().count(
+        "家庭教育指导"
+    )
+
+    # and another language or another query string is rendered on its own
+    english = client.get(URL, {"q": "家庭"}, HTTP_COOKIE="django_language=en")
+    assert 'lang="en"' in english.content.decode()
+    assert "家庭教育指导" not in client.get(URL, {"q": "不存在的课程"}).content.decode()
