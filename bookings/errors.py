@@ -18,6 +18,8 @@ MESSAGES = {
     "capacity_below_taken": _("新名额少于已确认人数，请先与已报名家庭沟通。"),
     "not_confirmed": _("只有已确认的报名才能签到。"),
     "busy": _("报名人数较多，系统繁忙，请稍后再试。"),
+    "already_cancelled_offering": _("该场次已经取消。"),
+    "offering_started_no_move": _("该场次已开始，不能再改时间。"),
     "ends_before_start": _("结束时间须晚于开始时间。"),
 }
 

@@ -26,6 +26,11 @@ from .models import Booking, BookingAttendee, Offering
 # module does not depend on how families are told.
 promotion_listeners: list[Callable[[list[int]], None]] = []
 
+# Called INSIDE the transaction that cancels or moves an offering, with the
+# locked offering and "cancelled" or "moved", so that whatever tells families
+# (the reminders in events/) writes its notices atomically with the change.
+offering_change_listeners: list[Callable[[Offering, str], None]] = []
+
 
 def _announce_promotions(promoted: list[Booking]) -> None:
     if not promoted:
@@ -250,6 +255,54 @@ def booking_cancel(
     booking, promoted = _run_locked(write)
     _announce_promotions(promoted)
     return booking
+
+
+def offering_cancel(*, offering_id: int, cancelled_by) -> Offering:
+    """Cancel an offering: no more bookings or promotions; listeners tell families."""
+
+    def write() -> Offering:
+        offering = _lock_offerings([offering_id]).get(offering_id)
+        if offering is None:
+            raise BookingError("offering_missing")
+        if offering.status == Offering.Status.CANCELLED:
+            raise BookingError("already_cancelled_offering")
+        offering.status = Offering.Status.CANCELLED
+        offering.save(update_fields=["status"])
+        for listener in offering_change_listeners:
+            listener(offering, "cancelled")
+        audit_log_record(actor=cancelled_by, action="bookings.offering.cancel", target=offering)
+        return offering
+
+    return _run_locked(write)
+
+
+def offering_reschedule(*, offering_id: int, starts_at, ends_at, changed_by) -> Offering:
+    """Move an offering that has not started; listeners tell families once."""
+    if ends_at <= starts_at:
+        raise BookingError("ends_before_start")
+
+    def write() -> Offering:
+        offering = _lock_offerings([offering_id]).get(offering_id)
+        if offering is None:
+            raise BookingError("offering_missing")
+        if (offering.starts_at, offering.ends_at) == (starts_at, ends_at):
+            return offering
+        if offering.starts_at <= timezone.now():
+            raise BookingError("offering_started_no_move")
+        previous = offering.starts_at
+        offering.starts_at, offering.ends_at = starts_at, ends_at
+        offering.save(update_fields=["starts_at", "ends_at"])
+        for listener in offering_change_listeners:
+            listener(offering, "moved")
+        audit_log_record(
+            actor=changed_by,
+            action="bookings.offering.move",
+            target=offering,
+            data={"from": previous.isoformat(), "to": starts_at.isoformat()},
+        )
+        return offering
+
+    return _run_locked(write)
 
 
 def offering_change_capacity(*, offering_id: int, capacity: int, changed_by) -> Offering:

@@ -115,7 +115,11 @@ def course_session_update(
             booking_services.offering_change_capacity(
                 offering_id=offering.pk, capacity=capacity, changed_by=changed_by
             )
-        Offering.objects.filter(pk=offering.pk).update(starts_at=starts_at, ends_at=ends_at)
+        # Through the booking service, so families are told of a new time once
+        # and their reminders follow it (events/ listens to offering changes).
+        booking_services.offering_reschedule(
+            offering_id=offering.pk, starts_at=starts_at, ends_at=ends_at, changed_by=changed_by
+        )
         session.venue = venue
         session.online_url = online_url
         session.save(update_fields=["venue", "online_url"])
@@ -128,6 +132,22 @@ def course_session_update(
         )
         session.offering.refresh_from_db()
         return session
+
+
+def course_session_cancel(*, session: CourseSession, cancelled_by) -> CourseSession:
+    """Cancel a session: no more bookings, booked and waiting families are told
+    once (by the reminders' cancellation notice), and the catalogue moves on."""
+    with transaction.atomic():
+        booking_services.offering_cancel(offering_id=session.offering_id, cancelled_by=cancelled_by)
+        course_next_session_refresh(course_ids=[session.course_id])
+        audit_log_record(
+            actor=cancelled_by,
+            action="courses.session.cancel",
+            target=session,
+            data={"course": session.course_id},
+        )
+    session.offering.refresh_from_db()
+    return session
 
 
 # Credits ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ urlpatterns = [
     path("courses/sessions/", views.staff_sessions, name="staff_sessions"),
     path("courses/sessions/<int:pk>/book/", views.session_book, name="book"),
     path("courses/sessions/<int:pk>/roster/", views.session_roster, name="roster"),
+    path("courses/sessions/<int:pk>/cancel/", views.session_cancel, name="session_cancel"),
     path(
         "courses/sessions/<int:pk>/checkin-code/", views.session_checkin_code, name="checkin_code"
     ),

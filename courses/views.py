@@ -259,8 +259,26 @@ def session_roster(request, pk: int):
             "roster": roster,
             "waiting": selectors.session_waiting(session=session),
             "present_count": sum(1 for b in roster if b.attendance == Booking.Attendance.PRESENT),
+            "can_cancel": session.offering.status == session.offering.Status.OPEN
+            and session.offering.starts_at > timezone.now()
+            and access.can_change_unit(request.user, session.offering.unit_id),
         },
     )
+
+
+@staff_member_required
+@require_POST
+def session_cancel(request, pk: int):
+    session = _staff_session(request, pk)
+    if not access.can_change_unit(request.user, session.offering.unit_id):
+        raise Http404
+    try:
+        services.course_session_cancel(session=session, cancelled_by=request.user)
+    except BookingError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("本场次已取消，已报名和候补的家庭会收到通知。"))
+    return redirect("courses:roster", pk=session.pk)
 
 
 @staff_member_required

@@ -11,7 +11,10 @@ class EventsConfig(AppConfig):
         # that reminder at once, marked late (events/reminders.py).
         from bookings import services
 
-        from .reminders import reminders_for_promoted
+        from .reminders import course_session_changed, reminders_for_promoted
 
         if reminders_for_promoted not in services.promotion_listeners:
             services.promotion_listeners.append(reminders_for_promoted)
+        # Course sessions cancelled or moved: notices and reminders follow.
+        if course_session_changed not in services.offering_change_listeners:
+            services.offering_change_listeners.append(course_session_changed)

@@ -549,7 +549,10 @@ def _render(delivery: Delivery, info: OfferingInfo) -> dict[str, str]:
             "when": info.when_label,
         }
     else:
-        subject = _("【活动取消】%(title)s") % {"title": title}
+        if delivery.offering.kind == Offering.Kind.COURSE_SESSION:
+            subject = _("【课程场次取消】%(title)s") % {"title": title}
+        else:
+            subject = _("【活动取消】%(title)s") % {"title": title}
         lead = _("很抱歉，原定于 %(when)s（北京时间）的“%(title)s”已取消，无需前往。") % {
             "title": title,
             "when": info.when_label,
@@ -715,3 +718,32 @@ def deliveries_after_cancel(*, offering: Offering) -> int:
         .exclude(purpose=Delivery.Purpose.CANCELLED)
         .update(status=Delivery.Status.SKIPPED, note=_("活动已取消。"))
     )
+
+
+def course_session_changed(offering: Offering, change: str) -> None:
+    """bookings.offering_change_listeners: a course session was cancelled or moved.
+
+    Events call these steps from their own services (event_cancel, event_update);
+    course sessions change through the bookings service, so they arrive here, in
+    the same transaction as the change.
+    """
+    if offering.kind != Offering.Kind.COURSE_SESSION:
+        return
+    now = timezone.now()
+    if change == "cancelled":
+        deliveries_after_cancel(offering=offering)
+        notices_create(
+            offering=offering,
+            purpose=Delivery.Purpose.CANCELLED,
+            statuses=(Booking.Status.CONFIRMED, Booking.Status.WAITING),
+            moment=now,
+        )
+    elif change == "moved":
+        deliveries_after_move(offering=offering)
+        reminders_skip_passed(offering=offering, now=now)
+        notices_create(
+            offering=offering,
+            purpose=Delivery.Purpose.TIME_CHANGED,
+            statuses=(Booking.Status.CONFIRMED, Booking.Status.WAITING),
+            moment=now,
+        )
