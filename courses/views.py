@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -75,21 +76,46 @@ def _catalogue_cache_key(request) -> str:
     return f"courses:catalogue-body:v1:{get_language()}:{digest}"
 
 
+def _shareable_whole_page(request) -> bool:
+    """An anonymous visitor with no session or messages: the whole page is the
+    same for everyone who asks this URL in this language."""
+    return (
+        request.method == "GET"
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and "messages" not in request.COOKIES
+        and not request.user.is_authenticated
+    )
+
+
 def catalogue(request):
     """The catalogue's content is the same for every visitor, so it is rendered
     once per query string and language and shared for a few seconds
-    (COURSE_CATALOGUE_CACHE_SECONDS); the detail page and booking are always live."""
+    (COURSE_CATALOGUE_CACHE_SECONDS); anonymous visitors share the whole page.
+    The detail page and booking always read live counts."""
     seconds = settings.COURSE_CATALOGUE_CACHE_SECONDS
     if seconds <= 0:
         return render(request, "courses/catalogue.html", _catalogue_context(request))
     key = _catalogue_cache_key(request)
+    page_key = key.replace("catalogue-body", "catalogue-page")
+    shareable = _shareable_whole_page(request)
+    if shareable:
+        content = cache.get(page_key)
+        if content is not None:
+            response = HttpResponse(content)
+            patch_vary_headers(response, ["Cookie"])
+            return response
     body = cache.get(key)
     if body is None:
         body = render_to_string(
             "courses/_catalogue_body.html", _catalogue_context(request), request=request
         )
         cache.set(key, body, seconds)
-    return render(request, "courses/catalogue.html", {"catalogue_body": body})
+    response = render(request, "courses/catalogue.html", {"catalogue_body": body})
+    patch_vary_headers(response, ["Cookie"])
+    # Never share a page that set a cookie or used a CSRF token: both are per visitor.
+    if shareable and not response.cookies and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
+        cache.set(page_key, response.content, seconds)
+    return response
 
 
 def course_detail(request, pk: int):

@@ -11,7 +11,7 @@ from bookings.models import Offering
 from courses.models import Course, CourseSession
 from courses.services import course_next_session_refresh
 from courses.tests.factories import CourseFactory, ThemeFactory, make_session
-from members.tests.factories import RegionFactory
+from members.tests.factories import GuardianFactory, RegionFactory
 from parent_school.tests.factories import ParentSchoolFactory, TermFactory
 
 pytestmark = pytest.mark.django_db
@@ -288,3 +288,27 @@ def test_the_catalogue_content_is_shared_between_visitors_for_a_few_seconds(clie
     english = client.get(URL, {"q": "家庭"}, HTTP_COOKIE="django_language=en")
     assert 'lang="en"' in english.content.decode()
     assert "家庭教育指导" not in client.get(URL, {"q": "不存在的课程"}).content.decode()
+
+
+def test_anonymous_visitors_share_the_whole_page_but_signed_in_users_never_get_it(client, settings):
+    # given the cache on and a published course
+    settings.COURSE_CATALOGUE_CACHE_SECONDS = 30
+    make_session(CourseFactory(title="家庭教育指导"), starts_in=timedelta(days=3))
+    anonymous_first = client.get(URL)
+
+    # when a second anonymous visitor and a signed-in parent ask the same page
+    with CaptureQueriesContext(connection) as captured:
+        anonymous_again = client.get(URL)
+    parent = GuardianFactory(user__display_name="王妈妈").user
+    client.force_login(parent)
+    signed_in = client.get(URL)
+
+    # then the anonymous page is shared as is, with no token or cookie in it
+    assert captured.captured_queries == []
+    assert anonymous_again.content == anonymous_first.content
+    assert "csrfmiddlewaretoken" not in anonymous_first.content.decode()
+    assert "Cookie" in anonymous_again["Vary"]
+    assert not anonymous_again.cookies
+    # and the parent gets their own header (sign-out form), never the shared page
+    assert "王妈妈" not in anonymous_first.content.decode()
+    assert "csrfmiddlewaretoken" in signed_in.content.decode()
