@@ -12,10 +12,10 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    Min,
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
     Sum,
 )
 from django.utils import timezone
@@ -36,21 +36,41 @@ def course_published() -> QuerySet[Course]:
 
 
 def course_annotate_for_cards(queryset: QuerySet[Course]) -> QuerySet[Course]:
-    """Next session, whether any upcoming session has a free place; for the list."""
-    upcoming = upcoming_open_sessions()
+    """The list's rows, in catalogue order (by the stored, indexed next session)."""
     return (
         queryset.defer("body")
         .select_related("parent_school", "parent_school__region", "term", "brand")
         .prefetch_related("themes")
-        .annotate(
-            next_start=Subquery(
-                upcoming.order_by("offering__starts_at").values("offering__starts_at")[:1]
-            ),
-            has_free=Exists(upcoming.filter(offering__places_taken__lt=F("offering__capacity"))),
-        )
-        # Sorted by the stored next session (indexed); the card shows the live one.
         .order_by(F("next_session_at").asc(nulls_last=True), "-pk")
     )
+
+
+def course_cards_attach_live(courses: list[Course]) -> list[Course]:
+    """Set ``next_start`` and ``has_free`` on one page of courses, in one query.
+
+    Computed for the page only: as an annotation on the list query, PostgreSQL
+    would evaluate it for every row skipped by OFFSET on deep pages.
+    """
+    now = timezone.now()
+    rows = (
+        CourseSession.objects.filter(
+            course__in=[course.pk for course in courses],
+            offering__status=Offering.Status.OPEN,
+            offering__starts_at__gt=now,
+        )
+        .values("course")
+        .annotate(
+            next_start=Min("offering__starts_at"),
+            free_sessions=Count("pk", filter=Q(offering__places_taken__lt=F("offering__capacity"))),
+        )
+        .order_by()
+    )
+    live = {row["course"]: row for row in rows} if courses else {}
+    for course in courses:
+        row = live.get(course.pk)
+        course.next_start = row["next_start"] if row else None
+        course.has_free = bool(row and row["free_sessions"])
+    return courses
 
 
 @dataclass

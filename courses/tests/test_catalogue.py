@@ -312,3 +312,24 @@ def test_anonymous_visitors_share_the_whole_page_but_signed_in_users_never_get_i
     # and the parent gets their own header (sign-out form), never the shared page
     assert "王妈妈" not in anonymous_first.content.decode()
     assert "csrfmiddlewaretoken" in signed_in.content.decode()
+
+
+def test_cards_show_the_live_next_session_and_whether_seats_are_free(client):
+    # given a full course and one with free places
+    full = CourseFactory(title="已满课程")
+    session = make_session(full, capacity=1, starts_in=timedelta(days=5))
+    Offering.objects.filter(pk=session.offering_id).update(places_taken=1)
+    make_session(CourseFactory(title="有空位课程"), capacity=5, starts_in=timedelta(days=6))
+
+    # when the catalogue opens
+    response = client.get(URL)
+
+    # then each card says so, with its next session in Shanghai time
+    cards = {c.title: c for c in response.context["page_obj"]}
+    assert cards["已满课程"].has_free is False
+    assert cards["有空位课程"].has_free is True
+    assert cards["已满课程"].next_start == session.offering.starts_at
+    body = response.content.decode()
+    assert "已满，可候补" in body and "有空位" in body
+    local = timezone.localtime(session.offering.starts_at)
+    assert f"{local.month}月{local.day}日 {local:%H:%M}" in body
