@@ -720,30 +720,43 @@ def deliveries_after_cancel(*, offering: Offering) -> int:
     )
 
 
+def notices_after_cancel(*, offering: Offering, now: datetime.datetime | None = None) -> None:
+    """A cancelled offering: unsent reminders are skipped and each booked or
+    waiting family gets one cancellation notice. Call inside the cancelling
+    transaction (event_cancel, or bookings.offering_cancel via the listener)."""
+    deliveries_after_cancel(offering=offering)
+    notices_create(
+        offering=offering,
+        purpose=Delivery.Purpose.CANCELLED,
+        statuses=(Booking.Status.CONFIRMED, Booking.Status.WAITING),
+        moment=now or timezone.now(),
+    )
+
+
+def notices_after_move(*, offering: Offering, now: datetime.datetime | None = None) -> None:
+    """A moved offering: reminders follow the new time, rules already past are not
+    sent, and each booked or waiting family gets one "time changed" notice."""
+    now = now or timezone.now()
+    deliveries_after_move(offering=offering)
+    reminders_skip_passed(offering=offering, now=now)
+    notices_create(
+        offering=offering,
+        purpose=Delivery.Purpose.TIME_CHANGED,
+        statuses=(Booking.Status.CONFIRMED, Booking.Status.WAITING),
+        moment=now,
+    )
+
+
 def course_session_changed(offering: Offering, change: str) -> None:
     """bookings.offering_change_listeners: a course session was cancelled or moved.
 
-    Events call these steps from their own services (event_cancel, event_update);
-    course sessions change through the bookings service, so they arrive here, in
-    the same transaction as the change.
+    Events take the same steps from their own services (event_cancel,
+    event_update); course sessions change through the bookings service, so they
+    arrive here, in the same transaction as the change.
     """
     if offering.kind != Offering.Kind.COURSE_SESSION:
         return
-    now = timezone.now()
     if change == "cancelled":
-        deliveries_after_cancel(offering=offering)
-        notices_create(
-            offering=offering,
-            purpose=Delivery.Purpose.CANCELLED,
-            statuses=(Booking.Status.CONFIRMED, Booking.Status.WAITING),
-            moment=now,
-        )
+        notices_after_cancel(offering=offering)
     elif change == "moved":
-        deliveries_after_move(offering=offering)
-        reminders_skip_passed(offering=offering, now=now)
-        notices_create(
-            offering=offering,
-            purpose=Delivery.Purpose.TIME_CHANGED,
-            statuses=(Booking.Status.CONFIRMED, Booking.Status.WAITING),
-            moment=now,
-        )
+        notices_after_move(offering=offering)

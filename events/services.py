@@ -172,14 +172,7 @@ def event_update(
         if reminder_hours is not _UNSET:
             event_reminder_offsets_set(event=event, hours=reminder_hours)
         if moved:
-            reminders.deliveries_after_move(offering=offering)
-            reminders.reminders_skip_passed(offering=offering, now=now)
-            reminders.notices_create(
-                offering=offering,
-                purpose=Delivery.Purpose.TIME_CHANGED,
-                statuses=(Booking.Status.CONFIRMED, Booking.Status.WAITING),
-                moment=now,
-            )
+            reminders.notices_after_move(offering=offering, now=now)
         audit_log_record(
             actor=updated_by,
             action="events.event.update",
@@ -213,13 +206,7 @@ def event_cancel(*, event_id: int, cancelled_by, reason: str = "") -> Event:
         event.save(update_fields=["status", "updated_at"])
         offering.status = Offering.Status.CANCELLED
         offering.save(update_fields=["status"])
-        reminders.deliveries_after_cancel(offering=offering)
-        reminders.notices_create(
-            offering=offering,
-            purpose=Delivery.Purpose.CANCELLED,
-            statuses=(Booking.Status.CONFIRMED, Booking.Status.WAITING),
-            moment=now,
-        )
+        reminders.notices_after_cancel(offering=offering, now=now)
         audit_log_record(
             actor=cancelled_by,
             action="events.event.cancel",
