@@ -228,11 +228,29 @@ def test_cancelling_closes_before_the_start_but_a_coordinator_may_force():
 
 
 def test_the_cancel_deadline_setting_is_configurable(settings):
-    settings.BOOKING_CANCEL_CLOSES_HOURS = 0
-    offering = OfferingFactory(starts_at=timezone.now() + timedelta(minutes=30))
+    # given two offerings starting in 30 minutes, each booked by a family
+    early = OfferingFactory(starts_at=timezone.now() + timedelta(minutes=30))
+    late = OfferingFactory(starts_at=timezone.now() + timedelta(minutes=30))
     family, guardians, _ = make_family()
-    booking = book(offering, family, guardians)
-    services.booking_cancel(booking_id=booking.pk, family=family, cancelled_by=None)
+    refused = book(early, family, guardians)
+    allowed = book(late, family, guardians)
+
+    # when the deadline is one hour before the start, cancelling 30 minutes before is refused
+    settings.BOOKING_CANCEL_CLOSES_HOURS = 1
+    assert services.cancel_deadline(early) == early.starts_at - timedelta(hours=1)
+    with pytest.raises(BookingError) as error:
+        services.booking_cancel(booking_id=refused.pk, family=family, cancelled_by=None)
+    assert error.value.code == "cancel_closed"
+    refused.refresh_from_db()
+    assert refused.status == Booking.Status.CONFIRMED
+
+    # and with the setting at 0 the same cancellation goes through and frees the place
+    settings.BOOKING_CANCEL_CLOSES_HOURS = 0
+    assert services.cancel_deadline(late) == late.starts_at
+    cancelled = services.booking_cancel(booking_id=allowed.pk, family=family, cancelled_by=None)
+    assert cancelled.status == Booking.Status.CANCELLED
+    late.refresh_from_db()
+    assert late.places_taken == 0
 
 
 def test_another_family_cannot_cancel_my_booking():
