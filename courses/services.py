@@ -201,6 +201,9 @@ def credit_reverse(*, entry: CreditEntry, created_by, note: str = "") -> CreditE
     if entry.reason == CreditEntry.Reason.CORRECTION:
         raise CourseError("not_reversible")
     with transaction.atomic():
+        # Lock the entry: two reversals sent at once (a double-submitted admin
+        # action) run in turn, and the second finds the first's reversing row.
+        CreditEntry.objects.select_for_update().filter(pk=entry.pk).first()
         if CreditEntry.objects.filter(reverses=entry).exists():
             raise CourseError("already_reversed")
         reversal = CreditEntry(

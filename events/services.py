@@ -311,14 +311,33 @@ def event_self_check_in(*, event: Event, code: str, user, family: Family | None)
     return booking
 
 
+def _feed_lock(family: Family) -> None:
+    # The family row is the lock for its feeds: every writer of a live feed takes
+    # it first, so two first visits (or two taps on "renew") run one after the
+    # other and the second sees what the first wrote (``one_live_feed`` is never
+    # hit). NO KEY UPDATE: bookings and guardians may still point at the family.
+    Family.objects.select_for_update(no_key=True).filter(pk=family.pk).first()
+
+
 def calendar_feed_get_or_create(*, family: Family) -> CalendarFeed:
+    """The family's live feed; the first visit makes it (two first visits make one)."""
     feed = CalendarFeed.objects.filter(family=family, revoked_at__isnull=True).first()
-    return feed or CalendarFeed.objects.create(family=family)
+    if feed is not None:
+        return feed
+    with transaction.atomic():
+        _feed_lock(family)
+        feed = CalendarFeed.objects.filter(family=family, revoked_at__isnull=True).first()
+        return feed or CalendarFeed.objects.create(family=family)
 
 
 def calendar_feed_revoke(*, family: Family, revoked_by, renew: bool = True) -> CalendarFeed | None:
-    """Revoke the family's secret feed URL (and by default issue a new one)."""
+    """Revoke the family's secret feed URL (and by default issue a new one).
+
+    Two renewals at once run in turn: the second revokes the link the first made,
+    as if it had been sent a moment later.
+    """
     with transaction.atomic():
+        _feed_lock(family)
         count = CalendarFeed.objects.filter(family=family, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )

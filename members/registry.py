@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -160,7 +160,17 @@ def role_assign(
         assignment.full_clean(validate_unique=False, validate_constraints=False)
     except ValidationError as error:
         raise RegistryError("role_invalid", detail="；".join(error.messages)) from error
-    assignment.save()
+    try:
+        with transaction.atomic():
+            assignment.save()
+    except IntegrityError as error:
+        # The same grant sent twice at once: the unique keys let the first in,
+        # and the second is told the role exists, as if it had come later.
+        if not RoleAssignment.objects.filter(
+            user=user, role=role, alliance=alliance, unit=unit
+        ).exists():
+            raise
+        raise RegistryError("role_exists") from error
     _user_roles_sync(user)
     audit_log_record(
         actor=actor,
@@ -265,6 +275,9 @@ def units_add_to_alliance(
     if len(allowed) != len(set(ids)):
         raise RegistryError("unit_not_allowed")
     joined_on = joined_on or timezone.localdate()
+    # Lock the alliance: two additions at once run in turn, so the second sees the
+    # first's memberships as "already members" instead of hitting membership_unique.
+    Alliance.objects.select_for_update(no_key=True).filter(pk=alliance.pk).first()
     existing = {
         m.unit_id: m
         for m in Membership.objects.select_for_update().filter(alliance=alliance, unit__in=allowed)

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError
 from django.urls import reverse
 from django.utils import timezone
@@ -58,6 +58,13 @@ def audit_log_record(
 # --- consent ----------------------------------------------------------------------
 
 
+def _user_lock(user: User) -> None:
+    # Serialises one person's first-time writes (family set-up, consent): the
+    # second of two simultaneous requests waits here and then sees the first's
+    # rows. NO KEY UPDATE, so rows that merely point at the user are not blocked.
+    User.objects.select_for_update(no_key=True).filter(pk=user.pk).first()
+
+
 def consent_record(
     *,
     user: User,
@@ -70,6 +77,16 @@ def consent_record(
 
     version = current_version(document)
     with transaction.atomic():
+        # A double tap on "I agree" records once: the user's row is the lock, and
+        # the second request finds the first one's record and returns it.
+        _user_lock(user)
+        existing = (
+            ConsentRecord.objects.filter(user=user, document=document, version=version)
+            .order_by("agreed_at", "pk")
+            .first()
+        )
+        if existing is not None:
+            return existing
         record = ConsentRecord.objects.create(
             user=user, family=family, document=document, version=version
         )
@@ -100,20 +117,32 @@ def family_create_for_user(
     home_community: Region | None = None,
     display_name: str | None = None,
 ) -> Guardian:
-    """Start a family with ``user`` as its first guardian."""
-    with transaction.atomic():
-        if Guardian.objects.select_for_update().filter(user=user).exists():
-            raise MembersError("already_in_family")
-        _set_display_name(user, display_name)
-        family = Family.objects.create(home_community=home_community)
-        guardian = Guardian.objects.create(
-            user=user,
-            family=family,
-            relation=relation,
-            phone=phone or (user.phone or ""),
-            home_community=home_community,
-        )
-        audit_log_record(actor=user, action="members.family.create", target=family)
+    """Start a family with ``user`` as its first guardian.
+
+    Two set-up forms sent at once make one family: the second waits for the
+    first and is refused with ``already_in_family`` (the caller shows the family).
+    """
+    try:
+        with transaction.atomic():
+            _user_lock(user)
+            if Guardian.objects.filter(user=user).exists():
+                raise MembersError("already_in_family")
+            _set_display_name(user, display_name)
+            family = Family.objects.create(home_community=home_community)
+            guardian = Guardian.objects.create(
+                user=user,
+                family=family,
+                relation=relation,
+                phone=phone or (user.phone or ""),
+                home_community=home_community,
+            )
+            audit_log_record(actor=user, action="members.family.create", target=family)
+    except IntegrityError as error:
+        # Joining a family by invitation at the same moment does not take the
+        # lock above; the one-guardian-per-user key refuses the second writer.
+        if not Guardian.objects.filter(user=user).exists():
+            raise
+        raise MembersError("already_in_family") from error
     user.__dict__.pop("_guardian_cache", None)
     return guardian
 

@@ -79,7 +79,10 @@ def family(request: HttpRequest) -> HttpResponse:
                     display_name=form.cleaned_data["display_name"],
                 )
             except MembersError as exc:
-                messages.error(request, exc.message)
+                # A second tap that lost the race to the first: the family it asked
+                # for now exists, so answer as a later visit would, with the family.
+                if exc.code != "already_in_family":
+                    messages.error(request, exc.message)
             else:
                 messages.success(request, _("家庭已建立。现在可以添加孩子或邀请家人了。"))
             return redirect("members:family")
