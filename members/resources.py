@@ -11,26 +11,39 @@ What an administrator gets (see docs/REGISTRY.md):
   (codes and phone numbers: every full-width ASCII character). Chinese
   punctuation in names (（）：，) is kept.
 - Every bad row is reported with its spreadsheet row number (the header is row 1),
-  the column and a Chinese message. An import with any bad row writes nothing.
-- Exports escape spreadsheet formulae (a leading ' before = + - @) and mask mobile
-  numbers as 138****1234; a masked number in an import leaves the stored number
-  as it is.
+  the column and a Chinese message, and the whole file is checked so that every
+  bad row is listed at once. An import with any bad row writes nothing.
+- The shape of the file is checked too: cells outside the titled columns, short
+  CSV rows, merged cells, unknown / translated / repeated / blank column titles,
+  missing columns and empty sheets are each named by row and column.
+- A text longer than its model field allows is reported in the portal's words
+  (field name, limit, actual length), for every imported field.
+- Exports escape spreadsheet formulae with ``members.privacy.spreadsheet_safe``
+  (in the export formats below, for every cell) and mask mobile numbers as
+  138****1234; a masked number in an import leaves the stored number as it is.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 import re
 from decimal import Decimal
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+import tablib
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
-from import_export.formats.base_formats import CSV, TablibFormat
-from import_export.results import Result
+from import_export.formats.base_formats import CSV, XLSX
+from import_export.results import InvalidRow, Result
+from openpyxl.utils import get_column_letter, range_boundaries
 
 from .models import Alliance, Membership, MemberUnit, Region
 from .privacy import mask_phone as mask_personal_phone
+from .privacy import spreadsheet_safe, spreadsheet_unescape
 from .services import audit_log_record
 
 IMPORT_MESSAGES = {
@@ -67,12 +80,122 @@ IMPORT_MESSAGES = {
     ),
     "left_before_joined": _("退出日期不能早于加入日期。"),
     "duplicate_in_db": _("所在区域已有同名单位，但单位编码不同；请检查单位编码。"),
+    "too_long": _("%(field)s最多 %(limit)s 个字，这一行有 %(length)s 个字。"),
+    # The shape of the file: column titles (row 1), stray cells, merged cells.
+    "no_headers": _("第 1 行没有列标题。第 1 行应为列标题（%(columns)s），数据从第 2 行开始。"),
+    "unknown_header": _(
+        "列标题“%(value)s”不是可导入的列，这一列的内容不会被读取。可用的列：%(columns)s。"
+    ),
+    "foreign_header": _(
+        "列标题“%(value)s”是“%(column)s”的%(language)s写法，请改为中文列标题“%(column)s”。"
+    ),
+    "duplicate_header": _("列标题“%(value)s”与 %(first)s重复，请删除其中一列。"),
+    "blank_header": _("这一列没有列标题，但第 %(rows)s 行有内容。请补上列标题，或删除这一列。"),
+    "cell_without_header": _(
+        "这个单元格有内容“%(value)s”，但所在的列没有列标题，内容不会被读取。请删除它，或在第 1 行补上列标题。"
+    ),
+    "csv_extra_cells": _(
+        "这一行比第 1 行的列标题多出单元格（内容“%(value)s”）。单元格里本来就有英文逗号时，要用英文双引号把整个单元格括起来；否则请删除多余的内容。"
+    ),
+    "csv_short_row": _(
+        "这一行只有 %(cells)s 个单元格，第 1 行有 %(headers)s 个列标题，缺少“%(columns)s”。请检查是否少了逗号，以免内容错位。"
+    ),
+    "merged_cells": _("%(range)s 是合并单元格。请取消合并，并在每一行、每一列分别填写内容。"),
+    # Files that cannot be read at all (shown above the upload field).
+    "empty_file": _("文件是空的：第 1 行应为列标题，数据从第 2 行开始。"),
+    "empty_sheet": _("工作表“%(sheet)s”是空的：第 1 行应为列标题，数据从第 2 行开始。"),
+    "empty_sheet_others": _(
+        "工作表“%(sheet)s”是空的。导入读取的是保存文件时选中的工作表；本文件还有：%(others)s。请选中有数据的工作表后保存，或删除其他工作表。"
+    ),
+    "not_xlsx": _(
+        "无法按 XLSX 读取这个文件：它不是有效的 Excel 工作簿（.xlsx）。如果是 CSV 文件，请在“文件格式”中选择 csv；旧版 .xls 文件请先另存为 .xlsx。"
+    ),
+    "xlsx_as_csv": _("这是一个 XLSX（Excel）文件，请在“文件格式”中选择 xlsx。"),
+    "utf16_csv": _(
+        "这个文件是 Excel 的“Unicode 文本”格式，不是 CSV。请在 Excel 中“另存为 → CSV UTF-8（逗号分隔）”，或直接上传 XLSX。"
+    ),
+    "bad_encoding": _(
+        "文件的编码无法识别。请把 CSV 保存为 UTF-8 或 GBK 编码（Excel：“另存为 → CSV UTF-8（逗号分隔）”），或直接上传 XLSX。"
+    ),
+    "csv_unreadable": _(
+        "无法按 CSV 读取第 %(line)s 行（引号不成对或有不允许的字符）。请用 Excel 或 WPS 打开后重新另存为 CSV。"
+    ),
 }
 
 
-class ChineseCSV(CSV):
+def _msg(code: str, **params) -> str:
+    message = str(IMPORT_MESSAGES[code])
+    return message % params if params else message
+
+
+class ImportFileError(ValueError):
+    """The file cannot be read as the chosen format; ``message`` is for the user."""
+
+    def __init__(self, code: str, **params):
+        self.code = code
+        self.message = _msg(code, **params)
+        super().__init__(self.message)
+
+
+def column_label(index: int) -> str:
+    """'C 列' for the 0-based column ``index``, as a spreadsheet program names it."""
+    return f"{get_column_letter(index + 1)} 列"
+
+
+def _preview(value, limit: int = 20) -> str:
+    text = str(value).strip()
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _content_width(cells) -> int:
+    """Cells up to and including the last one with content."""
+    for index in range(len(cells) - 1, -1, -1):
+        if not _is_empty(cells[index]):
+            return index + 1
+    return 0
+
+
+def _spreadsheet_dataset(records: list, *, source: str, pad, problems: list) -> tablib.Dataset:
+    """A rectangular Dataset from rows as read (the first one is the header row).
+
+    Columns to the right of the last title are kept, with a blank title, so that
+    the resource can name every stray cell by row and column instead of the
+    cell being dropped. ``problems`` (spreadsheet row, column, message) are the
+    ones only the reader can see (merged cells, short CSV rows).
+    """
+    width = max(_content_width(r) for r in records)
+    header = list(records[0][:width])
+    header += [None] * (width - len(header))
+    rows = []
+    for record in records[1:]:
+        cells = list(record[:width])
+        rows.append(cells + [pad] * (width - len(cells)))
+    dataset = tablib.Dataset(*rows, headers=["" if _is_empty(h) else str(h) for h in header])
+    dataset.shape_problems = problems
+    dataset.source_format = source
+    return dataset
+
+
+class SpreadsheetSafeExport:
+    """Every exported cell goes through ``spreadsheet_safe``, whatever the resource.
+
+    The library's own rule (``IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT``, which
+    only strips a leading "=") is switched off in settings; this is the one rule.
+    """
+
+    def export_data(self, dataset, **kwargs):
+        safe = tablib.Dataset(headers=[spreadsheet_safe(h) for h in dataset.headers or []])
+        safe.title = dataset.title
+        for row in dataset:
+            safe.append([spreadsheet_safe(cell) for cell in row])
+        return super().export_data(safe, **kwargs)
+
+
+class ChineseCSV(SpreadsheetSafeExport, CSV):
     """CSV in UTF-8 (with or without BOM) or in GB18030/GBK, the encoding Excel and
-    WPS use for “CSV” on Chinese Windows. Read as bytes, then decoded here."""
+    WPS use for “CSV” on Chinese Windows. Read as bytes, decoded and parsed here so
+    that a row with too many or too few cells is reported, not refused whole.
+    Written as UTF-8 with a BOM, so that Excel shows the Chinese text."""
 
     def is_binary(self):
         return True
@@ -81,17 +204,117 @@ class ChineseCSV(CSV):
         return "rb"
 
     def create_dataset(self, in_stream, **kwargs):
-        if isinstance(in_stream, bytes):
-            try:
-                in_stream = in_stream.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                in_stream = in_stream.decode("gb18030")
-        return TablibFormat.create_dataset(self, in_stream, **kwargs)
+        text = self._decode(in_stream)
+        reader = csv.reader(io.StringIO(text, newline=""))
+        records = []
+        try:
+            for cells in reader:
+                records.append(cells)
+        except csv.Error as error:
+            raise ImportFileError("csv_unreadable", line=reader.line_num) from error
+        if not records or not any(_content_width(r) for r in records):
+            raise ImportFileError("empty_file")
+        return _spreadsheet_dataset(
+            records, source="csv", pad="", problems=self._short_rows(records)
+        )
+
+    @staticmethod
+    def _decode(in_stream) -> str:
+        if isinstance(in_stream, str):
+            return in_stream
+        if in_stream.startswith(b"PK\x03\x04"):
+            raise ImportFileError("xlsx_as_csv")
+        if in_stream.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise ImportFileError("utf16_csv")
+        try:
+            return in_stream.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+        try:
+            return in_stream.decode("gb18030")
+        except UnicodeDecodeError as error:
+            raise ImportFileError("bad_encoding") from error
+
+    @staticmethod
+    def _short_rows(records) -> list[tuple[int, str, str]]:
+        # A row with fewer cells than titles has most likely lost a comma, and
+        # every value after it has moved one column to the left.
+        header = records[0]
+        titled = _content_width(header)
+        problems = []
+        for number, cells in enumerate(records[1:], start=2):
+            if _content_width(cells) == 0 or len(cells) >= titled:
+                continue
+            missing = [str(h).strip() for h in header[len(cells) : titled] if not _is_empty(h)]
+            message = _msg(
+                "csv_short_row", cells=len(cells), headers=titled, columns="、".join(missing)
+            )
+            problems.append((number, column_label(len(cells)), message))
+        return problems
+
+    def export_data(self, dataset, **kwargs):
+        return "\ufeff" + super().export_data(dataset, **kwargs)
 
 
-def _msg(code: str, **params) -> str:
-    message = str(IMPORT_MESSAGES[code])
-    return message % params if params else message
+class ChineseXLSX(SpreadsheetSafeExport, XLSX):
+    """XLSX, read from the sheet that was selected when the file was saved.
+
+    Read-only mode (fast for big files) with the stored dimensions ignored, so a
+    cell beyond what the file claims is still seen; merged cells are looked up in
+    the sheet's XML, because read-only mode does not load them.
+    """
+
+    def create_dataset(self, in_stream, **kwargs):
+        import openpyxl
+
+        try:
+            book = openpyxl.load_workbook(io.BytesIO(in_stream), read_only=True, data_only=True)
+        except Exception as error:  # a zip that is not a workbook raises many kinds
+            raise ImportFileError("not_xlsx") from error
+        try:
+            sheet = book.active
+            if sheet is None or not hasattr(sheet, "iter_rows"):
+                records, merged = [], []
+            else:
+                sheet.reset_dimensions()
+                records = [list(row) for row in sheet.iter_rows(values_only=True)]
+                merged = _merged_ranges(sheet)
+            if not records or not any(_content_width(r) for r in records):
+                title = getattr(sheet, "title", "")
+                others = [name for name in book.sheetnames if name != title]
+                if others:
+                    raise ImportFileError(
+                        "empty_sheet_others", sheet=title, others="、".join(others)
+                    )
+                raise ImportFileError("empty_sheet", sheet=title)
+        finally:
+            book.close()
+        problems = []
+        for ref in merged:
+            min_col, min_row, max_col, max_row = range_boundaries(ref)
+            columns = column_label(min_col - 1)
+            if max_col > min_col:
+                columns = f"{get_column_letter(min_col)}–{get_column_letter(max_col)} 列"
+            for number in range(min_row, min(max_row, len(records)) + 1):
+                problems.append((number, columns, _msg("merged_cells", range=ref)))
+        return _spreadsheet_dataset(records, source="xlsx", pad=None, problems=problems)
+
+
+def _merged_ranges(sheet) -> list[str]:
+    """The merged ranges ('A2:A3') of a read-only sheet, from its XML."""
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    from openpyxl.xml.functions import iterparse
+
+    tag = f"{{{SHEET_MAIN_NS}}}mergeCell"
+    ranges = []
+    # ReadOnlyWorksheet keeps no merged cells; _get_source() opens the same
+    # part of the archive it reads the rows from (openpyxl is pinned).
+    with sheet._get_source() as source:
+        for _event, element in iterparse(source):
+            if element.tag == tag and element.get("ref"):
+                ranges.append(element.get("ref"))
+            element.clear()
+    return ranges
 
 
 # Full-width ASCII (U+FF01–U+FF5E) maps to U+0021–U+007E; U+3000 is the
@@ -99,7 +322,6 @@ def _msg(code: str, **params) -> str:
 _FULLWIDTH_ALL = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _CJK_PUNCTUATION_KEPT = "！（），：；？"
 _FULLWIDTH_TEXT = {k: v for k, v in _FULLWIDTH_ALL.items() if chr(k) not in _CJK_PUNCTUATION_KEPT}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def normalise_cell(value, *, strict: bool = False):
@@ -107,17 +329,8 @@ def normalise_cell(value, *, strict: bool = False):
     if not isinstance(value, str):
         return value
     value = value.translate(_FULLWIDTH_ALL if strict else _FULLWIDTH_TEXT).strip()
-    # Undo our own formula escaping so an exported file imports unchanged.
-    if value.startswith("'") and value[1:2] in ("=", "+", "-", "@"):
-        value = value[1:]
-    return value
-
-
-def escape_formula(value: str) -> str:
-    """Prefix ' so that spreadsheet programs show the text instead of running it."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    # Undo the exports' formula escaping so an exported file imports unchanged.
+    return spreadsheet_unescape(value).strip()
 
 
 def _reject_non_text(value) -> None:
@@ -165,7 +378,7 @@ class TextWidget(widgets.CharWidget):
         return value
 
     def render(self, value, obj=None, **kwargs):
-        return escape_formula("" if value is None else str(value))
+        return "" if value is None else str(value)
 
 
 class PhoneWidget(TextWidget):
@@ -289,7 +502,7 @@ class RegionWidget(widgets.Widget):
         return region_lookup(value)
 
     def render(self, value, obj=None, **kwargs):
-        return escape_formula(value.name) if value else ""
+        return value.name if value else ""
 
 
 def region_lookup(value: str) -> Region:
@@ -324,7 +537,51 @@ class ParentUnitWidget(widgets.Widget):
         return unit_lookup(value, unknown="unknown_parent_unit")
 
     def render(self, value, obj=None, **kwargs):
-        return escape_formula(value.code or value.name) if value else ""
+        return (value.code or value.name) if value else ""
+
+
+def _rows_text(numbers: list[int], shown: int = 5) -> str:
+    text = "、".join(str(n) for n in numbers[:shown])
+    return text if len(numbers) <= shown else f"{text} 等 {len(numbers)}"
+
+
+def _translated_columns(columns: list[str]) -> dict[str, tuple[str, str]]:
+    """Column titles as the portal's other languages write them (lower case) →
+    (the Chinese title, the language's name in Chinese)."""
+    table = {}
+    for code, _name in settings.LANGUAGES:
+        if code.startswith("zh"):
+            continue
+        language = str(translation.get_language_info(code)["name_translated"])
+        with translation.override(code):
+            for column in columns:
+                text = translation.gettext(column)
+                if text != column:
+                    table.setdefault(normalise_cell(text, strict=True).lower(), (column, language))
+    return table
+
+
+def add_shape_problems(result: Result, problems: list[tuple[int, str, str]]) -> None:
+    """Put (spreadsheet row, column, message) problems into the result's invalid
+    rows, merged with the row's own errors, so that one table lists them all."""
+    if not problems:
+        return
+    by_number: dict[int, dict[str, list[str]]] = {}
+    for line, column, message in problems:
+        columns = by_number.setdefault(line - 1, {})
+        columns.setdefault(column or NON_FIELD_ERRORS, []).append(message)
+    rows = {row.number: row for row in result.invalid_rows}
+    for number, columns in by_number.items():
+        existing = rows.get(number)
+        values = ()
+        if existing is not None:
+            values = existing.values
+            for column, messages in existing.error_dict.items():
+                columns.setdefault(column, []).extend(messages)
+        rows[number] = InvalidRow(
+            number=number, validation_error=ValidationError(columns), values=values
+        )
+    result.invalid_rows = [rows[n] for n in sorted(rows)]
 
 
 def import_errors(result: Result) -> list[tuple[int, str, str]]:
@@ -361,6 +618,10 @@ class RegistryResource(resources.ModelResource):
         self._seen_keys: dict[tuple, int] = {}
         self._pending: dict[str, list[str]] = {}
         self._blank_row = False
+        #: (spreadsheet row, column, message) for the file's shape; see check_shape.
+        self._shape_problems: list[tuple[int, str, str]] = []
+        self._columns_missing = False
+        self._known_columns: list[str] = []
 
     # -- import ---------------------------------------------------------------
     def import_data(self, dataset, dry_run=False, raise_errors=False, **kwargs):
@@ -370,21 +631,83 @@ class RegistryResource(resources.ModelResource):
 
     def before_import(self, dataset, **kwargs):
         self._seen_keys = {}
-        headers = [normalise_cell(h, strict=True) if h else "" for h in (dataset.headers or [])]
-        dataset.headers = headers
-        missing = [c for c in self.required_columns if c not in headers]
+        self._shape_problems = list(getattr(dataset, "shape_problems", []))
+        self._columns_missing = False
+        self._known_columns = [f.column_name for f in self.get_user_visible_fields()]
+        dataset.headers = [
+            "" if _is_empty(h) else normalise_cell(str(h), strict=True)
+            for h in (dataset.headers or [])
+        ]
+        self.check_shape(dataset)
+        if self._columns_missing:
+            # Without its key columns no row can be checked: one clear message
+            # (with the other shape problems) instead of the same error on every row.
+            del dataset[0 : dataset.height]
+
+    def check_shape(self, dataset) -> None:
+        """Column titles (row 1) and cells outside the titled columns, each named
+        by row and column; rows are still checked unless key columns are missing."""
+        headers = dataset.headers
+        known = self._known_columns
+        columns_text = "、".join(known)
+        problems = self._shape_problems
+        if headers and not any(headers):
+            problems.append((1, "", _msg("no_headers", columns=columns_text)))
+            self._columns_missing = True
+            return
+        last_titled = max((i for i, h in enumerate(headers) if h), default=-1)
+        from_csv = getattr(dataset, "source_format", "") == "csv"
+        translated = _translated_columns(known)
+        first_seen: dict[str, str] = {}
+        for index, header in enumerate(headers):
+            label = column_label(index)
+            if not header:
+                filled = [n for n, row in enumerate(dataset, start=2) if not _is_empty(row[index])]
+                if not filled:
+                    continue  # an empty column without a title is harmless
+                if index < last_titled:
+                    problems.append((1, label, _msg("blank_header", rows=_rows_text(filled))))
+                code = (
+                    "csv_extra_cells" if from_csv and index > last_titled else "cell_without_header"
+                )
+                for number in filled:
+                    value = _preview(dataset[number - 2][index])
+                    problems.append((number, label, _msg(code, value=value)))
+            elif header in first_seen:
+                problems.append(
+                    (1, label, _msg("duplicate_header", value=header, first=first_seen[header]))
+                )
+            elif header not in known:
+                match = translated.get(header.lower())
+                if match:
+                    message = _msg(
+                        "foreign_header", value=header, column=match[0], language=match[1]
+                    )
+                else:
+                    message = _msg("unknown_header", value=header, columns=columns_text)
+                problems.append((1, label, message))
+            else:
+                first_seen[header] = label
+        missing = [c for c in self.required_columns if c not in first_seen]
         if missing:
-            # One clear message instead of one error per row.
-            while dataset.height:
-                dataset.lpop()
-            raise ValueError(_msg("missing_columns", columns="、".join(missing)))
+            problems.append((1, "", _msg("missing_columns", columns="、".join(missing))))
+            self._columns_missing = True
+
+    def _check_import_id_fields(self, headers):
+        # Missing key columns were reported in Chinese (row 1) by check_shape;
+        # the library's own check would add the same in English.
+        if self._columns_missing:
+            return
+        super()._check_import_id_fields(headers)
 
     def before_import_row(self, row, **kwargs):
         self._pending = {}
         self._line = kwargs.get("row_number", 0) + 1
         for column in list(row.keys()):
             row[column] = normalise_cell(row[column], strict=column in self.strict_columns)
-        self._blank_row = all(_is_empty(v) for v in row.values())
+        # Blank means blank in the columns that are read: a stray cell elsewhere
+        # is a shape problem (check_shape), not a row to import.
+        self._blank_row = all(_is_empty(row.get(c)) for c in self._known_columns)
         if not self._blank_row:
             self.check_row(row)
 
@@ -427,6 +750,9 @@ class RegistryResource(resources.ModelResource):
 
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
         errors = dict(import_validation_errors or {})
+        # Lengths in the portal's words; a field reported here is left out of
+        # full_clean, so Django's generic max_length message does not repeat it.
+        errors.update({k: v for k, v in self.length_errors(instance).items() if k not in errors})
         try:
             super().validate_instance(instance, errors, validate_unique)
         except ValidationError as error:
@@ -446,8 +772,33 @@ class RegistryResource(resources.ModelResource):
         if by_column:
             raise ValidationError(by_column)
 
+    def length_errors(self, instance) -> dict[str, ValidationError]:
+        """Every imported text longer than its model field's max_length."""
+        errors = {}
+        for field in self.get_import_fields():
+            if field.readonly or not field.attribute or "__" in field.attribute:
+                continue
+            try:
+                model_field = instance._meta.get_field(field.attribute)
+            except FieldDoesNotExist:
+                continue
+            limit = getattr(model_field, "max_length", None)
+            value = getattr(instance, model_field.attname, None)
+            if limit and isinstance(value, str) and len(value) > limit:
+                message = _msg(
+                    "too_long",
+                    field=str(model_field.verbose_name),
+                    limit=limit,
+                    length=len(value),
+                )
+                errors[field.attribute] = ValidationError(message, code="max_length")
+        return errors
+
     def after_import(self, dataset, result, **kwargs):
         super().after_import(dataset, result, **kwargs)
+        # Runs inside the import's transaction: shape problems added here make
+        # import_data roll the whole file back, like any invalid row.
+        add_shape_problems(result, self._shape_problems)
         if kwargs.get("dry_run") or result.has_errors() or result.has_validation_errors():
             return
         audit_log_record(
@@ -467,7 +818,8 @@ class RegistryResource(resources.ModelResource):
         value = super().export_field(field, instance, **kwargs)
         if isinstance(field, PhoneField):
             value = mask_phone(value)
-        return escape_formula(value)
+        # Formulae are escaped for every cell by the export formats (ChineseCSV/XLSX).
+        return value
 
 
 class RegionResource(RegistryResource):
@@ -635,7 +987,7 @@ class AllianceWidget(widgets.Widget):
         return alliance
 
     def render(self, value, obj=None, **kwargs):
-        return escape_formula(value.name) if value else ""
+        return value.name if value else ""
 
 
 class MembershipUnitWidget(widgets.Widget):
@@ -659,7 +1011,7 @@ class MembershipUnitWidget(widgets.Widget):
         return unit
 
     def render(self, value, obj=None, **kwargs):
-        return escape_formula(value.code or "") if value else ""
+        return (value.code or "") if value else ""
 
 
 class MembershipResource(RegistryResource):

@@ -123,6 +123,44 @@ UNITS_ERRORS = [
 ]
 
 
+# Shape problems (issue 10): what hand-edited files look like. Each one is named
+# by row and column, together with the ordinary errors, and nothing is written.
+LONG_NAME = "示例" * 65  # 130 characters; a unit's name holds at most 120
+UNITS_SHAPE_CSV = [
+    UNITS_CLEAN[0],
+    # row 3: an address with an unquoted comma gives the row an eleventh cell
+    UNITS_CLEAN[1][:4] + ["中山路 1 号", "2 楼"] + UNITS_CLEAN[1][5:],
+    # row 4: a comma lost at the end: nine cells for ten titles
+    UNITS_CLEAN[2][:9],
+    # row 5: a name longer than the field allows
+    ["YZ-SAMPLE-06", LONG_NAME, "企业", "南纪门街道", "", "", "", "", "是", ""],
+    # row 6: an ordinary error, still reported alongside
+    ["YZ-SAMPLE-07", "南纪门街道示例机构", "培训机构", "南纪门街道", "", "", "", "", "是", ""],
+]
+UNITS_SHAPE_XLSX = [
+    UNITS_CLEAN[0],
+    UNITS_CLEAN[1] + ["多出的单元格"],  # row 3: a cell in K, which has no title
+    UNITS_CLEAN[3],
+    ["FH-XK-11", "溪口镇示例合并单位", "企业", "溪口镇", "", "", "", "", "是", ""],  # row 5
+    ["FH-XK-12", "", "企业", "溪口镇", "", "", "", "", "是", ""],  # row 6, B5:B6 merged
+    ["YZ-SAMPLE-06", LONG_NAME, "企业", "南纪门街道", "", "", "", "", "是", ""],  # row 7
+]
+# The clean file with its column titles in English: nine as the English admin
+# names them, and "Note", which is not one of its words.
+UNIT_HEADERS_ENGLISH = [
+    "Unit code",
+    "Name",
+    "Type",
+    "Area",
+    "Address",
+    "Contact person",
+    "Contact phone",
+    "Parent unit",
+    "Active",
+    "Note",
+]
+
+
 def write_csv(name, headers, rows):
     with open(HERE / name, "w", encoding="utf-8-sig", newline="") as f:
         writer = csv.writer(f)
@@ -130,7 +168,7 @@ def write_csv(name, headers, rows):
         writer.writerows(rows)
 
 
-def write_xlsx(name, headers, rows, typed_cells=()):
+def write_xlsx(name, headers, rows, typed_cells=(), merged=()):
     book = Workbook()
     sheet = book.active
     sheet.title = "成员单位"
@@ -139,6 +177,8 @@ def write_xlsx(name, headers, rows, typed_cells=()):
         sheet.append(row)
     for row_number, column_number, value in typed_cells:
         sheet.cell(row=row_number, column=column_number, value=value)
+    for cell_range in merged:
+        sheet.merge_cells(cell_range)
     book.save(HERE / name)
 
 
@@ -169,6 +209,9 @@ if __name__ == "__main__":
         ],
         typed_cells=[(8, 2, datetime.date(2024, 5, 11)), (9, 7, 13900003333)],
     )
+    write_csv("units-shape.csv", UNIT_HEADERS, UNITS_SHAPE_CSV)
+    write_xlsx("units-shape.xlsx", UNIT_HEADERS, UNITS_SHAPE_XLSX, merged=["B5:B6"])
+    write_csv("units-english-headers.csv", UNIT_HEADERS_ENGLISH, UNITS_CLEAN)
     write_csv(
         "regions-clean.csv",
         ["行政区划代码", "名称", "类型", "上级区域"],

@@ -1,6 +1,7 @@
 """Importing and exporting the registry: resource level and through the admin
 pages with the sample files in docs/samples."""
 
+import csv
 import datetime
 import io
 from pathlib import Path
@@ -8,12 +9,13 @@ from pathlib import Path
 import pytest
 import tablib
 from django.urls import reverse
-from import_export.formats.base_formats import CSV, XLSX
 from openpyxl import load_workbook
 
 from members import demo, registry
 from members.models import AuditLog, Membership, MemberUnit, Region, RoleAssignment
 from members.resources import (
+    ChineseCSV,
+    ChineseXLSX,
     MembershipResource,
     MemberUnitResource,
     RegionResource,
@@ -53,9 +55,10 @@ def demo_data():
 
 
 def _dataset(path: Path) -> tablib.Dataset:
+    # The formats the admin reads with (shape checks included).
     if path.suffix == ".csv":
-        return CSV(encoding="utf-8-sig").create_dataset(path.read_bytes())
-    return XLSX().create_dataset(path.read_bytes())
+        return ChineseCSV().create_dataset(path.read_bytes())
+    return ChineseXLSX().create_dataset(path.read_bytes())
 
 
 def _rows(*rows) -> tablib.Dataset:
@@ -177,17 +180,23 @@ def test_export_escapes_formulae_and_reimports_the_same_text(demo_data):
     unit.note = '=HYPERLINK("http://example.invalid")'
     unit.contact_name = "@王老师"
     unit.save()
-    # when
+    # when: exported in both formats the admin offers (they escape every cell)
     exported = MemberUnitResource().export(MemberUnit.objects.filter(pk=unit.pk))
-    csv_text = CSV().export_data(exported)
+    csv_bytes = ChineseCSV().export_data(exported).encode("utf-8")
+    xlsx_bytes = ChineseXLSX().export_data(exported)
     # then
-    assert exported.dict[0]["备注"].startswith("'=")
-    assert exported.dict[0]["联系人"] == "'@王老师"
-    assert "\n=" not in csv_text and ",=" not in csv_text
-    result = MemberUnitResource().import_data(exported)
-    assert result.totals["skip"] == 1
+    csv_rows = list(csv.DictReader(io.StringIO(csv_bytes.decode("utf-8-sig"))))
+    sheet_rows = list(load_workbook(io.BytesIO(xlsx_bytes)).active.values)
+    xlsx_row = dict(zip(sheet_rows[0], sheet_rows[1], strict=True))
+    for row in (csv_rows[0], xlsx_row):
+        assert row["备注"] == '\'=HYPERLINK("http://example.invalid")'
+        assert row["联系人"] == "'@王老师"
+    assert "\n=" not in csv_bytes.decode() and ",=" not in csv_bytes.decode()
+    for data, fmt in ((csv_bytes, ChineseCSV()), (xlsx_bytes, ChineseXLSX())):
+        result = MemberUnitResource().import_data(fmt.create_dataset(data))
+        assert result.totals["skip"] == 1, import_errors(result)
     unit.refresh_from_db()
-    assert unit.note.startswith("=HYPERLINK")
+    assert unit.note.startswith("=HYPERLINK") and unit.contact_name == "@王老师"
 
 
 def test_import_is_audited_only_when_it_writes(demo_data):
