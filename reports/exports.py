@@ -1,8 +1,10 @@
 """The term report: an XLSX workbook and a CSV of raw rows.
 
 Both are scoped to a set of units (the caller asks members/access.py which), mask
-phone numbers as 138****1234 and escape spreadsheet formulae (a text cell that
-starts with = + - @ gets a leading apostrophe).
+phone numbers as 138****1234 and escape spreadsheet formulae with the portal's one
+rule, ``members.privacy.spreadsheet_safe`` (a text cell that starts with = + - @,
+a tab, a carriage return or full-width ＝＋－＠ gets a leading apostrophe); cells
+built in SQL use its twin ``SpreadsheetSafe``.
 
 The CSV is built for size: the database formats every cell (local time, masked
 phone, escaped text) and Python only copies tuples from a server-side cursor
@@ -35,6 +37,7 @@ from import_export import fields, resources
 
 from bookings.models import Booking, Offering
 from courses.models import CourseSession
+from members.privacy import MaskPhone, SpreadsheetSafe, spreadsheet_safe
 from parent_school.models import Term
 
 from .models import TERM_PERIOD, ParticipationSnapshot
@@ -42,43 +45,6 @@ from .rollup import term_window
 
 CSV_CHUNK = 5000  # rows per fetch from the server-side cursor
 XLSX_SHEET_MAX_ROWS = 1_000_000  # Excel's limit is 1,048,576 rows per sheet
-FORMULA_STARTS = ("=", "+", "-", "@")
-
-
-def escape_formula(value):
-    """Text a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in FORMULA_STARTS and value:
-        return "'" + value
-    return value
-
-
-class _RepeatedExpression(Func):
-    """A template that names its one expression several times (and so its params)."""
-
-    output_field = CharField()
-    sql_template = ""
-
-    def as_sql(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        repeats = self.sql_template.count("{x}")
-        return self.sql_template.format(x=sql), tuple(params) * repeats
-
-
-class EscapeFormula(_RepeatedExpression):
-    """SQL twin of escape_formula."""
-
-    sql_template = (
-        "CASE WHEN substr({x}, 1, 1) IN ('=', '+', '-', '@') THEN '''' || {x} ELSE {x} END"
-    )
-
-
-class MaskPhone(_RepeatedExpression):
-    """SQL twin of members.privacy.mask_phone."""
-
-    sql_template = (
-        "CASE WHEN length({x}) >= 7 THEN substr({x}, 1, 3) || '****' || substr({x}, length({x}) - 3, 4) "
-        "WHEN COALESCE({x}, '') = '' THEN '' ELSE '****' END"
-    )
 
 
 class LocalTimeText(Func):
@@ -163,11 +129,13 @@ def raw_rows_queryset(*, term: Term, unit_ids: Iterable[int] | None) -> QuerySet
         Booking.objects.filter(offering_scope_q(term=term, unit_ids=unit_ids, prefix="offering__"))
         .annotate(
             x_kind=_labels("offering__kind", Offering.Kind.choices),
-            x_unit=EscapeFormula(Coalesce(F(f"{ps}__host_unit__name"), F("offering__unit__name"))),
-            x_school=EscapeFormula(Coalesce(F(f"{ps}__name"), Value(""))),
-            x_title=EscapeFormula(F("offering__title")),
+            x_unit=SpreadsheetSafe(
+                Coalesce(F(f"{ps}__host_unit__name"), F("offering__unit__name"))
+            ),
+            x_school=SpreadsheetSafe(Coalesce(F(f"{ps}__name"), Value(""))),
+            x_title=SpreadsheetSafe(F("offering__title")),
             x_start=LocalTimeText(F("offering__starts_at")),
-            x_person=EscapeFormula(
+            x_person=SpreadsheetSafe(
                 Coalesce(NullIf(F("booked_by__display_name"), Value("")), F("booked_by__username"))
             ),
             x_phone=MaskPhone(F("booked_by__phone")),
@@ -347,12 +315,12 @@ def sessions_queryset(*, term: Term, unit_ids: Iterable[int] | None) -> QuerySet
         qs = qs.filter(course__parent_school__host_unit_id__in=list(unit_ids))
     return (
         qs.annotate(
-            x_unit=EscapeFormula(F("course__parent_school__host_unit__name")),
-            x_school=EscapeFormula(F("course__parent_school__name")),
-            x_title=EscapeFormula(F("course__title")),
+            x_unit=SpreadsheetSafe(F("course__parent_school__host_unit__name")),
+            x_school=SpreadsheetSafe(F("course__parent_school__name")),
+            x_title=SpreadsheetSafe(F("course__title")),
             x_start=LocalTimeText(F("offering__starts_at")),
             x_end=LocalTimeText(F("offering__ends_at")),
-            x_venue=EscapeFormula(F("venue")),
+            x_venue=SpreadsheetSafe(F("venue")),
             x_status=_labels("offering__status", Offering.Status.choices),
         )
         .order_by("offering__starts_at", "pk")
@@ -385,11 +353,11 @@ def roster_queryset(*, term: Term, unit_ids: Iterable[int] | None) -> QuerySet:
     ps = "offering__course_session__course__parent_school"
     return (
         qs.annotate(
-            x_unit=EscapeFormula(F(f"{ps}__host_unit__name")),
-            x_school=EscapeFormula(F(f"{ps}__name")),
-            x_title=EscapeFormula(F("offering__title")),
+            x_unit=SpreadsheetSafe(F(f"{ps}__host_unit__name")),
+            x_school=SpreadsheetSafe(F(f"{ps}__name")),
+            x_title=SpreadsheetSafe(F("offering__title")),
             x_start=LocalTimeText(F("offering__starts_at")),
-            x_person=EscapeFormula(
+            x_person=SpreadsheetSafe(
                 Coalesce(NullIf(F("booked_by__display_name"), Value("")), F("booked_by__username"))
             ),
             x_phone=MaskPhone(F("booked_by__phone")),
@@ -502,7 +470,7 @@ def xlsx_write(
 def _cell(value):
     if isinstance(value, Decimal):
         return float(value)
-    return escape_formula(value)
+    return spreadsheet_safe(value)
 
 
 def _write_rows(workbook, title, headers, queryset, written, progress) -> int:

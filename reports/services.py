@@ -1,4 +1,5 @@
-"""Writes of the reports app: the roll-up, report jobs and their progress.
+"""Writes of the reports app: the roll-up, the term-report exports, report jobs
+and their progress.
 
 Views, the Celery tasks and the management commands call these functions.
 """
@@ -6,15 +7,28 @@ Views, the Celery tasks and the management commands call these functions.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import secrets
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from members import access
+from members.models import MemberUnit
 from members.services import audit_log_record
 from parent_school.models import Term
 
+from . import exports
+from .errors import ReportError
 from .models import ParticipationSnapshot, ReportJob
 from .rollup import compute_term_figures
+
+logger = logging.getLogger(__name__)
 
 SNAPSHOT_METRICS = [
     "sessions_planned",
@@ -130,3 +144,190 @@ def report_job_fail(*, job: ReportJob, error: str) -> None:
     job.error = error[:300]
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error", "finished_at"])
+
+
+# --- exports ------------------------------------------------------------------------
+#
+# One path for the term report, whoever asks: the coordinator's export form
+# (reports.views.export), the worker (reports.tasks.export_job_run) and the
+# command (export_term_report). report_export_start decides inline or background
+# and names the file; the audit entry is written by _export_record only, once per
+# export, with the same fields from every caller.
+
+EXPORT_KINDS = {"xlsx": ReportJob.Kind.EXPORT_XLSX, "csv": ReportJob.Kind.EXPORT_CSV}
+EXPORT_VIA_DOWNLOAD = "download"  # streamed to the browser now
+EXPORT_VIA_BACKGROUND = "background"  # written by a worker, downloaded from the job page
+EXPORT_VIA_COMMAND = "command"  # written by manage.py export_term_report
+
+
+@dataclass(frozen=True)
+class ReportExport:
+    """What report_export_start decided for one export."""
+
+    term: Term
+    fmt: str
+    unit_id: int | None
+    #: The units in the file; None means every unit.
+    unit_ids: list[int] | None
+    rows: int
+    #: The name the file is downloaded (or, by the command, written) under.
+    filename: str
+    #: Set when the export was queued to run in the background.
+    job: ReportJob | None = None
+
+
+def report_export_filename(*, term: Term, fmt: str, unit_id: int | None = None) -> str:
+    unit = f"-unit{unit_id}" if unit_id else ""
+    return f"term-report-{term.code}{unit}.{fmt}"
+
+
+def export_unit_ids(*, user, unit_id: int | None) -> list[int] | None:
+    """The units an export may contain: the user's visible units (None = all), or
+    one of them. No user is the operator running the command: every unit."""
+    if user is None:
+        return None if unit_id is None else [unit_id]
+    if unit_id is not None:
+        return [unit_id] if access.can_view_unit(user, unit_id) else []
+    if access.is_district_admin(user):
+        return None
+    return list(access.visible_unit_ids(user).values_list("pk", flat=True))
+
+
+def _export_plan(*, actor, term: Term, fmt: str, unit_id: int | None) -> ReportExport:
+    unit_ids = export_unit_ids(user=actor, unit_id=unit_id)
+    counter = exports.xlsx_row_count if fmt == "xlsx" else exports.raw_rows_count
+    return ReportExport(
+        term=term,
+        fmt=fmt,
+        unit_id=unit_id,
+        unit_ids=unit_ids,
+        rows=counter(term=term, unit_ids=unit_ids),
+        filename=report_export_filename(term=term, fmt=fmt, unit_id=unit_id),
+    )
+
+
+def report_export_start(
+    *,
+    actor,
+    term: Term,
+    fmt: str,
+    unit_id: int | None = None,
+    via: str = EXPORT_VIA_DOWNLOAD,
+    ip_address: str | None = None,
+) -> ReportExport:
+    """Check the request, count the rows and decide how the export runs.
+
+    From the export form (``via="download"``): more rows than
+    ``EXPORT_BACKGROUND_THRESHOLD`` queue a job (returned in ``job``; the worker
+    writes the file and records it); otherwise the export is recorded now and the
+    caller streams it. From the command (``via="command"``) it never goes to the
+    background; ``report_export_write`` writes and records it.
+    Raises ReportError for an unknown format or a unit the actor may not see.
+    """
+    if fmt not in EXPORT_KINDS:
+        raise ReportError("bad_format")
+    if unit_id is not None:
+        if actor is None:
+            known = MemberUnit.objects.filter(pk=unit_id).exists()
+        else:
+            known = unit_id >= 0 and access.can_view_unit(actor, unit_id)
+        if not known:
+            raise ReportError("unknown_unit")
+    export = _export_plan(actor=actor, term=term, fmt=fmt, unit_id=unit_id)
+    if via != EXPORT_VIA_DOWNLOAD:
+        return export
+    if export.rows > settings.EXPORT_BACKGROUND_THRESHOLD:
+        job = report_job_create(
+            kind=EXPORT_KINDS[fmt], term=term, requested_by=actor, unit_id=unit_id
+        )
+        return replace(export, job=job)
+    # Recorded before the response streams: a download cut short still happened.
+    _export_record(export=export, actor=actor, via=via, ip_address=ip_address)
+    return export
+
+
+def report_export_write(
+    *,
+    export: ReportExport,
+    out: str | Path,
+    actor,
+    via: str,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write the export to the file ``out`` and record it; returns the rows written."""
+    path = Path(out)
+    if export.fmt == "xlsx":
+        rows = exports.xlsx_write(
+            term=export.term, unit_ids=export.unit_ids, out=str(path), progress=progress
+        )
+    else:
+        with path.open("w", encoding="utf-8", newline="") as stream:
+            rows = exports.csv_write(
+                term=export.term, unit_ids=export.unit_ids, out=stream, progress=progress
+            )
+    _export_record(export=export, actor=actor, via=via, file=path.name)
+    return rows
+
+
+def report_export_job_run(*, job: ReportJob) -> None:
+    """Run a queued export: write the file under MEDIA_ROOT and finish the job."""
+    fmt = next(f for f, kind in EXPORT_KINDS.items() if kind == job.kind)
+    export = replace(
+        _export_plan(actor=job.requested_by, term=job.term, fmt=fmt, unit_id=job.unit_id),
+        job=job,
+    )
+    report_job_start(job=job, rows_total=export.rows)
+    # An unguessable folder: the file sits under MEDIA_ROOT, but only the
+    # requester's download view hands it out, under the export's own name.
+    folder = export_directory() / f"{job.pk}-{secrets.token_urlsafe(12)}"
+    folder.mkdir()
+
+    def progress(done: int) -> None:
+        report_job_progress(job=job, done=done, total=max(export.rows, 1))
+
+    try:
+        report_export_write(
+            export=export,
+            out=folder / export.filename,
+            actor=job.requested_by,
+            via=EXPORT_VIA_BACKGROUND,
+            progress=progress,
+        )
+    except Exception as error:
+        logger.exception("export job %s failed", job.pk)
+        shutil.rmtree(folder, ignore_errors=True)
+        report_job_fail(job=job, error=type(error).__name__)
+        raise
+    file_path = (folder / export.filename).relative_to(settings.MEDIA_ROOT)
+    report_job_finish(job=job, file_path=str(file_path))
+
+
+def export_directory() -> Path:
+    path = Path(settings.MEDIA_ROOT) / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _export_record(
+    *,
+    export: ReportExport,
+    actor,
+    via: str,
+    file: str | None = None,
+    ip_address: str | None = None,
+) -> None:
+    """The one audit entry of an export (``reports.export.xlsx`` / ``.csv``)."""
+    audit_log_record(
+        actor=actor,
+        action=f"reports.export.{export.fmt}",
+        target=export.term,
+        data={
+            "format": export.fmt,
+            "unit": export.unit_id,
+            "rows": export.rows,
+            "file": file or export.filename,
+            "via": via,
+            "job": export.job.pk if export.job else None,
+        },
+        ip_address=ip_address,
+    )

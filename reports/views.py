@@ -22,7 +22,6 @@ from parent_school.models import ParentSchool
 from . import charts, exports, selectors, services
 from .errors import ReportError
 from .models import ReportJob
-from .tasks import export_unit_ids
 
 TOP_UNITS_IN_CHART = 15
 PAGE_SIZE = 25
@@ -154,50 +153,40 @@ def export(request):
     term = _term_or_message(request)
     if term is None:
         return redirect("reports:overview")
-    fmt = request.POST.get("format", "")
-    if fmt not in ("xlsx", "csv"):
-        messages.error(request, ReportError("bad_format").message)
-        return redirect(f"{reverse('reports:overview')}?term={term.code}")
     unit_id = request.POST.get("unit") or None
     if unit_id is not None:
         try:
             unit_id = int(unit_id)
         except ValueError:
-            unit_id = -1
-        if unit_id < 0 or not access.can_view_unit(request.user, unit_id):
-            messages.error(request, ReportError("unknown_unit").message)
-            return redirect(f"{reverse('reports:overview')}?term={term.code}")
-    unit_ids = export_unit_ids(user=request.user, unit_id=unit_id)
-    counter = exports.xlsx_row_count if fmt == "xlsx" else exports.raw_rows_count
-    rows = counter(term=term, unit_ids=unit_ids)
-    if rows > settings.EXPORT_BACKGROUND_THRESHOLD:
-        kind = ReportJob.Kind.EXPORT_XLSX if fmt == "xlsx" else ReportJob.Kind.EXPORT_CSV
-        job = services.report_job_create(
-            kind=kind, term=term, requested_by=request.user, unit_id=unit_id
+            unit_id = -1  # refused as unknown by the service
+    try:
+        export = services.report_export_start(
+            actor=request.user,
+            term=term,
+            fmt=request.POST.get("format", ""),
+            unit_id=unit_id,
+            ip_address=request.META.get("REMOTE_ADDR"),
         )
+    except ReportError as error:
+        messages.error(request, error.message)
+        return redirect(f"{reverse('reports:overview')}?term={term.code}")
+    if export.job is not None:
         messages.info(
-            request, _("共 %(rows)s 行，较大，已转为后台生成；完成后在本页下载。") % {"rows": rows}
+            request,
+            _("共 %(rows)s 行，较大，已转为后台生成；完成后在本页下载。") % {"rows": export.rows},
         )
-        return redirect("reports:job", job_id=job.pk)
-
-    audit_log_record(
-        actor=request.user,
-        action=f"reports.export.{fmt}",
-        target=term,
-        data={"unit": unit_id, "rows": rows, "background": False},
-        ip_address=request.META.get("REMOTE_ADDR"),
-    )
-    filename = f"term-report-{term.code}{f'-unit{unit_id}' if unit_id else ''}.{fmt}"
-    if fmt == "csv":
+        return redirect("reports:job", job_id=export.job.pk)
+    if export.fmt == "csv":
         response = StreamingHttpResponse(
-            exports.csv_stream(term=term, unit_ids=unit_ids), content_type="text/csv; charset=utf-8"
+            exports.csv_stream(term=term, unit_ids=export.unit_ids),
+            content_type="text/csv; charset=utf-8",
         )
     else:
         response = HttpResponse(
-            exports.xlsx_bytes(term=term, unit_ids=unit_ids),
+            exports.xlsx_bytes(term=term, unit_ids=export.unit_ids),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response
 
 

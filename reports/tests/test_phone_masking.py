@@ -2,8 +2,7 @@ import pytest
 from django.db.models import Value
 
 from members.models import Region
-from members.privacy import mask_phone
-from reports.exports import MaskPhone
+from members.privacy import MaskPhone, mask_phone
 
 pytestmark = pytest.mark.django_db
 

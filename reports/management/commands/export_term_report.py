@@ -1,40 +1,46 @@
 import time
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from members.models import MemberUnit
-from members.services import audit_log_record
 from parent_school.models import Term
-from reports import exports
+from reports import services
+from reports.errors import ReportError
 
 
 class Command(BaseCommand):
-    help = "Write the term report: the XLSX workbook or the CSV of raw rows."
+    help = (
+        "Write the term report: the XLSX workbook or the CSV of raw rows. "
+        "Audited like an export from the reports page (via=command)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--term", required=True, help="term code")
         parser.add_argument("--unit", type=int, help="one unit's id (default: all units)")
-        parser.add_argument("--format", required=True, choices=["xlsx", "csv"])
-        parser.add_argument("--output", required=True, help="file to write")
+        parser.add_argument("--format", required=True, choices=sorted(services.EXPORT_KINDS))
+        parser.add_argument(
+            "--output",
+            default=".",
+            help="file to write, or a folder to write term-report-<term>[-unit<id>].<format> in "
+            "(default: the current folder)",
+        )
 
     def handle(self, *args, term, unit, format, output, **options):
         found = Term.objects.filter(code=term).first()
         if found is None:
             raise CommandError(f"找不到学期 {term}")
-        if unit is not None and not MemberUnit.objects.filter(pk=unit).exists():
-            raise CommandError(f"找不到单位 {unit}")
-        unit_ids = None if unit is None else [unit]
+        try:
+            export = services.report_export_start(
+                actor=None, term=found, fmt=format, unit_id=unit, via=services.EXPORT_VIA_COMMAND
+            )
+        except ReportError as error:
+            raise CommandError(f"{error.message}（单位 {unit}）") from error
+        path = Path(output)
+        if path.is_dir():
+            path = path / export.filename
         started = time.perf_counter()
-        if format == "xlsx":
-            rows = exports.xlsx_write(term=found, unit_ids=unit_ids, out=output)
-        else:
-            with open(output, "w", encoding="utf-8", newline="") as out:
-                rows = exports.csv_write(term=found, unit_ids=unit_ids, out=out)
-        audit_log_record(
-            actor=None,
-            action=f"reports.export.{format}",
-            target=found,
-            data={"unit": unit, "rows": rows, "command": True, "output": output[-150:]},
+        rows = services.report_export_write(
+            export=export, out=path, actor=None, via=services.EXPORT_VIA_COMMAND
         )
         elapsed = time.perf_counter() - started
-        self.stdout.write(f"{output}: {rows} rows in {elapsed:.2f} s")
+        self.stdout.write(f"{path}: {rows} rows in {elapsed:.2f} s")
