@@ -1,0 +1,201 @@
+"""The portal's main pages, with the data and the signed-in users that open them.
+
+Shared by the HTML validity check (tests/foundation/test_html_valid.py) and the
+Content-Security-Policy browser test (tests/browser/test_csp.py), so both look
+at the same pages: public, a parent's, a coordinator's and the admin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from types import SimpleNamespace
+
+from django.urls import reverse
+
+from bookings import services as booking_services
+from courses.tests.factories import CourseFactory, OnlineLessonFactory, ThemeFactory, make_session
+from events.services import event_register
+from events.tests.factories import make_event
+from members import registry
+from members.models import ConsentRecord, RoleAssignment
+from members.services import consent_record
+from members.tests.factories import ChildFactory, GuardianFactory, MemberUnitFactory, UserFactory
+from notifications.services import notification_create
+from parent_school.tests.factories import ParentSchoolFactory
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    url: str
+    user: str | None = None  # a key of ``site.users``; None: an anonymous visitor
+
+
+def build_site() -> SimpleNamespace:
+    """A unit with a parent school, a course with sessions, an event, a family that
+    booked both, its coordinator and a district administrator."""
+    unit = MemberUnitFactory(name="溪口中学")
+    school = ParentSchoolFactory(name="溪口中学家长学校", host_unit=unit)
+    course = CourseFactory(
+        title="亲子沟通的艺术",
+        summary="学会倾听与表达",
+        body="第一讲：倾听。\n\n第二讲：表达。",
+        parent_school=school,
+        themes=[ThemeFactory(name="亲子沟通")],
+    )
+    booked = make_session(course, capacity=10, starts_in=timedelta(days=3))
+    make_session(course, capacity=1, starts_in=timedelta(days=5))
+    lesson = OnlineLessonFactory(course=course, title="倾听的第一步")
+    event = make_event(organiser_unit=unit, title="家庭教育讲座：青春期亲子沟通")
+
+    guardian = GuardianFactory(user__display_name="王妈妈")
+    child = ChildFactory(family=guardian.family, nickname="小明")
+    booking_services.booking_create(
+        offering_id=booked.offering_id,
+        family=guardian.family,
+        booked_by=guardian.user,
+        guardian_ids=[guardian.pk],
+        child_ids=[child.pk],
+    )
+    event_register(
+        event_id=event.pk,
+        family=guardian.family,
+        booked_by=guardian.user,
+        guardian_ids=[guardian.pk],
+    )
+    notification_create(user=guardian.user, title="报名成功：亲子沟通的艺术", url="/me/")
+    consent_record(
+        user=guardian.user, document=ConsentRecord.Document.CHILDREN_INFO, family=guardian.family
+    )
+
+    root = UserFactory(username="root", is_superuser=True, is_staff=True)
+    coordinator = UserFactory(username="coordinator", display_name="李老师")
+    registry.role_assign(
+        actor=root, user=coordinator, role=RoleAssignment.Role.UNIT_COORDINATOR, unit=unit
+    )
+    district = UserFactory(username="district", display_name="区教育局")
+    registry.role_assign(actor=root, user=district, role=RoleAssignment.Role.DISTRICT_ADMIN)
+    return SimpleNamespace(
+        unit=unit,
+        school=school,
+        course=course,
+        session=booked,
+        lesson=lesson,
+        event=event,
+        guardian=guardian,
+        child=child,
+        users={"parent": guardian.user, "coordinator": coordinator, "admin": district},
+    )
+
+
+def main_pages(site: SimpleNamespace) -> list[Page]:
+    """The pages a visitor, a parent and a coordinator use (not the admin)."""
+    course, event, session = site.course, site.event, site.session
+    return [
+        # Public
+        Page("home", reverse("portal:home")),
+        Page("catalogue", reverse("courses:catalogue")),
+        Page("catalogue filtered", reverse("courses:catalogue") + "?q=沟通&page=1"),
+        Page("course detail", reverse("courses:detail", args=[course.pk])),
+        Page("lesson", reverse("courses:lesson", args=[site.lesson.pk])),
+        Page("event list", reverse("events:list")),
+        Page("event detail", reverse("events:detail", args=[event.pk])),
+        Page("parent schools", reverse("parent_school:list")),
+        Page("parent school", reverse("parent_school:detail", args=[site.school.pk])),
+        Page("privacy", reverse("members:privacy")),
+        Page("children rules", reverse("members:children_rules")),
+        Page("sign in", reverse("account_login")),
+        Page("sign up", reverse("account_signup")),
+        Page("password reset", reverse("account_reset_password")),
+        Page("sign in by code", reverse("account_request_login_code")),
+        # A parent
+        Page("home (parent)", reverse("portal:home"), "parent"),
+        Page("course detail (parent)", reverse("courses:detail", args=[course.pk]), "parent"),
+        Page("event detail (parent)", reverse("events:detail", args=[event.pk]), "parent"),
+        Page("family", reverse("members:family"), "parent"),
+        Page("guardian profile", reverse("members:guardian_edit"), "parent"),
+        Page("add child", reverse("members:child_add"), "parent"),
+        Page("edit child", reverse("members:child_edit", args=[site.child.pk]), "parent"),
+        Page("invite", reverse("members:invite"), "parent"),
+        Page("my learning", reverse("courses:my_learning"), "parent"),
+        Page("my data", reverse("members:my_data"), "parent"),
+        Page("notifications", reverse("notifications:inbox"), "parent"),
+        Page("preferences", reverse("notifications:preferences"), "parent"),
+        Page("calendar", reverse("events:calendar"), "parent"),
+        Page("password change", reverse("account_change_password"), "parent"),
+        # A unit coordinator
+        Page("sessions (coordinator)", reverse("courses:staff_sessions"), "coordinator"),
+        Page("roster", reverse("courses:roster", args=[session.pk]), "coordinator"),
+        Page("checkin code", reverse("courses:checkin_code", args=[session.pk]), "coordinator"),
+        Page("events manage", reverse("events:manage_list"), "coordinator"),
+        Page("event create", reverse("events:manage_create"), "coordinator"),
+        Page("event manage", reverse("events:manage_detail", args=[event.pk]), "coordinator"),
+        Page("event edit", reverse("events:manage_edit", args=[event.pk]), "coordinator"),
+        Page("event qr", reverse("events:manage_qr", args=[event.pk]), "coordinator"),
+        Page(
+            "event deliveries", reverse("events:manage_deliveries", args=[event.pk]), "coordinator"
+        ),
+        Page("units", reverse("members:unit_list"), "coordinator"),
+        Page(
+            "unit families",
+            reverse("members:unit_families", args=[site.unit.pk]),
+            "coordinator",
+        ),
+        Page("dashboard", reverse("reports:overview"), "coordinator"),
+        Page("unit dashboard", reverse("reports:unit", args=[site.unit.pk]), "coordinator"),
+    ]
+
+
+def form_error_pages(site: SimpleNamespace) -> list[tuple[Page, dict]]:
+    """Forms sent back with errors (error lists and help next to each field)."""
+    event = site.event
+    return [
+        (
+            Page("sign up with errors", reverse("account_signup")),
+            {"email": "不是邮箱", "password1": "1", "password2": "2"},
+        ),
+        (Page("sign in with errors", reverse("account_login")), {"login": "x", "password": "y"}),
+        (
+            Page("sign in by code with errors", reverse("account_request_login_code")),
+            {"phone": "1"},
+        ),
+        (
+            Page("guardian profile with errors", reverse("members:guardian_edit"), "parent"),
+            {"relation": "other-planet", "phone": "123"},
+        ),
+        (
+            Page("add child with errors", reverse("members:child_add"), "parent"),
+            {"birth_year": "x"},
+        ),
+        (
+            Page("preferences with errors", reverse("notifications:preferences"), "parent"),
+            {"quiet_start": "22:00", "quiet_end": ""},
+        ),
+        (
+            Page(
+                "event edit with errors",
+                reverse("events:manage_edit", args=[event.pk]),
+                "coordinator",
+            ),
+            {"title": "", "capacity": "-1"},
+        ),
+    ]
+
+
+def admin_pages(site: SimpleNamespace) -> list[Page]:
+    """Django admin: the index, a list and a change form (the district administrator)."""
+    return [
+        Page("admin index", reverse("admin:index"), "admin"),
+        Page("admin course list", reverse("admin:courses_course_changelist"), "admin"),
+        Page(
+            "admin course change",
+            reverse("admin:courses_course_change", args=[site.course.pk]),
+            "admin",
+        ),
+        Page(
+            "admin unit change",
+            reverse("admin:members_memberunit_change", args=[site.unit.pk]),
+            "admin",
+        ),
+    ]
