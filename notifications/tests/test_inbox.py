@@ -29,7 +29,10 @@ def test_the_header_shows_the_unread_count_and_opening_marks_read(
         page = client.get(reverse("notifications:inbox")).content.decode()
 
     # then the badge says 2, and only the user's own notices are listed
-    assert '<span class="badge" aria-label="2 条未读">2</span>' in page
+    assert (
+        '<span class="badge" aria-hidden="true">2</span><span class="visually-hidden">2 条未读</span>'
+        in page
+    )
     assert "别人的通知" not in page
 
     # when one is opened
