@@ -23,7 +23,12 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from bookings.models import Booking, BookingAttendee, Offering
-from bookings.selectors import booking_annotate_waiting_position
+from bookings.selectors import (
+    BookingDecision,
+    booking_active_for_family,
+    booking_annotate_waiting_position,
+    booking_decision,
+)
 from members.models import Family, SchoolStage
 from parent_school.models import Term
 
@@ -208,6 +213,40 @@ def course_sessions(*, course: Course, upcoming_only: bool = False) -> list[Cour
     if upcoming_only:
         sessions = sessions.filter(offering__ends_at__gte=timezone.now())
     return list(sessions)
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A session on the course page, with what the viewer's family may do there."""
+
+    session: CourseSession
+    decision: BookingDecision
+
+
+def course_session_rows(
+    *, sessions: list[CourseSession], family: Family | None
+) -> list[SessionRow]:
+    """Each session with the booking decision for ``family`` (None: not signed in or
+    no family yet), one query for the family's bookings whatever the number of rows."""
+    mine = booking_active_for_family(family=family, offering_ids=[s.offering_id for s in sessions])
+    now = timezone.now()
+    return [
+        SessionRow(
+            session=s,
+            decision=booking_decision(
+                offering=s.offering, booking=mine.get(s.offering_id), now=now
+            ),
+        )
+        for s in sessions
+    ]
+
+
+def booking_decisions_attach(bookings: list[Booking]) -> list[Booking]:
+    """Set ``decision`` on each of the family's bookings (offering already loaded)."""
+    now = timezone.now()
+    for b in bookings:
+        b.decision = booking_decision(offering=b.offering, booking=b, now=now)
+    return bookings
 
 
 # My learning -----------------------------------------------------------------
