@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -14,8 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bookings.models import Booking, Offering
+from bookings.selectors import BookingDecision, booking_decision
 from members import access
 
+from .errors import EventError
 from .models import CalendarFeed, Delivery, Event, ReminderRule
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -192,6 +195,18 @@ def family_booking_for_event(*, family, event: Event) -> Booking | None:
         .prefetch_related("attendees")
         .first()
     )
+
+
+def event_booking_decision(
+    *, event: Event, booking: Booking | None, now: datetime.datetime | None = None
+) -> BookingDecision:
+    """What the family may do on the event's page: the booking rules of its offering
+    (windows, start, cancel deadline), and no new registration unless published,
+    as ``events.services.event_register`` decides."""
+    decision = booking_decision(offering=event.offering, booking=booking, now=now)
+    if event.status != Event.Status.PUBLISHED and decision.refusal is None:
+        decision = dataclasses.replace(decision, refusal=EventError("not_published"))
+    return decision
 
 
 def delivery_log_for_event(*, event: Event, status: str = "") -> QuerySet[Delivery]:
