@@ -103,9 +103,6 @@ class Booking(models.Model):
         _("出勤"), max_length=10, choices=Attendance.choices, default=Attendance.UNKNOWN
     )
     checked_in_at = models.DateTimeField(_("签到时间"), null=True, blank=True)
-    # Set when the family has been told about its promotion, in the same
-    # transaction as the notice: a retried or repeated task never tells twice.
-    promotion_notified_at = models.DateTimeField(_("转正通知时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("报名")
@@ -120,11 +117,6 @@ class Booking(models.Model):
         indexes = [
             models.Index(fields=["offering", "status", "created_at"], name="booking_queue"),
             models.Index(fields=["family", "status"], name="booking_family"),
-            models.Index(
-                fields=["promoted_at"],
-                condition=Q(promoted_at__isnull=False, promotion_notified_at__isnull=True),
-                name="booking_promotion_unsent",
-            ),
         ]
 
     def __str__(self) -> str:

@@ -7,14 +7,13 @@ class EventsConfig(AppConfig):
     verbose_name = _("活动")
 
     def ready(self):
-        # A family promoted from the waiting list after a reminder's moment gets
-        # that reminder at once, marked late (events/reminders.py).
+        # The outbox's receivers (receipts, withdrawal receipts, promotion
+        # notices and late reminders, invitations) connect on import.
         from bookings import services
 
-        from .reminders import course_session_changed, reminders_for_promoted
+        from . import receivers  # noqa: F401
+        from .reminders import offering_changed
 
-        if reminders_for_promoted not in services.promotion_listeners:
-            services.promotion_listeners.append(reminders_for_promoted)
-        # Course sessions cancelled or moved: notices and reminders follow.
-        if course_session_changed not in services.offering_change_listeners:
-            services.offering_change_listeners.append(course_session_changed)
+        # Course sessions and events cancelled or moved: notices and reminders follow.
+        if offering_changed not in services.offering_change_listeners:
+            services.offering_change_listeners.append(offering_changed)

@@ -13,7 +13,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Booking, Offering
-from members.models import Alliance, Family, MemberUnit
+from members.models import Alliance, Family, FamilyInvitation, MemberUnit
+from members.privacy import mask_phone
 
 
 class Event(models.Model):
@@ -174,6 +175,16 @@ class ReminderPlan(models.Model):
 class Delivery(models.Model):
     """One message to one person on one channel: the unit of "sent once".
 
+    Every message the portal sends to a family goes through these rows (the
+    outbox): reminders, time changes, cancellations, booking receipts,
+    promotions, withdrawal receipts, co-guardian invitations. A row is written
+    in the same transaction as the change it reports, and sent by a worker
+    after the commit (events/reminders.py).
+
+    A row goes to a portal account (``user``) or, for an invitee who has none
+    yet, to an ``address`` (phone or email). It is about an offering (a course
+    session or an event) or about an invitation.
+
     State machine: pending → claimed (claim_token, claimed_at; re-claimable after
     the lease) → sent | skipped | failed; a failed attempt goes back to pending
     with a later ``due_at`` (backoff) until REMINDER_MAX_ATTEMPTS.
@@ -184,6 +195,14 @@ class Delivery(models.Model):
         CONFIRMATION = "confirmation", _("报名回执")
         TIME_CHANGED = "time_changed", _("时间变更")
         CANCELLED = "cancelled", _("活动取消")
+        PROMOTED = "promoted", _("候补转正")
+        WITHDRAWN = "withdrawn", _("取消报名回执")
+        INVITATION = "invitation", _("共同监护人邀请")
+
+    # Planned per moment (a rule's moment, the moment of a move or a cancellation).
+    OFFERING_PURPOSES = (Purpose.REMINDER, Purpose.TIME_CHANGED, Purpose.CANCELLED)
+    # At most one of each per booking.
+    BOOKING_PURPOSES = (Purpose.CONFIRMATION, Purpose.PROMOTED, Purpose.WITHDRAWN)
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("电子邮件")
@@ -200,11 +219,21 @@ class Delivery(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("收件人"),
+        null=True,
+        blank=True,
         on_delete=models.CASCADE,
         related_name="+",
     )
+    # Only for a recipient without an account (an invitee): the phone or email
+    # the message goes to. Rows for an account read the address when sending.
+    address = models.CharField(_("收件地址"), max_length=254, blank=True)
     offering = models.ForeignKey(
-        Offering, verbose_name=_("场次/活动"), on_delete=models.CASCADE, related_name="deliveries"
+        Offering,
+        verbose_name=_("场次/活动"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
     )
     booking = models.ForeignKey(
         Booking,
@@ -214,6 +243,17 @@ class Delivery(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    invitation = models.ForeignKey(
+        FamilyInvitation,
+        verbose_name=_("邀请"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    # The portal's address as the inviter saw it (the invitation link is built
+    # from it when sending); blank: PORTAL_BASE_URL.
+    base_url = models.CharField(_("门户地址"), max_length=200, blank=True)
     purpose = models.CharField(_("类别"), max_length=20, choices=Purpose.choices)
     offset_minutes = models.PositiveIntegerField(_("提前（分钟）"), default=0)
     channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices)
@@ -238,6 +278,9 @@ class Delivery(models.Model):
     class Meta:
         verbose_name = _("消息投递")
         verbose_name_plural = _("消息投递")
+        # Each key makes writing the same message twice harmless (bulk_create
+        # with ignore_conflicts): planning twice, a repeated signal, a
+        # duplicated task.
         constraints = [
             models.UniqueConstraint(
                 fields=[
@@ -248,7 +291,27 @@ class Delivery(models.Model):
                     "scheduled_for",
                     "channel",
                 ],
+                condition=Q(purpose__in=["reminder", "time_changed", "cancelled"]),
                 name="delivery_once",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "booking", "purpose", "channel"],
+                condition=Q(purpose__in=["confirmation", "promoted", "withdrawn"]),
+                name="delivery_once_per_booking",
+            ),
+            models.UniqueConstraint(
+                fields=["invitation", "channel"],
+                condition=Q(purpose="invitation"),
+                name="delivery_once_per_invitation",
+            ),
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | ~Q(address=""),
+                name="delivery_has_recipient",
+            ),
+            models.CheckConstraint(
+                condition=(Q(purpose="invitation") & Q(invitation__isnull=False))
+                | (~Q(purpose="invitation") & Q(offering__isnull=False)),
+                name="delivery_has_subject",
             ),
         ]
         indexes = [
@@ -262,7 +325,17 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_purpose_display()} · {self.get_channel_display()} · {self.user_id}"
+        return f"{self.get_purpose_display()} · {self.get_channel_display()} · {self.recipient}"
+
+    @property
+    def recipient(self) -> str:
+        """Who it goes to, for the delivery log (an invitee's address masked)."""
+        if self.user_id is not None:
+            return str(self.user)
+        if "@" in self.address:
+            name, _sep, domain = self.address.partition("@")
+            return f"{name[:1]}***@{domain}"
+        return mask_phone(self.address)
 
 
 def _feed_token() -> str:

@@ -1,4 +1,12 @@
-"""Reminders and notices that go out once, on time, to the right people.
+"""The outbox: every message the portal sends to a person, once, on time.
+
+Reminders, time changes, cancellations, booking receipts, promotion notices,
+withdrawal receipts (courses and events alike) and co-guardian invitations are
+all ``Delivery`` rows: one per recipient and channel, with a unique key. Notices
+are written in the transaction of the change they report (the receivers in
+events/receivers.py listen to the signals of bookings and members); reminders
+are planned when their moment comes. Workers send them after the commit; the
+beat pass sends whatever a lost "kick" left pending.
 
 How it works (details and the trade-offs in docs/EVENTS.md):
 
@@ -38,11 +46,12 @@ from django.core.mail.message import sanitize_address
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from bookings.models import Booking, Offering
-from members.models import Guardian
+from members.models import FamilyInvitation, Guardian, User
 from members.sms import send_sms
 from notifications.selectors import notification_preference_for, sms_allowed_from
 from notifications.services import notification_create
@@ -244,40 +253,98 @@ def reminders_skip_passed(*, offering: Offering, now: datetime.datetime) -> None
             _skip_rule(offering, offset, scheduled_for)
 
 
-def reminders_for_promoted(booking_ids: list[int]) -> None:
-    """Promotion listener: a family promoted after a rule's moment gets the latest
-    passed reminder at once, marked late. Later rules are planned as usual."""
-    try:
-        now = timezone.now()
-        bookings = Booking.objects.filter(
-            pk__in=booking_ids, status=Booking.Status.CONFIRMED, family__isnull=False
-        ).select_related("offering")
-        made = 0
-        with transaction.atomic():
-            for booking in bookings:
-                offering = booking.offering
-                if offering.status != Offering.Status.OPEN or offering.starts_at <= now:
-                    continue
-                offsets = reminder_offsets_for_offerings([offering])[offering.pk]
-                passed = [
-                    o for o in offsets if offering.starts_at - datetime.timedelta(minutes=o) <= now
-                ]
-                if not passed:
-                    continue
-                offset = min(passed)
-                made += _create_rows(
-                    offering=offering,
-                    bookings=[(booking.pk, booking.family_id)],
-                    purpose=Delivery.Purpose.REMINDER,
-                    offset_minutes=offset,
-                    scheduled_for=offering.starts_at - datetime.timedelta(minutes=offset),
-                    due_at=now,
-                    is_late=True,
-                )
-            if made:
-                transaction.on_commit(deliveries_kick)
-    except Exception:  # a listener must never break the cancellation that promoted
-        logger.exception("could not plan late reminders for %s", booking_ids)
+def reminders_for_promoted(
+    *, offering: Offering, bookings: list[Booking], now: datetime.datetime | None = None
+) -> int:
+    """Families promoted after a rule's moment get the latest passed reminder at
+    once, marked late; later rules are planned as usual. Called inside the
+    promoting transaction (events/receivers.py), so it commits with the promotion."""
+    now = now or timezone.now()
+    if offering.status != Offering.Status.OPEN or offering.starts_at <= now:
+        return 0
+    offsets = reminder_offsets_for_offerings([offering])[offering.pk]
+    passed = [o for o in offsets if offering.starts_at - datetime.timedelta(minutes=o) <= now]
+    if not passed:
+        return 0
+    offset = min(passed)
+    made = _create_rows(
+        offering=offering,
+        bookings=[(b.pk, b.family_id) for b in bookings if b.family_id is not None],
+        purpose=Delivery.Purpose.REMINDER,
+        offset_minutes=offset,
+        scheduled_for=offering.starts_at - datetime.timedelta(minutes=offset),
+        due_at=now,
+        is_late=True,
+    )
+    if made:
+        _kick_after_commit()
+    return made
+
+
+def booking_notices_create(
+    *,
+    offering: Offering,
+    bookings: list[Booking],
+    purpose: str,
+    moment: datetime.datetime | None = None,
+    now: datetime.datetime | None = None,
+) -> int:
+    """A receipt, promotion notice or withdrawal receipt for each booking's
+    family: one row per guardian and chosen channel, due ``now`` (an SMS in the
+    guardian's quiet hours later). Call inside the transaction of the change
+    (events/receivers.py); the per-booking unique key makes a second call harmless."""
+    now = now or timezone.now()
+    made = _create_rows(
+        offering=offering,
+        bookings=[(b.pk, b.family_id) for b in bookings if b.family_id is not None],
+        purpose=purpose,
+        offset_minutes=0,
+        scheduled_for=moment or now,
+        due_at=now,
+    )
+    if made:
+        _kick_after_commit()
+    return made
+
+
+def invitation_notice_create(
+    *, invitation: FamilyInvitation, base_url: str = "", now: datetime.datetime | None = None
+) -> int:
+    """The one message that carries a co-guardian invitation, to the phone or
+    email the inviter gave (the invitee may have no account yet).
+
+    Sent at once: the inviter asked for it now and a stranger has no preferences
+    on file. If the phone already belongs to an active account, that account's
+    SMS quiet hours apply. The unique key (invitation, channel) makes a
+    repeated signal or a duplicated task send it once.
+    """
+    now = now or timezone.now()
+    row = Delivery(
+        purpose=Delivery.Purpose.INVITATION,
+        invitation=invitation,
+        base_url=(base_url or "")[:200],
+        scheduled_for=invitation.created_at or now,
+        due_at=now,
+    )
+    if invitation.phone:
+        row.channel, row.address = Delivery.Channel.SMS, invitation.phone
+        account = (
+            User.objects.filter(phone=invitation.phone, is_active=True)
+            .select_related("notification_preference")
+            .first()
+        )
+        if account is not None:
+            preference = notification_preference_for(user=account)
+            row.due_at = sms_allowed_from(preference=preference, when=now)
+            if row.due_at != now:
+                row.note = _("免打扰时段，短信推迟到 %(time)s。") % {
+                    "time": f"{timezone.localtime(row.due_at):%H:%M}"
+                }
+    else:
+        row.channel, row.address = Delivery.Channel.EMAIL, invitation.email
+    made = len(Delivery.objects.bulk_create([row], ignore_conflicts=True))
+    _kick_after_commit()
+    return made
 
 
 def notices_create(
@@ -304,8 +371,16 @@ def notices_create(
         skip_starts_at=purpose != Delivery.Purpose.CANCELLED,
     )
     if made:
-        transaction.on_commit(deliveries_kick)
+        _kick_after_commit()
     return made
+
+
+def _kick_after_commit() -> None:
+    """Ask for a send pass once the transaction commits. ``robust``: a failing
+    kick must not turn a committed change into an error page (the beat pass
+    sends the rows). One change may kick more than once; the later passes find
+    the rows claimed (SKIP LOCKED) and send nothing twice."""
+    transaction.on_commit(deliveries_kick, robust=True)
 
 
 def deliveries_kick() -> None:
@@ -490,14 +565,30 @@ class _SmtpStage:
 
 
 def _skip_reason(delivery: Delivery, now) -> str:
-    offering = delivery.offering
-    if delivery.purpose == Delivery.Purpose.CANCELLED:
+    """Why a claimed row should no longer go out ("" = send it)."""
+    purpose = delivery.purpose
+    if delivery.user_id is not None and not delivery.user.is_active:
+        return _("账号已停用。")
+    if purpose == Delivery.Purpose.INVITATION:
+        invitation = delivery.invitation
+        if invitation is None or not invitation.is_open:
+            return _("邀请已被接受、撤回或已过期。")
         return ""
+    if purpose == Delivery.Purpose.CANCELLED:
+        return ""
+    booking = delivery.booking
+    if purpose == Delivery.Purpose.WITHDRAWN:
+        # The receipt stays true whatever happens to the offering afterwards.
+        if booking is None or booking.family_id is None:
+            return _("家庭已删除。")
+        return ""
+    offering = delivery.offering
     if offering.status == Offering.Status.CANCELLED:
         return _("活动已取消。")
-    booking = delivery.booking
     if booking is None or booking.status == Booking.Status.CANCELLED:
         return _("报名已取消。")
+    if purpose == Delivery.Purpose.PROMOTED and offering.starts_at <= now:
+        return _("已经开始，不再通知。")
     if delivery.purpose == Delivery.Purpose.REMINDER:
         if booking.status != Booking.Status.CONFIRMED:
             return _("报名已取消。")
@@ -509,87 +600,164 @@ def _skip_reason(delivery: Delivery, now) -> str:
     return ""
 
 
-def _render(delivery: Delivery, info: OfferingInfo) -> dict[str, str]:
+def _absolute(base_url: str, path: str) -> str:
+    return (base_url or settings.PORTAL_BASE_URL).rstrip("/") + path if path else ""
+
+
+def _render_invitation(delivery: Delivery) -> dict[str, str]:
+    invitation = delivery.invitation
+    link = _absolute(
+        delivery.base_url,
+        reverse("members:invitation_accept", kwargs={"token": invitation.token}),
+    )
+    inviter = invitation.invited_by.display_name if invitation.invited_by else ""
+    values = {
+        "relation": invitation.get_relation_display(),
+        "days": settings.FAMILY_INVITATION_DAYS,
+        "link": link,
+    }
+    subject = _("【协同育人门户】邀请您加入家庭")
+    text = _(
+        "您好！\n\n%(inviter)s邀请您作为%(relation)s加入协同育人门户上的家庭，"
+        "一起为孩子报名家长学校课程和联盟活动。\n\n"
+        "请在%(days)s天内打开下面的链接，注册或登录后接受邀请：\n%(link)s\n\n"
+        "如果您不认识邀请人，请忽略这封邮件。"
+    ) % {**values, "inviter": inviter or _("您的家人")}
+    sms = _(
+        "【协同育人门户】%(inviter)s邀请您作为%(relation)s加入家庭，"
+        "一起为孩子报名课程和活动。%(days)s天内有效：%(link)s"
+    ) % {**values, "inviter": inviter or _("家人")}
+    return {"subject": subject, "lead": text, "text": text, "html": "", "sms": sms, "path": ""}
+
+
+def _path_for(delivery: Delivery, info: OfferingInfo) -> str:
+    """Where the message points: the event or course page; a promoted course
+    family goes to My learning, where its sessions are."""
+    if (
+        delivery.purpose == Delivery.Purpose.PROMOTED
+        and delivery.offering.kind == Offering.Kind.COURSE_SESSION
+    ):
+        try:
+            return reverse("courses:my_learning")
+        except NoReverseMatch:
+            return info.path
+    return info.path
+
+
+def _render(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
+    if delivery.purpose == Delivery.Purpose.INVITATION:
+        return _render_invitation(delivery)
     booking = delivery.booking
     purpose = delivery.purpose
     title = info.title
+    when = info.when_label
+    values = {"title": title, "when": when}
     if purpose == Delivery.Purpose.REMINDER:
         hours = delivery.offset_minutes / 60
-        subject = _("【提醒】%(title)s 将于 %(when)s 开始") % {
-            "title": title,
-            "when": info.when_label,
-        }
+        subject = _("【提醒】%(title)s 将于 %(when)s 开始") % values
         lead = _("您报名的“%(title)s”将于 %(when)s（北京时间）开始，距开始约 %(hours)s 小时。") % {
-            "title": title,
-            "when": info.when_label,
+            **values,
             "hours": f"{hours:g}",
         }
+        sms = f"{subject} {info.venue or info.online_url}"
         if delivery.is_late:
             subject = _("【迟发提醒】") + subject
             lead += _("（您刚从候补转为正式报名，或系统稍有延迟，因此本提醒晚于原定时间发出。）")
     elif purpose == Delivery.Purpose.CONFIRMATION:
         if booking is not None and booking.status == Booking.Status.WAITING:
-            subject = _("已进入候补：%(title)s") % {"title": title}
-            lead = _(
-                "名额已满，您的家庭已进入“%(title)s”的候补名单，有空位时将按顺序转为正式报名并通知您。"
-            ) % {"title": title}
+            subject = _("已进入候补：%(title)s") % values
+            lead = (
+                _(
+                    "名额已满，您的家庭已进入“%(title)s”的候补名单，有空位时将按顺序转为正式报名并通知您。"
+                )
+                % values
+            )
+            sms = _("已进入候补：%(title)s（%(when)s），有空位将通知您。") % values
         else:
-            subject = _("报名成功：%(title)s") % {"title": title}
-            lead = _("您的家庭已成功报名“%(title)s”，时间 %(when)s（北京时间）。") % {
-                "title": title,
-                "when": info.when_label,
-            }
+            subject = _("报名成功：%(title)s") % values
+            lead = _("您的家庭已成功报名“%(title)s”，时间 %(when)s（北京时间）。") % values
+            sms = _("报名成功：%(title)s，%(when)s（北京时间）开始。") % values
     elif purpose == Delivery.Purpose.TIME_CHANGED:
-        subject = _("【时间变更】%(title)s 改为 %(when)s") % {
+        subject = _("【时间变更】%(title)s 改为 %(when)s") % values
+        lead = _("“%(title)s”的时间已变更为 %(when)s（北京时间），您的报名保持有效。") % values
+        sms = f"{subject}（{_('北京时间')}）"
+    elif purpose == Delivery.Purpose.PROMOTED:
+        subject = _("候补转正：%(title)s") % {"title": title}
+        lead = _(
+            "您家庭候补的“%(title)s”（%(starts)s 开始，北京时间）已有空位，"
+            "已为您转为正式报名，共 %(party)s 人。如不能参加，请及时取消，把名额留给其他家庭。"
+        ) % {
             "title": title,
-            "when": info.when_label,
+            "starts": when,
+            "party": booking.party_size if booking is not None else "",
         }
-        lead = _("“%(title)s”的时间已变更为 %(when)s（北京时间），您的报名保持有效。") % {
-            "title": title,
-            "when": info.when_label,
-        }
+        sms = _("候补转正：%(title)s，%(when)s（北京时间）开始。不能参加请及时取消。") % values
+    elif purpose == Delivery.Purpose.WITHDRAWN:
+        subject = _("已取消报名：%(title)s") % values
+        if booking is not None and booking.confirmed_at is None:
+            lead = _("您的家庭已退出“%(title)s”（%(when)s，北京时间）的候补名单。") % values
+        else:
+            lead = (
+                _("您家庭在“%(title)s”（%(when)s，北京时间）的报名已取消，名额已留给其他家庭。")
+                % values
+            )
+        sms = _("已取消报名：%(title)s（%(when)s）。") % values
     else:
         if delivery.offering.kind == Offering.Kind.COURSE_SESSION:
             subject = _("【课程场次取消】%(title)s") % {"title": title}
         else:
             subject = _("【活动取消】%(title)s") % {"title": title}
-        lead = _("很抱歉，原定于 %(when)s（北京时间）的“%(title)s”已取消，无需前往。") % {
-            "title": title,
-            "when": info.when_label,
-        }
+        lead = _("很抱歉，原定于 %(when)s（北京时间）的“%(title)s”已取消，无需前往。") % values
+        sms = f"{subject}（{_('原定 %(when)s') % values}）"
+    path = _path_for(delivery, info)
+    # No calendar file for a booking that is no more: it would add it back.
+    ics = purpose != Delivery.Purpose.WITHDRAWN
     context = {
         "subject": subject,
         "lead": lead,
         "info": info,
+        "url": _absolute("", path),
+        "ics": ics,
         "name": str(delivery.user),
         "party_size": booking.party_size if booking is not None else None,
-        "cancelled": purpose == Delivery.Purpose.CANCELLED,
+        "cancelled": purpose in (Delivery.Purpose.CANCELLED, Delivery.Purpose.WITHDRAWN),
         "preferences_url": settings.PORTAL_BASE_URL.rstrip("/") + "/notifications/preferences/",
     }
-    sms = f"{subject} {info.venue or info.online_url}".strip()
     return {
         "subject": subject,
         "lead": lead,
         "text": render_to_string("events/email/delivery.txt", context),
         "html": render_to_string("events/email/delivery.html", context),
-        "sms": sms[:300],
+        # Short: the title and the local time (a long title is cut at 300 characters).
+        "sms": sms.strip()[:300],
+        "path": path,
+        "ics": ics,
     }
 
 
-def _email(delivery: Delivery, info: OfferingInfo, rendered: dict) -> EmailMultiAlternatives:
+def _email(delivery: Delivery, info: OfferingInfo | None, rendered: dict) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=rendered["subject"],
         body=rendered["text"],
-        to=[delivery.user.email],
+        to=[delivery.user.email if delivery.user_id is not None else delivery.address],
         headers={
             # Stable per row: a receiving system that dedupes by Message-ID
             # sees one message even in the documented worst case.
             "Message-ID": make_msgid(f"delivery-{delivery.pk}", domain="alliance-portal"),
         },
     )
-    message.attach_alternative(rendered["html"], "text/html")
-    message.attach("event.ics", calendar_bytes([info], name=info.title), "text/calendar")
+    if rendered["html"]:
+        message.attach_alternative(rendered["html"], "text/html")
+    if info is not None and rendered.get("ics"):
+        message.attach("event.ics", calendar_bytes([info], name=info.title), "text/calendar")
     return message
+
+
+def _phone(delivery: Delivery) -> str:
+    if delivery.user_id is None:
+        return delivery.address
+    guardian_phone = getattr(getattr(delivery.user, "guardian", None), "phone", "")
+    return guardian_phone or delivery.user.phone or ""
 
 
 def _record_failure(delivery: Delivery, error: Exception) -> None:
@@ -611,7 +779,7 @@ def _send_one(delivery_id: int, claim_token: str, stage: _SmtpStage, infos: dict
         with transaction.atomic():
             delivery = (
                 Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("offering", "booking", "user")
+                .select_related("offering", "booking", "user", "invitation__invited_by")
                 .filter(pk=delivery_id, status=Delivery.Status.CLAIMED, claim_token=claim_token)
                 .first()
             )
@@ -623,7 +791,7 @@ def _send_one(delivery_id: int, claim_token: str, stage: _SmtpStage, infos: dict
                 delivery.note = reason
                 delivery.save(update_fields=["status", "note"])
                 return "skipped"
-            if delivery.channel == Delivery.Channel.SMS:
+            if delivery.channel == Delivery.Channel.SMS and delivery.user_id is not None:
                 preference = notification_preference_for(user=delivery.user)
                 allowed = sms_allowed_from(preference=preference, when=now)
                 if allowed != now:
@@ -634,21 +802,22 @@ def _send_one(delivery_id: int, claim_token: str, stage: _SmtpStage, infos: dict
                     return "deferred"
             try:
                 with transaction.atomic():
-                    if delivery.offering_id not in infos:
-                        infos[delivery.offering_id] = offering_info(delivery.offering)
-                    info = infos[delivery.offering_id]
+                    info = None
+                    if delivery.offering_id is not None:
+                        if delivery.offering_id not in infos:
+                            infos[delivery.offering_id] = offering_info(delivery.offering)
+                        info = infos[delivery.offering_id]
                     rendered = _render(delivery, info)
                     if delivery.channel == Delivery.Channel.INBOX:
                         notification_create(
                             user=delivery.user,
                             title=rendered["subject"],
                             body=rendered["lead"],
-                            url=info.path,
+                            url=rendered["path"],
                             kind=f"events.{delivery.purpose}",
                         )
                     elif delivery.channel == Delivery.Channel.SMS:
-                        phone = getattr(getattr(delivery.user, "guardian", None), "phone", "")
-                        send_sms(phone=phone or delivery.user.phone, text=rendered["sms"])
+                        send_sms(phone=_phone(delivery), text=rendered["sms"])
                     else:
                         stage.stage(_email(delivery, info, rendered))
                     delivery.status = Delivery.Status.SENT
@@ -715,7 +884,8 @@ def deliveries_after_move(*, offering: Offering) -> int:
 def deliveries_after_cancel(*, offering: Offering) -> int:
     return (
         Delivery.objects.filter(offering=offering, status=Delivery.Status.PENDING)
-        .exclude(purpose=Delivery.Purpose.CANCELLED)
+        # A withdrawal receipt is still true; the cancellation notice is the news.
+        .exclude(purpose__in=[Delivery.Purpose.CANCELLED, Delivery.Purpose.WITHDRAWN])
         .update(status=Delivery.Status.SKIPPED, note=_("活动已取消。"))
     )
 
@@ -747,15 +917,14 @@ def notices_after_move(*, offering: Offering, now: datetime.datetime | None = No
     )
 
 
-def course_session_changed(offering: Offering, change: str) -> None:
-    """bookings.offering_change_listeners: a course session was cancelled or moved.
+def offering_changed(offering: Offering, change: str) -> None:
+    """bookings.offering_change_listeners: an offering was cancelled or moved.
 
-    Events take the same steps from their own services (event_cancel,
-    event_update); course sessions change through the bookings service, so they
-    arrive here, in the same transaction as the change.
+    Course sessions and events alike change only through the bookings service
+    (offering_cancel, offering_reschedule), so every cancel or move arrives here
+    once, in the same transaction as the change: the notices are written with it
+    or not at all.
     """
-    if offering.kind != Offering.Kind.COURSE_SESSION:
-        return
     if change == "cancelled":
         notices_after_cancel(offering=offering)
     elif change == "moved":

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from bookings.models import Booking, Offering
-from events.models import Event
+from events.models import Delivery, Event
 from events.services import event_create
 from members.models import Family, Guardian
 from members.tests.factories import MemberUnitFactory
@@ -79,3 +79,13 @@ def bulk_registered_families(
     ).count()
     offering.save(update_fields=["places_taken"])
     return guardians
+
+
+def receipts_sent_earlier(bookings, *, when: datetime.datetime | None = None) -> int:
+    """For tests that start from bookings made days ago: their receipts went out
+    back then, so a pass run now has only the reminders to send."""
+    return Delivery.objects.filter(
+        booking__in=list(bookings),
+        purpose=Delivery.Purpose.CONFIRMATION,
+        status=Delivery.Status.PENDING,
+    ).update(status=Delivery.Status.SENT, sent_at=when or timezone.now())

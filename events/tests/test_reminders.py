@@ -18,7 +18,7 @@ from events.reminders import (
     reminders_plan_due,
 )
 from events.services import event_cancel, event_register, event_update
-from events.tests.factories import make_event
+from events.tests.factories import make_event, receipts_sent_earlier
 from members.sms import LocmemSMSBackend
 from members.tests.factories import GuardianFactory
 from notifications.models import NotificationPreference
@@ -36,9 +36,9 @@ def _register(event, guardian=None, *, confirmed_days_ago=None):
         guardian_ids=[guardian.pk],
     )
     if confirmed_days_ago is not None:
-        Booking.objects.filter(pk=booking.pk).update(
-            confirmed_at=timezone.now() - datetime.timedelta(days=confirmed_days_ago)
-        )
+        then = timezone.now() - datetime.timedelta(days=confirmed_days_ago)
+        Booking.objects.filter(pk=booking.pk).update(confirmed_at=then)
+        receipts_sent_earlier([booking], when=then)
     return guardian, booking
 
 
@@ -58,7 +58,7 @@ def test_a_reminder_row_is_made_once_per_guardian_and_channel(django_capture_on_
 
     # then one email and one in-site notice, sent once
     assert (first.planned, first.claimed, second.planned, second.claimed) == (2, 2, 0, 0)
-    rows = Delivery.objects.filter(user=guardian.user)
+    rows = Delivery.objects.filter(user=guardian.user, purpose="reminder")
     assert set(rows.values_list("channel", "status", "offset_minutes")) == {
         ("email", "sent", 1440),
         ("inbox", "sent", 1440),
@@ -139,10 +139,14 @@ def test_sms_in_quiet_hours_lasting_past_the_start_is_skipped(
     _run(django_capture_on_commit_callbacks, now=night.astimezone(datetime.UTC))
 
     # then the early event's SMS is skipped: quiet hours last past its start
-    early = Delivery.objects.get(offering_id=early_event.offering_id, channel="sms")
+    early = Delivery.objects.get(
+        offering_id=early_event.offering_id, channel="sms", purpose="reminder"
+    )
     assert early.status == "skipped" and "免打扰" in early.note
     # and the other event's (late) 24-hour reminder waits for 07:00
-    late = Delivery.objects.get(offering_id=late_event.offering_id, channel="sms")
+    late = Delivery.objects.get(
+        offering_id=late_event.offering_id, channel="sms", purpose="reminder"
+    )
     assert late.status == "pending"
     assert late.due_at.astimezone(SHANGHAI).strftime("%H:%M") == "07:00"
     assert LocmemSMSBackend.outbox == []
@@ -168,7 +172,7 @@ def test_quiet_hours_defer_an_sms_to_0700(django_capture_on_commit_callbacks, se
     _run(django_capture_on_commit_callbacks, now=base.astimezone(datetime.UTC))
 
     # then the SMS is due at 07:00 Shanghai time, not now
-    row = Delivery.objects.get(offering_id=event.offering_id, channel="sms")
+    row = Delivery.objects.get(offering_id=event.offering_id, channel="sms", purpose="reminder")
     assert row.status == "pending"
     assert row.due_at.astimezone(SHANGHAI).strftime("%H:%M") == "07:00"
     assert row.due_at < start
@@ -185,7 +189,9 @@ def test_per_event_rules_replace_the_kind_defaults(django_capture_on_commit_call
 
     # then the 3-hour reminder is sent; the default 24h is not used at all
     assert result.planned == 2
-    assert set(Delivery.objects.values_list("offset_minutes", flat=True)) == {180}
+    assert set(
+        Delivery.objects.filter(purpose="reminder").values_list("offset_minutes", flat=True)
+    ) == {180}
     assert not ReminderPlan.objects.filter(offset_minutes=1440).exists()
 
 
@@ -280,7 +286,7 @@ def test_a_failing_email_backs_off_then_is_marked_failed(settings):
     reminders_plan_due(now=timezone.now())
     token, ids = deliveries_claim_batch(now=timezone.now(), limit=10)
     assert delivery_send_batch(delivery_ids=ids, claim_token=str(token)) == {"failed": 1}
-    row = Delivery.objects.get()
+    row = Delivery.objects.get(purpose="reminder")
     assert row.status == "pending" and row.due_at > timezone.now()  # backoff
     token, ids = deliveries_claim_batch(now=row.due_at, limit=10)
     delivery_send_batch(delivery_ids=ids, claim_token=str(token))
@@ -317,13 +323,14 @@ def test_course_sessions_are_reminded_the_same_way(django_capture_on_commit_call
     course = CourseFactory(title="家长课堂：科学与AI")
     session = make_session(course, starts_in=datetime.timedelta(hours=23, minutes=59))
     guardian = GuardianFactory()
-    booking_create(
+    booking = booking_create(
         offering_id=session.offering_id,
         family=guardian.family,
         booked_by=guardian.user,
         guardian_ids=[guardian.pk],
     )
     Booking.objects.update(confirmed_at=timezone.now() - datetime.timedelta(days=1))
+    receipts_sent_earlier([booking])
 
     # when the pass runs
     _run(django_capture_on_commit_callbacks)

@@ -11,13 +11,16 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from events.models import Delivery
+from events.reminders import (
+    deliveries_claim_batch,
+    delivery_send_batch,
+    invitation_notice_create,
+    reminder_pass_run,
+)
 from members.errors import MembersError
 from members.models import AuditLog, FamilyInvitation, Guardian
-from members.services import (
-    family_invitation_accept,
-    family_invitation_create,
-    family_invitation_send,
-)
+from members.services import family_invitation_accept, family_invitation_create
 from members.tests.factories import GuardianFactory, UserFactory
 from members.tests.family_support import sms_outbox_fixture  # noqa: F401 - fixture
 from tests.helpers import wait_for
@@ -163,18 +166,93 @@ def test_bad_invitations_are_explained(client, sms_outbox, django_capture_on_com
 
 @pytest.mark.django_db
 def test_sending_twice_sends_once(sms_outbox, django_capture_on_commit_callbacks):
+    # given an invitation whose one outbox row is claimed by a pass
     mother = GuardianFactory()
+    invitation = family_invitation_create(
+        family=mother.family,
+        invited_by=mother.user,
+        relation="father",
+        phone="13600001111",
+        base_url=BASE,
+    )
+    token, ids = deliveries_claim_batch(now=timezone.now(), limit=10)
+
+    # when the row is written again (a repeated signal) and the send task runs
+    # twice (a duplicated kick, a redelivered task), then the beat pass runs
+    invitation_notice_create(invitation=invitation, base_url=BASE)
+    first = delivery_send_batch(delivery_ids=ids, claim_token=str(token))
+    again = delivery_send_batch(delivery_ids=ids, claim_token=str(token))
     with django_capture_on_commit_callbacks(execute=True):
-        invitation = family_invitation_create(
-            family=mother.family,
-            invited_by=mother.user,
-            relation="father",
-            phone="13600001111",
-            base_url=BASE,
-        )
+        later = reminder_pass_run()
+
+    # then one row, one text
+    assert (first, again, later.claimed) == ({"sent": 1}, {"not-ours": 1}, 0)
+    row = Delivery.objects.get(invitation=invitation)
+    assert (row.purpose, row.channel, row.address, row.status) == (
+        "invitation",
+        "sms",
+        "13600001111",
+        "sent",
+    )
+    assert row.user_id is None and row.offering_id is None
     assert len(sms_outbox) == 1
-    assert family_invitation_send(invitation_id=invitation.pk, base_url=BASE) is False
-    assert len(sms_outbox) == 1
+    assert f"/family/join/{invitation.token}/" in sms_outbox[0].text
+
+
+@pytest.mark.django_db
+def test_a_withdrawn_invitation_is_not_sent(sms_outbox, django_capture_on_commit_callbacks):
+    # given an invitation withdrawn before the worker got to it
+    mother = GuardianFactory()
+    invitation = family_invitation_create(
+        family=mother.family,
+        invited_by=mother.user,
+        relation="father",
+        email="dad@example.cn",
+        base_url=BASE,
+    )
+    from members.services import family_invitation_withdraw
+
+    family_invitation_withdraw(invitation=invitation, actor=mother.user)
+
+    # when the pass runs
+    with django_capture_on_commit_callbacks(execute=True):
+        reminder_pass_run()
+
+    # then nothing goes out, and the log says why
+    row = Delivery.objects.get(invitation=invitation)
+    assert row.status == "skipped" and "撤回" in row.note
+    assert mail.outbox == []
+
+
+@pytest.mark.django_db
+def test_an_invitation_to_an_account_number_waits_for_its_quiet_hours(sms_outbox):
+    # given a number that already belongs to an account with quiet hours 22:00–07:00
+    # (the defaults), and an invitation to it at 23:00 Beijing time
+    from zoneinfo import ZoneInfo
+
+    UserFactory(phone="13600001111", phone_verified=True)
+    mother = GuardianFactory()
+    invitation = FamilyInvitation.objects.create(
+        family=mother.family,
+        invited_by=mother.user,
+        phone="13600001111",
+        relation="father",
+        expires_at=timezone.now() + datetime.timedelta(days=7),
+    )
+    night = (timezone.now() + datetime.timedelta(days=1)).astimezone(ZoneInfo("Asia/Shanghai"))
+    night = night.replace(hour=23, minute=0, second=0, microsecond=0)
+
+    # when its message is written
+    invitation_notice_create(invitation=invitation, base_url=BASE, now=night)
+
+    # then it is due at 07:00 the next morning, and the log says so
+    row = Delivery.objects.get(invitation=invitation)
+    local_due = row.due_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert (local_due.date(), f"{local_due:%H:%M}") == (
+        (night + datetime.timedelta(days=1)).date(),
+        "07:00",
+    )
+    assert "免打扰" in row.note
 
 
 # --- through a real worker and the HTTP SMS backend -------------------------------------
@@ -243,12 +321,9 @@ def test_invitation_text_goes_through_a_real_worker_and_the_http_backend(worker_
     assert received[0]["body"]["phone"] == "13600001111"
     assert received[0]["body"]["sign"] == "门户"
     assert f"/family/join/{invitation.token}/" in received[0]["body"]["text"]
-    wait_for(
-        lambda: AuditLog.objects.filter(
-            action="members.invitation.send", target_id=str(invitation.pk)
-        ).exists()
-    )
+    wait_for(lambda: Delivery.objects.filter(invitation=invitation, status="sent").exists())
     assert len(worker_with_gateway) == 1
+    assert Delivery.objects.filter(invitation=invitation).count() == 1
 
 
 @pytest.mark.django_db

@@ -38,6 +38,23 @@ def test_one_pass_sends_300_reminders_once_with_local_time(reminder_worker, smtp
     Booking.objects.filter(offering_id=event.offering_id).update(
         confirmed_at=timezone.now() - datetime.timedelta(days=7)
     )
+    # each family got its booking receipt, once, straight after booking
+    wait_for(lambda: len(smtp_server.messages) >= 300, timeout=180)
+    wait_for(
+        lambda: (
+            Delivery.objects.filter(
+                offering_id=event.offering_id, purpose="confirmation", status="sent"
+            ).count()
+            == 600
+        ),
+        timeout=60,
+    )
+    receipts = [decoded(m)[0] for m in smtp_server.messages]
+    assert len(receipts) == 300 and all(s == f"报名成功：{event.title}" for s in receipts)
+    assert sorted(str(m["To"]) for m in smtp_server.messages) == sorted(
+        g.user.email for g in guardians
+    )
+    smtp_server.messages.clear()
 
     # when the beat pass runs once (the management command is that pass)
     call_command("send_due_reminders")
@@ -63,13 +80,13 @@ def test_one_pass_sends_300_reminders_once_with_local_time(reminder_worker, smtp
         assert f"{local:%H:%M}" in text and "北京时间" in text
     assert (
         Delivery.objects.filter(
-            offering_id=event.offering_id, channel="email", status="sent"
+            offering_id=event.offering_id, purpose="reminder", channel="email", status="sent"
         ).count()
         == 300
     )
     assert (
         Delivery.objects.filter(
-            offering_id=event.offering_id, channel="inbox", status="sent"
+            offering_id=event.offering_id, purpose="reminder", channel="inbox", status="sent"
         ).count()
         == 300
     )
@@ -80,4 +97,5 @@ def test_one_pass_sends_300_reminders_once_with_local_time(reminder_worker, smtp
     # then it claims nothing, so nothing more is sent
     assert (second.planned, second.claimed) == (0, 0)
     assert len(smtp_server.messages) == 300
-    assert Delivery.objects.filter(offering_id=event.offering_id).count() == 600
+    assert Delivery.objects.filter(offering_id=event.offering_id, purpose="reminder").count() == 600
+    assert Delivery.objects.filter(offering_id=event.offering_id).count() == 1200

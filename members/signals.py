@@ -1,0 +1,16 @@
+"""Signals that members sends, so that higher apps can react without members
+importing them (events/receivers.py writes the outbox row that carries an
+invitation).
+
+Each signal is sent **inside** the transaction that made the change; a
+receiver's writes commit or roll back with it. Receivers write rows and queue
+work with ``transaction.on_commit``; they never send a message themselves. An
+exception in a receiver rolls the change back.
+"""
+
+from django.dispatch import Signal
+
+#: A co-guardian invitation was created. Sender: ``members.models.FamilyInvitation``.
+#: ``invitation``: the new invitation (its ``phone`` or ``email`` is where it
+#: goes); ``base_url``: the portal's address as the inviter saw it, for the link.
+family_invitation_created = Signal()
