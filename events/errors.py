@@ -13,8 +13,13 @@ MESSAGES = {
     "cannot_change_unit": _("您只能管理本单位（或本联盟成员单位）的活动。"),
     "no_family": _("请先完善家庭信息（监护人资料）后再报名。"),
     "bad_offsets": _("提醒时间请填写小时数，用逗号分隔，例如“24,2”。"),
-    "checkin_closed": _("现在不在签到时间内（活动开始前一小时至结束）。"),
+    "checkin_closed": _("现在不在签到时间内（活动开始前 %(minutes)s 分钟至结束）。"),
     "checkin_bad_code": _("签到码无效，请扫描现场最新的二维码。"),
+    "checkin_expired": _("这个签到二维码已过期，请扫描现场屏幕上最新的二维码。"),
+    "ticket_bad_code": _("票号无效，请核对后重新输入或重新扫描。"),
+    "ticket_other_event": _("这张票属于另一场活动（%(title)s），不能在本活动签到。"),
+    "ticket_cancelled": _("这张票对应的报名已取消，不能签到。"),
+    "ticket_waiting": _("这户家庭仍在候补名单中，尚未获得名额，不能签到。"),
     "not_registered": _("您的家庭没有该活动的已确认报名。"),
     "finished": _("活动已开始或已结束，不能修改时间。"),
 }
@@ -23,7 +28,8 @@ MESSAGES = {
 class EventError(Exception):
     """An event rule was broken; ``message`` is ready to show to the user."""
 
-    def __init__(self, code: str):
+    def __init__(self, code: str, **params):
         self.code = code
-        self.message = MESSAGES[code]
+        # Messages that name a title or a number take them as ``params``.
+        self.message = MESSAGES[code] % params if params else MESSAGES[code]
         super().__init__(code)

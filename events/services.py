@@ -8,7 +8,9 @@ tells registrants (events/reminders.py) after the commit.
 from __future__ import annotations
 
 import datetime
+import hmac
 
+from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
@@ -281,24 +283,47 @@ def event_check_in(*, event: Event, booking_id: int, marked_by, present: bool = 
 
 
 def event_checkin_code(*, event: Event) -> str:
-    return signing.dumps({"event": event.pk}, salt=CHECKIN_SALT)
+    """The signed part of the on-site QR link: the event and the moment it was made.
+
+    It works for ``COURSE_CHECKIN_TOKEN_MAX_AGE`` seconds, like the course QR (one
+    setting for both): a photo of the screen stops working, and the coordinator's
+    page swaps in a fresh code well before the shown one expires.
+    """
+    return signing.TimestampSigner(salt=CHECKIN_SALT).sign(str(event.pk))
+
+
+def event_checkin_code_check(*, event: Event, code: str) -> None:
+    """Refuse a code that is not this event's, or is older than the setting allows."""
+    try:
+        raw = signing.TimestampSigner(salt=CHECKIN_SALT).unsign(
+            code, max_age=settings.COURSE_CHECKIN_TOKEN_MAX_AGE
+        )
+    except signing.SignatureExpired as error:
+        raise EventError("checkin_expired") from error
+    except signing.BadSignature as error:
+        raise EventError("checkin_bad_code") from error
+    if raw != str(event.pk):
+        raise EventError("checkin_bad_code")
+
+
+def event_checkin_window(*, event: Event) -> tuple[datetime.datetime, datetime.datetime]:
+    """Self check-in on site: from check-in opening (as for courses) to the end."""
+    offering = event.offering
+    opens = offering.starts_at - datetime.timedelta(
+        minutes=settings.COURSE_CHECKIN_OPENS_MINUTES_BEFORE
+    )
+    return opens, offering.ends_at
 
 
 def event_self_check_in(*, event: Event, code: str, user, family: Family | None) -> Booking:
     """On site: a guardian scans the event's QR code and checks the family in."""
-    try:
-        data = signing.loads(code, salt=CHECKIN_SALT)
-    except signing.BadSignature as error:
-        raise EventError("checkin_bad_code") from error
-    if data.get("event") != event.pk:
-        raise EventError("checkin_bad_code")
-    now = timezone.now()
-    offering = event.offering
-    if not (offering.starts_at - datetime.timedelta(hours=1) <= now <= offering.ends_at):
-        raise EventError("checkin_closed")
+    event_checkin_code_check(event=event, code=code)
+    opens, closes = event_checkin_window(event=event)
+    if not (opens <= timezone.now() <= closes):
+        raise EventError("checkin_closed", minutes=settings.COURSE_CHECKIN_OPENS_MINUTES_BEFORE)
     booking = (
         Booking.objects.filter(
-            offering=offering, family=family, status=Booking.Status.CONFIRMED
+            offering_id=event.offering_id, family=family, status=Booking.Status.CONFIRMED
         ).first()
         if family is not None
         else None
@@ -309,6 +334,86 @@ def event_self_check_in(*, event: Event, code: str, user, family: Family | None)
         booking_id=booking.pk, present=True, marked_by=user
     )
     return booking
+
+
+# --- tickets: one code per registered family ------------------------------------------
+#
+# A ticket is the booking's id followed by an 8-digit check derived by signing
+# (django.core.signing, its own salt) the booking, its offering and its family.
+# Nothing is stored: the code can be worked out again from the booking, digits
+# only so that it can be typed on a phone's number pad, and a booking that is
+# cancelled and booked again gets a new id and so a new ticket.
+
+TICKET_SALT = "events.ticket"
+TICKET_CHECK_DIGITS = 8
+
+
+def _ticket_checks(booking_id: int, offering_id: int, family_id: int | None) -> list[str]:
+    signer = signing.Signer(salt=TICKET_SALT)
+    value = f"{booking_id}:{offering_id}:{family_id}"
+    checks = []
+    # The current secret key first; fallbacks keep printed tickets valid while
+    # the key is being rotated (SECRET_KEY_FALLBACKS).
+    for key in [signer.key, *signer.fallback_keys]:
+        digest = signing.b64_decode(signer.signature(value, key=key).encode())
+        number = int.from_bytes(digest, "big") % 10**TICKET_CHECK_DIGITS
+        checks.append(f"{number:0{TICKET_CHECK_DIGITS}d}")
+    return checks
+
+
+def event_ticket_code(*, booking: Booking) -> str:
+    """The family's ticket for this booking (digits only)."""
+    check = _ticket_checks(booking.pk, booking.offering_id, booking.family_id)[0]
+    return f"{booking.pk}{check}"
+
+
+def _ticket_parse(code: str) -> tuple[int, str] | None:
+    text = code or ""
+    if "code=" in text:  # a scanner that types the whole link from the ticket's QR
+        text = text.split("code=", 1)[1].split("&", 1)[0]
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) <= TICKET_CHECK_DIGITS or len(digits) > TICKET_CHECK_DIGITS + 12:
+        return None
+    return int(digits[:-TICKET_CHECK_DIGITS]), digits[-TICKET_CHECK_DIGITS:]
+
+
+def event_ticket_booking(*, event: Event, code: str) -> Booking:
+    """The booking a ticket stands for, if it may be checked in at ``event``.
+
+    The check digits are compared first, so a guessed or mistyped code says
+    nothing about other bookings; then a ticket of another event, a cancelled
+    booking or a family still waiting is refused with its own message.
+    """
+    parsed = _ticket_parse(code)
+    if parsed is None:
+        raise EventError("ticket_bad_code")
+    booking_id, check = parsed
+    booking = Booking.objects.select_related("offering").filter(pk=booking_id).first()
+    if booking is None or not any(
+        hmac.compare_digest(check, expected)
+        for expected in _ticket_checks(booking.pk, booking.offering_id, booking.family_id)
+    ):
+        raise EventError("ticket_bad_code")
+    if booking.offering_id != event.offering_id:
+        raise EventError("ticket_other_event", title=booking.offering.title)
+    if booking.status == Booking.Status.CANCELLED:
+        raise EventError("ticket_cancelled")
+    if booking.status != Booking.Status.CONFIRMED:
+        raise EventError("ticket_waiting")
+    return booking
+
+
+def event_ticket_check_in(*, event: Event, code: str, marked_by) -> tuple[Booking, bool]:
+    """Staff at the door scan or type a family's ticket: the family is checked in.
+
+    Returns the booking and whether it was newly marked present (False: it had
+    already been checked in, by ticket, by its own scan or on the roster).
+    """
+    _check_unit(marked_by, event.organiser_unit)
+    booking = event_ticket_booking(event=event, code=code)
+    return bookings_services.booking_mark_attendance(
+        booking_id=booking.pk, present=True, marked_by=marked_by
+    )
 
 
 def _feed_lock(family: Family) -> None:

@@ -2,12 +2,16 @@
 session on login, logout and disabling that end server sessions, no personal
 data in URLs."""
 
+import re
+from types import SimpleNamespace
+
 import pytest
 from allauth.usersessions.models import UserSession
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.urls import get_resolver
 
+from bookings.models import Booking
 from members.services import user_deactivate
 from members.tests.factories import UserFactory
 from members.tests.family_support import (  # noqa: F401 - fixture
@@ -178,13 +182,20 @@ def test_unticking_active_in_the_admin_also_ends_sessions(client):
 
 
 def test_no_personal_data_in_urls(client, sms_outbox):
-    # no members path takes a phone number, email or name
-    for pattern in get_resolver().url_patterns:
-        text = str(pattern.pattern)
-        for word in ("phone", "email", "name", "mobile"):
-            assert f"<{word}" not in text and f":{word}>" not in text
-    members_patterns = [str(p.pattern) for p in get_resolver("members.urls").url_patterns]
-    assert all("<str:token>" in p or "<int:" in p or "<" not in p for p in members_patterns)
+    # no path anywhere (every app, every include, admin and allauth too) takes a
+    # phone number, email or name
+    routes = list(all_routes())
+    assert len(routes) > 100  # the walk reached inside the includes
+    for route in routes:
+        for word in PERSONAL_WORDS:
+            assert word not in route.parameters, (route.path, route.parameters)
+    # the portal's own paths take only ids and secret tokens
+    for route in routes:
+        if route.is_ours:
+            assert all(
+                converter == "int" or name in ("token", "code")
+                for name, converter in route.parameters.items()
+            ), (route.path, route.parameters)
 
     # and no step of signing up by phone puts the number in an address
     phone = "13812345678"
@@ -192,6 +203,304 @@ def test_no_personal_data_in_urls(client, sms_outbox):
     assert phone not in response["Location"]
     page = client.get(response["Location"])
     assert phone not in page.request["PATH_INFO"] + page.request.get("QUERY_STRING", "")
+
+
+# --- every view's access rule, found by walking the whole resolver ------------------
+
+PERSONAL_WORDS = ("phone", "email", "name", "mobile", "username", "nickname", "id_card")
+OUR_APPS = ("members", "notifications", "parent_school", "bookings", "courses", "events")
+OUR_APPS += ("reports", "portal")
+
+# Who may open each of the portal's own views. A view added anywhere (at any depth
+# of include) that is not listed here fails test_every_view_has_an_access_rule.
+PUBLIC, TOKEN, SIGNED_IN, STAFF, COORDINATOR = "public", "token", "signed_in", "staff", "coord"
+ACCESS = {
+    "healthz": PUBLIC,
+    "portal:home": PUBLIC,
+    "portal:language": PUBLIC,
+    "members:privacy": PUBLIC,
+    "members:children_rules": PUBLIC,
+    "parent_school:list": PUBLIC,
+    "parent_school:detail": PUBLIC,
+    "courses:catalogue": PUBLIC,
+    "courses:detail": PUBLIC,
+    "courses:lesson": PUBLIC,
+    "events:list": PUBLIC,
+    "events:detail": PUBLIC,
+    "events:ics": PUBLIC,
+    # the secret in the address is the permission
+    "events:calendar_feed": TOKEN,
+    # signed in; anything of a family is looked up inside the user's own family
+    "members:family": SIGNED_IN,
+    "members:guardian_edit": SIGNED_IN,
+    "members:child_add": SIGNED_IN,
+    "members:child_edit": SIGNED_IN,
+    "members:child_delete": SIGNED_IN,
+    "members:invite": SIGNED_IN,
+    "members:invitation_withdraw": SIGNED_IN,
+    "members:invitation_accept": SIGNED_IN,
+    "members:my_data": SIGNED_IN,
+    "members:my_data_json": SIGNED_IN,
+    "members:my_data_html": SIGNED_IN,
+    "members:account_delete": SIGNED_IN,
+    "courses:book": SIGNED_IN,
+    "courses:cancel": SIGNED_IN,
+    "courses:my_learning": SIGNED_IN,
+    "courses:checkin": SIGNED_IN,
+    "courses:lesson_progress": SIGNED_IN,
+    "events:register": SIGNED_IN,
+    "events:unregister": SIGNED_IN,
+    "events:self_checkin": SIGNED_IN,
+    "events:calendar": SIGNED_IN,
+    "events:calendar_revoke": SIGNED_IN,
+    "notifications:inbox": SIGNED_IN,
+    "notifications:open": SIGNED_IN,
+    "notifications:read_all": SIGNED_IN,
+    "notifications:preferences": SIGNED_IN,
+    # coordinators and instructors
+    "courses:staff_sessions": STAFF,
+    "courses:roster": STAFF,
+    "courses:session_cancel": STAFF,
+    "courses:checkin_code": STAFF,
+    "events:manage_list": STAFF,
+    "events:manage_detail": STAFF,
+    "events:manage_checkin": STAFF,
+    "events:manage_qr": STAFF,
+    "events:manage_ticket": STAFF,
+    # coordinators only
+    "members:unit_list": COORDINATOR,
+    "members:unit_families": COORDINATOR,
+    "events:manage_create": COORDINATOR,
+    "events:manage_edit": COORDINATOR,
+    "events:manage_cancel": COORDINATOR,
+    "events:manage_deliveries": COORDINATOR,
+    "reports:overview": COORDINATOR,
+    "reports:unit": COORDINATOR,
+    "reports:school": COORDINATOR,
+    "reports:recompute": COORDINATOR,
+    "reports:export": COORDINATOR,
+    "reports:job": COORDINATOR,
+    "reports:job_download": COORDINATOR,
+}
+
+
+class Route:
+    def __init__(self, path: str, name: str, callback, regexes: list[str]):
+        self.path = path
+        self.name = name
+        self.callback = callback
+        self.parameters: dict[str, str] = {}
+        for regex in regexes:
+            for param in re.findall(r"\(\?P<(\w+)>", regex):
+                self.parameters[param] = "regex"
+        for converter, param in re.findall(r"<(?:(\w+):)?(\w+)>", path):
+            self.parameters[param] = converter or "str"
+        module = getattr(callback, "__module__", "") or ""
+        self.is_ours = module.split(".")[0] in OUR_APPS
+
+    def __repr__(self) -> str:
+        return f"<Route {self.name or '?'} {self.path}>"
+
+
+def all_routes(patterns=None, prefix: str = "", namespace: str = "", regexes=()):
+    """Every view of the project, walking URLResolver.url_patterns to any depth."""
+    from django.urls import URLPattern, URLResolver
+
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        text = str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from all_routes(pattern.url_patterns, prefix + text, inner, (*regexes, text))
+        elif isinstance(pattern, URLPattern):
+            name = f"{namespace}{pattern.name}" if pattern.name else ""
+            yield Route(prefix + text, name, pattern.callback, [*regexes, text])
+
+
+def test_every_view_has_an_access_rule():
+    ours = {r.name for r in all_routes() if r.is_ours}
+    assert "" not in ours, "every portal view has a URL name"
+    assert ours == set(ACCESS), {
+        "views without a rule (add them to ACCESS)": sorted(ours - set(ACCESS)),
+        "rules without a view": sorted(set(ACCESS) - ours),
+    }
+
+
+@pytest.fixture
+def world():
+    """Family A with a child, an invitation, a notice, a course and an event booking,
+    a calendar feed; a coordinator's export job; and the ids every route needs."""
+    import datetime
+
+    from django.utils import timezone
+
+    from bookings.services import booking_create
+    from courses.services import checkin_token_make
+    from courses.tests.factories import CourseFactory, OnlineLessonFactory, make_session
+    from events.services import calendar_feed_get_or_create, event_checkin_code
+    from events.tests.factories import make_event
+    from members.models import FamilyInvitation, RoleAssignment
+    from members.tests.factories import ChildFactory, GuardianFactory, RoleAssignmentFactory
+    from notifications.services import notification_create
+    from reports.models import ReportJob
+
+    a = GuardianFactory(user=UserFactory(phone="13911112222", display_name="甲家妈妈"))
+    child = ChildFactory(family=a.family, nickname="秘密小明")
+    invitation = FamilyInvitation.objects.create(
+        family=a.family,
+        invited_by=a.user,
+        phone="13733334444",
+        relation="father",
+        expires_at=timezone.now() + datetime.timedelta(days=3),
+    )
+    notice = notification_create(user=a.user, title="甲家的私人通知")
+    course = CourseFactory()
+    session = make_session(course)
+    lesson = OnlineLessonFactory(course=course)
+    course_booking = booking_create(
+        offering_id=session.offering_id, family=a.family, booked_by=a.user, guardian_ids=[a.pk]
+    )
+    unit = session.offering.unit
+    event = make_event(organiser_unit=unit)
+    booking_create(
+        offering_id=event.offering_id, family=a.family, booked_by=a.user, guardian_ids=[a.pk]
+    )
+    feed = calendar_feed_get_or_create(family=a.family)
+    coordinator = RoleAssignmentFactory(role=RoleAssignment.Role.UNIT_COORDINATOR, unit=unit).user
+    job = ReportJob.objects.create(
+        kind=ReportJob.Kind.EXPORT_CSV, term=course.term, requested_by=coordinator
+    )
+    b = GuardianFactory()  # another family, signed in as an ordinary parent
+    kwargs = {
+        "members:child_edit": {"pk": child.pk},
+        "members:child_delete": {"pk": child.pk},
+        "members:invitation_withdraw": {"pk": invitation.pk},
+        "members:invitation_accept": {"token": invitation.token},
+        "members:unit_families": {"unit_id": unit.pk},
+        "parent_school:detail": {"pk": course.parent_school_id},
+        "courses:detail": {"pk": course.pk},
+        "courses:book": {"pk": session.pk},
+        "courses:roster": {"pk": session.pk},
+        "courses:session_cancel": {"pk": session.pk},
+        "courses:checkin_code": {"pk": session.pk},
+        "courses:lesson": {"pk": lesson.pk},
+        "courses:lesson_progress": {"pk": lesson.pk},
+        "courses:cancel": {"pk": course_booking.pk},
+        "courses:checkin": {"token": checkin_token_make(session=session)},
+        "events:self_checkin": {"pk": event.pk, "code": event_checkin_code(event=event)},
+        "events:calendar_feed": {"token": feed.token},
+        "notifications:open": {"pk": notice.pk},
+        "reports:unit": {"unit_id": unit.pk},
+        "reports:school": {"school_id": course.parent_school_id},
+        "reports:job": {"job_id": job.pk},
+        "reports:job_download": {"job_id": job.pk},
+    }
+    for route in our_routes():
+        if route.name.startswith("events:") and set(route.parameters) == {"pk"}:
+            kwargs.setdefault(route.name, {"pk": event.pk})
+    secrets = ["秘密小明", "甲家妈妈", "13911112222", "13733334444", "甲家的私人通知", feed.token]
+
+    def fingerprint():
+        a.family.refresh_from_db()
+        return (
+            list(a.family.children.values_list("pk", "nickname")),
+            list(FamilyInvitation.objects.filter(pk=invitation.pk).values_list("expires_at")),
+            sorted(
+                Booking.objects.filter(family=a.family).values_list("pk", "status", "attendance")
+            ),
+            list(type(notice).objects.filter(pk=notice.pk).values_list("read_at")),
+            list(type(feed).objects.filter(family=a.family).values_list("token", "revoked_at")),
+        )
+
+    return SimpleNamespace(
+        a=a, b=b, kwargs=kwargs, secrets=secrets, fingerprint=fingerprint, routes=our_routes()
+    )
+
+
+def our_routes() -> list[Route]:
+    return [r for r in all_routes() if r.is_ours]
+
+
+def _url(world, route: Route) -> str:
+    from django.urls import reverse
+
+    kwargs = world.kwargs.get(route.name, {})
+    assert set(kwargs) == set(route.parameters), f"{route.name}: give the fixture its ids"
+    return reverse(route.name, kwargs=kwargs)
+
+
+def _request(client, url: str):
+    """GET, or POST (empty) when the view answers GET with 405."""
+    response = client.get(url)
+    if response.status_code == 405:
+        response = client.post(url)
+    return response
+
+
+def _to_login(response) -> bool:
+    return response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_anonymous_visitors_reach_only_public_views(client, world):
+    before = world.fingerprint()
+    for route in world.routes:
+        response = _request(client, _url(world, route))
+        rule = ACCESS[route.name]
+        if rule in (PUBLIC, TOKEN):
+            assert response.status_code < 400 and not _to_login(response), route
+        else:
+            assert _to_login(response), (route, response.status_code)
+    # and a made-up secret opens nothing
+    assert client.get("/calendar/not-a-token.ics").status_code == 404
+    assert world.fingerprint() == before
+
+
+def test_admin_pages_send_anonymous_visitors_to_sign_in(client):
+    from django.urls import NoReverseMatch, reverse
+
+    checked = 0
+    for route in all_routes():
+        if not route.name.startswith("admin:") or route.name == "admin:login":
+            continue
+        if route.name in ("admin:logout", "admin:jsi18n", "admin:view_on_site"):
+            continue  # no data: log out, the JavaScript catalogue, a redirect to the public page
+        kwargs = {p: ("1" if p != "app_label" else "members") for p in route.parameters}
+        try:
+            url = reverse(route.name, kwargs=kwargs)
+        except NoReverseMatch:
+            continue  # an app_label that is not "members"; members' own are enough
+        response = client.get(url)
+        assert response.status_code == 302 and "login" in response["Location"], route
+        checked += 1
+    assert checked > 20
+
+
+def test_a_parent_of_another_family_sees_and_changes_nothing_of_family_a(client, world):
+    # given a parent of family B, signed in
+    client.force_login(world.b.user)
+    before = world.fingerprint()
+
+    for route in world.routes:
+        rule = ACCESS[route.name]
+        response = _request(client, _url(world, route))
+        if rule in (STAFF, COORDINATOR):
+            # staff pages are refused outright
+            assert response.status_code == 403, (route, response.status_code)
+            continue
+        assert response.status_code != 500
+        if rule == TOKEN or route.name == "members:invitation_accept":
+            continue  # holding the secret link is the permission (a forwarded invitation
+            # shows who invited, and is refused on accepting: test_family_invitations.py)
+        body = response.content.decode(errors="replace")
+        for secret in world.secrets:
+            assert secret not in body, (route, secret)
+        if "pk" in route.parameters and route.name.startswith(
+            ("members:", "notifications:", "courses:cancel")
+        ):
+            # objects of family A, looked up inside B's family: not found
+            assert response.status_code == 404, (route, response.status_code)
+
+    # and nothing of family A changed
+    assert world.fingerprint() == before
 
 
 def test_remember_me_keeps_the_session_otherwise_it_ends_with_the_browser(client):
