@@ -298,7 +298,9 @@ def test_a_cell_beyond_the_size_the_workbook_claims_is_still_seen(demo_data):
         for item in zin.infolist():
             content = zin.read(item.filename)
             if item.filename == "xl/worksheets/sheet1.xml":
-                content = content.replace(b'<dimension ref="A1:K2" />', b'<dimension ref="A1:J2" />')
+                content = content.replace(
+                    b'<dimension ref="A1:K2" />', b'<dimension ref="A1:J2" />'
+                )
                 assert b'ref="A1:J2"' in content
             zout.writestr(item, content)
     # when
