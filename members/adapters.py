@@ -18,6 +18,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from django import forms
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -111,6 +112,29 @@ class AccountAdapter(DefaultAccountAdapter):
         if normalised is None:
             return None
         return User.objects.filter(phone=normalised).order_by("pk").first()
+
+    def save_user(self, request, user, form, commit=True):
+        # Two sign-ups with the same number sent at once (a double tap on a slow
+        # network) both pass the form's "already registered" check; the unique
+        # phone lets one in. The other is answered as a later sign-up with that
+        # number is (allauth's "account already exists" path: a text to the
+        # number, or 429 within the resend limit), and the savepoint takes its
+        # half-made user row back with it.
+        try:
+            with transaction.atomic():
+                return super().save_user(request, user, form, commit)
+        except IntegrityError:
+            from allauth.account.internal.flows.signup import prevent_enumeration
+
+            from .models import User
+
+            phone = form.cleaned_data.get("phone") if "phone" in form.cleaned_data else None
+            if not phone or not User.objects.filter(phone=phone).exists():
+                raise
+            response = prevent_enumeration(
+                request, email=form.cleaned_data.get("email") or None, phone=phone
+            )
+            raise ImmediateHttpResponse(response) from None
 
     # --- usernames carry no personal data ------------------------------------
     def populate_username(self, request, user) -> None:

@@ -37,6 +37,7 @@ from members.models import (
     Guardian,
     Membership,
     RoleAssignment,
+    User,
 )
 from members.registry import RegistryError
 from members.tests.factories import (
@@ -45,6 +46,7 @@ from members.tests.factories import (
     RoleAssignmentFactory,
     UserFactory,
 )
+from members.tests.family_support import PASSWORD, sms_outbox_fixture  # noqa: F401 - fixture
 from notifications.models import NotificationPreference
 from notifications.services import notification_preference_update
 from reports.models import ParticipationSnapshot
@@ -221,6 +223,37 @@ def test_two_family_setup_posts_over_http_both_redirect_to_the_family():
         assert page.status_code == 200
         assert page.context["family"] == guardian.family
         assert "您已经是一个家庭的监护人了" not in page.content.decode()
+
+
+# --- signing up -------------------------------------------------------------------------
+
+
+def test_two_signups_with_one_number_at_once_make_one_account(sms_outbox):
+    # given a new parent on a slow network who taps "注册" twice
+    data = {
+        "phone": "13812345678",
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+        "agree_privacy": "on",
+    }
+    phones = [Client(), Client()]
+
+    # when both sign-ups arrive at the same instant
+    outcome = run_together(
+        [lambda c=c: c.post("/accounts/signup/", data) for c in phones],
+        meet_before_write=["members_user"],
+    )
+
+    # then one account holds the number, no half-made account is left, and the
+    # second is answered as a later sign-up with that number is (a second code
+    # within the resend limit: 429, never 500)
+    _no_errors(outcome)
+    statuses = sorted(r.status_code for r in outcome.results)
+    assert statuses == [302, 429]
+    user = User.objects.get()
+    assert user.phone == "13812345678"
+    assert ConsentRecord.objects.filter(user=user).count() == 1
+    assert len([t for t in sms_outbox if t.phone == "13812345678"]) == 1
 
 
 # --- consent --------------------------------------------------------------------------
