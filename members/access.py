@@ -6,13 +6,29 @@ scoping rule is changed here once and holds everywhere.
 - A district administrator (or a superuser) sees every unit.
 - An alliance coordinator sees the units that are current members of their alliance.
 - A unit coordinator or an instructor sees their own unit and the units below it.
+
+Families, guardians and children come into a coordinator's view through a child
+who attends one of their units (the coordinator's family list asks the same).
+Who may be *linked* to a row (an instructor's login, say) is
+``users_pickable_by``; every admin picker asks these functions through
+``members/admin_scoping.py``.
 """
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from .models import Alliance, Membership, MemberUnit, RoleAssignment
+from .models import (
+    Alliance,
+    Child,
+    Family,
+    Guardian,
+    Membership,
+    MemberUnit,
+    Region,
+    RoleAssignment,
+)
 
 Role = RoleAssignment.Role
 COORDINATOR_ROLES = (Role.DISTRICT_ADMIN, Role.ALLIANCE_COORDINATOR, Role.UNIT_COORDINATOR)
@@ -170,3 +186,67 @@ def alliances_changeable_by(user) -> QuerySet[Alliance]:
     if is_district_admin(user):
         return Alliance.objects.all()
     return Alliance.objects.filter(pk__in=coordinated_alliance_ids(user))
+
+
+def regions_visible_to(user) -> QuerySet[Region]:
+    """Regions that hold a unit the user sees, with the regions above them.
+
+    Regions are nested three deep (district → street or town → community), so a
+    unit's region, its parent and its grandparent cover every level."""
+    if is_district_admin(user):
+        return Region.objects.all()
+    visible = units_visible_to(user).order_by().values("region_id")
+    held = Region.objects.filter(pk__in=visible)
+    return Region.objects.filter(
+        Q(pk__in=held.values("pk"))
+        | Q(pk__in=held.values("parent_id"))
+        | Q(pk__in=held.values("parent__parent_id"))
+    )
+
+
+def families_visible_to(user) -> QuerySet[Family]:
+    """Families with a child at a unit the user sees (all for district admins)."""
+    if is_district_admin(user):
+        return Family.objects.all()
+    at_visible_school = Child.objects.filter(school__in=visible_unit_ids(user))
+    return Family.objects.filter(pk__in=at_visible_school.values("family_id"))
+
+
+def guardians_visible_to(user) -> QuerySet[Guardian]:
+    """The guardians of the families the user sees."""
+    if is_district_admin(user):
+        return Guardian.objects.all()
+    return Guardian.objects.filter(family__in=families_visible_to(user).values("pk"))
+
+
+def children_visible_to(user) -> QuerySet[Child]:
+    """Children who attend a unit the user sees (not their siblings elsewhere)."""
+    if is_district_admin(user):
+        return Child.objects.all()
+    return Child.objects.filter(school__in=visible_unit_ids(user))
+
+
+def users_pickable_by(user) -> QuerySet:
+    """The accounts this user may link to a row (an instructor's login, a report's
+    requester …) and look up in admin pickers.
+
+    - District administrators (and superusers): every account.
+    - Coordinators: themselves; the staff of the units they see (anyone holding a
+      unit coordinator or instructor role there); the other coordinators of the
+      alliances they coordinate; and the guardians of the families they see
+      (a child attends one of their units).
+    - Everyone else (instructors included, who only look): nobody.
+
+    Subqueries, not joins: no duplicate rows and no DISTINCT.
+    """
+    users = get_user_model().objects.all()
+    if is_district_admin(user):
+        return users
+    if not is_coordinator(user):
+        return users.none()
+    visible = visible_unit_ids(user)
+    staff = RoleAssignment.objects.filter(
+        Q(unit__in=visible) | Q(alliance_id__in=coordinated_alliance_ids(user))
+    ).values("user_id")
+    guardians = guardians_visible_to(user).values("user_id")
+    return users.filter(Q(pk=user.pk) | Q(pk__in=staff) | Q(pk__in=guardians))

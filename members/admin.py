@@ -24,6 +24,7 @@ from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ExportForm, ImportForm
 
+from .admin_scoping import PickerScopeMixin
 from . import access, registry
 from .models import Alliance, AuditLog, Membership, MemberUnit, Region, RoleAssignment
 from .resources import (
@@ -49,8 +50,11 @@ def _client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
-class ScopedAdminMixin:
-    """A row outside the user's scope answers 404 instead of redirecting with a hint."""
+class ScopedAdminMixin(PickerScopeMixin):
+    """A row outside the user's scope answers 404 instead of redirecting with a hint.
+
+    Every picker (selects, autocomplete, raw ids, popups, list filters) offers and
+    accepts only what members/access.py allows: see members/admin_scoping.py."""
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         raise Http404(gettext("找不到该记录，或您无权查看。"))
@@ -169,6 +173,11 @@ class RegionAdmin(RegistryImportExportAdmin):
 class AllianceListFilter(admin.SimpleListFilter):
     title = _("所属联盟")
     parameter_name = "alliance"
+    def get_queryset(self, request):
+        # Regions are district data, but a coordinator given the view permission
+        # by hand still sees only the regions that hold their units.
+        return access.regions_visible_to(request.user)
+
 
     def lookups(self, request, model_admin):
         # Only alliances the user may see: the filter never names others.
@@ -196,13 +205,9 @@ class RegionListFilter(admin.SimpleListFilter):
     parameter_name = "region"
 
     def lookups(self, request, model_admin):
-        visible = access.units_visible_to(request.user).order_by().values("region_id")
-        regions = Region.objects.filter(
-            Q(pk__in=visible) | Q(children__in=visible) | Q(children__children__in=visible)
-        )
         return [
             (str(pk), name)
-            for pk, name in Region.objects.filter(pk__in=regions.values("pk"))
+            for pk, name in access.regions_visible_to(request.user)
             .order_by("name")
             .values_list("pk", "name")
         ]
@@ -221,7 +226,7 @@ class RegionListFilter(admin.SimpleListFilter):
         )
 
 
-class UnitMembershipInline(admin.TabularInline):
+class UnitMembershipInline(PickerScopeMixin, admin.TabularInline):
     model = Membership
     fk_name = "unit"
     fields = ["alliance", "role", "joined_on", "left_on"]
@@ -446,7 +451,7 @@ class MemberUnitAdmin(RegistryImportExportAdmin):
 # -- alliances ---------------------------------------------------------------
 
 
-class AllianceMembershipInline(admin.TabularInline):
+class AllianceMembershipInline(PickerScopeMixin, admin.TabularInline):
     model = Membership
     fk_name = "alliance"
     fields = ["unit", "role", "joined_on", "left_on"]
@@ -529,13 +534,8 @@ class MembershipAdmin(RegistryImportExportAdmin):
             return ["alliance", "unit"]
         return []
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        # What a coordinator may pick, not merely what they may see.
-        if db_field.name == "alliance":
-            kwargs["queryset"] = access.alliances_changeable_by(request.user)
-        elif db_field.name == "unit":
-            kwargs["queryset"] = access.units_visible_to(request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    # What a coordinator may pick, not merely what they may see (units: the rule).
+    pick_rules = {"alliance": access.alliances_changeable_by}
 
     def has_view_permission(self, request, obj=None):
         allowed = super().has_view_permission(request, obj)
@@ -719,7 +719,10 @@ if not admin.site.is_registered(User):
     @admin.register(User)
     class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
         """Needed to pick a user when assigning a role. District administrators
-        only look (and see no phone or e-mail); superusers edit."""
+        only look (and see no phone or e-mail); superusers edit.
+
+        Coordinators reach it only as a picker (autocomplete, raw-id popup) and
+        see only the accounts ``access.users_pickable_by`` gives them."""
 
         list_display = ["username", "display_name", "is_staff", "is_active", "date_joined"]
         search_fields = ["username", "display_name", "email", "phone"]
@@ -744,4 +747,21 @@ if not admin.site.is_registered(User):
             return request.user.is_superuser and super().has_add_permission(request)
 
         def has_delete_permission(self, request, obj=None):
+        def get_queryset(self, request):
+            users = super().get_queryset(request)
+            if access.is_district_admin(request.user):
+                return users
+            return users.filter(pk__in=access.users_pickable_by(request.user).values("pk"))
+
+        def has_module_permission(self, request):
+            # Not in the coordinators' index: for them it is only a picker.
+            return super().has_module_permission(request) and access.is_district_admin(
+                request.user
+            )
+
+        def has_view_permission(self, request, obj=None):
+            return super().has_view_permission(request, obj) or access.is_coordinator(
+                request.user
+            )
+
             return request.user.is_superuser and super().has_delete_permission(request, obj)

@@ -1,16 +1,37 @@
+"""The inbox and preferences in admin: district level only, read-only (families
+change their preferences on their own page; notices are written by the outbox)."""
+
 from django.contrib import admin
 
 from members import access
+from members.admin_scoping import PickerScopeMixin, pick_rule_register
 
 from .models import Notification, NotificationPreference
 
 
-class _DistrictOnly:
+def _own_users_rows(model):
+    def rule(user):
+        if access.is_district_admin(user):
+            return None
+        return model.objects.filter(user__in=access.users_pickable_by(user).values("pk"))
+
+    return rule
+
+
+pick_rule_register(Notification, _own_users_rows(Notification))
+pick_rule_register(NotificationPreference, _own_users_rows(NotificationPreference))
+
+
+class _DistrictOnly(PickerScopeMixin):
     def has_module_permission(self, request):
         return access.is_district_admin(request.user)
 
     def has_view_permission(self, request, obj=None):
         return access.is_district_admin(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        # A family's inbox and choices are theirs: nobody deletes them here.
+        return False
 
 
 @admin.register(Notification)

@@ -1,8 +1,9 @@
 """Admin for parent schools, terms, targets, instructors and brand programmes.
 
 Coordinators see and change only the rows of units that members/access.py gives
-them; unit pickers offer only those units. Terms are district-wide: everyone
-with admin access sees them, only district administrators change them.
+them; every picker offers and accepts only those rows (members/admin_scoping.py:
+the rules of this app's models are registered below). Terms are district-wide:
+everyone with admin access sees them, only district administrators change them.
 """
 
 from django import forms
@@ -10,12 +11,24 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from members import access
+from members.admin_scoping import (
+    PickerScopeMixin,
+    pick_rule_register_by_unit,
+    pick_rule_register_shared,
+)
 
 from .models import BrandProgramme, GuidanceArea, Instructor, ParentSchool, Target, Term
 
+pick_rule_register_shared(Term)
+pick_rule_register_by_unit(ParentSchool, "host_unit")
+pick_rule_register_by_unit(Target, "parent_school__host_unit")
+pick_rule_register_by_unit(Instructor, "unit")
+pick_rule_register_by_unit(BrandProgramme, "owner_unit")
 
-class RoleInlineMixin:
-    """Inline permissions follow the user's role (members/access.py), like the parent admin."""
+
+class RoleInlineMixin(PickerScopeMixin):
+    """Inline permissions follow the user's role (members/access.py), like the parent
+    admin; its pickers are scoped like every admin's (members/admin_scoping.py)."""
 
     def has_view_permission(self, request, obj=None):
         return access.is_staff_member(request.user)
@@ -30,8 +43,9 @@ class RoleInlineMixin:
         return access.is_coordinator(request.user) and getattr(self, "can_delete", True)
 
 
-class UnitScopedAdmin(admin.ModelAdmin):
-    """Rows filtered by ``unit_path`` through members/access.py; FK pickers limited too.
+class UnitScopedAdmin(PickerScopeMixin, admin.ModelAdmin):
+    """Rows filtered by ``unit_path`` through members/access.py; every picker limited
+    too (members/admin_scoping.py).
 
     Permissions follow the role, not Django's per-model permissions: coordinators
     add and change (only rows of units they may change), instructors only look.
@@ -40,7 +54,6 @@ class UnitScopedAdmin(admin.ModelAdmin):
     """
 
     unit_path = "unit"
-    unit_fields = ("unit", "host_unit", "owner_unit")
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -77,18 +90,9 @@ class UnitScopedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return access.is_coordinator(request.user) and self._may_change(request, obj)
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name in self.unit_fields and not access.is_district_admin(request.user):
-            kwargs["queryset"] = access.units_visible_to(request.user)
-        if db_field.name == "parent_school" and not access.is_district_admin(request.user):
-            kwargs["queryset"] = ParentSchool.objects.filter(
-                host_unit__in=access.visible_unit_ids(request.user)
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
 
 @admin.register(Term)
-class TermAdmin(admin.ModelAdmin):
+class TermAdmin(PickerScopeMixin, admin.ModelAdmin):
     """Terms are district-wide: staff see them, district administrators change them."""
 
     list_display = ["__str__", "code", "starts_on", "ends_on", "is_current"]

@@ -1,10 +1,33 @@
+"""Snapshots and report jobs: read-only, written by the roll-up and the exports.
+Rows are those of the units members/access.py lets the user see."""
+
 from django.contrib import admin
+
+from members import access
+from members.admin_scoping import PickerScopeMixin, pick_rule_register_by_unit
 
 from .models import ParticipationSnapshot, ReportJob
 
+pick_rule_register_by_unit(ParticipationSnapshot, "unit")
+pick_rule_register_by_unit(ReportJob, "unit")
+
+
+class _UnitRowsMixin(PickerScopeMixin):
+    """Rows of the units the user sees (district-wide jobs: district admins only)."""
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        if access.is_district_admin(request.user):
+            return rows
+        return rows.filter(unit__in=access.visible_unit_ids(request.user))
+
+    def has_delete_permission(self, request, obj=None):
+        # Written by the roll-up and the exports (audited); never deleted here.
+        return False
+
 
 @admin.register(ParticipationSnapshot)
-class ParticipationSnapshotAdmin(admin.ModelAdmin):
+class ParticipationSnapshotAdmin(_UnitRowsMixin, admin.ModelAdmin):
     list_display = (
         "term",
         "unit",
@@ -28,7 +51,7 @@ class ParticipationSnapshotAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReportJob)
-class ReportJobAdmin(admin.ModelAdmin):
+class ReportJobAdmin(_UnitRowsMixin, admin.ModelAdmin):
     list_display = (
         "pk",
         "kind",
