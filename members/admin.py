@@ -24,8 +24,8 @@ from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ExportForm, ImportForm
 
-from .admin_scoping import PickerScopeMixin
 from . import access, registry
+from .admin_scoping import PickerScopeMixin
 from .models import Alliance, AuditLog, Membership, MemberUnit, Region, RoleAssignment
 from .resources import (
     IMPORT_MESSAGES,
@@ -166,6 +166,11 @@ class RegionAdmin(RegistryImportExportAdmin):
     autocomplete_fields = ["parent"]
     ordering = ["name"]
 
+    def get_queryset(self, request):
+        # Regions are district data, but a coordinator given the view permission
+        # by hand still sees only the regions that hold their units.
+        return access.regions_visible_to(request.user)
+
 
 # -- member units ------------------------------------------------------------
 
@@ -173,11 +178,6 @@ class RegionAdmin(RegistryImportExportAdmin):
 class AllianceListFilter(admin.SimpleListFilter):
     title = _("所属联盟")
     parameter_name = "alliance"
-    def get_queryset(self, request):
-        # Regions are district data, but a coordinator given the view permission
-        # by hand still sees only the regions that hold their units.
-        return access.regions_visible_to(request.user)
-
 
     def lookups(self, request, model_admin):
         # Only alliances the user may see: the filter never names others.
@@ -740,13 +740,6 @@ if not admin.site.is_registered(User):
                 return self.limited_fieldsets
             return super().get_fieldsets(request, obj)
 
-        def has_change_permission(self, request, obj=None):
-            return request.user.is_superuser and super().has_change_permission(request, obj)
-
-        def has_add_permission(self, request):
-            return request.user.is_superuser and super().has_add_permission(request)
-
-        def has_delete_permission(self, request, obj=None):
         def get_queryset(self, request):
             users = super().get_queryset(request)
             if access.is_district_admin(request.user):
@@ -764,4 +757,11 @@ if not admin.site.is_registered(User):
                 request.user
             )
 
+        def has_change_permission(self, request, obj=None):
+            return request.user.is_superuser and super().has_change_permission(request, obj)
+
+        def has_add_permission(self, request):
+            return request.user.is_superuser and super().has_add_permission(request)
+
+        def has_delete_permission(self, request, obj=None):
             return request.user.is_superuser and super().has_delete_permission(request, obj)
