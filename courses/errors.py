@@ -13,6 +13,8 @@ MESSAGES = {
     "not_reversible": _("冲正记录本身不能再冲正。"),
     "bad_progress": _("观看进度无效。"),
     "session_not_editable": _("您无权管理该场次。"),
+    "course_missing": _("找不到该课程。"),
+    "course_not_editable": _("您无权发布或撤回该课程。"),
 }
 
 

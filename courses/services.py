@@ -20,6 +20,7 @@ from django.utils import timezone
 from bookings import services as booking_services
 from bookings.errors import BookingError
 from bookings.models import Booking, Offering
+from members import access
 from members.models import Family
 from members.services import audit_log_record
 
@@ -148,6 +149,48 @@ def course_session_cancel(*, session: CourseSession, cancelled_by) -> CourseSess
         )
     session.offering.refresh_from_db()
     return session
+
+
+# Publishing -------------------------------------------------------------------
+
+
+def _course_published_set(*, course_id: int, published: bool, actor) -> bool:
+    with transaction.atomic():
+        course = (
+            Course.objects.select_for_update(of=("self",))
+            .select_related("parent_school")
+            .filter(pk=course_id)
+            .first()
+        )
+        if course is None:
+            raise CourseError("course_missing")
+        # A coordinator publishes only their own units' courses; None is the system.
+        if actor is not None and not access.can_change_unit(
+            actor, course.parent_school.host_unit_id
+        ):
+            raise CourseError("course_not_editable")
+        if course.is_published == published:
+            return False
+        course.is_published = published
+        course.save(update_fields=["is_published"])
+        audit_log_record(
+            actor=actor,
+            action="courses.course.publish" if published else "courses.course.unpublish",
+            target=course,
+        )
+        return True
+
+
+def course_publish(*, course_id: int, published_by) -> bool:
+    """Show the course in the catalogue. Returns whether it changed (publishing a
+    published course is a no-op and writes no audit entry). Admin actions, the
+    admin form, views and commands all publish through here."""
+    return _course_published_set(course_id=course_id, published=True, actor=published_by)
+
+
+def course_unpublish(*, course_id: int, unpublished_by) -> bool:
+    """Take the course out of the catalogue (its sessions and bookings stay)."""
+    return _course_published_set(course_id=course_id, published=False, actor=unpublished_by)
 
 
 # Credits ----------------------------------------------------------------------

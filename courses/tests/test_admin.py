@@ -152,3 +152,228 @@ def test_the_credit_ledger_admin_only_reverses(client):
     )
     assert response.status_code == 302
     assert CreditEntry.objects.filter(reverses=entry, amount=-entry.amount).exists()
+
+
+# -- moving and cancelling sessions, publishing: through the services --------------
+
+
+def _notices(offering, purpose):
+    """(recipient, channel) → how many rows of ``purpose`` the outbox holds."""
+    from collections import Counter
+
+    from events.models import Delivery
+
+    return Counter(
+        Delivery.objects.filter(offering=offering, purpose=purpose).values_list(
+            "user_id", "channel"
+        )
+    )
+
+
+def _booked_session(starts_in=timedelta(days=3)):
+    session = make_session(CourseFactory(title="亲子阅读课"), starts_in=starts_in)
+    families = [make_family(guardians=2), make_family()]
+    for family, guardians, _children in families:
+        booking_services.booking_create(
+            offering_id=session.offering_id,
+            family=family,
+            booked_by=guardians[0].user,
+            guardian_ids=[guardians[0].pk],
+        )
+    recipients = {
+        (guardian.user_id, channel)
+        for _family, guardians, _children in families
+        for guardian in guardians
+        for channel in ("inbox", "email")
+    }
+    return session, recipients
+
+
+def _session_form(session, starts, *, capacity=None, venue=None):
+    starts = timezone.localtime(starts)
+    ends = starts + timedelta(hours=2)
+    return {
+        "starts_at_0": starts.strftime("%Y-%m-%d"),
+        "starts_at_1": starts.strftime("%H:%M:%S"),
+        "ends_at_0": ends.strftime("%Y-%m-%d"),
+        "ends_at_1": ends.strftime("%H:%M:%S"),
+        "capacity": str(capacity or session.offering.capacity),
+        "venue": venue or session.venue,
+        "online_url": "",
+    }
+
+
+def test_moving_a_session_in_the_admin_tells_each_family_once_and_reminders_follow(client):
+    from events.models import Delivery
+    from events.reminders import reminders_plan_due
+
+    # given a session in three days with two booked families (three guardians)
+    session, recipients = _booked_session()
+    old_start = session.offering.starts_at
+    coordinator = coordinator_of(session.offering.unit)
+    client.force_login(coordinator)
+    new_start = (old_start + timedelta(days=2)).replace(second=0, microsecond=0)
+    url = reverse("admin:courses_coursesession_change", args=[session.pk])
+
+    # when the coordinator moves it in the course-session admin
+    assert client.get(url).status_code == 200
+    response = client.post(url, _session_form(session, new_start))
+
+    # then the offering moved, through the service (audited, by them)
+    assert response.status_code == 302, response.context and response.context["errors"]
+    session.offering.refresh_from_db()
+    assert session.offering.starts_at == new_start
+    for action in ("bookings.offering.move", "courses.session.update"):
+        assert AuditLog.objects.filter(action=action, actor=coordinator).count() == 1
+    # and every guardian of the booked families is told once per channel
+    told = _notices(session.offering, Delivery.Purpose.TIME_CHANGED)
+    assert set(told) == recipients and set(told.values()) == {1}
+    # and saving the same times again tells nobody twice
+    client.post(url, _session_form(session, new_start))
+    assert _notices(session.offering, Delivery.Purpose.TIME_CHANGED) == told
+
+    # and the reminders follow the new time: nothing at the old moment …
+    reminders_plan_due(now=old_start - timedelta(minutes=119))
+    reminders = Delivery.objects.filter(offering=session.offering, purpose="reminder")
+    assert not reminders.exists()
+    # … and one per guardian and channel at the new one
+    reminders_plan_due(now=new_start - timedelta(minutes=119))
+    assert set(reminders.values_list("scheduled_for", flat=True)) == {
+        new_start - timedelta(minutes=120)
+    }
+    assert set(_notices(session.offering, "reminder").values()) == {1}
+
+
+def test_cancelling_sessions_in_the_admin_tells_each_family_once_and_stops_reminders(client):
+    from events.models import Delivery
+    from events.reminders import reminders_plan_due
+
+    # given a booked session and the coordinator of its unit
+    session, recipients = _booked_session()
+    coordinator = coordinator_of(session.offering.unit)
+    client.force_login(coordinator)
+    changelist = reverse("admin:courses_coursesession_changelist")
+
+    # when they cancel it with the admin action (twice, as a double click would)
+    for _ in range(2):
+        response = client.post(
+            changelist, {"action": "cancel_sessions", "_selected_action": [session.pk]}
+        )
+        assert response.status_code == 302
+
+    # then the session is cancelled through the service, audited once
+    session.offering.refresh_from_db()
+    assert session.offering.status == Offering.Status.CANCELLED
+    assert AuditLog.objects.filter(action="courses.session.cancel", actor=coordinator).count() == 1
+    assert AuditLog.objects.filter(action="bookings.offering.cancel").count() == 1
+    # and each guardian is told once per channel
+    told = _notices(session.offering, Delivery.Purpose.CANCELLED)
+    assert set(told) == recipients and set(told.values()) == {1}
+    # and no reminder is planned for it any more
+    reminders_plan_due(now=session.offering.starts_at - timedelta(minutes=119))
+    assert not Delivery.objects.filter(offering=session.offering, purpose="reminder").exists()
+    # and its page no longer lets anyone move it
+    page = client.get(reverse("admin:courses_coursesession_change", args=[session.pk]))
+    assert all(f.disabled for f in page.context["adminform"].form.fields.values())
+
+
+def test_a_session_that_has_started_cannot_be_moved_in_the_admin(client):
+    # given a booked session that started an hour ago
+    session, _recipients = _booked_session()
+    start = timezone.now() - timedelta(hours=1)
+    Offering.objects.filter(pk=session.offering_id).update(
+        starts_at=start, ends_at=start + timedelta(hours=2)
+    )
+    session.offering.refresh_from_db()
+    client.force_login(coordinator_of(session.offering.unit))
+    url = reverse("admin:courses_coursesession_change", args=[session.pk])
+    # when the form is posted with a new time and a new venue
+    response = client.post(url, _session_form(session, start + timedelta(days=1), venue="新教室"))
+    # then the venue changes but the time does not (the time fields are locked)
+    assert response.status_code == 302
+    session.refresh_from_db()
+    session.offering.refresh_from_db()
+    assert session.venue == "新教室"
+    assert session.offering.starts_at == start
+
+
+def test_another_units_session_cannot_be_cancelled_from_the_admin(client):
+    # given a coordinator of one unit and a booked session of another
+    session, _recipients = _booked_session()
+    client.force_login(coordinator_of(ParentSchoolFactory().host_unit))
+    # when they post the cancel action with that session's id
+    client.post(
+        reverse("admin:courses_coursesession_changelist"),
+        {"action": "cancel_sessions", "_selected_action": [session.pk]},
+    )
+    # then nothing happened
+    session.offering.refresh_from_db()
+    assert session.offering.status == Offering.Status.OPEN
+
+
+def test_publishing_in_the_admin_goes_through_the_service(client):
+    # given an unpublished course and the coordinator of its unit
+    course = CourseFactory(is_published=False)
+    coordinator = coordinator_of(course.parent_school.host_unit)
+    client.force_login(coordinator)
+    changelist = reverse("admin:courses_course_changelist")
+
+    # when they publish it twice with the action
+    for _ in range(2):
+        client.post(changelist, {"action": "publish", "_selected_action": [course.pk]})
+
+    # then it is published, with one audit entry (the second time changed nothing)
+    course.refresh_from_db()
+    assert course.is_published
+    assert AuditLog.objects.filter(action="courses.course.publish", actor=coordinator).count() == 1
+
+    # when they untick 已发布 on its page
+    page = client.get(reverse("admin:courses_course_change", args=[course.pk]))
+    data = {
+        "title": course.title,
+        "summary": course.summary,
+        "body": "",
+        "audience": course.audience,
+        "level": course.level,
+        "mode": course.mode,
+        "parent_school": course.parent_school_id,
+        "term": course.term_id,
+        "themes": [ThemeFactory().pk],
+        "stages": [stage("primary").pk],
+        "credits": "1.0",
+        **inline_management("sessions", 0),
+        **inline_management("lessons", 0),
+    }
+    assert page.status_code == 200
+    response = client.post(reverse("admin:courses_course_change", args=[course.pk]), data)
+
+    # then the service unpublished it and wrote its entry
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    course.refresh_from_db()
+    assert not course.is_published
+    assert AuditLog.objects.filter(action="courses.course.unpublish", actor=coordinator).exists()
+
+
+def test_course_publish_refuses_a_coordinator_of_another_unit():
+    from courses import services
+    from courses.errors import CourseError
+
+    course = CourseFactory(is_published=False)
+    outsider = coordinator_of(ParentSchoolFactory().host_unit)
+    with pytest.raises(CourseError) as refused:
+        services.course_publish(course_id=course.pk, published_by=outsider)
+    assert refused.value.code == "course_not_editable"
+    course.refresh_from_db()
+    assert not course.is_published
+    # the system (a command, the demo loader) publishes without an actor
+    assert services.course_publish(course_id=course.pk, published_by=None) is True
+    assert services.course_unpublish(course_id=course.pk, unpublished_by=None) is True
+    assert services.course_unpublish(course_id=course.pk, unpublished_by=None) is False
+
+
+def test_a_course_with_sessions_is_not_deleted_from_the_admin(client):
+    session, _recipients = _booked_session()
+    client.force_login(coordinator_of(session.offering.unit))
+    url = reverse("admin:courses_course_delete", args=[session.course_id])
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    assert Course.objects.filter(pk=session.course_id).exists()
