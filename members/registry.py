@@ -41,42 +41,30 @@ class RegistryError(Exception):
         super().__init__(code)
 
 
+# The portal's own apps. A district administrator holds every model permission
+# in them (events, the delivery log, reports … as well as the registry); what
+# each admin page then allows is decided by the admin and members/access.py.
+# Third-party admin pages (scheduled tasks, e-mail addresses, sessions) stay the
+# superuser's.
+PORTAL_APPS = (
+    "members",
+    "notifications",
+    "parent_school",
+    "bookings",
+    "courses",
+    "events",
+    "reports",
+    "portal",
+)
+EVERY_PORTAL_PERMISSION = "every portal permission"
+
 # Admin groups that role_assign puts coordinators into. The permissions are
 # model-level ("may open the unit changelist at all"); which rows a member of
-# the group sees is decided per request by members/access.py.
-ROLE_GROUPS: dict[str, tuple[str, list[str]]] = {
-    Role.DISTRICT_ADMIN: (
-        "区级管理员",
-        [
-            "view_region",
-            "add_region",
-            "change_region",
-            "delete_region",
-            "import_region",
-            "export_region",
-            "view_alliance",
-            "add_alliance",
-            "change_alliance",
-            "delete_alliance",
-            "view_memberunit",
-            "add_memberunit",
-            "change_memberunit",
-            "delete_memberunit",
-            "import_memberunit",
-            "export_memberunit",
-            "view_membership",
-            "add_membership",
-            "change_membership",
-            "delete_membership",
-            "import_membership",
-            "export_membership",
-            "view_roleassignment",
-            "add_roleassignment",
-            "delete_roleassignment",
-            "view_auditlog",
-            "view_user",
-        ],
-    ),
+# the group sees is decided per request by members/access.py. Coordinators'
+# codenames are the members app's; their other admin pages (parent schools,
+# courses, offerings …) follow their role, not model permissions.
+ROLE_GROUPS: dict[str, tuple[str, list[str] | str]] = {
+    Role.DISTRICT_ADMIN: ("区级管理员", EVERY_PORTAL_PERMISSION),
     Role.ALLIANCE_COORDINATOR: (
         "联盟协调员",
         [
@@ -103,18 +91,51 @@ ROLE_GROUPS: dict[str, tuple[str, list[str]]] = {
 }
 
 
+def role_permissions(*, role: str):
+    """The model permissions a coordinator role's admin group holds."""
+    _name, codenames = ROLE_GROUPS[role]
+    if codenames == EVERY_PORTAL_PERMISSION:
+        return Permission.objects.filter(content_type__app_label__in=PORTAL_APPS)
+    return Permission.objects.filter(content_type__app_label="members", codename__in=codenames)
+
+
 def role_group_get(*, role: str) -> Group | None:
     """The admin group for a coordinator role, created with its permissions if missing."""
     if role not in ROLE_GROUPS:
         return None
-    name, codenames = ROLE_GROUPS[role]
+    name, _codenames = ROLE_GROUPS[role]
     group, _created = Group.objects.get_or_create(name=name)
-    wanted = Permission.objects.filter(
-        content_type__app_label__in=["members"], codename__in=codenames
-    )
     # add(), not set(): permissions a superuser adds to the group by hand stay.
-    group.permissions.add(*wanted)
+    group.permissions.add(*role_permissions(role=role))
     return group
+
+
+def role_groups_sync() -> None:
+    """Bring every role's admin group up to date: its permissions (a new model, a
+    role given more) and its members (everyone holding the role).
+
+    Runs after every ``migrate`` (``role_groups_sync_after_migrate``), so an
+    existing database gets new permissions without anyone re-assigning roles.
+    """
+    for role in ROLE_GROUPS:
+        group = role_group_get(role=role)
+        holders = RoleAssignment.objects.filter(role=role).values("user_id")
+        group.user_set.add(*group.user_set.model.objects.filter(pk__in=holders))
+
+
+def role_groups_sync_after_migrate(sender, **kwargs) -> None:
+    """post_migrate receiver (members/apps.py). Django sends post_migrate once per
+    app after creating that app's permissions; we sync once, after the last
+    portal app's, when every portal permission exists."""
+    from django.apps import apps
+
+    with_models = [
+        config.label
+        for config in apps.get_app_configs()
+        if config.label in PORTAL_APPS and config.models_module is not None
+    ]
+    if with_models and sender.label == with_models[-1]:
+        role_groups_sync()
 
 
 def _user_roles_sync(user) -> None:
