@@ -2,7 +2,8 @@
 
 Saving an event goes through events.services (event_create / event_update), so
 the admin creates the event's places and tells registrants of a move exactly as
-the coordinator pages do.
+the coordinator pages do; cancelling is the "取消所选活动" action (event_cancel).
+Every picker is scoped (members/admin_scoping.py).
 """
 
 from django import forms
@@ -13,10 +14,29 @@ from django.utils.translation import gettext_lazy as _
 
 from bookings.errors import BookingError
 from members import access
+from members.admin_scoping import (
+    PickerScopeMixin,
+    ServiceWriteMixin,
+    pick_rule_register,
+    pick_rule_register_by_unit,
+)
 
 from . import services
 from .errors import EventError
 from .models import CalendarFeed, Delivery, Event, ReminderRule
+
+pick_rule_register_by_unit(Event, "organiser_unit")
+# Rules of an event kind (no event) are district settings: district admins only.
+pick_rule_register_by_unit(ReminderRule, "event__organiser_unit")
+pick_rule_register_by_unit(Delivery, "offering__unit")
+pick_rule_register(
+    CalendarFeed,
+    lambda user: (
+        None
+        if access.is_district_admin(user)
+        else CalendarFeed.objects.filter(family__in=access.families_visible_to(user).values("pk"))
+    ),
+)
 
 
 class EventAdminForm(forms.ModelForm):
@@ -52,16 +72,30 @@ class EventAdminForm(forms.ModelForm):
                 "booking_opens_at",
                 "booking_closes_at",
             ):
-                self.fields[name].initial = getattr(offering, name)
+                if name in self.fields:
+                    self.fields[name].initial = getattr(offering, name)
         # Cancelling goes through event_cancel (the admin action): it tells families.
-        self.fields["status"].choices = (
-            [c for c in Event.Status.choices if c[0] != Event.Status.CANCELLED]
-            if not (self.instance.pk and self.instance.status == Event.Status.CANCELLED)
-            else (Event.Status.choices)
-        )
+        # (A user who may only look gets no status field: it is read-only for them.)
+        if "status" in self.fields:
+            self.fields["status"].choices = (
+                [c for c in Event.Status.choices if c[0] != Event.Status.CANCELLED]
+                if not (self.instance.pk and self.instance.status == Event.Status.CANCELLED)
+                else (Event.Status.choices)
+            )
 
     def clean(self):
         data = super().clean()
+        offering = self.instance.offering if self.instance.pk else None
+        for name in ("starts_at", "ends_at", "booking_opens_at", "booking_closes_at"):
+            # The form shows whole seconds: a time posted back unchanged is the
+            # stored one, not a move by its microseconds (no false "time changed").
+            stored, posted = getattr(offering, name, None), data.get(name)
+            if (
+                stored is not None
+                and posted is not None
+                and posted == stored.replace(microsecond=0)
+            ):
+                data[name] = stored
         if data.get("starts_at") and data.get("ends_at"):
             try:
                 services.check_event_times(
@@ -72,17 +106,21 @@ class EventAdminForm(forms.ModelForm):
                 )
             except EventError as error:
                 raise forms.ValidationError(error.message) from error
+        # The service's own checks, as form errors (event_create has no form to
+        # send them back to).
+        if not data.get("venue") and not data.get("online_url"):
+            self.add_error("venue", EventError("needs_place").message)
         return data
 
 
-class ReminderRuleInline(admin.TabularInline):
+class ReminderRuleInline(PickerScopeMixin, admin.TabularInline):
     model = ReminderRule
     fields = ["offset_minutes", "is_active"]
     extra = 0
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ServiceWriteMixin, PickerScopeMixin, admin.ModelAdmin):
     form = EventAdminForm
     list_display = ["title", "kind", "organiser_unit", "starts", "status"]
     list_filter = ["status", "kind"]
@@ -90,6 +128,8 @@ class EventAdmin(admin.ModelAdmin):
     list_select_related = ["offering", "organiser_unit"]
     inlines = [ReminderRuleInline]
     actions = ["cancel_events"]
+    # An event is organised by a unit the user may change, not merely see.
+    pick_rules = {"organiser_unit": access.units_changeable_by}
 
     @admin.display(description=_("开始时间"), ordering="offering__starts_at")
     def starts(self, obj):
@@ -103,13 +143,6 @@ class EventAdmin(admin.ModelAdmin):
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         raise Http404(gettext("找不到该记录，或您无权查看。"))
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "organiser_unit":
-            kwargs["queryset"] = access.units_changeable_by(request.user)
-        if db_field.name == "organiser_alliance":
-            kwargs["queryset"] = access.alliances_visible_to(request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_change_permission(self, request, obj=None):
         allowed = super().has_change_permission(request, obj)
@@ -143,10 +176,12 @@ class EventAdmin(admin.ModelAdmin):
                 )
                 obj.pk, obj.offering = event.pk, event.offering
         except (EventError, BookingError) as error:
-            # The admin has no hook to re-show the form here; tell and keep the old row.
-            self.message_user(request, error.message, level=messages.ERROR)
+            # The admin has no hook to re-show the form here; tell and keep the old
+            # row (event_update changes all or nothing). The form's clean() runs
+            # event_create's checks, so an add fails here only on a real fault.
             if not change:
                 raise
+            self.service_refused(request, error.message)
 
     def save_related(self, request, form, formsets, change):
         form.instance = Event.objects.get(pk=form.instance.pk)
@@ -161,13 +196,13 @@ class EventAdmin(admin.ModelAdmin):
             try:
                 services.event_cancel(event_id=event.pk, cancelled_by=request.user)
                 done += 1
-            except EventError as error:
+            except (EventError, BookingError) as error:
                 self.message_user(request, f"{event}: {error.message}", level=messages.WARNING)
         self.message_user(request, gettext("已取消 %(n)s 个活动。") % {"n": done})
 
 
 @admin.register(ReminderRule)
-class ReminderRuleAdmin(admin.ModelAdmin):
+class ReminderRuleAdmin(PickerScopeMixin, admin.ModelAdmin):
     list_display = ["__str__", "scope", "event", "offset_minutes", "is_active"]
     list_filter = ["scope", "is_active"]
     raw_id_fields = ["event"]
@@ -182,12 +217,12 @@ class ReminderRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(PickerScopeMixin, admin.ModelAdmin):
     """Read-only: the delivery log."""
 
     list_display = [
         "offering",
-        "user",
+        "recipient",
         "purpose",
         "channel",
         "scheduled_for",
@@ -218,7 +253,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(CalendarFeed)
-class CalendarFeedAdmin(admin.ModelAdmin):
+class CalendarFeedAdmin(PickerScopeMixin, admin.ModelAdmin):
     list_display = ["family", "created_at", "revoked_at"]
     raw_id_fields = ["family"]
     exclude = ["token"]
@@ -226,8 +261,17 @@ class CalendarFeedAdmin(admin.ModelAdmin):
     def has_module_permission(self, request):
         return access.is_district_admin(request.user)
 
+    def has_view_permission(self, request, obj=None):
+        # A family's secret calendar links: district level only, whatever the
+        # permissions a coordinator was given by hand.
+        return access.is_district_admin(request.user) and super().has_view_permission(request, obj)
+
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Revoking a link is calendar_feed_revoke (the family's calendar page).
         return False
