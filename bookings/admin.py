@@ -1,22 +1,37 @@
 """Admin for limited places. Writes go through bookings.services; coordinators see
-only the offerings of the units members/access.py lets them see."""
+only the offerings of the units members/access.py lets them see.
 
+An offering's time, status, title and booking window belong to the course session
+or event that owns it: they are read-only here and are changed (moved, cancelled)
+there, through courses.services / events.services, which tell families once and
+re-plan their reminders. Here only the places and the cancel deadline change.
+"""
+
+from django import forms
 from django.contrib import admin, messages
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from members import access
+from members.admin_scoping import PickerScopeMixin, ServiceWriteMixin, pick_rule_register_by_unit
 from parent_school.admin import UnitScopedAdmin
 
 from . import services
 from .errors import BookingError
 from .models import Booking, BookingAttendee, Offering
 
+pick_rule_register_by_unit(Offering, "unit")
+pick_rule_register_by_unit(Booking, "offering__unit")
+pick_rule_register_by_unit(BookingAttendee, "booking__offering__unit")
+
 
 class ScopedByUnitMixin(UnitScopedAdmin):
     """Rows of the units members/access.py lets the user see; role-based permissions."""
 
 
-class BookingInline(admin.TabularInline):
+class BookingInline(PickerScopeMixin, admin.TabularInline):
     model = Booking
     extra = 0
     can_delete = False
@@ -34,8 +49,32 @@ class BookingInline(admin.TabularInline):
         return False
 
 
+# Written only by the owner's services (move, cancel, event edit): never here.
+OWNER_FIELDS = (
+    "title",
+    "starts_at",
+    "ends_at",
+    "status",
+    "booking_opens_at",
+    "booking_closes_at",
+)
+
+
+class OfferingAdminForm(forms.ModelForm):
+    class Meta:
+        model = Offering
+        fields = ["capacity", "cancel_closes_hours"]
+
+    def clean_capacity(self):
+        capacity = self.cleaned_data["capacity"]
+        if self.instance.pk and capacity < self.instance.places_taken:
+            raise forms.ValidationError(BookingError("capacity_below_taken").message)
+        return capacity
+
+
 @admin.register(Offering)
-class OfferingAdmin(ScopedByUnitMixin):
+class OfferingAdmin(ServiceWriteMixin, ScopedByUnitMixin):
+    form = OfferingAdminForm
     list_display = [
         "title",
         "kind",
@@ -50,9 +89,43 @@ class OfferingAdmin(ScopedByUnitMixin):
     search_fields = ["title", "unit__name"]
     date_hierarchy = "starts_at"
     list_select_related = ["unit"]
-    # The unit and kind come from the course session or event that owns the offering.
-    readonly_fields = ["kind", "unit", "places_taken", "waiting_families"]
+    # The unit and kind come from the course session or event that owns the offering;
+    # its time, status and booking window are changed there (see OWNER_FIELDS).
+    fields = [
+        "changed_at_owner",
+        "kind",
+        "unit",
+        *OWNER_FIELDS,
+        "capacity",
+        "cancel_closes_hours",
+        "places_taken",
+        "waiting_families",
+    ]
+    readonly_fields = [
+        "changed_at_owner",
+        "kind",
+        "unit",
+        *OWNER_FIELDS,
+        "places_taken",
+        "waiting_families",
+    ]
     inlines = [BookingInline]
+
+    @admin.display(description=_("改期、取消或修改报名时间"))
+    def changed_at_owner(self, obj):
+        note = gettext(
+            "开始时间、状态和报名时间请在%(owner)s中修改；改期或取消会通知已报名的家庭，"
+            "提醒也会随之调整。这里只能修改名额和取消截止时间。"
+        )
+        owner = _owner_of(obj)
+        if owner is None:
+            return note % {"owner": gettext("所属的课程场次或活动")}
+        label = gettext("“%(name)s”") % {"name": owner}
+        url = _admin_url_of(owner)
+        if url is None:
+            return note % {"owner": label}
+        before, _sep, after = note.partition("%(owner)s")
+        return format_html('{}<a href="{}">{}</a>{}', before, url, label, after)
 
     def has_add_permission(self, request):
         # Offerings are created with their course session or event, never alone.
@@ -62,23 +135,50 @@ class OfferingAdmin(ScopedByUnitMixin):
         return False
 
     def save_model(self, request, obj, form, change):
-        # Capacity changes promote the waiting list, so they go through the service.
-        if change and "capacity" in form.changed_data:
-            new_capacity = obj.capacity
-            other = [f for f in form.changed_data if f != "capacity"]
-            if other:
-                obj.save(update_fields=other)
-            try:
-                services.offering_change_capacity(
-                    offering_id=obj.pk, capacity=new_capacity, changed_by=request.user
+        # Through the services, never obj.save(): capacity promotes the waiting
+        # list; the cancel deadline is an offering detail.
+        try:
+            if "cancel_closes_hours" in form.changed_data:
+                services.offering_update(
+                    offering_id=obj.pk,
+                    changed_by=request.user,
+                    cancel_closes_hours=form.cleaned_data["cancel_closes_hours"],
                 )
-            except BookingError as error:
-                messages.error(request, error.message)
-            return
-        super().save_model(request, obj, form, change)
+            if "capacity" in form.changed_data:
+                services.offering_change_capacity(
+                    offering_id=obj.pk,
+                    capacity=form.cleaned_data["capacity"],
+                    changed_by=request.user,
+                )
+        except BookingError as error:
+            self.service_refused(request, error.message)
 
 
-class BookingAttendeeInline(admin.TabularInline):
+def _owner_of(offering):
+    """The course session or event that owns ``offering`` (a one-to-one back to it)."""
+    for relation in offering._meta.related_objects:
+        if relation.one_to_one:
+            owner = getattr(offering, relation.get_accessor_name(), None)
+            if owner is not None:
+                return owner
+    return None
+
+
+def _admin_url_of(owner):
+    # The owner's own admin page, else that of the row it belongs to (a course
+    # session's course), whichever the admin has.
+    for candidate in (owner, getattr(owner, "course", None)):
+        if candidate is None:
+            continue
+        opts = candidate._meta
+        try:
+            return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[candidate.pk])
+        except NoReverseMatch:
+            continue
+    return None
+
+
+class BookingAttendeeInline(PickerScopeMixin, admin.TabularInline):
     model = BookingAttendee
     extra = 0
     can_delete = False
