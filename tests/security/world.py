@@ -1,0 +1,258 @@
+"""Two parties side by side for the admin security tests.
+
+"甲方" (ours) is a unit in an alliance, with a unit coordinator, an instructor, a
+family whose child attends the unit, a parent school, a course with a booked
+session, an event with a registration, and one row of every other portal model.
+"乙方" (theirs) has the same, in another unit and alliance. The staff under test
+(a district administrator, the alliance's coordinator, the unit's coordinator and
+its instructor) work for 甲方; nothing of 乙方 may reach any of them but the
+district administrator.
+
+Every label of 乙方 contains "乙方" where the model's label allows it, so a leak
+is visible in any page.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.contrib.auth.models import Group, Permission
+from django.utils import timezone
+
+from bookings import services as booking_services
+from courses.models import CreditEntry, LessonProgress
+from courses.tests.factories import (
+    CourseFactory,
+    OnlineLessonFactory,
+    ThemeFactory,
+    make_session,
+    stage,
+)
+from events import services as event_services
+from events.models import Delivery, ReminderRule
+from events.tests.factories import make_event
+from members import registry
+from members.models import AuditLog, FamilyInvitation, Guardian, RoleAssignment
+from members.services import audit_log_record
+from members.tests.factories import (
+    AllianceFactory,
+    ChildFactory,
+    GuardianFactory,
+    MembershipFactory,
+    MemberUnitFactory,
+    RegionFactory,
+    UserFactory,
+)
+from notifications.models import Notification, NotificationPreference
+from parent_school.tests.factories import (
+    BrandProgrammeFactory,
+    InstructorFactory,
+    ParentSchoolFactory,
+    TargetFactory,
+    TermFactory,
+)
+from reports.models import ParticipationSnapshot, ReportJob
+
+Role = RoleAssignment.Role
+STAFF_ROLES = ["district", "alliance", "unit", "instructor"]
+
+
+@dataclass
+class World:
+    ours: dict = field(default_factory=dict)
+    theirs: dict = field(default_factory=dict)
+    staff: dict = field(default_factory=dict)
+    superuser: object = None
+
+    def grant_every_portal_permission(self, user) -> None:
+        """As a superuser might, by hand: every model permission of the portal's
+        apps. What still holds the user to their scope is members/access.py."""
+        group, _ = Group.objects.get_or_create(name="测试：全部门户权限")
+        group.permissions.set(
+            Permission.objects.filter(content_type__app_label__in=registry.PORTAL_APPS)
+        )
+        user.groups.add(group)
+        for cache in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+            if hasattr(user, cache):
+                delattr(user, cache)
+
+
+def _label(model) -> str:
+    return model._meta.label_lower
+
+
+def _side(tag: str, *, district_region, term, superuser, amount: Decimal, minutes: int) -> dict:
+    rows: dict = {}
+
+    def keep(obj):
+        rows[_label(type(obj))] = obj
+        return obj
+
+    street = keep(RegionFactory(name=f"{tag}街道", parent=district_region))
+    unit = keep(MemberUnitFactory(name=f"{tag}小学", region=street))
+    alliance = keep(
+        AllianceFactory(name=f"{tag}联盟", short_name=f"{tag}联盟", region=street, base_unit=unit)
+    )
+    keep(MembershipFactory(alliance=alliance, unit=unit))
+
+    coordinator = UserFactory(username=f"{tag}-coordinator", display_name=f"{tag}协调员")
+    keep(
+        registry.role_assign(
+            actor=superuser, user=coordinator, role=Role.UNIT_COORDINATOR, unit=unit
+        )
+    )
+    instructor_user = UserFactory(username=f"{tag}-instructor", display_name=f"{tag}讲师账号")
+    registry.role_assign(actor=superuser, user=instructor_user, role=Role.INSTRUCTOR, unit=unit)
+
+    parent = keep(UserFactory(username=f"{tag}-parent", display_name=f"{tag}家长"))
+    guardian = keep(GuardianFactory(user=parent))
+    family = keep(guardian.family)
+    child = keep(ChildFactory(family=family, nickname=f"{tag}小朋友", school=unit))
+    keep(
+        FamilyInvitation.objects.create(
+            family=family,
+            invited_by=parent,
+            email=f"{tag}-grandma@example.cn",
+            relation=Guardian.Relation.GRANDPARENT,
+            expires_at=timezone.now() + datetime.timedelta(days=7),
+        )
+    )
+
+    school = keep(ParentSchoolFactory(name=f"{tag}家长学校", host_unit=unit, region=street))
+    keep(TargetFactory(parent_school=school, term=term))
+    instructor = keep(InstructorFactory(name=f"{tag}讲师", unit=unit, user=instructor_user))
+    brand = keep(BrandProgrammeFactory(name=f"{tag}品牌", owner_unit=unit))
+    course = keep(CourseFactory(title=f"{tag}课程", parent_school=school, term=term, brand=brand))
+    course.instructors.add(instructor)
+    session = keep(make_session(course, starts_in=datetime.timedelta(days=5)))
+    keep(session.offering)
+    lesson = keep(OnlineLessonFactory(course=course, title=f"{tag}微课"))
+    booking = keep(
+        booking_services.booking_create(
+            offering_id=session.offering_id,
+            family=family,
+            booked_by=parent,
+            guardian_ids=[guardian.pk],
+            child_ids=[child.pk],
+        )
+    )
+    keep(booking.attendees.order_by("pk").first())
+    progress = keep(
+        LessonProgress.objects.create(lesson=lesson, family=family, seconds_watched=60, percent=10)
+    )
+    keep(
+        CreditEntry.objects.create(
+            key=f"test:{tag}:credit",
+            family=family,
+            guardian=guardian,
+            term=term,
+            course=course,
+            amount=amount,
+            reason=CreditEntry.Reason.ATTENDANCE,
+            booking=booking,
+            lesson_progress=progress,
+        )
+    )
+
+    event = keep(
+        make_event(
+            organiser_unit=unit,
+            organiser_alliance=alliance,
+            title=f"{tag}讲座",
+            venue=f"{tag}报告厅",
+            starts_at=timezone.now() + datetime.timedelta(days=6),
+        )
+    )
+    event_services.event_register(
+        event_id=event.pk, family=family, booked_by=parent, guardian_ids=[guardian.pk]
+    )
+    keep(ReminderRule.objects.create(event=event, offset_minutes=minutes))
+    delivery = Delivery.objects.filter(offering=session.offering).order_by("pk").first()
+    if delivery is None:
+        now = timezone.now()
+        delivery = Delivery.objects.create(
+            user=parent,
+            offering=session.offering,
+            booking=booking,
+            purpose=Delivery.Purpose.REMINDER,
+            channel=Delivery.Channel.INBOX,
+            scheduled_for=now,
+            due_at=now,
+        )
+    keep(delivery)
+    keep(event_services.calendar_feed_get_or_create(family=family))
+    keep(Notification.objects.create(user=parent, title=f"{tag}通知", body=f"{tag}通知内容"))
+    keep(NotificationPreference.objects.get_or_create(user=parent)[0])
+    keep(
+        ParticipationSnapshot.objects.create(
+            term=term,
+            unit=unit,
+            parent_school=school,
+            parent_school_key=school.pk,
+            period="term",
+            computed_at=timezone.now(),
+        )
+    )
+    keep(
+        ReportJob.objects.create(
+            kind=ReportJob.Kind.ROLLUP, term=term, unit=unit, requested_by=coordinator
+        )
+    )
+    keep(audit_log_record(actor=coordinator, action="tests.world.entry", target=unit))
+    keep(Group.objects.get_or_create(name=f"{tag}小组")[0])
+    rows["coordinator"] = coordinator
+    rows["instructor_user"] = instructor_user
+    rows["user"] = parent
+    return rows
+
+
+def build_world() -> World:
+    world = World()
+    world.superuser = UserFactory(username="root", is_superuser=True, is_staff=True)
+    district_region = RegionFactory(name="渝中区", kind="district")
+    term = TermFactory()
+    world.ours = _side(
+        "甲方",
+        district_region=district_region,
+        term=term,
+        superuser=world.superuser,
+        amount=Decimal("1.0"),
+        minutes=60,
+    )
+    # District-wide reference rows: nobody's, everyone's to pick.
+    world.ours["parent_school.term"] = term
+    world.ours["courses.theme"] = ThemeFactory(name="亲子沟通")
+    world.ours["courses.stage"] = stage("primary")
+    world.theirs = _side(
+        "乙方",
+        district_region=district_region,
+        term=term,
+        superuser=world.superuser,
+        amount=Decimal("7.7"),
+        minutes=4321,
+    )
+
+    district = UserFactory(username="district", display_name="区级管理员甲")
+    registry.role_assign(actor=world.superuser, user=district, role=Role.DISTRICT_ADMIN)
+    alliance_coordinator = UserFactory(username="alliance", display_name="甲方联盟协调员")
+    registry.role_assign(
+        actor=world.superuser,
+        user=alliance_coordinator,
+        role=Role.ALLIANCE_COORDINATOR,
+        alliance=world.ours["members.alliance"],
+    )
+    instructor = world.ours["instructor_user"]
+    # An instructor is not staff by their role; a superuser may have made them
+    # staff by hand. Even then they see only their unit, and change nothing.
+    instructor.is_staff = True
+    instructor.save(update_fields=["is_staff"])
+    world.staff = {
+        "district": district,
+        "alliance": alliance_coordinator,
+        "unit": world.ours["coordinator"],
+        "instructor": instructor,
+    }
+    assert AuditLog.objects.exists()
+    return world
