@@ -89,6 +89,8 @@ class OfferingAdmin(ServiceWriteMixin, ScopedByUnitMixin):
     search_fields = ["title", "unit__name"]
     date_hierarchy = "starts_at"
     list_select_related = ["unit"]
+    # Also the order of the autocomplete and popup pages (stable pagination).
+    ordering = ["-starts_at", "-pk"]
     # The unit and kind come from the course session or event that owns the offering;
     # its time, status and booking window are changed there (see OWNER_FIELDS).
     fields = [
@@ -210,6 +212,7 @@ class BookingAdmin(ScopedByUnitMixin):
     list_filter = ["status", "attendance", "offering__kind"]
     search_fields = ["offering__title"]
     list_select_related = ["offering", "family"]
+    ordering = ["-created_at", "-pk"]
     raw_id_fields = ["offering", "family", "booked_by"]
     readonly_fields = [
         "offering",

@@ -492,8 +492,13 @@ class AllianceAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         visible = access.alliances_visible_to(request.user).order_by().values("pk")
-        return Alliance.objects.filter(pk__in=visible).annotate(
-            current_units=Count("memberships", filter=Q(memberships__left_on__isnull=True))
+        # Ordered here too: the autocomplete pages through this queryset.
+        return (
+            Alliance.objects.filter(pk__in=visible)
+            .annotate(
+                current_units=Count("memberships", filter=Q(memberships__left_on__isnull=True))
+            )
+            .order_by("name", "pk")
         )
 
     @admin.display(description=_("在册单位数"), ordering="current_units")
