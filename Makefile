@@ -4,13 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 MANAGE := $(BIN)/python manage.py
+# The W3C Nu HTML Checker (npm vnu-jar, run with Java 17+) for tests/foundation/test_html_valid.py.
+VNU_VERSION := 26.9.27
+VNU_JAR := .tools/node_modules/vnu-jar/build/dist/vnu.jar
 
 # `make test` talks to real PostgreSQL and Redis: the ones named in the
 # environment, or else the standard ports on localhost.
 TEST_DATABASE_URL ?= $(if $(DATABASE_URL),$(DATABASE_URL),postgres://postgres@127.0.0.1:5432/alliance)
 TEST_REDIS_URL ?= $(if $(REDIS_URL),$(REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: install run serve worker messages demo test lint format bench check-services clean
+.PHONY: install tools run serve worker messages demo test lint format bench check-services clean
 
 install: $(STAMP)
 
@@ -19,6 +22,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# --ignore-scripts: the package's postinstall would try to download a Java runtime;
+# the jar itself ships inside the package.
+tools: $(VNU_JAR)
+
+$(VNU_JAR):
+	mkdir -p .tools
+	npm install --prefix .tools --ignore-scripts --no-save --no-audit --no-fund vnu-jar@$(VNU_VERSION)
+	test -f $(VNU_JAR)
 
 # Compiled translations are committed; recompile when gettext's msgfmt is present.
 messages: install
@@ -38,7 +50,7 @@ run: install messages
 check-services: install
 	@DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python scripts/check_services.py
 
-test: install messages check-services
+test: install tools messages check-services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		DJANGO_SETTINGS_MODULE=alliance.settings.test $(BIN)/pytest $(PYTEST_ARGS)
 
@@ -54,4 +66,4 @@ bench: install check-services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf $(VENV) .celery staticfiles db.sqlite3
+	rm -rf $(VENV) .tools .celery staticfiles db.sqlite3

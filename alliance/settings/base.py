@@ -7,6 +7,7 @@ the environment (see ``.env.example``), read through django-environ.
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -35,6 +36,8 @@ INSTALLED_APPS = [
     "import_export",
     "django_filters",
     "django_celery_beat",
+    # Content-Security-Policy header (its system checks flag old-style CSP_* settings).
+    "csp",
     # Project apps, in dependency order: each depends only on those above it.
     "members",
     "notifications",
@@ -48,6 +51,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside WhiteNoise and the 429 middleware, so every response carries the policy.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "portal.middleware.ChinaFirstLocaleMiddleware",
@@ -191,11 +196,6 @@ CELERY_BEAT_SCHEDULE["reports-rollup-current-term"] = {
     "task": "reports.tasks.rollup_current_term",
     "schedule": __import__("celery.schedules").schedules.crontab(hour=2, minute=30),
 }
-# bookings: queue promotion notices that could not be queued at commit time.
-CELERY_BEAT_SCHEDULE["bookings-promotion-sweep"] = {
-    "task": "bookings.tasks.booking_promotion_sweep",
-    "schedule": 120.0,
-}
 
 # courses: keep the catalogue's "next session" order current as sessions start.
 CELERY_BEAT_SCHEDULE["courses-next-session-sweep"] = {
@@ -204,7 +204,9 @@ CELERY_BEAT_SCHEDULE["courses-next-session-sweep"] = {
     "options": {"expires": 290},
 }
 
-# events: the reminder pass (plan due reminders, claim them, hand them to workers).
+# events: the outbox pass (plan due reminders, then claim every due message —
+# reminders, notices, receipts, promotions, invitations — and hand them to
+# workers). It also sends what a lost "kick" after a commit left pending.
 CELERY_BEAT_SCHEDULE["events-send-due-reminders"] = {
     "task": "events.tasks.reminders_run_due",
     "schedule": 60.0,
@@ -269,10 +271,13 @@ PRIVACY_POLICY_VERSION = env("PRIVACY_POLICY_VERSION", default="2025.1")
 FAMILY_INVITATION_DAYS = 7
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
 
-# django-import-export: atomic imports, escaped exports, explicit permissions.
+# django-import-export: atomic imports, explicit permissions.
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
-IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+# Off on purpose: the library's rule only strips a leading "=". Every export
+# (admin, reports) escapes with members.privacy.spreadsheet_safe instead, through
+# the admin's export formats (members/resources.py) and reports/exports.py.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 
@@ -282,6 +287,26 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp 4; docs/ARCHITECTURE.md "Security headers and
+# HTML validity"): only the portal's own origin. Scripts and styles live in static
+# files; an inline <script>/<style> must carry nonce="{{ request.csp_nonce }}", and
+# a page that used a nonce is never put in a shared cache (the nonce is per response).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF],
+        "media-src": [SELF],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # Portal-specific knobs.
 PORTAL_NAME = _("协同育人门户")
@@ -293,6 +318,11 @@ BOOKING_LOCK_TIMEOUT = env("BOOKING_LOCK_TIMEOUT", default="3s")
 COURSE_CATALOGUE_CACHE_SECONDS = env.int("COURSE_CATALOGUE_CACHE_SECONDS", default=30)
 COURSE_CHECKIN_TOKEN_MAX_AGE = env.int("COURSE_CHECKIN_TOKEN_MAX_AGE", default=600)
 COURSE_CHECKIN_OPENS_MINUTES_BEFORE = env.int("COURSE_CHECKIN_OPENS_MINUTES_BEFORE", default=30)
+# Attendance (sessions and events) is marked from check-in opening until this many
+# days after the end (bookings.selectors.attendance_marking).
+ATTENDANCE_MARKING_CLOSES_DAYS_AFTER_END = env.int(
+    "ATTENDANCE_MARKING_CLOSES_DAYS_AFTER_END", default=7
+)
 EXPORT_BACKGROUND_THRESHOLD = env.int("EXPORT_BACKGROUND_THRESHOLD", default=20000)
 # events/reminders (docs/EVENTS.md): absolute links in messages, batch sizes, claim lease.
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
