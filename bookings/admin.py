@@ -227,7 +227,6 @@ class BookingAdmin(ScopedByUnitMixin):
         "cancelled_at",
         "attendance",
         "checked_in_at",
-        "promotion_notified_at",
     ]
     inlines = [BookingAttendeeInline]
     # Attendance is marked on the session roster (courses) or the event roster,

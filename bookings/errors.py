@@ -21,15 +21,24 @@ MESSAGES = {
     "already_cancelled_offering": _("该场次已经取消。"),
     "offering_started_no_move": _("该场次已开始，不能再改时间。"),
     "ends_before_start": _("结束时间须晚于开始时间。"),
+    "closes_before_opens": _("报名截止时间须晚于报名开始时间。"),
+    "bad_capacity": _("名额须为正整数。"),
+    "attendance_not_open": _(
+        "签到和出席登记尚未开放：将于 %(opens)s（开始前 %(minutes)s 分钟）开放。"
+    ),
+    "attendance_closed": _(
+        "签到和出席登记已于 %(closes)s 截止（结束后 %(days)s 天），不能再签到或修改出席记录。"
+    ),
 }
 
 
 class BookingError(Exception):
     """A booking rule was broken; ``message`` is ready to show to the user."""
 
-    def __init__(self, code: str):
+    def __init__(self, code: str, **params):
         self.code = code
-        self.message = MESSAGES[code]
+        # Messages that name a time or a number take them as ``params``.
+        self.message = MESSAGES[code] % params if params else MESSAGES[code]
         super().__init__(code)
 
 

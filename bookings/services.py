@@ -3,28 +3,31 @@
 Seats are protected by locking the Offering row (``SELECT … FOR UPDATE``) inside
 ``transaction.atomic()``, always in ascending id order, with a short
 ``lock_timeout`` on PostgreSQL. A lock timeout becomes ``BookingBusy`` ("busy,
-try again"), never a 500. Messages and tasks are sent only after the commit.
+try again"), never a 500. Nothing here sends a message: who must be told
+(a receipt, a withdrawal receipt, a promotion) is announced by the signals in
+``bookings/signals.py``, inside the transaction; the outbox in ``events/``
+writes its rows there and sends them after the commit.
+
+Every write of an offering, whoever starts it (course sessions, events, admin),
+is one of the ``offering_*`` functions here, and every writer takes its locks
+through the one helper in ``bookings/locking.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import timedelta
+from collections.abc import Callable
 
-from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from members.models import Child, Family, Guardian
 from members.services import audit_log_record
 
-from .errors import BookingBusy, BookingError
+from . import rules, signals
+from .errors import BookingError
+from .locking import offering_transaction, offerings_lock
 from .models import Booking, BookingAttendee, Offering
-
-# Callbacks run after commit with the promoted booking ids; the notification
-# sender registers one (see bookings/apps.py). Kept as hooks so that this
-# module does not depend on how families are told.
-promotion_listeners: list[Callable[[list[int]], None]] = []
+from .selectors import attendance_marking
 
 # Called INSIDE the transaction that cancels or moves an offering, with the
 # locked offering and "cancelled" or "moved", so that whatever tells families
@@ -32,51 +35,12 @@ promotion_listeners: list[Callable[[list[int]], None]] = []
 offering_change_listeners: list[Callable[[Offering, str], None]] = []
 
 
-def _announce_promotions(promoted: list[Booking]) -> None:
-    if not promoted:
-        return
-    promoted_ids = [b.pk for b in promoted]
-    for listener in promotion_listeners:
-        # After the commit: a rolled-back promotion must never be announced.
-        # robust: a listener that fails (broker down) must not turn a committed
-        # cancellation into an error page; the beat sweep sends the notice later.
-        transaction.on_commit(lambda listener=listener: listener(promoted_ids), robust=True)
-
-
-def _set_lock_timeout() -> None:
-    """Bound how long this transaction waits for a row lock (PostgreSQL only)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # SET cannot take a bind parameter; set_config(..., is_local=true) is
-            # the parameterised equivalent of SET LOCAL.
-            cursor.execute(
-                "SELECT set_config('lock_timeout', %s, true)", [settings.BOOKING_LOCK_TIMEOUT]
-            )
-
-
-def _lock_offerings(offering_ids: Iterable[int]) -> dict[int, Offering]:
-    """Lock offerings in ascending id order, so two writers never deadlock."""
-    _set_lock_timeout()
-    ids = sorted(set(offering_ids))
-    locked = Offering.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
-    return {offering.pk: offering for offering in locked}
-
-
-def _is_lock_timeout(error: OperationalError) -> bool:
-    sqlstate = getattr(getattr(error, "__cause__", None), "sqlstate", None)
-    # 55P03 lock_not_available; 40P01 deadlock_detected; SQLite says "locked".
-    return sqlstate in ("55P03", "40P01") or "locked" in str(error).lower()
-
-
-def _run_locked(fn):
-    """Run ``fn`` in a transaction; turn lock timeouts into BookingBusy."""
-    try:
-        with transaction.atomic():
-            return fn()
-    except OperationalError as error:
-        if _is_lock_timeout(error):
-            raise BookingBusy() from error
-        raise
+def _announce_promotions(offering: Offering, promoted: list[Booking]) -> None:
+    """Tell receivers (the outbox in events/) who was promoted. Call it inside the
+    promoting transaction, under the offering lock: the notices are written with
+    the promotion and roll back with it (bookings/signals.py)."""
+    if promoted:
+        signals.bookings_promoted.send(sender=Booking, offering=offering, bookings=promoted)
 
 
 def _validate_party(family: Family, guardian_ids: list[int], child_ids: list[int]):
@@ -90,14 +54,10 @@ def _validate_party(family: Family, guardian_ids: list[int], child_ids: list[int
 
 
 def _check_open(offering: Offering, now) -> None:
-    if offering.status == Offering.Status.CANCELLED:
-        raise BookingError("offering_cancelled")
-    if offering.status == Offering.Status.FINISHED or offering.starts_at <= now:
-        raise BookingError("offering_started")
-    if offering.booking_opens_at and now < offering.booking_opens_at:
-        raise BookingError("booking_not_open")
-    if offering.booking_closes_at and now > offering.booking_closes_at:
-        raise BookingError("booking_closed")
+    # The same rule the pages show (bookings.selectors.booking_decision).
+    refusal = rules.booking_refusal(offering=offering, now=now)
+    if refusal is not None:
+        raise BookingError(refusal)
 
 
 def booking_create(
@@ -116,7 +76,7 @@ def booking_create(
 
     def write() -> Booking:
         now = timezone.now()
-        offering = _lock_offerings([offering_id]).get(offering_id)
+        offering = offerings_lock([offering_id]).get(offering_id)
         if offering is None:
             raise BookingError("offering_missing")
         _check_open(offering, now)
@@ -152,10 +112,13 @@ def booking_create(
             target=booking,
             data={"offering": offering.pk, "status": booking.status, "party_size": party_size},
         )
+        # The family's receipt is written with the booking (bookings/signals.py).
+        signals.booking_created.send(sender=Booking, booking=booking)
         return booking
 
     try:
-        return _run_locked(write)
+        with offering_transaction():
+            return write()
     except IntegrityError as error:
         # The row lock makes this unreachable on PostgreSQL; on SQLite (no FOR
         # UPDATE) the partial unique constraint is the last line of defence.
@@ -165,11 +128,8 @@ def booking_create(
 _ACTIVE = (Booking.Status.CONFIRMED, Booking.Status.WAITING)
 
 
-def cancel_deadline(offering: Offering):
-    hours = offering.cancel_closes_hours
-    if hours is None:
-        hours = settings.BOOKING_CANCEL_CLOSES_HOURS
-    return offering.starts_at - timedelta(hours=hours)
+# Pure rule, shared with the pages (bookings/rules.py); kept importable from here.
+cancel_deadline = rules.cancel_deadline
 
 
 def _promote_waiting(offering: Offering, now) -> list[Booking]:
@@ -221,7 +181,7 @@ def booking_cancel(
         offering_id = lookup.values_list("offering_id", flat=True).first()
         if offering_id is None:
             raise BookingError("booking_missing")
-        offering = _lock_offerings([offering_id])[offering_id]
+        offering = offerings_lock([offering_id])[offering_id]
         booking = Booking.objects.select_for_update(of=("self",)).get(pk=booking_id)
         if booking.status == Booking.Status.CANCELLED:
             raise BookingError("already_cancelled")
@@ -250,10 +210,15 @@ def booking_cancel(
                 target=promoted_booking,
                 data={"offering": offering.pk},
             )
+        # Receipts, promotion notices and late reminders are written with the
+        # change, so they exist exactly when it committed (bookings/signals.py).
+        booking.offering = offering
+        signals.booking_cancelled.send(sender=Booking, booking=booking, cancelled_by=cancelled_by)
+        _announce_promotions(offering, promoted)
         return booking, promoted
 
-    booking, promoted = _run_locked(write)
-    _announce_promotions(promoted)
+    with offering_transaction():
+        booking, _promoted = write()
     return booking
 
 
@@ -261,7 +226,7 @@ def offering_cancel(*, offering_id: int, cancelled_by) -> Offering:
     """Cancel an offering: no more bookings or promotions; listeners tell families."""
 
     def write() -> Offering:
-        offering = _lock_offerings([offering_id]).get(offering_id)
+        offering = offerings_lock([offering_id]).get(offering_id)
         if offering is None:
             raise BookingError("offering_missing")
         if offering.status == Offering.Status.CANCELLED:
@@ -273,7 +238,8 @@ def offering_cancel(*, offering_id: int, cancelled_by) -> Offering:
         audit_log_record(actor=cancelled_by, action="bookings.offering.cancel", target=offering)
         return offering
 
-    return _run_locked(write)
+    with offering_transaction():
+        return write()
 
 
 def offering_reschedule(*, offering_id: int, starts_at, ends_at, changed_by) -> Offering:
@@ -282,7 +248,7 @@ def offering_reschedule(*, offering_id: int, starts_at, ends_at, changed_by) -> 
         raise BookingError("ends_before_start")
 
     def write() -> Offering:
-        offering = _lock_offerings([offering_id]).get(offering_id)
+        offering = offerings_lock([offering_id]).get(offering_id)
         if offering is None:
             raise BookingError("offering_missing")
         if (offering.starts_at, offering.ends_at) == (starts_at, ends_at):
@@ -302,14 +268,76 @@ def offering_reschedule(*, offering_id: int, starts_at, ends_at, changed_by) -> 
         )
         return offering
 
-    return _run_locked(write)
+    with offering_transaction():
+        return write()
+
+
+# What ``offering_update`` may change: neither a move (``offering_reschedule``),
+# a cancellation (``offering_cancel``) nor places (``offering_change_capacity``),
+# which tell families or promote the waiting list.
+OFFERING_DETAIL_FIELDS = (
+    "title",
+    "unit",
+    "booking_opens_at",
+    "booking_closes_at",
+    "cancel_closes_hours",
+)
+
+
+def _current(offering: Offering, name: str):
+    # The unit by id: comparing instances would load the current unit first.
+    return offering.unit_id if name == "unit" else getattr(offering, name)
+
+
+def offering_update(*, offering_id: int, changed_by, **changes) -> Offering:
+    """Change an offering's title, unit, booking window or cancel deadline.
+
+    Only the fields passed are written, and only if they differ; nobody is told
+    (a new booking window is not news to families who already booked).
+    """
+    unknown = set(changes) - set(OFFERING_DETAIL_FIELDS)
+    if unknown:
+        raise TypeError(f"offering_update cannot change {sorted(unknown)}")
+    if "title" in changes:
+        changes["title"] = changes["title"][:200]
+    compare = {n: getattr(v, "pk", v) if n == "unit" else v for n, v in changes.items()}
+
+    def write() -> Offering:
+        offering = offerings_lock([offering_id]).get(offering_id)
+        if offering is None:
+            raise BookingError("offering_missing")
+        changed = sorted(
+            name for name, value in compare.items() if _current(offering, name) != value
+        )
+        if not changed:
+            return offering
+        for name in changed:
+            setattr(offering, name, changes[name])
+        opens, closes = offering.booking_opens_at, offering.booking_closes_at
+        if opens and closes and closes <= opens:
+            raise BookingError("closes_before_opens")
+        offering.save(update_fields=changed)
+        audit_log_record(
+            actor=changed_by,
+            action="bookings.offering.update",
+            target=offering,
+            data={"fields": changed},
+        )
+        return offering
+
+    with offering_transaction():
+        return write()
 
 
 def offering_change_capacity(*, offering_id: int, capacity: int, changed_by) -> Offering:
     """Change capacity; more places promote the waiting list, fewer never evict."""
+    if capacity < 1:
+        raise BookingError("bad_capacity")
 
     def write() -> tuple[Offering, list[Booking]]:
-        offering = _lock_offerings([offering_id])[offering_id]
+        offering = offerings_lock([offering_id]).get(offering_id)
+        if offering is None:
+            raise BookingError("offering_missing")
         if capacity < offering.places_taken:
             raise BookingError("capacity_below_taken")
         offering.capacity = capacity
@@ -321,10 +349,11 @@ def offering_change_capacity(*, offering_id: int, capacity: int, changed_by) -> 
             target=offering,
             data={"capacity": capacity, "promoted": [b.pk for b in promoted]},
         )
+        _announce_promotions(offering, promoted)
         return offering, promoted
 
-    offering, promoted = _run_locked(write)
-    _announce_promotions(promoted)
+    with offering_transaction():
+        offering, _promoted = write()
     return offering
 
 
@@ -333,17 +362,29 @@ def booking_mark_attendance(
 ) -> tuple[Booking, bool]:
     """Mark a confirmed booking present or absent.
 
+    The one path for rosters, bulk marking, QR check-in, event check-in and
+    admin: it is accepted only while ``attendance_marking`` says marking is open
+    (from check-in opening until some days after the end), so nobody is marked,
+    and no credit posted, days before a session.
+
     Returns the booking and whether it newly became present, so that callers
     (course credits) act exactly once.
     """
 
     def write() -> tuple[Booking, bool]:
-        _set_lock_timeout()
-        booking = Booking.objects.select_for_update(of=("self",)).filter(pk=booking_id).first()
+        booking = (
+            Booking.objects.select_for_update(of=("self",))
+            .select_related("offering")
+            .filter(pk=booking_id)
+            .first()
+        )
         if booking is None:
             raise BookingError("booking_missing")
         if booking.status != Booking.Status.CONFIRMED:
             raise BookingError("not_confirmed")
+        marking = attendance_marking(offering=booking.offering)
+        if marking.refusal is not None:
+            raise marking.refusal
         new_value = Booking.Attendance.PRESENT if present else Booking.Attendance.ABSENT
         newly_present = present and booking.attendance != Booking.Attendance.PRESENT
         if booking.attendance == new_value:
@@ -359,7 +400,8 @@ def booking_mark_attendance(
         )
         return booking, newly_present
 
-    return _run_locked(write)
+    with offering_transaction():
+        return write()
 
 
 def offering_create(
@@ -396,85 +438,3 @@ def offering_create(
         data={"kind": kind, "capacity": capacity},
     )
     return offering
-
-
-def booking_promotion_notify(*, booking_id: int) -> bool:
-    """Tell a promoted family by in-site notification and email, exactly once.
-
-    Runs in the worker. The booking row is locked and ``promotion_notified_at``
-    set in the same transaction as the notices, so a retried or duplicated task
-    tells nobody twice. If sending the email fails, everything rolls back and
-    the task retries. Returns whether notices were sent now.
-    """
-    from django.core.exceptions import ObjectDoesNotExist
-    from django.core.mail import send_mail
-    from django.urls import NoReverseMatch, reverse
-    from django.utils.translation import gettext as _
-
-    from notifications.services import notification_create
-
-    with transaction.atomic():
-        booking = (
-            Booking.objects.select_for_update(of=("self",))
-            .select_related("offering")
-            .filter(pk=booking_id)
-            .first()
-        )
-        if (
-            booking is None
-            or booking.promoted_at is None
-            or booking.promotion_notified_at is not None
-            or booking.status != Booking.Status.CONFIRMED
-        ):
-            return False
-        offering = booking.offering
-        starts = timezone.localtime(offering.starts_at).strftime("%Y-%m-%d %H:%M")
-        try:
-            # By URL name and reverse relation: bookings imports neither courses nor events.
-            if offering.kind == Offering.Kind.EVENT:
-                url = reverse("events:detail", args=[offering.event.pk])
-            else:
-                url = reverse("courses:my_learning")
-        except (NoReverseMatch, ObjectDoesNotExist):
-            url = ""
-        title = _("候补转正：%(title)s") % {"title": offering.title}
-        body = _(
-            "您家庭候补的“%(title)s”（%(starts)s 开始，北京时间）已有空位，"
-            "已为您转为正式报名，共 %(party)s 人。如不能参加，请及时取消，把名额留给其他家庭。"
-        ) % {"title": offering.title, "starts": starts, "party": booking.party_size}
-        users = (
-            [g.user for g in booking.family.guardians.select_related("user")]
-            if booking.family_id
-            else []
-        )
-        for user in users:
-            notification_create(
-                user=user, title=title, body=body, url=url, kind="bookings.promoted"
-            )
-        recipients = [u.email for u in users if u.email]
-        if recipients:
-            send_mail(title, body, None, recipients)
-        booking.promotion_notified_at = timezone.now()
-        booking.save(update_fields=["promotion_notified_at"])
-        audit_log_record(
-            actor=None,
-            action="bookings.booking.promotion_notice",
-            target=booking,
-            data={"recipients": len(users)},
-        )
-        return True
-
-
-def booking_promotions_unsent(*, older_than_seconds: int = 60, limit: int = 200) -> list[int]:
-    """Promoted bookings whose notice has not gone out (e.g. the broker was down)."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    return list(
-        Booking.objects.filter(
-            promoted_at__isnull=False,
-            promoted_at__lt=cutoff,
-            promotion_notified_at__isnull=True,
-            status=Booking.Status.CONFIRMED,
-        )
-        .order_by("promoted_at")
-        .values_list("pk", flat=True)[:limit]
-    )

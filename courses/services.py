@@ -8,7 +8,6 @@ no-op, and a correction is a reversing row.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -19,7 +18,9 @@ from django.utils import timezone
 
 from bookings import services as booking_services
 from bookings.errors import BookingError
+from bookings.locking import offering_transaction
 from bookings.models import Booking, Offering
+from bookings.selectors import attendance_marking, moment_label
 from members import access
 from members.models import Family
 from members.services import audit_log_record
@@ -110,7 +111,9 @@ def course_session_update(
     """Change times, place and capacity; capacity goes through the booking service."""
     if ends_at <= starts_at:
         raise BookingError("ends_before_start")
-    with transaction.atomic():
+    # One transaction (bookings/locking.py): a refused move rolls back the new
+    # capacity too, and a lock held too long is "busy", not a 500.
+    with offering_transaction():
         offering = session.offering
         if capacity != offering.capacity:
             booking_services.offering_change_capacity(
@@ -138,7 +141,7 @@ def course_session_update(
 def course_session_cancel(*, session: CourseSession, cancelled_by) -> CourseSession:
     """Cancel a session: no more bookings, booked and waiting families are told
     once (by the reminders' cancellation notice), and the catalogue moves on."""
-    with transaction.atomic():
+    with offering_transaction():
         booking_services.offering_cancel(offering_id=session.offering_id, cancelled_by=cancelled_by)
         course_next_session_refresh(course_ids=[session.course_id])
         audit_log_record(
@@ -294,9 +297,11 @@ def session_attendance_mark(
     """Mark one booking of this session present or absent, posting or reversing credits.
 
     The booking row stays locked until the credits are written, so two markers
-    (or a scan and the roster) credit once.
+    (or a scan and the roster) credit once. Outside the marking window
+    (``bookings.selectors.attendance_marking``) the bookings service refuses,
+    and no credit is posted or reversed.
     """
-    with transaction.atomic():
+    with offering_transaction():
         if not Booking.objects.filter(pk=booking_id, offering_id=session.offering_id).exists():
             raise BookingError("booking_missing")
         booking, newly_present = booking_services.booking_mark_attendance(
@@ -312,7 +317,11 @@ def session_attendance_mark(
 def session_attendance_mark_many(
     *, session: CourseSession, booking_ids: list[int], present: bool, marked_by
 ) -> tuple[int, list[str]]:
-    """Bulk marking from the roster: each booking on its own, errors collected."""
+    """Bulk marking from the roster: each booking on its own, errors collected
+    (each message once: a closed marking window refuses every row alike)."""
+    marking = attendance_marking(offering=session.offering)
+    if not marking.is_open:
+        return 0, [marking.message]
     done, errors = 0, []
     for booking_id in sorted(set(booking_ids)):
         try:
@@ -321,7 +330,8 @@ def session_attendance_mark_many(
             )
             done += 1
         except BookingError as error:
-            errors.append(str(error.message))
+            if str(error.message) not in errors:
+                errors.append(str(error.message))
     return done, errors
 
 
@@ -349,10 +359,9 @@ def checkin_session_from_token(token: str) -> CourseSession:
 
 
 def checkin_window(session: CourseSession):
-    opens = session.offering.starts_at - timedelta(
-        minutes=settings.COURSE_CHECKIN_OPENS_MINUTES_BEFORE
-    )
-    return opens, session.offering.ends_at
+    """Scanning the QR code works from when attendance marking opens until the
+    session ends; staff may still mark attendance on the roster after that."""
+    return attendance_marking(offering=session.offering).opens_at, session.offering.ends_at
 
 
 def session_checkin(*, token: str, user) -> Booking:
@@ -363,14 +372,20 @@ def session_checkin(*, token: str, user) -> Booking:
         raise CourseError("no_family")
     opens, closes = checkin_window(session)
     now = timezone.now()
-    if not (opens <= now <= closes):
-        raise CourseError("checkin_not_open")
+    if now < opens:
+        raise CourseError(
+            "checkin_not_open",
+            opens=moment_label(opens),
+            minutes=settings.COURSE_CHECKIN_OPENS_MINUTES_BEFORE,
+        )
+    if now > closes:
+        raise CourseError("checkin_ended", closes=moment_label(closes))
     booking = Booking.objects.filter(
         offering_id=session.offering_id, family=family, status=Booking.Status.CONFIRMED
     ).first()
     if booking is None:
         raise CourseError("checkin_not_booked")
-    with transaction.atomic():
+    with offering_transaction():
         marked, newly_present = booking_services.booking_mark_attendance(
             booking_id=booking.pk, present=True, marked_by=user, checked_in_at=now
         )

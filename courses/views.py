@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 from bookings import services as booking_services
 from bookings.errors import BookingError
 from bookings.models import Booking
-from bookings.selectors import booking_active_for_family
+from bookings.selectors import attendance_marking
 from members import access
 from members.decorators import staff_member_required
 
@@ -110,11 +110,20 @@ def catalogue(request):
         body = render_to_string(
             "courses/_catalogue_body.html", _catalogue_context(request), request=request
         )
-        cache.set(key, body, seconds)
+        # A body that used a CSP nonce is this response's alone (see below).
+        if not getattr(request, "csp_nonce", None):
+            cache.set(key, body, seconds)
     response = render(request, "courses/catalogue.html", {"catalogue_body": body})
     patch_vary_headers(response, ["Cookie"])
     # Never share a page that set a cookie or used a CSRF token: both are per visitor.
-    if shareable and not response.cookies and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
+    # Nor one that used a CSP nonce: it is per response, so a shared copy's inline
+    # script would not match the next response's header (bool() is False if unused).
+    if (
+        shareable
+        and not response.cookies
+        and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+        and not getattr(request, "csp_nonce", None)
+    ):
         cache.set(page_key, response.content, seconds)
     return response
 
@@ -125,7 +134,6 @@ def course_detail(request, pk: int):
         raise Http404
     sessions = selectors.course_sessions(course=course, upcoming_only=True)
     family = services.family_of(request.user)
-    mine = booking_active_for_family(family=family, offering_ids=[s.offering_id for s in sessions])
     can_manage = access.can_view_unit(request.user, course.parent_school.host_unit_id)
     members = None
     if family is not None:
@@ -133,14 +141,9 @@ def course_detail(request, pk: int):
             "guardians": list(family.guardians.select_related("user")),
             "children": list(family.children.all()),
         }
-    rows = [
-        {
-            "session": s,
-            "booking": mine.get(s.offering_id),
-            "cancel_deadline": booking_services.cancel_deadline(s.offering),
-        }
-        for s in sessions
-    ]
+    # Each row carries the booking decision (windows, start, cancel deadline) made
+    # by the same rules as bookings.services; the template only shows it.
+    rows = selectors.course_session_rows(sessions=sessions, family=family)
     return render(
         request,
         "courses/detail.html",
@@ -150,7 +153,6 @@ def course_detail(request, pk: int):
             "members": members,
             "me_guardian_id": getattr(getattr(request.user, "guardian", None), "pk", None),
             "can_manage": can_manage,
-            "now": timezone.now(),
         },
     )
 
@@ -215,8 +217,8 @@ def my_learning(request):
             request.GET.get("page")
         )
         context.update(
-            upcoming=selectors.my_upcoming(family=family),
-            waiting=selectors.my_waiting(family=family),
+            upcoming=selectors.booking_decisions_attach(selectors.my_upcoming(family=family)),
+            waiting=selectors.booking_decisions_attach(selectors.my_waiting(family=family)),
             history=history,
             balances=selectors.credit_balances(family=family),
             recent_credits=selectors.credit_recent(family=family, limit=10),
@@ -286,6 +288,8 @@ def session_roster(request, pk: int):
             "roster": roster,
             "waiting": selectors.session_waiting(session=session),
             "present_count": sum(1 for b in roster if b.attendance == Booking.Attendance.PRESENT),
+            # Whether attendance may be marked now, and if not why (one rule for all markers).
+            "marking": attendance_marking(offering=session.offering),
             "can_cancel": session.offering.status == session.offering.Status.OPEN
             and session.offering.starts_at > timezone.now()
             and access.can_change_unit(request.user, session.offering.unit_id),

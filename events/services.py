@@ -16,14 +16,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings import services as bookings_services
+from bookings.locking import offering_transaction, offerings_lock
 from bookings.models import Booking, Offering
 from members import access
 from members.models import Alliance, Family, MemberUnit
 from members.services import audit_log_record
 
-from . import reminders
 from .errors import EventError
-from .models import CalendarFeed, Delivery, Event, ReminderRule
+from .models import CalendarFeed, Event, ReminderRule
 
 CHECKIN_SALT = "events.checkin"
 
@@ -139,20 +139,33 @@ _UNSET = object()
 def event_update(
     *, event_id: int, updated_by, reminder_hours=_UNSET, capacity: int | None = None, **changes
 ) -> Event:
-    """Change an event. A new start or end is a move: unsent reminders follow the
-    new time and registrants get one "time changed" notice."""
+    """Change an event, all or nothing, in one transaction.
+
+    Its offering changes only through the bookings services, like a course
+    session's: a new start or end is ``offering_reschedule`` (unsent reminders
+    follow the new time and each registered or waiting family gets one "time
+    changed" notice, from the same listener as course sessions), places are
+    ``offering_change_capacity`` (more places promote the waiting list), and the
+    title, unit and booking window are ``offering_update``. Any refusal, or a
+    lock held past the lock timeout (``BookingBusy``), leaves the event and its
+    offering exactly as they were.
+    """
     unknown = set(changes) - set(_EVENT_FIELDS) - set(_TIME_FIELDS)
     if unknown:
         raise TypeError(f"unknown fields: {sorted(unknown)}")
+    if capacity is not None and capacity <= 0:
+        raise EventError("bad_capacity")
     now = timezone.now()
-    with transaction.atomic():
+    with offering_transaction():
+        # The event row before its offering, as every writer of both does
+        # (bookings/locking.py), so two coordinators' edits never deadlock.
         event = Event.objects.select_for_update().get(pk=event_id)
         _check_unit(updated_by, event.organiser_unit)
         if "organiser_unit" in changes:
             _check_unit(updated_by, changes["organiser_unit"])
         if event.status == Event.Status.CANCELLED:
             raise EventError("already_cancelled")
-        offering = Offering.objects.select_for_update().get(pk=event.offering_id)
+        offering = offerings_lock([event.offering_id])[event.offering_id]
         times = {f: changes.get(f, getattr(offering, f)) for f in _TIME_FIELDS}
         check_event_times(**times)
         moved = times["starts_at"] != offering.starts_at or times["ends_at"] != offering.ends_at
@@ -166,15 +179,30 @@ def event_update(
         if event.status == Event.Status.CANCELLED:
             raise EventError("already_cancelled")  # cancelling goes through event_cancel
         event.save()
-        for name, value in times.items():
-            setattr(offering, name, value)
-        offering.title = event.title[:200]
-        offering.unit = event.organiser_unit
-        offering.save(update_fields=[*_TIME_FIELDS, "title", "unit"])
+        # Before the move: the listener skips the reminders of the rules in force.
         if reminder_hours is not _UNSET:
             event_reminder_offsets_set(event=event, hours=reminder_hours)
+        bookings_services.offering_update(
+            offering_id=offering.pk,
+            changed_by=updated_by,
+            title=event.title,
+            unit=event.organiser_unit,
+            booking_opens_at=times["booking_opens_at"],
+            booking_closes_at=times["booking_closes_at"],
+        )
         if moved:
-            reminders.notices_after_move(offering=offering, now=now)
+            bookings_services.offering_reschedule(
+                offering_id=offering.pk,
+                starts_at=times["starts_at"],
+                ends_at=times["ends_at"],
+                changed_by=updated_by,
+            )
+        # Last, and in the same transaction: fewer places than are taken is
+        # refused, and the title, window, move and its notices roll back with it.
+        if capacity is not None and capacity != offering.capacity:
+            bookings_services.offering_change_capacity(
+                offering_id=offering.pk, capacity=capacity, changed_by=updated_by
+            )
         audit_log_record(
             actor=updated_by,
             action="events.event.update",
@@ -182,33 +210,28 @@ def event_update(
             data={
                 "fields": sorted(changes),
                 "moved": moved,
-                "starts_at": offering.starts_at.isoformat(),
+                "starts_at": times["starts_at"].isoformat(),
             },
-        )
-    if capacity is not None and capacity != offering.capacity:
-        if capacity <= 0:
-            raise EventError("bad_capacity")
-        bookings_services.offering_change_capacity(
-            offering_id=offering.pk, capacity=capacity, changed_by=updated_by
         )
     event.refresh_from_db()
     return event
 
 
 def event_cancel(*, event_id: int, cancelled_by, reason: str = "") -> Event:
-    """Cancel: one cancellation notice to each registered family, no more reminders."""
-    now = timezone.now()
-    with transaction.atomic():
+    """Cancel the event and, through ``bookings.offering_cancel``, its offering:
+    unsent reminders are skipped and each registered or waiting family gets one
+    cancellation notice (the same listener as for course sessions)."""
+    with offering_transaction():
         event = Event.objects.select_for_update().get(pk=event_id)
         _check_unit(cancelled_by, event.organiser_unit)
         if event.status == Event.Status.CANCELLED:
             raise EventError("already_cancelled")
-        offering = Offering.objects.select_for_update().get(pk=event.offering_id)
+        offering = offerings_lock([event.offering_id])[event.offering_id]
         event.status = Event.Status.CANCELLED
         event.save(update_fields=["status", "updated_at"])
-        offering.status = Offering.Status.CANCELLED
-        offering.save(update_fields=["status"])
-        reminders.notices_after_cancel(offering=offering, now=now)
+        # An offering cancelled on its own already told its families.
+        if offering.status != Offering.Status.CANCELLED:
+            bookings_services.offering_cancel(offering_id=offering.pk, cancelled_by=cancelled_by)
         audit_log_record(
             actor=cancelled_by,
             action="events.event.cancel",
@@ -228,32 +251,27 @@ def event_register(
 ) -> Booking:
     """Book places through the bookings service; the family gets a receipt.
 
-    The receipt is a pending delivery row written in the same transaction; a
-    worker is asked to send it after the commit, and if the broker is down the
-    next beat pass sends it. The registration itself never depends on Redis.
+    The receipt is written by the outbox (events/receivers.py, on
+    ``booking_created``) in the booking's transaction, as for course sessions;
+    a worker sends it after the commit, and if the broker is down the next beat
+    pass sends it. The registration itself never depends on Redis.
     """
     with transaction.atomic():
         event = Event.objects.get(pk=event_id)
         if event.status != Event.Status.PUBLISHED:
             raise EventError("not_published")
-        booking = bookings_services.booking_create(
+        return bookings_services.booking_create(
             offering_id=event.offering_id,
             family=family,
             booked_by=booked_by,
             guardian_ids=guardian_ids,
             child_ids=child_ids,
         )
-        reminders.notices_create(
-            offering=event.offering,
-            purpose=Delivery.Purpose.CONFIRMATION,
-            statuses=(Booking.Status.CONFIRMED, Booking.Status.WAITING),
-            booking_ids=[booking.pk],
-            moment=booking.created_at,
-        )
-    return booking
 
 
 def event_registration_cancel(*, event_id: int, family: Family, cancelled_by) -> Booking:
+    """The family withdraws; the bookings service promotes the waiting list, and
+    the outbox sends the withdrawal receipt and any promotion notices."""
     event = Event.objects.get(pk=event_id)
     booking = (
         Booking.objects.filter(

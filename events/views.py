@@ -4,17 +4,20 @@ family's calendar, and the coordinator's pages. Thin: services do the work."""
 from __future__ import annotations
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bookings.errors import BookingError
 from bookings.models import Booking
+from bookings.selectors import attendance_marking
 from members import access
 from members.decorators import coordinator_required, staff_member_required
 
@@ -66,7 +69,9 @@ def event_detail(request, pk: int):
     event = _public_event(pk)
     family = _family(request.user)
     booking = selectors.family_booking_for_event(family=family, event=event)
-    form = RegistrationForm(family=family) if family is not None and booking is None else None
+    # Open or not, and until when the family may cancel: the bookings rules decide.
+    decision = selectors.event_booking_decision(event=event, booking=booking)
+    form = RegistrationForm(family=family) if family is not None and decision.can_book else None
     return render(
         request,
         "events/detail.html",
@@ -74,10 +79,37 @@ def event_detail(request, pk: int):
             "event": event,
             "offering": event.offering,
             "booking": booking,
+            "decision": decision,
             "form": form,
             "family": family,
+            **_ticket_context(request, event, booking),
         },
     )
+
+
+def _qr_svg(text: str) -> str:
+    """An inline SVG QR code that scales to its box (viewBox, no fixed size), with
+    its four-module white quiet zone drawn in, so a phone can read it at any size."""
+    return segno.make(text, error="m").svg_inline(
+        scale=10, border=4, dark="#000", light="#fff", omitsize=True, svgclass="qr-svg"
+    )
+
+
+def _ticket_context(request, event: Event, booking) -> dict:
+    """The family's own ticket: a code to show (or read out) at the door, and its QR."""
+    if (
+        booking is None
+        or booking.status != Booking.Status.CONFIRMED
+        or event.status == Event.Status.CANCELLED
+    ):
+        return {}
+    code = services.event_ticket_code(booking=booking)
+    url = request.build_absolute_uri(
+        reverse("events:manage_ticket", kwargs={"pk": event.pk}) + "?" + urlencode({"code": code})
+    )
+    # Grouped in fours from the right, so it is easy to read out and type.
+    groups = [code[max(i - 4, 0) : i] for i in range(len(code), 0, -4)][::-1]
+    return {"ticket_code": code, "ticket_display": " ".join(groups), "ticket_svg": _qr_svg(url)}
 
 
 @login_required
@@ -149,7 +181,16 @@ def event_self_check_in(request, pk: int, code: str):
         else:
             messages.success(request, _("签到成功，欢迎参加！"))
             return redirect("events:detail", pk=pk)
-    return render(request, "events/self_checkin.html", {"event": event, "code": code})
+    error_message = None
+    try:
+        services.event_checkin_code_check(event=event, code=code)
+    except EventError as error:
+        error_message = error.message
+    return render(
+        request,
+        "events/self_checkin.html",
+        {"event": event, "code": code, "error_message": error_message},
+    )
 
 
 # --- the family's calendar ----------------------------------------------------
@@ -288,7 +329,7 @@ def manage_cancel(request, pk: int):
         services.event_cancel(
             event_id=event.pk, cancelled_by=request.user, reason=request.POST.get("reason", "")
         )
-    except EventError as error:
+    except (BookingError, EventError) as error:  # BookingBusy: "busy, try again"
         messages.error(request, error.message)
     else:
         messages.success(request, _("活动已取消，已报名家庭会收到一次取消通知。"))
@@ -312,6 +353,8 @@ def manage_detail(request, pk: int):
             "waiting": waiting,
             "present": sum(1 for b in confirmed if b.attendance == Booking.Attendance.PRESENT),
             "can_change": access.can_change_unit(request.user, event.organiser_unit),
+            # Whether check-in may be marked now, and if not why (one rule for all markers).
+            "marking": attendance_marking(offering=event.offering),
         },
     )
 
@@ -346,8 +389,80 @@ def manage_qr(request, pk: int):
             kwargs={"pk": event.pk, "code": services.event_checkin_code(event=event)},
         )
     )
-    svg = segno.make(url, error="m").svg_inline(scale=8, title=_("签到二维码"))
-    return render(request, "events/manage/qr.html", {"event": event, "svg": svg, "url": url})
+    svg = _qr_svg(url)
+    if request.GET.get("fragment") == "svg":
+        # static/js/qr-refresh.js swaps in a fresh code before the shown one expires.
+        response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
+        response["Cache-Control"] = "no-store"
+        return response
+    opens, closes = services.event_checkin_window(event=event)
+    return render(
+        request,
+        "events/manage/qr.html",
+        {
+            "event": event,
+            "svg": svg,
+            "url": url,
+            "opens": opens,
+            "closes": closes,
+            # Refresh well before the code expires, as the course QR page does.
+            "refresh_seconds": max(settings.COURSE_CHECKIN_TOKEN_MAX_AGE // 2, 30),
+        },
+    )
+
+
+@staff_member_required
+def manage_ticket(request, pk: int):
+    """A family's ticket at the door: scanned (the QR opens this page with the
+    code) or typed on the roster. GET shows whose ticket it is; POST checks in."""
+    event = _managed(request, pk)
+    code = (request.POST.get("code") if request.method == "POST" else request.GET.get("code")) or ""
+    if request.method == "POST":
+        try:
+            booking, newly = services.event_ticket_check_in(
+                event=event, code=code, marked_by=request.user
+            )
+        except (BookingError, EventError) as error:
+            messages.error(request, error.message)
+            return redirect("events:manage_detail", pk=pk)
+        names = _attendee_names(booking)
+        if newly:
+            messages.success(
+                request,
+                _("已签到：%(names)s（%(n)s 人）。") % {"names": names, "n": booking.party_size},
+            )
+        else:
+            messages.info(request, _("%(names)s 已经签到过了。") % {"names": names})
+        return redirect(
+            reverse("events:manage_detail", kwargs={"pk": pk}) + f"#booking-{booking.pk}"
+        )
+    booking, error_message = None, None
+    try:
+        booking = services.event_ticket_booking(event=event, code=code)
+    except EventError as error:
+        error_message = error.message
+    return render(
+        request,
+        "events/manage/ticket.html",
+        {
+            "event": event,
+            "booking": booking,
+            "names": _attendee_names(booking) if booking else "",
+            "code": code,
+            "error_message": error_message,
+            "marking": attendance_marking(offering=event.offering),
+        },
+    )
+
+
+def _attendee_names(booking) -> str:
+    names = []
+    for attendee in booking.attendees.select_related("guardian__user", "child"):
+        if attendee.guardian_id:
+            names.append(str(attendee.guardian.user))
+        elif attendee.child_id:
+            names.append(attendee.child.nickname)
+    return "、".join(names) or _("家庭 #%(id)s") % {"id": booking.family_id}
 
 
 @coordinator_required

@@ -21,7 +21,6 @@ from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
-from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ExportForm, ImportForm
 
 from . import access, registry
@@ -32,6 +31,8 @@ from .resources import (
     LANDLINE_RE,
     MOBILE_RE,
     ChineseCSV,
+    ChineseXLSX,
+    ImportFileError,
     MembershipResource,
     MemberUnitResource,
     RegionResource,
@@ -101,13 +102,16 @@ class RegistryExportForm(ExportForm):
 class RegistryImportExportAdmin(ScopedAdminMixin, ImportExportModelAdmin):
     """CSV and XLSX, Chinese pages, district-admin-only import, audited export."""
 
-    import_formats = [ChineseCSV, XLSX]
-    export_formats = [CSV, XLSX]
+    # The same two formats both ways: they read with the shape checks and write
+    # every cell through members.privacy.spreadsheet_safe (CSV with a BOM).
+    import_formats = [ChineseCSV, ChineseXLSX]
+    export_formats = [ChineseCSV, ChineseXLSX]
     import_form_class = RegistryImportForm
     export_form_class = RegistryExportForm
     import_template_name = "admin/members/import.html"
     export_template_name = "admin/members/export.html"
-    # Excel opens UTF-8 CSV with Chinese text correctly only with a BOM.
+    # Excel opens UTF-8 CSV with Chinese text correctly only with a BOM
+    # (ChineseCSV writes its own; this covers any text format added later).
     to_encoding = "utf-8-sig"
     audit_thing = ""
 
@@ -116,7 +120,10 @@ class RegistryImportExportAdmin(ScopedAdminMixin, ImportExportModelAdmin):
         return super().has_import_permission(request) and access.is_district_admin(request.user)
 
     def add_data_read_fail_error_to_form(self, form, e):
-        form.add_error("import_file", RegistryImportForm.READ_FAILED)
+        # Our formats say what is wrong (an XLSX chosen as CSV, an empty sheet…);
+        # anything else gets the general message.
+        message = e.message if isinstance(e, ImportFileError) else RegistryImportForm.READ_FAILED
+        form.add_error("import_file", message)
 
     def add_success_message(self, result, request):
         totals = result.totals
@@ -753,14 +760,10 @@ if not admin.site.is_registered(User):
 
         def has_module_permission(self, request):
             # Not in the coordinators' index: for them it is only a picker.
-            return super().has_module_permission(request) and access.is_district_admin(
-                request.user
-            )
+            return super().has_module_permission(request) and access.is_district_admin(request.user)
 
         def has_view_permission(self, request, obj=None):
-            return super().has_view_permission(request, obj) or access.is_coordinator(
-                request.user
-            )
+            return super().has_view_permission(request, obj) or access.is_coordinator(request.user)
 
         def has_change_permission(self, request, obj=None):
             return request.user.is_superuser and super().has_change_permission(request, obj)

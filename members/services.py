@@ -7,13 +7,11 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from . import signals
 from .errors import MembersError
 from .models import (
     AuditLog,
@@ -26,7 +24,7 @@ from .models import (
     Region,
     User,
 )
-from .sms import mask_phone, send_sms
+from .sms import mask_phone
 
 logger = logging.getLogger(__name__)
 
@@ -268,11 +266,12 @@ def family_invitation_create(
 ) -> FamilyInvitation:
     """Invite a co-guardian by phone (SMS) or email; the message goes out after commit.
 
+    The message is a row of the portal's one outbox, written by the receiver of
+    ``family_invitation_created`` (events/receivers.py) in this transaction and
+    sent once by a worker after the commit (docs/EVENTS.md, "The outbox").
     ``base_url`` is the portal's address as the inviter sees it
     (``request.build_absolute_uri("/")``), so the link works behind any host name.
     """
-    from . import tasks
-
     phone = (phone or "").strip()
     email = (email or "").strip().lower()
     if bool(phone) == bool(email):
@@ -306,77 +305,10 @@ def family_invitation_create(
             data={"family_id": family.pk, "channel": "sms" if phone else "email"},
             ip_address=ip_address,
         )
-        tasks.family_invitation_send.delay_on_commit(invitation.pk, base_url)
+        signals.family_invitation_created.send(
+            sender=FamilyInvitation, invitation=invitation, base_url=base_url
+        )
     return invitation
-
-
-def family_invitation_send(*, invitation_id: int, base_url: str) -> bool:
-    """Send the invitation's SMS or email once. Returns False if there was nothing to send.
-
-    The row is locked while sending and an audit entry marks it sent, so a
-    retried or duplicated task never sends twice; a failed send raises and
-    rolls back, and the task retries.
-    """
-    with transaction.atomic():
-        invitation = (
-            FamilyInvitation.objects.select_for_update(of=("self",))
-            .select_related("invited_by")
-            .filter(pk=invitation_id)
-            .first()
-        )
-        if invitation is None or not invitation.is_open:
-            return False
-        already_sent = AuditLog.objects.filter(
-            action="members.invitation.send",
-            target_type=FamilyInvitation._meta.label,
-            target_id=str(invitation.pk),
-        ).exists()
-        if already_sent:
-            return False
-        link = base_url.rstrip("/") + reverse(
-            "members:invitation_accept", kwargs={"token": invitation.token}
-        )
-        inviter = invitation.invited_by.display_name if invitation.invited_by else ""
-        days = settings.FAMILY_INVITATION_DAYS
-        if invitation.phone:
-            send_sms(
-                phone=invitation.phone,
-                text=_(
-                    "【协同育人门户】%(inviter)s邀请您作为%(relation)s加入家庭，"
-                    "一起为孩子报名课程和活动。%(days)s天内有效：%(link)s"
-                )
-                % {
-                    "inviter": inviter or _("家人"),
-                    "relation": invitation.get_relation_display(),
-                    "days": days,
-                    "link": link,
-                },
-            )
-        else:
-            send_mail(
-                subject=_("【协同育人门户】邀请您加入家庭"),
-                message=_(
-                    "您好！\n\n%(inviter)s邀请您作为%(relation)s加入协同育人门户上的家庭，"
-                    "一起为孩子报名家长学校课程和联盟活动。\n\n"
-                    "请在%(days)s天内打开下面的链接，注册或登录后接受邀请：\n%(link)s\n\n"
-                    "如果您不认识邀请人，请忽略这封邮件。"
-                )
-                % {
-                    "inviter": inviter or _("您的家人"),
-                    "relation": invitation.get_relation_display(),
-                    "days": days,
-                    "link": link,
-                },
-                from_email=None,
-                recipient_list=[invitation.email],
-            )
-        audit_log_record(
-            actor=None,
-            action="members.invitation.send",
-            target=invitation,
-            data={"channel": "sms" if invitation.phone else "email"},
-        )
-    return True
 
 
 def _user_matches_invitation(user: User, invitation: FamilyInvitation) -> bool:

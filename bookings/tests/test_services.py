@@ -141,20 +141,35 @@ def test_promoted_family_gets_one_email_and_one_notification_after_commit(
     fam_b, g_b, _ = make_family()
     waiting = book(offering, fam_b, g_b)
 
-    # when A cancels (the listener queues the task after the commit; eager in unit tests)
+    # when A cancels (the outbox rows are written with the cancel; the kick after
+    # the commit sends them, eagerly in unit tests)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         services.booking_cancel(booking_id=a.pk, family=fam_a, cancelled_by=g_a[0].user)
 
     # then B is told once, by email and in the inbox
     assert callbacks
-    assert len(mail.outbox) == 1
-    assert mail.outbox[0].to == [g_b[0].user.email]
-    assert "亲子沟通工作坊" in mail.outbox[0].subject
-    assert Notification.objects.filter(user=g_b[0].user, kind="bookings.promoted").count() == 1
+    promotions = [m for m in mail.outbox if m.subject.startswith("候补转正")]
+    assert len(promotions) == 1
+    assert promotions[0].to == [g_b[0].user.email]
+    assert "亲子沟通工作坊" in promotions[0].subject
+    assert Notification.objects.filter(user=g_b[0].user, kind="events.promoted").count() == 1
+    from events.models import Delivery
 
-    # and sending again (a retried task, the sweep) tells nobody twice
-    assert services.booking_promotion_notify(booking_id=waiting.pk) is False
-    assert len(mail.outbox) == 1
+    assert set(
+        Delivery.objects.filter(purpose="promoted").values_list("booking_id", "channel", "status")
+    ) == {(waiting.pk, "email", "sent"), (waiting.pk, "inbox", "sent")}
+    # and A, who withdrew, gets a receipt, and nobody else hears of the promotion
+    assert {tuple(m.to) for m in promotions} == {(g_b[0].user.email,)}
+    assert [m.to for m in mail.outbox if m.subject.startswith("已取消报名")] == [
+        [g_a[0].user.email]
+    ]
+
+    # and sending again (a second pass, a redelivered task) tells nobody twice
+    from events.reminders import reminder_pass_run
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reminder_pass_run().claimed == 0
+    assert len([m for m in mail.outbox if m.subject.startswith("候补转正")]) == 1
 
 
 def test_nothing_is_announced_when_the_transaction_rolls_back(django_capture_on_commit_callbacks):
@@ -173,9 +188,12 @@ def test_nothing_is_announced_when_the_transaction_rolls_back(django_capture_on_
             services.booking_cancel(booking_id=a.pk, family=fam_a, cancelled_by=None)
             raise RuntimeError
 
-    # then no notice was queued
+    # then no notice was queued, nor written
+    from events.models import Delivery
+
     assert callbacks == []
     assert mail.outbox == []
+    assert not Delivery.objects.filter(purpose__in=["promoted", "withdrawn"]).exists()
 
 
 def test_a_family_cannot_book_twice_or_book_strangers():
@@ -300,7 +318,8 @@ def test_more_capacity_promotes_and_less_than_taken_is_refused():
 
 
 def test_attendance_reports_newly_present_once_and_only_for_confirmed():
-    offering = OfferingFactory(capacity=1)
+    # starting in ten minutes: attendance marking is open (check-in opens 30 before)
+    offering = OfferingFactory(capacity=1, starts_at=timezone.now() + timedelta(minutes=10))
     fam_a, g_a, _ = make_family()
     a = book(offering, fam_a, g_a)
     fam_b, g_b, _ = make_family()
@@ -316,22 +335,34 @@ def test_attendance_reports_newly_present_once_and_only_for_confirmed():
     assert error.value.code == "not_confirmed"
 
 
-def test_the_sweep_finds_promotions_whose_notice_never_went_out():
+def test_a_promotion_whose_kick_was_lost_is_sent_by_the_beat_pass(
+    django_capture_on_commit_callbacks,
+):
+    from events.models import Delivery
+    from events.reminders import reminder_pass_run
+
     offering = OfferingFactory(capacity=1)
     fam_a, g_a, _ = make_family()
     a = book(offering, fam_a, g_a)
     fam_b, g_b, _ = make_family()
     waiting = book(offering, fam_b, g_b)
-    # promoted without running on-commit listeners: as if the broker had been down
+    # promoted without running on-commit callbacks: as if the broker had been down
     services.booking_cancel(booking_id=a.pk, family=None, cancelled_by=None)
-    Booking.objects.filter(pk=waiting.pk).update(promoted_at=timezone.now() - timedelta(minutes=5))
+    notices = Delivery.objects.filter(booking=waiting, purpose="promoted")
+    assert set(notices.values_list("user_id", "channel", "status")) == {
+        (g_b[0].user_id, "email", "pending"),
+        (g_b[0].user_id, "inbox", "pending"),
+    }
+    assert mail.outbox == []
 
-    assert services.booking_promotions_unsent() == [waiting.pk]
-    from bookings.tasks import booking_promotion_sweep
+    # when the beat pass runs (twice)
+    with django_capture_on_commit_callbacks(execute=True):
+        reminder_pass_run()
+        reminder_pass_run()
 
-    assert booking_promotion_sweep() == 1
-    assert len(mail.outbox) == 1
-    assert services.booking_promotions_unsent() == []
+    # then the notice went out once
+    assert [m.to for m in mail.outbox if m.subject.startswith("候补转正")] == [[g_b[0].user.email]]
+    assert not notices.exclude(status="sent").exists()
 
 
 def test_the_notice_links_to_my_learning_for_course_sessions(django_capture_on_commit_callbacks):
@@ -342,4 +373,4 @@ def test_the_notice_links_to_my_learning_for_course_sessions(django_capture_on_c
     book(offering, fam_b, g_b)
     with django_capture_on_commit_callbacks(execute=True):
         services.booking_cancel(booking_id=a.pk, family=fam_a, cancelled_by=None)
-    assert Notification.objects.get(user=g_b[0].user).url == "/me/"
+    assert Notification.objects.get(user=g_b[0].user, kind="events.promoted").url == "/me/"

@@ -129,7 +129,8 @@ def test_a_parent_has_no_admin(client):
 
 
 def test_the_credit_ledger_admin_only_reverses(client):
-    session = make_session(CourseFactory(credits=1))
+    # starting in ten minutes: attendance may be marked (check-in has opened)
+    session = make_session(CourseFactory(credits=1), starts_in=timedelta(minutes=10))
     family, guardians, _ = make_family()
     booking = booking_services.booking_create(
         offering_id=session.offering_id,

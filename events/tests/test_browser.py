@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from bookings.models import Booking
+from bookings.models import Booking, Offering
 from events.models import Event
 from events.services import event_register
 from members.models import RoleAssignment
@@ -82,10 +82,21 @@ def test_a_coordinator_runs_an_event_from_a_phone(live_server, browser):
         )
     page.reload()
 
-    # then both are listed, printable, and one can be checked in
+    # then both are listed and printable, and the roster says check-in is not open yet
     rows = page.locator("table.roster tbody tr")
     assert rows.count() == 2
     assert page.get_by_role("button", name="打印名单").is_visible()
+    assert page.get_by_text("签到和出席登记尚未开放").is_visible()
+    assert rows.first.get_by_role("button", name="签到").count() == 0
+
+    # when the event is about to start (check-in opens 30 minutes before)
+    soon = timezone.now() + datetime.timedelta(minutes=10)
+    Offering.objects.filter(pk=event.offering_id).update(
+        starts_at=soon, ends_at=soon + datetime.timedelta(hours=1)
+    )
+    page.reload()
+
+    # then one family can be checked in
     rows.first.get_by_role("button", name="签到").click()
     page.get_by_text("已签到。").wait_for()
     assert Booking.objects.filter(attendance="present").count() == 1

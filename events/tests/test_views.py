@@ -210,9 +210,10 @@ def test_a_parent_cannot_open_coordinator_pages(client):
 
 
 def test_roster_check_in_and_delivery_log(client, coordinator, unit, django_assert_max_num_queries):
-    # given an event of the coordinator's unit with 15 registered families
+    # given an event of the coordinator's unit starting in 20 minutes (check-in is
+    # open) with 15 registered families
     event = make_event(
-        organiser_unit=unit, starts_at=timezone.now() + datetime.timedelta(hours=23, minutes=30)
+        organiser_unit=unit, starts_at=timezone.now() + datetime.timedelta(minutes=20)
     )
     guardians = [GuardianFactory() for _ in range(15)]
     for guardian in guardians:
