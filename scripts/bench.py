@@ -303,18 +303,19 @@ def bench_dashboards() -> None:
 # --- 2. enrolment latency and the 30-seat race --------------------------------------------
 
 
-def _fresh_offering(capacity: int, title: str):
+def _fresh_offering(capacity: int, title: str, starts_in: dt.timedelta = dt.timedelta(days=30)):
     from django.utils import timezone
 
     from bookings.models import Offering
+    from bookings.services import offering_create
     from members.models import MemberUnit
 
-    unit = MemberUnit.objects.order_by("pk").first()
-    starts = timezone.now() + dt.timedelta(days=30)
-    return Offering.objects.create(
+    # Through the bookings service like every other writer of an offering.
+    starts = timezone.now() + starts_in
+    return offering_create(
         kind=Offering.Kind.EVENT,
         title=title,
-        unit=unit,
+        unit=MemberUnit.objects.order_by("pk").first(),
         starts_at=starts,
         ends_at=starts + dt.timedelta(hours=2),
         capacity=capacity,
@@ -566,10 +567,9 @@ def bench_reminders() -> None:
     guardians = list(Guardian.objects.select_related("family").order_by("pk")[:3000])
     offerings = []
     for index in range(100):
-        offering = _fresh_offering(100, f"bench reminders {index}")
-        offering.starts_at = now + dt.timedelta(minutes=90)
-        offering.ends_at = offering.starts_at + dt.timedelta(hours=1)
-        offering.save(update_fields=["starts_at", "ends_at"])
+        offering = _fresh_offering(
+            100, f"bench reminders {index}", starts_in=dt.timedelta(minutes=90)
+        )
         Event.objects.create(
             title=offering.title,
             kind=Event.Kind.LECTURE,
