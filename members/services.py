@@ -328,6 +328,10 @@ def family_invitation_accept(*, token: str, user: User, ip_address: str | None =
     forwarded link cannot be used by somebody else.
     """
     with transaction.atomic():
+        # The person first, as family set-up does: a set-up sent from another
+        # phone at the same moment waits, and one of the two is told
+        # already_in_family instead of meeting the one-guardian key as a 500.
+        _user_lock(user)
         invitation = FamilyInvitation.objects.select_for_update().filter(token=token).first()
         if invitation is None or not invitation.is_open:
             raise MembersError("invitation_invalid")

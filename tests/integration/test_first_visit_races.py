@@ -198,6 +198,40 @@ def test_two_family_setups_at_once_make_one_family():
     assert AuditLog.objects.filter(action="members.family.create").count() == 1
 
 
+def test_accepting_an_invitation_while_setting_up_a_family_makes_one_guardian():
+    # given a parent invited into a family by her phone number, not in a family yet
+    family, guardians, _ = make_family()
+    user = UserFactory(phone="13800002222", phone_verified=True)
+    invitation = member_services.family_invitation_create(
+        family=family,
+        invited_by=guardians[0].user,
+        relation="mother",
+        phone=user.phone,
+        base_url="http://testserver/",
+    )
+
+    def accept():
+        try:
+            return member_services.family_invitation_accept(token=invitation.token, user=user)
+        except MembersError as error:
+            return error.code
+
+    def set_up():
+        try:
+            return member_services.family_create_for_user(user=user, relation="mother")
+        except MembersError as error:
+            return error.code
+
+    # when she accepts on one phone while starting a family of her own on another
+    outcome = run_together([accept, set_up], meet_before_write=["members_user", "members_guardian"])
+
+    # then she is the guardian of exactly one family and the other call was told so
+    _no_errors(outcome)
+    guardian = Guardian.objects.get(user=user)
+    assert outcome.results.count("already_in_family") == 1
+    assert guardian in outcome.results
+
+
 def test_two_family_setup_posts_over_http_both_redirect_to_the_family():
     # given a new parent on two phones, each showing the set-up form
     user = UserFactory(phone="13800001111")
