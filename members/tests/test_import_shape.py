@@ -6,7 +6,6 @@ Chinese, the rest of the file is still checked, and nothing is written."""
 import io
 import re
 import zipfile
-from pathlib import Path
 
 import pytest
 import tablib
@@ -25,22 +24,10 @@ from members.resources import (
     import_errors,
 )
 from members.tests.factories import UserFactory
+from members.tests.test_import_units import HEADERS, SAMPLES
 
 pytestmark = pytest.mark.django_db
 
-SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
-HEADERS = [
-    "单位编码",
-    "名称",
-    "类型",
-    "所在区域",
-    "地址",
-    "联系人",
-    "联系电话",
-    "上级单位",
-    "在用",
-    "备注",
-]
 GOOD = ["YZ-T-01", "测试单位", "企业", "渝中区", "", "", "", "", "是", ""]
 
 
