@@ -1,12 +1,19 @@
 """Courses of the parent schools, their sessions, online lessons and the credit bank."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import FileExtensionValidator
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Booking, Offering
 from members.models import Child, Family, Guardian, SchoolStage
 from parent_school.models import BrandProgramme, Instructor, ParentSchool, Term
+
+# What browsers play in a <video> element (MP4 with H.264, WebM with VP8/VP9).
+VIDEO_EXTENSIONS = ["mp4", "m4v", "webm"]
+POSTER_EXTENSIONS = ["png", "jpg", "jpeg", "webp"]
 
 
 class Theme(models.Model):
@@ -122,27 +129,80 @@ class CourseSession(models.Model):
 
 
 class OnlineLesson(models.Model):
-    """An online micro-course lesson (微课): a video link or file and its duration."""
+    """An online micro-course lesson (微课).
+
+    An uploaded video plays inside the lesson page and counts for credits: the
+    server counts the watching time from the page's heartbeats. An outside link
+    (``video_url``) opens another site, where nothing can be measured, so it is
+    labelled 外部链接 and earns no credit.
+    """
 
     course = models.ForeignKey(
         Course, verbose_name=_("课程"), on_delete=models.CASCADE, related_name="lessons"
     )
     title = models.CharField(_("标题"), max_length=120)
-    video_url = models.URLField(_("视频链接"), blank=True)
-    video_file = models.FileField(_("视频文件"), upload_to="lessons/", blank=True)
-    duration_seconds = models.PositiveIntegerField(_("时长（秒）"))
+    video_url = models.URLField(
+        _("外部视频链接"),
+        blank=True,
+        help_text=_("在其他网站观看，本站无法统计观看时长，不计学分。"),
+    )
+    video_file = models.FileField(
+        _("视频文件"),
+        upload_to="lessons/",
+        blank=True,
+        validators=[FileExtensionValidator(VIDEO_EXTENSIONS)],
+        help_text=_("MP4（H.264）或 WebM；在页面内播放，观看满 90% 记入学分。"),
+    )
+    poster = models.FileField(
+        _("封面图片"),
+        upload_to="lessons/posters/",
+        blank=True,
+        validators=[FileExtensionValidator(POSTER_EXTENSIONS)],
+        help_text=_("视频加载前显示的图片（PNG、JPG 或 WebP）。"),
+    )
+    duration_seconds = models.PositiveIntegerField(
+        _("时长（秒）"), help_text=_("视频的实际时长，观看进度按它计算。")
+    )
     sort_order = models.PositiveSmallIntegerField(_("排序"), default=0)
 
     class Meta:
         verbose_name = _("线上微课")
         verbose_name_plural = _("线上微课")
         ordering = ["course", "sort_order", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(duration_seconds__gt=0), name="lesson_duration_positive"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
 
+    @property
+    def plays_here(self) -> bool:
+        """An uploaded video, played in the page (and so counted for credits)."""
+        return bool(self.video_file)
+
+    @property
+    def is_outside(self) -> bool:
+        """Only an outside link: watched elsewhere, not credited."""
+        return not self.video_file and bool(self.video_url)
+
+    def clean(self):
+        super().clean()
+        if not self.video_file and not self.video_url:
+            raise ValidationError(_("请上传视频文件或填写外部视频链接。"))
+
 
 class LessonProgress(models.Model):
+    """How much of a lesson a family has watched, as counted by the server.
+
+    ``seconds_watched`` only grows by heartbeats, each by at most the real time
+    since the previous accepted heartbeat (``last_heartbeat_at``), so seeking
+    ahead or playing fast does not count. ``position_seconds`` is where the
+    player was, to resume there.
+    """
+
     lesson = models.ForeignKey(
         OnlineLesson, verbose_name=_("微课"), on_delete=models.CASCADE, related_name="progress"
     )
@@ -153,8 +213,10 @@ class LessonProgress(models.Model):
         on_delete=models.SET_NULL,
         related_name="lesson_progress",
     )
-    seconds_watched = models.PositiveIntegerField(_("已观看（秒）"), default=0)
+    seconds_watched = models.FloatField(_("已计入观看（秒）"), default=0)
     percent = models.PositiveSmallIntegerField(_("进度（%）"), default=0)
+    position_seconds = models.FloatField(_("上次播放位置（秒）"), default=0)
+    last_heartbeat_at = models.DateTimeField(_("上次心跳时间"), null=True, blank=True)
     completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
