@@ -17,6 +17,7 @@ MESSAGES = {
     "already_reversed": _("这条学分记录已被冲正。"),
     "not_reversible": _("冲正记录本身不能再冲正。"),
     "bad_progress": _("观看进度无效。"),
+    "lesson_not_tracked": _("这节微课是外部链接，本站无法统计观看时长，不计学分。"),
     "session_not_editable": _("您无权管理该场次。"),
     "course_missing": _("找不到该课程。"),
     "course_not_editable": _("您无权发布或撤回该课程。"),

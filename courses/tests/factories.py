@@ -1,4 +1,5 @@
 from datetime import timedelta
+from pathlib import Path
 
 import factory
 from django.utils import timezone
@@ -57,9 +58,27 @@ def make_session(course, *, capacity=10, starts_in=timedelta(days=3), hours=2, v
     )
 
 
+# A real 16-second VP8 WebM and its poster (courses/tests/lesson_files/make_lesson_media.py).
+TEST_MEDIA = Path(__file__).resolve().parent / "lesson_files"
+TEST_VIDEO = TEST_MEDIA / "lesson.webm"
+TEST_POSTER = TEST_MEDIA / "lesson-poster.png"
+TEST_VIDEO_SECONDS = 16
+
+
 class OnlineLessonFactory(factory.django.DjangoModelFactory):
+    """An outside-link lesson by default; ``uploaded=True`` stores the real test
+    video and poster in MEDIA_ROOT (point it at a temporary folder first)."""
+
     class Meta:
         model = OnlineLesson
+
+    class Params:
+        uploaded = factory.Trait(
+            video_url="",
+            video_file=factory.django.FileField(from_path=TEST_VIDEO, filename="lesson.webm"),
+            poster=factory.django.FileField(from_path=TEST_POSTER, filename="lesson-poster.png"),
+            duration_seconds=TEST_VIDEO_SECONDS,
+        )
 
     course = factory.SubFactory(CourseFactory)
     title = factory.Sequence(lambda n: f"微课{n}")
