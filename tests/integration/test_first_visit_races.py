@@ -358,38 +358,43 @@ def test_two_first_preference_saves_at_once_make_one_row():
 # --- online lessons and credits ----------------------------------------------------
 
 
-def test_two_first_progress_reports_at_once_make_one_progress_row():
-    # given a parent opening a lesson for the first time (on two tabs)
-    lesson = OnlineLessonFactory(duration_seconds=600)
+def test_two_first_progress_reports_at_once_make_one_progress_row(settings, tmp_path):
+    # given a parent opening an uploaded lesson for the first time (on two tabs)
+    settings.MEDIA_ROOT = str(tmp_path)
+    lesson = OnlineLessonFactory(uploaded=True, duration_seconds=600)
     guardian = make_family()[1][0]
 
     def report():
         return course_services.lesson_progress_record(
-            lesson=lesson, user=guardian.user, seconds_watched=20
+            lesson=lesson, user=guardian.user, position_seconds=20, watched_seconds=20
         )
 
     # when both tabs report progress at the same instant
     outcome = run_together([report] * 2, meet_before_write=["courses_lessonprogress"])
 
-    # then one progress row exists, and it moved forward
+    # then one progress row exists; the first heartbeat starts the clock, so the
+    # second (a moment later) counts no more than that moment
     _no_errors(outcome)
     progress = LessonProgress.objects.get(lesson=lesson, family=guardian.family)
-    assert progress.seconds_watched == 20
+    assert progress.position_seconds == 20 and progress.seconds_watched < 1
     assert {r[0].pk for r in outcome.results} == {progress.pk}
 
 
-def test_two_completing_reports_at_once_credit_once():
-    # given a parent near the end of a lesson
-    lesson = OnlineLessonFactory(duration_seconds=600)
+def test_two_completing_reports_at_once_credit_once(settings, tmp_path):
+    # given a parent near the end of an uploaded lesson, her last heartbeat 10 s ago
+    settings.MEDIA_ROOT = str(tmp_path)
+    lesson = OnlineLessonFactory(uploaded=True, duration_seconds=600)
     guardian = make_family()[1][0]
-    LessonProgress.objects.create(lesson=lesson, family=guardian.family, seconds_watched=560)
-    LessonProgress.objects.filter(lesson=lesson).update(
-        updated_at=timezone.now() - datetime.timedelta(minutes=5)
+    LessonProgress.objects.create(
+        lesson=lesson,
+        family=guardian.family,
+        seconds_watched=535,
+        last_heartbeat_at=timezone.now() - datetime.timedelta(seconds=10),
     )
 
     def report():
         return course_services.lesson_progress_record(
-            lesson=lesson, user=guardian.user, seconds_watched=600
+            lesson=lesson, user=guardian.user, position_seconds=545, watched_seconds=10
         )
 
     # when the last report is sent twice at the same instant
