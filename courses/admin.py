@@ -183,7 +183,10 @@ class CourseSessionInline(RoleInlineMixin, admin.TabularInline):
 class OnlineLessonInline(RoleInlineMixin, admin.TabularInline):
     model = OnlineLesson
     extra = 0
-    fields = ["title", "video_url", "video_file", "duration_seconds", "sort_order"]
+    # An uploaded file plays in the page and earns credits; an outside link does not
+    # (the field help says so). Progress and credits are written only by
+    # courses.services from the page's heartbeats, never here.
+    fields = ["title", "video_file", "poster", "duration_seconds", "video_url", "sort_order"]
 
 
 @admin.register(Course)

@@ -165,3 +165,17 @@ def test_byte_range_parsing():
             byte_range(bad, 100)
     with pytest.raises(RangeNotSatisfiable):
         byte_range("bytes=-5", 0)  # an empty file has no byte to give
+
+
+def test_a_lesson_needs_a_playable_file_or_an_outside_link(lesson_media):
+    from django.core.exceptions import ValidationError
+
+    course = CourseFactory()
+    with pytest.raises(ValidationError, match="请上传视频文件或填写外部视频链接"):
+        OnlineLessonFactory.build(course=course, video_url="").full_clean()
+    with pytest.raises(ValidationError) as error:
+        OnlineLessonFactory.build(
+            course=course, video_file="lessons/a.exe", poster="lessons/posters/p.svg"
+        ).full_clean()
+    assert set(error.value.message_dict) == {"video_file", "poster"}
+    OnlineLessonFactory.build(course=course, video_file="lessons/a.mp4").full_clean()
