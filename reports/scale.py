@@ -58,8 +58,11 @@ class Preset:
     enrolments: int
     events: int
     registrations: int
-    lessons_every: int = 4  # one online lesson per this many courses
-    progress_per_lesson: int = 40
+    lessons_every: int = 4  # every this many courses is an online (blended) course
+    # Micro-courses (微课): lessons per online course; at district-large 5,000 online
+    # courses hold 30,000 lessons, the Yuzhong platform's 1,800+ many times over.
+    lessons_per_course: int = 6
+    progress_per_lesson: int = 20  # families that watched each uploaded lesson
 
 
 PRESETS = {
@@ -634,23 +637,33 @@ def generate(*, preset_name: str, seed: int, log: Callable[[str], None] = print)
             f"WHERE b.id > {booking0} AND b.attendance = 'present'",
         ),
     )
+    # Every 5th lesson of a course is an outside link (not tracked, not credited);
+    # the others are uploaded files (one shared test video path: nothing is read).
     step(
         "online lessons",
         lambda: run(
             OnlineLesson,
             {
-                "id": f"{lesson0} + 1 + c / %(every)s",
+                "id": f"{lesson0} + 1 + (c / %(every)s) * %(per)s + j",
                 "course_id": f"{course0} + c",
-                "title": "'微课' || c",
-                "video_url": "'https://video.example.cn/' || c",
-                "video_file": "''",
-                "duration_seconds": "600",
-                "sort_order": "0",
+                "title": "'微课' || c || '-' || (j + 1)",
+                "video_url": "CASE WHEN j % 5 = 4 THEN 'https://video.example.cn/' || c || '/' "
+                "|| j ELSE '' END",
+                "video_file": "CASE WHEN j % 5 = 4 THEN '' ELSE 'lessons/scale-lesson.webm' END",
+                "poster": "CASE WHEN j % 5 = 4 THEN '' ELSE 'lessons/posters/scale-lesson.png' END",
+                # 3 to 30 minutes
+                "duration_seconds": f"180 + {_rnd('c * 16 + j', 8)} * 17",
+                "sort_order": "j",
             },
-            "generate_series(0, %(n)s - 1) AS c WHERE c % %(every)s = 0",
-            {"n": p.courses, "every": p.lessons_every},
+            "generate_series(0, %(n)s - 1) AS c CROSS JOIN generate_series(0, %(per)s - 1) AS j "
+            "WHERE c % %(every)s = 0",
+            {"n": p.courses, "every": p.lessons_every, "per": p.lessons_per_course},
         ),
     )
+    progress0 = _base(LessonProgress)
+    # Lesson l is watched by families (l * 7919 + k * 104729) mod P: distinct for one
+    # lesson (see bookings). 60 % finished it (in the lesson's term), the rest a third.
+    finished = f"{_rnd('l.id * 100 + k', 7)} < 60"
     step(
         "lesson progress",
         lambda: run(
@@ -658,17 +671,52 @@ def generate(*, preset_name: str, seed: int, log: Callable[[str], None] = print)
             {
                 "lesson_id": "l.id",
                 "family_id": f"{family0} + 1 + (l.id * 7919 + k * 104729) % %(parents)s",
-                "seconds_watched": f"CASE WHEN {_rnd('l.id * 100 + k', 7)} < 60 THEN 600 ELSE 200 END",
-                "percent": f"CASE WHEN {_rnd('l.id * 100 + k', 7)} < 60 THEN 100 ELSE 33 END",
-                "completed_at": f"CASE WHEN {_rnd('l.id * 100 + k', 7)} < 60 THEN "
+                "seconds_watched": f"CASE WHEN {finished} THEN l.duration_seconds "
+                "ELSE l.duration_seconds / 3 END",
+                "percent": f"CASE WHEN {finished} THEN 100 ELSE 33 END",
+                "position_seconds": f"CASE WHEN {finished} THEN l.duration_seconds "
+                "ELSE l.duration_seconds / 3 END",
+                "completed_at": f"CASE WHEN {finished} THEN "
                 "t.starts_on::timestamp AT TIME ZONE 'Asia/Shanghai' "
                 "+ make_interval(days => (k * 3 + l.id % 30)::int) END",
+                "last_heartbeat_at": f"CASE WHEN {finished} THEN "
+                "t.starts_on::timestamp AT TIME ZONE 'Asia/Shanghai' "
+                "+ make_interval(days => (k * 3 + l.id % 30)::int) ELSE %(ref)s END",
                 "updated_at": "%(ref)s",
             },
             f"{_table(OnlineLesson)} l JOIN {_table(Course)} c ON c.id = l.course_id "
             f"JOIN {_table(Term)} t ON t.id = c.term_id "
-            f"CROSS JOIN generate_series(0, %(per)s - 1) AS k WHERE l.id > {lesson0}",
+            f"CROSS JOIN generate_series(0, %(per)s - 1) AS k "
+            f"WHERE l.id > {lesson0} AND l.video_file <> ''",
             {"parents": P, "per": p.progress_per_lesson},
+        ),
+    )
+    # A finished lesson earned its share of the course's credits (as
+    # courses.selectors.lesson_credit_amount: credits / lessons, at least 0.1).
+    step(
+        "lesson credits",
+        lambda: run(
+            CreditEntry,
+            {
+                "key": "'scale:' || %(seed)s || ':lesson:' || lp.id",
+                "family_id": "lp.family_id",
+                "guardian_id": f"{guardian0} + (lp.family_id - {family0})",
+                "child_id": "NULL",
+                "term_id": "c.term_id",
+                "course_id": "c.id",
+                "amount": "GREATEST(ROUND(c.credits / %(per)s, 1), 0.1)",
+                "reason": "'online_lesson'",
+                "booking_id": "NULL",
+                "lesson_progress_id": "lp.id",
+                "reverses_id": "NULL",
+                "note": "''",
+                "created_by_id": "NULL",
+                "created_at": "lp.completed_at",
+            },
+            f"{_table(LessonProgress)} lp JOIN {_table(OnlineLesson)} l ON l.id = lp.lesson_id "
+            f"JOIN {_table(Course)} c ON c.id = l.course_id "
+            f"WHERE lp.id > {progress0} AND lp.completed_at IS NOT NULL",
+            {"per": p.lessons_per_course},
         ),
     )
     for model in (
