@@ -7,7 +7,8 @@ class Command(BaseCommand):
     help = (
         "Fill PostgreSQL with deterministic city-scale data (bulk INSERT … SELECT "
         "generate_series). district-large: 200,000 parents, 20,000 courses, 100,000 "
-        "sessions, 2,000,000 enrolments, 50,000 events, 1,000,000 registrations."
+        "sessions, 2,000,000 enrolments, 50,000 events, 1,000,000 registrations, "
+        "30,000 online lessons with 480,000 progress rows and their credits."
     )
 
     def add_arguments(self, parser):
