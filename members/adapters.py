@@ -6,13 +6,21 @@ the codes; texts go out through ``members.sms``. Two further adjustments:
 - the failed-login rate limit is keyed by the phone number as well as the email
   (allauth keys it by email/username only, so every phone login would share
   one key), and hitting it answers HTTP 429 rather than a form error;
-- usernames are random and carry no personal data (they appear in audit logs).
+- usernames are random and carry no personal data (they appear in audit logs),
+  so allauth never shows one: ``user_display`` (``ACCOUNT_USER_DISPLAY``) names
+  the person by display name or masked phone, and the account mails say who
+  they are from by the portal's name, not the server's host name.
+
+The wording of allauth's pages, messages and mails comes from the portal's own
+catalogue, locale/zh_Hans (scripts/zh_hans_catalogue.py, docs/ACCOUNTS.md).
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
@@ -23,6 +31,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from .privacy import mask_phone
 from .sms import send_sms
 
 _CN_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
@@ -60,6 +69,27 @@ class ChinaMobileField(forms.CharField):
         if phone is None:
             raise forms.ValidationError(_("请输入11位中国大陆手机号码，例如 13812341234。"))
         return phone
+
+
+def user_display(user) -> str:
+    """How allauth names a person: 「已登录：王妈妈」, 「已登录：138****5678」.
+
+    The display name (or a name typed in the admin), else the phone masked as every
+    page masks it, else the email masked as invitations are; never the random
+    username, which means nothing to a parent.
+    """
+    from .services import _mask_email
+
+    name = (getattr(user, "display_name", "") or "").strip()
+    if not name:
+        name = f"{getattr(user, 'last_name', '')}{getattr(user, 'first_name', '')}".strip()
+    if name:
+        return name
+    if getattr(user, "phone", None):
+        return mask_phone(user.phone)
+    if getattr(user, "email", ""):
+        return _mask_email(user.email)
+    return _("用户")
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -135,6 +165,19 @@ class AccountAdapter(DefaultAccountAdapter):
                 request, email=form.cleaned_data.get("email") or None, phone=phone
             )
             raise ImmediateHttpResponse(response) from None
+
+    # --- account mails: from the portal, by name ------------------------------
+    def format_email_subject(self, subject: str) -> str:
+        # allauth's default prefix is the server's host name ("[127.0.0.1:8000]").
+        return f"【{settings.PORTAL_NAME}】{subject}"
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        # allauth's mail templates greet with current_site.name and sign with
+        # current_site.domain; without django.contrib.sites those are the host name.
+        portal = SimpleNamespace(
+            name=str(settings.PORTAL_NAME), domain=urlsplit(settings.PORTAL_BASE_URL).netloc
+        )
+        super().send_mail(template_prefix, email, {"current_site": portal, **context})
 
     # --- usernames carry no personal data ------------------------------------
     def populate_username(self, request, user) -> None:
