@@ -75,12 +75,12 @@ def _read(path: str, first: int, last: int):
 
 
 def _accel_response(fieldfile, content_type: str) -> HttpResponse:
-    # nginx keeps Content-Type, Content-Disposition, Accept-Ranges and
-    # Cache-Control from this answer and serves the bytes (and ranges) itself.
+    # nginx keeps Content-Type, Content-Disposition and Cache-Control from this
+    # answer and serves the bytes and the ranges itself (it adds Accept-Ranges; a
+    # second one from here would be repeated).
     response = HttpResponse(content_type=content_type)
     prefix = settings.MEDIA_ACCEL_REDIRECT_PREFIX.rstrip("/")
     response["X-Accel-Redirect"] = f"{prefix}/{quote(fieldfile.name)}"
-    response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = CACHE_CONTROL
     response["Content-Disposition"] = "inline"
     return response
