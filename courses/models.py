@@ -1,5 +1,7 @@
 """Courses of the parent schools, their sessions, online lessons and the credit bank."""
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import FileExtensionValidator
@@ -182,6 +184,15 @@ class OnlineLesson(models.Model):
     def plays_here(self) -> bool:
         """An uploaded video, played in the page (and so counted for credits)."""
         return bool(self.video_file)
+
+    @property
+    def credit_amount(self) -> Decimal:
+        """The course's credits shared across its lessons (at least 0.1 each)."""
+        lesson_count = max(self.course.lessons.count(), 1)
+        return max(
+            (Decimal(self.course.credits) / lesson_count).quantize(Decimal("0.1"), ROUND_HALF_UP),
+            Decimal("0.1"),
+        )
 
     @property
     def is_outside(self) -> bool:

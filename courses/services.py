@@ -8,11 +8,11 @@ no-op, and a correction is a reversing row.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+import math
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -405,66 +405,100 @@ def family_of(user) -> Family | None:
 
 # Online lessons -------------------------------------------------------------------
 
-COMPLETE_PERCENT = 90
-PROGRESS_SLACK_SECONDS = 30
+
+def lesson_heartbeat_max_counted_seconds() -> float:
+    """The most one heartbeat may add: three heartbeat intervals, so a lost request
+    or two still counts while a page that reports once an hour does not."""
+    return 3.0 * settings.LESSON_HEARTBEAT_SECONDS
+
+
+def _finite_seconds(value) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError) as error:
+        raise CourseError("bad_progress") from error
+    if not math.isfinite(seconds) or seconds < 0:
+        raise CourseError("bad_progress")
+    return seconds
 
 
 def lesson_progress_record(
-    *, lesson: OnlineLesson, user, seconds_watched: int
+    *, lesson: OnlineLesson, user, position_seconds, watched_seconds
 ) -> tuple[LessonProgress, bool]:
-    """Record how far the family has watched; at 90% post the credit, once.
+    """One heartbeat of the lesson page: count the watching time, keep the resume
+    position and, when the family has watched ``LESSON_CREDIT_PERCENT`` of the
+    lesson, post its credit once.
 
-    Progress never goes backwards. Returns the progress and whether a credit was
-    posted by this call.
+    ``watched_seconds`` is what the page says it played since its previous
+    heartbeat (seeks left out). The server counts at most the real time since the
+    previous heartbeat it accepted for this family and lesson (and at most three
+    heartbeat intervals), so seeking ahead, playing at double speed or sending
+    heartbeats quickly never counts faster than the clock. The first heartbeat
+    only starts the clock. Returns the progress and whether this call posted the
+    credit.
     """
     family = family_of(user)
     if family is None:
         raise CourseError("no_family")
-    if seconds_watched < 0 or lesson.duration_seconds <= 0:
-        raise CourseError("bad_progress")
-    seconds = min(int(seconds_watched), lesson.duration_seconds)
+    if not lesson.plays_here:
+        # Outside links are watched elsewhere: nothing to count, never credited.
+        raise CourseError("lesson_not_tracked")
+    position = _finite_seconds(position_seconds)
+    watched = _finite_seconds(watched_seconds)
+    duration = float(lesson.duration_seconds)
     with transaction.atomic():
         progress, _ = LessonProgress.objects.get_or_create(lesson=lesson, family=family)
+        # Heartbeats of one family (two tabs, two guardians) run in turn, so each
+        # sees the time of the one before it.
         progress = LessonProgress.objects.select_for_update().get(pk=progress.pk)
-        # Plausibility: progress may advance by at most the time since the last
-        # report (at up to double speed) plus a little slack, so jumping to the end
-        # of the video does not complete it.
-        elapsed = max((timezone.now() - progress.updated_at).total_seconds(), 0)
-        seconds = min(seconds, progress.seconds_watched + int(elapsed * 2) + PROGRESS_SLACK_SECONDS)
-        if seconds > progress.seconds_watched:
-            progress.seconds_watched = seconds
-            progress.percent = seconds * 100 // lesson.duration_seconds
+        now = timezone.now()
+        counted = 0.0
+        if progress.last_heartbeat_at is not None:
+            elapsed = max((now - progress.last_heartbeat_at).total_seconds(), 0.0)
+            counted = min(watched, elapsed, lesson_heartbeat_max_counted_seconds())
+        counted = min(counted, max(duration - progress.seconds_watched, 0.0))
+        progress.seconds_watched += counted
+        progress.percent = min(int(progress.seconds_watched * 100 // duration), 100)
+        progress.position_seconds = min(position, duration)
+        progress.last_heartbeat_at = now
         credited = False
-        if progress.percent >= COMPLETE_PERCENT and progress.completed_at is None:
-            progress.completed_at = timezone.now()
+        if progress.percent >= settings.LESSON_CREDIT_PERCENT and progress.completed_at is None:
+            progress.completed_at = now
             credited = _credit_lesson(lesson=lesson, progress=progress, user=user)
-        progress.save(update_fields=["seconds_watched", "percent", "completed_at", "updated_at"])
+        progress.save(
+            update_fields=[
+                "seconds_watched",
+                "percent",
+                "position_seconds",
+                "last_heartbeat_at",
+                "completed_at",
+                "updated_at",
+            ]
+        )
         return progress, credited
 
 
 def _credit_lesson(*, lesson: OnlineLesson, progress: LessonProgress, user) -> bool:
+    """Post the lesson's credit for the family, once: the key is unique, so a
+    second post (another process, a reset progress row) inserts nothing."""
     course = lesson.course
-    lesson_count = max(course.lessons.count(), 1)
-    # The course's credits are shared across its lessons (at least 0.1 each).
-    amount = max(
-        (Decimal(course.credits) / lesson_count).quantize(Decimal("0.1"), ROUND_HALF_UP),
-        Decimal("0.1"),
+    entry = CreditEntry(
+        key=f"lesson:{lesson.pk}:family:{progress.family_id}",
+        family_id=progress.family_id,
+        guardian=getattr(user, "guardian", None),
+        term_id=course.term_id,
+        course=course,
+        amount=lesson.credit_amount,
+        reason=CreditEntry.Reason.ONLINE_LESSON,
+        lesson_progress=progress,
+        created_by=user,
     )
-    CreditEntry.objects.bulk_create(
-        [
-            CreditEntry(
-                key=f"lesson:{lesson.pk}:family:{progress.family_id}",
-                family_id=progress.family_id,
-                guardian=getattr(user, "guardian", None),
-                term_id=course.term_id,
-                course=course,
-                amount=amount,
-                reason=CreditEntry.Reason.ONLINE_LESSON,
-                lesson_progress=progress,
-                created_by=user,
-            )
-        ],
-        ignore_conflicts=True,
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError:
+        return False
+    audit_log_record(
+        actor=user, action="courses.lesson.complete", target=progress, data={"credit": entry.pk}
     )
-    audit_log_record(actor=user, action="courses.lesson.complete", target=progress)
     return True
