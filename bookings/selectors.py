@@ -6,13 +6,22 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import rules
 from .errors import BookingError
-from .models import Booking, Offering
+from .models import Booking, BookingAttendee, Offering
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,34 @@ def booking_waiting_position(*, booking: Booking) -> int | None:
         .count()
         + 1
     )
+
+
+def booking_for_family(
+    *, family, booking_id: int | None = None, offering_id: int | None = None
+) -> Booking | None:
+    """One of the family's own bookings (by id, any status; or its active one on an
+    offering), with its offering, who it is for and, when waiting, its place in the
+    queue. Another family's booking is None, like a missing one. Three queries."""
+    if family is None or (booking_id is None and offering_id is None):
+        return None
+    bookings = Booking.objects.filter(family=family)
+    if booking_id is not None:
+        bookings = bookings.filter(pk=booking_id)
+    if offering_id is not None:
+        bookings = bookings.filter(offering_id=offering_id, status__in=_ACTIVE_STATUSES)
+    booking = (
+        bookings.select_related("offering")
+        .prefetch_related(
+            Prefetch(
+                "attendees",
+                queryset=BookingAttendee.objects.select_related("guardian__user", "child"),
+            )
+        )
+        .first()
+    )
+    if booking is not None:
+        booking.waiting_position = booking_waiting_position(booking=booking)
+    return booking
 
 
 def booking_active_for_family(*, family, offering_ids) -> dict[int, Booking]:

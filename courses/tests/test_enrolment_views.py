@@ -139,7 +139,7 @@ def test_anonymous_visitors_browse_but_must_sign_in_to_book(client):
     assert detail.status_code == 200 and "登录后报名" in detail.content.decode()
     response = client.post(reverse("courses:book", args=[session.pk]))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
-    assert client.get(reverse("courses:my_learning")).status_code == 302
+    assert client.get(reverse("portal:my_learning")).status_code == 302
 
 
 def test_unpublished_and_unknown_courses_are_404(client):

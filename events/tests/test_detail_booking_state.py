@@ -8,9 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings.models import Offering
-from events.selectors import local_time_label
 from events.services import event_register
 from events.tests.factories import make_event
+from members.formatting import when_label
 from members.tests.factories import GuardianFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def test_registration_not_yet_open_says_when_it_opens(client):
     # then no registration form, and the opening time
     page = _page(client, event)
     assert reverse("events:register", args=[event.pk]) not in page
-    assert f"报名将于 {local_time_label(opens)} 开始。" in page
+    assert f"报名将于 {when_label(opens)} 开始。" in page  # 12月3日 周三 18:00
 
 
 def test_registration_closed_says_so(client):
@@ -85,4 +85,4 @@ def test_before_the_cancel_deadline_the_page_says_until_when(client):
     page = _page(client, event)
     assert reverse("events:unregister", args=[event.pk]) in page
     deadline = event.offering.starts_at - timedelta(hours=2)
-    assert f"可在 {local_time_label(deadline)} 前取消。" in page
+    assert f"可在 {when_label(deadline)} 前取消。" in page

@@ -68,7 +68,8 @@ def test_a_parent_signs_up_by_phone_adds_a_child_invites_downloads_and_signs_out
     page.wait_for_url("**/family/")
     user = User.objects.get(phone=PHONE)
     assert user.phone_verified
-    assert page.get_by_role("link", name="我的家庭").is_visible()
+    # the family's pages are under the 我的 tab, which is the current one
+    assert page.locator('.tab-bar a[data-tab="mine"]').get_attribute("aria-current") == "true"
 
     # 2. set up the family
     _fits_and_is_accessible(page, "family setup")
@@ -109,7 +110,9 @@ def test_a_parent_signs_up_by_phone_adds_a_child_invites_downloads_and_signs_out
     invitation = FamilyInvitation.objects.get(phone="13600001111")
     assert any(f"/family/join/{invitation.token}/" in t for t in _texts_to("13600001111"))
 
-    # 5. download the data
+    # 5. download the data (under 我的, with the rest of the family's pages)
+    page.locator('.tab-bar a[data-tab="mine"]').click()
+    page.wait_for_url("**/mine/")
     page.get_by_role("link", name="账号与数据").click()
     page.wait_for_url("**/me/data/")
     _fits_and_is_accessible(page, "my data")
