@@ -23,6 +23,11 @@ MESSAGES = {
     "invitation_own_family": _("您已经是这个家庭的监护人了。"),
     # accounts
     "account_has_duties": _("该账号仍担任讲师或协调员等角色，请联系管理员处理后再注销。"),
+    # rosters: revealing a family's full phone number (members.services.guardian_phones_reveal)
+    "phone_reveal_limit": _(
+        "一小时内最多可查看 %(limit)s 个完整手机号，您已达到上限，请稍后再试。"
+        "遮盖的号码仍可在名单上核对。"
+    ),
     # admin pickers (members/admin_scoping.py)
     "pick_out_of_scope": _("所选的%(model)s不存在，或不在您的管理范围内。"),
 }

@@ -24,6 +24,14 @@ def mask_phone(phone: str | None) -> str:
     return f"{phone[:3]}****{phone[-4:]}"
 
 
+def mask_email(email: str | None) -> str:
+    """'wang.mama@example.cn' → 'w***@example.cn' (pickers, invitations)."""
+    if not email:
+        return ""
+    name, _sep, domain = email.partition("@")
+    return f"{name[:1]}***@{domain}" if domain else "***"
+
+
 #: A text cell starting with one of these is run as a formula (or as DDE) by
 #: Excel, WPS or LibreOffice; a leading tab or carriage return is stripped by some
 #: of them before they look. Full-width ＝＋－＠ are included because a Chinese

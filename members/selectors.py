@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import access
 from .models import (
@@ -21,6 +22,7 @@ from .models import (
     Guardian,
     MemberUnit,
     Region,
+    RoleAssignment,
     SchoolStage,
     User,
 )
@@ -50,6 +52,60 @@ SCHOOL_KINDS = (
     MemberUnit.Kind.HIGH_SCHOOL,
     MemberUnit.Kind.VOCATIONAL_SCHOOL,
 )
+
+
+# --- audit: full phone numbers shown on rosters --------------------------------------
+
+#: The audit action of one full phone number shown to a coordinator or instructor.
+PHONE_REVEAL_ACTION = "members.guardian.phone_reveal"
+
+
+def phone_reveals_in_last_hour(*, actor) -> int:
+    """How many full phone numbers ``actor`` has had shown in the last hour (the
+    audit log is the count, so the cap holds across workers and restarts)."""
+    since = timezone.now() - datetime.timedelta(hours=1)
+    return AuditLog.objects.filter(
+        actor=actor, action=PHONE_REVEAL_ACTION, created_at__gte=since
+    ).count()
+
+
+# --- people in admin pickers (role grants, instructors' logins) ---------------------
+
+
+def users_for_picker(users: QuerySet, *, viewer) -> QuerySet:
+    """``users`` with the roles ``viewer`` may see prefetched, for ``user_picker_label``:
+    two queries for a page of answers, whatever its length. Only roles at units or
+    alliances the viewer sees are named, so a label never shows another scope."""
+    roles = RoleAssignment.objects.select_related("unit", "alliance").order_by("pk")
+    if not access.is_district_admin(viewer):
+        roles = roles.filter(
+            Q(unit__in=access.visible_unit_ids(viewer))
+            | Q(alliance__in=access.alliances_visible_to(viewer).values("pk"))
+        )
+    return users.prefetch_related(
+        Prefetch("role_assignments", queryset=roles, to_attr="picker_roles")
+    )
+
+
+def user_picker_label(user) -> str:
+    """「王老师 · 139****0001 · 溪口中学」: enough to tell namesakes apart without
+    showing a whole phone number or e-mail address (members/privacy.py)."""
+    from .privacy import mask_email
+
+    parts = [user.display_name or user.get_username()]
+    contact = mask_phone(user.phone or "") or mask_email(user.email)
+    if contact:
+        parts.append(contact)
+    places = []
+    # Roles come from users_for_picker (scoped to the viewer); without it, none are named.
+    for role in getattr(user, "picker_roles", []):
+        place = role.unit or role.alliance
+        name = str(place) if place is not None else str(_("全区"))
+        if name not in places:
+            places.append(name)
+    if places:
+        parts.append("、".join(places[:2]) + (str(_("等")) if len(places) > 2 else ""))
+    return " · ".join(parts)
 
 
 # --- families -------------------------------------------------------------------

@@ -374,8 +374,56 @@ def family_invitation_withdraw(*, invitation: FamilyInvitation, actor: User) -> 
 
 
 def _mask_email(email: str) -> str:
-    name, _sep, domain = email.partition("@")
-    return f"{name[:1]}***@{domain}" if domain else "***"
+    from .privacy import mask_email
+
+    return mask_email(email) or "***"
+
+
+# --- rosters: a family's full phone number, shown to the session's own staff --------
+
+
+def guardian_phones_reveal(
+    *,
+    actor: User,
+    guardians: list[Guardian],
+    about: models.Model,
+    ip_address: str | None = None,
+) -> list[Guardian]:
+    """Record that ``actor`` is shown the full phone numbers of ``guardians`` on the
+    roster of ``about`` (a course session or an event): one audit entry per number,
+    naming whose phone and which session. Returns the guardians that have one.
+
+    The caller has checked that ``actor`` is the staff of ``about`` and that the
+    guardians belong to a booking on it (members/access.py scopes the roster).
+    Each person may be shown ``ROSTER_PHONE_REVEALS_PER_HOUR`` numbers an hour;
+    past that, ``MembersError("phone_reveal_limit")`` and nothing is written.
+    """
+    from .selectors import PHONE_REVEAL_ACTION, phone_reveals_in_last_hour
+
+    with_phone = [guardian for guardian in guardians if guardian.phone]
+    if not with_phone:
+        return []
+    limit = settings.ROSTER_PHONE_REVEALS_PER_HOUR
+    with transaction.atomic():
+        # One person's reveals are counted one at a time, so two taps at once
+        # cannot both slip under the cap.
+        _user_lock(actor)
+        if phone_reveals_in_last_hour(actor=actor) + len(with_phone) > limit:
+            raise MembersError("phone_reveal_limit", limit=limit)
+        for guardian in with_phone:
+            audit_log_record(
+                actor=actor,
+                action=PHONE_REVEAL_ACTION,
+                target=guardian,
+                data={
+                    "phone": mask_phone(guardian.phone),
+                    "about_type": about._meta.label,
+                    "about_id": about.pk,
+                    "about": str(about)[:200],
+                },
+                ip_address=ip_address,
+            )
+    return with_phone
 
 
 # --- accounts: sessions, disabling, deletion -------------------------------------
