@@ -9,8 +9,12 @@ rows are theirs. A row outside a user's scope is a 404, not a redirect.
 
 from __future__ import annotations
 
+import datetime
+
 from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.admin.widgets import AdminDateWidget
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -23,9 +27,12 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from import_export.forms import ExportForm, ImportForm
 
-from . import access, registry
+from . import access, formatting, registry
 from .admin_scoping import PickerScopeMixin
+from .audit_actions import audit_action_choices, audit_action_label
+from .formatting import SHANGHAI
 from .models import Alliance, AuditLog, Membership, MemberUnit, Region, RoleAssignment
+from .privacy import mask_phone
 from .resources import (
     IMPORT_MESSAGES,
     LANDLINE_RE,
@@ -38,6 +45,7 @@ from .resources import (
     RegionResource,
     normalise_cell,
 )
+from .selectors import user_picker_label, users_for_picker
 from .services import audit_log_record
 
 User = get_user_model()
@@ -580,17 +588,58 @@ class MembershipAdmin(RegistryImportExportAdmin):
 # -- roles -------------------------------------------------------------------
 
 
+class PortalAutocompleteJsonView(AutocompleteJsonView):
+    """The admin's autocomplete, letting the target admin label its answers
+    (``autocomplete_label``) and prepare their rows in bulk (``autocomplete_queryset``):
+    a person is 「王老师 · 139****0001 · 溪口中学」, not a bare generated user name."""
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        prepare = getattr(self.model_admin, "autocomplete_queryset", None)
+        return prepare(self.request, queryset) if prepare else queryset
+
+    def serialize_result(self, obj, to_field_name):
+        result = super().serialize_result(obj, to_field_name)
+        label = getattr(self.model_admin, "autocomplete_label", None)
+        if label is not None:
+            result["text"] = label(self.request, obj)
+        return result
+
+
+def _portal_autocomplete_view(request):
+    return PortalAutocompleteJsonView.as_view(admin_site=admin.site)(request)
+
+
+# Read when alliance/urls.py builds admin.site.urls, after this module is loaded.
+admin.site.autocomplete_view = _portal_autocomplete_view
+
+
 @admin.register(RoleAssignment)
 class RoleAssignmentAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """Roles are assigned and revoked here; both go through the registry services
-    (staff flag, admin group, audit entry). A role is never edited in place."""
+    (staff flag, admin group, audit entry). A role is never edited in place.
 
-    list_display = ["user", "role", "alliance", "unit", "created_at"]
+    The user picker names each person by display name, masked phone (or e-mail)
+    and the units they already serve, so that two 王老师 can be told apart."""
+
+    list_display = ["user_label", "role", "alliance", "unit", "created_at"]
     list_select_related = ["user", "alliance", "unit"]
     list_filter = ["role"]
-    search_fields = ["user__username", "user__display_name", "user__email"]
+    search_fields = ["user__username", "user__display_name", "user__email", "user__phone"]
     autocomplete_fields = ["user", "alliance", "unit"]
     fields = ["user", "role", "alliance", "unit"]
+
+    @admin.display(description=_("用户"), ordering="user__display_name")
+    def user_label(self, obj):
+        return _person_label(obj.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "user" and formfield is not None:
+            # The chosen person, shown again after a form error, reads like the answers.
+            formfield.queryset = users_for_picker(formfield.queryset, viewer=request.user)
+            formfield.label_from_instance = user_picker_label
+        return formfield
 
     def has_module_permission(self, request):
         return access.is_district_admin(request.user)
@@ -635,12 +684,21 @@ class RoleAssignmentAdmin(ScopedAdminMixin, admin.ModelAdmin):
 # -- audit log ---------------------------------------------------------------
 
 
+def _person_label(user) -> str:
+    """Display name (or user name) and masked phone, e.g. 「李老师 · 139****0001」."""
+    name = user.display_name or user.get_username()
+    phone = mask_phone(user.phone or "")
+    return f"{name} · {phone}" if phone else name
+
+
 class ActorFilter(admin.ListFilter):
-    """A text box: the user name of whoever acted (audit logs span many users)."""
+    """A text box: who acted, by display name, user name, phone or e-mail (audit logs
+    span too many people for a list of links)."""
 
     title = _("操作人")
     parameter_name = "actor"
     template = "admin/members/input_filter.html"
+    input_label = _("姓名、用户名或手机号")
 
     def __init__(self, request, params, model, model_admin):
         super().__init__(request, params, model, model_admin)
@@ -656,13 +714,21 @@ class ActorFilter(admin.ListFilter):
         return [self.parameter_name]
 
     def queryset(self, request, queryset):
-        if self.value:
-            return queryset.filter(actor_label=self.value)
-        return queryset
+        if not self.value:
+            return queryset
+        people = User.objects.filter(
+            Q(username=self.value)
+            | Q(display_name=self.value)
+            | Q(phone=self.value)
+            | Q(email__iexact=self.value)
+        ).values("pk")
+        # actor_label too: entries of a deleted account keep only the name they had.
+        return queryset.filter(Q(actor__in=people) | Q(actor_label=self.value))
 
     def choices(self, changelist):
         yield {
             "value": self.value,
+            "label": self.input_label,
             "parameter_name": self.parameter_name,
             "other_params": [
                 (k, v)
@@ -674,25 +740,107 @@ class ActorFilter(admin.ListFilter):
         }
 
 
+class ActionFilter(admin.SimpleListFilter):
+    """By action, with Chinese labels (members/audit_actions.py), without scanning the
+    log for its distinct values."""
+
+    title = _("操作")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        return audit_action_choices()
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(action=self.value())
+        return queryset
+
+
+class DateRangeFilter(admin.ListFilter):
+    """From and to dates (inclusive), as days in Beijing time."""
+
+    title = _("日期范围（北京时间）")
+    template = "admin/members/date_range_filter.html"
+    parameters = ("created_from", "created_to")
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.values = {}
+        for name in self.parameters:
+            value = params.pop(name, None)
+            if isinstance(value, list):
+                value = value[-1] if value else None
+            self.values[name] = (value or "").strip()
+
+    def _day(self, name) -> datetime.date | None:
+        try:
+            return datetime.date.fromisoformat(self.values[name])
+        except ValueError:
+            return None  # an unreadable date filters nothing rather than failing
+
+    def has_output(self):
+        return True
+
+    def expected_parameters(self):
+        return list(self.parameters)
+
+    def queryset(self, request, queryset):
+        first, last = self._day("created_from"), self._day("created_to")
+        if first is not None:
+            queryset = queryset.filter(
+                created_at__gte=datetime.datetime.combine(first, datetime.time.min, SHANGHAI)
+            )
+        if last is not None:
+            next_day = last + datetime.timedelta(days=1)
+            queryset = queryset.filter(
+                created_at__lt=datetime.datetime.combine(next_day, datetime.time.min, SHANGHAI)
+            )
+        return queryset
+
+    def choices(self, changelist):
+        yield {
+            "values": self.values,
+            "other_params": [
+                (k, v)
+                for k, values in changelist.params.items()
+                if k not in self.parameters
+                for v in (values if isinstance(values, list) else [values])
+            ],
+            "clear_url": changelist.get_query_string(remove=list(self.parameters)),
+            "active": any(self.values.values()),
+        }
+
+
 @admin.register(AuditLog)
 class AuditLogAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    """Read-only and append-only: nobody adds, changes or deletes entries here."""
+    """Read-only and append-only: nobody adds, changes or deletes entries here.
+
+    Who acted is shown by display name and masked phone, actions by their Chinese
+    labels, times in Beijing time. The changelist costs the same few queries for
+    any page (the actor is joined; no COUNT(*) of the whole log)."""
 
     list_display = [
-        "created_at",
-        "actor_label",
-        "action",
-        "target_type",
+        "created_at_local",
+        "actor_display",
+        "action_label",
+        "target_type_label",
         "target_repr",
         "ip_address",
     ]
-    list_filter = [ActorFilter, "action", ("created_at", admin.DateFieldListFilter)]
+    list_select_related = ["actor"]
+    list_filter = [
+        ActionFilter,
+        ActorFilter,
+        DateRangeFilter,
+        ("created_at", admin.DateFieldListFilter),
+    ]
     search_fields = ["action", "actor_label", "target_repr", "target_id"]
     readonly_fields = [
-        "created_at",
-        "actor_label",
+        "created_at_local",
+        "actor_display",
+        "action_label",
         "action",
-        "target_type",
+        "target_type_label",
         "target_id",
         "target_repr",
         "data",
@@ -703,6 +851,30 @@ class AuditLogAdmin(ScopedAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 100
+
+    @admin.display(description=_("时间（北京时间）"), ordering="created_at")
+    def created_at_local(self, obj):
+        return formatting.local(obj.created_at).strftime("%Y-%m-%d %H:%M:%S")
+
+    @admin.display(description=_("操作人"), ordering="actor_label")
+    def actor_display(self, obj):
+        if obj.actor is not None:
+            return _person_label(obj.actor)
+        # The account is gone (or it was the system): the name it had then.
+        return obj.actor_label or "—"
+
+    @admin.display(description=_("操作"), ordering="action")
+    def action_label(self, obj):
+        return audit_action_label(obj.action)
+
+    @admin.display(description=_("对象类型"), ordering="target_type")
+    def target_type_label(self, obj):
+        if not obj.target_type:
+            return "—"
+        try:
+            return apps.get_model(obj.target_type)._meta.verbose_name
+        except (LookupError, ValueError):
+            return obj.target_type
 
     def has_module_permission(self, request):
         return access.is_district_admin(request.user)
@@ -736,7 +908,14 @@ if not admin.site.is_registered(User):
         Coordinators reach it only as a picker (autocomplete, raw-id popup) and
         see only the accounts ``access.users_pickable_by`` gives them."""
 
-        list_display = ["username", "display_name", "is_staff", "is_active", "date_joined"]
+        list_display = [
+            "username",
+            "display_name",
+            "masked_phone",
+            "is_staff",
+            "is_active",
+            "date_joined",
+        ]
         search_fields = ["username", "display_name", "email", "phone"]
         list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
         fieldsets = DjangoUserAdmin.fieldsets + (
@@ -746,6 +925,17 @@ if not admin.site.is_registered(User):
             (None, {"fields": ["username", "display_name", "is_active", "is_staff"]}),
             (_("时间"), {"fields": ["last_login", "date_joined"]}),
         ]
+
+        @admin.display(description=_("手机号"))
+        def masked_phone(self, obj):
+            return mask_phone(obj.phone or "") or "—"
+
+        # Autocomplete answers (the role grant's user picker, instructors' logins …).
+        def autocomplete_queryset(self, request, queryset):
+            return users_for_picker(queryset, viewer=request.user)
+
+        def autocomplete_label(self, request, obj):
+            return user_picker_label(obj)
 
         def get_fieldsets(self, request, obj=None):
             if obj is not None and not request.user.is_superuser:
