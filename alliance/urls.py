@@ -29,5 +29,11 @@ urlpatterns = [
     path("", include("portal.urls")),
 ]
 
+# The portal's own error pages (portal/errors.py; CSRF failures: CSRF_FAILURE_VIEW).
+handler400 = "portal.errors.bad_request"
+handler403 = "portal.errors.permission_denied"
+handler404 = "portal.errors.page_not_found"
+handler500 = "portal.errors.server_error"
+
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
