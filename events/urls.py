@@ -17,6 +17,7 @@ urlpatterns = [
     path("events/manage/<int:pk>/edit/", views.manage_edit, name="manage_edit"),
     path("events/manage/<int:pk>/cancel/", views.manage_cancel, name="manage_cancel"),
     path("events/manage/<int:pk>/checkin/", views.manage_check_in, name="manage_checkin"),
+    path("events/manage/<int:pk>/reveal/", views.manage_phone_reveal, name="manage_reveal"),
     path("events/manage/<int:pk>/qr/", views.manage_qr, name="manage_qr"),
     path("events/manage/<int:pk>/ticket/", views.manage_ticket, name="manage_ticket"),
     path("events/manage/<int:pk>/deliveries/", views.manage_deliveries, name="manage_deliveries"),
