@@ -90,7 +90,8 @@ def test_the_coordinators_qr_page_serves_a_scalable_code_and_fresh_ones(client):
 
     # then the SVG scales (a viewBox, no fixed width or height) and has a white quiet zone
     assert page.status_code == 200
-    svg = re.search(r"<svg[^>]*>", page.content.decode()).group(0)
+    # (the code's own <svg>, inside the QR frame; the tab bar draws icons too)
+    svg = re.search(r'id="qr"[^>]*><svg[^>]*>', page.content.decode()).group(0)
     assert "viewBox=" in svg and "width=" not in svg and "height=" not in svg
     # the white square under the modules covers the whole viewBox: the quiet zone is drawn
     size = int(re.search(r'viewBox="0 0 (\d+) \1"', svg).group(1)) // 10
