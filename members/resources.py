@@ -45,6 +45,7 @@ from .models import Alliance, Membership, MemberUnit, Region
 from .privacy import mask_phone as mask_personal_phone
 from .privacy import spreadsheet_safe, spreadsheet_unescape
 from .services import audit_log_record
+from .spreadsheets import table_xlsx_bytes
 
 IMPORT_MESSAGES = {
     "missing_name": _("名称不能为空。"),
@@ -256,8 +257,27 @@ class ChineseCSV(SpreadsheetSafeExport, CSV):
         return "\ufeff" + super().export_data(dataset, **kwargs)
 
 
-class ChineseXLSX(SpreadsheetSafeExport, XLSX):
-    """XLSX, read from the sheet that was selected when the file was saved.
+class TypedXLSX(XLSX):
+    """XLSX written by members/spreadsheets.py, like the term workbook: a sheet
+    named after the data (「成员单位」, the resource's ``Meta.name``), typed cells (a
+    date is a date cell), widths fitted to the content, the header row frozen and
+    printed on every page, A4 landscape one page wide. The header stays in row 1,
+    so an exported file imports again unchanged."""
+
+    #: The sheet name when the dataset has none (a resource without Meta.name).
+    DEFAULT_SHEET_TITLE = _("导出数据")
+
+    def export_data(self, dataset, **kwargs):
+        return table_xlsx_bytes(
+            title=dataset.title or str(self.DEFAULT_SHEET_TITLE),
+            headers=list(dataset.headers or []),
+            rows=list(dataset),
+        )
+
+
+class ChineseXLSX(SpreadsheetSafeExport, TypedXLSX):
+    """XLSX, read from the sheet that was selected when the file was saved, and
+    written as TypedXLSX with every text cell through the one escaping rule.
 
     Read-only mode (fast for big files) with the stored dimensions ignored, so a
     cell beyond what the file claims is still seen; merged cells are looked up in
@@ -483,7 +503,9 @@ class ChineseDateWidget(widgets.Widget):
         raise ValueError(_msg("bad_date", value=value))
 
     def render(self, value, obj=None, **kwargs):
-        return value.isoformat() if value else ""
+        # The date itself: a date cell in XLSX, 2024-05-11 in CSV (and in the
+        # import preview, which shows it as text).
+        return value or ""
 
 
 class RegionWidget(widgets.Widget):
@@ -814,6 +836,12 @@ class RegistryResource(resources.ModelResource):
         )
 
     # -- export ---------------------------------------------------------------
+    def export(self, queryset=None, **kwargs):
+        dataset = super().export(queryset, **kwargs)
+        # The XLSX sheet's name (「成员单位」) instead of tablib's 「Tablib Dataset」.
+        dataset.title = str(self._meta.name or self._meta.model._meta.verbose_name_plural)
+        return dataset
+
     def export_field(self, field, instance, **kwargs):
         value = super().export_field(field, instance, **kwargs)
         if isinstance(field, PhoneField):
