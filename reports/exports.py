@@ -9,15 +9,21 @@ built in SQL use its twin ``SpreadsheetSafe``.
 The CSV is built for size: the database formats every cell (local time, masked
 phone, escaped text) and Python only copies tuples from a server-side cursor
 (``values_list(...).iterator(chunk_size=...)``) to the csv writer.
+
+The workbook is built to be handed in (members/spreadsheets.py): a title block on
+every sheet, typed cells (times as Shanghai date cells, rates as percentages),
+widths fitted to the content, a frozen header printed on every page, A4 landscape
+one page wide, and a totals row. It streams too, in openpyxl's write-only mode.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import IO
 
 from django.db import connection
@@ -26,22 +32,29 @@ from django.db.models import (
     CharField,
     F,
     Func,
+    Max,
     Q,
     QuerySet,
+    Sum,
     Value,
     When,
 )
 from django.db.models.functions import Coalesce, NullIf
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from import_export import fields, resources
 
 from bookings.models import Booking, Offering
 from courses.models import CourseSession
-from members.privacy import MaskPhone, SpreadsheetSafe, spreadsheet_safe
+from members import spreadsheets as sheets
+from members.formatting import when_label
+from members.models import MemberUnit
+from members.privacy import MaskPhone, SpreadsheetSafe, mask_phone
 from parent_school.models import Term
 
 from .models import TERM_PERIOD, ParticipationSnapshot
 from .rollup import term_window
+from .selectors import key_figures
 
 CSV_CHUNK = 5000  # rows per fetch from the server-side cursor
 XLSX_SHEET_MAX_ROWS = 1_000_000  # Excel's limit is 1,048,576 rows per sheet
@@ -242,10 +255,70 @@ def export_session():
 
 
 # --- XLSX workbook ------------------------------------------------------------------
+#
+# The workbook people hand in. members/spreadsheets.py types the cells, fits the
+# widths and sets up printing; here each sheet gets its title block (term, scope,
+# when and by whom), its columns and its totals row.
+
+TITLE_LINES = 3  # the title block above each sheet's header row
+
+
+@dataclass(frozen=True)
+class WorkbookHeading:
+    """The title block of every sheet."""
+
+    term: str
+    scope: str
+    generated_at: dt.datetime
+    generated_by: str
+
+    def lines(self, sheet: str) -> list[str]:
+        return [
+            _("%(term)s 学期报表 · %(sheet)s") % {"term": self.term, "sheet": sheet},
+            _("范围：%(scope)s") % {"scope": self.scope},
+            _("生成时间：%(when)s（北京时间，表中时间均为北京时间）　生成人：%(who)s")
+            % {"when": when_label(self.generated_at, with_year=True), "who": self.generated_by},
+        ]
+
+
+def scope_label(unit_ids: list[int] | None) -> str:
+    """「全部单位」, the units' names, or the first three and how many there are."""
+    if unit_ids is None:
+        return _("全部单位")
+    count = len(set(unit_ids))
+    if not count:
+        return _("（没有可查看的单位）")
+    names = list(
+        MemberUnit.objects.filter(pk__in=unit_ids)
+        .order_by("name")
+        .values_list("name", flat=True)[:3]
+    )
+    if count <= 3:
+        return "、".join(names)
+    return _("%(names)s 等 %(count)s 个单位") % {"names": "、".join(names), "count": count}
+
+
+def person_label(user) -> str:
+    """Who asked, as colleagues know them: the name, else the masked phone or the email."""
+    if user is None:
+        return _("服务器管理员（export_term_report 命令）")
+    return user.display_name or mask_phone(user.phone) or user.email or user.get_username()
+
+
+def workbook_heading(
+    *, term: Term, unit_ids: list[int] | None, actor=None, now: dt.datetime | None = None
+) -> WorkbookHeading:
+    return WorkbookHeading(
+        term=str(term),
+        scope=scope_label(unit_ids),
+        generated_at=now or timezone.now(),
+        generated_by=person_label(actor),
+    )
 
 
 class TermSummaryResource(resources.ModelResource):
-    """The summary sheet, in the column order the district asks for."""
+    """The summary sheet, in the column order the district asks for; typed values
+    (a rate is a fraction, shown as 76.7% by the cell's format)."""
 
     unit = fields.Field(attribute="unit__name", column_name="单位")
     parent_school = fields.Field(column_name="家长学校")
@@ -286,18 +359,31 @@ class TermSummaryResource(resources.ModelResource):
         return row.parent_school.name if row.parent_school_id else _("（联盟/单位活动）")
 
     def dehydrate_target_sessions(self, row):
-        return row.target_sessions if row.target_sessions is not None else ""
+        return row.target_sessions
 
     def dehydrate_target_met(self, row):
         if row.target_met is None:
-            return ""
+            return None
         return _("是") if row.target_met else _("否")
 
     def dehydrate_attendance_rate(self, row):
-        return "" if row.attendance_rate is None else f"{row.attendance_rate}%"
+        return None if row.attendance_rate is None else float(row.attendance_rate / 100)
 
     def dehydrate_credits_posted(self, row):
         return float(row.credits_posted)
+
+
+SUMMARY_KINDS = {
+    "unit": sheets.TEXT,
+    "parent_school": sheets.TEXT,
+    "sessions_held": sheets.INTEGER,
+    "target_sessions": sheets.INTEGER,
+    "target_met": sheets.TEXT,
+    "person_times": sheets.INTEGER,
+    "families": sheets.INTEGER,
+    "attendance_rate": sheets.PERCENT,
+    "credits_posted": sheets.NUMBER,
+}
 
 
 def summary_queryset(*, term: Term, unit_ids: Iterable[int] | None) -> QuerySet:
@@ -309,7 +395,59 @@ def summary_queryset(*, term: Term, unit_ids: Iterable[int] | None) -> QuerySet:
     )
 
 
+def summary_totals(qs: QuerySet) -> list:
+    """The summary's totals row, by the dashboard's own definitions
+    (reports.selectors.key_figures: sums, the rate of the sums, schools that met
+    their target), in one aggregate query plus one for the targets."""
+    figures = key_figures(qs)
+    targets = qs.aggregate(total=Sum("target_sessions"))["total"] or 0
+    rate = figures["attendance_rate"]
+    return [
+        _("合计"),
+        None,
+        figures["sessions_held"],
+        targets,
+        _("%(met)s / %(schools)s 所达标")
+        % {"met": figures["schools_met"], "schools": figures["schools"]},
+        figures["person_times"],
+        figures["families"],
+        None if rate is None else float(rate / 100),
+        float(figures["credits_posted"]),
+    ]
+
+
+def session_columns() -> list[sheets.Column]:
+    return [
+        sheets.Column(_("单位")),
+        sheets.Column(_("家长学校")),
+        sheets.Column(_("课程")),
+        sheets.Column(_("开始时间"), sheets.DATETIME),
+        sheets.Column(_("结束时间"), sheets.DATETIME),
+        sheets.Column(_("地点")),
+        sheets.Column(_("状态")),
+        sheets.Column(_("名额（人）"), sheets.INTEGER, total=True),
+        sheets.Column(_("已确认人数"), sheets.INTEGER, total=True),
+        sheets.Column(_("候补家庭数"), sheets.INTEGER, total=True),
+    ]
+
+
+SESSION_FIELDS = (
+    "x_unit",
+    "x_school",
+    "x_title",
+    "offering__starts_at",
+    "offering__ends_at",
+    "x_venue",
+    "x_status",
+    "offering__capacity",
+    "offering__places_taken",
+    "offering__waiting_families",
+)
+
+
 def sessions_queryset(*, term: Term, unit_ids: Iterable[int] | None) -> QuerySet:
+    """One row per course session of the term; times are UTC datetimes (the
+    workbook shows them in Shanghai time)."""
     qs = CourseSession.objects.filter(course__term=term)
     if unit_ids is not None:
         qs = qs.filter(course__parent_school__host_unit_id__in=list(unit_ids))
@@ -318,25 +456,43 @@ def sessions_queryset(*, term: Term, unit_ids: Iterable[int] | None) -> QuerySet
             x_unit=SpreadsheetSafe(F("course__parent_school__host_unit__name")),
             x_school=SpreadsheetSafe(F("course__parent_school__name")),
             x_title=SpreadsheetSafe(F("course__title")),
-            x_start=LocalTimeText(F("offering__starts_at")),
-            x_end=LocalTimeText(F("offering__ends_at")),
             x_venue=SpreadsheetSafe(F("venue")),
             x_status=_labels("offering__status", Offering.Status.choices),
         )
         .order_by("offering__starts_at", "pk")
-        .values_list(
-            "x_unit",
-            "x_school",
-            "x_title",
-            "x_start",
-            "x_end",
-            "x_venue",
-            "x_status",
-            "offering__capacity",
-            "offering__places_taken",
-            "offering__waiting_families",
-        )
+        .values_list(*SESSION_FIELDS)
     )
+
+
+def roster_columns() -> list[sheets.Column]:
+    return [
+        sheets.Column(_("单位")),
+        sheets.Column(_("家长学校")),
+        sheets.Column(_("课程")),
+        sheets.Column(_("场次时间"), sheets.DATETIME),
+        sheets.Column(_("家庭编号"), sheets.INTEGER),
+        sheets.Column(_("报名人")),
+        sheets.Column(_("手机")),
+        sheets.Column(_("人数"), sheets.INTEGER, total=True),
+        sheets.Column(_("其中孩子"), sheets.INTEGER, total=True),
+        sheets.Column(_("出勤"), count_value=str(Booking.Attendance.PRESENT.label)),
+        sheets.Column(_("签到时间"), sheets.DATETIME),
+    ]
+
+
+ROSTER_FIELDS = (
+    "x_unit",
+    "x_school",
+    "x_title",
+    "offering__starts_at",
+    "family_id",
+    "x_person",
+    "x_phone",
+    "party_size",
+    "children_count",
+    "x_attendance",
+    "checked_in_at",
+)
 
 
 def roster_queryset(*, term: Term, unit_ids: Iterable[int] | None) -> QuerySet:
@@ -356,28 +512,14 @@ def roster_queryset(*, term: Term, unit_ids: Iterable[int] | None) -> QuerySet:
             x_unit=SpreadsheetSafe(F(f"{ps}__host_unit__name")),
             x_school=SpreadsheetSafe(F(f"{ps}__name")),
             x_title=SpreadsheetSafe(F("offering__title")),
-            x_start=LocalTimeText(F("offering__starts_at")),
             x_person=SpreadsheetSafe(
                 Coalesce(NullIf(F("booked_by__display_name"), Value("")), F("booked_by__username"))
             ),
             x_phone=MaskPhone(F("booked_by__phone")),
             x_attendance=_labels("attendance", Booking.Attendance.choices),
-            x_checked=LocalTimeText(F("checked_in_at")),
         )
         .order_by("offering__starts_at", "offering_id", "pk")
-        .values_list(
-            "x_unit",
-            "x_school",
-            "x_title",
-            "x_start",
-            "family_id",
-            "x_person",
-            "x_phone",
-            "party_size",
-            "children_count",
-            "x_attendance",
-            "x_checked",
-        )
+        .values_list(*ROSTER_FIELDS)
     )
 
 
@@ -388,121 +530,141 @@ def xlsx_row_count(*, term: Term, unit_ids: Iterable[int] | None) -> int:
     )
 
 
-def _bold_header(sheet, headers: list[str]):
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
-    cells = []
-    for header in headers:
-        cell = WriteOnlyCell(sheet, value=header)
-        cell.font = Font(bold=True)
-        cells.append(cell)
-    sheet.append(cells)
-
-
 def xlsx_write(
     *,
     term: Term,
     unit_ids: Iterable[int] | None,
     out: IO[bytes] | str,
     progress: Callable[[int], None] | None = None,
+    actor=None,
+    now: dt.datetime | None = None,
 ) -> int:
-    """Write the workbook (openpyxl write-only mode); returns the number of rows."""
+    """Write the workbook (openpyxl write-only mode); returns the number of rows.
+
+    ``actor`` is who asked (None: the operator running the command), named in the
+    title block with the time ``now`` (default: now).
+    """
     from openpyxl import Workbook
 
     unit_ids = None if unit_ids is None else list(unit_ids)
+    heading = workbook_heading(term=term, unit_ids=unit_ids, actor=actor, now=now)
     workbook = Workbook(write_only=True)
-    written = 0
 
-    summary = workbook.create_sheet(_("汇总"))
-    summary.freeze_panes = "A2"
-    dataset = TermSummaryResource().export(summary_queryset(term=term, unit_ids=unit_ids))
-    _bold_header(summary, list(dataset.headers))
-    for row in dataset:
-        summary.append([_cell(value) for value in row])
-        written += 1
-
-    session_headers = [
-        _("单位"),
-        _("家长学校"),
-        _("课程"),
-        _("开始时间"),
-        _("结束时间"),
-        _("地点"),
-        _("状态"),
-        _("名额（人）"),
-        _("已确认人数"),
-        _("候补家庭数"),
+    summary_rows = summary_queryset(term=term, unit_ids=unit_ids)
+    dataset = TermSummaryResource().export(summary_rows)
+    columns = [
+        sheets.Column(header, SUMMARY_KINDS[name])
+        for name, header in zip(TermSummaryResource.Meta.fields, dataset.headers, strict=True)
     ]
-    written = _write_rows(
+    totals = summary_totals(summary_rows)
+    title = _("汇总")
+    summary = sheets.SheetWriter(
         workbook,
-        _("开课场次"),
-        session_headers,
-        sessions_queryset(term=term, unit_ids=unit_ids),
-        written,
-        progress,
+        title=title,
+        columns=columns,
+        widths=sheets.measure_widths(columns, [*dataset, totals]),
+        heading=heading.lines(title),
     )
-    roster_headers = [
-        _("单位"),
-        _("家长学校"),
-        _("课程"),
-        _("场次时间"),
-        _("家庭编号"),
-        _("报名人"),
-        _("手机"),
-        _("人数"),
-        _("其中孩子"),
-        _("出勤"),
-        _("签到时间"),
-    ]
+    for row in dataset:
+        summary.append(row)
+    summary.append_totals(totals)
+    written = len(dataset)
+
     written = _write_rows(
         workbook,
-        _("出勤名单"),
-        roster_headers,
-        roster_queryset(term=term, unit_ids=unit_ids),
-        written,
-        progress,
+        title=_("开课场次"),
+        columns=session_columns(),
+        queryset=sessions_queryset(term=term, unit_ids=unit_ids),
+        fields=SESSION_FIELDS,
+        heading=heading,
+        written=written,
+        progress=progress,
+    )
+    written = _write_rows(
+        workbook,
+        title=_("出勤名单"),
+        columns=roster_columns(),
+        queryset=roster_queryset(term=term, unit_ids=unit_ids),
+        fields=ROSTER_FIELDS,
+        heading=heading,
+        written=written,
+        progress=progress,
     )
     workbook.save(out)
     return written
 
 
-def _cell(value):
-    if isinstance(value, Decimal):
-        return float(value)
-    return spreadsheet_safe(value)
+def _streamed_widths(queryset: QuerySet, fields: tuple[str, ...], columns) -> list[int]:
+    """Widths for a sheet written row by row: the widest text of each text column,
+    asked of the database in one aggregate (a write-only sheet takes its widths
+    before its first row); typed columns have their kind's width."""
+    text = {
+        f"w{index}": Max(sheets.DisplayWidth(field))
+        for index, (field, column) in enumerate(zip(fields, columns, strict=True))
+        if column.kind == sheets.TEXT
+    }
+    widest = queryset.aggregate(**text) if text else {}
+    return sheets.fit_widths(columns, [widest.get(f"w{i}") for i in range(len(columns))])
 
 
-def _write_rows(workbook, title, headers, queryset, written, progress) -> int:
-    sheet = workbook.create_sheet(title)
-    sheet.freeze_panes = "A2"
-    _bold_header(sheet, headers)
+def _write_rows(workbook, *, title, columns, queryset, fields, heading, written, progress) -> int:
     with export_session():
-        written = _append_rows(workbook, sheet, title, headers, queryset, written, progress)
+        widths = _streamed_widths(queryset, fields, columns)
+        written = _append_rows(
+            workbook,
+            title=title,
+            columns=columns,
+            widths=widths,
+            heading=heading,
+            queryset=queryset,
+            written=written,
+            progress=progress,
+        )
     if progress:
         progress(written)
     return written
 
 
-def _append_rows(workbook, sheet, title, headers, queryset, written, progress) -> int:
-    in_sheet = 0
+def _append_rows(workbook, *, title, columns, widths, heading, queryset, written, progress) -> int:
+    """Stream the rows into the sheet, continuing on 「<title>（2）」… past
+    XLSX_SHEET_MAX_ROWS; each sheet ends with its totals, the last one also with
+    the totals of all its parts."""
+
+    def new_sheet(part: int) -> sheets.SheetWriter:
+        name = title if part == 1 else f"{title}（{part}）"
+        return sheets.SheetWriter(
+            workbook, title=name, columns=columns, widths=widths, heading=heading.lines(name)
+        )
+
     part = 1
+    writer = new_sheet(part)
+    in_sheet = sheets.Totals(columns)
+    in_all = sheets.Totals(columns)
     for row in queryset.iterator(chunk_size=CSV_CHUNK):
-        if in_sheet == XLSX_SHEET_MAX_ROWS:
+        if in_sheet.rows == XLSX_SHEET_MAX_ROWS:
+            writer.append_totals(in_sheet.cells(_total_label(in_sheet.rows)))
             part += 1
-            sheet = workbook.create_sheet(f"{title} ({part})")
-            _bold_header(sheet, headers)
-            in_sheet = 0
-        # Cells were formatted and escaped by the database.
-        sheet.append(row)
-        in_sheet += 1
+            writer = new_sheet(part)
+            in_sheet = sheets.Totals(columns)
+        # Text cells were escaped by the database (the writer's rule agrees).
+        writer.append(row)
+        in_sheet.add(row)
+        in_all.add(row)
         written += 1
         if progress and written % CSV_CHUNK == 0:
             progress(written)
+    writer.append_totals(in_sheet.cells(_total_label(in_sheet.rows)))
+    if part > 1:
+        label = _("全部合计（%(rows)s 行，含前面各表）") % {"rows": in_all.rows}
+        writer.append_totals(in_all.cells(label))
     return written
 
 
-def xlsx_bytes(*, term: Term, unit_ids: Iterable[int] | None) -> bytes:
+def _total_label(rows: int) -> str:
+    return _("合计（%(rows)s 行）") % {"rows": rows}
+
+
+def xlsx_bytes(*, term: Term, unit_ids: Iterable[int] | None, actor=None) -> bytes:
     buffer = io.BytesIO()
-    xlsx_write(term=term, unit_ids=unit_ids, out=buffer)
+    xlsx_write(term=term, unit_ids=unit_ids, out=buffer, actor=actor)
     return buffer.getvalue()

@@ -258,7 +258,11 @@ def report_export_write(
     path = Path(out)
     if export.fmt == "xlsx":
         rows = exports.xlsx_write(
-            term=export.term, unit_ids=export.unit_ids, out=str(path), progress=progress
+            term=export.term,
+            unit_ids=export.unit_ids,
+            out=str(path),
+            progress=progress,
+            actor=actor,
         )
     else:
         with path.open("w", encoding="utf-8", newline="") as stream:
