@@ -6,6 +6,7 @@ eagerly, and the tests marked ``celery_worker`` start a real worker instead.
 """
 
 import os
+import tempfile
 
 # Tests always use real services: the ones named in the environment, else localhost.
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/alliance")
@@ -31,6 +32,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Files a test run uploads or exports go to a temporary folder, never the project's
+# media/; the variable is inherited by the Celery workers the tests start.
+os.environ.setdefault("TEST_MEDIA_ROOT", tempfile.mkdtemp(prefix="alliance-test-media-"))
+MEDIA_ROOT = os.environ["TEST_MEDIA_ROOT"]
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 
 # Catalogue tests look at each response's context; the shared-content cache has its
