@@ -16,21 +16,22 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from bookings import services as booking_services
 from bookings.errors import BookingError
 from bookings.models import Booking
-from bookings.selectors import attendance_marking
-from members import access
+from bookings.selectors import attendance_marking, booking_decision, booking_for_family
+from members import access, roster_contacts
 from members.decorators import staff_member_required
 
-from . import selectors, services
+from . import selectors, services, streaming
 from .errors import CourseError
-from .models import CourseSession, OnlineLesson
+from .models import CourseSession
 
 PAGE_SIZE = 12
 FACET_LABELS = {
@@ -179,52 +180,72 @@ def session_book(request, pk: int):
     except BookingError as error:
         messages.error(request, error.message)
         return redirect(back)
-    if booking.status == Booking.Status.CONFIRMED:
-        messages.success(
-            request, _("报名成功！已为 %(n)s 人保留名额。") % {"n": booking.party_size}
-        )
+    # Say whether the children are in, so a parent who forgot to tick them sees it now.
+    if booking.children_count:
+        party = _("已为 %(n)s 人保留名额（含孩子 %(c)s 人）。") % {
+            "n": booking.party_size,
+            "c": booking.children_count,
+        }
     else:
-        messages.warning(request, _("名额已满，已加入候补名单。有空位时会自动递补并通知您。"))
+        party = _("已为 %(n)s 人保留名额（不含孩子）。") % {"n": booking.party_size}
+    if booking.status == Booking.Status.CONFIRMED:
+        messages.success(request, _("报名成功！") + party)
+    else:
+        messages.warning(
+            request,
+            _("名额已满，已加入候补名单（%(n)s 人）。有空位时会自动递补并通知您。")
+            % {"n": booking.party_size},
+        )
     return redirect(back)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def booking_cancel(request, pk: int):
+    """Cancelling asks first. GET: the page that says what will happen (the place
+    goes to a waiting family) and until when cancelling is allowed, as
+    ``booking_decision`` decides; POST: the bookings service cancels, then back to
+    where the parent came from. Another family's booking is 404, like a missing one.
+    (我的学习 itself, courses and events together, is portal:my_learning.)"""
     family = services.family_of(request.user)
-    if family is None:
+    booking = booking_for_family(family=family, booking_id=pk)
+    if booking is None:
         raise Http404
-    try:
-        booking_services.booking_cancel(booking_id=pk, family=family, cancelled_by=request.user)
-    except BookingError as error:
-        if error.code == "booking_missing":
-            raise Http404 from error
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("已取消报名。"))
-    next_url = request.POST.get("next", "")
-    if next_url.startswith("/") and not next_url.startswith("//"):
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = reverse("portal:my_learning")
+    if request.method == "POST":
+        was_waiting = booking.status == Booking.Status.WAITING
+        try:
+            booking_services.booking_cancel(booking_id=pk, family=family, cancelled_by=request.user)
+        except BookingError as error:
+            if error.code == "booking_missing":
+                raise Http404 from error
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("已退出候补。") if was_waiting else _("已取消报名。"))
         return redirect(next_url)
-    return redirect("courses:my_learning")
-
-
-@login_required
-def my_learning(request):
-    family = services.family_of(request.user)
-    context = {"family": family}
-    if family is not None:
-        history = Paginator(selectors.my_history(family=family), 20).get_page(
-            request.GET.get("page")
-        )
-        context.update(
-            upcoming=selectors.booking_decisions_attach(selectors.my_upcoming(family=family)),
-            waiting=selectors.booking_decisions_attach(selectors.my_waiting(family=family)),
-            history=history,
-            balances=selectors.credit_balances(family=family),
-            recent_credits=selectors.credit_recent(family=family, limit=10),
-            now=timezone.now(),
-        )
-    return render(request, "courses/my_learning.html", context)
+    session = (
+        CourseSession.objects.select_related("course")
+        .filter(offering_id=booking.offering_id)
+        .first()
+    )
+    return render(
+        request,
+        "bookings/cancel_confirm.html",
+        {
+            "booking": booking,
+            "offering": booking.offering,
+            "decision": booking_decision(offering=booking.offering, booking=booking),
+            "title": session.course.title if session is not None else booking.offering.title,
+            "venue": session.venue if session is not None else "",
+            "online_url": session.online_url if session is not None else "",
+            "detail_url": reverse("courses:detail", args=[session.course_id]) if session else "",
+            "next_url": next_url,
+        },
+    )
 
 
 # Staff: roster and check-in code -----------------------------------------------------
@@ -280,6 +301,10 @@ def session_roster(request, pk: int):
                 )
         return redirect("courses:roster", pk=session.pk)
     roster = selectors.session_roster(session=session)
+    # Masked phones per family; the ones this viewer revealed lately in full (tel: links).
+    roster_contacts.attach_contacts(
+        roster, revealed_ids=roster_contacts.revealed_guardian_ids(request, about=session)
+    )
     return render(
         request,
         "courses/roster.html",
@@ -294,6 +319,23 @@ def session_roster(request, pk: int):
             and session.offering.starts_at > timezone.now()
             and access.can_change_unit(request.user, session.offering.unit_id),
         },
+    )
+
+
+@staff_member_required
+@require_POST
+def session_phone_reveal(request, pk: int):
+    """「显示号码」 on the roster: the full numbers of one confirmed family, for the
+    staff of this session only (another unit's session or booking: 404), audit-logged."""
+    session = _staff_session(request, pk)
+    booking = roster_contacts.booking_in(
+        selectors.session_roster(session=session), request.POST.get("reveal")
+    )
+    return roster_contacts.reveal_response(
+        request,
+        about=session,
+        booking=booking,
+        back_url=reverse("courses:roster", args=[session.pk]),
     )
 
 
@@ -351,7 +393,7 @@ def checkin(request, token: str):
                 request,
                 _("签到成功！已为 %(n)s 位家庭成员记入学分。") % {"n": booking.party_size},
             )
-            return redirect("courses:my_learning")
+            return redirect("portal:my_learning")
         return redirect("courses:checkin", token=token)
     session, error_message = None, None
     try:
@@ -366,31 +408,74 @@ def checkin(request, token: str):
 # Online lessons -----------------------------------------------------------------------
 
 
-def lesson_detail(request, pk: int):
-    lesson = get_object_or_404(
-        OnlineLesson.objects.select_related("course"), pk=pk, course__is_published=True
-    )
-    progress = None
+LESSON_PAGE_SIZE = 20
+
+
+def _lesson_or_404(pk: int):
+    lesson = selectors.lesson_for_viewer(pk=pk)
+    if lesson is None:
+        raise Http404
+    return lesson
+
+
+def lesson_list(request):
+    """Online lessons (tens of thousands at city scale): filters, 20 a page, the
+    family's progress on each and its credits this term, in constant queries."""
+    result = selectors.lesson_list(data=request.GET)
+    page = Paginator(result.lessons, LESSON_PAGE_SIZE).get_page(request.GET.get("page"))
     family = services.family_of(request.user)
-    if family is not None:
-        progress = lesson.progress.filter(family=family).first()
-    return render(request, "courses/lesson.html", {"lesson": lesson, "progress": progress})
+    page.object_list = selectors.lesson_progress_attach(list(page.object_list), family=family)
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "courses/lessons.html",
+        {
+            "lesson_list": result,
+            "form": result.form,
+            "page_obj": page,
+            "query_string": params.urlencode(),
+            "family": family,
+            "credit_percent": settings.LESSON_CREDIT_PERCENT,
+            "term_credits": selectors.term_credits(family=family) if family else None,
+        },
+    )
+
+
+def lesson_detail(request, pk: int):
+    lesson = _lesson_or_404(pk)
+    family = services.family_of(request.user)
+    progress = (
+        selectors.lesson_progress_for_family(lesson=lesson, family=family) if family else None
+    )
+    return render(
+        request,
+        "courses/lesson.html",
+        {
+            "lesson": lesson,
+            "family": family,
+            "progress": progress,
+            "resume_at": selectors.lesson_resume_at(lesson=lesson, progress=progress),
+            "credit_amount": lesson.credit_amount,
+            "credit_percent": settings.LESSON_CREDIT_PERCENT,
+            "heartbeat_seconds": settings.LESSON_HEARTBEAT_SECONDS,
+            "term_credits": selectors.term_credits(family=family) if family else None,
+        },
+    )
 
 
 @login_required
 @require_POST
 def lesson_progress(request, pk: int):
-    lesson = get_object_or_404(
-        OnlineLesson.objects.select_related("course"), pk=pk, course__is_published=True
-    )
-    raw = request.POST.get("seconds", "")
-    try:
-        seconds = int(float(raw))
-    except (TypeError, ValueError):
-        return JsonResponse({"error": str(CourseError("bad_progress").message)}, status=400)
+    """A heartbeat of the lesson page: where the player is and how long it played
+    since the previous heartbeat; the server decides what counts."""
+    lesson = _lesson_or_404(pk)
     try:
         progress, credited = services.lesson_progress_record(
-            lesson=lesson, user=request.user, seconds_watched=seconds
+            lesson=lesson,
+            user=request.user,
+            position_seconds=request.POST.get("position", ""),
+            watched_seconds=request.POST.get("watched", ""),
         )
     except CourseError as error:
         return JsonResponse({"error": str(error.message)}, status=400)
@@ -401,3 +486,14 @@ def lesson_progress(request, pk: int):
             "credited": credited,
         }
     )
+
+
+@require_safe
+def lesson_video(request, pk: int):
+    """The lesson's uploaded video, with HTTP ranges (courses/streaming.py)."""
+    return streaming.file_response(request, _lesson_or_404(pk).video_file)
+
+
+@require_safe
+def lesson_poster(request, pk: int):
+    return streaming.file_response(request, _lesson_or_404(pk).poster)

@@ -11,14 +11,14 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from bookings.errors import BookingError
 from bookings.models import Booking
-from bookings.selectors import attendance_marking
-from members import access
+from bookings.selectors import attendance_marking, booking_for_family
+from members import access, roster_contacts
 from members.decorators import coordinator_required, staff_member_required
 
 from . import selectors, services
@@ -136,26 +136,66 @@ def event_register(request, pk: int):
     except (BookingError, EventError) as error:
         messages.error(request, error.message)
         return redirect("events:detail", pk=pk)
-    if booking.status == Booking.Status.CONFIRMED:
-        messages.success(request, _("报名成功！我们会在活动前提醒您。"))
+    # Say whether the children are in, so a parent who forgot to tick them sees it now.
+    if booking.children_count:
+        party = _("共 %(n)s 人（含孩子 %(c)s 人）。") % {
+            "n": booking.party_size,
+            "c": booking.children_count,
+        }
     else:
-        messages.warning(request, _("名额已满，您已进入候补名单；有空位时会通知您。"))
+        party = _("共 %(n)s 人（不含孩子）。") % {"n": booking.party_size}
+    if booking.status == Booking.Status.CONFIRMED:
+        messages.success(request, _("报名成功！我们会在活动前提醒您。") + party)
+    else:
+        messages.warning(request, _("名额已满，您已进入候补名单；有空位时会通知您。") + party)
     return redirect("events:detail", pk=pk)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def event_unregister(request, pk: int):
+    """Cancelling asks first. GET: what will happen (the place goes to a waiting
+    family, the ticket stops working) and until when cancelling is allowed, as the
+    booking rules decide; POST: ``event_registration_cancel``, then back to where the
+    parent came from (the event page, or 我的学习)."""
     event = _public_event(pk)
-    try:
-        services.event_registration_cancel(
-            event_id=event.pk, family=_family(request.user), cancelled_by=request.user
-        )
-    except (BookingError, EventError) as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("已取消报名。"))
-    return redirect("events:detail", pk=pk)
+    family = _family(request.user)
+    back = reverse("events:detail", kwargs={"pk": event.pk})
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = back
+    booking = booking_for_family(family=family, offering_id=event.offering_id)
+    if booking is None:
+        messages.info(request, EventError("not_registered").message)
+        return redirect(back)
+    if request.method == "POST":
+        try:
+            services.event_registration_cancel(
+                event_id=event.pk, family=family, cancelled_by=request.user
+            )
+        except (BookingError, EventError) as error:
+            messages.error(request, error.message)
+        else:
+            was_waiting = booking.status == Booking.Status.WAITING
+            messages.success(request, _("已退出候补。") if was_waiting else _("已取消报名。"))
+        return redirect(next_url)
+    return render(
+        request,
+        "bookings/cancel_confirm.html",
+        {
+            "booking": booking,
+            "offering": event.offering,
+            "decision": selectors.event_booking_decision(event=event, booking=booking),
+            "title": event.title,
+            "venue": event.venue,
+            "online_url": event.online_url,
+            "detail_url": back,
+            "next_url": next_url,
+            "is_event": True,
+        },
+    )
 
 
 def event_ics(request, pk: int):
@@ -343,6 +383,10 @@ def manage_detail(request, pk: int):
     roster = selectors.event_roster(event=event)
     confirmed = [b for b in roster if b.status == Booking.Status.CONFIRMED]
     waiting = [b for b in roster if b.status == Booking.Status.WAITING]
+    # Masked phones per family; the ones this viewer revealed lately in full (tel: links).
+    roster_contacts.attach_contacts(
+        confirmed, revealed_ids=roster_contacts.revealed_guardian_ids(request, about=event)
+    )
     return render(
         request,
         "events/manage/detail.html",
@@ -356,6 +400,24 @@ def manage_detail(request, pk: int):
             # Whether check-in may be marked now, and if not why (one rule for all markers).
             "marking": attendance_marking(offering=event.offering),
         },
+    )
+
+
+@staff_member_required
+@require_POST
+def manage_phone_reveal(request, pk: int):
+    """「显示号码」 on the event roster: the full numbers of one confirmed family, for
+    the staff of this event only (another unit's event or booking: 404), audit-logged."""
+    event = _managed(request, pk)
+    confirmed = [
+        b for b in selectors.event_roster(event=event) if b.status == Booking.Status.CONFIRMED
+    ]
+    booking = roster_contacts.booking_in(confirmed, request.POST.get("reveal"))
+    return roster_contacts.reveal_response(
+        request,
+        about=event,
+        booking=booking,
+        back_url=reverse("events:manage_detail", kwargs={"pk": event.pk}),
     )
 
 

@@ -226,6 +226,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="协同育人门户 <nore
 # SMS: a small backend interface (members/sms.py); the default logs the message.
 SMS_BACKEND = env("SMS_BACKEND", default="members.sms.ConsoleSMSBackend")
 SMS_OPTIONS = env.json("SMS_OPTIONS", default={})
+# Every text starts with it (providers in China refuse unsigned messages);
+# members.sms.send_sms adds it once. Empty: the provider signs (SMS_OPTIONS sign_name).
+SMS_SIGNATURE = env("SMS_SIGNATURE", default="【协同育人门户】")
 
 # django-allauth: sign in with phone or email (see docs/ACCOUNTS.md). Neither is
 # required on its own: the signup form (members.forms.PortalSignupForm) asks for
@@ -233,6 +236,8 @@ SMS_OPTIONS = env.json("SMS_OPTIONS", default={})
 ACCOUNT_LOGIN_METHODS = {"phone", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["phone", "email", "password1*", "password2*"]
 ACCOUNT_ADAPTER = "members.adapters.AccountAdapter"
+# 「已登录：王妈妈」 or 「已登录：138****5678」, never the random username.
+ACCOUNT_USER_DISPLAY = "members.adapters.user_display"
 ACCOUNT_FORMS = {
     "signup": "members.forms.PortalSignupForm",
     "change_password": "members.forms.PortalChangePasswordForm",
@@ -284,6 +289,8 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 14
 CSRF_COOKIE_HTTPONLY = True
+# A refused form (expired page, cookies blocked) gets the portal's own page.
+CSRF_FAILURE_VIEW = "portal.errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -323,7 +330,19 @@ COURSE_CHECKIN_OPENS_MINUTES_BEFORE = env.int("COURSE_CHECKIN_OPENS_MINUTES_BEFO
 ATTENDANCE_MARKING_CLOSES_DAYS_AFTER_END = env.int(
     "ATTENDANCE_MARKING_CLOSES_DAYS_AFTER_END", default=7
 )
+# Online lessons (courses.services.lesson_progress_record): the page sends a heartbeat
+# this often while the video plays; the credit is posted once this share is watched.
+LESSON_HEARTBEAT_SECONDS = env.int("LESSON_HEARTBEAT_SECONDS", default=10)
+LESSON_CREDIT_PERCENT = env.int("LESSON_CREDIT_PERCENT", default=90)
+# Behind nginx (docker-compose): lesson videos are handed to nginx by X-Accel-Redirect
+# under this internal prefix (nginx serves the ranges); empty: Django streams them.
+MEDIA_ACCEL_REDIRECT_PREFIX = env("MEDIA_ACCEL_REDIRECT_PREFIX", default="")
 EXPORT_BACKGROUND_THRESHOLD = env.int("EXPORT_BACKGROUND_THRESHOLD", default=20000)
+# Rosters: full phone numbers a coordinator or instructor may reveal per hour (each
+# reveal is audit-logged; members.services.guardian_phones_reveal), and how long a
+# revealed number stays shown on that roster for them.
+ROSTER_PHONE_REVEALS_PER_HOUR = env.int("ROSTER_PHONE_REVEALS_PER_HOUR", default=30)
+ROSTER_PHONE_SHOWN_SECONDS = env.int("ROSTER_PHONE_SHOWN_SECONDS", default=900)
 # events/reminders (docs/EVENTS.md): absolute links in messages, batch sizes, claim lease.
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 REMINDER_BATCH_SIZE = env.int("REMINDER_BATCH_SIZE", default=500)

@@ -165,7 +165,7 @@ def test_scanning_checks_the_family_in_once_and_posts_credits_once(client):
     response = client.post(url)
 
     # then the booking is present and two credits are posted
-    assert response.status_code == 302 and response["Location"] == reverse("courses:my_learning")
+    assert response.status_code == 302 and response["Location"] == reverse("portal:my_learning")
     booking.refresh_from_db()
     assert booking.attendance == Booking.Attendance.PRESENT and booking.checked_in_at
     assert CreditEntry.objects.filter(family=family).count() == 2
@@ -259,40 +259,43 @@ def test_a_concurrent_double_scan_posts_credits_exactly_once():
 # Online lessons -----------------------------------------------------------------
 
 
-def test_lesson_progress_posts_credit_once_at_ninety_percent(client):
-    lesson = OnlineLessonFactory(duration_seconds=600, course=CourseFactory(credits=2))
+def test_lesson_progress_posts_credit_once_at_ninety_percent(client, lesson_media):
+    # Heartbeats (courses/tests/test_lesson_progress.py has the accounting in detail).
+    lesson = OnlineLessonFactory(
+        uploaded=True, duration_seconds=600, course=CourseFactory(credits=2)
+    )
     OnlineLessonFactory(course=lesson.course)  # two lessons share the course's credits
     family, guardians, _ = make_family()
     client.force_login(guardians[0].user)
     url = reverse("courses:lesson_progress", args=[lesson.pk])
 
-    def watched_for(seconds):
-        # as if the last report came ``seconds`` ago (updated_at is auto_now)
-        LessonProgress.objects.update(updated_at=timezone.now() - timedelta(seconds=seconds))
+    def last_heartbeat_ago(seconds):
+        LessonProgress.objects.update(last_heartbeat_at=timezone.now() - timedelta(seconds=seconds))
 
-    # jumping to the end at once counts only the plausible part
-    first = client.post(url, {"seconds": "590"}).json()
-    assert first == {"percent": 5, "completed": False, "credited": False}
-    watched_for(135)
-    first = client.post(url, {"seconds": "300"}).json()
-    assert first == {"percent": 50, "completed": False, "credited": False}
+    # the first heartbeat starts the clock; jumping to the end counts only the real time
+    first = client.post(url, {"position": "0", "watched": "0"}).json()
+    assert first == {"percent": 0, "completed": False, "credited": False}
+    last_heartbeat_ago(30)
+    jumped = client.post(url, {"position": "590", "watched": "590"}).json()
+    assert jumped == {"percent": 5, "completed": False, "credited": False}
     assert not CreditEntry.objects.exists()
 
-    watched_for(125)
-    done = client.post(url, {"seconds": "545"}).json()
+    # watching (claims bounded by the clock and by three heartbeat intervals)
+    for _ in range(17):
+        last_heartbeat_ago(30)
+        done = client.post(url, {"position": "300", "watched": "30"}).json()
     assert done == {"percent": 90, "completed": True, "credited": True}
-    again = client.post(url, {"seconds": "600"}).json()
-    assert again["credited"] is False
-    backwards = client.post(url, {"seconds": "10"}).json()
-    assert backwards["percent"] == again["percent"] == 95  # never goes back
+    last_heartbeat_ago(30)
+    again = client.post(url, {"position": "600", "watched": "30"}).json()
+    assert again["credited"] is False and again["percent"] == 95
 
     entry = CreditEntry.objects.get()
     assert entry.reason == CreditEntry.Reason.ONLINE_LESSON and entry.amount == 1
     assert entry.guardian_id == guardians[0].pk
     assert LessonProgress.objects.get().completed_at is not None
 
-    assert client.post(url, {"seconds": "abc"}).status_code == 400
-    assert client.post(url, {"seconds": "-5"}).status_code == 400
+    assert client.post(url, {"position": "abc", "watched": "1"}).status_code == 400
+    assert client.post(url, {"position": "1", "watched": "-5"}).status_code == 400
     assert client.get(reverse("courses:lesson", args=[lesson.pk])).status_code == 200
 
 

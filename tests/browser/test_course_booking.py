@@ -69,8 +69,8 @@ def test_last_seat_waiting_list_cancel_and_promotion_on_a_phone(live_server, bro
         # when parent A filters the catalogue by keyword and theme
         page_a.goto(live_server.url + "/courses/")
         assert no_horizontal_scroll(page_a)
-        page_a.get_by_text("筛选与搜索").click()
-        page_a.get_by_label("关键词").fill("沟通")
+        page_a.get_by_label("搜索课程").fill("沟通")  # on top, not in the folded filters
+        page_a.get_by_text("更多筛选").click()
         page_a.get_by_label("主题").select_option(label="亲子沟通（1）")
         page_a.get_by_role("button", name="筛选").click()
         page_a.wait_for_load_state("networkidle")
@@ -98,9 +98,12 @@ def test_last_seat_waiting_list_cancel_and_promotion_on_a_phone(live_server, bro
         page_b.goto(live_server.url + "/me/")
         assert "候补第 1 位" in page_b.content()
 
-        # when A cancels from My learning
+        # when A cancels from My learning: a page asks first, then she confirms
         page_a.goto(live_server.url + "/me/")
-        page_a.locator("[data-status=confirmed]").get_by_role("button", name="取消报名").click()
+        page_a.locator("[data-status=confirmed]").get_by_role("link", name="取消报名").click()
+        page_a.wait_for_load_state("networkidle")
+        assert "取消后名额将让给候补家庭" in page_a.content()
+        page_a.get_by_role("button", name="确认取消报名").click()
         page_a.wait_for_load_state("networkidle")
         assert "已取消报名" in page_a.content()
 
