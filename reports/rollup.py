@@ -135,15 +135,19 @@ OFFERINGS_SELECT = """
     COUNT(*) FILTER (WHERE kind = 'course_session' AND held) AS sessions_held,
     COUNT(*) FILTER (WHERE kind = 'event' AND held) AS events_held"""
 
-BOOKINGS_SELECT = """
+# "Took part" means one thing in every figure below: a confirmed booking of a
+# held offering (course session or event) marked present. Families, children,
+# person-times and event participants all count from it, so a dashboard can
+# never show families covered without person-times (docs/REPORTS.md, "Definitions").
+PRESENT = "s.held AND b.attendance = 'present'"
+
+BOOKINGS_SELECT = f"""
     COUNT(*) FILTER (WHERE s.kind = 'course_session') AS enrolments,
     COUNT(*) FILTER (WHERE s.kind = 'course_session' AND s.held) AS enrolments_held,
-    COUNT(*) FILTER (WHERE s.kind = 'course_session' AND s.held AND b.attendance = 'present')
-        AS attendances,
-    COALESCE(SUM(b.party_size) FILTER (WHERE s.held AND b.attendance = 'present'), 0)
-        AS person_times,
-    COUNT(DISTINCT b.family_id) AS families,
-    COALESCE(SUM(b.party_size) FILTER (WHERE s.kind = 'event' AND s.held), 0)
+    COUNT(*) FILTER (WHERE s.kind = 'course_session' AND {PRESENT}) AS attendances,
+    COALESCE(SUM(b.party_size) FILTER (WHERE {PRESENT}), 0) AS person_times,
+    COUNT(DISTINCT b.family_id) FILTER (WHERE {PRESENT}) AS families,
+    COALESCE(SUM(b.party_size) FILTER (WHERE s.kind = 'event' AND {PRESENT}), 0)
         AS event_participants"""
 
 
@@ -182,7 +186,7 @@ def _queries(term: Term, now: dt.datetime) -> list[tuple[str, list[str], str, li
     body = (
         f"FROM scoped s JOIN {T['booking']} b ON b.offering_id = s.offering_id "
         f"JOIN {T['attendee']} a ON a.booking_id = b.id "
-        "WHERE b.status = 'confirmed' AND s.live AND a.child_id IS NOT NULL"
+        f"WHERE b.status = 'confirmed' AND s.live AND {PRESENT} AND a.child_id IS NOT NULL"
     )
     sql, params = _with_scoped(term, now, "COUNT(DISTINCT a.child_id) AS children", body)
     queries.append(("children", ["children"], sql, params))

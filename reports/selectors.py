@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from members import access
 from parent_school.models import Term
@@ -76,6 +79,105 @@ def key_figures(qs: QuerySet) -> dict:
         figures[field] = figures[field] or 0
     figures["attendance_rate"] = _rate(figures["attendances"], figures["enrolments_held"])
     return figures
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One key figure of the dashboard: where its number comes from and what counts.
+
+    ``kind`` says how the page writes it: ``count``, ``decimal`` (one decimal),
+    ``rate`` (a percentage) or ``ratio`` (met / all parent schools).
+    """
+
+    key: str
+    label: Promise
+    note: Promise
+    kind: str = "count"
+
+
+# The dashboard's key figures in the order shown, each with the note printed
+# under it. The roll-up (reports/rollup.py) computes exactly these definitions;
+# docs/REPORTS.md ("Definitions") repeats them, and reports/tests/test_figures.py
+# checks every one against a term worked out by hand.
+KEY_FIGURES = [
+    Figure(
+        "person_times",
+        _("参与人次"),
+        _(
+            "已举行的课程和活动中，签到为出席的家庭成员人次。"
+            "一位家长带一个孩子出席一场，计 2 人次。"
+        ),
+    ),
+    Figure(
+        "families",
+        _("覆盖家庭数"),
+        _("本学期至少出席过一次课程或活动的家庭。在每所家长学校内去重（单位活动单列）后相加。"),
+    ),
+    Figure(
+        "children",
+        _("覆盖儿童数"),
+        _("出席的家庭成员中的孩子，去重方式同覆盖家庭数。"),
+    ),
+    Figure("sessions_held", _("开课次数"), _("已到开始时间、未取消的课程场次。")),
+    Figure(
+        "schools_met",
+        _("家长学校达标"),
+        _("开课次数达到本学期目标的家长学校 / 全部家长学校；未设目标的按 10 次计。"),
+        kind="ratio",
+    ),
+    Figure(
+        "attendance_rate",
+        _("出勤率"),
+        _("已开课场次的课程报名中签到为出席的比例，按报名计；未签到的算未出席。"),
+        kind="rate",
+    ),
+    Figure(
+        "enrolments",
+        _("课程报名（户次）"),
+        _("课程场次的确认报名，一个家庭报一场计 1 次，含尚未开课的场次；候补和已取消的不计。"),
+    ),
+    Figure(
+        "credits_posted",
+        _("学分"),
+        _("本学期记入学分银行的学分：出席课程的每位家庭成员、学完的线上微课各记一笔；更正已扣除。"),
+        kind="decimal",
+    ),
+    Figure("events_held", _("活动场次"), _("已到开始时间的活动，不含草稿和已取消的。")),
+    Figure(
+        "event_participants",
+        _("活动参与人次"),
+        _("已举行的活动中签到为出席的人次，已计入参与人次。"),
+    ),
+    Figure(
+        "volunteer_hours",
+        _("志愿授课时长（小时）"),
+        _("已开课场次的时长 × 该课程的志愿者讲师人数；在职讲师不计。"),
+        kind="decimal",
+    ),
+    Figure(
+        "lessons_completed",
+        _("完成线上微课"),
+        _("本学期课程的线上微课被学完的次数，每个家庭每节计 1 次。"),
+    ),
+]
+
+
+def key_figure_list(figures: dict) -> list[dict]:
+    """``key_figures`` as the page lists them: value, label and note of each."""
+    rows = []
+    for figure in KEY_FIGURES:
+        value = figures[figure.key]
+        rows.append(
+            {
+                "key": figure.key,
+                "label": figure.label,
+                "note": figure.note,
+                "kind": figure.kind,
+                "value": value,
+                "of": figures["schools"] if figure.kind == "ratio" else None,
+            }
+        )
+    return rows
 
 
 def monthly_trend(qs: QuerySet) -> list[dict]:

@@ -59,11 +59,13 @@ def _common(request, term, qs, *, title: str, unit=None) -> dict:
         request.GET.get("targets_page")
     )
     visible_units = access.units_visible_to(request.user).only("pk", "name").order_by("name")
+    figures = selectors.key_figures(qs)
     return {
         "title": title,
         "term": term,
         "terms": selectors.term_list(),
-        "figures": selectors.key_figures(qs),
+        "figures": figures,
+        "key_figures": selectors.key_figure_list(figures),
         "targets": targets,
         "rollup_job": selectors.rollup_job_open(term=term),
         "jobs": selectors.jobs_of(user=request.user, limit=5),
@@ -183,7 +185,7 @@ def export(request):
         )
     else:
         response = HttpResponse(
-            exports.xlsx_bytes(term=term, unit_ids=export.unit_ids),
+            exports.xlsx_bytes(term=term, unit_ids=export.unit_ids, actor=request.user),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
