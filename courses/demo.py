@@ -11,16 +11,23 @@ areas, the brand programmes and the course themes come from the source documents
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
-from members.models import MemberUnit, Region
+from bookings.models import Booking
+from bookings.services import booking_cancel, booking_create
+from members import demo as members_demo
+from members.demo import demo_clock
+from members.models import Guardian, MemberUnit, Region
+from notifications.models import NotificationPreference
+from notifications.services import notification_preference_update
 from parent_school.models import BrandProgramme, Instructor, ParentSchool, Target, Term
 
 from . import services
-from .models import Course, CourseSession, OnlineLesson, Stage, Theme
+from .models import Course, CourseSession, CreditEntry, OnlineLesson, Stage, Theme
 
 
 class DemoDependencyMissing(RuntimeError):
@@ -65,7 +72,8 @@ INSTRUCTORS = [
 ]
 
 # (parent school, title, summary, themes, stages, level, mode, audience, brand,
-#  instructor, credits, sessions as (days from now, hour, capacity))
+#  instructor, credits, sessions as (days from today, hour, capacity)). Sessions
+# before today were held: COURSE_HISTORY says who booked them and who came.
 COURSES = [
     (
         "上清寺街道社区家长学校",
@@ -79,7 +87,7 @@ COURSES = [
         "育苗护幼",
         "王老师",
         1,
-        [(3, 19, 30), (10, 19, 30)],
+        [(-28, 19, 30), (3, 19, 30), (10, 19, 30)],
     ),
     (
         "上清寺街道社区家长学校",
@@ -93,7 +101,7 @@ COURSES = [
         "育苗护幼",
         "王老师",
         1,
-        [(5, 10, 2), (12, 10, 20)],
+        [(-12, 10, 20), (5, 10, 2), (12, 10, 20)],
     ),
     (
         "上清寺街道社区家长学校",
@@ -121,7 +129,7 @@ COURSES = [
         "慧育家·爱有方",
         "陈老师",
         1,
-        [(4, 19, 40), (18, 19, 40)],
+        [(-42, 19, 40), (-16, 19, 40), (4, 19, 40), (18, 19, 40)],
     ),
     (
         "解放碑街道社区家长学校",
@@ -149,7 +157,7 @@ COURSES = [
         "星联盟",
         "张老师",
         1,
-        [(2, 18, 60), (16, 18, 60)],
+        [(-63, 18, 60), (2, 18, 60), (16, 18, 60)],
     ),
     (
         "中华路小学家长学校",
@@ -177,7 +185,7 @@ COURSES = [
         "慧育家·爱有方",
         "陈老师",
         1,
-        [(7, 19, 50)],
+        [(-5, 19, 50), (7, 19, 50)],
     ),
     (
         "渝中家长成长指导中心家长课堂",
@@ -205,7 +213,7 @@ COURSES = [
         None,
         "李老师",
         1,
-        [(3, 14, 30), (17, 14, 30)],
+        [(-49, 14, 30), (-21, 14, 30), (3, 14, 30), (17, 14, 30)],
     ),
     (
         "溪口镇社区家长学校",
@@ -219,7 +227,7 @@ COURSES = [
         None,
         "李老师",
         1,
-        [(9, 9, 16)],
+        [(-14, 9, 5), (9, 9, 4)],
     ),
     (
         "溪口中心小学家长学校",
@@ -233,7 +241,7 @@ COURSES = [
         None,
         "周老师",
         1,
-        [(4, 16, 40)],
+        [(-35, 16, 40), (-7, 16, 40), (4, 16, 40)],
     ),
     (
         "澥浦中学家长学校",
@@ -264,6 +272,83 @@ COURSES = [
         [(11, 19, 35)],
     ),
 ]
+
+# Who booked each session and what became of it, in booking order:
+# (course title, session number) → [(family, who, outcome)]. ``family`` is a
+# members.demo.DEMO_FAMILIES key; ``who`` is "g" (the guardian), "gc" (with all
+# the children) or "g1" (with the first child); ``outcome`` is "present" or
+# "absent" (marked on the roster after the session), "" (not marked yet, or
+# still to come) or "cancel" (the family cancels three days before; the
+# waiting list moves up). A party that does not fit waits.
+COURSE_HISTORY = {
+    # Xikou
+    ("乡镇家庭教育指导", 1): [
+        ("parent", "g", "present"),
+        ("wang", "g", "present"),
+        ("chen", "g", "present"),
+        ("zhou", "g", "absent"),
+    ],
+    ("乡镇家庭教育指导", 2): [
+        ("parent", "g", "present"),
+        ("chen", "g", "present"),
+        ("zhou", "g", "present"),
+        ("wang", "g", "cancel"),
+    ],
+    ("乡镇家庭教育指导", 3): [("parent", "g", ""), ("wang", "g", "")],
+    # 5 places: chen (2) waits behind parent, wang and zhou, and moves up when
+    # wang cancels.
+    ("孩子的情绪管理", 1): [
+        ("parent", "gc", "present"),
+        ("wang", "gc", "cancel"),
+        ("chen", "g1", "present"),
+        ("zhou", "g", "absent"),
+    ],
+    # 4 places, full: the demo parent is first on the waiting list.
+    ("孩子的情绪管理", 2): [("wang", "gc", ""), ("zhou", "gc", ""), ("parent", "gc", "")],
+    ("学习型家庭建设", 1): [
+        ("parent", "g", "absent"),
+        ("chen", "g", "present"),
+        ("wang", "g", "present"),
+    ],
+    ("学习型家庭建设", 2): [
+        ("parent", "g", "present"),
+        ("zhou", "g", "present"),
+        ("chen", "g", ""),
+    ],
+    # Yuzhong
+    ("亲子沟通的艺术", 1): [
+        ("liu", "g", "present"),
+        ("zhao", "g", "present"),
+        ("sun", "g", "present"),
+        ("he", "g", "absent"),
+    ],
+    ("幼小衔接家长课", 1): [("sun", "gc", "present"), ("liu", "g", "present")],
+    # 2 places: zhao's party fills them, he waits.
+    ("幼小衔接家长课", 2): [("zhao", "g1", ""), ("he", "g", "")],
+    ("青春期心理健康", 1): [
+        ("zhao", "g", "present"),
+        ("liu", "g", "present"),
+        ("he", "g", "present"),
+    ],
+    ("青春期心理健康", 2): [
+        ("zhao", "g", "present"),
+        ("he", "g", "absent"),
+        ("liu", "g", "present"),
+    ],
+    ("星联盟·家校共育第一课", 1): [
+        ("liu", "g", "present"),
+        ("zhao", "g", "present"),
+        ("sun", "g", "present"),
+        ("he", "g", "present"),
+    ],
+    # Held five days ago: the roster is still being marked.
+    ("慧育家·爱有方：好家风伴成长", 1): [
+        ("liu", "gc", "present"),
+        ("zhao", "gc", "present"),
+        ("sun", "gc", ""),
+        ("he", "g", "present"),
+    ],
+}
 
 ONLINE_LESSONS = {
     "AI时代的学习力": [("认识人工智能", 900), ("好问题胜过好答案", 780)],
@@ -317,7 +402,13 @@ def _terms(today: datetime.date) -> Term:
 
 
 @transaction.atomic
-def load(stdout=None) -> dict[str, int]:
+def load(stdout=None, *, history: bool = True) -> dict[str, int]:
+    """The catalogue; with ``history``, also the term so far (COURSE_HISTORY).
+
+    ``manage.py load_demo`` passes ``history=False``: events.demo runs the
+    courses' history together with the events' in one timeline, so the outbox
+    sends each message at its moment.
+    """
     for code, order in STAGES:
         Stage.objects.update_or_create(code=code, defaults={"sort_order": order})
     themes = {}
@@ -353,9 +444,11 @@ def load(stdout=None) -> dict[str, int]:
             )
         instructors[name] = instructor
 
-    # Sessions start at whole hours in the coming weeks, counted from the day of
-    # the first load; later loads leave existing sessions where they are.
+    # Sessions start at whole hours, counted in days from the first load (past
+    # ones no earlier than the term's first day); they were all announced when
+    # the demo's history begins. Later loads leave existing sessions where they are.
     today = timezone.localdate()
+    now = timezone.now()
     for (
         school_name,
         title,
@@ -392,15 +485,16 @@ def load(stdout=None) -> dict[str, int]:
         for number, (days, hour, capacity) in enumerate(sessions, start=1):
             if number <= existing:
                 continue
-            day = today + timedelta(days=days)
+            day = max(today + timedelta(days=days), term.starts_on)
             starts_at = timezone.make_aware(datetime.datetime(day.year, day.month, day.day, hour))
-            services.course_session_create(
-                course=course,
-                starts_at=starts_at,
-                ends_at=starts_at + timedelta(minutes=90),
-                capacity=capacity,
-                venue=f"{schools[school_name].host_unit.name} 多功能教室",
-            )
+            with demo_clock(members_demo.history_start(now)):
+                services.course_session_create(
+                    course=course,
+                    starts_at=starts_at,
+                    ends_at=starts_at + timedelta(minutes=90),
+                    capacity=capacity,
+                    venue=f"{schools[school_name].host_unit.name} 多功能教室",
+                )
         for order, (lesson_title, seconds) in enumerate(ONLINE_LESSONS.get(title, [])):
             OnlineLesson.objects.update_or_create(
                 course=course,
@@ -411,6 +505,13 @@ def load(stdout=None) -> dict[str, int]:
                     "video_url": "https://example.cn/demo-video.mp4",
                 },
             )
+    if history:
+        members_demo.history_run(course_history_steps(now=now))
+        # The clock moved while the history ran: put the catalogue's "next
+        # session" back on the real present.
+        services.course_next_session_refresh(
+            course_ids=[c.pk for c in Course.objects.filter(term=term)]
+        )
 
     demo_titles = [c[1] for c in COURSES]
     counts = {
@@ -421,7 +522,158 @@ def load(stdout=None) -> dict[str, int]:
         "课程": Course.objects.filter(title__in=demo_titles).count(),
         "课程场次": CourseSession.objects.filter(course__title__in=demo_titles).count(),
         "线上微课": OnlineLesson.objects.count(),
+        "课程报名": Booking.objects.filter(offering__course_session__isnull=False).count(),
+        "学分记录": CreditEntry.objects.count(),
     }
     if stdout is not None:
         stdout.write("课程演示数据已载入。")
     return counts
+
+
+# --- the term so far --------------------------------------------------------------
+
+
+def demo_families() -> dict[str, Guardian]:
+    """members.demo's families, each with the channels its guardian chose
+    (saved once, through the preferences service, as if on the preferences page)."""
+    guardians = members_demo.families_load()
+    chosen = set(
+        NotificationPreference.objects.filter(
+            user__in=[g.user_id for g in guardians.values()]
+        ).values_list("user_id", flat=True)
+    )
+    for spec in members_demo.DEMO_FAMILIES:
+        guardian = guardians.get(spec.key)
+        if guardian is None or guardian.user_id in chosen:
+            continue
+        notification_preference_update(
+            user=guardian.user,
+            by_email="by_email" in spec.channels,
+            in_site="in_site" in spec.channels,
+            by_sms="by_sms" in spec.channels,
+            quiet_start=datetime.time(22, 0),
+            quiet_end=datetime.time(7, 0),
+        )
+    return guardians
+
+
+def _party(guardian: Guardian, who: str) -> tuple[list[int], list[int]]:
+    children = list(guardian.family.children.order_by("pk").values_list("pk", flat=True))
+    if who == "gc":
+        return [guardian.pk], children
+    if who == "g1":
+        return [guardian.pk], children[:1]
+    return [guardian.pk], []
+
+
+def _at(day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime(day.year, day.month, day.day, hour, minute))
+
+
+def offering_history_steps(
+    *,
+    offering_id: int,
+    plan: list[tuple[str, str, str]],
+    guardians: dict[str, Guardian],
+    book_at: Callable[[int], datetime.datetime],
+    book_until: datetime.datetime,
+    cancel_at: datetime.datetime,
+    mark_at: datetime.datetime,
+    book: Callable[[Guardian, list[int], list[int]], object],
+    cancel: Callable[[Booking, Guardian], object],
+    mark: Callable[[Booking, bool], object],
+) -> list[members_demo.HistoryStep]:
+    """The steps of one session's or event's plan (see COURSE_HISTORY), through the
+    given service calls; a booking only before ``book_until``. Each step looks at
+    the rows when it runs and does nothing if it is done already, so a second load
+    changes nothing."""
+    steps = []
+    for index, (key, who, outcome) in enumerate(plan):
+        guardian = guardians[key]
+
+        def current(guardian=guardian) -> Booking | None:
+            return (
+                Booking.objects.filter(offering_id=offering_id, family_id=guardian.family_id)
+                .order_by("-pk")
+                .first()
+            )
+
+        def book_step(guardian=guardian, who=who, current=current) -> None:
+            if current() is None:
+                book(guardian, *_party(guardian, who))
+
+        def cancel_step(guardian=guardian, current=current) -> None:
+            booking = current()
+            if booking is not None and booking.status != Booking.Status.CANCELLED:
+                cancel(booking, guardian)
+
+        def mark_step(outcome=outcome, current=current) -> None:
+            booking = current()
+            if (
+                booking is not None
+                and booking.status == Booking.Status.CONFIRMED
+                and booking.attendance != outcome
+            ):
+                mark(booking, outcome == Booking.Attendance.PRESENT)
+
+        if book_at(index) < book_until:
+            steps.append(members_demo.history_step(book_at(index), book_step, kind="book"))
+        if outcome == "cancel":
+            steps.append(members_demo.history_step(cancel_at, cancel_step, kind="cancel"))
+        elif outcome in (Booking.Attendance.PRESENT, Booking.Attendance.ABSENT):
+            steps.append(members_demo.history_step(mark_at, mark_step, kind="mark"))
+    return steps
+
+
+def course_history_steps(*, now: datetime.datetime) -> list[members_demo.HistoryStep]:
+    """COURSE_HISTORY as steps, leaving out what has not happened by ``now``: families
+    book from 09:00 nine days ahead (yesterday, for sessions coming up soon),
+    cancel three days ahead, and the roster is marked ten minutes after the end."""
+    guardians = demo_families()
+    steps = []
+    for (title, number), plan in COURSE_HISTORY.items():
+        session = (
+            CourseSession.objects.filter(course__title=title, course__term__is_current=True)
+            .select_related("offering")
+            .order_by("offering__starts_at", "pk")[number - 1 : number]
+            .first()
+        )
+        if session is None:
+            continue
+        offering = session.offering
+        start_day = timezone.localdate(offering.starts_at)
+        booking_day = min(
+            start_day - timedelta(days=9), timezone.localdate(now) - timedelta(days=1)
+        )
+
+        def book(guardian, guardian_ids, child_ids, offering_id=offering.pk):
+            booking_create(
+                offering_id=offering_id,
+                family=guardian.family,
+                booked_by=guardian.user,
+                guardian_ids=guardian_ids,
+                child_ids=child_ids,
+            )
+
+        def cancel(booking, guardian):
+            booking_cancel(booking_id=booking.pk, family=booking.family, cancelled_by=guardian.user)
+
+        def mark(booking, present, session=session):
+            services.session_attendance_mark(
+                session=session, booking_id=booking.pk, present=present, marked_by=None
+            )
+
+        steps += offering_history_steps(
+            offering_id=offering.pk,
+            plan=plan,
+            guardians=guardians,
+            book_at=lambda index, day=booking_day: _at(day, 9) + timedelta(minutes=9 * index),
+            book_until=offering.starts_at,
+            cancel_at=_at(start_day - timedelta(days=3), 10),
+            mark_at=offering.ends_at + timedelta(minutes=10),
+            book=book,
+            cancel=cancel,
+            mark=mark,
+        )
+    # Only what lies in the past has happened.
+    return [step for step in steps if step.moment < now]

@@ -16,10 +16,17 @@ def test_demo_events_load_twice_without_changes():
     first = demo.load()
     second = demo.load()
 
-    # then six published events exist, once each
+    # then six events to come are published and three held this term are
+    # finished, once each
     assert first == second
     assert Event.objects.filter(status="published").count() == 6
+    assert Event.objects.filter(status="finished").count() == 3
     # and the demo parent's family is registered once for the Xikou lecture
+    # (coming up) and the two Xikou events it went to
     from bookings.models import Booking
 
-    assert Booking.objects.filter(booked_by__username="demo_parent").count() == 1
+    parent = Booking.objects.filter(booked_by__username="demo_parent")
+    assert parent.count() == 3
+    lecture = parent.get(offering__event__title="家庭教育讲座：青春期亲子沟通")
+    assert lecture.status == "confirmed" and lecture.attendance == "unknown"
+    assert parent.filter(attendance="present").count() == 2

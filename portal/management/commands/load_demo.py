@@ -1,4 +1,6 @@
-"""Load the demo alliances, parent schools, courses and events. Idempotent."""
+"""Load the demo alliances, parent schools, courses and events, with a term in
+progress (sessions held, attendance, credits, event registrations, messages
+sent), then compute the dashboards' figures. Idempotent."""
 
 from importlib import import_module
 
@@ -8,12 +10,19 @@ from django.utils.translation import gettext as _
 
 # Each app's demo module has ``load(stdout) -> dict[str, int]``; they run in
 # dependency order, and each creates or updates by natural keys, so a second
-# run changes nothing.
-DEMO_MODULES = ["members.demo", "courses.demo", "events.demo"]
+# run changes nothing. The courses' history (sessions held, attendance) is run
+# by events.demo together with the events', in one timeline with the outbox.
+DEMO_MODULES = [
+    ("members.demo", {}),
+    ("courses.demo", {"history": False}),
+    ("events.demo", {}),
+]
 
 
 class Command(BaseCommand):
-    help = _("载入演示数据（溪口联盟、渝中区教联体、镇海海天舒等）；可重复运行。")
+    help = _(
+        "载入演示数据（溪口联盟、渝中区教联体、镇海海天舒等，含本学期已开课程、签到、学分、活动和消息）；可重复运行。"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -24,13 +33,20 @@ class Command(BaseCommand):
 
     def handle(self, *args, if_empty=False, **options):
         from members.models import Alliance
+        from reports import selectors as report_selectors
+        from reports.services import participation_rollup
 
         if if_empty and Alliance.objects.exists():
             self.stdout.write(_("数据库已有数据，跳过演示数据。"))
             return
         with transaction.atomic():
-            for path in DEMO_MODULES:
-                counts = import_module(path).load(stdout=self.stdout)
+            for path, options in DEMO_MODULES:
+                counts = import_module(path).load(stdout=self.stdout, **options)
                 for label, count in counts.items():
                     self.stdout.write(f"{label}: {count}")
+        # The dashboards read snapshots: compute the current term's now, so they
+        # show the demo's figures on first start (the nightly roll-up keeps them up).
+        term = report_selectors.term_choose(code=None)
+        rows = participation_rollup(term=term)
+        self.stdout.write(_("统计快照：%(term)s，%(rows)s 行。") % {"term": term, "rows": rows})
         self.stdout.write(self.style.SUCCESS(_("演示数据已就绪。")))
