@@ -12,6 +12,11 @@ through ``send_sms``; which provider carries them is chosen by settings alone:
 
 A backend is any class with ``__init__(**options)`` and ``send(message)``;
 ``send`` raises on failure so that a Celery task can retry.
+
+Every text starts with the signature ``SMS_SIGNATURE`` (「【协同育人门户】」 by
+default): providers in mainland China refuse unsigned messages. ``send_sms``
+applies it, once, whatever the caller wrote (see :func:`sms_signed`), so no
+caller writes the signature itself.
 """
 
 from __future__ import annotations
@@ -29,7 +34,11 @@ from .privacy import mask_phone
 
 logger = logging.getLogger("members.sms")
 
-__all__ = ["mask_phone", "send_sms", "get_backend", "SMSMessage"]
+__all__ = ["mask_phone", "send_sms", "sms_signed", "sms_segments", "get_backend", "SMSMessage"]
+
+#: The signature texts carried before SMS_SIGNATURE was a setting; a text that
+#: still starts with it gets the configured one instead, never both.
+DEFAULT_SMS_SIGNATURE = "【协同育人门户】"
 
 
 @dataclass(frozen=True)
@@ -123,5 +132,31 @@ def get_backend() -> BaseSMSBackend:
     return import_string(settings.SMS_BACKEND)(**settings.SMS_OPTIONS)
 
 
+def sms_signed(text: str) -> str:
+    """``text`` with the configured signature in front, exactly once.
+
+    A text that already starts with the configured signature (or with the old
+    built-in one) is not signed again; an empty ``SMS_SIGNATURE`` sends the
+    text unsigned, for a provider that adds its own.
+    """
+    signature = getattr(settings, "SMS_SIGNATURE", DEFAULT_SMS_SIGNATURE) or ""
+    body = (text or "").strip()
+    for known in dict.fromkeys([signature, DEFAULT_SMS_SIGNATURE]):
+        if known and body.startswith(known):
+            body = body[len(known) :].lstrip()
+            break
+    return f"{signature}{body}"
+
+
+def sms_segments(text: str) -> int:
+    """How many messages the provider bills for ``text``: Chinese text is sent as
+    UCS-2, 70 characters in one message, 67 per part when it is split."""
+    length = len(text)
+    if length <= 70:
+        return 1
+    return -(-length // 67)
+
+
 def send_sms(*, phone: str, text: str) -> None:
-    get_backend().send(SMSMessage(phone=phone, text=text))
+    """Send one text, signed (the one rule for the signature)."""
+    get_backend().send(SMSMessage(phone=phone, text=sms_signed(text)))

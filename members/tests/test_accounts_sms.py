@@ -31,7 +31,10 @@ def test_the_backend_is_chosen_by_settings(settings):
     settings.SMS_OPTIONS = {}
     LocmemSMSBackend.reset()
     send_sms(phone="13812341234", text="hello")
-    assert LocmemSMSBackend.outbox == [SMSMessage(phone="13812341234", text="hello")]
+    # (send_sms signs every text: SMS_SIGNATURE, 【协同育人门户】 by default)
+    assert LocmemSMSBackend.outbox == [
+        SMSMessage(phone="13812341234", text="【协同育人门户】hello")
+    ]
     LocmemSMSBackend.reset()
 
 
