@@ -32,6 +32,8 @@ def notification_preference_update(
     quiet_start: datetime.time,
     quiet_end: datetime.time,
 ) -> NotificationPreference:
+    """Save the person's own choice; from now on it is what the outbox follows
+    (see notifications.selectors.notification_preference_for)."""
     preference, _created = NotificationPreference.objects.update_or_create(
         user=user,
         defaults={
@@ -43,3 +45,9 @@ def notification_preference_update(
         },
     )
     return preference
+
+
+def notification_preference_reset(*, user) -> None:
+    """Forget the saved choice: the channels follow the person's contacts again
+    (notifications.selectors.notification_defaults_for)."""
+    NotificationPreference.objects.filter(user=user).delete()

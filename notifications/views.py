@@ -10,8 +10,17 @@ from django.views.decorators.http import require_POST
 
 from .forms import PreferenceForm
 from .models import Notification
-from .selectors import notification_list_for_user, notification_preference_for
-from .services import notification_mark_read, notification_preference_update
+from .selectors import (
+    notification_channel_lines,
+    notification_list_for_user,
+    notification_preference_for,
+    notification_preference_is_saved,
+)
+from .services import (
+    notification_mark_read,
+    notification_preference_reset,
+    notification_preference_update,
+)
 
 
 @login_required
@@ -43,10 +52,20 @@ def read_all(request):
 
 @login_required
 def preferences(request):
-    preference = notification_preference_for(user=request.user)
-    form = PreferenceForm(request.POST or None, instance=preference)
+    user = request.user
+    if request.method == "POST" and "reset" in request.POST:
+        notification_preference_reset(user=user)
+        messages.success(request, _("已恢复为推荐设置：按您登记的联系方式通知您。"))
+        return redirect("notifications:preferences")
+    preference = notification_preference_for(user=user)
+    lines = notification_channel_lines(user=user, preference=preference)
+    form = PreferenceForm(request.POST or None, instance=preference, lines=lines)
     if request.method == "POST" and form.is_valid():
-        notification_preference_update(user=request.user, **form.cleaned_data)
+        notification_preference_update(user=user, **form.cleaned_data)
         messages.success(request, _("通知设置已保存。"))
         return redirect("notifications:preferences")
-    return render(request, "notifications/preferences.html", {"form": form})
+    return render(
+        request,
+        "notifications/preferences.html",
+        {"form": form, "is_saved": notification_preference_is_saved(user=user)},
+    )
