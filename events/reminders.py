@@ -51,9 +51,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from bookings.models import Booking, Offering
+from members.formatting import when_label
 from members.models import FamilyInvitation, Guardian, User
 from members.sms import send_sms
-from notifications.selectors import notification_preference_for, sms_allowed_from
+from notifications.selectors import (
+    notification_preference_for,
+    notification_sms_phone,
+    sms_allowed_from,
+)
 from notifications.services import notification_create
 
 from .ics import calendar_bytes
@@ -112,7 +117,7 @@ def _channel_rows(
         rows.append(Delivery(channel=Delivery.Channel.INBOX, due_at=due_at, **fields))
     if preference.by_email and user.email:
         rows.append(Delivery(channel=Delivery.Channel.EMAIL, due_at=due_at, **fields))
-    phone = guardian.phone or user.phone
+    phone = notification_sms_phone(user=user, guardian=guardian)
     if preference.by_sms and phone:
         sms_due = sms_allowed_from(preference=preference, when=due_at)
         row = Delivery(channel=Delivery.Channel.SMS, due_at=sms_due, **fields)
@@ -623,9 +628,9 @@ def _render_invitation(delivery: Delivery) -> dict[str, str]:
         "请在%(days)s天内打开下面的链接，注册或登录后接受邀请：\n%(link)s\n\n"
         "如果您不认识邀请人，请忽略这封邮件。"
     ) % {**values, "inviter": inviter or _("您的家人")}
+    # members.sms.send_sms puts the signature in front.
     sms = _(
-        "【协同育人门户】%(inviter)s邀请您作为%(relation)s加入家庭，"
-        "一起为孩子报名课程和活动。%(days)s天内有效：%(link)s"
+        "%(inviter)s邀请您作为%(relation)s加入家庭，一起为孩子报名课程和活动。%(days)s天内有效：%(link)s"
     ) % {**values, "inviter": inviter or _("家人")}
     return {"subject": subject, "lead": text, "text": text, "html": "", "sms": sms, "path": ""}
 
@@ -637,11 +642,62 @@ def _path_for(delivery: Delivery, info: OfferingInfo) -> str:
         delivery.purpose == Delivery.Purpose.PROMOTED
         and delivery.offering.kind == Offering.Kind.COURSE_SESSION
     ):
-        try:
-            return reverse("courses:my_learning")
-        except NoReverseMatch:
-            return info.path
+        # 我的学习 is /me/ (portal:my_learning; courses:my_learning before it moved).
+        for name in ("portal:my_learning", "courses:my_learning"):
+            try:
+                return reverse(name)
+            except NoReverseMatch:
+                continue
     return info.path
+
+
+# Texts are billed per 70 Chinese characters (67 once split): names and places
+# are cut so that a text with a link stays within two parts, most within one.
+SMS_TITLE_CHARS = 20
+SMS_PLACE_CHARS = 16
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _sms_text(delivery: Delivery, info: OfferingInfo, *, when: str, link: str) -> str:
+    """The text message: what, when (with the weekday), where or 线上; a promotion
+    adds the link. members.sms.send_sms puts the signature in front."""
+    purpose = delivery.purpose
+    booking = delivery.booking
+    place = _short(info.venue, SMS_PLACE_CHARS) if info.venue else ""
+    if not place and info.online_url:
+        place = _("线上")
+    values = {
+        "title": _short(info.title, SMS_TITLE_CHARS),
+        "when": when,
+        "at": f"，{place}" if place else "",
+        "link": link,
+    }
+    if purpose == Delivery.Purpose.REMINDER:
+        # A reminder comes a day or hours before: the year would only lengthen it.
+        values["when"] = when_label(delivery.offering.starts_at, with_year=False)
+        return _("提醒：%(title)s，%(when)s 开始%(at)s。") % values
+    if purpose == Delivery.Purpose.PROMOTED:
+        text = _("候补转正：%(title)s，%(when)s 开始%(at)s。") % values
+        if link:
+            text += _("不能参加请及时取消：%(link)s") % values
+        else:
+            text += _("不能参加请及时取消。")
+        return text
+    if purpose == Delivery.Purpose.CONFIRMATION:
+        if booking is not None and booking.status == Booking.Status.WAITING:
+            return _("已进入候补：%(title)s（%(when)s），有空位会按顺序转正并通知您。") % values
+        return _("报名成功：%(title)s，%(when)s 开始%(at)s。") % values
+    if purpose == Delivery.Purpose.TIME_CHANGED:
+        return _("时间变更：%(title)s 改为 %(when)s 开始%(at)s，报名仍有效。") % values
+    if purpose == Delivery.Purpose.WITHDRAWN:
+        return _("已取消报名：%(title)s（%(when)s）。") % values
+    if delivery.offering.kind == Offering.Kind.COURSE_SESSION:
+        return _("课程取消：%(title)s（原定 %(when)s）已取消，无需前往。") % values
+    return _("活动取消：%(title)s（原定 %(when)s）已取消，无需前往。") % values
 
 
 def _render(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
@@ -650,7 +706,8 @@ def _render(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
     booking = delivery.booking
     purpose = delivery.purpose
     title = info.title
-    when = info.when_label
+    # One way of writing times (members/formatting.py): 12月3日 周三 18:00.
+    when = when_label(delivery.offering.starts_at)
     values = {"title": title, "when": when}
     if purpose == Delivery.Purpose.REMINDER:
         hours = delivery.offset_minutes / 60
@@ -659,7 +716,6 @@ def _render(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
             **values,
             "hours": f"{hours:g}",
         }
-        sms = f"{subject} {info.venue or info.online_url}"
         if delivery.is_late:
             subject = _("【迟发提醒】") + subject
             lead += _("（您刚从候补转为正式报名，或系统稍有延迟，因此本提醒晚于原定时间发出。）")
@@ -672,15 +728,12 @@ def _render(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
                 )
                 % values
             )
-            sms = _("已进入候补：%(title)s（%(when)s），有空位将通知您。") % values
         else:
             subject = _("报名成功：%(title)s") % values
             lead = _("您的家庭已成功报名“%(title)s”，时间 %(when)s（北京时间）。") % values
-            sms = _("报名成功：%(title)s，%(when)s（北京时间）开始。") % values
     elif purpose == Delivery.Purpose.TIME_CHANGED:
         subject = _("【时间变更】%(title)s 改为 %(when)s") % values
         lead = _("“%(title)s”的时间已变更为 %(when)s（北京时间），您的报名保持有效。") % values
-        sms = f"{subject}（{_('北京时间')}）"
     elif purpose == Delivery.Purpose.PROMOTED:
         subject = _("候补转正：%(title)s") % {"title": title}
         lead = _(
@@ -691,7 +744,6 @@ def _render(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
             "starts": when,
             "party": booking.party_size if booking is not None else "",
         }
-        sms = _("候补转正：%(title)s，%(when)s（北京时间）开始。不能参加请及时取消。") % values
     elif purpose == Delivery.Purpose.WITHDRAWN:
         subject = _("已取消报名：%(title)s") % values
         if booking is not None and booking.confirmed_at is None:
@@ -701,14 +753,12 @@ def _render(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
                 _("您家庭在“%(title)s”（%(when)s，北京时间）的报名已取消，名额已留给其他家庭。")
                 % values
             )
-        sms = _("已取消报名：%(title)s（%(when)s）。") % values
     else:
         if delivery.offering.kind == Offering.Kind.COURSE_SESSION:
             subject = _("【课程场次取消】%(title)s") % {"title": title}
         else:
             subject = _("【活动取消】%(title)s") % {"title": title}
         lead = _("很抱歉，原定于 %(when)s（北京时间）的“%(title)s”已取消，无需前往。") % values
-        sms = f"{subject}（{_('原定 %(when)s') % values}）"
     path = _path_for(delivery, info)
     # No calendar file for a booking that is no more: it would add it back.
     ics = purpose != Delivery.Purpose.WITHDRAWN
@@ -728,8 +778,7 @@ def _render(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
         "lead": lead,
         "text": render_to_string("events/email/delivery.txt", context),
         "html": render_to_string("events/email/delivery.html", context),
-        # Short: the title and the local time (a long title is cut at 300 characters).
-        "sms": sms.strip()[:300],
+        "sms": _sms_text(delivery, info, when=when, link=_absolute("", path)),
         "path": path,
         "ics": ics,
     }
@@ -754,10 +803,10 @@ def _email(delivery: Delivery, info: OfferingInfo | None, rendered: dict) -> Ema
 
 
 def _phone(delivery: Delivery) -> str:
+    """The same number the row was planned for (notifications' one rule)."""
     if delivery.user_id is None:
         return delivery.address
-    guardian_phone = getattr(getattr(delivery.user, "guardian", None), "phone", "")
-    return guardian_phone or delivery.user.phone or ""
+    return notification_sms_phone(user=delivery.user)
 
 
 def _record_failure(delivery: Delivery, error: Exception) -> None:

@@ -14,6 +14,7 @@ from events.reminders import reminder_pass_run
 from events.tests import worker_fixtures
 from events.tests.factories import make_event
 from events.tests.worker_fixtures import decoded
+from members.formatting import when_label
 from members.tests.factories import GuardianFactory
 from tests.helpers import wait_for
 
@@ -70,7 +71,7 @@ def test_one_pass_sends_300_reminders_once_with_local_time(reminder_worker, smtp
         timeout=60,
     )
     local = starts_at.astimezone(ZoneInfo("Asia/Shanghai"))
-    expected = f"{local.year}年{local.month}月{local.day}日"
+    expected = when_label(starts_at)  # 12月3日 周三 18:00 (members/formatting.py)
     decoded_messages = [decoded(m) for m in smtp_server.messages]
     assert len(decoded_messages) == 300
     recipients = sorted(str(m["To"]) for m in smtp_server.messages)

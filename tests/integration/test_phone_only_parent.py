@@ -1,0 +1,234 @@
+"""Done when: a new parent who has only a phone number is reached on it.
+
+She signs up through allauth's phone flow (the code read from the in-memory SMS
+backend of this process), sets up her family and books a full course session,
+so she waits; a confirmed family cancels, she is promoted, and a real Celery
+worker on Redis delivers the promotion and the reminders to her phone through
+the HTTP SMS gateway backend (a local gateway started by the test), each text
+signed 【协同育人门户】 with the weekday label. No email row is ever made for
+her, and a text due at 23:00 waits until 07:00.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from bookings.models import Booking
+from bookings.services import booking_cancel, booking_create
+from courses.tests.factories import CourseFactory, make_session
+from events import reminders
+from events.models import Delivery
+from events.tests import worker_fixtures
+from members.formatting import when_label
+from members.models import Guardian, User
+from members.sms import LocmemSMSBackend, sms_segments
+from members.tests.factories import GuardianFactory
+from members.tests.family_support import signup_by_phone
+from notifications.models import NotificationPreference
+from notifications.selectors import notification_preference_for
+from notifications.services import notification_preference_reset
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.celery_worker
+reminder_worker = worker_fixtures.reminder_worker
+
+PHONE = "13812345678"
+SIGNATURE = "【协同育人门户】"
+
+
+class _Gateway(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address):
+        super().__init__(address, _GatewayHandler)
+        self.received: list[dict] = []
+        self.lock = threading.Lock()
+
+
+class _GatewayHandler(BaseHTTPRequestHandler):
+    """Speaks what members.sms.HttpApiSMSBackend posts: JSON {phone, text, sign}."""
+
+    def do_POST(self):  # noqa: N802 - the http.server name
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.server.lock:
+            self.server.received.append(json.loads(body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"code": 0}')
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def sms_gateway(monkeypatch):
+    """A local SMS gateway; the worker's texts go to it, by its environment."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = _Gateway(("127.0.0.1", port))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("SMS_BACKEND", "members.sms.HttpApiSMSBackend")
+    monkeypatch.setenv(
+        "SMS_OPTIONS", json.dumps({"url": f"http://127.0.0.1:{port}/send", "api_key": "test"})
+    )
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def sign_up_texts(settings):
+    # allauth sends the sign-up code from this process (the test client).
+    settings.SMS_BACKEND = "members.sms.LocmemSMSBackend"
+    settings.SMS_OPTIONS = {}
+    LocmemSMSBackend.reset()
+    yield LocmemSMSBackend.outbox
+    LocmemSMSBackend.reset()
+
+
+def _texts(gateway, phone: str) -> list[str]:
+    with gateway.lock:
+        return [m["text"] for m in gateway.received if m["phone"] == phone]
+
+
+def _settled() -> bool:
+    return not Delivery.objects.filter(status__in=["pending", "claimed"]).exists()
+
+
+def _night_in_shanghai() -> bool:
+    # The worker sends by the real clock. At night her default quiet hours
+    # (22:00–07:00) would rightly hold every text until 07:00.
+    local = timezone.localtime().time()
+    return local >= datetime.time(21, 45) or local < datetime.time(7, 0)
+
+
+def test_a_phone_only_parent_is_promoted_and_reminded_by_sms(
+    sms_gateway, reminder_worker, smtp_server, sign_up_texts, client
+):
+    # (sms_gateway comes first: the worker reads SMS_BACKEND from the environment it starts with)
+    # given a course session for one family, starting in 20 hours, taken by a
+    # family that has an email address
+    course = CourseFactory(title="亲子沟通的技巧")
+    session = make_session(
+        course, capacity=1, starts_in=datetime.timedelta(hours=20), venue="上清寺社区活动室"
+    )
+    starts_at = session.offering.starts_at
+    first = GuardianFactory()
+    taken = booking_create(
+        offering_id=session.offering_id,
+        family=first.family,
+        booked_by=first.user,
+        guardian_ids=[first.pk],
+    )
+
+    # when a new parent signs up with her phone number and the code sent to it
+    response = signup_by_phone(client, sign_up_texts, PHONE)
+    assert response.status_code == 302 and response["Location"] == reverse("members:family")
+    user = User.objects.get(phone=PHONE)
+    assert user.phone_verified and user.email == ""
+    # then, without choosing anything, she is told by SMS and in the portal, not by email
+    assert not NotificationPreference.objects.filter(user=user).exists()
+    preference = notification_preference_for(user=user)
+    assert (preference.in_site, preference.by_email, preference.by_sms) == (True, False, True)
+    page = client.get(reverse("notifications:preferences")).content.decode()
+    assert "发到 138****5678" in page and "您还没有登记邮箱" in page
+    if _night_in_shanghai():
+        # (run at night: she moves her quiet hours to noon, an explicit choice
+        # the outbox respects, so the worker may text her now)
+        client.post(
+            reverse("notifications:preferences"),
+            {"in_site": "on", "by_sms": "on", "quiet_start": "12:00", "quiet_end": "12:01"},
+        )
+
+    # when she sets up her family and books the full session
+    response = client.post(
+        reverse("members:family"),
+        {"display_name": "小雨妈妈", "relation": "mother", "phone": PHONE},
+    )
+    assert response.status_code == 302
+    guardian = Guardian.objects.get(user=user)
+    client.post(reverse("courses:book", args=[session.pk]), {"guardian": [guardian.pk]})
+    mine = Booking.objects.get(family=guardian.family)
+    assert mine.status == Booking.Status.WAITING
+    wait_for(lambda: any("已进入候补" in t for t in _texts(sms_gateway, PHONE)), timeout=60)
+
+    # and the confirmed family cancels, so she is promoted
+    booking_cancel(booking_id=taken.pk, family=first.family, cancelled_by=first.user)
+    mine.refresh_from_db()
+    assert mine.status == Booking.Status.CONFIRMED
+
+    # then the worker texts her the promotion and the (late) 24-hour reminder
+    wait_for(lambda: len(_texts(sms_gateway, PHONE)) >= 3, timeout=60)
+    wait_for(_settled, timeout=60)
+    # and, when the 2-hour moment comes, the 2-hour reminder
+    reminders.reminder_pass_run(now=starts_at - datetime.timedelta(hours=2, minutes=-1))
+    wait_for(lambda: len(_texts(sms_gateway, PHONE)) >= 4, timeout=60)
+    wait_for(_settled, timeout=60)
+
+    texts = _texts(sms_gateway, PHONE)
+    day_and_time = when_label(starts_at, with_year=False)  # 12月3日 周三 18:00
+    promoted = [t for t in texts if "候补转正" in t]
+    reminded = [t for t in texts if t.startswith(f"{SIGNATURE}提醒：")]
+    assert len(promoted) == 1 and len(reminded) == 2, texts
+    assert promoted[0] == (
+        f"{SIGNATURE}候补转正：亲子沟通的技巧，{when_label(starts_at)} 开始，上清寺社区活动室。"
+        "不能参加请及时取消：https://portal.example.cn/me/"
+    )
+    for text in texts:
+        assert text.startswith(SIGNATURE) and text.count(SIGNATURE) == 1, text
+        assert day_and_time in text and "亲子沟通的技巧" in text, text
+        assert sms_segments(text) <= 2, text
+    assert all(sms_segments(t) == 1 for t in reminded)
+    # each went out once, as an SMS row marked sent, and no email row was ever made for her
+    rows = Delivery.objects.filter(user=user)
+    assert set(rows.values_list("channel", flat=True)) == {"inbox", "sms"}
+    assert sorted(rows.filter(channel="sms").values_list("purpose", "status")) == [
+        ("confirmation", "sent"),
+        ("promoted", "sent"),
+        ("reminder", "sent"),
+        ("reminder", "sent"),
+    ]
+    assert len(texts) == 4
+    # the family with an email address got email, never a text
+    assert not _texts(sms_gateway, first.user.phone)
+    assert any(str(m["To"]) == first.user.email for m in smtp_server.messages)
+    # and this process sent only her sign-up code (signed too)
+    assert [m.phone for m in sign_up_texts] == [PHONE]
+    assert sign_up_texts[0].text.startswith(SIGNATURE)
+
+    # and a text due at 23:00 waits until 07:00: she books a second session, in
+    # three days, and its time change is announced at 23:00 tomorrow
+    notification_preference_reset(user=user)  # (the 22:00–07:00 default, if she had moved it)
+    later = make_session(course, capacity=5, starts_in=datetime.timedelta(days=3))
+    client.post(reverse("courses:book", args=[later.pk]), {"guardian": [guardian.pk]})
+    night = (timezone.localtime() + datetime.timedelta(days=1)).replace(
+        hour=23, minute=0, second=0, microsecond=0
+    )
+    reminders.notices_create(offering=later.offering, purpose="time_changed", moment=night)
+    row = Delivery.objects.get(
+        user=user, offering=later.offering, purpose="time_changed", channel="sms"
+    )
+    local_due = timezone.localtime(row.due_at)
+    assert (local_due.date(), f"{local_due:%H:%M}") == (
+        (night + datetime.timedelta(days=1)).date(),
+        "07:00",
+    )
+    assert row.status == "pending" and "免打扰" in row.note
+    assert not Delivery.objects.filter(user=user, channel="email").exists()
+    _token, claimed = reminders.deliveries_claim_batch(
+        now=row.due_at - datetime.timedelta(minutes=1), limit=50
+    )
+    assert row.pk not in claimed
