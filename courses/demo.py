@@ -26,7 +26,7 @@ from notifications.models import NotificationPreference
 from notifications.services import notification_preference_update
 from parent_school.models import BrandProgramme, Instructor, ParentSchool, Target, Term
 
-from . import services
+from . import demo_video, services
 from .models import Course, CourseSession, CreditEntry, OnlineLesson, Stage, Theme
 
 
@@ -505,6 +505,9 @@ def load(stdout=None, *, history: bool = True) -> dict[str, int]:
                     "video_url": "https://example.cn/demo-video.mp4",
                 },
             )
+    # One lesson that plays in the page (the others are outside links).
+    demo_video.load()
+
     if history:
         members_demo.history_run(course_history_steps(now=now))
         # The clock moved while the history ran: put the catalogue's "next
