@@ -12,11 +12,10 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from bookings.models import Booking, Offering
 from bookings.selectors import BookingDecision, booking_decision
-from members import access
+from members import access, formatting
 
 from .errors import EventError
 from .models import CalendarFeed, Delivery, Event, ReminderRule
@@ -26,10 +25,8 @@ DEFAULT_OFFSETS = (24 * 60, 2 * 60)
 
 
 def local_time_label(when: datetime.datetime) -> str:
-    """``2026年11月26日（周四）14:30`` in Asia/Shanghai, whatever the server's zone."""
-    local = when.astimezone(SHANGHAI)
-    weekdays = [_("周一"), _("周二"), _("周三"), _("周四"), _("周五"), _("周六"), _("周日")]
-    return f"{local.year}年{local.month}月{local.day}日（{weekdays[local.weekday()]}）{local:%H:%M}"
+    """``12月3日 周三 18:00`` in Asia/Shanghai: the portal's one rule (members.formatting)."""
+    return formatting.when_label(when)
 
 
 @dataclass

@@ -15,5 +15,5 @@ def mask_phone(value) -> str:
 
 @register.filter
 def local_when(value) -> str:
-    """A moment in Asia/Shanghai, with the weekday: 2026年11月26日（周四）14:30."""
+    """A moment in Asia/Shanghai, with the weekday: 11月26日 周四 14:30."""
     return local_time_label(value) if value else ""

@@ -20,9 +20,10 @@ from events.models import Delivery
 from events.reminders import reminder_pass_run
 from events.services import event_cancel, event_register, event_registration_cancel, event_update
 from events.tests.factories import make_event
+from members.formatting import when_label
 from members.models import RoleAssignment
 from members.services import family_invitation_create
-from members.sms import LocmemSMSBackend
+from members.sms import LocmemSMSBackend, sms_segments
 from members.tests.factories import GuardianFactory, RoleAssignmentFactory, UserFactory
 from notifications.models import Notification, NotificationPreference
 
@@ -211,7 +212,7 @@ def test_a_waiting_receipt_says_so_and_a_promoted_course_family_is_sent_to_my_le
         booking_services.booking_cancel(booking_id=mine.pk, family=first.family, cancelled_by=None)
 
     notice = Notification.objects.get(user=second.user, kind="events.promoted")
-    assert notice.url == reverse("courses:my_learning")
+    assert notice.url == reverse("portal:my_learning")
     [email] = [m for m in mail.outbox if m.subject == "候补转正：亲子阅读"]
     assert email.to == [second.user.email] and "/me/" in email.body
 
@@ -304,7 +305,9 @@ def test_an_sms_notice_in_quiet_hours_waits_until_they_end(sms_outbox):
     [text] = sms_outbox
     starts = event.offering.starts_at.astimezone(SHANGHAI)
     assert event.title in text.text and f"{starts:%H:%M}" in text.text
-    assert text.text.startswith("候补转正") and len(text.text) <= 120
+    # (signed once, with the weekday label, the place and a link, in at most two parts)
+    assert text.text.startswith("【协同育人门户】候补转正：") and sms_segments(text.text) <= 2
+    assert when_label(event.offering.starts_at) in text.text and "/events/" in text.text
 
 
 def test_a_rolled_back_booking_leaves_no_receipt(django_capture_on_commit_callbacks):
