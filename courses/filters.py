@@ -6,7 +6,7 @@ are dropped from ``cleaned_data``, so they filter nothing and never raise.
 
 import django_filters
 from django import forms
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +14,7 @@ from bookings.models import Offering
 from members.models import Region, SchoolStage
 from parent_school.models import ParentSchool, Term
 
+from . import search
 from .models import Course, CourseSession, Theme
 
 
@@ -26,9 +27,25 @@ def upcoming_open_sessions():
     )
 
 
+class KeywordField(forms.CharField):
+    """The search box: a query pasted longer than the limit is cut, not refused,
+    so a parent who pastes a sentence still gets results. Null characters are
+    still refused (Django's validator): PostgreSQL cannot compare them."""
+
+    def to_python(self, value):
+        return super().to_python(value)[: search.MAX_QUERY_CHARS]
+
+
+class KeywordFilter(django_filters.CharFilter):
+    field_class = KeywordField
+
+
 class CourseFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(
-        label=_("关键词"), method="filter_keyword", max_length=50, strip=True
+    q = KeywordFilter(
+        label=_("关键词"),
+        method="filter_keyword",
+        max_length=search.MAX_QUERY_CHARS,
+        strip=True,
     )
     theme = django_filters.ModelChoiceFilter(
         label=_("主题"), field_name="themes", queryset=Theme.objects.all()
@@ -41,8 +58,10 @@ class CourseFilter(django_filters.FilterSet):
     region = django_filters.ModelChoiceFilter(
         label=_("街道/社区"), queryset=Region.objects.all(), method="filter_region"
     )
+    # Any school a published course names, active or not: the facet lists the
+    # schools of the courses shown, and each of its values must be accepted.
     parent_school = django_filters.ModelChoiceFilter(
-        label=_("家长学校"), queryset=ParentSchool.objects.filter(is_active=True)
+        label=_("家长学校"), queryset=ParentSchool.objects.all()
     )
     term = django_filters.ModelChoiceFilter(label=_("学期"), queryset=Term.objects.all())
     free = django_filters.BooleanFilter(
@@ -62,19 +81,40 @@ class CourseFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_keyword(self, queryset, name, value):
-        if not value:
+        # Courses with at least one of the query's words (courses/search.py); the
+        # selector ranks them. A query with no word in it (only punctuation) is ignored.
+        words = search.search_words(value or "")
+        if not words:
             return queryset
-        # icontains: Chinese substrings match (PostgreSQL uses the trigram indexes
-        # from migration 0003; SQLite scans, which is fine for a laptop).
-        return queryset.filter(Q(title__icontains=value) | Q(summary__icontains=value))
+        # Found once per request (the list and each facet's counts ask again).
+        if getattr(self, "_search_for", None) != words:
+            self._search_filter = search.search_filter(self.queryset, words)
+            self._search_for = words
+        return queryset.filter(self._search_filter)
 
     def filter_region(self, queryset, name, value):
         if value is None:
             return queryset
-        # A street also matches the parent schools of its communities.
-        return queryset.filter(
-            Q(parent_school__region=value) | Q(parent_school__region__parent=value)
-        )
+        # A region matches the parent schools in it and in every place below it
+        # (a district its streets and their communities), as its facet count does.
+        return queryset.filter(parent_school__region__in=self.region_and_below(value.pk))
+
+    def region_and_below(self, region_id: int) -> list[int]:
+        """The region and all regions under it, from one query per request."""
+        if not hasattr(self, "_region_children"):
+            children: dict[int | None, list[int]] = {}
+            for pk, parent in Region.objects.values_list("pk", "parent_id"):
+                children.setdefault(parent, []).append(pk)
+            self._region_children = children
+        found: set[int] = set()
+        todo = [region_id]
+        while todo:
+            pk = todo.pop()
+            if pk in found:  # a loop in bad data must not hang the page
+                continue
+            found.add(pk)
+            todo.extend(self._region_children.get(pk, []))
+        return sorted(found)
 
     def filter_free(self, queryset, name, value):
         if not value:
