@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db.models import (
+    BooleanField,
+    Case,
     Count,
     Exists,
     F,
@@ -17,6 +19,8 @@ from django.db.models import (
     Q,
     QuerySet,
     Sum,
+    Value,
+    When,
 )
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -29,9 +33,10 @@ from bookings.selectors import (
     booking_annotate_waiting_position,
     booking_decision,
 )
-from members.models import Family, SchoolStage
+from members.models import Family, Region, SchoolStage
 from parent_school.models import Term
 
+from . import search
 from .filters import FACETS, catalogue_filterset, queryset_without, upcoming_open_sessions
 from .models import Course, CourseSession, CreditEntry
 
@@ -40,14 +45,28 @@ def course_published() -> QuerySet[Course]:
     return Course.objects.filter(is_published=True)
 
 
-def course_annotate_for_cards(queryset: QuerySet[Course]) -> QuerySet[Course]:
-    """The list's rows, in catalogue order (by the stored, indexed next session)."""
-    return (
+def course_annotate_for_cards(
+    queryset: QuerySet[Course], *, words: tuple[search.SearchWord, ...] = (), query: str = ""
+) -> QuerySet[Course]:
+    """The list's rows, in catalogue order (by the stored, indexed next session);
+    with search words, best match first (courses/search.py), then by next session."""
+    queryset = (
         queryset.defer("body")
         .select_related("parent_school", "parent_school__region", "term", "brand")
         .prefetch_related("themes")
-        .order_by(F("next_session_at").asc(nulls_last=True), "-pk")
     )
+    order = [F("next_session_at").asc(nulls_last=True), "-pk"]
+    if words:
+        # search_partial: the course has only some of the words (the page says so).
+        queryset = queryset.annotate(**search.search_annotations(words, query)).annotate(
+            search_partial=Case(
+                When(search_matched__lt=len(words), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+        order = ["-search_rank", *order]
+    return queryset.order_by(*order)
 
 
 def course_cards_attach_live(courses: list[Course]) -> list[Course]:
@@ -84,6 +103,8 @@ class FacetValue:
     label: str
     count: int
     selected: bool
+    # The region facet is a tree: a district's streets, a street's communities.
+    children: list[FacetValue] = field(default_factory=list)
 
 
 @dataclass
@@ -93,34 +114,36 @@ class Catalogue:
     facets: dict[str, list[FacetValue]] = field(default_factory=dict)
     free_count: int = 0
     invalid: bool = False
+    # The words searched for (empty: no search, or a query with no word in it).
+    search_words: tuple[search.SearchWord, ...] = ()
+    # A query was typed but had nothing to search for (only punctuation).
+    search_ignored: bool = False
 
 
 def _facet_rows(queryset, facet: str):
-    """(value, label, count) for one facet, in one aggregate query."""
+    """(value, label, count) for one facet, in one aggregate query. Every count is
+    of distinct courses, the unit the list shows, whatever joins a filter added."""
     base = queryset.order_by()
+    courses = Count("pk", distinct=True)
     if facet == "theme":
-        rows = base.values_list("themes", "themes__name").annotate(n=Count("pk", distinct=True))
+        rows = base.values_list("themes", "themes__name").annotate(n=courses)
         return [(v, label, n) for v, label, n in rows if v is not None]
     if facet == "stage":
         labels = dict(SchoolStage.choices)
-        rows = base.values_list("stages__code").annotate(n=Count("pk", distinct=True))
+        rows = base.values_list("stages__code").annotate(n=courses)
         return [(v, labels.get(v, v), n) for v, n in rows if v]
     if facet in ("level", "mode"):
         choices = dict(Course.Level.choices if facet == "level" else Course.Mode.choices)
-        rows = base.values_list(facet).annotate(n=Count("pk"))
+        rows = base.values_list(facet).annotate(n=courses)
         return [(v, choices.get(v, v), n) for v, n in rows]
     if facet == "region":
-        rows = base.values_list("parent_school__region", "parent_school__region__name").annotate(
-            n=Count("pk")
-        )
-        return list(rows)
+        # Courses per parent school's own region; _region_tree adds them up the tree.
+        return list(base.values_list("parent_school__region").annotate(n=courses))
     if facet == "parent_school":
-        rows = base.values_list("parent_school", "parent_school__name").annotate(n=Count("pk"))
+        rows = base.values_list("parent_school", "parent_school__name").annotate(n=courses)
         return list(rows)
     if facet == "term":
-        rows = base.values_list("term", "term__school_year", "term__semester").annotate(
-            n=Count("pk")
-        )
+        rows = base.values_list("term", "term__school_year", "term__semester").annotate(n=courses)
         semesters = dict(Term.Semester.choices)
         return [
             (
@@ -131,6 +154,65 @@ def _facet_rows(queryset, facet: str):
             for v, year, sem, n in rows
         ]
     raise ValueError(facet)
+
+
+def _region_tree(rows, current_key: str | None) -> list[FacetValue]:
+    """The region facet as a tree (district → street or town → community), each
+    count the courses in the place or anywhere below it, so it equals what the
+    region filter (filters.CourseFilter.filter_region) then lists. A course has one
+    region, through its parent school, so the sums count no course twice. A city
+    with no school of its own is left out and its districts are the top level.
+    Places without courses are not shown. One query for the regions."""
+    direct = {pk: n for pk, n in rows if pk is not None}
+    if not direct:
+        return []
+    regions = {
+        pk: (name, kind, parent)
+        for pk, name, kind, parent in Region.objects.values_list("pk", "name", "kind", "parent_id")
+    }
+    totals: dict[int, int] = {}
+    for pk, n in direct.items():
+        seen: set[int] = set()
+        while pk in regions and pk not in seen:  # a loop in bad data must not hang
+            seen.add(pk)
+            totals[pk] = totals.get(pk, 0) + n
+            pk = regions[pk][2]
+    nodes = {
+        pk: FacetValue(
+            value=str(pk), label=regions[pk][0], count=n, selected=str(pk) == current_key
+        )
+        for pk, n in totals.items()
+    }
+    roots = []
+    for pk, node in nodes.items():
+        parent = regions[pk][2]
+        if parent in nodes and _region_shown(parent, regions, direct):
+            nodes[parent].children.append(node)
+        elif _region_shown(pk, regions, direct):
+            roots.append(node)
+        else:  # a city without schools of its own: its children are top-level
+            continue
+
+    def order(values: list[FacetValue]) -> list[FacetValue]:
+        values.sort(key=lambda fv: (-fv.count, fv.label))
+        for fv in values:
+            order(fv.children)
+        return values
+
+    return order(roots)
+
+
+def _region_shown(pk: int, regions: dict, direct: dict) -> bool:
+    return regions[pk][1] != Region.Kind.CITY or pk in direct
+
+
+def facet_values_flat(values: list[FacetValue]) -> list[FacetValue]:
+    """Every value of a facet, the region tree's included, parents first."""
+    flat = []
+    for fv in values:
+        flat.append(fv)
+        flat.extend(facet_values_flat(fv.children))
+    return flat
 
 
 # Facet counts cost one aggregate query per facet over every published course;
@@ -146,7 +228,7 @@ def _facet_cache_key(selected: dict) -> str:
         if value not in (None, "", False)
     )
     digest = hashlib.sha256("&".join(parts).encode()).hexdigest()[:32]
-    return f"courses:facets:v1:{get_language()}:{digest}"
+    return f"courses:facets:v2:{get_language()}:{digest}"
 
 
 def _facet_counts(filterset, selected: dict) -> tuple[dict[str, list[FacetValue]], int]:
@@ -159,6 +241,9 @@ def _facet_counts(filterset, selected: dict) -> tuple[dict[str, list[FacetValue]
         current = selected.get(facet)
         current_key = str(getattr(current, "pk", current)) if current not in (None, "") else None
         rows = _facet_rows(queryset_without(filterset, facet), facet)
+        if facet == "region":
+            facets[facet] = _region_tree(rows, current_key)
+            continue
         values = [
             FacetValue(value=str(v), label=str(label), count=n, selected=str(v) == current_key)
             for v, label, n in rows
@@ -186,12 +271,16 @@ def course_catalogue(*, data) -> Catalogue:
     filtered = filterset.qs
     selected = filterset.form.cleaned_data if filterset.is_bound else {}
     facets, free_count = _facet_counts(filterset, selected)
+    query = selected.get("q") or ""
+    words = search.search_words(query)
     return Catalogue(
         filterset=filterset,
-        courses=course_annotate_for_cards(filtered),
+        courses=course_annotate_for_cards(filtered, words=words, query=query),
         facets=facets,
         free_count=free_count,
         invalid=invalid,
+        search_words=words,
+        search_ignored=bool(query) and not words,
     )
 
 
