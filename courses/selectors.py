@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.core.cache import cache
 from django.db.models import (
@@ -15,6 +16,7 @@ from django.db.models import (
     Exists,
     F,
     Min,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -27,10 +29,10 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from bookings.models import Booking, BookingAttendee, Offering
+from bookings.party import guardian_label
 from bookings.selectors import (
     BookingDecision,
     booking_active_for_family,
-    booking_annotate_waiting_position,
     booking_decision,
 )
 from members.models import Family, Region, SchoolStage
@@ -38,7 +40,7 @@ from parent_school.models import Term
 
 from . import search
 from .filters import FACETS, catalogue_filterset, queryset_without, upcoming_open_sessions
-from .models import Course, CourseSession, CreditEntry
+from .models import Course, CourseSession, CreditEntry, LessonProgress, OnlineLesson
 
 
 def course_published() -> QuerySet[Course]:
@@ -330,51 +332,6 @@ def course_session_rows(
     ]
 
 
-def booking_decisions_attach(bookings: list[Booking]) -> list[Booking]:
-    """Set ``decision`` on each of the family's bookings (offering already loaded)."""
-    now = timezone.now()
-    for b in bookings:
-        b.decision = booking_decision(offering=b.offering, booking=b, now=now)
-    return bookings
-
-
-# My learning -----------------------------------------------------------------
-
-
-def _course_bookings(family: Family) -> QuerySet[Booking]:
-    return Booking.objects.filter(
-        family=family, offering__kind=Offering.Kind.COURSE_SESSION
-    ).select_related("offering", "offering__course_session", "offering__course_session__course")
-
-
-def my_upcoming(*, family: Family) -> list[Booking]:
-    return list(
-        _course_bookings(family)
-        .filter(status=Booking.Status.CONFIRMED, offering__ends_at__gte=timezone.now())
-        .prefetch_related(_attendees())
-        .order_by("offering__starts_at")[:50]
-    )
-
-
-def my_waiting(*, family: Family) -> list[Booking]:
-    return list(
-        booking_annotate_waiting_position(
-            _course_bookings(family).filter(
-                status=Booking.Status.WAITING, offering__starts_at__gte=timezone.now()
-            )
-        ).order_by("offering__starts_at")[:50]
-    )
-
-
-def my_history(*, family: Family) -> QuerySet[Booking]:
-    now = timezone.now()
-    return (
-        _course_bookings(family)
-        .filter(Q(offering__ends_at__lt=now) | Q(status=Booking.Status.CANCELLED))
-        .order_by("-offering__starts_at", "-pk")
-    )
-
-
 def _attendees():
     return Prefetch(
         "attendees",
@@ -408,7 +365,7 @@ def credit_balances(*, family: Family) -> list[CreditBalance]:
             member = child.nickname if child else "—"
         elif row["guardian"]:
             guardian = guardians.get(row["guardian"])
-            member = str(guardian.user) if guardian else "—"
+            member = guardian_label(guardian) if guardian else "—"
         else:
             member = "—"
         balances.append(CreditBalance(term=terms[row["term"]], member=member, total=row["total"]))
@@ -463,3 +420,138 @@ def session_list_for_staff(*, user, include_past: bool = False) -> QuerySet[Cour
     if include_past:
         return sessions.filter(offering__starts_at__lt=now).order_by("-offering__starts_at")
     return sessions.filter(offering__ends_at__gte=now).order_by("offering__starts_at")
+
+
+# Online lessons ------------------------------------------------------------------
+
+
+def lesson_published() -> QuerySet[OnlineLesson]:
+    return OnlineLesson.objects.filter(course__is_published=True)
+
+
+def lesson_for_viewer(*, pk: int) -> OnlineLesson | None:
+    """A lesson of a published course (anyone may watch; progress needs a family)."""
+    return (
+        lesson_published()
+        .select_related("course", "course__parent_school", "course__term")
+        .defer("course__body")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def lesson_progress_for_family(*, lesson: OnlineLesson, family: Family) -> LessonProgress | None:
+    return LessonProgress.objects.filter(lesson=lesson, family=family).first()
+
+
+def lesson_resume_at(*, lesson: OnlineLesson, progress: LessonProgress | None) -> float:
+    """Where the player starts: the last position, unless the video was (nearly)
+    at its end, which starts it again."""
+    if progress is None or progress.position_seconds >= lesson.duration_seconds - 3:
+        return 0.0
+    return round(progress.position_seconds, 1)
+
+
+@dataclass
+class LessonList:
+    form: object
+    lessons: QuerySet
+    invalid: bool = False
+
+
+def lesson_list(*, data) -> LessonList:
+    """Lessons of published courses, newest first, filtered by the lesson list's
+    form (courses/lesson_forms.py). Themes and stages are the course's, matched
+    with EXISTS, so a lesson is never listed twice. Invalid values are dropped and
+    reported, never a 500."""
+    from .lesson_forms import DURATIONS, LessonFilterForm
+
+    form = LessonFilterForm(data if data else None)
+    invalid = form.is_bound and not form.is_valid()
+    chosen = form.cleaned_data if form.is_bound else {}
+    lessons = lesson_published()
+    if chosen.get("q"):
+        lessons = lessons.filter(
+            Q(title__icontains=chosen["q"]) | Q(course__title__icontains=chosen["q"])
+        )
+    if chosen.get("theme"):
+        lessons = lessons.filter(
+            Exists(
+                Course.themes.through.objects.filter(
+                    course_id=OuterRef("course_id"), theme_id=chosen["theme"].pk
+                )
+            )
+        )
+    if chosen.get("stage"):
+        lessons = lessons.filter(
+            Exists(
+                Course.stages.through.objects.filter(
+                    course_id=OuterRef("course_id"), stage__code=chosen["stage"]
+                )
+            )
+        )
+    if chosen.get("duration"):
+        _label, low, high = DURATIONS[chosen["duration"]]
+        if low is not None:
+            lessons = lessons.filter(duration_seconds__gte=low)
+        if high is not None:
+            lessons = lessons.filter(duration_seconds__lte=high)
+    if chosen.get("source") == "here":
+        lessons = lessons.exclude(video_file="")
+    elif chosen.get("source") == "outside":
+        lessons = lessons.filter(video_file="")
+    lessons = (
+        lessons.select_related("course", "course__parent_school")
+        .defer("course__body", "course__summary")
+        .order_by("-pk")
+    )
+    return LessonList(form=form, lessons=lessons, invalid=invalid)
+
+
+def lesson_progress_attach(lessons: list[OnlineLesson], *, family: Family | None) -> list:
+    """Set ``my_progress`` (the family's progress or None) on one page of lessons, in
+    one query."""
+    rows = {}
+    if family is not None and lessons:
+        rows = {
+            p.lesson_id: p
+            for p in LessonProgress.objects.filter(
+                family=family, lesson__in=[lesson.pk for lesson in lessons]
+            )
+        }
+    for lesson in lessons:
+        lesson.my_progress = rows.get(lesson.pk)
+    return lessons
+
+
+@dataclass
+class TermCredits:
+    term: Term
+    total: Decimal
+    lessons: Decimal
+    lessons_completed: int
+
+
+def term_credits(*, family: Family, term: Term | None = None) -> TermCredits | None:
+    """The family's credits this term (the current one unless given): all of them,
+    the online lessons' share (their reversals subtracted) and how many lessons
+    earned one. Two queries."""
+    term = term or Term.objects.filter(is_current=True).first()
+    if term is None:
+        return None
+    lesson = CreditEntry.Reason.ONLINE_LESSON
+    figures = CreditEntry.objects.filter(family=family, term=term).aggregate(
+        total=Sum("amount"),
+        lessons=Sum(
+            "amount",
+            filter=Q(reason=lesson)
+            | Q(reason=CreditEntry.Reason.CORRECTION, reverses__reason=lesson),
+        ),
+        completed=Count("pk", filter=Q(reason=lesson, reversed_by__isnull=True)),
+    )
+    return TermCredits(
+        term=term,
+        total=figures["total"] or Decimal("0"),
+        lessons=figures["lessons"] or Decimal("0"),
+        lessons_completed=figures["completed"],
+    )
