@@ -31,7 +31,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .privacy import mask_phone
+from .privacy import person_name
 from .sms import send_sms
 
 _CN_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
@@ -72,24 +72,8 @@ class ChinaMobileField(forms.CharField):
 
 
 def user_display(user) -> str:
-    """How allauth names a person: 「已登录：王妈妈」, 「已登录：138****5678」.
-
-    The display name (or a name typed in the admin), else the phone masked as every
-    page masks it, else the email masked as invitations are; never the random
-    username, which means nothing to a parent.
-    """
-    from .services import _mask_email
-
-    name = (getattr(user, "display_name", "") or "").strip()
-    if not name:
-        name = f"{getattr(user, 'last_name', '')}{getattr(user, 'first_name', '')}".strip()
-    if name:
-        return name
-    if getattr(user, "phone", None):
-        return mask_phone(user.phone)
-    if getattr(user, "email", ""):
-        return _mask_email(user.email)
-    return _("用户")
+    """How allauth names a person: 「已登录：王妈妈」, 「已登录：138****5678」 (members.privacy)."""
+    return person_name(user)
 
 
 class AccountAdapter(DefaultAccountAdapter):

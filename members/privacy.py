@@ -32,6 +32,18 @@ def mask_email(email: str | None) -> str:
     return f"{name[:1]}***@{domain}" if domain else "***"
 
 
+def person_name(user) -> str:
+    """How the portal names a person to others and to themselves: 「王妈妈」, else
+    「138****5678」, else 「w***@example.cn」, else 「用户」; never the random username,
+    which means nothing to a parent (sign-in message, greetings, credit lists)."""
+    from django.utils.translation import gettext as _
+
+    name = (getattr(user, "display_name", "") or "").strip()
+    if not name:
+        name = f"{getattr(user, 'last_name', '')}{getattr(user, 'first_name', '')}".strip()
+    return name or mask_phone(user.phone or "") or mask_email(user.email) or _("用户")
+
+
 #: A text cell starting with one of these is run as a formula (or as DDE) by
 #: Excel, WPS or LibreOffice; a leading tab or carriage return is stripped by some
 #: of them before they look. Full-width ＝＋－＠ are included because a Chinese

@@ -24,6 +24,7 @@ from .models import (
     Region,
     User,
 )
+from .privacy import mask_email
 from .sms import mask_phone
 
 logger = logging.getLogger(__name__)
@@ -342,7 +343,9 @@ def family_invitation_accept(*, token: str, user: User, ip_address: str | None =
             raise MembersError("already_in_family")
         if not _user_matches_invitation(user, invitation):
             contact = (
-                mask_phone(invitation.phone) if invitation.phone else _mask_email(invitation.email)
+                mask_phone(invitation.phone)
+                if invitation.phone
+                else (mask_email(invitation.email) or "***")
             )
             raise MembersError("invitation_not_for_you", contact=contact)
         guardian = Guardian.objects.create(
@@ -371,12 +374,6 @@ def family_invitation_withdraw(*, invitation: FamilyInvitation, actor: User) -> 
         invitation.expires_at = timezone.now()
         invitation.save(update_fields=["expires_at"])
         audit_log_record(actor=actor, action="members.invitation.withdraw", target=invitation)
-
-
-def _mask_email(email: str) -> str:
-    from .privacy import mask_email
-
-    return mask_email(email) or "***"
 
 
 # --- rosters: a family's full phone number, shown to the session's own staff --------

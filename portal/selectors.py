@@ -23,7 +23,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from bookings.models import Booking, BookingAttendee, Offering
-from bookings.party import attendee_label, guardian_label
+from bookings.party import attendee_label
 from bookings.selectors import (
     BookingDecision,
     booking_annotate_waiting_position,
@@ -34,7 +34,7 @@ from courses.services import family_of
 from events.models import Event
 from events.services import event_ticket_code
 from members.models import Family
-from members.privacy import mask_phone
+from members.privacy import person_name
 from notifications.models import Notification
 from notifications.selectors import notification_list_for_user
 
@@ -98,19 +98,8 @@ class HomeOverview:
 
 
 def person_greeting_name(user) -> str:
-    """How the portal addresses a signed-in person: the display name, else the
-    masked phone, else the masked email; never the generated username."""
-    if user.display_name:
-        return user.display_name
-    if user.phone:
-        return mask_phone(user.phone)
-    guardian = getattr(user, "guardian", None)
-    if guardian is not None:
-        return guardian_label(guardian)
-    if user.email:
-        name, _at, domain = user.email.partition("@")
-        return f"{name[:1]}***@{domain}" if domain else _("家长")
-    return _("家长")
+    """How the portal addresses a signed-in person (members.privacy.person_name)."""
+    return person_name(user)
 
 
 # --- the family's bookings --------------------------------------------------------
