@@ -61,12 +61,13 @@ def _catalogue_context(request) -> dict:
         "form": result.filterset.form,
         "page_obj": page,
         "query_string": params.urlencode(),
+        # The folded panel's 「已选 n 项」: its own filters, not the search box above it.
         "active_filters": sum(
             1
-            for value in (
-                result.filterset.form.cleaned_data.values() if result.filterset.is_bound else []
+            for name, value in (
+                result.filterset.form.cleaned_data.items() if result.filterset.is_bound else []
             )
-            if value not in (None, "", False)
+            if name != "q" and value not in (None, "", False)
         ),
         "facet_list": [(name, FACET_LABELS[name], result.facets[name]) for name in FACET_LABELS],
     }

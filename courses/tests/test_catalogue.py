@@ -338,3 +338,19 @@ def test_cards_show_the_live_next_session_and_whether_seats_are_free(client):
     assert "已满，可候补" in body and "有空位" in body
     local = timezone.localtime(session.offering.starts_at)
     assert f"{local.month}月{local.day}日 {local:%H:%M}" in body
+
+
+def test_the_filter_panel_counts_its_own_filters_not_the_search_words(client):
+    # given a course, searched for by a word and then also filtered by its level
+    course = CourseFactory(title="亲子沟通的技巧")
+
+    # when the catalogue is searched only, then also filtered
+    searched = client.get(URL, {"q": "沟通"})
+    filtered = client.get(URL, {"q": "沟通", "level": course.level})
+
+    # then only the panel's own filter is counted in its badge, and the lessons are linked
+    assert searched.context["active_filters"] == 0
+    assert "已选" not in searched.content.decode()
+    assert filtered.context["active_filters"] == 1
+    assert "已选 1 项" in filtered.content.decode()
+    assert reverse("courses:lessons") in searched.content.decode()
