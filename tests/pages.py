@@ -47,11 +47,20 @@ def build_site() -> SimpleNamespace:
     booked = make_session(course, capacity=10, starts_in=timedelta(days=3))
     make_session(course, capacity=1, starts_in=timedelta(days=5))
     lesson = OnlineLessonFactory(course=course, title="倾听的第一步")
+    # An uploaded lesson (played in the page); only its names are needed to render.
+    video_lesson = OnlineLessonFactory(
+        course=course,
+        title="表达的第一步",
+        video_url="",
+        video_file="lessons/lesson.webm",
+        poster="lessons/posters/lesson-poster.png",
+        duration_seconds=16,
+    )
     event = make_event(organiser_unit=unit, title="家庭教育讲座：青春期亲子沟通")
 
     guardian = GuardianFactory(user__display_name="王妈妈")
     child = ChildFactory(family=guardian.family, nickname="小明")
-    booking_services.booking_create(
+    course_booking = booking_services.booking_create(
         offering_id=booked.offering_id,
         family=guardian.family,
         booked_by=guardian.user,
@@ -81,7 +90,9 @@ def build_site() -> SimpleNamespace:
         school=school,
         course=course,
         session=booked,
+        course_booking=course_booking,
         lesson=lesson,
+        video_lesson=video_lesson,
         event=event,
         guardian=guardian,
         child=child,
@@ -99,6 +110,9 @@ def main_pages(site: SimpleNamespace) -> list[Page]:
         Page("catalogue filtered", reverse("courses:catalogue") + "?q=沟通&page=1"),
         Page("course detail", reverse("courses:detail", args=[course.pk])),
         Page("lesson", reverse("courses:lesson", args=[site.lesson.pk])),
+        Page("lesson (video)", reverse("courses:lesson", args=[site.video_lesson.pk])),
+        Page("lessons", reverse("courses:lessons")),
+        Page("lessons filtered", reverse("courses:lessons") + "?duration=5&source=here&page=1"),
         Page("event list", reverse("events:list")),
         Page("event detail", reverse("events:detail", args=[event.pk])),
         Page("parent schools", reverse("parent_school:list")),
@@ -112,18 +126,36 @@ def main_pages(site: SimpleNamespace) -> list[Page]:
         # A parent
         Page("home (parent)", reverse("portal:home"), "parent"),
         Page("course detail (parent)", reverse("courses:detail", args=[course.pk]), "parent"),
+        Page(
+            "lesson (video, parent)",
+            reverse("courses:lesson", args=[site.video_lesson.pk]),
+            "parent",
+        ),
+        Page("lessons (parent)", reverse("courses:lessons"), "parent"),
         Page("event detail (parent)", reverse("events:detail", args=[event.pk]), "parent"),
         Page("family", reverse("members:family"), "parent"),
         Page("guardian profile", reverse("members:guardian_edit"), "parent"),
         Page("add child", reverse("members:child_add"), "parent"),
         Page("edit child", reverse("members:child_edit", args=[site.child.pk]), "parent"),
         Page("invite", reverse("members:invite"), "parent"),
-        Page("my learning", reverse("courses:my_learning"), "parent"),
+        Page("my learning", reverse("portal:my_learning"), "parent"),
+        Page("mine", reverse("portal:mine"), "parent"),
+        Page(
+            "cancel confirm (course)",
+            reverse("courses:cancel", args=[site.course_booking.pk]) + "?next=/me/",
+            "parent",
+        ),
+        Page("cancel confirm (event)", reverse("events:unregister", args=[event.pk]), "parent"),
         Page("my data", reverse("members:my_data"), "parent"),
         Page("notifications", reverse("notifications:inbox"), "parent"),
         Page("preferences", reverse("notifications:preferences"), "parent"),
         Page("calendar", reverse("events:calendar"), "parent"),
         Page("password change", reverse("account_change_password"), "parent"),
+        # allauth's own templates, worded by locale/zh_Hans (docs/ACCOUNTS.md)
+        Page("email addresses", reverse("account_email"), "parent"),
+        Page("signed-in devices", reverse("usersessions_list"), "parent"),
+        Page("phone change", reverse("account_change_phone"), "parent"),
+        Page("sign out", reverse("account_logout"), "parent"),
         # A unit coordinator
         Page("sessions (coordinator)", reverse("courses:staff_sessions"), "coordinator"),
         Page("roster", reverse("courses:roster", args=[session.pk]), "coordinator"),
@@ -198,4 +230,23 @@ def admin_pages(site: SimpleNamespace) -> list[Page]:
             reverse("admin:members_memberunit_change", args=[site.unit.pk]),
             "admin",
         ),
+        Page("admin audit log", reverse("admin:members_auditlog_changelist"), "admin"),
+        Page(
+            "admin audit log filtered",
+            reverse("admin:members_auditlog_changelist")
+            + "?action=members.role.assign&actor=coordinator&created_from=2025-01-01",
+            "admin",
+        ),
+        Page("admin role grant", reverse("admin:members_roleassignment_add"), "admin"),
+    ]
+
+
+def error_pages(site: SimpleNamespace) -> list[tuple[Page, int]]:
+    """Error pages that a GET reaches, with their status (portal/errors.py). The 500,
+    refused-form and 429 pages are made to happen in portal/tests/test_error_pages.py
+    and tests/browser/test_error_pages.py."""
+    return [
+        (Page("404", "/courses/no-such-page/"), 404),
+        (Page("404 (parent)", "/courses/no-such-page/", "parent"), 404),
+        (Page("403 (parent on a staff page)", reverse("courses:staff_sessions"), "parent"), 403),
     ]

@@ -121,7 +121,10 @@ def test_the_lookup_popup_and_autocomplete_list_only_linkable_accounts(client, u
     # then both list their own unit's people and no one else's
     listed = {str(u) for u in popup.context["cl"].result_list}
     assert listed == {"本校协调员", "本校家长张某", "本校讲师刘某"}
-    assert {r["text"] for r in found.json()["results"]} == listed
+    # (the autocomplete names each person with a masked contact and their unit)
+    texts = [r["text"] for r in found.json()["results"]]
+    assert {text.split(" · ")[0] for text in texts} == listed
+    assert all("****" in text for text in texts)
 
 
 def test_a_current_link_outside_scope_is_kept_not_offered(client, units):
