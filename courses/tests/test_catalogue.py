@@ -11,6 +11,7 @@ from bookings.models import Offering
 from courses.models import Course, CourseSession
 from courses.services import course_next_session_refresh
 from courses.tests.factories import CourseFactory, ThemeFactory, make_session
+from members.formatting import when_label
 from members.tests.factories import GuardianFactory, RegionFactory
 from parent_school.tests.factories import ParentSchoolFactory, TermFactory
 
@@ -336,8 +337,7 @@ def test_cards_show_the_live_next_session_and_whether_seats_are_free(client):
     assert cards["已满课程"].next_start == session.offering.starts_at
     body = response.content.decode()
     assert "已满，可候补" in body and "有空位" in body
-    local = timezone.localtime(session.offering.starts_at)
-    assert f"{local.month}月{local.day}日 {local:%H:%M}" in body
+    assert when_label(session.offering.starts_at) in body  # 12月3日 周三 18:00
 
 
 def test_the_filter_panel_counts_its_own_filters_not_the_search_words(client):
