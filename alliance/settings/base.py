@@ -124,7 +124,8 @@ LOGIN_REDIRECT_URL = "portal:home"
 # China first: Simplified Chinese by default, English second; times stored in
 # UTC and shown in Asia/Shanghai.
 LANGUAGE_CODE = "zh-hans"
-LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+# Each language is named in itself in the switcher, whatever the page language.
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
