@@ -43,13 +43,9 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture
 def phone_page(browser):
     """A page at a phone's size (375×812), in Chinese, in Shanghai time."""
-    context = browser.new_context(
-        viewport={"width": 375, "height": 812},
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        is_mobile=True,
-        has_touch=True,
-    )
+    from tests.phone import PHONE
+
+    context = browser.new_context(**PHONE)
     page = context.new_page()
     yield page
     context.close()

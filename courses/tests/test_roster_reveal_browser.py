@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 
 from bookings import services as booking_services
@@ -20,39 +18,9 @@ from members.models import AuditLog, RoleAssignment
 from members.selectors import PHONE_REVEAL_ACTION
 from members.tests.factories import RoleAssignmentFactory
 from tests.a11y import axe_violations
+from tests.phone import fits_without_horizontal_scroll, signed_in_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {
-    "viewport": {"width": 375, "height": 812},
-    "locale": "zh-CN",
-    "timezone_id": "Asia/Shanghai",
-    "is_mobile": True,
-    "has_touch": True,
-}
-
-
-def _signed_in_phone(browser, live_server, user):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(**PHONE)
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    return context, context.new_page()
-
-
-def _fits(page) -> bool:
-    width, client_width = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
-    return width <= client_width
 
 
 def _reveal_in_place(page, phone: str) -> None:
@@ -85,11 +53,11 @@ def test_a_coordinator_reveals_a_number_on_the_course_roster_in_place(live_serve
     coordinator = RoleAssignmentFactory(
         role=RoleAssignment.Role.UNIT_COORDINATOR, unit=session.offering.unit
     ).user
-    context, page = _signed_in_phone(browser, live_server, coordinator)
+    context, page = signed_in_phone(browser, live_server, coordinator)
     try:
         # when the coordinator opens the roster on a phone
         page.goto(f"{live_server.url}/courses/sessions/{session.pk}/roster/")
-        assert _fits(page) and axe_violations(page) == []
+        assert fits_without_horizontal_scroll(page) and axe_violations(page) == []
         page.evaluate("() => { window.__sameDocument = true; }")
 
         # and taps 「显示号码」 on the first family
@@ -99,7 +67,7 @@ def test_a_coordinator_reveals_a_number_on_the_course_roster_in_place(live_serve
         assert page.evaluate("() => window.__sameDocument") is True
         assert phones[1] not in page.content()
         assert AuditLog.objects.filter(action=PHONE_REVEAL_ACTION).count() == 1
-        assert _fits(page) and axe_violations(page) == []
+        assert fits_without_horizontal_scroll(page) and axe_violations(page) == []
         # and a reload keeps showing it for this coordinator
         page.reload()
         assert page.locator(f'a[href="tel:{phones[0]}"]').count() == 1
@@ -119,7 +87,7 @@ def test_a_coordinator_reveals_a_number_on_the_event_roster_in_place(live_server
     coordinator = RoleAssignmentFactory(
         role=RoleAssignment.Role.UNIT_COORDINATOR, unit=event.organiser_unit
     ).user
-    context, page = _signed_in_phone(browser, live_server, coordinator)
+    context, page = signed_in_phone(browser, live_server, coordinator)
     try:
         page.goto(f"{live_server.url}/events/manage/{event.pk}/")
         assert axe_violations(page) == []

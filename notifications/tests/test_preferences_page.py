@@ -9,8 +9,8 @@ from django.urls import reverse
 from members.tests.factories import UserFactory
 from notifications.models import NotificationPreference
 from tests.a11y import axe_violations
-from tests.browser.test_course_booking import no_horizontal_scroll, signed_in_phone
 from tests.foundation.test_html_valid import _vnu
+from tests.phone import fits_without_horizontal_scroll, signed_in_phone
 
 
 def _phone_only():
@@ -51,7 +51,7 @@ def test_a_phone_only_parent_reads_and_saves_her_settings_on_a_phone(live_server
         email = page.get_by_role("checkbox", name="邮件")
         assert sms.is_checked() and not email.is_checked() and email.is_disabled()
         assert "发到 138****1234" in page.locator("#id_by_sms_helptext").inner_text()
-        assert no_horizontal_scroll(page)
+        assert fits_without_horizontal_scroll(page)
         assert axe_violations(page) == []
 
         # when she turns the in-site notices off and saves

@@ -2,50 +2,21 @@
 downloads the workbook for their units only."""
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from openpyxl import load_workbook
 
 from reports.models import ReportJob
 from reports.tests.workbook import table
 from tests.a11y import axe_violations
+from tests.phone import fits_without_horizontal_scroll, signed_in_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {
-    "viewport": {"width": 375, "height": 812},
-    "locale": "zh-CN",
-    "timezone_id": "Asia/Shanghai",
-    "is_mobile": True,
-    "has_touch": True,
-    "accept_downloads": True,
-}
-
-
-def no_horizontal_scroll(page) -> bool:
-    width, client_width = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
-    return width <= client_width
 
 
 def test_coordinator_recomputes_and_downloads_the_workbook_on_a_phone(
     live_server, browser, dataset, people, tmp_path
 ):
     # given: a unit coordinator of u1, signed in on a phone; nothing computed yet
-    client = Client()
-    client.force_login(people.u1)
-    context = browser.new_context(**PHONE)
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    page = context.new_page()
+    context, page = signed_in_phone(browser, live_server, people.u1, accept_downloads=True)
 
     # when: the dashboard link in the navigation
     page.goto(live_server.url + "/")
@@ -55,7 +26,7 @@ def test_coordinator_recomputes_and_downloads_the_workbook_on_a_phone(
     # then
     assert page.get_by_role("heading", level=1).inner_text().startswith("统计看板")
     assert "还没有统计快照" in page.content()
-    assert no_horizontal_scroll(page)
+    assert fits_without_horizontal_scroll(page)
 
     # when: recompute (runs after the commit; tasks are eager in the test settings)
     page.get_by_role("button", name="立即重新计算").click()
@@ -67,7 +38,7 @@ def test_coordinator_recomputes_and_downloads_the_workbook_on_a_phone(
     page.wait_for_load_state()
     assert "第一小学" in page.content() and dataset.u2.name not in page.content()
     assert page.locator("svg.chart").count() >= 3
-    assert no_horizontal_scroll(page)
+    assert fits_without_horizontal_scroll(page)
     assert axe_violations(page) == []
     # printable: the forms and navigation go, the charts and tables stay
     page.emulate_media(media="print")

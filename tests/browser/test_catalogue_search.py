@@ -9,12 +9,12 @@ from members.models import Region
 from members.tests.factories import RegionFactory
 from parent_school.tests.factories import ParentSchoolFactory
 from tests.a11y import axe_violations
-from tests.browser.test_course_booking import PHONE, no_horizontal_scroll
+from tests.phone import fits_without_horizontal_scroll
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_search_and_the_region_tree_on_a_phone(live_server, browser):
+def test_search_and_the_region_tree_on_a_phone(live_server, phone_page):
     # given courses in a district, one of its streets and a community of that street
     district = RegionFactory(name="渝中区", kind=Region.Kind.DISTRICT)
     street = RegionFactory(name="上清寺街道", kind=Region.Kind.STREET, parent=district)
@@ -27,50 +27,46 @@ def test_search_and_the_region_tree_on_a_phone(live_server, browser):
     CourseFactory(title="学习技巧小课堂", summary="", parent_school=street_school)
     CourseFactory(title="祖辈沟通", summary="", parent_school=community_school)
     CourseFactory(title="家庭阅读", summary="", parent_school=community_school)
-    context = browser.new_context(**PHONE)
-    page = context.new_page()
+    page = phone_page
 
-    try:
-        # when a parent opens the catalogue on a phone
-        page.goto(live_server.url + "/courses/")
+    # when a parent opens the catalogue on a phone
+    page.goto(live_server.url + "/courses/")
 
-        # then the search box is there without opening anything
-        box = page.get_by_label("搜索课程")
-        assert box.is_visible()
-        assert not page.get_by_label("上清寺街道（3）").is_visible()  # filters stay folded
-        assert no_horizontal_scroll(page)
+    # then the search box is there without opening anything
+    box = page.get_by_label("搜索课程")
+    assert box.is_visible()
+    assert not page.get_by_label("上清寺街道（3）").is_visible()  # filters stay folded
+    assert fits_without_horizontal_scroll(page)
 
-        # when she searches 「沟通技巧」
-        box.fill("沟通技巧")
-        page.get_by_role("button", name="搜索").click()
-        page.wait_for_load_state("networkidle")
+    # when she searches 「沟通技巧」
+    box.fill("沟通技巧")
+    page.get_by_role("button", name="搜索").click()
+    page.wait_for_load_state("networkidle")
 
-        # then the course with both words comes first, then the partial matches
-        cards = page.locator(".course-card .card-title")
-        assert cards.first.inner_text() == "亲子沟通的技巧"
-        assert cards.count() == 3
-        assert "以下课程只包含部分搜索词" in page.content()
-        assert axe_violations(page) == []
+    # then the course with both words comes first, then the partial matches
+    cards = page.locator(".course-card .card-title")
+    assert cards.first.inner_text() == "亲子沟通的技巧"
+    assert cards.count() == 3
+    assert "以下课程只包含部分搜索词" in page.content()
+    assert axe_violations(page) == []
 
-        # when she clears the search, opens the filters and picks the street
-        page.goto(live_server.url + "/courses/")
-        page.get_by_text("更多筛选").click()
-        tree = page.locator(".region-tree")
-        assert tree.is_visible()
-        assert no_horizontal_scroll(page)
-        # the community sits inside the street, the street inside the district
-        nested = tree.locator("li:has(> .checkbox-row label:text('渝中区（4）')) ul li")
-        assert "上清寺街道（3）" in nested.first.inner_text()
-        assert "中山四路社区（2）" in nested.first.inner_text()
-        assert axe_violations(page) == []
-        page.get_by_label("上清寺街道（3）").check()
-        page.get_by_role("button", name="筛选").click()
-        page.wait_for_load_state("networkidle")
+    # when she clears the search, opens the filters and picks the street
+    page.goto(live_server.url + "/courses/")
+    page.get_by_text("更多筛选").click()
+    tree = page.locator(".region-tree")
+    assert tree.is_visible()
+    assert fits_without_horizontal_scroll(page)
+    # the community sits inside the street, the street inside the district
+    nested = tree.locator("li:has(> .checkbox-row label:text('渝中区（4）')) ul li")
+    assert "上清寺街道（3）" in nested.first.inner_text()
+    assert "中山四路社区（2）" in nested.first.inner_text()
+    assert axe_violations(page) == []
+    page.get_by_label("上清寺街道（3）").check()
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_load_state("networkidle")
 
-        # then exactly the street's and its community's courses are listed
-        assert page.locator(".course-card").count() == 3
-        assert "共 3 门课程" in page.content()
-        assert page.get_by_label("上清寺街道（3）").is_checked()
-        assert no_horizontal_scroll(page)
-    finally:
-        context.close()
+    # then exactly the street's and its community's courses are listed
+    assert page.locator(".course-card").count() == 3
+    assert "共 3 门课程" in page.content()
+    assert page.get_by_label("上清寺街道（3）").is_checked()
+    assert fits_without_horizontal_scroll(page)

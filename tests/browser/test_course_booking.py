@@ -2,48 +2,15 @@
 parent B joins the waiting list, A cancels, and B is promoted and sees it in My learning."""
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from bookings import services as booking_services
 from bookings.models import Booking
 from bookings.tests.conftest import make_family
 from courses.tests.factories import CourseFactory, ThemeFactory, make_session
 from tests.a11y import axe_violations
+from tests.phone import fits_without_horizontal_scroll, signed_in_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {
-    "viewport": {"width": 375, "height": 812},
-    "locale": "zh-CN",
-    "timezone_id": "Asia/Shanghai",
-    "is_mobile": True,
-    "has_touch": True,
-}
-
-
-def signed_in_phone(browser, live_server, user):
-    """A phone-sized browser context carrying a signed-in session for ``user``."""
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(**PHONE)
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    return context, context.new_page()
-
-
-def no_horizontal_scroll(page) -> bool:
-    width, client_width = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
-    return width <= client_width
 
 
 def test_last_seat_waiting_list_cancel_and_promotion_on_a_phone(live_server, browser):
@@ -68,7 +35,7 @@ def test_last_seat_waiting_list_cancel_and_promotion_on_a_phone(live_server, bro
     try:
         # when parent A filters the catalogue by keyword and theme
         page_a.goto(live_server.url + "/courses/")
-        assert no_horizontal_scroll(page_a)
+        assert fits_without_horizontal_scroll(page_a)
         page_a.get_by_label("搜索课程").fill("沟通")  # on top, not in the folded filters
         page_a.get_by_text("更多筛选").click()
         page_a.get_by_label("主题").select_option(label="亲子沟通（1）")
@@ -77,14 +44,14 @@ def test_last_seat_waiting_list_cancel_and_promotion_on_a_phone(live_server, bro
         cards = page_a.locator(".course-card")
         assert cards.count() == 1
         assert "有空位" in cards.first.inner_text()
-        assert no_horizontal_scroll(page_a)
+        assert fits_without_horizontal_scroll(page_a)
         assert axe_violations(page_a) == []
 
         # and books the last seat for herself
         cards.first.get_by_role("link", name="亲子沟通的艺术").click()
         page_a.wait_for_load_state("networkidle")
         assert "余 1 个名额" in page_a.content()
-        assert no_horizontal_scroll(page_a)
+        assert fits_without_horizontal_scroll(page_a)
         page_a.get_by_role("button", name="报名").click()
         page_a.wait_for_load_state("networkidle")
         assert "报名成功" in page_a.content()
@@ -113,7 +80,7 @@ def test_last_seat_waiting_list_cancel_and_promotion_on_a_phone(live_server, bro
         assert upcoming.count() == 1
         assert "亲子沟通的艺术" in upcoming.inner_text()
         assert "候补转正" in upcoming.inner_text()
-        assert no_horizontal_scroll(page_b)
+        assert fits_without_horizontal_scroll(page_b)
         assert axe_violations(page_b) == []
         assert Booking.objects.get(family=family_b).status == Booking.Status.CONFIRMED
         assert Booking.objects.get(family=family_a).status == Booking.Status.CANCELLED
@@ -170,7 +137,7 @@ def test_on_site_check_in_and_the_roster_on_phones(live_server, browser):
         parent.get_by_role("button", name="确认签到").click()
         parent.wait_for_load_state("networkidle")
         assert "签到成功" in parent.content()
-        assert no_horizontal_scroll(parent)
+        assert fits_without_horizontal_scroll(parent)
 
         # then the roster shows that family present; the instructor marks the other in bulk
         staff.goto(f"{live_server.url}/courses/sessions/{session.pk}/roster/")
@@ -180,7 +147,7 @@ def test_on_site_check_in_and_the_roster_on_phones(live_server, browser):
         staff.get_by_role("button", name="所选标记出席").click()
         staff.wait_for_load_state("networkidle")
         assert staff.locator("[data-attendance=present]").count() == 2
-        assert no_horizontal_scroll(staff)
+        assert fits_without_horizontal_scroll(staff)
 
         # and each of the four people has exactly one credit
         assert CreditEntry.objects.count() == 4

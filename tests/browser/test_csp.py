@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from django.test import Client
 
 from tests.a11y import axe_violations
 from tests.pages import admin_pages, build_site, main_pages
+from tests.phone import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -30,17 +30,7 @@ class Watch:
     def __init__(self, browser, live_server, user=None):
         self.context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
         if user is not None:
-            client = Client()
-            client.force_login(user)
-            self.context.add_cookies(
-                [
-                    {
-                        "name": settings.SESSION_COOKIE_NAME,
-                        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                        "url": live_server.url,
-                    }
-                ]
-            )
+            sign_in(self.context, live_server, user)
         self.context.add_init_script(WATCH_VIOLATIONS)
         self.origin = live_server.url
         self.responses = []

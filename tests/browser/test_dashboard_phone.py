@@ -14,24 +14,15 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
-from django.test import Client
 
 from events.models import Event
 from members.models import MemberUnit, User
 from parent_school.models import ParentSchool
 from tests.a11y import axe_violations
+from tests.phone import fits_without_horizontal_scroll, signed_in_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {
-    "viewport": {"width": 375, "height": 812},
-    "locale": "zh-CN",
-    "timezone_id": "Asia/Shanghai",
-    "is_mobile": True,
-    "has_touch": True,
-}
 
 # Measured in the page: every cell's content box (its width less its padding)
 # against its first two characters as drawn in the cell's own font (a canvas
@@ -65,28 +56,9 @@ REGIONS = """() => Array.from(document.querySelectorAll('main table')).map(t => 
 })"""
 
 
-def signed_in(browser, live_server, user):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(**PHONE)
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    return context, context.new_page()
-
-
 def page_fits_a_phone(page) -> list[dict]:
     """Checks every table of the page; returns the regions that scroll sideways."""
-    width, client_width = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
-    assert width <= client_width, "the page itself scrolls sideways"
+    assert fits_without_horizontal_scroll(page), "the page itself scrolls sideways"
     assert page.evaluate(NARROW_CELLS) == []
     regions = page.evaluate(REGIONS)
     assert regions, "no table on the page"
@@ -103,7 +75,7 @@ def test_dashboards_and_the_delivery_log_read_well_on_a_phone(live_server, brows
     # given the demo, and the district administrator (every unit) on a phone
     call_command("load_demo", stdout=io.StringIO())
     admin = User.objects.get(username="demo_district_admin")
-    context, page = signed_in(browser, live_server, admin)
+    context, page = signed_in_phone(browser, live_server, admin)
     unit = MemberUnit.objects.get(name="溪口镇成人文化技术学校")
     school = ParentSchool.objects.get(name="溪口镇社区家长学校")
     event = Event.objects.get(title="亲子实践：武岭公园秋季亲子徒步")
@@ -149,7 +121,7 @@ def test_the_figures_and_their_notes_fit_a_phone(live_server, browser):
     # given
     call_command("load_demo", stdout=io.StringIO())
     coordinator = User.objects.get(username="demo_xikou_coordinator")
-    context, page = signed_in(browser, live_server, coordinator)
+    context, page = signed_in_phone(browser, live_server, coordinator)
 
     # when
     page.goto(live_server.url + "/reports/")

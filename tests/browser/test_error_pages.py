@@ -5,21 +5,14 @@ no Content-Security-Policy rule, and lead back home."""
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 from django.test import Client
 
 from members.tests.factories import GuardianFactory, UserFactory
 from tests.a11y import axe_violations
+from tests.phone import PHONE, page_widths, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {
-    "viewport": {"width": 375, "height": 812},
-    "locale": "zh-CN",
-    "timezone_id": "Asia/Shanghai",
-    "is_mobile": True,
-    "has_touch": True,
-}
 WATCH_VIOLATIONS = """
 window.__csp = [];
 document.addEventListener('securitypolicyviolation', (e) => {
@@ -36,20 +29,6 @@ def phone(browser):
     context.close()
 
 
-def _sign_in(context, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-
-
 def _check_error_page(page, *, heading: str) -> None:
     """The page is the portal's, in Chinese, fits the phone, passes axe and the CSP."""
     page.wait_for_load_state("load")
@@ -60,9 +39,7 @@ def _check_error_page(page, *, heading: str) -> None:
     assert page.evaluate(
         "() => getComputedStyle(document.querySelector('.site-header')).backgroundColor"
     ) not in ("rgba(0, 0, 0, 0)", "transparent")
-    width, client_width = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
+    width, client_width = page_widths(page)
     assert width <= client_width, f"{width}px wide on a {client_width}px screen"
     assert axe_violations(page) == []
     assert page.evaluate("() => window.__csp") == []
@@ -89,7 +66,7 @@ def test_404_on_a_phone(live_server, phone):
 
 
 def test_403_on_a_phone_for_a_parent_on_a_staff_page(live_server, phone):
-    _sign_in(phone, live_server, GuardianFactory().user)
+    sign_in(phone, live_server, GuardianFactory().user)
     page = phone.new_page()
 
     # when the parent follows a link to the coordinators' sessions from the home page

@@ -14,8 +14,6 @@ from datetime import timedelta
 
 import pytest
 import zxingcpp
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
@@ -27,16 +25,10 @@ from events.tests.factories import make_event
 from members.models import RoleAssignment
 from members.tests.factories import GuardianFactory, RoleAssignmentFactory
 from tests.a11y import axe_violations
+from tests.phone import PHONE, fits_without_horizontal_scroll, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {
-    "viewport": {"width": 375, "height": 812},
-    "locale": "zh-CN",
-    "timezone_id": "Asia/Shanghai",
-    "is_mobile": True,
-    "has_touch": True,
-}
 DESKTOP = {
     "viewport": {"width": 1366, "height": 768},
     "locale": "zh-CN",
@@ -45,18 +37,8 @@ DESKTOP = {
 
 
 def signed_in(browser, live_server, user, device):
-    client = Client()
-    client.force_login(user)
     context = browser.new_context(**device)
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    sign_in(context, live_server, user)
     return context, context.new_page()
 
 
@@ -86,13 +68,6 @@ def shown_whole(page, selector: str) -> None:
     assert geometry["left"] >= 0 and geometry["right"] <= geometry["vw"], geometry
     assert geometry["w"] <= geometry["pw"] + 0.5 and geometry["h"] <= geometry["ph"] + 0.5, geometry
     assert geometry["w"] >= 200, geometry  # big enough to scan from a phone
-
-
-def no_horizontal_scroll(page) -> bool:
-    width, client_width = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
-    return width <= client_width
 
 
 def register(event):
@@ -135,7 +110,7 @@ def test_event_qr_and_family_ticket_are_read_off_the_screen_and_check_in(live_se
             services.event_checkin_code_check(
                 event=event, code=decoded.rstrip("/").rsplit("/", 1)[1]
             )
-            assert no_horizontal_scroll(staff)
+            assert fits_without_horizontal_scroll(staff)
             assert axe_violations(staff) == []
             issued.append(decoded)
 
@@ -164,7 +139,7 @@ def test_event_qr_and_family_ticket_are_read_off_the_screen_and_check_in(live_se
         )
         shown_code = family.locator(".ticket-code").inner_text()
         assert shown_code.replace(" ", "") == code
-        assert no_horizontal_scroll(family)
+        assert fits_without_horizontal_scroll(family)
         assert axe_violations(family) == []
 
         # and staff at the door who scan it confirm, and the family is checked in
@@ -178,7 +153,7 @@ def test_event_qr_and_family_ticket_are_read_off_the_screen_and_check_in(live_se
         assert holder_booking.attendance == Booking.Attendance.PRESENT
         # the roster with its ticket box is accessible too
         assert staff.locator("#ticket-code").count() == 1
-        assert no_horizontal_scroll(staff)
+        assert fits_without_horizontal_scroll(staff)
         assert axe_violations(staff) == []
     finally:
         for context in contexts:

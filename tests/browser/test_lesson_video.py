@@ -11,24 +11,16 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 from django.urls import reverse
 
 from bookings.tests.conftest import make_family
 from courses.models import CreditEntry, LessonProgress
 from courses.tests.factories import TEST_VIDEO_SECONDS, CourseFactory, OnlineLessonFactory
 from tests.a11y import axe_violations
+from tests.phone import fits_without_horizontal_scroll, signed_in_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {
-    "viewport": {"width": 375, "height": 812},
-    "locale": "zh-CN",
-    "timezone_id": "Asia/Shanghai",
-    "is_mobile": True,
-    "has_touch": True,
-}
 COMPLETED = "已完成，学分已记入学分银行。"
 
 
@@ -40,22 +32,6 @@ def lesson(settings, tmp_path):
     settings.LESSON_HEARTBEAT_SECONDS = 4
     course = CourseFactory(title="亲子沟通的艺术", credits=1)
     return OnlineLessonFactory(course=course, title="倾听的第一步", uploaded=True)
-
-
-def phone_page(browser, live_server, user):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(**PHONE)
-    context.add_cookies(
-        [
-            {
-                "name": django_settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    return context, context.new_page()
 
 
 def open_lesson(page, live_server, lesson):
@@ -78,19 +54,13 @@ def video_state(page) -> dict:
     )
 
 
-def no_horizontal_scroll(page) -> bool:
-    return page.evaluate(
-        "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
-    )
-
-
 def test_watching_the_video_to_the_end_posts_the_credit_once(live_server, browser, lesson):
     # given a parent on a phone, on the lesson page
     family, guardians, _ = make_family()
-    context, page = phone_page(browser, live_server, guardians[0].user)
+    context, page = signed_in_phone(browser, live_server, guardians[0].user)
     try:
         open_lesson(page, live_server, lesson)
-        assert no_horizontal_scroll(page)
+        assert fits_without_horizontal_scroll(page)
         state = video_state(page)
         assert state["duration"] == pytest.approx(TEST_VIDEO_SECONDS, abs=0.2)
         assert axe_violations(page) == []
@@ -149,7 +119,7 @@ def test_watching_the_video_to_the_end_posts_the_credit_once(live_server, browse
 def test_seeking_to_the_end_posts_no_credit_and_the_page_resumes(live_server, browser, lesson):
     # given a parent on a phone who starts the video
     family, guardians, _ = make_family()
-    context, page = phone_page(browser, live_server, guardians[0].user)
+    context, page = signed_in_phone(browser, live_server, guardians[0].user)
     try:
         open_lesson(page, live_server, lesson)
         play(page)
@@ -200,7 +170,7 @@ def test_seeking_to_the_end_posts_no_credit_and_the_page_resumes(live_server, br
 def test_playing_twice_as_fast_is_credited_no_faster_than_real_time(live_server, browser, lesson):
     # given a parent who plays the video at double speed to the end (8 s of real time)
     family, guardians, _ = make_family()
-    context, page = phone_page(browser, live_server, guardians[0].user)
+    context, page = signed_in_phone(browser, live_server, guardians[0].user)
     try:
         open_lesson(page, live_server, lesson)
         started = time.monotonic()
@@ -226,15 +196,15 @@ def test_playing_twice_as_fast_is_credited_no_faster_than_real_time(live_server,
 def test_an_outside_link_page_passes_axe_on_a_phone(live_server, browser, settings):
     lesson = OnlineLessonFactory(video_url="https://v.example.cn/1", duration_seconds=900)
     family, guardians, _ = make_family()
-    context, page = phone_page(browser, live_server, guardians[0].user)
+    context, page = signed_in_phone(browser, live_server, guardians[0].user)
     try:
         page.goto(live_server.url + reverse("courses:lesson", args=[lesson.pk]))
         assert "外部链接" in page.inner_text("main")
         assert "不计学分" in page.inner_text("main")
-        assert no_horizontal_scroll(page)
+        assert fits_without_horizontal_scroll(page)
         assert axe_violations(page) == []
         page.goto(live_server.url + reverse("courses:lessons"))
-        assert no_horizontal_scroll(page)
+        assert fits_without_horizontal_scroll(page)
         assert axe_violations(page) == []
     finally:
         page.wait_for_load_state("networkidle")

@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 
 from bookings.models import Booking, Offering
@@ -21,43 +19,15 @@ from events.models import Event
 from events.tests.factories import make_event
 from members.formatting import when_label
 from members.tests.factories import ChildFactory, GuardianFactory, UserFactory
-from tests.a11y import axe_violations
+from tests.phone import fits_and_is_accessible, signed_in_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {
-    "viewport": {"width": 375, "height": 812},
-    "locale": "zh-CN",
-    "timezone_id": "Asia/Shanghai",
-    "is_mobile": True,
-    "has_touch": True,
-}
 
-
-def signed_in_phone(browser, live_server, user):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(**PHONE)
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    return context, context.new_page()
-
-
-def fits_and_is_accessible(page, label: str) -> None:
+def fits_and_is_accessible_once_idle(page, label: str) -> None:
+    # measured once the page's scripts and requests have settled
     page.wait_for_load_state("networkidle")
-    widths = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
-    assert widths[0] <= widths[1], f"{label}: horizontal scroll {widths}"
-    violations = axe_violations(page)
-    assert violations == [], f"{label}: {violations}"
+    fits_and_is_accessible(page, label)
 
 
 def tab_bar_leaves_the_page_uncovered(page) -> None:
@@ -104,7 +74,7 @@ def test_a_parents_evening_on_a_phone(live_server, browser):
         assert form.get_by_label("我（王妈妈）").is_checked()
         assert not form.get_by_label("小明（孩子", exact=False).is_checked()
         assert summary.inner_text() == "本次报名 1 人：我（不带孩子）"
-        fits_and_is_accessible(page, "course booking")
+        fits_and_is_accessible_once_idle(page, "course booking")
 
         # and ticks him: the line under the boxes says the child is now included
         form.get_by_label("小明（孩子", exact=False).check()
@@ -117,7 +87,7 @@ def test_a_parents_evening_on_a_phone(live_server, browser):
         page.goto(f"{live_server.url}/events/{event.pk}/")
         form = page.locator("form.book-form")
         assert form.locator("[data-party-summary]").inner_text() == "本次报名 1 人：我（不带孩子）"
-        fits_and_is_accessible(page, "event booking")
+        fits_and_is_accessible_once_idle(page, "event booking")
         form.get_by_role("button", name="提交报名").click()
         page.wait_for_load_state("networkidle")
         assert "（不含孩子）" in page.content()
@@ -135,7 +105,7 @@ def test_a_parents_evening_on_a_phone(live_server, browser):
         assert "溪口社区活动室" in cards.nth(0).inner_text()
         assert "我、小明（孩子）" in cards.nth(0).inner_text()
         assert ticket in cards.nth(1).inner_text()
-        fits_and_is_accessible(page, "home")
+        fits_and_is_accessible_once_idle(page, "home")
         tab_bar_leaves_the_page_uncovered(page)
 
         # and the tabs are reached by keyboard, after the skip link and the top bar
@@ -162,7 +132,7 @@ def test_a_parents_evening_on_a_phone(live_server, browser):
         assert "溪口中学报告厅" in event_card.inner_text()
         assert ticket in event_card.inner_text()
         assert "周" in upcoming.first.locator(".agenda-when").inner_text()
-        fits_and_is_accessible(page, "my learning")
+        fits_and_is_accessible_once_idle(page, "my learning")
         tab_bar_leaves_the_page_uncovered(page)
 
         # and cancels the event: a page asks first and says what will happen
@@ -174,7 +144,7 @@ def test_a_parents_evening_on_a_phone(live_server, browser):
         assert f"可在 {when_label(deadline)} 前取消" in body
         assert "电子票将失效" in body
         assert Booking.objects.get(offering=event.offering).status == Booking.Status.CONFIRMED
-        fits_and_is_accessible(page, "cancel confirmation")
+        fits_and_is_accessible_once_idle(page, "cancel confirmation")
         page.get_by_role("button", name="确认取消报名").click()
         page.wait_for_url("**/me/")
 

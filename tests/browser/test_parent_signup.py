@@ -10,21 +10,12 @@ import pytest
 
 from members.models import ConsentRecord, FamilyInvitation, Guardian, User
 from members.sms import LocmemSMSBackend
-from tests.a11y import axe_violations
+from tests.phone import fits_and_is_accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = "13812345678"
 PASSWORD = "Lantern-river-42"
-
-
-def _fits_and_is_accessible(page, label: str) -> None:
-    widths = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
-    assert widths[0] <= widths[1], f"{label}: horizontal scroll {widths}"
-    violations = axe_violations(page)
-    assert violations == [], f"{label}: {violations}"
 
 
 def _texts_to(phone: str) -> list[str]:
@@ -51,7 +42,7 @@ def test_a_parent_signs_up_by_phone_adds_a_child_invites_downloads_and_signs_out
     page.goto(base + "/")
     page.get_by_role("link", name="注册").click()
     page.wait_for_url("**/accounts/signup/")
-    _fits_and_is_accessible(page, "signup")
+    fits_and_is_accessible(page, "signup")
     page.get_by_label("手机号码").fill(PHONE)
     page.locator("input[name=password1]").fill(PASSWORD)
     page.locator("input[name=password2]").fill(PASSWORD)
@@ -59,7 +50,7 @@ def test_a_parent_signs_up_by_phone_adds_a_child_invites_downloads_and_signs_out
     page.get_by_role("button", name="注册").click()
 
     page.wait_for_url("**/accounts/phone/verify/")
-    _fits_and_is_accessible(page, "verify phone")
+    fits_and_is_accessible(page, "verify phone")
     assert PHONE not in page.url
     code = re.search(r"\b(\d{6})\b", _texts_to(PHONE)[-1]).group(1)
     page.get_by_label("验证码").fill(code)
@@ -72,22 +63,22 @@ def test_a_parent_signs_up_by_phone_adds_a_child_invites_downloads_and_signs_out
     assert page.locator('.tab-bar a[data-tab="mine"]').get_attribute("aria-current") == "true"
 
     # 2. set up the family
-    _fits_and_is_accessible(page, "family setup")
+    fits_and_is_accessible(page, "family setup")
     page.get_by_label("您与孩子的关系").select_option(label="妈妈")
     page.get_by_role("button", name="保存").click()
     page.wait_for_url("**/family/")
     assert page.get_by_role("heading", name="我的家庭").is_visible()
-    _fits_and_is_accessible(page, "family")
+    fits_and_is_accessible(page, "family")
 
     # 3. add a child, after agreeing to the children's-information rules
     page.get_by_role("link", name="添加孩子").click()
     page.wait_for_url("**/privacy/children/**")
     assert page.get_by_role("heading", name="儿童个人信息保护规则").is_visible()
-    _fits_and_is_accessible(page, "children's rules")
+    fits_and_is_accessible(page, "children's rules")
     page.get_by_label("我是孩子的监护人，已阅读并同意《儿童个人信息保护规则》").check()
     page.get_by_role("button", name="同意并继续").click()
     page.wait_for_url("**/family/children/add/")
-    _fits_and_is_accessible(page, "add child")
+    fits_and_is_accessible(page, "add child")
     page.get_by_label("孩子的昵称").fill("小雨")
     page.get_by_label("出生年份").select_option("2017")
     page.get_by_role("button", name="保存").click()
@@ -100,7 +91,7 @@ def test_a_parent_signs_up_by_phone_adds_a_child_invites_downloads_and_signs_out
     # 4. invite a co-guardian by phone: grandpa gets a text with a link
     page.get_by_role("link", name="邀请家人").last.click()
     page.wait_for_url("**/family/invite/")
-    _fits_and_is_accessible(page, "invite")
+    fits_and_is_accessible(page, "invite")
     page.get_by_label("TA与孩子的关系").select_option(label="祖辈")
     page.get_by_label("TA的手机号码").fill("13600001111")
     page.get_by_role("button", name="发送邀请").click()
@@ -115,7 +106,7 @@ def test_a_parent_signs_up_by_phone_adds_a_child_invites_downloads_and_signs_out
     page.wait_for_url("**/mine/")
     page.get_by_role("link", name="账号与数据").click()
     page.wait_for_url("**/me/data/")
-    _fits_and_is_accessible(page, "my data")
+    fits_and_is_accessible(page, "my data")
     with page.expect_download() as download_info:
         page.get_by_role("link", name="下载 JSON 版（便于转存）").click()
     data = json.loads(open(download_info.value.path(), encoding="utf-8").read())
@@ -133,8 +124,8 @@ def test_a_parent_signs_up_by_phone_adds_a_child_invites_downloads_and_signs_out
     assert page.get_by_role("link", name="登录").is_visible()
     page.goto(base + "/family/")
     page.wait_for_url("**/accounts/login/**")
-    _fits_and_is_accessible(page, "login")
+    fits_and_is_accessible(page, "login")
     page.get_by_role("link", name="用短信验证码登录").click()
     page.wait_for_url("**/accounts/login/code/**")
-    _fits_and_is_accessible(page, "request a sign-in code")
+    fits_and_is_accessible(page, "request a sign-in code")
     assert Guardian.objects.filter(user=user).count() == 1
