@@ -4,7 +4,6 @@ roster, check a family in and read the delivery log. Parents' pages fit a phone.
 import datetime
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from bookings.models import Booking, Offering
@@ -13,23 +12,9 @@ from events.services import event_register
 from members.models import RoleAssignment
 from members.tests.factories import GuardianFactory, MemberUnitFactory, RoleAssignmentFactory
 from tests.a11y import axe_violations
+from tests.phone import fits_without_horizontal_scroll, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _signed_in(context, live_server, user):
-    client = Client()
-    client.force_login(user)
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
-    )
-
-
-def _fits(page) -> bool:
-    width, client_width = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
-    return width <= client_width
 
 
 def test_a_coordinator_runs_an_event_from_a_phone(live_server, browser):
@@ -39,7 +24,7 @@ def test_a_coordinator_runs_an_event_from_a_phone(live_server, browser):
     context = browser.new_context(
         viewport={"width": 375, "height": 812}, locale="zh-CN", timezone_id="Asia/Shanghai"
     )
-    _signed_in(context, live_server, coordinator)
+    sign_in(context, live_server, coordinator)
     page = context.new_page()
 
     # when they open 活动管理 from the navigation and create an event
@@ -70,7 +55,7 @@ def test_a_coordinator_runs_an_event_from_a_phone(live_server, browser):
         == "19:00"
     )
     assert "还没有已确认的报名" in page.content()
-    assert _fits(page)
+    assert fits_without_horizontal_scroll(page)
 
     # when two families register and the coordinator reloads the roster
     for guardian in (GuardianFactory(), GuardianFactory()):
@@ -115,13 +100,13 @@ def test_parents_list_and_detail_fit_a_phone_and_pass_axe(live_server, phone_pag
 
     event = make_event()
     guardian = GuardianFactory()
-    _signed_in(phone_page.context, live_server, guardian.user)
+    sign_in(phone_page.context, live_server, guardian.user)
 
     # when the parent opens the list and the event on a phone and registers
     phone_page.goto(live_server.url + "/events/")
-    assert _fits(phone_page) and axe_violations(phone_page) == []
+    assert fits_without_horizontal_scroll(phone_page) and axe_violations(phone_page) == []
     phone_page.get_by_role("link", name=event.title).click()
-    assert _fits(phone_page) and axe_violations(phone_page) == []
+    assert fits_without_horizontal_scroll(phone_page) and axe_violations(phone_page) == []
     # (the signed-in guardian is ticked already, named without the generated username)
     me = phone_page.get_by_label("我（", exact=False)
     assert me.is_checked() and guardian.user.username not in phone_page.content()
@@ -131,4 +116,4 @@ def test_parents_list_and_detail_fit_a_phone_and_pass_axe(live_server, phone_pag
     phone_page.get_by_text("报名成功").first.wait_for()
     assert Booking.objects.get().status == Booking.Status.CONFIRMED
     phone_page.goto(live_server.url + "/notifications/preferences/")
-    assert _fits(phone_page) and axe_violations(phone_page) == []
+    assert fits_without_horizontal_scroll(phone_page) and axe_violations(phone_page) == []

@@ -1,5 +1,7 @@
 import pytest
 
+from tests.phone import fits_without_horizontal_scroll
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -22,10 +24,7 @@ def test_home_page_is_chinese_and_fits_a_phone(live_server, browser):
     phone = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
     page = phone.new_page()
     page.goto(live_server.url + "/")
-    widths = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
-    assert widths[0] <= widths[1]
+    assert fits_without_horizontal_scroll(page)
     assert "协同育人门户" in page.title()
     phone.close()
 
