@@ -7,7 +7,7 @@ the codes; texts go out through ``members.sms``. Two further adjustments:
   (allauth keys it by email/username only, so every phone login would share
   one key), and hitting it answers HTTP 429 rather than a form error;
 - usernames are random and carry no personal data (they appear in audit logs),
-  so allauth never shows one: ``user_display`` (``ACCOUNT_USER_DISPLAY``) names
+  so allauth never shows one: ``members.privacy.person_name`` (``ACCOUNT_USER_DISPLAY``) names
   the person by display name or masked phone, and the account mails say who
   they are from by the portal's name, not the server's host name.
 
@@ -31,7 +31,6 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .privacy import person_name
 from .sms import send_sms
 
 _CN_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
@@ -69,11 +68,6 @@ class ChinaMobileField(forms.CharField):
         if phone is None:
             raise forms.ValidationError(_("请输入11位中国大陆手机号码，例如 13812341234。"))
         return phone
-
-
-def user_display(user) -> str:
-    """How allauth names a person: 「已登录：王妈妈」, 「已登录：138****5678」 (members.privacy)."""
-    return person_name(user)
 
 
 class AccountAdapter(DefaultAccountAdapter):

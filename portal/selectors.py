@@ -97,11 +97,6 @@ class HomeOverview:
     unread: list[Notification] = field(default_factory=list)
 
 
-def person_greeting_name(user) -> str:
-    """How the portal addresses a signed-in person (members.privacy.person_name)."""
-    return person_name(user)
-
-
 # --- the family's bookings --------------------------------------------------------
 
 
@@ -252,7 +247,7 @@ def home_overview(*, user) -> HomeOverview:
     layout's context processor, computed once per page.)"""
     family = family_of(user)
     overview = HomeOverview(
-        greeting_name=person_greeting_name(user),
+        greeting_name=person_name(user),
         family=family,
         unread=list(
             notification_list_for_user(user=user).filter(read_at__isnull=True)[:HOME_NOTICES]

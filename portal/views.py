@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from courses.services import family_of
+from members.privacy import person_name
 
 from . import selectors
 from .health import health_report
@@ -54,7 +55,7 @@ def mine(request):
     return render(
         request,
         "portal/mine.html",
-        {"greeting_name": selectors.person_greeting_name(request.user)},
+        {"greeting_name": person_name(request.user)},
     )
 
 

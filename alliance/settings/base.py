@@ -238,7 +238,7 @@ ACCOUNT_LOGIN_METHODS = {"phone", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["phone", "email", "password1*", "password2*"]
 ACCOUNT_ADAPTER = "members.adapters.AccountAdapter"
 # 「已登录：王妈妈」 or 「已登录：138****5678」, never the random username.
-ACCOUNT_USER_DISPLAY = "members.adapters.user_display"
+ACCOUNT_USER_DISPLAY = "members.privacy.person_name"
 ACCOUNT_FORMS = {
     "signup": "members.forms.PortalSignupForm",
     "change_password": "members.forms.PortalChangePasswordForm",

@@ -387,13 +387,13 @@ def test_sign_in_by_email_only_greets_by_masked_email(client):
 
 
 def test_user_display_never_falls_back_to_the_username():
-    from members.adapters import user_display
+    from members.privacy import person_name
 
-    assert user_display(User(username="u6eebf07aa0fb", display_name="王妈妈")) == "王妈妈"
-    assert user_display(User(username="u6eebf07aa0fb", last_name="王", first_name="芳")) == "王芳"
-    assert user_display(User(username="u6eebf07aa0fb", phone=PHONE)) == MASKED
+    assert person_name(User(username="u6eebf07aa0fb", display_name="王妈妈")) == "王妈妈"
+    assert person_name(User(username="u6eebf07aa0fb", last_name="王", first_name="芳")) == "王芳"
+    assert person_name(User(username="u6eebf07aa0fb", phone=PHONE)) == MASKED
     with translation.override("zh-hans"):
-        assert user_display(User(username="u6eebf07aa0fb")) == "用户"
+        assert person_name(User(username="u6eebf07aa0fb")) == "用户"
 
 
 # --- English still reads as English ----------------------------------------------------
