@@ -13,7 +13,7 @@ VNU_JAR := .tools/node_modules/vnu-jar/build/dist/vnu.jar
 TEST_DATABASE_URL ?= $(if $(DATABASE_URL),$(DATABASE_URL),postgres://postgres@127.0.0.1:5432/alliance)
 TEST_REDIS_URL ?= $(if $(REDIS_URL),$(REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: install tools run serve worker messages demo test lint format bench check-services clean
+.PHONY: install tools run serve worker messages demo test lint format bench bench-tools check-services clean
 
 install: $(STAMP)
 
@@ -62,7 +62,20 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install check-services
+# `make bench` needs psql (it creates the data set's database) and measures HTTP
+# throughput with wrk; gunicorn comes with `make install`. Missing tools come from
+# Debian when we are root with apt-get; without wrk the bench measures with its own
+# Python load generator (bench/load.py) and says so in the report.
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+bench-tools:
+	@command -v psql >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& { $(APT_GET) postgresql-client || { apt-get update -qq && $(APT_GET) postgresql-client; }; }; } \
+		|| { echo "make bench needs psql: install postgresql-client (Debian: apt-get install postgresql-client)"; exit 1; }
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& { $(APT_GET) wrk || { apt-get update -qq && $(APT_GET) wrk; }; }; } >/dev/null 2>&1 \
+		|| echo "wrk is not installed: HTTP throughput will be measured with bench/load.py"
+
+bench: install check-services bench-tools
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python scripts/bench.py
 
 clean:

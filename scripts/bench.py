@@ -23,7 +23,16 @@ from urllib.parse import urlparse, urlunparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import catalogue, dashboards, enrolment, exports, reminders, rollup  # noqa: E402
+from bench import (  # noqa: E402
+    catalogue,
+    dashboards,
+    enrolment,
+    exports,
+    http_booking,
+    leak,
+    reminders,
+    rollup,
+)
 from bench.harness import (  # noqa: E402
     BENCH_URL,
     ENV,
@@ -173,6 +182,12 @@ def main() -> None:
         ("catalogue", catalogue.bench_catalogue, [catalogue.GOAL_CACHED]),
         ("search", catalogue.bench_search, []),
         ("enrolment", enrolment.bench_enrolment, []),
+        (
+            "http_booking",
+            http_booking.bench_http_booking,
+            [http_booking.GOAL_RACE, http_booking.GOAL_RATE],
+        ),
+        ("leak", leak.bench_leak, [leak.GOAL_LEAK]),
         ("rollup", rollup.bench_rollup, [rollup.GOAL_FULL]),
         ("csv", exports.bench_csv, [exports.GOAL_CSV]),
         ("dashboards", dashboards.bench_dashboards, []),
