@@ -1,13 +1,16 @@
 """Spreadsheets fit to hand in: the one way the portal writes an XLSX sheet.
 
-Used by the term workbook (reports/exports.py, streaming in openpyxl's write-only
-mode at district scale) and by every admin export (members.resources.ChineseXLSX).
+Used by the term workbook (reports/exports.py, a million roster rows at district
+scale) and by every admin export (members.resources.ChineseXLSX). The writer is
+rust_xlsxwriter in constant-memory mode, through the ``rvgsrust_xlsxwriter``
+binding (openpyxl stays for reading XLSX: imports and tests); bench/exports.py
+compares it with openpyxl and XlsxWriter on the same rows.
 
 - Cells are typed. Counts are integers, amounts numbers, rates fractions shown
   with ``0.0%``; dates and times are real date cells shown as 2026年9月1日 13:00,
-  in Shanghai time and naive in the cell (Excel has no time zones), so a sheet
-  says 北京时间 where it matters. Text goes through the one formula-escaping rule,
-  ``members.privacy.spreadsheet_safe``.
+  in Shanghai time (Excel has no time zones: a date cell holds the serial number
+  of the wall-clock time), so a sheet says 北京时间 where it matters. Text goes
+  through the one formula-escaping rule, ``members.privacy.spreadsheet_safe``.
 - Column widths fit the content, a CJK character counting double; a column is at
   most ``MAX_WIDTH`` wide, and text in a column that hit the limit wraps instead
   of being cut off.
@@ -15,11 +18,14 @@ mode at district scale) and by every admin export (members.resources.ChineseXLSX
   many pages long as needed, the header row repeated on every page, the sheet
   name and page numbers in the footer.
 
-Write-only mode streams rows to the file, so everything about a sheet (widths,
-panes, print setup) is set before its first row: ``SheetWriter`` takes the widths
-up front. ``measure_widths`` computes them from rows in memory; a streamed sheet
-asks the database for the widest text of each column with ``DisplayWidth``
-(the SQL twin of ``display_width``) and uses ``fit_widths``.
+A sheet streams its rows to the file, so everything about it (widths, column
+formats, panes, print setup) is set before its first row: ``SheetWriter`` takes
+the widths up front. ``measure_widths`` computes them from rows in memory; a
+streamed sheet asks the database for the widest text of each column with
+``DisplayWidth`` (the SQL twin of ``display_width``) and uses ``fit_widths``.
+A streamed sheet's rows come from the database as cells already (text escaped by
+``SpreadsheetSafe``, times as date serials by ``ExcelSerial``, the SQL twin of
+``excel_serial``) and go to the writer a batch at a time.
 """
 
 from __future__ import annotations
@@ -27,13 +33,15 @@ from __future__ import annotations
 import datetime
 import io
 import math
+import os
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import IO
 from zoneinfo import ZoneInfo
 
-from django.db.models import Func, IntegerField
+from django.db.models import CharField, FloatField, Func, IntegerField
 from django.utils.translation import gettext as _
 
 from .privacy import spreadsheet_safe
@@ -119,6 +127,59 @@ def local_naive(value):
     return value
 
 
+def cell_text(value: str) -> str:
+    """What a text cell holds: the one escaping rule, then line breaks as a cell
+    has them (LF; XML would turn a CR into LF anyway, and a writer that keeps it
+    as ``_x000D_`` leaves readers such as openpyxl's with the escape)."""
+    return spreadsheet_safe(value).replace("\r\n", "\n").replace("\r", "\n")
+
+
+class CellText(Func):
+    """SQL twin of :func:`cell_text`'s line breaks, over text already escaped by
+    ``members.privacy.SpreadsheetSafe`` (which the CSV shares)."""
+
+    output_field = CharField()
+    template = "replace(replace(%(expressions)s, E'\\r\\n', E'\\n'), E'\\r', E'\\n')"
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = "replace(replace(%(expressions)s, char(13, 10), char(10)), char(13), char(10))"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+#: Day 0 of Excel's date serials (as every date after 1 March 1900 counts them).
+_EXCEL_EPOCH = datetime.datetime(1899, 12, 30)
+
+
+def excel_serial(value):
+    """A date or datetime as the number a date cell holds: days since Excel's
+    epoch, the time of day as the fraction, in Shanghai wall-clock time."""
+    if isinstance(value, datetime.datetime):
+        delta = local_naive(value) - _EXCEL_EPOCH
+        return delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400
+    if isinstance(value, datetime.date):
+        return (value - _EXCEL_EPOCH.date()).days
+    return value
+
+
+class ExcelSerial(Func):
+    """SQL twin of :func:`excel_serial` for a timestamp column: the database
+    turns it into the date cell's number (Shanghai wall-clock time), so a
+    streamed row needs no conversion in Python. NULL stays NULL (an empty cell)."""
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = (
+            "(EXTRACT(EPOCH FROM (%(expressions)s AT TIME ZONE 'Asia/Shanghai')) / 86400"
+            " + 25569)::double precision"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = "(julianday(%(expressions)s, '+8 hours') - 2415018.5)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
 def kind_of(value) -> str:
     """The kind of a Python value, for tables whose columns are not declared."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
@@ -143,7 +204,7 @@ def cell_value(value, kind: str):
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, str):
-        return spreadsheet_safe(value)
+        return cell_text(value)
     return value
 
 
@@ -151,13 +212,27 @@ def _number(value):
     return float(value) if isinstance(value, Decimal) else value
 
 
-#: How SheetWriter.append converts a value of each kind (as cell_value does).
+def _date(value):
+    return excel_serial(value) if isinstance(value, datetime.date) else _text(value)
+
+
+def _text(value):
+    # A column of mixed values (an admin export's) may hold any of them.
+    if isinstance(value, str):
+        return cell_text(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    return local_naive(value)
+
+
+#: How SheetWriter.append converts a value of each kind (as cell_value does,
+#: dates and times on to the date cell's number).
 _CONVERT = {
-    TEXT: spreadsheet_safe,
+    TEXT: _text,
     NUMBER: _number,
     PERCENT: _number,
-    DATE: local_naive,
-    DATETIME: local_naive,
+    DATE: _date,
+    DATETIME: _date,
 }
 
 
@@ -210,112 +285,163 @@ def sheet_title(title: str) -> str:
     return str(title).translate(_SHEET_TITLE_FORBIDDEN)[:31]
 
 
+class Workbook:
+    """An XLSX file being written, with the formats its sheets share.
+
+    The writer is rust_xlsxwriter (through the ``rvgsrust_xlsxwriter`` binding):
+    every sheet is in constant-memory mode, so a row goes to a temporary file as
+    soon as the next one starts, and ``save`` zips them. A cell written without
+    a format takes its column's (the number format of a typed column, wrapping
+    in a column at ``MAX_WIDTH``), so a data row is one call with plain values.
+    """
+
+    def __init__(self):
+        from rvgsrust_xlsxwriter import Workbook as RustWorkbook
+
+        self._book = RustWorkbook()
+        self._formats: dict[tuple, object] = {}
+
+    def format(self, **props):
+        """The one format of the workbook with these properties (bold, size,
+        num_format, wrap, align, valign, fill, top, bottom: a border colour)."""
+        key = tuple(sorted(props.items()))
+        if key not in self._formats:
+            fmt = self._book.add_format()
+            if props.get("bold"):
+                fmt.set_bold()
+            if "size" in props:
+                fmt.set_font_size(props["size"])
+            if "num_format" in props:
+                fmt.set_num_format(props["num_format"])
+            if props.get("wrap"):
+                fmt.set_text_wrap()
+            if "align" in props:
+                fmt.set_align(props["align"])
+            if "valign" in props:
+                fmt.set_vertical_align(props["valign"])
+            if "fill" in props:
+                fmt.set_pattern("solid")
+                fmt.set_background_color(props["fill"])
+            if "top" in props:
+                fmt.set_top_border("thin")
+                fmt.set_border_top_color(props["top"])
+            if "bottom" in props:
+                fmt.set_bottom_border("thin")
+                fmt.set_border_bottom_color(props["bottom"])
+            self._formats[key] = fmt
+        return self._formats[key]
+
+    def add_sheet(self, title: str):
+        return self._book.add_worksheet(sheet_title(title), constant_memory=True)
+
+    def save(self, out: IO[bytes] | str | os.PathLike) -> None:
+        """Write the file to a path (streamed from the sheets' temporary files)
+        or, for small workbooks, into a binary file object."""
+        if isinstance(out, (str, os.PathLike)):
+            self._book.close(str(out))
+        else:
+            out.write(self._book.save_to_buffer())
+
+
+#: The header row's grey lines.
+_LINE = "#808080"
+
+
 class SheetWriter:
-    """One sheet of a write-only workbook: heading lines, a header row, typed rows
-    and a totals row, set up completely before the first row (write-only mode
-    writes the sheet's top, panes and column widths included, with it)."""
+    """One sheet: heading lines, a header row, typed rows and a totals row, set up
+    completely before the first row (a constant-memory sheet writes each row out
+    when the next one starts, so nothing above it can change later)."""
 
     def __init__(
         self,
-        workbook,
+        workbook: Workbook,
         *,
         title: str,
         columns: Sequence[Column],
         widths: Sequence[int],
         heading: Sequence[str] = (),
     ):
-        from openpyxl.cell import WriteOnlyCell
-        from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-        from openpyxl.utils import get_column_letter
-        from openpyxl.worksheet.properties import PageSetupProperties
-        from openpyxl.worksheet.worksheet import Worksheet
-
-        self._new_cell = WriteOnlyCell
         self.columns = list(columns)
-        self.sheet = sheet = workbook.create_sheet(sheet_title(title))
+        self.book = workbook
+        self.sheet = sheet = workbook.add_sheet(title)
+        #: The header row's number (1-based, as people count rows).
         self.header_row = len(heading) + 1
+        #: The next row to write (0-based, as the writer counts them).
+        self.row = 0
 
-        for index, width in enumerate(widths, start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = width
-        sheet.freeze_panes = f"A{self.header_row + 1}"
+        for index, (column, width) in enumerate(zip(self.columns, widths, strict=True)):
+            # A width is in digits of the default font, 7 pixels each: set in
+            # pixels, the file stores exactly this width (a width in characters
+            # would gain the writer's padding of 5 pixels).
+            sheet.set_column_width_pixels(index, round(width * 7))
+            # The format of every data cell of the column (they are written
+            # without one). "General" shows an integer as it is, so counts and
+            # ids stay unstyled; plain text that fits needs no style either.
+            if column.kind in NUMBER_FORMATS and column.kind != INTEGER:
+                sheet.set_column_format(
+                    index, workbook.format(num_format=NUMBER_FORMATS[column.kind])
+                )
+            elif column.kind == TEXT and width >= MAX_WIDTH:
+                sheet.set_column_format(index, workbook.format(wrap=True))
+        sheet.freeze_panes(self.header_row, 0)
         # A4 landscape, one page wide and as many long as it takes
-        # (fitToHeight=0), the header row on top of every page.
-        sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-        sheet.page_setup.orientation = "landscape"
-        sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
-        sheet.page_setup.fitToWidth = 1
-        sheet.page_setup.fitToHeight = 0
-        sheet.print_title_rows = f"{self.header_row}:{self.header_row}"
-        sheet.print_options.horizontalCentered = True
-        sheet.page_margins.left = sheet.page_margins.right = 0.4
-        sheet.page_margins.top = sheet.page_margins.bottom = 0.6
-        sheet.oddFooter.left.text = "&A"
-        sheet.oddFooter.right.text = _("第 &P 页，共 &N 页")
+        # (fit to 1 × 0 pages), the header row on top of every page.
+        sheet.set_landscape()
+        sheet.set_paper_size(9)  # A4
+        sheet.set_print_fit_to_pages(1, 0)
+        sheet.set_repeat_rows(self.header_row - 1, self.header_row - 1)
+        sheet.set_print_center_horizontally(True)
+        sheet.set_margins(0.4, 0.4, 0.6, 0.6, 0.3, 0.3)  # left right top bottom header footer
+        sheet.set_footer("&L&A&R" + _("第 &P 页，共 &N 页"))
 
         for number, line in enumerate(heading):
-            cell = WriteOnlyCell(sheet, value=spreadsheet_safe(line))
-            cell.font = Font(bold=True, size=14) if number == 0 else Font(size=10)
-            sheet.append([cell])
-
-        thin = Side(style="thin", color="808080")
-        header = []
-        for column in self.columns:
-            cell = WriteOnlyCell(sheet, value=spreadsheet_safe(column.title))
-            cell.font = Font(bold=True)
-            cell.fill = PatternFill("solid", fgColor="DDEBF7")
-            cell.border = Border(top=thin, bottom=thin)
-            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-            header.append(cell)
-        sheet.append(header)
-
-        # One styled cell per typed or wrapped column, reused for every row:
-        # write-only mode writes a row out as soon as it is appended, so the
-        # cell is free again at once. Plain text that fits needs no style, and
-        # leaving it unstyled keeps a million-row sheet fast.
-        wrap = Alignment(wrap_text=True)
-        #: Per column: the reused styled cell (None: a plain value) and the
-        #: conversion of the value (None: as it is).
-        self._plan = []
-        for column, width in zip(self.columns, widths, strict=True):
-            cell = None
-            if column.kind == INTEGER:
-                pass  # "General" shows an integer as it is: no style, faster
-            elif column.kind in NUMBER_FORMATS:
-                cell = WriteOnlyCell(sheet)
-                cell.number_format = NUMBER_FORMATS[column.kind]
-            elif width >= MAX_WIDTH:
-                cell = WriteOnlyCell(sheet)
-                cell.alignment = wrap
-            self._plan.append((cell, _CONVERT.get(column.kind)))
-        self._total_font = Font(bold=True)
-        self._total_border = Border(top=thin)
+            style = workbook.format(bold=True, size=14) if number == 0 else workbook.format(size=10)
+            sheet.write(self.row, 0, cell_text(line), style)
+            self.row += 1
+        header = workbook.format(
+            bold=True,
+            fill="#DDEBF7",
+            top=_LINE,
+            bottom=_LINE,
+            align="center",
+            valign="vcenter",
+            wrap=True,
+        )
+        for index, column in enumerate(self.columns):
+            sheet.write(self.row, index, cell_text(column.title), header)
+        self.row += 1
+        self._convert = [_CONVERT.get(column.kind) for column in self.columns]
 
     def append(self, row: Sequence) -> None:
+        """A row of Python values (numbers, dates, text), typed by the columns."""
         values = []
-        for (template, convert), value in zip(self._plan, row, strict=False):
+        for convert, value in zip(self._convert, row, strict=False):
             if value is None or value == "":
                 values.append(None)
-                continue
-            if convert is not None:
-                value = convert(value)
-            if template is None:
-                values.append(value)
             else:
-                template.value = value
-                values.append(template)
-        self.sheet.append(values)
+                values.append(value if convert is None else convert(value))
+        self.sheet.write_row(self.row, 0, values)
+        self.row += 1
+
+    def append_cells(self, rows: Sequence[Sequence]) -> None:
+        """Rows whose values are cells already, as the database formats them:
+        text escaped, numbers as they are, times as date serials (``ExcelSerial``).
+        One call for the whole batch, which the writer takes without Python."""
+        if rows:
+            self.sheet.write_rows(self.row, 0, [list(row) for row in rows])
+            self.row += len(rows)
 
     def append_totals(self, row: Sequence) -> None:
         """The totals row: bold, a line above, the columns' number formats."""
-        values = []
-        for column, value in zip(self.columns, row, strict=False):
-            cell = self._new_cell(self.sheet, value=cell_value(value, column.kind))
-            cell.font = self._total_font
-            cell.border = self._total_border
+        for index, (column, value) in enumerate(zip(self.columns, row, strict=False)):
+            props = {"bold": True, "top": _LINE}
             if column.kind in NUMBER_FORMATS:
-                cell.number_format = NUMBER_FORMATS[column.kind]
-            values.append(cell)
-        self.sheet.append(values)
+                props["num_format"] = NUMBER_FORMATS[column.kind]
+            value = cell_value(value, column.kind)
+            if column.kind in (DATE, DATETIME):
+                value = excel_serial(value)
+            self.sheet.write(self.row, index, value, self.book.format(**props))
+        self.row += 1
 
 
 class Totals:
@@ -337,6 +463,18 @@ class Totals:
             elif value is not None and value != "":
                 self.sums[index] += value
 
+    def add_rows(self, rows: Sequence[Sequence]) -> None:
+        """``add`` for a batch of rows, a column at a time."""
+        self.rows += len(rows)
+        for index in self.sums:
+            wanted = self.columns[index].count_value
+            if wanted is not None:
+                self.sums[index] += sum(1 for row in rows if row[index] == wanted)
+            else:
+                self.sums[index] += sum(
+                    row[index] for row in rows if row[index] is not None and row[index] != ""
+                )
+
     def cells(self, label: str) -> list:
         """The totals row: ``label`` in the first column, then the totals."""
         cells: list = [None] * len(self.columns)
@@ -354,14 +492,12 @@ def table_xlsx_bytes(*, title: str, headers: Sequence[str], rows: Sequence[Seque
     """A one-sheet workbook of a small table in memory (the admin's exports): the
     header in row 1 (so the file imports again), each column's kind taken from its
     values, widths fitted to every row."""
-    from openpyxl import Workbook
-
     kinds = []
     for index in range(len(headers)):
         found = {kind_of(row[index]) for row in rows if row[index] not in (None, "")}
         kinds.append(found.pop() if len(found) == 1 else TEXT)
     columns = [Column(str(h), kind) for h, kind in zip(headers, kinds, strict=True)]
-    workbook = Workbook(write_only=True)
+    workbook = Workbook()
     writer = SheetWriter(
         workbook, title=title, columns=columns, widths=measure_widths(columns, rows)
     )

@@ -13,7 +13,10 @@ phone, escaped text) and Python only copies tuples from a server-side cursor
 The workbook is built to be handed in (members/spreadsheets.py): a title block on
 every sheet, typed cells (times as Shanghai date cells, rates as percentages),
 widths fitted to the content, a frozen header printed on every page, A4 landscape
-one page wide, and a totals row. It streams too, in openpyxl's write-only mode.
+one page wide, and a totals row. It streams too, from the same kind of cursor: the
+database formats its cells as well (escaped text, masked phone, times as the date
+cells' numbers in Shanghai time), and the writer (rust_xlsxwriter, constant memory)
+takes them 5,000 rows at a time.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -416,6 +420,12 @@ def summary_totals(qs: QuerySet) -> list:
     ]
 
 
+def _cell_text(expression):
+    """A workbook text cell formatted by the database: the one escaping rule, and
+    line breaks as a cell has them (``members.spreadsheets.cell_text``)."""
+    return sheets.CellText(SpreadsheetSafe(expression))
+
+
 def session_columns() -> list[sheets.Column]:
     return [
         sheets.Column(_("单位")),
@@ -435,8 +445,8 @@ SESSION_FIELDS = (
     "x_unit",
     "x_school",
     "x_title",
-    "offering__starts_at",
-    "offering__ends_at",
+    "x_starts",
+    "x_ends",
     "x_venue",
     "x_status",
     "offering__capacity",
@@ -446,18 +456,20 @@ SESSION_FIELDS = (
 
 
 def sessions_queryset(*, term: Term, unit_ids: Iterable[int] | None) -> QuerySet:
-    """One row per course session of the term; times are UTC datetimes (the
-    workbook shows them in Shanghai time)."""
+    """One row per course session of the term, as cells: times are date serials
+    in Shanghai time (``ExcelSerial``), text is escaped."""
     qs = CourseSession.objects.filter(course__term=term)
     if unit_ids is not None:
         qs = qs.filter(course__parent_school__host_unit_id__in=list(unit_ids))
     return (
         qs.annotate(
-            x_unit=SpreadsheetSafe(F("course__parent_school__host_unit__name")),
-            x_school=SpreadsheetSafe(F("course__parent_school__name")),
-            x_title=SpreadsheetSafe(F("course__title")),
-            x_venue=SpreadsheetSafe(F("venue")),
+            x_unit=_cell_text(F("course__parent_school__host_unit__name")),
+            x_school=_cell_text(F("course__parent_school__name")),
+            x_title=_cell_text(F("course__title")),
+            x_venue=_cell_text(F("venue")),
             x_status=_labels("offering__status", Offering.Status.choices),
+            x_starts=sheets.ExcelSerial(F("offering__starts_at")),
+            x_ends=sheets.ExcelSerial(F("offering__ends_at")),
         )
         .order_by("offering__starts_at", "pk")
         .values_list(*SESSION_FIELDS)
@@ -484,19 +496,20 @@ ROSTER_FIELDS = (
     "x_unit",
     "x_school",
     "x_title",
-    "offering__starts_at",
+    "x_starts",
     "family_id",
     "x_person",
     "x_phone",
     "party_size",
     "children_count",
     "x_attendance",
-    "checked_in_at",
+    "x_checked",
 )
 
 
 def roster_queryset(*, term: Term, unit_ids: Iterable[int] | None) -> QuerySet:
-    """Confirmed enrolments of the term's course sessions, one row per booking."""
+    """Confirmed enrolments of the term's course sessions, one row per booking,
+    as cells (times as date serials in Shanghai time, text escaped, phones masked)."""
     qs = Booking.objects.filter(
         status=Booking.Status.CONFIRMED,
         offering__kind=Offering.Kind.COURSE_SESSION,
@@ -509,14 +522,16 @@ def roster_queryset(*, term: Term, unit_ids: Iterable[int] | None) -> QuerySet:
     ps = "offering__course_session__course__parent_school"
     return (
         qs.annotate(
-            x_unit=SpreadsheetSafe(F(f"{ps}__host_unit__name")),
-            x_school=SpreadsheetSafe(F(f"{ps}__name")),
-            x_title=SpreadsheetSafe(F("offering__title")),
-            x_person=SpreadsheetSafe(
+            x_unit=_cell_text(F(f"{ps}__host_unit__name")),
+            x_school=_cell_text(F(f"{ps}__name")),
+            x_title=_cell_text(F("offering__title")),
+            x_person=_cell_text(
                 Coalesce(NullIf(F("booked_by__display_name"), Value("")), F("booked_by__username"))
             ),
             x_phone=MaskPhone(F("booked_by__phone")),
             x_attendance=_labels("attendance", Booking.Attendance.choices),
+            x_starts=sheets.ExcelSerial(F("offering__starts_at")),
+            x_checked=sheets.ExcelSerial(F("checked_in_at")),
         )
         .order_by("offering__starts_at", "offering_id", "pk")
         .values_list(*ROSTER_FIELDS)
@@ -539,16 +554,14 @@ def xlsx_write(
     actor=None,
     now: dt.datetime | None = None,
 ) -> int:
-    """Write the workbook (openpyxl write-only mode); returns the number of rows.
+    """Write the workbook (members/spreadsheets.py); returns the number of rows.
 
     ``actor`` is who asked (None: the operator running the command), named in the
     title block with the time ``now`` (default: now).
     """
-    from openpyxl import Workbook
-
     unit_ids = None if unit_ids is None else list(unit_ids)
     heading = workbook_heading(term=term, unit_ids=unit_ids, actor=actor, now=now)
-    workbook = Workbook(write_only=True)
+    workbook = sheets.Workbook()
 
     summary_rows = summary_queryset(term=term, unit_ids=unit_ids)
     dataset = TermSummaryResource().export(summary_rows)
@@ -596,7 +609,7 @@ def xlsx_write(
 
 def _streamed_widths(queryset: QuerySet, fields: tuple[str, ...], columns) -> list[int]:
     """Widths for a sheet written row by row: the widest text of each text column,
-    asked of the database in one aggregate (a write-only sheet takes its widths
+    asked of the database in one aggregate (a streamed sheet takes its widths
     before its first row); typed columns have their kind's width."""
     text = {
         f"w{index}": Max(sheets.DisplayWidth(field))
@@ -640,18 +653,22 @@ def _append_rows(workbook, *, title, columns, widths, heading, queryset, written
     writer = new_sheet(part)
     in_sheet = sheets.Totals(columns)
     in_all = sheets.Totals(columns)
-    for row in queryset.iterator(chunk_size=CSV_CHUNK):
-        if in_sheet.rows == XLSX_SHEET_MAX_ROWS:
-            writer.append_totals(in_sheet.cells(_total_label(in_sheet.rows)))
-            part += 1
-            writer = new_sheet(part)
-            in_sheet = sheets.Totals(columns)
-        # Text cells were escaped by the database (the writer's rule agrees).
-        writer.append(row)
-        in_sheet.add(row)
-        in_all.add(row)
-        written += 1
-        if progress and written % CSV_CHUNK == 0:
+    rows = queryset.iterator(chunk_size=CSV_CHUNK)
+    while batch := list(itertools.islice(rows, CSV_CHUNK)):
+        while batch:
+            if in_sheet.rows == XLSX_SHEET_MAX_ROWS:
+                writer.append_totals(in_sheet.cells(_total_label(in_sheet.rows)))
+                part += 1
+                writer = new_sheet(part)
+                in_sheet = sheets.Totals(columns)
+            room = XLSX_SHEET_MAX_ROWS - in_sheet.rows
+            here, batch = batch[:room], batch[room:]
+            # The cells were formatted by the database (the writer's rules agree).
+            writer.append_cells(here)
+            in_sheet.add_rows(here)
+            in_all.add_rows(here)
+            written += len(here)
+        if progress:
             progress(written)
     writer.append_totals(in_sheet.cells(_total_label(in_sheet.rows)))
     if part > 1:

@@ -13,6 +13,7 @@ from members import registry, spreadsheets
 from members.models import Membership, Region, RoleAssignment
 from members.resources import ChineseXLSX, MembershipResource, import_errors
 from members.tests.factories import MembershipFactory, MemberUnitFactory, UserFactory
+from members.tests.sheets import column_width, fit_to_pages
 
 pytestmark = pytest.mark.django_db
 
@@ -101,12 +102,12 @@ def test_admin_membership_export_has_a_chinese_sheet_typed_dates_widths_and_prin
     assert sheet.freeze_panes == "A2"
     assert sheet.print_title_rows == "$1:$1"
     assert sheet.page_setup.orientation == "landscape"
-    assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+    assert fit_to_pages(sheet) == (1, 0)
     # the unit's name (30 wide: CJK counts double) is wider than a column may
     # be: it wraps in a column at the limit; the short ones fit
-    assert sheet.column_dimensions["C"].width == spreadsheets.MAX_WIDTH
+    assert column_width(sheet, "C") == spreadsheets.MAX_WIDTH
     assert row["单位名称"].alignment.wrap_text
-    assert sheet.column_dimensions["F"].width >= spreadsheets.display_width("2024年5月11日") + 1
+    assert column_width(sheet, "F") >= spreadsheets.display_width("2024年5月11日") + 1
 
 
 def test_an_exported_membership_with_date_cells_imports_unchanged():

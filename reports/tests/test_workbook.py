@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from bookings.models import Booking
 from members import spreadsheets as sheets
 from members.tests.factories import GuardianFactory, MemberUnitFactory, UserFactory
+from members.tests.sheets import column_width, fit_to_pages, is_count
 from reports import exports
 from reports.services import participation_rollup
 from reports.tests.factories import (
@@ -110,7 +111,7 @@ def test_every_sheet_has_the_title_block_a_frozen_header_and_the_print_setup(fou
         assert sheet.page_setup.orientation == "landscape"
         assert int(sheet.page_setup.paperSize) == int(sheet.PAPERSIZE_A4)
         assert sheet.sheet_properties.pageSetUpPr.fitToPage
-        assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+        assert fit_to_pages(sheet) == (1, 0)
         assert "&P" in sheet.oddFooter.right.text
 
 
@@ -141,7 +142,7 @@ def test_summary_cells_are_numbers_and_rates_with_a_totals_row_of_the_dashboard_
     )
     assert first[2:] == (1, 10, "否", 1, 1, 1, 0)
     for cell in cells(sheet, "开课次数") + cells(sheet, "参与人次") + cells(sheet, "覆盖家庭数"):
-        assert type(cell.value) is int  # shown as it is by the "General" format
+        assert is_count(cell)  # a whole number shown as it is by the "General" format
     for cell in cells(sheet, "出勤率"):
         # 100% and 0% read back as the integers 1 and 0; the format makes them rates
         assert isinstance(cell.value, (int, float)) and cell.number_format == "0.0%"
@@ -171,7 +172,7 @@ def test_session_and_roster_times_are_date_cells_in_beijing_time_with_totals(fou
     checked = [c.value for c in cells(roster, "签到时间")]
     assert checked == [dt.datetime(2026, 9, 2 + 7 * n, 18, 21) for n in range(3)] + [None]
     for cell in cells(sessions, "名额（人）") + cells(roster, "人数") + cells(roster, "家庭编号"):
-        assert type(cell.value) is int
+        assert is_count(cell)
 
     found = table(sessions)
     assert len(found.rows) == 4
@@ -202,7 +203,7 @@ def test_widths_fit_the_content_with_cjk_characters_counting_double(four_rows, t
             for cell in row:
                 if cell.value is None:
                     continue
-                width = sheet.column_dimensions[cell.column_letter].width
+                width = column_width(sheet, cell.column_letter)
                 kind = next(
                     (k for k, f in sheets.NUMBER_FORMATS.items() if f == cell.number_format),
                     sheets.TEXT,
@@ -214,11 +215,11 @@ def test_widths_fit_the_content_with_cjk_characters_counting_double(four_rows, t
                 assert fits or cell.alignment.wrap_text, (sheet.title, cell.coordinate, text)
     # a short Chinese name counts double (「人数」 is 4 wide, not 2) …
     roster = book["出勤名单"]
-    assert roster.column_dimensions["G"].width >= sheets.display_width("138****1234") + 1
+    assert column_width(roster, "G") >= sheets.display_width("138****1234") + 1
     assert sheets.display_width("重庆市渝中区人和街小学（本部）") == 30
     # … and a 21-character course title wraps in a column at the limit, uncut
     sessions = book["开课场次"]
-    assert sessions.column_dimensions["C"].width == sheets.MAX_WIDTH
+    assert column_width(sessions, "C") == sheets.MAX_WIDTH
     assert all(cell.alignment.wrap_text for cell in cells(sessions, "课程"))
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from openpyxl.worksheet.worksheet import Worksheet
 
+from members.tests.sheets import column_widths
+
 
 @dataclass
 class Table:
@@ -107,5 +109,5 @@ def print_scale(sheet: Worksheet) -> float:
     the page is 11.69 inches wide less the margins."""
     margins = sheet.page_margins.left + sheet.page_margins.right
     page = (11.69 - margins) * 96
-    total = sum(7 * d.width + 5 for d in sheet.column_dimensions.values() if d.width)
+    total = sum(7 * width + 5 for width in column_widths(sheet))
     return min(1.0, page / total)
