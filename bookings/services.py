@@ -233,6 +233,7 @@ def offering_cancel(*, offering_id: int, cancelled_by) -> Offering:
             raise BookingError("already_cancelled_offering")
         offering.status = Offering.Status.CANCELLED
         offering.save(update_fields=["status"])
+        signals.participation_changed.send(sender=Offering, offering_ids=[offering.pk])
         for listener in offering_change_listeners:
             listener(offering, "cancelled")
         audit_log_record(actor=cancelled_by, action="bookings.offering.cancel", target=offering)
@@ -256,8 +257,11 @@ def offering_reschedule(*, offering_id: int, starts_at, ends_at, changed_by) -> 
         if offering.starts_at <= timezone.now():
             raise BookingError("offering_started_no_move")
         previous = offering.starts_at
+        # Before and after: the figures of both months change.
+        signals.participation_changed.send(sender=Offering, offering_ids=[offering.pk])
         offering.starts_at, offering.ends_at = starts_at, ends_at
         offering.save(update_fields=["starts_at", "ends_at"])
+        signals.participation_changed.send(sender=Offering, offering_ids=[offering.pk])
         for listener in offering_change_listeners:
             listener(offering, "moved")
         audit_log_record(
@@ -311,12 +315,16 @@ def offering_update(*, offering_id: int, changed_by, **changes) -> Offering:
         )
         if not changed:
             return offering
+        if "unit" in changed:  # an event's figures move to the new unit
+            signals.participation_changed.send(sender=Offering, offering_ids=[offering.pk])
         for name in changed:
             setattr(offering, name, changes[name])
         opens, closes = offering.booking_opens_at, offering.booking_closes_at
         if opens and closes and closes <= opens:
             raise BookingError("closes_before_opens")
         offering.save(update_fields=changed)
+        if "unit" in changed:
+            signals.participation_changed.send(sender=Offering, offering_ids=[offering.pk])
         audit_log_record(
             actor=changed_by,
             action="bookings.offering.update",
@@ -392,6 +400,7 @@ def booking_mark_attendance(
         booking.attendance = new_value
         booking.checked_in_at = (checked_in_at or timezone.now()) if present else None
         booking.save(update_fields=["attendance", "checked_in_at"])
+        signals.participation_changed.send(sender=Booking, offering_ids=[booking.offering_id])
         audit_log_record(
             actor=marked_by,
             action="bookings.booking.attendance",

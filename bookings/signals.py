@@ -10,7 +10,8 @@ send a message, call the broker or do anything slow inside the lock. An
 exception in a receiver rolls the change back (the signals are sent with
 ``send``, not ``send_robust``).
 
-The sender is always ``bookings.models.Booking``.
+The sender is ``bookings.models.Booking``, except for ``participation_changed``
+(the model of what changed).
 """
 
 from django.dispatch import Signal
@@ -29,3 +30,13 @@ booking_cancelled = Signal()
 #: more capacity). ``offering``: the locked offering; ``bookings``: the promoted
 #: bookings, in promotion order (never empty).
 bookings_promoted = Signal()
+
+#: Something the participation figures count changed, other than the three
+#: signals above: an attendance mark, an offering cancelled, moved, re-hosted or
+#: created, a credit posted or reversed, an online lesson completed (the
+#: incremental roll-up in reports/ marks the snapshot keys it touches).
+#: ``offering_ids``: offerings whose bookings or details changed (sent before
+#: and after a move, so both months are marked); ``credit_keys``: keys of the
+#: credit entries written; ``lesson_progress_ids``: lesson progress rows that
+#: were completed. Each may be left out.
+participation_changed = Signal()

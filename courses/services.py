@@ -21,6 +21,7 @@ from bookings.errors import BookingError
 from bookings.locking import offering_transaction
 from bookings.models import Booking, Offering
 from bookings.selectors import attendance_marking, moment_label
+from bookings.signals import participation_changed
 from members import access
 from members.models import Family
 from members.services import audit_log_record
@@ -88,6 +89,7 @@ def course_session_create(
         session = CourseSession.objects.create(
             course=course, offering=offering, venue=venue, online_url=online_url
         )
+        participation_changed.send(sender=CourseSession, offering_ids=[offering.pk])
         course_next_session_refresh(course_ids=[course.pk])
         audit_log_record(
             actor=created_by,
@@ -239,6 +241,7 @@ def credit_post_for_attendance(*, booking: Booking, created_by=None) -> list[Cre
         )
     # ignore_conflicts: a key that already exists (a double scan) is skipped, not duplicated.
     CreditEntry.objects.bulk_create(rows, ignore_conflicts=True)
+    participation_changed.send(sender=CreditEntry, credit_keys=[row.key for row in rows])
     return rows
 
 
@@ -268,6 +271,7 @@ def credit_reverse(*, entry: CreditEntry, created_by, note: str = "") -> CreditE
             created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
         )
         reversal.save()
+        participation_changed.send(sender=CreditEntry, credit_keys=[reversal.key])
         audit_log_record(
             actor=created_by,
             action="courses.credit.reverse",
@@ -461,9 +465,10 @@ def lesson_progress_record(
         progress.percent = min(int(progress.seconds_watched * 100 // duration), 100)
         progress.position_seconds = min(position, duration)
         progress.last_heartbeat_at = now
-        credited = False
+        credited = completed = False
         if progress.percent >= settings.LESSON_CREDIT_PERCENT and progress.completed_at is None:
             progress.completed_at = now
+            completed = True
             credited = _credit_lesson(lesson=lesson, progress=progress, user=user)
         progress.save(
             update_fields=[
@@ -475,6 +480,12 @@ def lesson_progress_record(
                 "updated_at",
             ]
         )
+        if completed:
+            participation_changed.send(
+                sender=LessonProgress,
+                lesson_progress_ids=[progress.pk],
+                credit_keys=[f"lesson:{lesson.pk}:family:{progress.family_id}"] if credited else [],
+            )
         return progress, credited
 
 

@@ -140,3 +140,34 @@ class ReportJob(models.Model):
     @property
     def filename(self) -> str:
         return self.file_path.rsplit("/", 1)[-1] if self.file_path else ""
+
+
+class SnapshotMark(models.Model):
+    """A change that one snapshot key must be re-rolled for (append-only).
+
+    Written by reports/receivers.py in the transaction of the change (a booking,
+    a cancellation or promotion, an attendance mark, a credit, a completed
+    lesson), so a mark exists exactly when its change committed. The key is the
+    month row that the change touches; re-rolling it also re-rolls the term row
+    of the same unit × parent school (distinct families and children of the
+    term cannot be added up from months). ``reports.services.snapshot_marks_rollup``
+    claims marks, recomputes their keys and deletes them in one transaction.
+
+    Marks are only ever inserted, never updated: writers never wait for each
+    other or for the pass (two marks of one key are two rows; the pass folds
+    them), and a mark written while a pass runs is a new row that the next pass
+    sees, so no change is lost between a pass's read and its delete.
+    """
+
+    term = models.ForeignKey(Term, on_delete=models.CASCADE, related_name="+")
+    unit = models.ForeignKey(MemberUnit, on_delete=models.CASCADE, related_name="+")
+    parent_school_key = models.BigIntegerField(default=0)
+    period = models.CharField(max_length=7)
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("待更新的统计")
+        verbose_name_plural = _("待更新的统计")
+
+    def __str__(self) -> str:
+        return f"{self.term_id}/{self.unit_id}/{self.parent_school_key}/{self.period}"

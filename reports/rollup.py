@@ -77,10 +77,34 @@ def term_window(term: Term) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def scoped_cte(term: Term, now: dt.datetime) -> tuple[str, list]:
-    """The term's offerings: course sessions of its courses, events inside its dates."""
+def _in(column: str, values) -> tuple[str, list]:
+    """``column IN (%s, …)`` (both backends), or a false condition for no values."""
+    values = sorted(values)
+    if not values:
+        return "1 = 0", []
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", values
+
+
+def _key_parts(keys) -> tuple[list[int], list[int]]:
+    """Parent school ids and event units (key 0) of ``keys``."""
+    return sorted({p for _u, p in keys if p}), sorted({u for u, p in keys if not p})
+
+
+def scoped_cte(term: Term, now: dt.datetime, keys=None) -> tuple[str, list]:
+    """The term's offerings: course sessions of its courses, events inside its dates.
+
+    ``keys`` (incremental roll-ups) keeps only the offerings of those unit ×
+    parent school keys, over the whole term: the term rows need every month.
+    """
     start, end = term_window(term)
     live = "o.status <> 'cancelled' AND (e.id IS NULL OR e.status NOT IN ('draft', 'cancelled'))"
+    sessions, events, key_params = "", "", []
+    if keys is not None:
+        school_ids, event_units = _key_parts(keys)
+        in_schools, school_params = _in("c.parent_school_id", school_ids)
+        in_units, unit_params = _in("o.unit_id", event_units)
+        sessions, events = f" AND {in_schools}", f" AND {in_units}"
+        key_params = [school_params, unit_params]
     sql = f"""
     scoped AS (
         SELECT o.id AS offering_id,
@@ -96,10 +120,13 @@ def scoped_cte(term: Term, now: dt.datetime) -> tuple[str, list]:
           LEFT JOIN {T["course"]} c ON c.id = cs.course_id
           LEFT JOIN {T["parent_school"]} ps ON ps.id = c.parent_school_id
           LEFT JOIN {T["event"]} e ON e.offering_id = o.id
-         WHERE (o.kind = 'course_session' AND c.term_id = %s)
-            OR (o.kind = 'event' AND o.starts_at >= %s AND o.starts_at < %s)
+         WHERE (o.kind = 'course_session' AND c.term_id = %s{sessions})
+            OR (o.kind = 'event' AND o.starts_at >= %s AND o.starts_at < %s{events})
     )"""
-    return sql, [_param(now), term.pk, _param(start), _param(end)]
+    if keys is None:
+        return sql, [_param(now), term.pk, _param(start), _param(end)]
+    school_params, unit_params = key_params
+    return sql, [_param(now), term.pk, *school_params, _param(start), _param(end), *unit_params]
 
 
 def _grouped(
@@ -118,8 +145,10 @@ def _grouped(
     return f"{monthly} UNION ALL {whole}", params + params
 
 
-def _with_scoped(term: Term, now: dt.datetime, select: str, body: str) -> tuple[str, list]:
-    cte, cte_params = scoped_cte(term, now)
+def _with_scoped(
+    term: Term, now: dt.datetime, select: str, body: str, keys=None
+) -> tuple[str, list]:
+    cte, cte_params = scoped_cte(term, now, keys)
     inner, inner_params = _grouped(select, body, [])
     if _is_postgres():
         return f"WITH {cte} {inner}", cte_params
@@ -151,22 +180,27 @@ BOOKINGS_SELECT = f"""
         AS event_participants"""
 
 
-def bookings_aggregate_sql(term: Term, now: dt.datetime) -> tuple[str, list]:
+def bookings_aggregate_sql(term: Term, now: dt.datetime, keys=None) -> tuple[str, list]:
     """The biggest of the roll-up's queries (the "SQL floor" in docs/PERFORMANCE.md)."""
     body = (
         f"FROM scoped s JOIN {T['booking']} b ON b.offering_id = s.offering_id "
         "WHERE b.status = 'confirmed' AND s.live"
     )
-    return _with_scoped(term, now, BOOKINGS_SELECT, body)
+    return _with_scoped(term, now, BOOKINGS_SELECT, body, keys)
 
 
-def _queries(term: Term, now: dt.datetime) -> list[tuple[str, list[str], str, list]]:
-    """(name, metric columns, sql, params) of every roll-up query."""
+def _queries(term: Term, now: dt.datetime, keys=None) -> list[tuple[str, list[str], str, list]]:
+    """(name, metric columns, sql, params) of every roll-up query.
+
+    With ``keys`` (an incremental roll-up) every query is the same SQL with the
+    offerings, credits and lessons restricted to those unit × parent school keys.
+    """
     queries = []
-    sql, params = _with_scoped(term, now, OFFERINGS_SELECT, "FROM scoped WHERE live")
+    school_ids = _key_parts(keys)[0] if keys is not None else None
+    sql, params = _with_scoped(term, now, OFFERINGS_SELECT, "FROM scoped WHERE live", keys)
     queries.append(("offerings", ["sessions_planned", "sessions_held", "events_held"], sql, params))
 
-    sql, params = bookings_aggregate_sql(term, now)
+    sql, params = bookings_aggregate_sql(term, now, keys)
     queries.append(
         (
             "bookings",
@@ -188,7 +222,7 @@ def _queries(term: Term, now: dt.datetime) -> list[tuple[str, list[str], str, li
         f"JOIN {T['attendee']} a ON a.booking_id = b.id "
         f"WHERE b.status = 'confirmed' AND s.live AND {PRESENT} AND a.child_id IS NOT NULL"
     )
-    sql, params = _with_scoped(term, now, "COUNT(DISTINCT a.child_id) AS children", body)
+    sql, params = _with_scoped(term, now, "COUNT(DISTINCT a.child_id) AS children", body, keys)
     queries.append(("children", ["children"], sql, params))
 
     body = (
@@ -198,19 +232,23 @@ def _queries(term: Term, now: dt.datetime) -> list[tuple[str, list[str], str, li
         f"JOIN {T['instructor']} i ON i.id = ci.instructor_id "
         "WHERE s.held AND i.is_volunteer) x"
     )
-    sql, params = _with_scoped(term, now, "SUM(hours) AS volunteer_hours", body)
+    sql, params = _with_scoped(term, now, "SUM(hours) AS volunteer_hours", body, keys)
     queries.append(("volunteers", ["volunteer_hours"], sql, params))
 
     # Credits and online lessons have no offering: their unit is the parent
     # school's host unit and their month the month they were posted/completed.
+    school_filter, school_params = "", []
+    if school_ids is not None:
+        school_filter, school_params = _in("c.parent_school_id", school_ids)
+        school_filter = f" AND {school_filter}"
     credit_from = (
         f"FROM (SELECT ps.host_unit_id AS unit_id, c.parent_school_id AS parent_school_id, "
         f"{month_sql('ce.created_at')} AS period, ce.amount AS amount "
         f"FROM {T['credit']} ce JOIN {T['course']} c ON c.id = ce.course_id "
         f"JOIN {T['parent_school']} ps ON ps.id = c.parent_school_id "
-        "WHERE ce.term_id = %s) x"
+        f"WHERE ce.term_id = %s{school_filter}) x"
     )
-    sql, params = _grouped("SUM(amount) AS credits_posted", credit_from, [term.pk])
+    sql, params = _grouped("SUM(amount) AS credits_posted", credit_from, [term.pk, *school_params])
     queries.append(("credits", ["credits_posted"], sql, params))
 
     lesson_from = (
@@ -219,35 +257,46 @@ def _queries(term: Term, now: dt.datetime) -> list[tuple[str, list[str], str, li
         f"FROM {T['progress']} lp JOIN {T['lesson']} l ON l.id = lp.lesson_id "
         f"JOIN {T['course']} c ON c.id = l.course_id "
         f"JOIN {T['parent_school']} ps ON ps.id = c.parent_school_id "
-        "WHERE c.term_id = %s AND lp.completed_at IS NOT NULL) x"
+        f"WHERE c.term_id = %s AND lp.completed_at IS NOT NULL{school_filter}) x"
     )
-    sql, params = _grouped("COUNT(*) AS lessons_completed", lesson_from, [term.pk])
+    sql, params = _grouped("COUNT(*) AS lessons_completed", lesson_from, [term.pk, *school_params])
     queries.append(("lessons", ["lessons_completed"], sql, params))
     return queries
 
 
-def _targets(term: Term) -> dict[int, tuple[int, int]]:
+def _targets(term: Term, school_ids: list[int] | None = None) -> dict[int, tuple[int, int]]:
     """parent school id → (host unit id, sessions required) for the term."""
+    only, only_params = "", []
+    if school_ids is not None:
+        only, only_params = _in("ps.id", school_ids)
+        only = f" AND {only}"
     sql = (
         f"SELECT ps.id, ps.host_unit_id, COALESCE(t.sessions_required, %s) "
         f"FROM {T['parent_school']} ps "
         f"LEFT JOIN {T['target']} t ON t.parent_school_id = ps.id AND t.term_id = %s "
-        "WHERE ps.is_active OR t.id IS NOT NULL"
+        f"WHERE (ps.is_active OR t.id IS NOT NULL){only}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [DEFAULT_SESSIONS_REQUIRED, term.pk])
+        cursor.execute(sql, [DEFAULT_SESSIONS_REQUIRED, term.pk, *only_params])
         return {ps_id: (unit_id, required) for ps_id, unit_id, required in cursor.fetchall()}
 
 
-def reporting_session(cursor) -> None:
+def reporting_session(cursor, *, incremental: bool = False) -> None:
     """Planner settings for the roll-up's few big aggregates (this transaction only).
 
     At district scale the planner underestimates the term's bookings and picks a
     nested loop of index probes (one per offering); hash joins over a sequential
     scan are about twice as fast. More work_mem keeps the GROUPING SETS sort in
     memory, and JIT compilation costs more than it saves on these queries.
+
+    An incremental roll-up (a few parent schools) is the opposite case: index
+    probes per offering are what makes it fast, so it keeps nested loops and
+    only turns JIT off.
     """
     if _is_postgres():
+        if incremental:
+            cursor.execute("SET LOCAL jit = off")
+            return
         cursor.execute("SET LOCAL enable_nestloop = off")
         cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute("SET LOCAL jit = off")
@@ -265,20 +314,36 @@ def _rate(attendances: int, enrolments_held: int) -> Decimal | None:
 
 
 def compute_term_figures(
-    *, term: Term, now: dt.datetime, progress: Callable[[int, int], None] | None = None
+    *,
+    term: Term,
+    now: dt.datetime,
+    progress: Callable[[int, int], None] | None = None,
+    keys=None,
 ) -> list[dict]:
-    """Run the aggregate queries; return one dict of figures per snapshot key."""
-    queries = _queries(term, now)
+    """Run the aggregate queries; return one dict of figures per snapshot key.
+
+    ``keys`` (a set of (unit id, parent school key)) restricts every query to
+    those keys: the rows returned are then exactly theirs (months and term),
+    computed by the same SQL as the full roll-up. The caller holds the
+    transaction (reports.services.snapshot_marks_rollup).
+    """
+    queries = _queries(term, now, keys)
     total_steps = len(queries) + 1
     groups: dict[tuple, dict] = {}
     with connection.cursor() as cursor:
+        if keys is not None:
+            reporting_session(cursor, incremental=True)
         for step, (_name, metrics, sql, params) in enumerate(queries, start=1):
-            # Each query in its own short transaction, so that the job's progress
-            # (written between them) is visible at once.
-            with transaction.atomic():
-                reporting_session(cursor)
+            if keys is not None:
                 cursor.execute(sql, params)
                 rows = cursor.fetchall()
+            else:
+                # Each query in its own short transaction, so that the job's
+                # progress (written between them) is visible at once.
+                with transaction.atomic():
+                    reporting_session(cursor)
+                    cursor.execute(sql, params)
+                    rows = cursor.fetchall()
             for row in rows:
                 unit_id, ps_id, period = row[0], row[1], row[2]
                 figures = groups.setdefault((unit_id, ps_id, period), {})
@@ -287,7 +352,7 @@ def compute_term_figures(
             if progress:
                 progress(step, total_steps)
 
-    targets = _targets(term)
+    targets = _targets(term, None if keys is None else _key_parts(keys)[0])
     for ps_id, (unit_id, _required) in targets.items():
         # Every active parent school has a term row, so one that held no
         # session still shows up (as not met) in the attainment table.
@@ -298,6 +363,8 @@ def compute_term_figures(
     result = []
     for (unit_id, ps_id, period), figures in groups.items():
         if unit_id is None:
+            continue
+        if keys is not None and (unit_id, ps_id or 0) not in keys:
             continue
         row = {
             "unit_id": unit_id,
@@ -335,3 +402,75 @@ def compute_term_figures(
             row["target_met"] = None
         result.append(row)
     return result
+
+
+# --- marks: which snapshot keys a change touches ------------------------------------------
+
+MARK_TABLE = "reports_snapshotmark"
+
+
+def local_date_sql(column: str) -> str:
+    """The Shanghai calendar date of a UTC timestamp column."""
+    if _is_postgres():
+        return f"(({column}) AT TIME ZONE 'Asia/Shanghai')::date"
+    return f"date({column}, '+8 hours')"
+
+
+def marks_insert_sql(
+    *,
+    offering_ids=(),
+    credit_keys=(),
+    lesson_progress_ids=(),
+    marked_at: dt.datetime,
+) -> tuple[str, list] | None:
+    """One ``INSERT … SELECT`` of the snapshot keys (term, unit, parent school key,
+    month) that these changed rows touch, derived exactly as the roll-up's queries
+    group them: an offering by its parent school's host unit (events: their own
+    unit, key 0) and the month it starts; a credit by the month it was posted; a
+    completed lesson by the month it was completed. ``None`` for nothing."""
+    parts, params = [], []
+    if offering_ids:
+        in_ids, ids = _in("o.id", set(offering_ids))
+        parts.append(
+            f"SELECT t.id AS term_id, COALESCE(ps.host_unit_id, o.unit_id) AS unit_id, "
+            f"COALESCE(c.parent_school_id, 0) AS ps_key, {month_sql('o.starts_at')} AS period "
+            f"FROM {T['offering']} o "
+            f"LEFT JOIN {T['session']} cs ON cs.offering_id = o.id "
+            f"LEFT JOIN {T['course']} c ON c.id = cs.course_id "
+            f"LEFT JOIN {T['parent_school']} ps ON ps.id = c.parent_school_id "
+            f"JOIN {Term._meta.db_table} t ON (o.kind = 'course_session' AND t.id = c.term_id) "
+            f"OR (o.kind = 'event' AND {local_date_sql('o.starts_at')} "
+            "BETWEEN t.starts_on AND t.ends_on) "
+            f"WHERE {in_ids}"
+        )
+        params += ids
+    if credit_keys:
+        in_keys, keys = _in("ce.key", set(credit_keys))
+        parts.append(
+            "SELECT ce.term_id AS term_id, ps.host_unit_id AS unit_id, "
+            f"c.parent_school_id AS ps_key, {month_sql('ce.created_at')} AS period "
+            f"FROM {T['credit']} ce JOIN {T['course']} c ON c.id = ce.course_id "
+            f"JOIN {T['parent_school']} ps ON ps.id = c.parent_school_id "
+            f"WHERE {in_keys}"
+        )
+        params += keys
+    if lesson_progress_ids:
+        in_ids, ids = _in("lp.id", set(lesson_progress_ids))
+        parts.append(
+            "SELECT c.term_id AS term_id, ps.host_unit_id AS unit_id, "
+            f"c.parent_school_id AS ps_key, {month_sql('lp.completed_at')} AS period "
+            f"FROM {T['progress']} lp JOIN {T['lesson']} l ON l.id = lp.lesson_id "
+            f"JOIN {T['course']} c ON c.id = l.course_id "
+            f"JOIN {T['parent_school']} ps ON ps.id = c.parent_school_id "
+            f"WHERE lp.completed_at IS NOT NULL AND {in_ids}"
+        )
+        params += ids
+    if not parts:
+        return None
+    union = " UNION ".join(parts)
+    sql = (
+        f"INSERT INTO {MARK_TABLE} (term_id, unit_id, parent_school_key, period, marked_at) "
+        f"SELECT term_id, unit_id, ps_key, period, %s FROM ({union}) k "
+        "WHERE unit_id IS NOT NULL"
+    )
+    return sql, [_param(marked_at), *params]

@@ -15,7 +15,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from members import access
@@ -25,8 +27,8 @@ from parent_school.models import Term
 
 from . import exports
 from .errors import ReportError
-from .models import ParticipationSnapshot, ReportJob
-from .rollup import compute_term_figures
+from .models import TERM_PERIOD, ParticipationSnapshot, ReportJob, SnapshotMark
+from .rollup import compute_term_figures, marks_insert_sql
 
 logger = logging.getLogger(__name__)
 
@@ -50,26 +52,14 @@ SNAPSHOT_METRICS = [
 ]
 
 
-def participation_rollup(
-    *, term: Term, now: dt.datetime | None = None, job: ReportJob | None = None, actor=None
-) -> int:
-    """Recompute every snapshot of ``term``; return the number of rows written.
+# The full roll-up and the passes over marks write the same snapshot rows: they
+# take turns under one PostgreSQL advisory lock (the full roll-up waits; a pass
+# that finds it taken leaves its marks for the next pass).
+ROLLUP_LOCK = 7_265_706_901
 
-    The figures come from aggregate queries (reports/rollup.py). They are written
-    with one upsert keyed on (term, unit, parent school, period), and rows whose
-    key no longer occurs are removed in the same transaction, so running it
-    twice gives the same snapshot.
-    """
-    now = now or timezone.now()
 
-    def progress(step: int, total: int) -> None:
-        if job is not None:
-            # Committed at once (no transaction is open here) so the page sees it.
-            report_job_progress(job=job, done=step, total=total + 1)
-
-    figures = compute_term_figures(term=term, now=now, progress=progress)
-    stamp = timezone.now()
-    rows = [
+def _snapshot_rows(figures: list[dict], *, term: Term, stamp) -> list[ParticipationSnapshot]:
+    return [
         ParticipationSnapshot(
             term=term,
             unit_id=f["unit_id"],
@@ -82,24 +72,176 @@ def participation_rollup(
         )
         for f in figures
     ]
-    with transaction.atomic():
-        ParticipationSnapshot.objects.bulk_create(
-            rows,
-            batch_size=2000,
-            update_conflicts=True,
-            unique_fields=["term", "unit", "parent_school_key", "period"],
-            update_fields=["parent_school", "month", "computed_at", *SNAPSHOT_METRICS],
+
+
+def _snapshots_upsert(rows: list[ParticipationSnapshot]) -> None:
+    ParticipationSnapshot.objects.bulk_create(
+        rows,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["term", "unit", "parent_school_key", "period"],
+        update_fields=["parent_school", "month", "computed_at", *SNAPSHOT_METRICS],
+    )
+
+
+def participation_rollup(
+    *, term: Term, now: dt.datetime | None = None, job: ReportJob | None = None, actor=None
+) -> int:
+    """Recompute every snapshot of ``term``; return the number of rows written.
+
+    The figures come from aggregate queries (reports/rollup.py). They are written
+    with one upsert keyed on (term, unit, parent school, period), and rows whose
+    key no longer occurs are removed in the same transaction, so running it
+    twice gives the same snapshot. Marks that were committed before it started
+    are covered by it and deleted; later ones stay for the next pass.
+    """
+    now = now or timezone.now()
+
+    def progress(step: int, total: int) -> None:
+        if job is not None:
+            # Committed at once (no transaction is open here) so the page sees it.
+            report_job_progress(job=job, done=step, total=total + 1)
+
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [ROLLUP_LOCK])
+    try:
+        # Committed before the first query, so every query below sees their changes.
+        covered = list(
+            SnapshotMark.objects.filter(term=term).order_by().values_list("pk", flat=True)
         )
-        ParticipationSnapshot.objects.filter(term=term).exclude(computed_at=stamp).delete()
-        audit_log_record(
-            actor=actor,
-            action="reports.snapshot.rollup",
-            target=term,
-            data={"rows": len(rows)},
-        )
+        figures = compute_term_figures(term=term, now=now, progress=progress)
+        stamp = timezone.now()
+        rows = _snapshot_rows(figures, term=term, stamp=stamp)
+        with transaction.atomic():
+            _snapshots_upsert(rows)
+            ParticipationSnapshot.objects.filter(term=term).exclude(computed_at=stamp).delete()
+            for start in range(0, len(covered), 10_000):
+                SnapshotMark.objects.filter(pk__in=covered[start : start + 10_000]).delete()
+            audit_log_record(
+                actor=actor,
+                action="reports.snapshot.rollup",
+                target=term,
+                data={"rows": len(rows)},
+            )
+    finally:
+        if postgres:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [ROLLUP_LOCK])
     if job is not None:
         report_job_progress(job=job, done=1, total=1)
     return len(rows)
+
+
+# --- incremental roll-ups ------------------------------------------------------------
+#
+# A change that a figure counts (a booking, cancellation or promotion, an attendance
+# mark, a credit or its reversal, a completed lesson) writes a SnapshotMark in its
+# own transaction (reports/receivers.py). After the commit a pass is queued a few
+# seconds later (several changes share it), and beat runs one every minute for
+# whatever a lost kick left. A pass re-rolls exactly the marked month rows and the
+# term rows of their unit × parent school, with the roll-up's own SQL restricted to
+# those keys (reports.rollup.compute_term_figures(keys=...)).
+
+
+def snapshot_marks_write(*, offering_ids=(), credit_keys=(), lesson_progress_ids=()) -> None:
+    """Mark the snapshot keys these changed rows touch (one INSERT … SELECT), in the
+    caller's transaction, and queue a pass for after its commit."""
+    statement = marks_insert_sql(
+        offering_ids=offering_ids,
+        credit_keys=credit_keys,
+        lesson_progress_ids=lesson_progress_ids,
+        marked_at=timezone.now(),
+    )
+    if statement is None:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(*statement)
+    transaction.on_commit(snapshot_marks_kick, robust=True)
+
+
+def snapshot_marks_kick() -> None:
+    """Queue one pass ``REPORTS_ROLLUP_DELAY_SECONDS`` from now, unless one is already
+    queued (a burst of check-ins shares one pass). A lost kick (broker down) costs
+    at most a minute: the beat pass finds the marks."""
+    from . import tasks
+
+    if tasks.rollup_marked.app.conf.task_always_eager:
+        # Unit tests run tasks inline: a pass inside every test's commit would
+        # hide what it is testing. They call snapshot_marks_rollup themselves.
+        return
+    delay = settings.REPORTS_ROLLUP_DELAY_SECONDS
+    try:
+        if cache.add("reports:rollup-marks-kick", 1, timeout=delay):
+            tasks.rollup_marked.apply_async(countdown=delay + 1, retry=False)
+    except Exception:
+        logger.warning("could not queue a roll-up pass; beat will run one", exc_info=True)
+
+
+def snapshot_keys_rollup(
+    *, term: Term, keys: dict[tuple[int, int], set[str]], now: dt.datetime, stamp=None
+) -> int:
+    """Re-roll the month rows ``keys`` names ((unit, parent school key) → months) and
+    the term rows of those keys. The caller holds the transaction. Returns rows written.
+    """
+    figures = compute_term_figures(term=term, now=now, keys=set(keys))
+    stamp = stamp or timezone.now()
+    wanted = [
+        f
+        for f in figures
+        if f["period"] == TERM_PERIOD
+        or f["period"] in keys[(f["unit_id"], f["parent_school_id"] or 0)]
+    ]
+    rows = _snapshot_rows(wanted, term=term, stamp=stamp)
+    _snapshots_upsert(rows)
+    # A key that no longer occurs (its last booking went) loses its row, as in
+    # the full roll-up.
+    gone = Q()
+    for (unit_id, school_key), periods in keys.items():
+        gone |= Q(unit_id=unit_id, parent_school_key=school_key, period__in=[*periods, TERM_PERIOD])
+    ParticipationSnapshot.objects.filter(gone, term=term).exclude(computed_at=stamp).delete()
+    return len(rows)
+
+
+def snapshot_marks_rollup(
+    *, now: dt.datetime | None = None, limit: int = 1000, max_batches: int = 20
+) -> int:
+    """One pass: claim marks, re-roll their keys, delete them; return the month keys
+    re-rolled (each with the term row of its unit × parent school).
+
+    Each batch is one transaction: the claimed marks are locked (``SKIP LOCKED``:
+    a concurrent pass takes others), their keys re-rolled and the marks deleted on
+    commit; a pass that fails or is killed leaves them for the next one. Writers
+    never wait: they only insert new marks. ``now`` is for tests.
+    """
+    done = 0
+    postgres = connection.vendor == "postgresql"
+    for _batch in range(max_batches):
+        with transaction.atomic():
+            if postgres:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ROLLUP_LOCK])
+                    if not cursor.fetchone()[0]:
+                        return done  # a full roll-up (or another pass) is writing
+            marks = list(
+                SnapshotMark.objects.select_for_update(skip_locked=True)
+                .order_by("pk")
+                .values_list("pk", "term_id", "unit_id", "parent_school_key", "period")[:limit]
+            )
+            if not marks:
+                return done
+            by_term: dict[int, dict[tuple[int, int], set[str]]] = {}
+            for _pk, term_id, unit_id, school_key, period in marks:
+                by_term.setdefault(term_id, {}).setdefault((unit_id, school_key), set()).add(period)
+            pass_now = now or timezone.now()
+            for term in Term.objects.filter(pk__in=list(by_term)):
+                snapshot_keys_rollup(term=term, keys=by_term[term.pk], now=pass_now)
+                done += sum(len(periods) for periods in by_term[term.pk].values())
+            SnapshotMark.objects.filter(pk__in=[m[0] for m in marks]).delete()
+        if len(marks) < limit:
+            return done
+    return done
 
 
 def report_job_create(

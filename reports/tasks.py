@@ -24,6 +24,13 @@ def rollup_current_term() -> int:
 
 
 @shared_task(acks_late=True)
+def rollup_marked() -> int:
+    """Every minute (beat) and a few seconds after a change (the kick): re-roll the
+    snapshot keys that changes marked (idempotent: marks go only with their re-roll)."""
+    return services.snapshot_marks_rollup()
+
+
+@shared_task(acks_late=True)
 def rollup_job_run(job_id: int) -> None:
     job = ReportJob.objects.select_related("term").filter(pk=job_id).first()
     if job is None or job.is_finished:

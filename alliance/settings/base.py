@@ -197,6 +197,15 @@ CELERY_BEAT_SCHEDULE["reports-rollup-current-term"] = {
     "task": "reports.tasks.rollup_current_term",
     "schedule": __import__("celery.schedules").schedules.crontab(hour=2, minute=30),
 }
+# reports: re-roll the snapshot keys that changes marked (bookings, attendance,
+# credits) every minute; a change also queues a pass REPORTS_ROLLUP_DELAY_SECONDS
+# after its commit (several changes share it), so dashboards are minutes old.
+CELERY_BEAT_SCHEDULE["reports-rollup-marked"] = {
+    "task": "reports.tasks.rollup_marked",
+    "schedule": 60.0,
+    "options": {"expires": 55},
+}
+REPORTS_ROLLUP_DELAY_SECONDS = env.int("REPORTS_ROLLUP_DELAY_SECONDS", default=10)
 
 # courses: keep the catalogue's "next session" order current as sessions start.
 CELERY_BEAT_SCHEDULE["courses-next-session-sweep"] = {

@@ -60,3 +60,37 @@ def test_recompute_and_big_export_run_on_a_real_worker(
 
         # Each export has its own unguessable folder under media/exports.
         shutil.rmtree(Path(settings.MEDIA_ROOT, done.file_path).parent, ignore_errors=True)
+
+
+def test_a_check_in_reaches_the_dashboard_through_a_real_worker(celery_worker_process, settings):
+    from django.utils import timezone
+
+    from courses.services import session_attendance_mark
+    from reports.models import SnapshotMark
+    from reports.services import participation_rollup
+    from reports.tests.test_rollup_incremental import assert_identical, build_world, month_of
+
+    # given a full roll-up, and a pass queued one second after each change
+    settings.REPORTS_ROLLUP_DELAY_SECONDS = 1
+    now = timezone.now()
+    w = build_world(now)
+    participation_rollup(term=w.term, now=now)
+    key = dict(
+        term=w.term,
+        unit=w.u1,
+        parent_school=w.ps_a,
+        period=month_of(w.recent.offering.starts_at),
+    )
+    assert ParticipationSnapshot.objects.get(**key).attendances == 0
+
+    # when two families are marked present (committed: the kick goes to Redis)
+    for booking in w.recent_bookings[:2]:
+        session_attendance_mark(
+            session=w.recent, booking_id=booking.pk, present=True, marked_by=None
+        )
+    assert SnapshotMark.objects.exists()
+
+    # then the worker re-rolls the key within seconds, with nothing left marked
+    wait_for(lambda: ParticipationSnapshot.objects.get(**key).attendances == 2, timeout=60)
+    wait_for(lambda: not SnapshotMark.objects.exists(), timeout=30)
+    assert_identical(w.term, timezone.now())

@@ -1,0 +1,52 @@
+"""Marks for the incremental roll-up: lower apps announce a change that the
+participation figures count, reports marks the snapshot keys it touches in the
+same transaction (reports.services.snapshot_marks_write), so a mark exists
+exactly when its change committed. Connected in ReportsConfig.ready.
+
+bookings and courses cannot import reports (dependencies flow one way): they send
+the signals declared in bookings/signals.py.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import receiver
+
+from bookings.models import Booking
+from bookings.signals import (
+    booking_cancelled,
+    booking_created,
+    bookings_promoted,
+    participation_changed,
+)
+
+from . import services
+
+
+@receiver(booking_created, dispatch_uid="reports.marks.booking_created")
+def booking_created_mark(sender, booking, **kwargs) -> None:
+    # A waiting booking counts in no figure until it is promoted.
+    if booking.status == Booking.Status.CONFIRMED:
+        services.snapshot_marks_write(offering_ids=[booking.offering_id])
+
+
+@receiver(booking_cancelled, dispatch_uid="reports.marks.booking_cancelled")
+def booking_cancelled_mark(sender, booking, **kwargs) -> None:
+    # A waiting booking was counted nowhere, but marking it too costs one
+    # re-roll and never depends on how the booking came to be.
+    services.snapshot_marks_write(offering_ids=[booking.offering_id])
+
+
+@receiver(bookings_promoted, dispatch_uid="reports.marks.bookings_promoted")
+def bookings_promoted_mark(sender, offering, bookings, **kwargs) -> None:
+    services.snapshot_marks_write(offering_ids=[offering.pk])
+
+
+@receiver(participation_changed, dispatch_uid="reports.marks.participation_changed")
+def participation_changed_mark(
+    sender, offering_ids=(), credit_keys=(), lesson_progress_ids=(), **kwargs
+) -> None:
+    services.snapshot_marks_write(
+        offering_ids=offering_ids,
+        credit_keys=credit_keys,
+        lesson_progress_ids=lesson_progress_ids,
+    )
