@@ -6,7 +6,7 @@ are dropped from ``cleaned_data``, so they filter nothing and never raise.
 
 import django_filters
 from django import forms
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -91,6 +91,20 @@ class CourseFilter(django_filters.FilterSet):
             self._search_filter = search.search_filter(self.queryset, words)
             self._search_for = words
         return queryset.filter(self._search_filter)
+
+    def use_search_ids(self, words, ids: list[int]) -> None:
+        """The search's matches, already found (courses.selectors ranks them in the
+        same query): the list and the counts filter on them without searching again."""
+        self._search_filter = Q(search.PkInArray(list(ids)))
+        self._search_for = words
+
+    def use_regions(self, regions: dict) -> None:
+        """The regions, already read as {pk: (name, kind, parent)}: region_and_below
+        then needs no query of its own."""
+        children: dict[int | None, list[int]] = {}
+        for pk, (_name, _kind, parent) in regions.items():
+            children.setdefault(parent, []).append(pk)
+        self._region_children = children
 
     def filter_region(self, queryset, name, value):
         if value is None:

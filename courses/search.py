@@ -33,6 +33,7 @@ from django.db.models import (
     BooleanField,
     Case,
     Expression,
+    ExpressionWrapper,
     F,
     Func,
     IntegerField,
@@ -349,6 +350,68 @@ def search_filter(queryset, words: tuple[SearchWord, ...]) -> Q:
         # inside a caller's transaction, where SET LOCAL would otherwise last.
         transaction.set_rollback(True)
     return Q(PkInArray(ids))
+
+
+def search_ranked(
+    queryset, words: tuple[SearchWord, ...], query: str
+) -> list[tuple[int, int, int]]:
+    """PostgreSQL: the matching courses of ``queryset`` as (id, words matched, rank), best
+    first (search_rank, then the next session, as course_annotate_for_cards orders
+    them), in ONE query: each word's tests (anywhere, and in each weighted field)
+    are computed once per candidate in an inner query, which the outer one adds
+    up, filters and sorts. The candidates come from the index hints (see
+    search_filter), planned without sequential scans; the settings are SET LOCAL
+    in the same statement and reset after it, so they end with it even inside a
+    caller's transaction."""
+    columns = {}
+    for n, word in enumerate(words):
+        columns[f"w{n}_any"] = _word_anywhere(word)
+        for field in FIELD_WEIGHTS:
+            if field != "body":
+                columns[f"w{n}_{field}"] = _word_in(field, word)
+    phrase = "".join(normalise(query).split())
+    if len(words) > 1 and phrase:
+        columns["w_phrase"] = _text_contains("title", phrase)
+    inner = queryset.order_by()
+    hints = search_index_hints(words)
+    if hints is not None:
+        candidates = Course.objects.order_by().filter(hints).values("pk")
+        inner = inner.filter(InSubqueryArray(F("pk"), Subquery(candidates)))
+    inner = inner.values("id", "next_session_at").annotate(
+        **{
+            name: ExpressionWrapper(condition, output_field=BooleanField())
+            for name, condition in columns.items()
+        }
+    )
+    sql, params = inner.query.sql_with_params()
+    matched = " + ".join(f's."w{n}_any"::int' for n in range(len(words)))
+    scores = [f"{WORD_MATCHED} * ({matched})"]
+    for n in range(len(words)):
+        for field, weight in FIELD_WEIGHTS.items():
+            if field != "body" and weight:
+                scores.append(f'{weight} * s."w{n}_{field}"::int')
+    if "w_phrase" in columns:
+        scores.append(f'{PHRASE_IN_TITLE} * s."w_phrase"::int')
+    anywhere = " OR ".join(f's."w{n}_any"' for n in range(len(words)))
+    select = (
+        f"SELECT s.id, {matched}, {' + '.join(scores)} AS rank FROM ({sql} OFFSET 0) s "
+        f"WHERE {anywhere} ORDER BY rank DESC, s.next_session_at ASC NULLS LAST, s.id DESC"
+    )
+    if hints is None:  # a one-character word: a scan with the LIKEs
+        with connection.cursor() as cursor:
+            cursor.execute(select, params)
+            return cursor.fetchall()
+    with connection.cursor() as cursor:
+        # JIT off too: the bigram function's cost lifts the estimate over
+        # jit_above_cost, and compiling would take longer than the query.
+        cursor.execute(
+            "SET LOCAL enable_seqscan = off; SET LOCAL jit = off; "
+            f"{select}; RESET enable_seqscan; RESET jit",
+            params,
+        )
+        while cursor.cursor.description is None and cursor.cursor.nextset():
+            pass
+        return cursor.fetchall()
 
 
 def _score(condition: Q, points: int) -> Case:

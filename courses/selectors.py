@@ -8,18 +8,24 @@ import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
+from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
     Count,
     Exists,
+    ExpressionWrapper,
     F,
     Min,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
@@ -36,7 +42,7 @@ from bookings.selectors import (
     booking_decision,
 )
 from members.models import Family, Region, SchoolStage
-from parent_school.models import Term
+from parent_school.models import ParentSchool, Term
 
 from . import search
 from .filters import FACETS, catalogue_filterset, queryset_without, upcoming_open_sessions
@@ -158,7 +164,7 @@ def _facet_rows(queryset, facet: str):
     raise ValueError(facet)
 
 
-def _region_tree(rows, current_key: str | None) -> list[FacetValue]:
+def _region_tree(rows, current_key: str | None, regions: dict | None = None) -> list[FacetValue]:
     """The region facet as a tree (district → street or town → community), each
     count the courses in the place or anywhere below it, so it equals what the
     region filter (filters.CourseFilter.filter_region) then lists. A course has one
@@ -168,10 +174,8 @@ def _region_tree(rows, current_key: str | None) -> list[FacetValue]:
     direct = {pk: n for pk, n in rows if pk is not None}
     if not direct:
         return []
-    regions = {
-        pk: (name, kind, parent)
-        for pk, name, kind, parent in Region.objects.values_list("pk", "name", "kind", "parent_id")
-    }
+    if regions is None:
+        regions = _regions()
     totals: dict[int, int] = {}
     for pk, n in direct.items():
         seen: set[int] = set()
@@ -217,10 +221,14 @@ def facet_values_flat(values: list[FacetValue]) -> list[FacetValue]:
     return flat
 
 
-# Facet counts cost one aggregate query per facet over every published course;
-# they depend only on the filters, so they are shared by all visitors for a
-# minute. Seats and next sessions on the cards are always live.
+# Facet counts depend only on the filters, so they are shared by all visitors for
+# a minute (settings.COURSE_FACET_CACHE_SECONDS; 0: never shared, as in the bench's
+# "nothing reused"). Seats and next sessions on the cards are always live.
 FACET_CACHE_SECONDS = 60
+
+
+def _facet_cache_seconds() -> int:
+    return getattr(settings, "COURSE_FACET_CACHE_SECONDS", FACET_CACHE_SECONDS)
 
 
 def _facet_cache_key(selected: dict) -> str:
@@ -234,8 +242,9 @@ def _facet_cache_key(selected: dict) -> str:
 
 
 def _facet_counts(filterset, selected: dict) -> tuple[dict[str, list[FacetValue]], int]:
+    seconds = _facet_cache_seconds()
     key = _facet_cache_key(selected)
-    cached = cache.get(key)
+    cached = cache.get(key) if seconds > 0 else None
     if cached is not None:
         return cached
     facets: dict[str, list[FacetValue]] = {}
@@ -261,7 +270,8 @@ def _facet_counts(filterset, selected: dict) -> tuple[dict[str, list[FacetValue]
         )
         .count()
     )
-    cache.set(key, (facets, free_count), FACET_CACHE_SECONDS)
+    if seconds > 0:
+        cache.set(key, (facets, free_count), seconds)
     return facets, free_count
 
 
@@ -284,6 +294,367 @@ def course_catalogue(*, data) -> Catalogue:
         search_words=words,
         search_ignored=bool(query) and not words,
     )
+
+
+# The catalogue page in a constant few queries (PostgreSQL) ---------------------------
+#
+# A cold page is: the chosen values checked (one small query per chosen theme,
+# school, term or place, by the filter form), the regions (one), the search's ranked
+# matches (one, with a search), then ONE query for every facet's counts, the free
+# count, the total and the page's ids, and one for the page's cards. The counting
+# query reads each published course once, through the covering index
+# course_catalogue_facets (migration 0007: an index-only scan, not the 30 MB of
+# texts), into a CTE with one boolean per chosen filter; each facet's counts are
+# then a GROUP BY over the rows that pass every other chosen filter. "Has free
+# places" is the set of courses with a free upcoming session, shared for
+# COURSE_FREE_SEATS_SECONDS (30 s: the freshness the badges may have); the cards'
+# own badges are read live with the page.
+
+FREE_SEATS_SECONDS = 30
+
+
+class _KnownCountPaginator(Paginator):
+    """A paginator whose count is already known (from the counting query)."""
+
+    def __init__(self, count: int, per_page: int):
+        super().__init__([], per_page)
+        self.__dict__["count"] = count
+
+
+def _requested_page(value) -> int:
+    """The page asked for as Paginator.get_page reads it: not a number → 1; the
+    caller sends a number out of range to the last page."""
+    try:
+        number = float(value)
+        if not number.is_integer():
+            return 1
+        return int(number)
+    except (TypeError, ValueError, OverflowError):
+        return 1
+
+
+def _free_course_ids() -> list[int]:
+    """Published courses with a free place in an open, upcoming session, shared
+    for COURSE_FREE_SEATS_SECONDS (a page's own cards are always read live)."""
+    seconds = getattr(settings, "COURSE_FREE_SEATS_SECONDS", FREE_SEATS_SECONDS)
+    key = "courses:free-course-ids:v1"
+    ids = cache.get(key) if seconds > 0 else None
+    if ids is None:
+        ids = list(
+            CourseSession.objects.filter(
+                offering__status=Offering.Status.OPEN,
+                offering__starts_at__gt=timezone.now(),
+                offering__places_taken__lt=F("offering__capacity"),
+            )
+            .order_by()
+            .values_list("course_id", flat=True)
+            .distinct()
+        )
+        if seconds > 0:
+            cache.set(key, ids, seconds)
+    return ids
+
+
+def _conditions(filterset, selected: dict) -> dict:
+    """One boolean expression per chosen facet (and 「只看有空位」), true for a course
+    the facet's own filter keeps: the same tests as filters.CourseFilter."""
+    through_themes, through_stages = Course.themes.through, Course.stages.through
+    conditions = {}
+    for name in (*FACETS, "free"):
+        value = selected.get(name)
+        if value in (None, "", False):
+            continue
+        if name == "theme":
+            condition = Exists(
+                through_themes.objects.filter(course_id=OuterRef("pk"), theme_id=value.pk)
+            )
+        elif name == "stage":
+            condition = Exists(
+                through_stages.objects.filter(course_id=OuterRef("pk"), stage__code=value)
+            )
+        elif name in ("level", "mode"):
+            condition = Q(**{name: value})
+        elif name == "region":
+            # The schools of the place and below (a hashed subquery, no join per course).
+            schools = ParentSchool.objects.filter(region__in=filterset.region_and_below(value.pk))
+            condition = Q(parent_school__in=schools.values("pk"))
+        elif name in ("parent_school", "term"):
+            condition = Q(**{f"{name}_id": value.pk})
+        else:  # free
+            condition = Q(search.PkInArray(_free_course_ids()))
+        conditions[name] = ExpressionWrapper(condition, output_field=BooleanField())
+    return conditions
+
+
+def _where(conditions: dict, *, without: str | None = None) -> str:
+    names = [f'"f_{name}"' for name in conditions if name != without]
+    return " AND ".join(names) if names else "TRUE"
+
+
+def _catalogue_query(
+    filterset,
+    selected: dict,
+    *,
+    ranked: list[int] | None,
+    page: int,
+    per_page: int,
+    counts: bool,
+) -> tuple[list[tuple], list[int], int]:
+    """(facet rows, the page's course ids, total) in one query; facet rows are
+    (facet, value, label, count), only when ``counts``."""
+    conditions = _conditions(filterset, selected)
+    base = course_published()
+    date_from, date_to = selected.get("date_from"), selected.get("date_to")
+    if date_from or date_to:
+        sessions = CourseSession.objects.filter(course=OuterRef("pk"))
+        if date_from:
+            sessions = sessions.filter(offering__starts_at__date__gte=date_from)
+        if date_to:
+            sessions = sessions.filter(offering__starts_at__date__lte=date_to)
+        base = base.filter(Exists(sessions))
+    columns = base.order_by().values(
+        "id", "level", "mode", "term_id", "parent_school_id", "next_session_at"
+    )
+    annotations = {f"f_{name}": condition for name, condition in conditions.items()}
+    if counts and "free" not in conditions:
+        annotations["f_free"] = ExpressionWrapper(
+            Q(search.PkInArray(_free_course_ids())), output_field=BooleanField()
+        )
+    columns = columns.annotate(**annotations)
+    inner, params = columns.query.sql_with_params()
+    params = list(params)
+    join, order = "", 'b0."next_session_at" ASC NULLS LAST, b0."id" DESC'
+    if ranked is not None:
+        join = " JOIN unnest(%s::bigint[]) WITH ORDINALITY AS r(rid, ord) ON r.rid = b0.id"
+        params.append(ranked)
+        order = "r.ord"
+    failing = " + ".join(f'(NOT b0."f_{name}")::int' for name in conditions)
+    keep = f"WHERE {failing} <= 1" if counts and len(conditions) > 1 else ""
+    if not counts and conditions:  # only the list: every chosen filter holds
+        keep = "WHERE " + " AND ".join(f'b0."f_{name}"' for name in conditions)
+    rank = ", r.ord" if ranked is not None else ""
+    cte = f"WITH b AS MATERIALIZED (SELECT b0.*{rank} FROM ({inner}) b0{join} {keep}) "
+    everything = _where(conditions)
+    order_b = order.replace("b0.", "").replace("r.ord", "ord")
+    page_sql = (
+        f"SELECT 'page', NULL, array_to_string(ARRAY(SELECT id FROM b WHERE {everything} "
+        f"ORDER BY {order_b} LIMIT %s OFFSET %s * (CASE WHEN %s < 1 OR %s > pages.n THEN "
+        f"pages.n ELSE %s END - 1)), ','), pages.total FROM (SELECT count(*) AS total, "
+        f"GREATEST(1, CEIL(count(*) / %s::numeric))::int AS n FROM b WHERE {everything}) pages"
+    )
+    page_params = [per_page, per_page, page, page, page, per_page]
+    branches, branch_params = [page_sql], [page_params]
+    if counts:
+        for name in ("level", "mode"):
+            branches.append(
+                f"SELECT '{name}', \"{name}\"::text, NULL, count(*) FROM b "
+                f"WHERE {_where(conditions, without=name)} GROUP BY 2"
+            )
+        branches.append(
+            "SELECT 'region', ps.region_id::text, NULL, sum(x.n)::bigint FROM (SELECT "
+            f"parent_school_id AS v, count(*) AS n FROM b WHERE {_where(conditions, without='region')} "
+            "GROUP BY 1) x JOIN parent_school_parentschool ps ON ps.id = x.v GROUP BY ps.region_id"
+        )
+        branches.append(
+            "SELECT 'parent_school', x.v::text, ps.name, x.n FROM (SELECT parent_school_id "
+            f"AS v, count(*) AS n FROM b WHERE {_where(conditions, without='parent_school')} "
+            "GROUP BY 1) x JOIN parent_school_parentschool ps ON ps.id = x.v"
+        )
+        branches.append(
+            "SELECT 'term', x.v::text, t.school_year || '|' || t.semester::text, x.n FROM "
+            f"(SELECT term_id AS v, count(*) AS n FROM b WHERE {_where(conditions, without='term')} "
+            "GROUP BY 1) x JOIN parent_school_term t ON t.id = x.v"
+        )
+        branches.append(
+            "SELECT 'theme', ct.theme_id::text, th.name, count(*) FROM b "
+            "JOIN courses_course_themes ct ON ct.course_id = b.id "
+            "JOIN courses_theme th ON th.id = ct.theme_id "
+            f"WHERE {_where(conditions, without='theme')} GROUP BY ct.theme_id, th.name"
+        )
+        branches.append(
+            "SELECT 'stage', st.code, NULL, count(*) FROM b "
+            "JOIN courses_course_stages cs ON cs.course_id = b.id "
+            "JOIN courses_stage st ON st.id = cs.stage_id "
+            f"WHERE {_where(conditions, without='stage')} GROUP BY st.code"
+        )
+        branches.append(
+            "SELECT 'free', NULL, NULL, count(*) FROM b "
+            f'WHERE {_where(conditions, without="free")} AND "f_free"'
+        )
+        branch_params.extend([[]] * 8)
+    sql = cte + " UNION ALL ".join(branches)
+    for extra in branch_params:
+        params.extend(extra)
+    with connection.cursor() as cursor:
+        # The covering index is an eighth of the table's pages, all in memory; at the
+        # default random_page_cost (4, for spinning disks) the planner reads the table.
+        # SET LOCAL in the same statement and reset after it (see search_ranked).
+        cursor.execute(f"SET LOCAL random_page_cost = 1.1; {sql}; RESET random_page_cost", params)
+        while cursor.cursor.description is None and cursor.cursor.nextset():
+            pass
+        rows = cursor.fetchall()
+    ids: list[int] = []
+    total = 0
+    facet_rows = []
+    for facet, value, label, n in rows:
+        if facet == "page":
+            ids = [int(pk) for pk in label.split(",")] if label else []
+            total = n
+        else:
+            facet_rows.append((facet, value, label, n))
+    return facet_rows, ids, total
+
+
+def _facet_values(facet_rows, selected: dict, regions: dict) -> tuple[dict, int]:
+    """The facets as the page shows them, from the counting query's rows."""
+    by_facet: dict[str, list] = {name: [] for name in FACETS}
+    free_count = 0
+    for facet, value, label, n in facet_rows:
+        if facet == "free":
+            free_count = n
+        else:
+            by_facet[facet].append((value, label, n))
+    semesters = dict(Term.Semester.choices)
+    labels = {
+        "stage": dict(SchoolStage.choices),
+        "level": dict(Course.Level.choices),
+        "mode": dict(Course.Mode.choices),
+    }
+    facets: dict[str, list[FacetValue]] = {}
+    for facet in FACETS:
+        current = selected.get(facet)
+        current_key = str(getattr(current, "pk", current)) if current not in (None, "") else None
+        rows = by_facet[facet]
+        if facet == "region":
+            facets[facet] = _region_tree(
+                [(int(v), n) for v, _label, n in rows if v is not None], current_key, regions
+            )
+            continue
+        values = []
+        for value, label, n in rows:
+            if value is None:
+                continue
+            if facet in labels:
+                label = labels[facet].get(value, value)
+            elif facet == "term":
+                year, semester = label.split("|")
+                label = _("%(year)s学年%(semester)s") % {
+                    "year": year,
+                    "semester": semesters.get(int(semester), semester),
+                }
+            values.append(
+                FacetValue(value=value, label=str(label), count=n, selected=value == current_key)
+            )
+        values.sort(key=lambda fv: (-fv.count, fv.label))
+        facets[facet] = values
+    return facets, free_count
+
+
+def _regions() -> dict:
+    return {
+        pk: (name, kind, parent)
+        for pk, name, kind, parent in Region.objects.values_list("pk", "name", "kind", "parent_id")
+    }
+
+
+@dataclass
+class CataloguePage:
+    catalogue: Catalogue
+    page: Page
+
+
+def course_catalogue_page(*, data, page, per_page: int) -> CataloguePage:
+    """The catalogue and one page of its cards, in a constant few queries whatever
+    the number of courses (see above). On SQLite: course_catalogue and a Paginator."""
+    if connection.vendor != "postgresql":
+        result = course_catalogue(data=data)
+        page_obj = Paginator(result.courses, per_page).get_page(page)
+        page_obj.object_list = course_cards_attach_live(list(page_obj.object_list))
+        for course in page_obj.object_list:
+            course.theme_names = [theme.name for theme in course.themes.all()]
+        return CataloguePage(catalogue=result, page=page_obj)
+    filterset = catalogue_filterset(data, course_published())
+    invalid = bool(filterset.is_bound and filterset.errors)
+    selected = filterset.form.cleaned_data if filterset.is_bound else {}
+    query = selected.get("q") or ""
+    words = search.search_words(query)
+    seconds = _facet_cache_seconds()
+    key = _facet_cache_key(selected)
+    cached = cache.get(key) if seconds > 0 else None
+    regions = None
+    if cached is None or selected.get("region"):
+        regions = _regions()
+        filterset.use_regions(regions)
+    ranked, scores = None, {}
+    if words:
+        matches = search.search_ranked(course_published(), words, query)
+        ranked = [pk for pk, _matched, _rank in matches]
+        scores = {pk: (matched, rank) for pk, matched, rank in matches}
+        filterset.use_search_ids(words, ranked)
+    number = _requested_page(page)
+    rows, ids, total = _catalogue_query(
+        filterset, selected, ranked=ranked, page=number, per_page=per_page, counts=cached is None
+    )
+    if cached is None:
+        facets, free_count = _facet_values(rows, selected, regions)
+        if seconds > 0:
+            cache.set(key, (facets, free_count), seconds)
+    else:
+        facets, free_count = cached
+    paginator = _KnownCountPaginator(total, per_page)
+    number = number if 1 <= number <= paginator.num_pages else paginator.num_pages
+    courses = _page_cards(ids, scores, len(words))
+    result = Catalogue(
+        filterset=filterset,
+        courses=course_annotate_for_cards(filterset.qs, words=words, query=query),
+        facets=facets,
+        free_count=free_count,
+        invalid=invalid,
+        search_words=words,
+        search_ignored=bool(query) and not words,
+    )
+    return CataloguePage(catalogue=result, page=Page(courses, number, paginator))
+
+
+def _page_cards(ids: list[int], scores: dict, words: int) -> list[Course]:
+    """The page's courses in the page's order, with their themes' names and live
+    next session and free places, in one query; with a search, each course's
+    search_matched, search_rank and search_partial (some of the words only)."""
+    if not ids:
+        return []
+    now = timezone.now()
+    upcoming = CourseSession.objects.filter(
+        course=OuterRef("pk"),
+        offering__status=Offering.Status.OPEN,
+        offering__starts_at__gt=now,
+    ).order_by()
+    courses = (
+        Course.objects.filter(pk__in=ids)
+        .defer("body")
+        .select_related("parent_school", "parent_school__region", "term", "brand")
+        .annotate(
+            theme_names=ArraySubquery(
+                Course.themes.through.objects.filter(course_id=OuterRef("pk"))
+                .order_by("theme__sort_order", "theme__name")
+                .values("theme__name")
+            ),
+            next_start=Subquery(
+                upcoming.values("course").annotate(first=Min("offering__starts_at")).values("first")
+            ),
+            has_free=Exists(upcoming.filter(offering__places_taken__lt=F("offering__capacity"))),
+        )
+        .order_by()
+    )
+    by_pk = {course.pk: course for course in courses}
+    cards = []
+    for pk in ids:
+        course = by_pk.get(pk)
+        if course is not None:
+            if words:
+                course.search_matched, course.search_rank = scores[pk]
+                course.search_partial = course.search_matched < words
+            cards.append(course)
+    return cards
 
 
 def course_detail(*, pk: int, include_unpublished: bool = False) -> Course | None:

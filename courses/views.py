@@ -51,9 +51,10 @@ def _ids(values) -> list[int]:
 
 
 def _catalogue_context(request) -> dict:
-    result = selectors.course_catalogue(data=request.GET)
-    page = Paginator(result.courses, PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = selectors.course_cards_attach_live(list(page.object_list))
+    found = selectors.course_catalogue_page(
+        data=request.GET, page=request.GET.get("page"), per_page=PAGE_SIZE
+    )
+    result, page = found.catalogue, found.page
     params = request.GET.copy()
     params.pop("page", None)
     return {

@@ -24,7 +24,15 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection, models, transaction
 
 from bookings.models import Booking, BookingAttendee, Offering
-from courses.models import Course, CourseSession, CreditEntry, LessonProgress, OnlineLesson
+from courses.models import (
+    Course,
+    CourseSession,
+    CreditEntry,
+    LessonProgress,
+    OnlineLesson,
+    Stage,
+    Theme,
+)
 from courses.services import course_next_session_refresh
 from events.models import Event
 from members.models import (
@@ -147,6 +155,130 @@ def _reset_sequence(model) -> None:
 def _rnd(expr: str, salt: int) -> str:
     """A deterministic pseudo-random 0–99 from an integer expression and the seed."""
     return f"(abs(hashint8extended(({expr})::bigint, %(seed)s + {salt})) % 100)"
+
+
+# --- realistic catalogue texts, themes and stages ------------------------------------
+# A generated course is first titled 规模测试课程N with no text, theme or stage, which
+# no parent would search or filter for; catalogue_enrich() gives it a title, summary
+# and body about one of these topics, one or two themes and one or two stages.
+CATALOGUE_TOPICS = [
+    ("亲子沟通", "倾听", "表达", "冲突"),
+    ("青春期", "叛逆", "情绪", "自我认同"),
+    ("隔代教养", "祖辈", "分歧", "合作"),
+    ("幼小衔接", "入学准备", "习惯", "专注力"),
+    ("学习习惯", "作业", "时间管理", "拖延"),
+    ("手机管理", "网络沉迷", "屏幕时间", "约定"),
+    ("心理健康", "压力", "焦虑", "睡眠"),
+    ("法治教育", "校园欺凌", "自我保护", "规则"),
+    ("家庭阅读", "绘本", "亲子阅读", "书香家庭"),
+    ("劳动教育", "家务", "责任感", "独立"),
+    ("科学与AI", "编程", "好奇心", "探究"),
+    ("生涯规划", "中考", "志愿填报", "兴趣"),
+]
+_FORMS = ["工作坊", "讲座", "训练营", "家长课堂", "沙龙", "微课", "读书会", "案例研讨"]
+_VERBS = ["如何", "学会", "掌握", "理解", "陪伴孩子走过", "和孩子一起面对"]
+_SKILLS = ["的技巧", "的方法", "五步法", "实用指南", "常见误区", "十个问题"]
+_STAGES = ["preschool", "primary", "junior", "senior"]
+GENERATED_TITLE = "规模测试课程"
+
+
+def course_text(i: int) -> tuple[str, str, str]:
+    """Course i's title (about 20 characters), summary (about 50) and body (about 400)."""
+    topic = CATALOGUE_TOPICS[i % len(CATALOGUE_TOPICS)]
+    other = CATALOGUE_TOPICS[(i // len(CATALOGUE_TOPICS)) % len(CATALOGUE_TOPICS)]
+    form = _FORMS[(i // 7) % len(_FORMS)]
+    title = f"{topic[0]}{_SKILLS[i % len(_SKILLS)]}{form}（第{i % 40 + 1}期）"
+    summary = (
+        f"{_VERBS[i % len(_VERBS)]}{topic[1]}与{topic[2]}：面向家长的{form}，"
+        f"结合{other[0]}中的真实案例，帮助家庭找到适合自己的做法。"
+    )
+    body = "\n\n".join(
+        f"第{n + 1}讲：{t}。本讲从家庭教育的日常场景出发，讨论{topic[(n + 1) % 4]}"
+        f"和{other[(n + 2) % 4]}之间的关系，讲师会分享社区家长学校的经验，"
+        "家长分组练习，课后完成一次亲子实践并在群里交流。"
+        for n, t in enumerate(topic)
+    )
+    return title, summary, body
+
+
+def course_theme_indexes(i: int) -> list[int]:
+    """Course i's themes (indexes into CATALOGUE_TOPICS): its topic's, and for every
+    third course the other topic its text mentions."""
+    first = i % len(CATALOGUE_TOPICS)
+    second = (i // len(CATALOGUE_TOPICS)) % len(CATALOGUE_TOPICS)
+    return [first, second] if i % 3 == 0 and second != first else [first]
+
+
+def course_stage_codes(i: int) -> list[str]:
+    """Course i's school stages: one, or two neighbouring ones for every other course."""
+    first = (i // 2) % len(_STAGES)
+    return _STAGES[first : first + 2] if i % 2 and first < 3 else [_STAGES[first]]
+
+
+def catalogue_enrich(*, log: Callable[[str], None] = print, chunk: int = 2000) -> int:
+    """Give every generated course (still titled 规模测试课程N) its realistic title,
+    summary, body, themes and stages from course N's text; returns how many.
+
+    Idempotent: a course once enriched has its new title, so a second call finds
+    nothing to do. ``generate`` calls it; `make bench` calls it on a data set built
+    before it existed, so no one has to build the 3M bookings again. The text
+    UPDATE also fills the search's bigram index (courses/0006), about a millisecond
+    a course. Each chunk is committed on its own."""
+    pattern = re.compile(rf"^{GENERATED_TITLE}(\d+)$")
+    rows = [
+        (pk, int(match.group(1)))
+        for pk, title in Course.objects.filter(title__startswith=GENERATED_TITLE)
+        .order_by("pk")
+        .values_list("pk", "title")
+        if (match := pattern.match(title))
+    ]
+    if not rows:
+        return 0
+    themes = []
+    for order, topic in enumerate(CATALOGUE_TOPICS):
+        theme, _ = Theme.objects.get_or_create(name=topic[0], defaults={"sort_order": order})
+        themes.append(theme.pk)
+    stages = {
+        code: Stage.objects.get_or_create(code=code, defaults={"sort_order": n + 1})[0].pk
+        for n, code in enumerate(_STAGES)
+    }
+    started = time.perf_counter()
+    for offset in range(0, len(rows), chunk):
+        part = rows[offset : offset + chunk]
+        texts = [(pk, *course_text(i)) for pk, i in part]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_table(Course)} AS c SET title = v.title, summary = v.summary, "
+                "body = v.body FROM (SELECT unnest(%s::bigint[]) AS id, "
+                "unnest(%s::text[]) AS title, unnest(%s::text[]) AS summary, "
+                "unnest(%s::text[]) AS body) AS v WHERE c.id = v.id",
+                [list(column) for column in zip(*texts, strict=True)],
+            )
+            Course.themes.through.objects.bulk_create(
+                [
+                    Course.themes.through(course_id=pk, theme_id=themes[t])
+                    for pk, i in part
+                    for t in course_theme_indexes(i)
+                ],
+                ignore_conflicts=True,
+            )
+            Course.stages.through.objects.bulk_create(
+                [
+                    Course.stages.through(course_id=pk, stage_id=stages[code])
+                    for pk, i in part
+                    for code in course_stage_codes(i)
+                ],
+                ignore_conflicts=True,
+            )
+        log(f"  catalogue texts: {offset + len(part):,} of {len(rows):,} courses")
+    with connection.cursor() as cursor:
+        for model in (Course, Course.themes.through, Course.stages.through):
+            cursor.execute(f"ANALYZE {_table(model)}")
+    log(
+        f"  catalogue texts, themes and stages: {len(rows):,} courses in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    return len(rows)
 
 
 def generate(*, preset_name: str, seed: int, log: Callable[[str], None] = print) -> dict:
@@ -425,6 +557,7 @@ def generate(*, preset_name: str, seed: int, log: Callable[[str], None] = print)
             {"n": p.courses, "ins": p.instructors},
         ),
     )
+    counts["catalogue texts"] = catalogue_enrich(log=log)
     # Course c is in term 1 + (c / 4) % 2 (so that online courses, every 4th, fall in
     # both terms). Session s belongs to course s % C; its day is spread over that term.
     session_start = (

@@ -1,0 +1,24 @@
+"""A covering index of the catalogue's facets (PostgreSQL; other databases skip
+covering indexes): the catalogue's counting query (courses.selectors,
+_catalogue_query) reads every published course's level, mode, term, school and
+next session from it with an index-only scan instead of the table, whose
+titles, summaries and bodies make it about 30 MB at 20,000 courses."""
+
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("courses", "0006_course_search_bigrams"),
+    ]
+
+    operations = [
+        migrations.AddIndex(
+            model_name="course",
+            index=models.Index(
+                fields=["is_published", "level", "mode", "term", "parent_school"],
+                include=["next_session_at", "id"],
+                name="course_catalogue_facets",
+            ),
+        ),
+    ]
