@@ -1,5 +1,13 @@
 """Fixtures shared by the whole suite: real services, a real Celery worker,
-a real SMTP server, and Debian's Chromium for Playwright."""
+a real SMTP server, and Debian's Chromium for Playwright.
+
+`make test` runs the suite in parallel (pytest-xdist, docs/TESTING.md). Each
+xdist worker is a world of its own: pytest-django gives it its own test database
+(``test_<name>_gw0``, ``_gw1``), and ``isolate_xdist_worker()`` below gives it its
+own Redis database (cache and Celery broker: ``cache.clear()`` and the worker
+fixture's FLUSHDB touch no other worker) and its own media folder, before any
+test runs (tests/xdist_isolation.py). Every server a test starts listens on a free port.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +19,15 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
+from tests.xdist_isolation import isolate_xdist_worker
+
 PROJECT_ROOT = Path(__file__).resolve().parent
+
+# With CI set, a skipped or xfailed test fails the run (tests/no_skips.py).
+pytest_plugins = ["tests.no_skips"]
+
+# Each xdist worker: its own Redis database and media folder (tests/xdist_isolation.py).
+isolate_xdist_worker()
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
