@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -13,7 +13,7 @@ from members import access
 from parent_school.models import Term
 
 from .errors import ReportError
-from .models import TERM_PERIOD, ParticipationSnapshot, ReportJob
+from .models import TERM_PERIOD, ParticipationSnapshot, ReportJob, SnapshotMark
 
 SUMMED = [
     "sessions_held",
@@ -67,17 +67,28 @@ def _rate(attendances, enrolments_held):
     )
 
 
+_marks_of_row = SnapshotMark.objects.filter(
+    term_id=OuterRef("term_id"), unit_id=OuterRef("unit_id")
+)
+
+
 def key_figures(qs: QuerySet) -> dict:
-    """Totals over the term rows of ``qs`` (one query), plus target counts."""
+    """Totals over the term rows of ``qs`` (one query), plus target counts, the
+    latest computation (``last_computed``) and whether changes of those units are
+    still being rolled up (``changes_pending``)."""
     figures = qs.filter(period=TERM_PERIOD).aggregate(
         **{f: Sum(f) for f in SUMMED},
         schools=Count("pk", filter=Q(parent_school__isnull=False)),
         schools_met=Count("pk", filter=Q(target_met=True)),
         last_computed=Max("computed_at"),
+        # Changes of these units marked but not yet re-rolled (reports.services
+        # .snapshot_marks_rollup): the page says they are on their way.
+        changes_pending=Count("pk", filter=Q(Exists(_marks_of_row))),
     )
     for field in SUMMED:
         figures[field] = figures[field] or 0
     figures["attendance_rate"] = _rate(figures["attendances"], figures["enrolments_held"])
+    figures["changes_pending"] = bool(figures["changes_pending"])
     return figures
 
 

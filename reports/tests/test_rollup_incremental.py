@@ -430,3 +430,32 @@ def test_offerings_outside_any_course_or_term_mark_nothing(db):
     booking_services.offering_cancel(offering_id=event.offering_id, cancelled_by=None)
     assert Offering.objects.get(pk=event.offering_id).status == Offering.Status.CANCELLED
     assert not SnapshotMark.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_dashboard_says_when_its_figures_were_computed_and_what_is_pending(client):
+    from django.urls import reverse
+
+    from members.models import RoleAssignment
+    from members.tests.factories import RoleAssignmentFactory, UserFactory
+
+    now = timezone.now()
+    w = build_world(now)
+    participation_rollup(term=w.term, now=now)
+    admin = UserFactory()
+    RoleAssignmentFactory(user=admin, role=RoleAssignment.Role.DISTRICT_ADMIN, unit=None)
+    client.force_login(admin)
+    url = reverse("reports:overview")
+
+    page = client.get(url).content.decode()
+    assert "数据更新于" in page and "刚才的变化正在计入" not in page
+
+    # a check-in: marked, not yet re-rolled
+    booking_services.booking_mark_attendance(
+        booking_id=w.recent_bookings[0].pk, present=True, marked_by=None
+    )
+    assert "刚才的变化正在计入" in client.get(url).content.decode()
+
+    snapshot_marks_rollup(now=now)
+    page = client.get(url).content.decode()
+    assert "数据更新于" in page and "刚才的变化正在计入" not in page
