@@ -352,6 +352,18 @@ def search_filter(queryset, words: tuple[SearchWord, ...]) -> Q:
     return Q(PkInArray(ids))
 
 
+def _word_anywhere_ranked(word: SearchWord) -> Q:
+    """PostgreSQL: _word_anywhere, with the texts' part answered by the bigram index
+    when that is exact: a word of two characters without letters is in the title,
+    summary or body exactly when their text holds its one bigram (no word of two
+    characters spans the space that joins them), so the body is never read for
+    it; those courses come from one bitmap scan of the index (a hashed subquery)."""
+    if len(word.text) != 2 or word.parts or word.text.lower() != word.text.upper():
+        return _word_anywhere(word)
+    in_texts = Course.objects.filter(CourseTextHasBigrams(_bigrams((word.text,)))).values("pk")
+    return Q(pk__in=in_texts) | _word_in("themes", word) | _word_in("parent_school", word)
+
+
 def search_ranked(
     queryset, words: tuple[SearchWord, ...], query: str
 ) -> list[tuple[int, int, int]]:
@@ -363,9 +375,12 @@ def search_ranked(
     search_filter), planned without sequential scans; the settings are SET LOCAL
     in the same statement and reset after it, so they end with it even inside a
     caller's transaction."""
+    hints = search_index_hints(words)
     columns = {}
     for n, word in enumerate(words):
-        columns[f"w{n}_any"] = _word_anywhere(word)
+        # The index answers only in the statement planned without sequential scans.
+        anywhere = _word_anywhere_ranked if hints is not None else _word_anywhere
+        columns[f"w{n}_any"] = anywhere(word)
         for field in FIELD_WEIGHTS:
             if field != "body":
                 columns[f"w{n}_{field}"] = _word_in(field, word)
@@ -373,7 +388,6 @@ def search_ranked(
     if len(words) > 1 and phrase:
         columns["w_phrase"] = _text_contains("title", phrase)
     inner = queryset.order_by()
-    hints = search_index_hints(words)
     if hints is not None:
         candidates = Course.objects.order_by().filter(hints).values("pk")
         inner = inner.filter(InSubqueryArray(F("pk"), Subquery(candidates)))

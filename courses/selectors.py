@@ -118,7 +118,9 @@ class FacetValue:
 @dataclass
 class Catalogue:
     filterset: object
-    courses: QuerySet
+    # The filtered, sorted courses (course_catalogue); None from course_catalogue_page,
+    # whose page holds its cards.
+    courses: QuerySet | None
     facets: dict[str, list[FacetValue]] = field(default_factory=dict)
     free_count: int = 0
     invalid: bool = False
@@ -322,14 +324,14 @@ class _KnownCountPaginator(Paginator):
 
 
 def _requested_page(value) -> int:
-    """The page asked for as Paginator.get_page reads it: not a number → 1; the
-    caller sends a number out of range to the last page."""
+    """The page asked for, read as Paginator.validate_number reads it (not a whole
+    number → 1); the caller sends a number out of range to the last page, as
+    Paginator.get_page does."""
     try:
-        number = float(value)
-        if not number.is_integer():
-            return 1
-        return int(number)
-    except (TypeError, ValueError, OverflowError):
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        return int(value)
+    except (TypeError, ValueError):
         return 1
 
 
@@ -606,7 +608,7 @@ def course_catalogue_page(*, data, page, per_page: int) -> CataloguePage:
     courses = _page_cards(ids, scores, len(words))
     result = Catalogue(
         filterset=filterset,
-        courses=course_annotate_for_cards(filterset.qs, words=words, query=query),
+        courses=None,  # the page's cards are found by the counting query
         facets=facets,
         free_count=free_count,
         invalid=invalid,
