@@ -188,7 +188,7 @@ def main() -> None:
             [http_booking.GOAL_RACE, http_booking.GOAL_RATE],
         ),
         ("leak", leak.bench_leak, [leak.GOAL_LEAK]),
-        ("rollup", rollup.bench_rollup, [rollup.GOAL_FULL]),
+        ("rollup", rollup.bench_rollup, rollup.GOALS),
         ("csv", exports.bench_csv, [exports.GOAL_CSV]),
         ("dashboards", dashboards.bench_dashboards, []),
         ("reminders", reminders.bench_reminders, []),
