@@ -47,3 +47,34 @@ def bench_dashboards() -> None:
             f"{len(ctx.captured_queries)} / {(time.perf_counter() - started) * 1000:.0f} ms",
             "django.test.Client + CaptureQueriesContext (scripts/bench.py)",
         )
+
+    # The freshness line: with a change waiting for its pass, the page says so in
+    # the same number of queries (the figures' one aggregate answers both).
+    from django.utils import timezone
+
+    from reports.models import SnapshotMark
+
+    mark = SnapshotMark.objects.create(
+        term_id=snapshot.term_id,
+        unit_id=snapshot.unit_id,
+        parent_school_key=snapshot.parent_school_key,
+        period=snapshot.period if snapshot.period != "term" else "2000-01",
+        marked_at=timezone.now(),
+    )
+    try:
+        client = Client()
+        client.force_login(admin.user)
+        started = time.perf_counter()
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get("/reports/")
+        elapsed = time.perf_counter() - started
+        pending = "刚才的变化正在计入" in response.content.decode()
+    finally:
+        mark.delete()
+    record(
+        "dashboards",
+        f"GET /reports/ as district admin with a change waiting for its pass "
+        f"(says so: {'yes' if pending else 'NO'}): queries / time",
+        f"{len(ctx.captured_queries)} / {elapsed * 1000:.0f} ms",
+        "same as above, one SnapshotMark of a shown unit present",
+    )
