@@ -144,27 +144,7 @@ def celery_worker_process(transactional_db, settings):
 @pytest.fixture
 def smtp_server():
     """A real SMTP server (aiosmtpd) on a free local port; messages land in ``.messages``."""
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
+    from tests.fakes import smtp_server as started_smtp_server
 
-    class Collector(Message):
-        def __init__(self):
-            super().__init__()
-            self.messages = []
-
-        def handle_message(self, message):
-            self.messages.append(message)
-
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    handler = Collector()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    controller.messages = handler.messages
-    try:
+    with started_smtp_server() as controller:
         yield controller
-    finally:
-        controller.stop()

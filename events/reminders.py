@@ -35,6 +35,7 @@ import datetime
 import logging
 import re
 import smtplib
+import socket
 import uuid
 from dataclasses import dataclass, field
 from email.utils import make_msgid
@@ -44,22 +45,23 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, prefetch_related_objects
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 
 from bookings.models import Booking, Offering
 from members.formatting import when_label
 from members.models import FamilyInvitation, Guardian, User
-from members.sms import send_sms
+from members.sms import SMSOutcomeUnknown, get_backend, send_sms
 from notifications.selectors import (
     notification_preference_for,
     notification_sms_phone,
     sms_allowed_from,
 )
-from notifications.services import notification_create
+from notifications.services import notification_create, notifications_create_many
 
 from .ics import calendar_bytes
 from .models import Delivery, Event, ReminderPlan
@@ -85,6 +87,7 @@ class PassResult:
     claimed: int = 0
     tasks: int = 0
     claimed_ids: list[int] = field(default_factory=list)
+    more: bool = False  # the pass hit its bound: a follow-up pass was asked for
 
 
 # --- planning ---------------------------------------------------------------
@@ -404,7 +407,13 @@ def deliveries_kick() -> None:
 
 
 def deliveries_claim_batch(*, now: datetime.datetime, limit: int) -> tuple[uuid.UUID, list[int]]:
-    """Claim up to ``limit`` due rows (or rows whose claim lease ran out)."""
+    """Claim up to ``limit`` due rows (or rows whose claim lease ran out); after
+    the commit they go to workers in send tasks."""
+    token, claimed = _claim_batch(now=now, limit=limit)
+    return token, [pk for pk, _channel in claimed]
+
+
+def _claim_batch(*, now: datetime.datetime, limit: int) -> tuple[uuid.UUID, list[tuple[int, str]]]:
     real_now = timezone.now()
     lease = datetime.timedelta(seconds=settings.REMINDER_CLAIM_LEASE_SECONDS)
     token = uuid.uuid4()
@@ -435,18 +444,38 @@ def deliveries_claim_batch(*, now: datetime.datetime, limit: int) -> tuple[uuid.
         claimed = list(
             Delivery.objects.filter(pk__in=ids, claim_token=token)
             .order_by("pk")
-            .values_list("pk", flat=True)
+            .values_list("pk", "channel")
         )
         transaction.on_commit(lambda: _dispatch(claimed, token))
     return token, claimed
 
 
-def _dispatch(ids: list[int], token: uuid.UUID) -> int:
+def send_chunks(claimed: list[tuple[int, str]]) -> list[list[int]]:
+    """Claimed (id, channel) pairs cut into send tasks, one channel a task: an
+    in-site task is one bulk transaction (``REMINDER_SEND_CHUNK_INBOX`` rows), an
+    email task one SMTP connection (``…_EMAIL``), a text task one pooled HTTP
+    connection (``…_SMS``). Small enough that a killed worker strands few rows
+    until their lease runs out."""
+    sizes = {
+        Delivery.Channel.INBOX: settings.REMINDER_SEND_CHUNK_INBOX,
+        Delivery.Channel.EMAIL: settings.REMINDER_SEND_CHUNK_EMAIL,
+        Delivery.Channel.SMS: settings.REMINDER_SEND_CHUNK_SMS,
+    }
+    by_channel: dict[str, list[int]] = {}
+    for pk, channel in claimed:
+        by_channel.setdefault(channel, []).append(pk)
+    chunks = []
+    for channel, ids in by_channel.items():
+        size = max(1, sizes.get(channel, SEND_CHUNK))
+        chunks.extend(ids[start : start + size] for start in range(0, len(ids), size))
+    return chunks
+
+
+def _dispatch(claimed: list[tuple[int, str]], token: uuid.UUID) -> int:
     from .tasks import deliveries_send
 
     sent = 0
-    for start in range(0, len(ids), SEND_CHUNK):
-        chunk = ids[start : start + SEND_CHUNK]
+    for chunk in send_chunks(claimed):
         try:
             deliveries_send.apply_async(args=[chunk, str(token)], retry=False)
             sent += 1
@@ -468,13 +497,38 @@ def deliveries_dispatch_due(*, now: datetime.datetime | None = None) -> PassResu
     now = now or timezone.now()
     result = PassResult()
     for _batch in range(settings.REMINDER_MAX_BATCHES_PER_PASS):
-        _token, ids = deliveries_claim_batch(now=now, limit=settings.REMINDER_BATCH_SIZE)
-        result.claimed += len(ids)
-        result.claimed_ids.extend(ids)
-        result.tasks += (len(ids) + SEND_CHUNK - 1) // SEND_CHUNK
-        if len(ids) < settings.REMINDER_BATCH_SIZE:
+        _token, claimed = _claim_batch(now=now, limit=settings.REMINDER_BATCH_SIZE)
+        result.claimed += len(claimed)
+        result.claimed_ids.extend(pk for pk, _channel in claimed)
+        result.tasks += len(send_chunks(claimed))
+        if len(claimed) < settings.REMINDER_BATCH_SIZE:
             break
+    else:
+        # A backlog larger than one pass (a city evening): ask for another pass
+        # behind the send tasks just queued, so it claims as the workers free up.
+        result.more = True
+        transaction.on_commit(deliveries_continue, robust=True)
     return result
+
+
+# Set while a follow-up dispatch is queued: one at a time, however many passes ran.
+CONTINUE_KEY = "events:deliveries-continue"
+
+
+def deliveries_continue() -> None:
+    """Queue one follow-up claim-and-dispatch (``events.tasks.deliveries_dispatch``)
+    unless one is already waiting; a lost one is replaced after the lease."""
+    from django.core.cache import cache
+
+    from .tasks import deliveries_dispatch
+
+    if not cache.add(CONTINUE_KEY, 1, timeout=settings.REMINDER_CLAIM_LEASE_SECONDS):
+        return
+    try:
+        deliveries_dispatch.apply_async(kwargs={"follow_up": True}, retry=False)
+    except Exception:
+        cache.delete(CONTINUE_KEY)
+        logger.warning("broker unreachable; the next reminder pass goes on", exc_info=True)
 
 
 def events_mark_finished(*, now: datetime.datetime) -> int:
@@ -513,6 +567,15 @@ class _SmtpStage:
     def _smtp(self) -> smtplib.SMTP:
         if self.backend.connection is None:
             self.backend.open()
+            # The content and the final "." are separate small writes: without
+            # TCP_NODELAY, Nagle's algorithm holds the "." until the server's
+            # delayed ACK (40 ms a message).
+            sock = getattr(self.backend.connection, "sock", None)
+            if sock is not None:
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except OSError:
+                    pass
         return self.backend.connection
 
     def stage(self, message: EmailMultiAlternatives) -> None:
@@ -700,9 +763,8 @@ def _sms_text(delivery: Delivery, info: OfferingInfo, *, when: str, link: str) -
     return _("活动取消：%(title)s（原定 %(when)s）已取消，无需前往。") % values
 
 
-def _render(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
-    if delivery.purpose == Delivery.Purpose.INVITATION:
-        return _render_invitation(delivery)
+def _texts(delivery: Delivery, info: OfferingInfo) -> dict:
+    """Subject, lead and link of an offering's message: all an in-site notice needs."""
     booking = delivery.booking
     purpose = delivery.purpose
     title = info.title
@@ -759,32 +821,125 @@ def _render(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
         else:
             subject = _("【活动取消】%(title)s") % {"title": title}
         lead = _("很抱歉，原定于 %(when)s（北京时间）的“%(title)s”已取消，无需前往。") % values
-    path = _path_for(delivery, info)
-    # No calendar file for a booking that is no more: it would add it back.
-    ics = purpose != Delivery.Purpose.WITHDRAWN
-    context = {
+    return {
         "subject": subject,
         "lead": lead,
+        "when": when,
+        "path": _path_for(delivery, info),
+        # No calendar file for a booking that is no more: it would add it back.
+        "ics": purpose != Delivery.Purpose.WITHDRAWN,
+    }
+
+
+def _bodies(delivery: Delivery, info: OfferingInfo, texts: dict, *, name: str) -> dict:
+    """The email's plain and HTML bodies, for the recipient called ``name``."""
+    booking = delivery.booking
+    purpose = delivery.purpose
+    context = {
+        "subject": texts["subject"],
+        "lead": texts["lead"],
         "info": info,
-        "url": _absolute("", path),
-        "ics": ics,
-        "name": str(delivery.user),
+        "url": _absolute("", texts["path"]),
+        "ics": texts["ics"],
+        "name": name,
         "party_size": booking.party_size if booking is not None else None,
         "cancelled": purpose in (Delivery.Purpose.CANCELLED, Delivery.Purpose.WITHDRAWN),
         "preferences_url": settings.PORTAL_BASE_URL.rstrip("/") + "/notifications/preferences/",
     }
     return {
-        "subject": subject,
-        "lead": lead,
         "text": render_to_string("events/email/delivery.txt", context),
         "html": render_to_string("events/email/delivery.html", context),
-        "sms": _sms_text(delivery, info, when=when, link=_absolute("", path)),
-        "path": path,
-        "ics": ics,
     }
 
 
-def _email(delivery: Delivery, info: OfferingInfo | None, rendered: dict) -> EmailMultiAlternatives:
+def _render(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
+    """Everything one delivery says, on every channel (subject, lead, bodies, SMS, link)."""
+    if delivery.purpose == Delivery.Purpose.INVITATION:
+        return _render_invitation(delivery)
+    texts = _texts(delivery, info)
+    return {
+        **texts,
+        **_bodies(delivery, info, texts, name=str(delivery.user)),
+        "sms": _sms_text(delivery, info, when=texts["when"], link=_absolute("", texts["path"])),
+    }
+
+
+# The recipient's name in a body rendered once for many recipients (a private-use
+# character: templates neither escape nor change it).
+_NAME_MARK = "\ue000"
+
+
+class _Renderer:
+    """What a batch says, rendered once per offering and kind of message, not per
+    row: the offering's details, the texts, the email bodies (the recipient's name
+    is put in afterwards) and the calendar file."""
+
+    def __init__(self):
+        self.infos: dict[int, OfferingInfo] = {}
+        self.cache: dict[tuple, dict] = {}
+        self.calendars: dict[int, bytes] = {}
+
+    def info(self, delivery: Delivery) -> OfferingInfo | None:
+        if delivery.offering_id is None:
+            return None
+        if delivery.offering_id not in self.infos:
+            self.infos[delivery.offering_id] = offering_info(delivery.offering)
+        return self.infos[delivery.offering_id]
+
+    def _key(self, delivery: Delivery) -> tuple:
+        booking = delivery.booking
+        return (
+            delivery.offering_id,
+            delivery.purpose,
+            delivery.offset_minutes,
+            delivery.is_late,
+            booking.status if booking is not None else None,
+            booking.confirmed_at is None if booking is not None else None,
+            booking.party_size if booking is not None else None,
+        )
+
+    def texts(self, delivery: Delivery) -> dict:
+        if delivery.purpose == Delivery.Purpose.INVITATION:
+            return _render_invitation(delivery)
+        key = self._key(delivery)
+        if key not in self.cache:
+            self.cache[key] = _texts(delivery, self.info(delivery))
+        return self.cache[key]
+
+    def sms(self, delivery: Delivery) -> str:
+        texts = self.texts(delivery)
+        if delivery.purpose == Delivery.Purpose.INVITATION:
+            return texts["sms"]
+        if "sms" not in texts:
+            texts["sms"] = _sms_text(
+                delivery,
+                self.info(delivery),
+                when=texts["when"],
+                link=_absolute("", texts["path"]),
+            )
+        return texts["sms"]
+
+    def email(self, delivery: Delivery) -> EmailMultiAlternatives:
+        texts = self.texts(delivery)
+        info = self.info(delivery)
+        if delivery.purpose == Delivery.Purpose.INVITATION:
+            return _email(delivery, None, texts)
+        if "text" not in texts:
+            texts.update(_bodies(delivery, info, texts, name=_NAME_MARK))
+        name = str(delivery.user)
+        rendered = {
+            **texts,
+            "text": texts["text"].replace(_NAME_MARK, name),
+            "html": texts["html"].replace(_NAME_MARK, escape(name)),
+        }
+        if texts["ics"] and delivery.offering_id not in self.calendars:
+            self.calendars[delivery.offering_id] = calendar_bytes([info], name=info.title)
+        return _email(delivery, info, rendered, calendar=self.calendars.get(delivery.offering_id))
+
+
+def _email(
+    delivery: Delivery, info: OfferingInfo | None, rendered: dict, *, calendar: bytes | None = None
+) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=rendered["subject"],
         body=rendered["text"],
@@ -798,7 +953,9 @@ def _email(delivery: Delivery, info: OfferingInfo | None, rendered: dict) -> Ema
     if rendered["html"]:
         message.attach_alternative(rendered["html"], "text/html")
     if info is not None and rendered.get("ics"):
-        message.attach("event.ics", calendar_bytes([info], name=info.title), "text/calendar")
+        message.attach(
+            "event.ics", calendar or calendar_bytes([info], name=info.title), "text/calendar"
+        )
     return message
 
 
@@ -809,106 +966,317 @@ def _phone(delivery: Delivery) -> str:
     return notification_sms_phone(user=delivery.user)
 
 
-def _record_failure(delivery: Delivery, error: Exception) -> None:
-    delivery.note = f"{type(error).__name__}: {error}"[:300]
-    delivery.claim_token = None
-    delivery.attempts += 1
-    if delivery.attempts >= settings.REMINDER_MAX_ATTEMPTS:
-        delivery.status = Delivery.Status.FAILED
+def _failure_fields(delivery: Delivery, error: Exception) -> dict:
+    attempts = delivery.attempts + 1
+    fields = {
+        "note": f"{type(error).__name__}: {error}"[:300],
+        "claim_token": None,
+        "attempts": attempts,
+    }
+    if attempts >= settings.REMINDER_MAX_ATTEMPTS:
+        fields["status"] = Delivery.Status.FAILED
     else:
         # Backoff through the database, not through countdown tasks: 2, 4, 8 … minutes.
-        delivery.status = Delivery.Status.PENDING
-        delivery.due_at = timezone.now() + datetime.timedelta(minutes=2**delivery.attempts)
-    delivery.save(update_fields=["note", "claim_token", "attempts", "status", "due_at"])
+        fields["status"] = Delivery.Status.PENDING
+        fields["due_at"] = timezone.now() + datetime.timedelta(minutes=2**attempts)
+    return fields
 
 
-def _send_one(delivery_id: int, claim_token: str, stage: _SmtpStage, infos: dict) -> str:
-    now = timezone.now()
+def _record_failure(delivery: Delivery, error: Exception, *, token: str | None = None) -> None:
+    """This row's attempt failed: back to pending with a backoff, or failed for
+    good. With ``token``, only while the row still holds that claim."""
+    fields = _failure_fields(delivery, error)
+    rows = Delivery.objects.filter(pk=delivery.pk)
+    if token is not None:
+        rows = rows.filter(claim_token=token)
+    rows.update(**fields)
+    for name, value in fields.items():
+        setattr(delivery, name, value)
+
+
+def _load(delivery_ids: list[int], token: str) -> list[Delivery]:
+    """The batch's rows still claimed with ``token``, and what sending them reads,
+    in a few queries for the whole batch: the rows with their booking, recipient
+    and invitation (one query), each offering once, and for texts the
+    recipients' preferences (quiet hours) and guardians (phone)."""
+    rows = list(
+        _ours(token)
+        .filter(pk__in=delivery_ids)
+        .select_related("booking", "user", "invitation__invited_by")
+        .order_by("pk")
+    )
+    offerings = Offering.objects.in_bulk({row.offering_id for row in rows if row.offering_id})
+    for row in rows:
+        if row.offering_id is not None:
+            row.offering = offerings[row.offering_id]
+    texted = [
+        row.user for row in rows if row.channel == Delivery.Channel.SMS and row.user_id is not None
+    ]
+    if texted:
+        prefetch_related_objects(texted, "notification_preference", "guardian")
+    return rows
+
+
+def _ours(token: str):
+    return Delivery.objects.filter(status=Delivery.Status.CLAIMED, claim_token=token)
+
+
+class _Outcome(dict):
+    def add(self, key: str, count: int = 1) -> None:
+        if count:
+            self[key] = self.get(key, 0) + count
+
+
+def _held_back(rows: list[Delivery], token: str, now, outcome: _Outcome) -> list[Delivery]:
+    """Rows that should no longer go out are skipped, texts in quiet hours wait
+    (a few ``UPDATE``s for the batch); returns the rows to send."""
+    skipped: dict[str, list[int]] = {}
+    deferred: dict[datetime.datetime, list[int]] = {}
+    send = []
+    for row in rows:
+        reason = _skip_reason(row, now)
+        if reason:
+            skipped.setdefault(reason, []).append(row.pk)
+            continue
+        if row.channel == Delivery.Channel.SMS and row.user_id is not None:
+            preference = notification_preference_for(user=row.user)
+            allowed = sms_allowed_from(preference=preference, when=now)
+            if allowed != now:
+                deferred.setdefault(allowed, []).append(row.pk)
+                continue
+        send.append(row)
+    for reason, ids in skipped.items():
+        outcome.add(
+            "skipped",
+            _ours(token).filter(pk__in=ids).update(status=Delivery.Status.SKIPPED, note=reason),
+        )
+    for allowed, ids in deferred.items():
+        outcome.add(
+            "deferred",
+            _ours(token)
+            .filter(pk__in=ids)
+            .update(status=Delivery.Status.PENDING, due_at=allowed, claim_token=None),
+        )
+    return send
+
+
+def _send_inbox(rows: list[Delivery], token: str, renderer: _Renderer, outcome: _Outcome) -> None:
+    """In-site notices, the whole batch in one transaction: the rows locked in
+    one query, the notices inserted in one, the rows marked sent in one."""
     try:
         with transaction.atomic():
-            delivery = (
-                Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("offering", "booking", "user", "invitation__invited_by")
-                .filter(pk=delivery_id, status=Delivery.Status.CLAIMED, claim_token=claim_token)
-                .first()
+            locked = set(
+                _ours(token)
+                .filter(pk__in=[row.pk for row in rows])
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)
             )
-            if delivery is None:
-                return "not-ours"  # sent, re-claimed by a later pass, or being sent
-            reason = _skip_reason(delivery, now)
-            if reason:
-                delivery.status = Delivery.Status.SKIPPED
-                delivery.note = reason
-                delivery.save(update_fields=["status", "note"])
-                return "skipped"
-            if delivery.channel == Delivery.Channel.SMS and delivery.user_id is not None:
-                preference = notification_preference_for(user=delivery.user)
-                allowed = sms_allowed_from(preference=preference, when=now)
-                if allowed != now:
-                    delivery.status = Delivery.Status.PENDING
-                    delivery.due_at = allowed
-                    delivery.claim_token = None
-                    delivery.save(update_fields=["status", "due_at", "claim_token"])
-                    return "deferred"
-            try:
-                with transaction.atomic():
-                    info = None
-                    if delivery.offering_id is not None:
-                        if delivery.offering_id not in infos:
-                            infos[delivery.offering_id] = offering_info(delivery.offering)
-                        info = infos[delivery.offering_id]
-                    rendered = _render(delivery, info)
-                    if delivery.channel == Delivery.Channel.INBOX:
-                        notification_create(
-                            user=delivery.user,
-                            title=rendered["subject"],
-                            body=rendered["lead"],
-                            url=rendered["path"],
-                            kind=f"events.{delivery.purpose}",
-                        )
-                    elif delivery.channel == Delivery.Channel.SMS:
-                        send_sms(phone=_phone(delivery), text=rendered["sms"])
-                    else:
-                        stage.stage(_email(delivery, info, rendered))
-                    delivery.status = Delivery.Status.SENT
-                    delivery.sent_at = timezone.now()
-                    delivery.note = ""
-                    delivery.save(update_fields=["status", "sent_at", "note"])
-            except Exception as error:
-                stage.abort()
-                logger.warning("delivery %s failed: %s", delivery_id, error)
-                _record_failure(delivery, error)
-                return "failed"
-        # Committed as sent: now (and only now) end the SMTP message.
+            notices, sent = [], []
+            for row in rows:
+                if row.pk not in locked:
+                    continue
+                texts = renderer.texts(row)
+                notices.append(
+                    {
+                        "user_id": row.user_id,
+                        "title": texts["subject"],
+                        "body": texts["lead"],
+                        "url": texts["path"],
+                        "kind": f"events.{row.purpose}",
+                    }
+                )
+                sent.append(row.pk)
+            notifications_create_many(notices=notices)
+            done = Delivery.objects.filter(pk__in=sent).update(
+                status=Delivery.Status.SENT, sent_at=timezone.now(), note=""
+            )
     except Exception:
-        stage.abort()  # the commit failed: the unfinished message is dropped
-        raise
+        # One bad row must not fail the batch: each row on its own, its failure
+        # recorded on it.
+        logger.warning("bulk in-site batch failed; sending row by row", exc_info=True)
+        for row in rows:
+            outcome.add(_send_inbox_one(row, token, renderer))
+        return
+    outcome.add("sent", done)
+    outcome.add("not-ours", len(rows) - len(sent))
+
+
+def _send_inbox_one(row: Delivery, token: str, renderer: _Renderer) -> str:
     try:
-        stage.finish()
-    except Exception as error:
-        stage.abort()
-        logger.warning("SMTP refused delivery %s at the end: %s", delivery_id, error)
         with transaction.atomic():
-            row = Delivery.objects.select_for_update().get(pk=delivery_id)
-            if row.status == Delivery.Status.SENT:
-                row.status = Delivery.Status.CLAIMED
-                _record_failure(row, error)
+            if not _ours(token).filter(pk=row.pk).select_for_update(skip_locked=True).exists():
+                return "not-ours"
+            texts = renderer.texts(row)
+            notification_create(
+                user=row.user,
+                title=texts["subject"],
+                body=texts["lead"],
+                url=texts["path"],
+                kind=f"events.{row.purpose}",
+            )
+            Delivery.objects.filter(pk=row.pk).update(
+                status=Delivery.Status.SENT, sent_at=timezone.now(), note=""
+            )
+    except Exception as error:
+        logger.warning("delivery %s failed: %s", row.pk, error)
+        _record_failure(row, error, token=token)
         return "failed"
     return "sent"
 
 
-def delivery_send_batch(*, delivery_ids: list[int], claim_token: str) -> dict[str, int]:
-    """Send claimed rows; each row at most once (see the module docstring)."""
+def _mark_sent(row: Delivery, token: str) -> bool:
+    """Mark the row sent if it still holds ``token``, in one ``UPDATE`` (its own
+    transaction outside ``atomic``): of two tasks holding the same token, one
+    wins; the other's ``UPDATE`` waits for the row, then finds it sent."""
+    return bool(
+        _ours(token)
+        .filter(pk=row.pk)
+        .update(status=Delivery.Status.SENT, sent_at=timezone.now(), note="")
+    )
+
+
+def _release(rows: list[Delivery], token: str, error: Exception) -> int:
+    """The connection broke: the rows not yet tried go back to pending, due in a
+    minute, with no attempt counted (they were never offered to the server)."""
+    if not rows:
+        return 0
+    logger.warning("%s deliveries put back after %s", len(rows), error)
+    return (
+        _ours(token)
+        .filter(pk__in=[row.pk for row in rows])
+        .update(
+            status=Delivery.Status.PENDING,
+            claim_token=None,
+            due_at=timezone.now() + datetime.timedelta(minutes=1),
+            note=_("连接中断，稍后重试。"),
+        )
+    )
+
+
+def _connection_lost(error: Exception) -> bool:
+    """The SMTP connection is gone (not a refusal of this one message; note that
+    smtplib's errors are all ``OSError``s)."""
+    if isinstance(error, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+        return True
+    return isinstance(error, OSError) and not isinstance(error, smtplib.SMTPException)
+
+
+def _send_email(rows: list[Delivery], token: str, renderer: _Renderer, outcome: _Outcome) -> None:
+    """Emails over one SMTP connection for the batch, each row committed as sent
+    before its message's final ``.`` (see the module docstring)."""
     stage = _SmtpStage()
-    infos: dict[int, OfferingInfo] = {}
-    outcome: dict[str, int] = {}
     try:
-        with translation.override(settings.LANGUAGE_CODE):
-            for delivery_id in delivery_ids:
-                result = _send_one(delivery_id, claim_token, stage, infos)
-                outcome[result] = outcome.get(result, 0) + 1
+        for index, row in enumerate(rows):
+            try:
+                message = renderer.email(row)
+            except Exception as error:
+                logger.warning("delivery %s could not be rendered: %s", row.pk, error)
+                _record_failure(row, error, token=token)
+                outcome.add("failed")
+                continue
+            try:
+                stage.stage(message)  # MAIL, RCPT, DATA and the content, not the "."
+            except Exception as error:
+                stage.abort()
+                logger.warning("delivery %s failed: %s", row.pk, error)
+                _record_failure(row, error, token=token)
+                outcome.add("failed")
+                if _connection_lost(error):
+                    outcome.add("released", _release(rows[index + 1 :], token, error))
+                    return
+                continue
+            try:
+                # One statement, committed on its own: the row is sent if it still
+                # holds the token (a duplicated task finds it sent and drops its
+                # unfinished message).
+                taken = _mark_sent(row, token)
+            except Exception:
+                stage.abort()
+                raise
+            if not taken:
+                stage.abort()
+                outcome.add("not-ours")
+                continue
+            # Committed as sent: now (and only now) end the SMTP message.
+            try:
+                stage.finish()
+            except smtplib.SMTPResponseException as error:
+                # The server answered "no" to the message: it was not taken.
+                stage.abort()
+                logger.warning("SMTP refused delivery %s at the end: %s", row.pk, error)
+                _record_failure(row, error, token=token)
+                outcome.add("failed")
+                continue
+            except Exception as error:
+                # No answer after the final "." : the server may have the message.
+                # At most once (docs/EVENTS.md): the row stays sent; the rest wait.
+                stage.abort()
+                logger.warning("no SMTP answer for delivery %s: %s", row.pk, error)
+                outcome.add("sent")
+                outcome.add("released", _release(rows[index + 1 :], token, error))
+                return
+            outcome.add("sent")
     finally:
         stage.close()
-    return outcome
+
+
+def _send_sms(rows: list[Delivery], token: str, renderer: _Renderer, outcome: _Outcome) -> None:
+    """Texts over the SMS backend's pooled connection: each row committed as sent,
+    then handed to the gateway; a refusal puts it back (retry), an answer lost
+    after the request leaves it sent (at most once, as for email)."""
+    backend = get_backend()
+    for index, row in enumerate(rows):
+        try:
+            text = renderer.sms(row)
+            phone = _phone(row)
+        except Exception as error:
+            _record_failure(row, error, token=token)
+            outcome.add("failed")
+            continue
+        taken = _mark_sent(row, token)  # committed on its own, before the text goes
+        if not taken:
+            outcome.add("not-ours")
+            continue
+        try:
+            send_sms(phone=phone, text=text, backend=backend)
+        except SMSOutcomeUnknown as error:
+            logger.warning("no SMS gateway answer for delivery %s: %s", row.pk, error)
+            outcome.add("sent")
+            outcome.add("released", _release(rows[index + 1 :], token, error))
+            return
+        except Exception as error:
+            logger.warning("delivery %s failed: %s", row.pk, error)
+            _record_failure(row, error, token=token)
+            outcome.add("failed")
+            continue
+        outcome.add("sent")
+
+
+def delivery_send_batch(*, delivery_ids: list[int], claim_token: str) -> dict[str, int]:
+    """Send claimed rows; each row at most once (see the module docstring).
+
+    The batch is read in one query and rendered once per offering and kind of
+    message; in-site notices are written in bulk, emails share one SMTP
+    connection, texts one pooled HTTP connection. Each row's failure is
+    recorded on that row; the rest of the batch goes on.
+    """
+    outcome = _Outcome()
+    renderer = _Renderer()
+    token = str(claim_token)
+    with translation.override(settings.LANGUAGE_CODE):
+        rows = _load(delivery_ids, token)
+        outcome.add("not-ours", len(set(delivery_ids)) - len(rows))
+        rows = _held_back(rows, token, timezone.now(), outcome)
+        by_channel: dict[str, list[Delivery]] = {}
+        for row in rows:
+            by_channel.setdefault(row.channel, []).append(row)
+        if by_channel.get(Delivery.Channel.INBOX):
+            _send_inbox(by_channel[Delivery.Channel.INBOX], token, renderer, outcome)
+        if by_channel.get(Delivery.Channel.SMS):
+            _send_sms(by_channel[Delivery.Channel.SMS], token, renderer, outcome)
+        if by_channel.get(Delivery.Channel.EMAIL):
+            _send_email(by_channel[Delivery.Channel.EMAIL], token, renderer, outcome)
+    return dict(outcome)
 
 
 # --- what events do to reminders -------------------------------------------

@@ -15,10 +15,16 @@ def reminders_run_due() -> dict:
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def deliveries_dispatch() -> dict:
-    """Asked for after a commit that made notices: claim and dispatch due rows now."""
+def deliveries_dispatch(follow_up: bool = False) -> dict:
+    """Asked for after a commit that made notices, or by a pass that hit its bound
+    (``follow_up``: a backlog keeps draining as the workers free up, instead of
+    waiting for the next beat): claim and dispatch due rows now."""
+    if follow_up:
+        from django.core.cache import cache
+
+        cache.delete(reminders.CONTINUE_KEY)
     result = reminders.deliveries_dispatch_due()
-    return {"claimed": result.claimed, "tasks": result.tasks}
+    return {"claimed": result.claimed, "tasks": result.tasks, "more": result.more}
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -21,11 +21,16 @@ caller writes the signature itself.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
+import os
+import select
+import socket
 import sys
-import urllib.request
+import threading
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -34,7 +39,16 @@ from .privacy import mask_phone
 
 logger = logging.getLogger("members.sms")
 
-__all__ = ["mask_phone", "send_sms", "sms_signed", "sms_segments", "get_backend", "SMSMessage"]
+__all__ = [
+    "mask_phone",
+    "send_sms",
+    "sms_signed",
+    "sms_segments",
+    "get_backend",
+    "SMSMessage",
+    "SMSDeliveryError",
+    "SMSOutcomeUnknown",
+]
 
 #: The signature texts carried before SMS_SIGNATURE was a setting; a text that
 #: still starts with it gets the configured one instead, never both.
@@ -84,6 +98,81 @@ class LocmemSMSBackend(BaseSMSBackend):
         cls.outbox.clear()
 
 
+class SMSOutcomeUnknown(SMSDeliveryError):
+    """The request reached the gateway but no answer came back (a timeout or a
+    dropped connection): the text may or may not have gone out. The outbox does
+    not send it again (at most once, as for email; see docs/EVENTS.md)."""
+
+
+# One keep-alive connection per gateway, per process and thread: a worker sends
+# a batch of texts over one TCP connection instead of one connection per text.
+# (Keyed by the process id as well: a prefork child never reuses its parent's socket.)
+_connections = threading.local()
+
+
+class _NoDelay:
+    """TCP_NODELAY on connect (as urllib3 does): small requests and answers on a
+    kept-alive connection must not wait for delayed ACKs (Nagle's algorithm)."""
+
+    def connect(self):
+        super().connect()
+        try:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+
+class _HTTPConnection(_NoDelay, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_NoDelay, http.client.HTTPSConnection):
+    pass
+
+
+def _pooled_connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SMSDeliveryError(f"SMS_OPTIONS['url'] is not an http(s) URL: {url!r}")
+    pool = getattr(_connections, "pool", None)
+    if pool is None or getattr(_connections, "pid", None) != os.getpid():
+        pool = _connections.pool = {}
+        _connections.pid = os.getpid()
+    key = (parts.scheme, parts.netloc, timeout)
+    connection = pool.get(key)
+    if connection is not None and _dropped(connection):
+        connection.close()
+        connection = None
+    if connection is None:
+        cls = _HTTPSConnection if parts.scheme == "https" else _HTTPConnection
+        connection = cls(parts.hostname, parts.port, timeout=timeout)
+        pool[key] = connection
+    path = parts.path or "/"
+    if parts.query:
+        path += f"?{parts.query}"
+    return connection, path
+
+
+def _dropped(connection: http.client.HTTPConnection) -> bool:
+    """Has the gateway closed the idle connection? (A readable idle socket means
+    end of file: reconnect before writing rather than guess after.)"""
+    sock = connection.sock
+    if sock is None:
+        return False
+    try:
+        readable, _w, _x = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _forget(url: str, timeout: float) -> None:
+    parts = urlsplit(url)
+    connection = getattr(_connections, "pool", {}).pop((parts.scheme, parts.netloc, timeout), None)
+    if connection is not None:
+        connection.close()
+
+
 class HttpApiSMSBackend(BaseSMSBackend):
     """Posts ``{"phone", "text", "sign"}`` as JSON to ``SMS_OPTIONS["url"]``.
 
@@ -91,6 +180,11 @@ class HttpApiSMSBackend(BaseSMSBackend):
 
         SMS_BACKEND=members.sms.HttpApiSMSBackend
         SMS_OPTIONS={"url": "https://sms.example.cn/send", "api_key": "…", "sign_name": "协同育人门户"}
+
+    Texts go over one pooled keep-alive connection per process (HTTP/1.1). A
+    refusal (an answer of 300 or more) or a connection that could not take the
+    request raises :class:`SMSDeliveryError` (retry); a request whose answer was
+    lost raises :class:`SMSOutcomeUnknown`.
 
     A real provider's SDK plugs in the same way: subclass ``BaseSMSBackend``
     and name the class in ``SMS_BACKEND``.
@@ -100,6 +194,7 @@ class HttpApiSMSBackend(BaseSMSBackend):
         url = self.options.get("url")
         if not url:
             raise SMSDeliveryError("SMS_OPTIONS['url'] is not set")
+        timeout = self.options.get("timeout", 5)
         payload = json.dumps(
             {
                 "phone": message.phone,
@@ -108,24 +203,26 @@ class HttpApiSMSBackend(BaseSMSBackend):
             },
             ensure_ascii=False,
         ).encode()
-        request = urllib.request.Request(
-            url,
-            data=payload,
-            headers={
-                "Content-Type": "application/json; charset=utf-8",
-                "Authorization": f"Bearer {self.options.get('api_key', '')}",
-            },
-            method="POST",
-        )
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Authorization": f"Bearer {self.options.get('api_key', '')}",
+        }
+        connection, path = _pooled_connection(url, timeout)
         try:
-            with urllib.request.urlopen(  # noqa: S310 - the URL comes from settings
-                request, timeout=self.options.get("timeout", 5)
-            ) as response:
-                status = response.status
-        except OSError as exc:  # URLError, HTTPError, timeouts
+            connection.request("POST", path, body=payload, headers=headers)
+        except OSError as exc:  # refused, unreachable, reset before the request was written
+            _forget(url, timeout)
             raise SMSDeliveryError(f"SMS gateway failed: {exc}") from exc
-        if status >= 300:
-            raise SMSDeliveryError(f"SMS gateway answered {status}")
+        try:
+            response = connection.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            _forget(url, timeout)
+            raise SMSOutcomeUnknown(f"SMS gateway did not answer: {exc}") from exc
+        if response.will_close:
+            _forget(url, timeout)
+        if response.status >= 300:
+            raise SMSDeliveryError(f"SMS gateway answered {response.status}")
 
 
 def get_backend() -> BaseSMSBackend:
@@ -157,6 +254,7 @@ def sms_segments(text: str) -> int:
     return -(-length // 67)
 
 
-def send_sms(*, phone: str, text: str) -> None:
-    """Send one text, signed (the one rule for the signature)."""
-    get_backend().send(SMSMessage(phone=phone, text=sms_signed(text)))
+def send_sms(*, phone: str, text: str, backend: BaseSMSBackend | None = None) -> None:
+    """Send one text, signed (the one rule for the signature). A caller sending
+    many passes one ``backend`` (from :func:`get_backend`) for all of them."""
+    (backend or get_backend()).send(SMSMessage(phone=phone, text=sms_signed(text)))

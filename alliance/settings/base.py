@@ -360,6 +360,11 @@ REMINDER_MAX_BATCHES_PER_PASS = env.int("REMINDER_MAX_BATCHES_PER_PASS", default
 REMINDER_CLAIM_LEASE_SECONDS = env.int("REMINDER_CLAIM_LEASE_SECONDS", default=600)
 REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=5)
 REMINDER_MAX_CLAIMS = env.int("REMINDER_MAX_CLAIMS", default=20)
+# Rows per send task, by channel (events.reminders.send_chunks): an in-site task is one
+# bulk transaction, an email task one SMTP connection, a text task one HTTP connection.
+REMINDER_SEND_CHUNK_INBOX = env.int("REMINDER_SEND_CHUNK_INBOX", default=500)
+REMINDER_SEND_CHUNK_EMAIL = env.int("REMINDER_SEND_CHUNK_EMAIL", default=50)
+REMINDER_SEND_CHUNK_SMS = env.int("REMINDER_SEND_CHUNK_SMS", default=100)
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -20,6 +20,7 @@ from events.models import Delivery
 from events.reminders import reminder_pass_run
 from events.services import event_cancel, event_register, event_registration_cancel, event_update
 from events.tests.factories import make_event
+from events.tests.worker_fixtures import decoded
 from members.formatting import when_label
 from members.models import RoleAssignment
 from members.services import family_invitation_create
@@ -377,3 +378,268 @@ def test_the_admin_delivery_log_shows_rows_without_an_offering(client):
     assert "共同监护人邀请" in text and "报名回执" in text
     assert "136****1111" in text
     assert client.get("/admin/events/delivery/?purpose=invitation").status_code == 200
+
+
+# --- batches: bulk in-site notices, one SMTP connection, one pooled HTTP connection -----
+
+
+def _claimed_batch(offering, count, *, channel, prefix, **user_fields):
+    """``count`` one-guardian families booked on ``offering`` with a due reminder
+    on ``channel`` each, claimed as one batch: (token, ids, guardians)."""
+    from events.tests.factories import bulk_registered_families
+
+    guardians = bulk_registered_families(
+        offering, count, confirmed_at=timezone.now() - datetime.timedelta(days=2), prefix=prefix
+    )
+    if user_fields:
+        from members.models import User
+
+        for guardian in guardians:
+            User.objects.filter(pk=guardian.user_id).update(
+                **{k: v.format(i=guardian.pk) for k, v in user_fields.items()}
+            )
+    bookings = dict(Booking.objects.filter(offering=offering).values_list("family_id", "pk"))
+    starts = offering.starts_at
+    Delivery.objects.bulk_create(
+        [
+            Delivery(
+                user_id=g.user_id,
+                offering=offering,
+                booking_id=bookings[g.family_id],
+                purpose="reminder",
+                offset_minutes=120,
+                channel=channel,
+                scheduled_for=starts - datetime.timedelta(minutes=120),
+                due_at=timezone.now(),
+            )
+            for g in guardians
+        ]
+    )
+    token, ids = reminders.deliveries_claim_batch(now=timezone.now(), limit=10_000)
+    return str(token), ids, guardians
+
+
+def test_a_batch_of_in_site_notices_is_written_in_bulk(django_assert_max_num_queries):
+    # given 200 claimed in-site reminders of one event
+    event = make_event(starts_at=timezone.now() + datetime.timedelta(hours=1), capacity=500)
+    token, ids, guardians = _claimed_batch(event.offering, 200, channel="inbox", prefix="bulk")
+
+    # when one send task takes them: a handful of queries, not a few per row
+    with django_assert_max_num_queries(14):
+        outcome = reminders.delivery_send_batch(delivery_ids=ids, claim_token=token)
+
+    # then each guardian has the one notice, and each row is sent
+    assert outcome == {"sent": 200}
+    notices = Notification.objects.filter(kind="events.reminder")
+    assert sorted(notices.values_list("user_id", flat=True)) == sorted(g.user_id for g in guardians)
+    assert {n.url for n in notices} == {reverse("events:detail", args=[event.pk])}
+    assert all(event.title in n.title for n in notices)
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+    # and the same task again sends nothing
+    assert reminders.delivery_send_batch(delivery_ids=ids, claim_token=token) == {"not-ours": 200}
+    assert notices.count() == 200
+
+
+def test_one_bad_row_does_not_fail_an_in_site_batch():
+    # given 20 claimed in-site reminders, one of them a row whose notice cannot
+    # be written
+    event = make_event(starts_at=timezone.now() + datetime.timedelta(hours=1), capacity=50)
+    token, ids, guardians = _claimed_batch(event.offering, 20, channel="inbox", prefix="bad")
+    bad = Delivery.objects.get(pk=ids[7])
+
+    def failing_bulk(*, notices):
+        raise RuntimeError("bulk insert refused")
+
+    real_one = reminders.notification_create
+
+    def one(*, user, **fields):
+        if user.pk == bad.user_id:
+            raise ValueError("这一行写不进去")
+        return real_one(user=user, **fields)
+
+    # when the bulk insert fails and the row-by-row path meets the bad row
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reminders, "notifications_create_many", failing_bulk)
+        patch.setattr(reminders, "notification_create", one)
+        outcome = reminders.delivery_send_batch(delivery_ids=ids, claim_token=token)
+
+    # then the 19 others are sent once, and the bad one waits for a retry
+    assert outcome == {"sent": 19, "failed": 1}
+    bad.refresh_from_db()
+    assert bad.status == "pending" and bad.attempts == 1 and bad.due_at > timezone.now()
+    assert "这一行写不进去" in bad.note
+    assert Notification.objects.count() == 19
+
+
+@pytest.fixture
+def smtp_to(settings):
+    """Point this process's email at an aiosmtpd server (tests.fakes)."""
+
+    def point(controller):
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = controller.port
+        return controller
+
+    return point
+
+
+def test_a_batch_of_emails_goes_over_one_smtp_connection(smtp_to):
+    from tests.fakes import smtp_server
+
+    # given 30 claimed email reminders
+    event = make_event(starts_at=timezone.now() + datetime.timedelta(hours=1), capacity=50)
+    token, ids, guardians = _claimed_batch(event.offering, 30, channel="email", prefix="mail")
+    with smtp_server() as server:
+        smtp_to(server)
+
+        # when one send task takes them
+        outcome = reminders.delivery_send_batch(delivery_ids=ids, claim_token=token)
+
+    # then 30 messages arrived over one connection, one per guardian, each with
+    # its own greeting (the body is rendered once for the batch)
+    assert outcome == {"sent": 30}
+    assert len({m["X-Peer"] for m in server.messages}) == 1
+    assert sorted(str(m["To"]) for m in server.messages) == sorted(g.user.email for g in guardians)
+    for message in server.messages:
+        guardian = next(g for g in guardians if g.user.email == str(message["To"]))
+        subject, text = decoded(message)
+        assert event.title in subject and f"{guardian.user.display_name}，您好" in text
+        assert message.get_content_type() == "multipart/mixed"  # the calendar file
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_an_smtp_connection_lost_mid_batch_leaves_the_rest_for_later_never_twice(smtp_to):
+    import asyncio
+
+    from tests.fakes import smtp_server
+
+    class DropsAtTheEighth:
+        """Takes seven messages; at the eighth's final "." it hangs up without an answer."""
+
+        def __init__(self):
+            self.handler = self
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            if len(self.messages) == 7:
+                server.transport.close()
+                await asyncio.sleep(0.05)
+                return "421 gone"
+            self.messages.append(envelope.rcpt_tos[0])
+            return "250 OK"
+
+    # given 20 claimed email reminders and a server that goes away at the eighth
+    event = make_event(starts_at=timezone.now() + datetime.timedelta(hours=1), capacity=50)
+    token, ids, guardians = _claimed_batch(event.offering, 20, channel="email", prefix="drop")
+    dropping = DropsAtTheEighth()
+    with smtp_server(dropping) as server:
+        smtp_to(server)
+        outcome = reminders.delivery_send_batch(delivery_ids=ids, claim_token=token)
+
+    # then seven arrived; the eighth is left as sent (its outcome is unknown: at
+    # most once), and the twelve never tried are pending again, with no attempt counted
+    assert outcome == {"sent": 8, "released": 12}
+    assert len(dropping.messages) == 7
+    rows = Delivery.objects.order_by("pk")
+    assert [r.status for r in rows] == ["sent"] * 8 + ["pending"] * 12
+    assert all(r.attempts == 0 and r.claim_token is None for r in rows[8:])
+
+    # when the server is back and the rows fall due again
+    later = timezone.now() + datetime.timedelta(minutes=2)
+    token, again = reminders.deliveries_claim_batch(now=later, limit=100)
+    assert again == ids[8:]
+    with smtp_server() as server:
+        smtp_to(server)
+        assert reminders.delivery_send_batch(delivery_ids=again, claim_token=str(token)) == {
+            "sent": 12
+        }
+    # then each of them arrived once in all
+    arrived = Counter(dropping.messages + [str(m["To"]) for m in server.messages])
+    assert len(arrived) == 19 and max(arrived.values()) == 1
+    assert not Delivery.objects.exclude(status="sent").exists()
+
+
+def test_a_refused_address_fails_alone_and_the_batch_goes_on(smtp_to):
+    from tests.fakes import smtp_server
+
+    # given 10 claimed email reminders, one to an address the server refuses
+    event = make_event(starts_at=timezone.now() + datetime.timedelta(hours=1), capacity=50)
+    token, ids, guardians = _claimed_batch(event.offering, 10, channel="email", prefix="rcpt")
+    bad = guardians[3].user
+    bad.email = "refused@example.cn"
+    bad.save(update_fields=["email"])
+
+    class RefusesOne:
+        def __init__(self):
+            self.handler = self
+            self.messages = []
+
+        async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+            if address == "refused@example.cn":
+                return "550 no such user"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            self.messages.extend(envelope.rcpt_tos)
+            return "250 OK"
+
+    keeper = RefusesOne()
+    with smtp_server(keeper) as server:
+        smtp_to(server)
+        outcome = reminders.delivery_send_batch(delivery_ids=ids, claim_token=token)
+
+    # then nine arrived, and the refused one waits for a retry with the reason
+    assert outcome == {"sent": 9, "failed": 1}
+    assert sorted(keeper.messages) == sorted(g.user.email for g in guardians if g.user != bad)
+    row = Delivery.objects.get(user=bad)
+    assert row.status == "pending" and row.attempts == 1 and "550" in row.note
+
+
+def test_a_batch_of_texts_goes_over_one_kept_alive_connection(settings):
+    from tests.fakes import SmsGateway
+
+    # given 25 claimed SMS reminders to phone-only guardians (no quiet hours)
+    event = make_event(starts_at=timezone.now() + datetime.timedelta(hours=1), capacity=50)
+    token, ids, guardians = _claimed_batch(
+        event.offering,
+        25,
+        channel="sms",
+        prefix="text",
+        email="",
+        phone="139{i:08d}",
+    )
+    from members.models import User
+
+    User.objects.filter(pk__in=[g.user_id for g in guardians]).update(phone_verified=True)
+    NotificationPreference.objects.bulk_create(
+        [
+            NotificationPreference(
+                user_id=g.user_id,
+                by_sms=True,
+                quiet_start=datetime.time(0, 0),
+                quiet_end=datetime.time(0, 0),
+            )
+            for g in guardians
+        ]
+    )
+    phones = sorted(
+        User.objects.filter(pk__in=[g.user_id for g in guardians]).values_list("phone", flat=True)
+    )
+    with SmsGateway() as gateway:
+        settings.SMS_BACKEND = "members.sms.HttpApiSMSBackend"
+        settings.SMS_OPTIONS = {"url": gateway.url, "api_key": "k"}
+        # and a gateway that refuses one number
+        gateway.refuse.add(phones[5])
+
+        # when one send task takes them
+        outcome = reminders.delivery_send_batch(delivery_ids=ids, claim_token=token)
+
+    # then 24 texts went over one connection, signed, once each; the refused one waits
+    assert outcome == {"sent": 24, "failed": 1}
+    assert len(gateway.connections) == 1
+    assert sorted(m["phone"] for m in gateway.received) == phones[:5] + phones[6:]
+    assert all(m["text"].startswith("【协同育人门户】提醒：") for m in gateway.received)
+    refused = Delivery.objects.get(user__phone=phones[5])
+    assert refused.status == "pending" and refused.attempts == 1 and "500" in refused.note

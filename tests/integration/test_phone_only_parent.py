@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.urls import reverse
@@ -35,6 +32,7 @@ from members.tests.family_support import signup_by_phone
 from notifications.models import NotificationPreference
 from notifications.selectors import notification_preference_for
 from notifications.services import notification_preference_reset
+from tests.fakes import SmsGateway
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.celery_worker
@@ -44,49 +42,13 @@ PHONE = "13812345678"
 SIGNATURE = "【协同育人门户】"
 
 
-class _Gateway(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address):
-        super().__init__(address, _GatewayHandler)
-        self.received: list[dict] = []
-        self.lock = threading.Lock()
-
-
-class _GatewayHandler(BaseHTTPRequestHandler):
-    """Speaks what members.sms.HttpApiSMSBackend posts: JSON {phone, text, sign}."""
-
-    def do_POST(self):  # noqa: N802 - the http.server name
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        with self.server.lock:
-            self.server.received.append(json.loads(body))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"code": 0}')
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def sms_gateway(monkeypatch):
     """A local SMS gateway; the worker's texts go to it, by its environment."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = _Gateway(("127.0.0.1", port))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("SMS_BACKEND", "members.sms.HttpApiSMSBackend")
-    monkeypatch.setenv(
-        "SMS_OPTIONS", json.dumps({"url": f"http://127.0.0.1:{port}/send", "api_key": "test"})
-    )
-    try:
+    with SmsGateway() as server:
+        monkeypatch.setenv("SMS_BACKEND", "members.sms.HttpApiSMSBackend")
+        monkeypatch.setenv("SMS_OPTIONS", json.dumps({"url": server.url, "api_key": "test"}))
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
@@ -100,8 +62,7 @@ def sign_up_texts(settings):
 
 
 def _texts(gateway, phone: str) -> list[str]:
-    with gateway.lock:
-        return [m["text"] for m in gateway.received if m["phone"] == phone]
+    return gateway.texts(phone)
 
 
 def _settled() -> bool:
