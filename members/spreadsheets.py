@@ -18,11 +18,11 @@ compares it with openpyxl and XlsxWriter on the same rows.
   many pages long as needed, the header row repeated on every page, the sheet
   name and page numbers in the footer.
 
-A sheet streams its rows to the file, so everything about it (widths, column
-formats, panes, print setup) is set before its first row: ``SheetWriter`` takes
-the widths up front. ``measure_widths`` computes them from rows in memory; a
-streamed sheet asks the database for the widest text of each column with
-``DisplayWidth`` (the SQL twin of ``display_width``) and uses ``fit_widths``.
+A sheet streams its rows to the file, so its column formats, panes and print
+setup are set before its first row; only the widths may come later, until the
+file is saved. ``measure_widths`` computes them from rows in memory; a streamed
+sheet has the database measure each text cell with ``DisplayWidth`` (the SQL
+twin of ``display_width``) in the query of its rows and uses ``fit_widths``.
 A streamed sheet's rows come from the database as cells already (text escaped by
 ``SpreadsheetSafe``, times as date serials by ``ExcelSerial``, the SQL twin of
 ``excel_serial``) and go to the writer a batch at a time.
@@ -358,9 +358,11 @@ class SheetWriter:
         *,
         title: str,
         columns: Sequence[Column],
-        widths: Sequence[int],
+        widths: Sequence[int] | None,
         heading: Sequence[str] = (),
     ):
+        """``widths=None``: a streamed sheet's, known after its last row and set
+        with ``set_widths``; every text column wraps then."""
         self.columns = list(columns)
         self.book = workbook
         self.sheet = sheet = workbook.add_sheet(title)
@@ -369,11 +371,10 @@ class SheetWriter:
         #: The next row to write (0-based, as the writer counts them).
         self.row = 0
 
-        for index, (column, width) in enumerate(zip(self.columns, widths, strict=True)):
-            # A width is in digits of the default font, 7 pixels each: set in
-            # pixels, the file stores exactly this width (a width in characters
-            # would gain the writer's padding of 5 pixels).
-            sheet.set_column_width_pixels(index, round(width * 7))
+        if widths is not None:
+            self.set_widths(widths)
+        for index, column in enumerate(self.columns):
+            width = MAX_WIDTH if widths is None else widths[index]
             # The format of every data cell of the column (they are written
             # without one). "General" shows an integer as it is, so counts and
             # ids stay unstyled; plain text that fits needs no style either.
@@ -411,6 +412,13 @@ class SheetWriter:
             sheet.write(self.row, index, cell_text(column.title), header)
         self.row += 1
         self._convert = [_CONVERT.get(column.kind) for column in self.columns]
+
+    def set_widths(self, widths: Sequence[int]) -> None:
+        """Column widths in digits of the default font (7 pixels each): set in
+        pixels, the file stores exactly this width (a width in characters would
+        gain the writer's padding of 5 pixels). Until the file is saved."""
+        for index, width in enumerate(widths):
+            self.sheet.set_column_width_pixels(index, round(width * 7))
 
     def append(self, row: Sequence) -> None:
         """A row of Python values (numbers, dates, text), typed by the columns."""

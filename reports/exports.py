@@ -36,7 +36,6 @@ from django.db.models import (
     CharField,
     F,
     Func,
-    Max,
     Q,
     QuerySet,
     Sum,
@@ -607,73 +606,64 @@ def xlsx_write(
     return written
 
 
-def _streamed_widths(queryset: QuerySet, fields: tuple[str, ...], columns) -> list[int]:
-    """Widths for a sheet written row by row: the widest text of each text column,
-    asked of the database in one aggregate (a streamed sheet takes its widths
-    before its first row); typed columns have their kind's width."""
-    text = {
-        f"w{index}": Max(sheets.DisplayWidth(field))
-        for index, (field, column) in enumerate(zip(fields, columns, strict=True))
-        if column.kind == sheets.TEXT
-    }
-    widest = queryset.aggregate(**text) if text else {}
-    return sheets.fit_widths(columns, [widest.get(f"w{i}") for i in range(len(columns))])
-
-
 def _write_rows(workbook, *, title, columns, queryset, fields, heading, written, progress) -> int:
-    with export_session():
-        widths = _streamed_widths(queryset, fields, columns)
-        written = _append_rows(
-            workbook,
-            title=title,
-            columns=columns,
-            widths=widths,
-            heading=heading,
-            queryset=queryset,
-            written=written,
-            progress=progress,
-        )
-    if progress:
-        progress(written)
-    return written
-
-
-def _append_rows(workbook, *, title, columns, widths, heading, queryset, written, progress) -> int:
     """Stream the rows into the sheet, continuing on 「<title>（2）」… past
     XLSX_SHEET_MAX_ROWS; each sheet ends with its totals, the last one also with
-    the totals of all its parts."""
+    the totals of all its parts.
+
+    The widths come with the rows: the query also gives each text cell's width
+    (``DisplayWidth``), the sheets take the widest once the last row is in (a
+    streamed sheet's widths may change until the file is saved), and text wraps
+    in every text column, which shows only where a cell is wider than the limit.
+    """
+    text = [i for i, column in enumerate(columns) if column.kind == sheets.TEXT]
+    width_fields = {f"w{i}": sheets.DisplayWidth(fields[i]) for i in text}
+    queryset = queryset.annotate(**width_fields).values_list(*fields, *width_fields)
+    cells = len(fields)
+    widest = dict.fromkeys(text, 0)
 
     def new_sheet(part: int) -> sheets.SheetWriter:
         name = title if part == 1 else f"{title}（{part}）"
         return sheets.SheetWriter(
-            workbook, title=name, columns=columns, widths=widths, heading=heading.lines(name)
+            workbook, title=name, columns=columns, widths=None, heading=heading.lines(name)
         )
 
     part = 1
     writer = new_sheet(part)
+    parts = [writer]
     in_sheet = sheets.Totals(columns)
     in_all = sheets.Totals(columns)
-    rows = queryset.iterator(chunk_size=CSV_CHUNK)
-    while batch := list(itertools.islice(rows, CSV_CHUNK)):
-        while batch:
-            if in_sheet.rows == XLSX_SHEET_MAX_ROWS:
-                writer.append_totals(in_sheet.cells(_total_label(in_sheet.rows)))
-                part += 1
-                writer = new_sheet(part)
-                in_sheet = sheets.Totals(columns)
-            room = XLSX_SHEET_MAX_ROWS - in_sheet.rows
-            here, batch = batch[:room], batch[room:]
+    with export_session():
+        rows = queryset.iterator(chunk_size=CSV_CHUNK)
+        while batch := list(itertools.islice(rows, CSV_CHUNK)):
+            for offset, index in enumerate(text, start=cells):
+                widest[index] = max(widest[index], max(row[offset] or 0 for row in batch))
             # The cells were formatted by the database (the writer's rules agree).
-            writer.append_cells(here)
-            in_sheet.add_rows(here)
-            in_all.add_rows(here)
-            written += len(here)
-        if progress:
-            progress(written)
+            batch = [row[:cells] for row in batch]
+            while batch:
+                if in_sheet.rows == XLSX_SHEET_MAX_ROWS:
+                    writer.append_totals(in_sheet.cells(_total_label(in_sheet.rows)))
+                    part += 1
+                    writer = new_sheet(part)
+                    parts.append(writer)
+                    in_sheet = sheets.Totals(columns)
+                room = XLSX_SHEET_MAX_ROWS - in_sheet.rows
+                here, batch = batch[:room], batch[room:]
+                writer.append_cells(here)
+                in_sheet.add_rows(here)
+                in_all.add_rows(here)
+                written += len(here)
+            if progress:
+                progress(written)
     writer.append_totals(in_sheet.cells(_total_label(in_sheet.rows)))
     if part > 1:
         label = _("全部合计（%(rows)s 行，含前面各表）") % {"rows": in_all.rows}
         writer.append_totals(in_all.cells(label))
+    widths = sheets.fit_widths(columns, [widest.get(i) for i in range(len(columns))])
+    for sheet in parts:
+        sheet.set_widths(widths)
+    if progress:
+        progress(written)
     return written
 
 

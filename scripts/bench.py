@@ -189,7 +189,7 @@ def main() -> None:
         ),
         ("leak", leak.bench_leak, [leak.GOAL_LEAK]),
         ("rollup", rollup.bench_rollup, rollup.GOALS),
-        ("csv", exports.bench_csv, [exports.GOAL_CSV]),
+        ("csv", exports.bench_csv, [exports.GOAL_CSV, exports.GOAL_XLSX]),
         ("dashboards", dashboards.bench_dashboards, []),
         ("reminders", reminders.bench_reminders, reminders.GOALS),
     ]

@@ -5,12 +5,14 @@ import datetime as dt
 import io
 
 import pytest
-from django.db.models import CharField, Value
+from django.db.models import CharField, DateTimeField, Value
 from django.urls import reverse
 from openpyxl import load_workbook
+from openpyxl.utils.datetime import from_excel
 
 from members import registry, spreadsheets
 from members.models import Membership, Region, RoleAssignment
+from members.privacy import SpreadsheetSafe
 from members.resources import ChineseXLSX, MembershipResource, import_errors
 from members.tests.factories import MembershipFactory, MemberUnitFactory, UserFactory
 from members.tests.sheets import column_width, fit_to_pages
@@ -143,3 +145,63 @@ def test_every_admin_export_names_its_sheet_in_chinese(rf):
             (title,) = book.sheetnames
             assert title != "Tablib Dataset"
             assert any("\u4e00" <= ch <= "\u9fff" for ch in title), (model_admin, title)
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        dt.datetime(2026, 9, 1, 5, 0, tzinfo=dt.UTC),  # 13:00 in Shanghai
+        dt.datetime(2026, 12, 31, 16, 30, 15, 500000, tzinfo=dt.UTC),  # past midnight there
+        dt.datetime(1990, 7, 1, 12, 0, tzinfo=dt.UTC),
+    ],
+)
+def test_the_database_gives_a_date_cell_the_number_python_does(when):
+    # given a row to evaluate the expression on
+    Region.objects.create(name="任意", kind=Region.Kind.DISTRICT)
+    # when
+    serial = (
+        Region.objects.annotate(s=spreadsheets.ExcelSerial(Value(when, DateTimeField())))
+        .values_list("s", flat=True)
+        .get()
+    )
+    # then: the same number, which a spreadsheet shows as the Shanghai wall clock
+    assert serial == pytest.approx(spreadsheets.excel_serial(when), abs=1e-9)
+    assert from_excel(serial) == pytest.approx(
+        when.astimezone(spreadsheets.SHANGHAI).replace(tzinfo=None),
+        abs=dt.timedelta(milliseconds=1),
+    )
+
+
+@pytest.mark.parametrize("text", ["一行\r\n二行", "\r=1+1", "甲\r乙\n丙", "无换行"])
+def test_the_database_breaks_lines_in_a_cell_as_python_does(text):
+    Region.objects.create(name="任意", kind=Region.Kind.DISTRICT)
+    found = (
+        Region.objects.annotate(
+            t=spreadsheets.CellText(SpreadsheetSafe(Value(text, output_field=CharField())))
+        )
+        .values_list("t", flat=True)
+        .get()
+    )
+    assert found == spreadsheets.cell_text(text)
+    assert "\r" not in found
+
+
+def test_a_streamed_sheet_takes_its_widths_after_its_rows():
+    # given a sheet whose widths are not known before its rows
+    columns = [spreadsheets.Column("名称"), spreadsheets.Column("开始", spreadsheets.DATETIME)]
+    book = spreadsheets.Workbook()
+    sheet = spreadsheets.SheetWriter(book, title="表", columns=columns, widths=None)
+    when = dt.datetime(2026, 9, 1, 5, 0, tzinfo=dt.UTC)
+
+    # when
+    sheet.append_cells([("很长的名称" * 6, spreadsheets.excel_serial(when)), ("短", None)])
+    sheet.set_widths([spreadsheets.MAX_WIDTH, 20])
+    buffer = io.BytesIO()
+    book.save(buffer)
+
+    # then
+    found = load_workbook(io.BytesIO(buffer.getvalue())).active
+    assert column_width(found, "A") == spreadsheets.MAX_WIDTH and found["A2"].alignment.wrap_text
+    assert column_width(found, "B") == 20
+    assert found["B2"].value == dt.datetime(2026, 9, 1, 13, 0) and found["B2"].is_date
+    assert found["B2"].number_format == spreadsheets.NUMBER_FORMATS[spreadsheets.DATETIME]
