@@ -107,8 +107,15 @@ class Course(models.Model):
             # The catalogue's counting query reads every published course's facets
             # from this index alone (an index-only scan, not the table's texts).
             models.Index(
-                fields=["is_published", "level", "mode", "term", "parent_school"],
-                include=["next_session_at", "id"],
+                fields=[
+                    "is_published",
+                    "level",
+                    "mode",
+                    "term",
+                    "parent_school",
+                    "next_session_at",
+                    "id",
+                ],
                 name="course_catalogue_facets",
             ),
         ]

@@ -271,9 +271,12 @@ def catalogue_enrich(*, log: Callable[[str], None] = print, chunk: int = 2000) -
                 ignore_conflicts=True,
             )
         log(f"  catalogue texts: {offset + len(part):,} of {len(rows):,} courses")
+    # VACUUM too when it may run (not inside a transaction): it marks the pages
+    # all-visible, so the catalogue's counting query reads the index alone.
+    analyze = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
     with connection.cursor() as cursor:
         for model in (Course, Course.themes.through, Course.stages.through):
-            cursor.execute(f"ANALYZE {_table(model)}")
+            cursor.execute(f"{analyze} {_table(model)}")
     log(
         f"  catalogue texts, themes and stages: {len(rows):,} courses in "
         f"{time.perf_counter() - started:.1f} s"

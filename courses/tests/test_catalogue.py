@@ -18,11 +18,11 @@ from parent_school.tests.factories import ParentSchoolFactory, TermFactory
 pytestmark = pytest.mark.django_db
 
 URL = "/courses/"
-# A search page on PostgreSQL: the facets and the list (12), the regions (1), and
-# the search's matching ids found once in their own short transaction (BEGIN,
-# SET LOCAL, SELECT, ROLLBACK; courses/search.py: search_filter), which inside a
-# test's transaction is a savepoint (SAVEPOINT, SET LOCAL, SELECT, ROLLBACK TO, RELEASE).
-SEARCH_PAGE_MAX_QUERIES = 19
+# A search page on PostgreSQL (courses.selectors.course_catalogue_page): the chosen
+# values checked by the filter form, the regions, the courses with free places, the
+# search's ranked matches (one statement), every count with the page's ids (one), and
+# the page's cards (one); at most 8 (test_catalogue_queries.py).
+SEARCH_PAGE_MAX_QUERIES = 8
 
 
 def titles(response):
