@@ -431,12 +431,13 @@ class SheetWriter:
         self.sheet.write_row(self.row, 0, values)
         self.row += 1
 
-    def append_cells(self, rows: Sequence[Sequence]) -> None:
-        """Rows whose values are cells already, as the database formats them:
-        text escaped, numbers as they are, times as date serials (``ExcelSerial``).
-        One call for the whole batch, which the writer takes without Python."""
+    def append_cells(self, rows: list[list]) -> None:
+        """Rows (lists) whose values are cells already, as the database formats
+        them: text escaped, numbers as they are, times as date serials
+        (``ExcelSerial``). One call for the whole batch, which the writer takes
+        without Python."""
         if rows:
-            self.sheet.write_rows(self.row, 0, [list(row) for row in rows])
+            self.sheet.write_rows(self.row, 0, rows)
             self.row += len(rows)
 
     def append_totals(self, row: Sequence) -> None:

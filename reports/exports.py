@@ -491,11 +491,10 @@ def roster_columns() -> list[sheets.Column]:
     ]
 
 
-ROSTER_FIELDS = (
-    "x_unit",
-    "x_school",
-    "x_title",
-    "x_starts",
+#: The roster's cells: a session's four (``roster_sessions``), then a booking's.
+ROSTER_SESSION_FIELDS = ("x_unit", "x_school", "x_title", "x_starts")
+ROSTER_BOOKING_FIELDS = (
+    "offering_id",
     "family_id",
     "x_person",
     "x_phone",
@@ -508,7 +507,9 @@ ROSTER_FIELDS = (
 
 def roster_queryset(*, term: Term, unit_ids: Iterable[int] | None) -> QuerySet:
     """Confirmed enrolments of the term's course sessions, one row per booking,
-    as cells (times as date serials in Shanghai time, text escaped, phones masked)."""
+    as cells (times as date serials in Shanghai time, text escaped, phones masked),
+    after the session's id: its own cells come from ``roster_sessions``, once per
+    session instead of once per booking."""
     qs = Booking.objects.filter(
         status=Booking.Status.CONFIRMED,
         offering__kind=Offering.Kind.COURSE_SESSION,
@@ -518,23 +519,87 @@ def roster_queryset(*, term: Term, unit_ids: Iterable[int] | None) -> QuerySet:
         qs = qs.filter(
             offering__course_session__course__parent_school__host_unit_id__in=list(unit_ids)
         )
-    ps = "offering__course_session__course__parent_school"
     return (
         qs.annotate(
-            x_unit=_cell_text(F(f"{ps}__host_unit__name")),
-            x_school=_cell_text(F(f"{ps}__name")),
-            x_title=_cell_text(F("offering__title")),
             x_person=_cell_text(
                 Coalesce(NullIf(F("booked_by__display_name"), Value("")), F("booked_by__username"))
             ),
             x_phone=MaskPhone(F("booked_by__phone")),
             x_attendance=_labels("attendance", Booking.Attendance.choices),
-            x_starts=sheets.ExcelSerial(F("offering__starts_at")),
             x_checked=sheets.ExcelSerial(F("checked_in_at")),
         )
         .order_by("offering__starts_at", "offering_id", "pk")
-        .values_list(*ROSTER_FIELDS)
+        .values_list(*ROSTER_BOOKING_FIELDS)
     )
+
+
+def roster_sessions(*, term: Term, unit_ids: Iterable[int] | None) -> dict[int, tuple]:
+    """The roster's session cells (unit, parent school, title, start) by offering id,
+    each with the widths of its three texts."""
+    qs = Offering.objects.filter(
+        kind=Offering.Kind.COURSE_SESSION, course_session__course__term=term
+    )
+    if unit_ids is not None:
+        qs = qs.filter(course_session__course__parent_school__host_unit_id__in=list(unit_ids))
+    ps = "course_session__course__parent_school"
+    rows = qs.annotate(
+        x_unit=_cell_text(F(f"{ps}__host_unit__name")),
+        x_school=_cell_text(F(f"{ps}__name")),
+        x_title=_cell_text(F("title")),
+        x_starts=sheets.ExcelSerial(F("starts_at")),
+    ).values_list("pk", *ROSTER_SESSION_FIELDS)
+    widths = rows.annotate(
+        w0=sheets.DisplayWidth("x_unit"),
+        w1=sheets.DisplayWidth("x_school"),
+        w2=sheets.DisplayWidth("x_title"),
+    ).values_list("pk", *ROSTER_SESSION_FIELDS, "w0", "w1", "w2")
+    return {pk: (cells[:4], cells[4:]) for pk, *cells in widths.iterator(chunk_size=CSV_CHUNK)}
+
+
+def roster_rows(
+    *, term: Term, unit_ids: Iterable[int] | None, widest: dict[int, int]
+) -> Iterable[list[list]]:
+    """The roster's rows as cells, CSV_CHUNK at a time; the widest text of each
+    text column goes into ``widest`` (complete once the last batch is out)."""
+    sessions = roster_sessions(term=term, unit_ids=unit_ids)
+    seen: set[int] = set()
+    batches = _measured(
+        roster_queryset(term=term, unit_ids=unit_ids),
+        ROSTER_BOOKING_FIELDS,
+        {5: "x_person", 6: "x_phone", 9: "x_attendance"},
+        widest,
+    )
+    for batch in batches:
+        seen.update(row[0] for row in batch)
+        yield [[*sessions[row[0]][0], *row[1:]] for row in batch]
+    for pk in seen:
+        for index, width in enumerate(sessions[pk][1]):
+            widest[index] = max(widest.get(index, 0), width or 0)
+
+
+def session_rows(
+    *, term: Term, unit_ids: Iterable[int] | None, widest: dict[int, int]
+) -> Iterable[list[list]]:
+    """The sessions sheet's rows as cells, CSV_CHUNK at a time (widths as above)."""
+    columns = session_columns()
+    text = {i: SESSION_FIELDS[i] for i, c in enumerate(columns) if c.kind == sheets.TEXT}
+    yield from _measured(
+        sessions_queryset(term=term, unit_ids=unit_ids), SESSION_FIELDS, text, widest
+    )
+
+
+def _measured(queryset: QuerySet, fields, text: dict[int, str], widest: dict[int, int]):
+    """Batches of the ``fields`` of a queryset's rows (as lists), with the width of
+    the text fields ``text`` (column index → field) asked of the database in the
+    same query (``DisplayWidth``) and the widest of each kept in ``widest``."""
+    width_fields = {f"w{index}": sheets.DisplayWidth(field) for index, field in text.items()}
+    queryset = queryset.annotate(**width_fields).values_list(*fields, *width_fields)
+    cells = len(fields)
+    rows = queryset.iterator(chunk_size=CSV_CHUNK)
+    while batch := list(itertools.islice(rows, CSV_CHUNK)):
+        for offset, index in enumerate(text, start=cells):
+            widest[index] = max(widest.get(index, 0), max(row[offset] or 0 for row in batch))
+        yield [list(row[:cells]) for row in batch]
 
 
 def xlsx_row_count(*, term: Term, unit_ids: Iterable[int] | None) -> int:
@@ -582,45 +647,37 @@ def xlsx_write(
     summary.append_totals(totals)
     written = len(dataset)
 
-    written = _write_rows(
-        workbook,
-        title=_("开课场次"),
-        columns=session_columns(),
-        queryset=sessions_queryset(term=term, unit_ids=unit_ids),
-        fields=SESSION_FIELDS,
-        heading=heading,
-        written=written,
-        progress=progress,
-    )
-    written = _write_rows(
-        workbook,
-        title=_("出勤名单"),
-        columns=roster_columns(),
-        queryset=roster_queryset(term=term, unit_ids=unit_ids),
-        fields=ROSTER_FIELDS,
-        heading=heading,
-        written=written,
-        progress=progress,
-    )
+    for title, columns, rows in (
+        (_("开课场次"), session_columns(), session_rows),
+        (_("出勤名单"), roster_columns(), roster_rows),
+    ):
+        widest: dict[int, int] = {}
+        with export_session():
+            written = _write_rows(
+                workbook,
+                title=title,
+                columns=columns,
+                batches=rows(term=term, unit_ids=unit_ids, widest=widest),
+                widest=widest,
+                heading=heading,
+                written=written,
+                progress=progress,
+            )
     workbook.save(out)
     return written
 
 
-def _write_rows(workbook, *, title, columns, queryset, fields, heading, written, progress) -> int:
-    """Stream the rows into the sheet, continuing on 「<title>（2）」… past
-    XLSX_SHEET_MAX_ROWS; each sheet ends with its totals, the last one also with
-    the totals of all its parts.
+def _write_rows(workbook, *, title, columns, batches, widest, heading, written, progress) -> int:
+    """Stream the rows (``batches`` of cell rows) into the sheet, continuing on
+    「<title>（2）」… past XLSX_SHEET_MAX_ROWS; each sheet ends with its totals, the
+    last one also with the totals of all its parts.
 
-    The widths come with the rows: the query also gives each text cell's width
-    (``DisplayWidth``), the sheets take the widest once the last row is in (a
-    streamed sheet's widths may change until the file is saved), and text wraps
-    in every text column, which shows only where a cell is wider than the limit.
+    The widths come with the rows: their queries also give each text cell's width
+    (``DisplayWidth``) and ``widest`` holds the widest once the last batch is out;
+    the sheets take them then (a streamed sheet's widths may change until the file
+    is saved), and text wraps in every text column, which shows only where a cell
+    is wider than the limit.
     """
-    text = [i for i, column in enumerate(columns) if column.kind == sheets.TEXT]
-    width_fields = {f"w{i}": sheets.DisplayWidth(fields[i]) for i in text}
-    queryset = queryset.annotate(**width_fields).values_list(*fields, *width_fields)
-    cells = len(fields)
-    widest = dict.fromkeys(text, 0)
 
     def new_sheet(part: int) -> sheets.SheetWriter:
         name = title if part == 1 else f"{title}（{part}）"
@@ -633,28 +690,23 @@ def _write_rows(workbook, *, title, columns, queryset, fields, heading, written,
     parts = [writer]
     in_sheet = sheets.Totals(columns)
     in_all = sheets.Totals(columns)
-    with export_session():
-        rows = queryset.iterator(chunk_size=CSV_CHUNK)
-        while batch := list(itertools.islice(rows, CSV_CHUNK)):
-            for offset, index in enumerate(text, start=cells):
-                widest[index] = max(widest[index], max(row[offset] or 0 for row in batch))
-            # The cells were formatted by the database (the writer's rules agree).
-            batch = [row[:cells] for row in batch]
-            while batch:
-                if in_sheet.rows == XLSX_SHEET_MAX_ROWS:
-                    writer.append_totals(in_sheet.cells(_total_label(in_sheet.rows)))
-                    part += 1
-                    writer = new_sheet(part)
-                    parts.append(writer)
-                    in_sheet = sheets.Totals(columns)
-                room = XLSX_SHEET_MAX_ROWS - in_sheet.rows
-                here, batch = batch[:room], batch[room:]
-                writer.append_cells(here)
-                in_sheet.add_rows(here)
-                in_all.add_rows(here)
-                written += len(here)
-            if progress:
-                progress(written)
+    for rows in batches:
+        # The cells were formatted by the database (the writer's rules agree).
+        while rows:
+            if in_sheet.rows == XLSX_SHEET_MAX_ROWS:
+                writer.append_totals(in_sheet.cells(_total_label(in_sheet.rows)))
+                part += 1
+                writer = new_sheet(part)
+                parts.append(writer)
+                in_sheet = sheets.Totals(columns)
+            room = XLSX_SHEET_MAX_ROWS - in_sheet.rows
+            here, rows = rows[:room], rows[room:]
+            writer.append_cells(here)
+            in_sheet.add_rows(here)
+            in_all.add_rows(here)
+            written += len(here)
+        if progress:
+            progress(written)
     writer.append_totals(in_sheet.cells(_total_label(in_sheet.rows)))
     if part > 1:
         label = _("全部合计（%(rows)s 行，含前面各表）") % {"rows": in_all.rows}

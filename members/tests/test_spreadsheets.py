@@ -194,7 +194,7 @@ def test_a_streamed_sheet_takes_its_widths_after_its_rows():
     when = dt.datetime(2026, 9, 1, 5, 0, tzinfo=dt.UTC)
 
     # when
-    sheet.append_cells([("很长的名称" * 6, spreadsheets.excel_serial(when)), ("短", None)])
+    sheet.append_cells([["很长的名称" * 6, spreadsheets.excel_serial(when)], ["短", None]])
     sheet.set_widths([spreadsheets.MAX_WIDTH, 20])
     buffer = io.BytesIO()
     book.save(buffer)
