@@ -50,9 +50,15 @@ run: install messages
 check-services: install
 	@DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python scripts/check_services.py
 
+# The suite runs on pytest-xdist workers, one per core and at most two (each has its
+# own test database, Redis database and media folder: tests/xdist_isolation.py);
+# docs/TESTING.md. PYTEST_WORKERS=0 runs it in this one process.
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 2 ] && n=2; echo $$n)
+
 test: install tools messages check-services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
-		DJANGO_SETTINGS_MODULE=alliance.settings.test $(BIN)/pytest $(PYTEST_ARGS)
+		DJANGO_SETTINGS_MODULE=alliance.settings.test \
+		$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
