@@ -437,7 +437,9 @@ def bench_reminders() -> None:
                 "EMAIL_HOST": "127.0.0.1",
                 "EMAIL_PORT": str(smtp.port),
                 "SMS_BACKEND": "members.sms.HttpApiSMSBackend",
-                "SMS_OPTIONS": json.dumps({"url": gateway.url, "api_key": "bench"}),
+                "SMS_OPTIONS": json.dumps(
+                    {"url": gateway.url, "batch_url": gateway.batch_url, "api_key": "bench"}
+                ),
                 "PORTAL_BASE_URL": "https://portal.example.cn",
             }
             app.control.purge()

@@ -45,7 +45,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, prefetch_related_objects
+from django.db.models import F, prefetch_related_objects
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
@@ -55,7 +55,7 @@ from django.utils.translation import gettext as _
 from bookings.models import Booking, Offering
 from members.formatting import when_label
 from members.models import FamilyInvitation, Guardian, User
-from members.sms import SMSOutcomeUnknown, get_backend, send_sms
+from members.sms import SMSNotTried, SMSOutcomeUnknown, send_sms_many
 from notifications.selectors import (
     notification_preference_for,
     notification_sms_phone,
@@ -418,33 +418,40 @@ def _claim_batch(*, now: datetime.datetime, limit: int) -> tuple[uuid.UUID, list
     lease = datetime.timedelta(seconds=settings.REMINDER_CLAIM_LEASE_SECONDS)
     token = uuid.uuid4()
     with transaction.atomic():
-        ids = list(
-            Delivery.objects.filter(
-                Q(status=Delivery.Status.PENDING, due_at__lte=now)
-                | Q(status=Delivery.Status.CLAIMED, claimed_at__lt=real_now - lease)
-            )
-            .order_by("due_at", "pk")
+        # Two index scans that stop at ``limit`` (the partial indexes on
+        # claimed_at and due_at), rather than one OR that sorts every due row:
+        # stranded claims first, then pending rows in due order.
+        found = list(
+            Delivery.objects.filter(status=Delivery.Status.CLAIMED, claimed_at__lt=real_now - lease)
+            .order_by("claimed_at")
             .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:limit]
+            .values_list("pk", "channel", "claims")[:limit]
         )
-        if not ids:
+        if len(found) < limit:
+            found += list(
+                Delivery.objects.filter(status=Delivery.Status.PENDING, due_at__lte=now)
+                .order_by("due_at")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", "channel", "claims")[: limit - len(found)]
+            )
+        if not found:
             return token, []
         # A row claimed this often keeps losing its worker: stop trying.
-        Delivery.objects.filter(pk__in=ids, claims__gte=settings.REMINDER_MAX_CLAIMS).update(
-            status=Delivery.Status.FAILED,
-            claim_token=None,
-            note=_("多次领取仍未发出（发送进程反复中断）。"),
+        given_up = [pk for pk, _channel, claims in found if claims >= settings.REMINDER_MAX_CLAIMS]
+        if given_up:
+            Delivery.objects.filter(pk__in=given_up).update(
+                status=Delivery.Status.FAILED,
+                claim_token=None,
+                note=_("多次领取仍未发出（发送进程反复中断）。"),
+            )
+        claimed = sorted(
+            (pk, channel) for pk, channel, claims in found if claims < settings.REMINDER_MAX_CLAIMS
         )
-        Delivery.objects.filter(pk__in=ids, claims__lt=settings.REMINDER_MAX_CLAIMS).update(
+        Delivery.objects.filter(pk__in=[pk for pk, _channel in claimed]).update(
             status=Delivery.Status.CLAIMED,
             claim_token=token,
             claimed_at=real_now,
             claims=F("claims") + 1,
-        )
-        claimed = list(
-            Delivery.objects.filter(pk__in=ids, claim_token=token)
-            .order_by("pk")
-            .values_list("pk", "channel")
         )
         transaction.on_commit(lambda: _dispatch(claimed, token))
     return token, claimed
@@ -583,22 +590,22 @@ class _SmtpStage:
             # Other backends (console, locmem) have no "almost sent": send now.
             self.backend.send_messages([message])
             return
-        encoding = message.encoding or settings.DEFAULT_CHARSET
+        self.stage_bytes(*_envelope(message))
+
+    def stage_bytes(self, sender: str, recipients: list[str], data: bytes) -> None:
         smtp = self._smtp()
         smtp.ehlo_or_helo_if_needed()
-        sender = sanitize_address(message.from_email, encoding)
         code, reply = smtp.mail(sender)
         if code != 250:
             raise smtplib.SMTPSenderRefused(code, reply, sender)
-        for recipient in message.recipients():
-            code, reply = smtp.rcpt(sanitize_address(recipient, encoding))
+        for recipient in recipients:
+            code, reply = smtp.rcpt(recipient)
             if code not in (250, 251):
                 raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
         smtp.putcmd("data")
         code, reply = smtp.getreply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
-        data = message.message().as_bytes(linesep="\r\n")
         data = re.sub(rb"(?m)^\.", b"..", data)
         if not data.endswith(b"\r\n"):
             data += b"\r\n"
@@ -831,8 +838,11 @@ def _texts(delivery: Delivery, info: OfferingInfo) -> dict:
     }
 
 
-def _bodies(delivery: Delivery, info: OfferingInfo, texts: dict, *, name: str) -> dict:
-    """The email's plain and HTML bodies, for the recipient called ``name``."""
+def _bodies(
+    delivery: Delivery, info: OfferingInfo, texts: dict, *, name: str, html_name: str | None = None
+) -> dict:
+    """The email's plain and HTML bodies, for the recipient called ``name``
+    (``html_name`` in the HTML body, if it differs)."""
     booking = delivery.booking
     purpose = delivery.purpose
     context = {
@@ -846,10 +856,10 @@ def _bodies(delivery: Delivery, info: OfferingInfo, texts: dict, *, name: str) -
         "cancelled": purpose in (Delivery.Purpose.CANCELLED, Delivery.Purpose.WITHDRAWN),
         "preferences_url": settings.PORTAL_BASE_URL.rstrip("/") + "/notifications/preferences/",
     }
-    return {
-        "text": render_to_string("events/email/delivery.txt", context),
-        "html": render_to_string("events/email/delivery.html", context),
-    }
+    text = render_to_string("events/email/delivery.txt", context)
+    if html_name is not None:
+        context["name"] = html_name
+    return {"text": text, "html": render_to_string("events/email/delivery.html", context)}
 
 
 def _render(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
@@ -864,9 +874,13 @@ def _render(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
     }
 
 
-# The recipient's name in a body rendered once for many recipients (a private-use
-# character: templates neither escape nor change it).
+# Marks in a message built once for many recipients, replaced per row: the name
+# in the plain and in the HTML body (private-use characters: templates neither
+# escape nor change them), the address and the Message-ID.
 _NAME_MARK = "\ue000"
+_HTML_NAME_MARK = "\ue001"
+_ADDRESS_MARK = "recipient@outbox.invalid"
+_ID_MARK = "<outbox-message-id@alliance-portal>"
 
 
 class _Renderer:
@@ -878,6 +892,7 @@ class _Renderer:
         self.infos: dict[int, OfferingInfo] = {}
         self.cache: dict[tuple, dict] = {}
         self.calendars: dict[int, bytes] = {}
+        self.built: dict[tuple, tuple[str, bytes] | bool] = {}
 
     def info(self, delivery: Delivery) -> OfferingInfo | None:
         if delivery.offering_id is None:
@@ -919,6 +934,54 @@ class _Renderer:
             )
         return texts["sms"]
 
+    def envelope(self, delivery: Delivery) -> tuple[str, list[str], bytes]:
+        """(sender, recipients, bytes) of the row's email. The MIME message is
+        built once per offering and kind of message, with marks where the name,
+        address and Message-ID go; each row only replaces them. (An invitation,
+        a non-ASCII address or a body that had to be encoded is built whole.)"""
+        address = delivery.user.email if delivery.user_id is not None else delivery.address
+        if delivery.purpose == Delivery.Purpose.INVITATION or not address.isascii():
+            return _envelope(self.email(delivery))
+        key = self._key(delivery)
+        built = self.built.get(key)
+        if built is None:
+            texts = self.texts(delivery)
+            info = self.info(delivery)
+            marked = {
+                **texts,
+                **_bodies(delivery, info, texts, name=_NAME_MARK, html_name=_HTML_NAME_MARK),
+            }
+            message = _email(
+                delivery,
+                info,
+                marked,
+                calendar=self._calendar(delivery, info, texts),
+                to=_ADDRESS_MARK,
+                message_id=_ID_MARK,
+            )
+            sender, _recipients, data = _envelope(message)
+            marks = [m.encode() for m in (_NAME_MARK, _HTML_NAME_MARK, _ADDRESS_MARK, _ID_MARK)]
+            built = self.built[key] = (sender, data) if all(m in data for m in marks) else False
+        if built is False:
+            return _envelope(self.email(delivery))
+        sender, data = built
+        name = str(delivery.user)
+        message_id = make_msgid(f"delivery-{delivery.pk}", domain="alliance-portal")
+        data = (
+            data.replace(_ID_MARK.encode(), message_id.encode())
+            .replace(_ADDRESS_MARK.encode(), address.encode())
+            .replace(_NAME_MARK.encode(), name.encode())
+            .replace(_HTML_NAME_MARK.encode(), escape(name).encode())
+        )
+        return sender, [address], data
+
+    def _calendar(self, delivery: Delivery, info: OfferingInfo, texts: dict) -> bytes | None:
+        if not texts["ics"]:
+            return None
+        if delivery.offering_id not in self.calendars:
+            self.calendars[delivery.offering_id] = calendar_bytes([info], name=info.title)
+        return self.calendars[delivery.offering_id]
+
     def email(self, delivery: Delivery) -> EmailMultiAlternatives:
         texts = self.texts(delivery)
         info = self.info(delivery)
@@ -932,22 +995,29 @@ class _Renderer:
             "text": texts["text"].replace(_NAME_MARK, name),
             "html": texts["html"].replace(_NAME_MARK, escape(name)),
         }
-        if texts["ics"] and delivery.offering_id not in self.calendars:
-            self.calendars[delivery.offering_id] = calendar_bytes([info], name=info.title)
-        return _email(delivery, info, rendered, calendar=self.calendars.get(delivery.offering_id))
+        return _email(delivery, info, rendered, calendar=self._calendar(delivery, info, texts))
 
 
 def _email(
-    delivery: Delivery, info: OfferingInfo | None, rendered: dict, *, calendar: bytes | None = None
+    delivery: Delivery,
+    info: OfferingInfo | None,
+    rendered: dict,
+    *,
+    calendar: bytes | None = None,
+    to: str | None = None,
+    message_id: str | None = None,
 ) -> EmailMultiAlternatives:
+    if to is None:
+        to = delivery.user.email if delivery.user_id is not None else delivery.address
     message = EmailMultiAlternatives(
         subject=rendered["subject"],
         body=rendered["text"],
-        to=[delivery.user.email if delivery.user_id is not None else delivery.address],
+        to=[to],
         headers={
             # Stable per row: a receiving system that dedupes by Message-ID
             # sees one message even in the documented worst case.
-            "Message-ID": make_msgid(f"delivery-{delivery.pk}", domain="alliance-portal"),
+            "Message-ID": message_id
+            or make_msgid(f"delivery-{delivery.pk}", domain="alliance-portal"),
         },
     )
     if rendered["html"]:
@@ -957,6 +1027,16 @@ def _email(
             "event.ics", calendar or calendar_bytes([info], name=info.title), "text/calendar"
         )
     return message
+
+
+def _envelope(message: EmailMultiAlternatives) -> tuple[str, list[str], bytes]:
+    """What SMTP is given: the sender, the recipients and the message's bytes."""
+    encoding = message.encoding or settings.DEFAULT_CHARSET
+    return (
+        sanitize_address(message.from_email, encoding),
+        [sanitize_address(recipient, encoding) for recipient in message.recipients()],
+        message.message().as_bytes(linesep="\r\n"),
+    )
 
 
 def _phone(delivery: Delivery) -> str:
@@ -1168,14 +1248,18 @@ def _send_email(rows: list[Delivery], token: str, renderer: _Renderer, outcome: 
     try:
         for index, row in enumerate(rows):
             try:
-                message = renderer.email(row)
+                message = renderer.envelope(row) if stage.is_smtp else renderer.email(row)
             except Exception as error:
                 logger.warning("delivery %s could not be rendered: %s", row.pk, error)
                 _record_failure(row, error, token=token)
                 outcome.add("failed")
                 continue
             try:
-                stage.stage(message)  # MAIL, RCPT, DATA and the content, not the "."
+                # MAIL, RCPT, DATA and the content, not the "."
+                if stage.is_smtp:
+                    stage.stage_bytes(*message)
+                else:
+                    stage.stage(message)
             except Exception as error:
                 stage.abort()
                 logger.warning("delivery %s failed: %s", row.pk, error)
@@ -1221,35 +1305,53 @@ def _send_email(rows: list[Delivery], token: str, renderer: _Renderer, outcome: 
 
 
 def _send_sms(rows: list[Delivery], token: str, renderer: _Renderer, outcome: _Outcome) -> None:
-    """Texts over the SMS backend's pooled connection: each row committed as sent,
-    then handed to the gateway; a refusal puts it back (retry), an answer lost
-    after the request leaves it sent (at most once, as for email)."""
-    backend = get_backend()
-    for index, row in enumerate(rows):
+    """Texts: the batch's rows committed as sent (one ``UPDATE``), then handed to
+    the SMS backend in one call (one request with a batch gateway, else one per
+    text over its pooled connection). A text refused comes back (retry, on that
+    row); answers lost after the request leave the rows sent (at most once, as
+    for email)."""
+    ready = []
+    for row in rows:
         try:
-            text = renderer.sms(row)
-            phone = _phone(row)
+            ready.append((row, _phone(row), renderer.sms(row)))
         except Exception as error:
             _record_failure(row, error, token=token)
             outcome.add("failed")
-            continue
-        taken = _mark_sent(row, token)  # committed on its own, before the text goes
-        if not taken:
-            outcome.add("not-ours")
-            continue
-        try:
-            send_sms(phone=phone, text=text, backend=backend)
-        except SMSOutcomeUnknown as error:
+    if not ready:
+        return
+    with transaction.atomic():
+        taken = set(
+            _ours(token)
+            .filter(pk__in=[row.pk for row, _p, _t in ready])
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        Delivery.objects.filter(pk__in=taken).update(
+            status=Delivery.Status.SENT, sent_at=timezone.now(), note=""
+        )
+    # Committed as sent: now (and only now) the texts go.
+    outcome.add("not-ours", len(ready) - len(taken))
+    ready = [item for item in ready if item[0].pk in taken]
+    results = send_sms_many([(phone, text) for _row, phone, text in ready])
+    untried = []
+    for (row, _phone_number, _text), error in zip(ready, results, strict=True):
+        if error is None:
+            outcome.add("sent")
+        elif isinstance(error, SMSOutcomeUnknown):
             logger.warning("no SMS gateway answer for delivery %s: %s", row.pk, error)
             outcome.add("sent")
-            outcome.add("released", _release(rows[index + 1 :], token, error))
-            return
-        except Exception as error:
+        elif isinstance(error, SMSNotTried):
+            untried.append(row)
+        else:
             logger.warning("delivery %s failed: %s", row.pk, error)
             _record_failure(row, error, token=token)
             outcome.add("failed")
-            continue
-        outcome.add("sent")
+    if untried:
+        # (They were marked sent for the hand-off: back to pending, no attempt counted.)
+        Delivery.objects.filter(pk__in=[row.pk for row in untried], claim_token=token).update(
+            status=Delivery.Status.CLAIMED
+        )
+        outcome.add("released", _release(untried, token, results[-1]))
 
 
 def delivery_send_batch(*, delivery_ids: list[int], claim_token: str) -> dict[str, int]:

@@ -42,12 +42,14 @@ logger = logging.getLogger("members.sms")
 __all__ = [
     "mask_phone",
     "send_sms",
+    "send_sms_many",
     "sms_signed",
     "sms_segments",
     "get_backend",
     "SMSMessage",
     "SMSDeliveryError",
     "SMSOutcomeUnknown",
+    "SMSNotTried",
 ]
 
 #: The signature texts carried before SMS_SIGNATURE was a setting; a text that
@@ -71,6 +73,29 @@ class BaseSMSBackend:
 
     def send(self, message: SMSMessage) -> None:
         raise NotImplementedError
+
+    def send_many(self, messages: list[SMSMessage]) -> list[Exception | None]:
+        """Send several texts; one result per message, in order: ``None`` (sent),
+        :class:`SMSOutcomeUnknown` (the answer was lost: it may have gone),
+        :class:`SMSNotTried` (never offered to the gateway) or the error that
+        one met (refused). This default sends them one by one; a gateway with a
+        batch API takes them in one request."""
+        results: list[Exception | None] = []
+        for index, message in enumerate(messages):
+            try:
+                self.send(message)
+            except SMSOutcomeUnknown as error:
+                results.append(error)
+                results.extend(
+                    SMSNotTried("not sent: the gateway stopped answering")
+                    for _rest in messages[index + 1 :]
+                )
+                break
+            except Exception as error:
+                results.append(error)
+            else:
+                results.append(None)
+        return results
 
 
 class ConsoleSMSBackend(BaseSMSBackend):
@@ -102,6 +127,10 @@ class SMSOutcomeUnknown(SMSDeliveryError):
     """The request reached the gateway but no answer came back (a timeout or a
     dropped connection): the text may or may not have gone out. The outbox does
     not send it again (at most once, as for email; see docs/EVENTS.md)."""
+
+
+class SMSNotTried(SMSDeliveryError):
+    """Never offered to the gateway (an earlier text of the batch lost its answer)."""
 
 
 # One keep-alive connection per gateway, per process and thread: a worker sends
@@ -224,6 +253,60 @@ class HttpApiSMSBackend(BaseSMSBackend):
         if response.status >= 300:
             raise SMSDeliveryError(f"SMS gateway answered {response.status}")
 
+    def send_many(self, messages: list[SMSMessage]) -> list[Exception | None]:
+        """With ``SMS_OPTIONS["batch_url"]``, up to a send task's texts in one
+        request ``{"sign", "messages": [{"phone", "text"}, …]}``, answered with a
+        status per message ``{"results": [{"code": 0}, {"code": 15, "message": …}, …]}``
+        (code 0: accepted), as providers' batch APIs do; without it, one request
+        per text over the pooled connection."""
+        batch_url = self.options.get("batch_url")
+        if not batch_url or not messages:
+            return super().send_many(messages)
+        timeout = self.options.get("timeout", 5)
+        payload = json.dumps(
+            {
+                "sign": self.options.get("sign_name", ""),
+                "messages": [{"phone": m.phone, "text": m.text} for m in messages],
+            },
+            ensure_ascii=False,
+        ).encode()
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Authorization": f"Bearer {self.options.get('api_key', '')}",
+        }
+        connection, path = _pooled_connection(batch_url, timeout)
+        try:
+            connection.request("POST", path, body=payload, headers=headers)
+        except OSError as exc:
+            _forget(batch_url, timeout)
+            error = SMSDeliveryError(f"SMS gateway failed: {exc}")
+            return [error] * len(messages)
+        try:
+            response = connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            _forget(batch_url, timeout)
+            return [SMSOutcomeUnknown(f"SMS gateway did not answer: {exc}")] * len(messages)
+        if response.will_close:
+            _forget(batch_url, timeout)
+        if response.status >= 300:
+            return [SMSDeliveryError(f"SMS gateway answered {response.status}")] * len(messages)
+        try:
+            results = json.loads(body)["results"]
+            if len(results) != len(messages):
+                raise ValueError("a different number of statuses")
+        except (ValueError, KeyError, TypeError) as exc:
+            unknown = SMSOutcomeUnknown(f"SMS gateway answered without statuses: {exc}")
+            return [unknown] * len(messages)
+        return [
+            None
+            if result.get("code") == 0
+            else SMSDeliveryError(
+                f"SMS gateway refused: {result.get('code')} {result.get('message', '')}".strip()
+            )
+            for result in results
+        ]
+
 
 def get_backend() -> BaseSMSBackend:
     return import_string(settings.SMS_BACKEND)(**settings.SMS_OPTIONS)
@@ -254,7 +337,13 @@ def sms_segments(text: str) -> int:
     return -(-length // 67)
 
 
-def send_sms(*, phone: str, text: str, backend: BaseSMSBackend | None = None) -> None:
-    """Send one text, signed (the one rule for the signature). A caller sending
-    many passes one ``backend`` (from :func:`get_backend`) for all of them."""
-    (backend or get_backend()).send(SMSMessage(phone=phone, text=sms_signed(text)))
+def send_sms(*, phone: str, text: str) -> None:
+    """Send one text, signed (the one rule for the signature)."""
+    get_backend().send(SMSMessage(phone=phone, text=sms_signed(text)))
+
+
+def send_sms_many(texts: list[tuple[str, str]]) -> list[Exception | None]:
+    """Send (phone, text) pairs, each signed, in as few requests as the backend
+    allows (``BaseSMSBackend.send_many``); one result per text, in order."""
+    messages = [SMSMessage(phone=phone, text=sms_signed(text)) for phone, text in texts]
+    return get_backend().send_many(messages)

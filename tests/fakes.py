@@ -92,15 +92,37 @@ class _GatewayHandler(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802 - the http.server name
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        auth = self.headers.get("Authorization", "")
+        if self.path.endswith("/send-batch"):
+            return self._batch(json.loads(body), auth)
         message = json.loads(body)
-        message["auth"] = self.headers.get("Authorization", "")
+        message["auth"] = auth
         refused = message.get("phone") in self.server.refuse
         with self.server.lock:
             if not refused:
                 self.server.received.append(message)
             self.server.connections.add(self.client_address)
         answer = b'{"code": 1, "message": "refused"}' if refused else b'{"code": 0}'
-        self.send_response(500 if refused else 200)
+        self._answer(500 if refused else 200, answer)
+
+    def _batch(self, batch: dict, auth: str) -> None:
+        """``{"sign", "messages": [{"phone", "text"}]}`` → a status per message."""
+        results = []
+        with self.server.lock:
+            self.server.batches += 1
+            self.server.connections.add(self.client_address)
+            for message in batch["messages"]:
+                if message["phone"] in self.server.refuse:
+                    results.append({"code": 15, "message": "号码无效"})
+                    continue
+                self.server.received.append(
+                    {**message, "sign": batch.get("sign", ""), "auth": auth}
+                )
+                results.append({"code": 0})
+        self._answer(200, json.dumps({"results": results}, ensure_ascii=False).encode())
+
+    def _answer(self, status: int, answer: bytes) -> None:
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
@@ -114,6 +136,8 @@ class SmsGateway(ThreadingHTTPServer):
     """A local SMS gateway: ``.received`` holds each posted text (phone, text,
     sign, auth) in order; ``.connections`` the client addresses seen (one per
     keep-alive connection); a phone in ``.refuse`` is answered 500 and not kept.
+    ``/send-batch`` (``.batch_url``) takes many texts in one request and answers
+    a status per text (``.batches`` counts those requests).
     Use as a context manager: it serves on a thread."""
 
     daemon_threads = True
@@ -123,8 +147,10 @@ class SmsGateway(ThreadingHTTPServer):
         self.received: list[dict] = []
         self.connections: set = set()
         self.refuse: set[str] = set()
+        self.batches = 0
         self.lock = threading.Lock()
         self.url = f"http://127.0.0.1:{self.server_address[1]}/send"
+        self.batch_url = f"http://127.0.0.1:{self.server_address[1]}/send-batch"
 
     def texts(self, phone: str | None = None) -> list[str]:
         with self.lock:

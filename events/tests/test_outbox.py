@@ -643,3 +643,47 @@ def test_a_batch_of_texts_goes_over_one_kept_alive_connection(settings):
     assert all(m["text"].startswith("【协同育人门户】提醒：") for m in gateway.received)
     refused = Delivery.objects.get(user__phone=phones[5])
     assert refused.status == "pending" and refused.attempts == 1 and "500" in refused.note
+
+
+def test_a_batch_gateway_takes_the_texts_in_one_request_with_a_status_each(settings):
+    from members.models import User
+    from tests.fakes import SmsGateway
+
+    # given 30 claimed SMS reminders to phone-only guardians (no quiet hours)
+    event = make_event(starts_at=timezone.now() + datetime.timedelta(hours=1), capacity=50)
+    token, ids, guardians = _claimed_batch(
+        event.offering, 30, channel="sms", prefix="many", email="", phone="137{i:08d}"
+    )
+    users = User.objects.filter(pk__in=[g.user_id for g in guardians])
+    users.update(phone_verified=True)
+    NotificationPreference.objects.bulk_create(
+        [
+            NotificationPreference(
+                user_id=g.user_id,
+                by_sms=True,
+                quiet_start=datetime.time(0, 0),
+                quiet_end=datetime.time(0, 0),
+            )
+            for g in guardians
+        ]
+    )
+    phones = sorted(users.values_list("phone", flat=True))
+    with SmsGateway() as gateway:
+        settings.SMS_BACKEND = "members.sms.HttpApiSMSBackend"
+        settings.SMS_OPTIONS = {"url": gateway.url, "batch_url": gateway.batch_url}
+        # and a gateway that refuses two of the numbers
+        gateway.refuse.update(phones[2:4])
+
+        # when one send task takes them
+        outcome = reminders.delivery_send_batch(delivery_ids=ids, claim_token=token)
+
+    # then one request carried them, and each row has its own outcome: 28 sent,
+    # the two refused ones wait for a retry with the gateway's reason
+    assert outcome == {"sent": 28, "failed": 2}
+    assert gateway.batches == 1
+    assert sorted(m["phone"] for m in gateway.received) == phones[:2] + phones[4:]
+    assert all(m["text"].startswith("【协同育人门户】提醒：") for m in gateway.received)
+    refused = Delivery.objects.filter(user__phone__in=phones[2:4])
+    assert {(r.status, r.attempts) for r in refused} == {("pending", 1)}
+    assert all("号码无效" in r.note for r in refused)
+    assert Delivery.objects.filter(status="sent").count() == 28
