@@ -17,7 +17,10 @@ token in the form, so every request goes through the real middleware and view.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
+import statistics
+import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -30,6 +33,7 @@ PORT = 8750
 MARK = "bench http booking"  # the venue of the sessions this step creates
 RACE_PARENTS, RACE_SEATS = 200, 30
 RATE_PARENTS, RATE_CONNECTIONS = 2000, 50
+IN_PROCESS = 100  # bookings made one after another in this process, for comparison
 # gunicorn: gthread workers, so that every request in flight is taken at once;
 # workers × threads database connections (PostgreSQL's 100 are shared).
 WORKERS, THREADS = 2, 20
@@ -167,6 +171,33 @@ def tally(session) -> Tally:
     )
 
 
+def in_process_bookings(session, parents: list[Parent]) -> list[float]:
+    """Book ``parents`` on ``session`` one after another with the service; ms each."""
+    from bookings.services import booking_create
+    from members.models import Guardian
+
+    guardians = Guardian.objects.select_related("family", "user").in_bulk(
+        [p.guardian_id for p in parents]
+    )
+    timings = []
+    for parent in parents:
+        guardian = guardians[parent.guardian_id]
+        started = time.perf_counter()
+        booking_create(
+            offering_id=session.offering_id,
+            family=guardian.family,
+            booked_by=guardian.user,
+            guardian_ids=[guardian.pk],
+        )
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]
+
+
 def _redirected_home(session, response: load.Response) -> bool:
     """The view answers a booking, confirmed or waiting, with a redirect to the course."""
     return response.status == 302 and response.headers.get("location", "").endswith(
@@ -179,8 +210,10 @@ def bench_http_booking() -> None:
     from django.db import connection
 
     remove_sessions()
-    parents, keys = signed_in_parents(RACE_PARENTS + RATE_PARENTS)
-    race_parents, rate_parents = parents[:RACE_PARENTS], parents[RACE_PARENTS:]
+    parents, keys = signed_in_parents(RACE_PARENTS + RATE_PARENTS + IN_PROCESS)
+    race_parents = parents[:RACE_PARENTS]
+    rate_parents = parents[RACE_PARENTS : RACE_PARENTS + RATE_PARENTS]
+    alone_parents = parents[RACE_PARENTS + RATE_PARENTS :]
     server_desc = f"gunicorn -k gthread -w {WORKERS} --threads {THREADS}"
     try:
         with gunicorn(PORT, workers=WORKERS, worker_class="gthread", threads=THREADS) as server:
@@ -238,6 +271,19 @@ def bench_http_booking() -> None:
             )
             goal(GOAL_RACE, exact, detail)
 
+            # --- the reference: one booking after another, in this process -----------
+            alone = fresh_session(IN_PROCESS)
+            alone_ms = in_process_bookings(alone, alone_parents)
+            alone_per_minute = 60_000 / statistics.median(alone_ms)
+            record(
+                "booking over HTTP",
+                f"for reference: {IN_PROCESS} bookings of one session one after another in the "
+                "bench process (booking_create, no HTTP): median / p95, and the rate that is",
+                f"{statistics.median(alone_ms):.1f} ms / {_p95(alone_ms):.1f} ms = "
+                f"{alone_per_minute:,.0f} bookings/min",
+                "bookings.services.booking_create, timed in bench/http_booking.py",
+            )
+
             # --- the sustained rate: 2,000 families book one large session ------------
             big = fresh_session(RATE_PARENTS)
             odd.clear()
@@ -256,6 +302,7 @@ def bench_http_booking() -> None:
                 f"{per_minute:,.0f} bookings/min ({booked} in {result.seconds:.1f} s, "
                 f"{RATE_CONNECTIONS} connections), p50 {result.percentile(50):.0f} ms, "
                 f"p95 {p95:.0f} ms; {len(odd)} not booked, {result.server_errors} 5xx; "
+                f"{per_minute / alone_per_minute:.0%} of one-after-another in-process; "
                 "pretix's one lock per event: about 300–400 tickets/min"
             )
             record(

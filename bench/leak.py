@@ -136,6 +136,7 @@ def bench_leak() -> None:
     try:
         with gunicorn(PORT, workers=1, worker_class="sync", extra_args=extra) as server:
             worker = server.worker_pids()[0]
+            booted = rss_mb(worker)
             started = time.perf_counter()
             warm = load.run_load(server.url, make, connections=2, total=WARM_UP)
             before = rss_mb(worker)
@@ -176,6 +177,12 @@ def bench_leak() -> None:
         f"{MEASURED:,} more of the mix",
         detail,
         f"bench/leak.py: {load.TOOL}, /proc/<worker>/status",
+    )
+    record(
+        "memory",
+        "the same worker's VmRSS when it had booted (before the warm-up)",
+        f"{booted:.1f} MB",
+        "bench/leak.py, /proc/<worker>/status",
     )
     record(
         "memory",
