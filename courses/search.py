@@ -352,13 +352,17 @@ def search_filter(queryset, words: tuple[SearchWord, ...]) -> Q:
     return Q(PkInArray(ids))
 
 
+def _exact_in_texts(word: SearchWord) -> bool:
+    return len(word.text) == 2 and not word.parts and word.text.lower() == word.text.upper()
+
+
 def _word_anywhere_ranked(word: SearchWord) -> Q:
     """PostgreSQL: _word_anywhere, with the texts' part answered by the bigram index
     when that is exact: a word of two characters without letters is in the title,
     summary or body exactly when their text holds its one bigram (no word of two
     characters spans the space that joins them), so the body is never read for
     it; those courses come from one bitmap scan of the index (a hashed subquery)."""
-    if len(word.text) != 2 or word.parts or word.text.lower() != word.text.upper():
+    if not _exact_in_texts(word):
         return _word_anywhere(word)
     in_texts = Course.objects.filter(CourseTextHasBigrams(_bigrams((word.text,)))).values("pk")
     return Q(pk__in=in_texts) | _word_in("themes", word) | _word_in("parent_school", word)
@@ -388,7 +392,9 @@ def search_ranked(
     if len(words) > 1 and phrase:
         columns["w_phrase"] = _text_contains("title", phrase)
     inner = queryset.order_by()
-    if hints is not None:
+    # When every word is answered by the index (above), the words' own tests are the
+    # candidates: the hints would only find the same courses a second time.
+    if hints is not None and not all(_exact_in_texts(word) for word in words):
         candidates = Course.objects.order_by().filter(hints).values("pk")
         inner = inner.filter(InSubqueryArray(F("pk"), Subquery(candidates)))
     inner = inner.values("id", "next_session_at").annotate(
@@ -418,9 +424,12 @@ def search_ranked(
     with connection.cursor() as cursor:
         # JIT off too: the bigram function's cost lifts the estimate over
         # jit_above_cost, and compiling would take longer than the query.
+        # No parallel workers: the index's hashed subqueries are small, and starting
+        # workers cost more than they save on a busy two-core server.
         cursor.execute(
             "SET LOCAL enable_seqscan = off; SET LOCAL jit = off; "
-            f"{select}; RESET enable_seqscan; RESET jit",
+            "SET LOCAL max_parallel_workers_per_gather = 0; "
+            f"{select}; RESET enable_seqscan; RESET jit; RESET max_parallel_workers_per_gather",
             params,
         )
         while cursor.cursor.description is None and cursor.cursor.nextset():
