@@ -214,6 +214,7 @@ def _rows_for(offering, channel: str, users: list[int]) -> int:
     from django.utils import timezone
 
     from bookings.models import Booking
+    from events import reminders
     from events.models import Delivery
 
     offset = _due_offset(offering)
@@ -234,7 +235,10 @@ def _rows_for(offering, channel: str, users: list[int]) -> int:
         )
         for user in users
     ]
-    return len(Delivery.objects.bulk_create(rows, batch_size=2000))
+    made = len(Delivery.objects.bulk_create(rows, batch_size=2000))
+    if made >= reminders.ANALYZE_AFTER_ROWS:
+        reminders._analyze_deliveries()  # as a pass that plans this many rows does
+    return made
 
 
 def _wait_sent(

@@ -19,14 +19,27 @@ How it works (details and the trade-offs in docs/EVENTS.md):
 2. **Claim.** Due rows are claimed in bounded batches with ``SELECT … FOR
    UPDATE SKIP LOCKED`` (pending → claimed, with a fresh claim token and
    ``claimed_at``); rows whose claim is older than the lease are claimed again.
-   Claimed ids go to workers in small send tasks, after the commit.
-3. **Send.** A send task locks each row (``SKIP LOCKED``), checks it still holds
-   the task's claim token, sends and marks it sent. The in-site notice is
-   written in the same transaction as "sent" (exactly once). For SMTP the row
-   is committed as sent *before* the message's final ``.`` is written, so a
-   worker killed at any point either left the message unfinished (the server
-   drops it, the row rolls back and is sent again) or finished it with the row
-   already marked sent: no message goes out twice.
+   Claimed ids go to workers in send tasks of one channel each, after the
+   commit. A pass that hits its bound asks for a follow-up pass behind the
+   tasks it queued, so a large backlog drains as fast as the workers free up.
+3. **Send.** A send task reads its rows in one query and renders each
+   offering's message once. Only rows still holding the task's claim token are
+   sent, each at most once:
+
+   * in-site: the batch's rows are locked (``SKIP LOCKED``), the notices
+     inserted in bulk and the rows marked sent in the same transaction (exactly
+     once; one bad row sends the batch row by row, its failure on that row);
+   * email, over one SMTP connection per batch: each message is spoken up to,
+     but not including, its final ``.``; the row is committed as sent; then the
+     ``.`` is written. A worker killed at any point either left the message
+     unfinished (the server drops it, the row is claimed again after its lease)
+     or finished it with the row already marked sent: no message goes out twice;
+   * SMS: the batch's rows are committed as sent, then the texts go to the
+     gateway (in one request where it takes batches, else over one kept-alive
+     connection); each text's refusal puts its row back for a retry.
+
+   A refused message fails alone (backoff on its row); a connection lost
+   mid-batch puts the rows not yet tried back to pending, not sent twice.
 """
 
 from __future__ import annotations
@@ -74,8 +87,7 @@ from .selectors import (
 
 logger = logging.getLogger(__name__)
 
-# How many ids one send task carries: small, so a killed worker strands few
-# rows until their lease runs out, yet one SMTP connection serves several.
+# Ids per send task for a channel without its own REMINDER_SEND_CHUNK_* setting.
 SEND_CHUNK = 25
 # A reminder planned more than this after its moment is marked late.
 LATE_AFTER = datetime.timedelta(minutes=10)
@@ -248,7 +260,23 @@ def reminders_plan_due(*, now: datetime.datetime) -> int:
                 created += _plan_rule(offering, offset, scheduled_for, now)
             else:
                 _skip_rule(offering, offset, scheduled_for)
+    if created >= ANALYZE_AFTER_ROWS:
+        _analyze_deliveries()
     return created
+
+
+# A pass that planned this many rows refreshes the table's statistics at once
+# (PostgreSQL docs, "Populating a Database": run ANALYZE after a bulk load):
+# with the statistics of a table that was nearly empty a minute ago the planner
+# reads and sorts every due row for each claim instead of walking the due index.
+ANALYZE_AFTER_ROWS = 10_000
+
+
+def _analyze_deliveries() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(Delivery._meta.db_table)}")
 
 
 def reminders_skip_passed(*, offering: Offering, now: datetime.datetime) -> None:
@@ -503,18 +531,22 @@ def deliveries_dispatch_due(*, now: datetime.datetime | None = None) -> PassResu
     """
     now = now or timezone.now()
     result = PassResult()
-    for _batch in range(settings.REMINDER_MAX_BATCHES_PER_PASS):
+    # Halfway through a full pass, a follow-up pass is queued (once: see
+    # deliveries_continue): it lands behind the first half's send tasks, so a
+    # worker claims the next rows while the other still sends the second half.
+    half = max(1, settings.REMINDER_MAX_BATCHES_PER_PASS // 2)
+    for batch in range(settings.REMINDER_MAX_BATCHES_PER_PASS):
         _token, claimed = _claim_batch(now=now, limit=settings.REMINDER_BATCH_SIZE)
         result.claimed += len(claimed)
         result.claimed_ids.extend(pk for pk, _channel in claimed)
         result.tasks += len(send_chunks(claimed))
         if len(claimed) < settings.REMINDER_BATCH_SIZE:
             break
-    else:
-        # A backlog larger than one pass (a city evening): ask for another pass
-        # behind the send tasks just queued, so it claims as the workers free up.
-        result.more = True
-        transaction.on_commit(deliveries_continue, robust=True)
+        if batch + 1 == half:
+            # A backlog of a pass or more (a city evening): it keeps draining as
+            # fast as the workers free up, not 10,000 rows a minute.
+            result.more = True
+            transaction.on_commit(deliveries_continue, robust=True)
     return result
 
 

@@ -687,3 +687,24 @@ def test_a_batch_gateway_takes_the_texts_in_one_request_with_a_status_each(setti
     assert {(r.status, r.attempts) for r in refused} == {("pending", 1)}
     assert all("号码无效" in r.note for r in refused)
     assert Delivery.objects.filter(status="sent").count() == 28
+
+
+def test_a_backlog_larger_than_a_pass_keeps_draining_without_waiting_for_the_beat(
+    settings, django_capture_on_commit_callbacks
+):
+    # given passes of at most 2 claims of 5 rows, and 30 due in-site reminders
+    settings.REMINDER_BATCH_SIZE = 5
+    settings.REMINDER_MAX_BATCHES_PER_PASS = 2
+    event = make_event(starts_at=timezone.now() + datetime.timedelta(hours=1), capacity=50)
+    _token, _ids, guardians = _claimed_batch(event.offering, 30, channel="inbox", prefix="lot")
+    Delivery.objects.update(status="pending", claim_token=None, claims=0)
+
+    # when one pass runs (its callbacks run as after a commit; tasks run eagerly here)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = reminders.deliveries_dispatch_due()
+
+    # then it claimed its bound and asked for a follow-up, which drained the rest
+    assert (result.claimed, result.more) == (10, True)
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+    assert Notification.objects.count() == 30
+    assert max(Delivery.objects.values_list("claims", flat=True)) == 1
