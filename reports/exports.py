@@ -25,12 +25,14 @@ import csv
 import datetime as dt
 import io
 import itertools
-from collections.abc import Callable, Iterable
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import (
     Case,
     CharField,
@@ -653,21 +655,78 @@ def xlsx_write(
     ):
         widest: dict[int, int] = {}
         with export_session():
+            batches = rows(term=term, unit_ids=unit_ids, widest=widest)
             written = _write_rows(
                 workbook,
                 title=title,
                 columns=columns,
-                batches=rows(term=term, unit_ids=unit_ids, widest=widest),
+                batches=_read_ahead(batches, written=written, progress=progress),
                 widest=widest,
                 heading=heading,
                 written=written,
-                progress=progress,
             )
+        if progress:
+            progress(written)
     workbook.save(out)
     return written
 
 
-def _write_rows(workbook, *, title, columns, batches, widest, heading, written, progress) -> int:
+def _read_ahead(
+    batches: Iterator[list], *, written: int, progress: Callable[[int], None] | None
+) -> Iterator[list]:
+    """The batches, read ahead by a thread on the same database connection.
+
+    The database and the writer then work at the same time (the thread waits for
+    rows while the writer turns the previous batch into XML), instead of in turn.
+    While the thread lives it is the only one to use the connection: it also
+    reports the progress (rows read so far, at most two batches ahead of the rows
+    written), so that a background job's progress is seen as before.
+    """
+    shared = connections[DEFAULT_DB_ALIAS]
+    handoff: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    end = object()
+
+    def hand(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        connections[DEFAULT_DB_ALIAS] = shared
+        count = written
+        try:
+            for batch in batches:
+                if not hand(batch):
+                    return
+                count += len(batch)
+                if progress:
+                    progress(count)
+            hand(end)
+        except BaseException as error:  # handed to the writer, which raises it
+            hand(error)
+        finally:
+            batches.close()
+
+    shared.inc_thread_sharing()
+    thread = threading.Thread(target=read, name="xlsx-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := handoff.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+        shared.dec_thread_sharing()
+
+
+def _write_rows(workbook, *, title, columns, batches, widest, heading, written) -> int:
     """Stream the rows (``batches`` of cell rows) into the sheet, continuing on
     「<title>（2）」… past XLSX_SHEET_MAX_ROWS; each sheet ends with its totals, the
     last one also with the totals of all its parts.
@@ -705,8 +764,6 @@ def _write_rows(workbook, *, title, columns, batches, widest, heading, written, 
             in_sheet.add_rows(here)
             in_all.add_rows(here)
             written += len(here)
-        if progress:
-            progress(written)
     writer.append_totals(in_sheet.cells(_total_label(in_sheet.rows)))
     if part > 1:
         label = _("全部合计（%(rows)s 行，含前面各表）") % {"rows": in_all.rows}
@@ -714,8 +771,6 @@ def _write_rows(workbook, *, title, columns, batches, widest, heading, written, 
     widths = sheets.fit_widths(columns, [widest.get(i) for i in range(len(columns))])
     for sheet in parts:
         sheet.set_widths(widths)
-    if progress:
-        progress(written)
     return written
 
 
