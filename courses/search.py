@@ -368,21 +368,33 @@ def _word_anywhere_ranked(word: SearchWord) -> Q:
     return Q(pk__in=in_texts) | _word_in("themes", word) | _word_in("parent_school", word)
 
 
-def search_ranked(
-    queryset, words: tuple[SearchWord, ...], query: str
-) -> list[tuple[int, int, int]]:
-    """PostgreSQL: the matching courses of ``queryset`` as (id, words matched, rank), best
-    first (search_rank, then the next session, as course_annotate_for_cards orders
-    them), in ONE query: each word's tests (anywhere, and in each weighted field)
-    are computed once per candidate in an inner query, which the outer one adds
-    up, filters and sorts. The candidates come from the index hints (see
-    search_filter), planned without sequential scans; the settings are SET LOCAL
-    in the same statement and reset after it, so they end with it even inside a
-    caller's transaction."""
+@dataclass(frozen=True)
+class RankedSql:
+    """The ranked search as a subquery of (id, matched, rank) for the catalogue's one
+    counting statement (courses.selectors._catalogue_query): ``settings`` are the
+    ``SET LOCAL`` the statement needs before it (and resets after it)."""
+
+    sql: str
+    params: tuple
+    settings: tuple[str, ...]
+
+
+# The index answers only in a statement planned without sequential scans. JIT off
+# too: the bigram function's cost lifts the estimate over jit_above_cost, and
+# compiling would take longer than the query. No parallel workers: the index's
+# hashed subqueries are small, and starting workers cost more than they save on a
+# busy two-core server.
+INDEX_SETTINGS = ("enable_seqscan = off", "jit = off", "max_parallel_workers_per_gather = 0")
+
+
+def search_ranked_sql(queryset, words: tuple[SearchWord, ...], query: str) -> RankedSql:
+    """PostgreSQL: the matching courses of ``queryset`` as a subquery of (id, matched,
+    rank), unsorted: each word's tests (anywhere, and in each weighted field) are
+    computed once per candidate in an inner query, which the outer one adds up and
+    filters. The candidates come from the index hints (see search_filter)."""
     hints = search_index_hints(words)
     columns = {}
     for n, word in enumerate(words):
-        # The index answers only in the statement planned without sequential scans.
         anywhere = _word_anywhere_ranked if hints is not None else _word_anywhere
         columns[f"w{n}_any"] = anywhere(word)
         for field in FIELD_WEIGHTS:
@@ -397,7 +409,7 @@ def search_ranked(
     if hints is not None and not all(_exact_in_texts(word) for word in words):
         candidates = Course.objects.order_by().filter(hints).values("pk")
         inner = inner.filter(InSubqueryArray(F("pk"), Subquery(candidates)))
-    inner = inner.values("id", "next_session_at").annotate(
+    inner = inner.values("id").annotate(
         **{
             name: ExpressionWrapper(condition, output_field=BooleanField())
             for name, condition in columns.items()
@@ -414,27 +426,46 @@ def search_ranked(
         scores.append(f'{PHRASE_IN_TITLE} * s."w_phrase"::int')
     anywhere = " OR ".join(f's."w{n}_any"' for n in range(len(words)))
     select = (
-        f"SELECT s.id, {matched}, {' + '.join(scores)} AS rank FROM ({sql} OFFSET 0) s "
-        f"WHERE {anywhere} ORDER BY rank DESC, s.next_session_at ASC NULLS LAST, s.id DESC"
+        f"SELECT s.id, {matched} AS matched, {' + '.join(scores)} AS rank "
+        f"FROM ({sql} OFFSET 0) s WHERE {anywhere}"
     )
-    if hints is None:  # a one-character word: a scan with the LIKEs
-        with connection.cursor() as cursor:
-            cursor.execute(select, params)
-            return cursor.fetchall()
+    return RankedSql(select, tuple(params), INDEX_SETTINGS if hints is not None else ())
+
+
+def with_settings(sql: str, settings: tuple[str, ...]) -> str:
+    """``sql`` preceded by its ``SET LOCAL`` settings and followed by their resets, in
+    one statement string, so they end with it even inside a caller's transaction.
+    Read the result with fetch_last()."""
+    if not settings:
+        return sql
+    names = [setting.split("=")[0].strip() for setting in settings]
+    before = "".join(f"SET LOCAL {setting}; " for setting in settings)
+    after = "".join(f"; RESET {name}" for name in names)
+    return f"{before}{sql}{after}"
+
+
+def fetch_last(cursor) -> list[tuple]:
+    """The rows of the one SELECT of a with_settings() statement."""
+    while cursor.cursor.description is None and cursor.cursor.nextset():
+        pass
+    return cursor.fetchall()
+
+
+def search_ranked(
+    queryset, words: tuple[SearchWord, ...], query: str
+) -> list[tuple[int, int, int]]:
+    """PostgreSQL: the matching courses of ``queryset`` as (id, words matched, rank), best
+    first (search_rank, then the next session, as course_annotate_for_cards orders
+    them), in one query (the catalogue page itself ranks inside its counting
+    statement, see search_ranked_sql)."""
+    ranked = search_ranked_sql(queryset, words, query)
+    sql = (
+        f"SELECT r.id, r.matched, r.rank FROM ({ranked.sql}) r JOIN courses_course c "
+        "ON c.id = r.id ORDER BY r.rank DESC, c.next_session_at ASC NULLS LAST, r.id DESC"
+    )
     with connection.cursor() as cursor:
-        # JIT off too: the bigram function's cost lifts the estimate over
-        # jit_above_cost, and compiling would take longer than the query.
-        # No parallel workers: the index's hashed subqueries are small, and starting
-        # workers cost more than they save on a busy two-core server.
-        cursor.execute(
-            "SET LOCAL enable_seqscan = off; SET LOCAL jit = off; "
-            "SET LOCAL max_parallel_workers_per_gather = 0; "
-            f"{select}; RESET enable_seqscan; RESET jit; RESET max_parallel_workers_per_gather",
-            params,
-        )
-        while cursor.cursor.description is None and cursor.cursor.nextset():
-            pass
-        return cursor.fetchall()
+        cursor.execute(with_settings(sql, ranked.settings), ranked.params)
+        return fetch_last(cursor)
 
 
 def _score(condition: Q, points: int) -> Case:

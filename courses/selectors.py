@@ -10,10 +10,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import (
+    BigIntegerField,
     BooleanField,
     Case,
     Count,
@@ -30,6 +32,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -301,12 +304,13 @@ def course_catalogue(*, data) -> Catalogue:
 # The catalogue page in a constant few queries (PostgreSQL) ---------------------------
 #
 # A cold page is: the chosen values checked (one small query per chosen theme,
-# school, term or place, by the filter form), the regions (one), the search's ranked
-# matches (one, with a search), then ONE query for every facet's counts, the free
-# count, the total and the page's ids, and one for the page's cards. The counting
+# school, term or place, by the filter form), the regions (one), then ONE query for
+# every facet's counts, the free count, the total and the page's ids (with a search,
+# the ranked matches are a subquery of it: search.search_ranked_sql), and one for the
+# page's cards. The counting
 # query reads each published course once, through the covering index
-# course_catalogue_facets (migration 0007: an index-only scan, not the 30 MB of
-# texts), into a CTE with one boolean per chosen filter; each facet's counts are
+# course_catalogue_facet_sets (migration 0008: an index-only scan, not the 30 MB of
+# texts; the courses' theme and stage ids are arrays in it), into a CTE with one boolean per chosen filter; each facet's counts are
 # then a GROUP BY over the rows that pass every other chosen filter. "Has free
 # places" is the set of courses with a free upcoming session, shared for
 # COURSE_FREE_SEATS_SECONDS (30 s: the freshness the badges may have); the cards'
@@ -359,20 +363,21 @@ def _free_course_ids() -> list[int]:
 
 def _conditions(filterset, selected: dict) -> dict:
     """One boolean expression per chosen facet (and 「只看有空位」), true for a course
-    the facet's own filter keeps: the same tests as filters.CourseFilter."""
-    through_themes, through_stages = Course.themes.through, Course.stages.through
+    the facet's own filter keeps: the same tests as filters.CourseFilter. Themes and
+    stages are tested on the course's own id arrays (migration 0008), not by a
+    subquery of the many-to-many tables."""
     conditions = {}
     for name in (*FACETS, "free"):
         value = selected.get(name)
         if value in (None, "", False):
             continue
         if name == "theme":
-            condition = Exists(
-                through_themes.objects.filter(course_id=OuterRef("pk"), theme_id=value.pk)
-            )
+            condition = RawSQL('%s = ANY("courses_course"."theme_ids")', (value.pk,))
         elif name == "stage":
-            condition = Exists(
-                through_stages.objects.filter(course_id=OuterRef("pk"), stage__code=value)
+            condition = RawSQL(
+                'COALESCE((SELECT id FROM courses_stage WHERE code = %s) = ANY("courses_course"'
+                '."stage_ids"), FALSE)',
+                (value,),
             )
         elif name in ("level", "mode"):
             condition = Q(**{name: value})
@@ -397,13 +402,16 @@ def _catalogue_query(
     filterset,
     selected: dict,
     *,
-    ranked: list[int] | None,
+    ranked: search.RankedSql | None,
     page: int,
     per_page: int,
     counts: bool,
-) -> tuple[list[tuple], list[int], int]:
-    """(facet rows, the page's course ids, total) in one query; facet rows are
-    (facet, value, label, count), only when ``counts``."""
+) -> tuple[list[tuple], list[int], int, dict]:
+    """(facet rows, the page's course ids, total, the page's {id: (matched, rank)}) in
+    one query; facet rows are (facet, value, label, count), only when ``counts``.
+    With a search, ``ranked`` (search.search_ranked_sql) is joined in the same
+    statement: the matches are ranked, counted and paged without leaving the
+    database."""
     conditions = _conditions(filterset, selected)
     base = course_published()
     date_from, date_to = selected.get("date_from"), selected.get("date_to")
@@ -417,6 +425,11 @@ def _catalogue_query(
     columns = base.order_by().values(
         "id", "level", "mode", "term_id", "parent_school_id", "next_session_at"
     )
+    if counts:  # the arrays of migration 0008, in its covering index
+        columns = columns.annotate(
+            theme_ids=RawSQL('"courses_course"."theme_ids"', (), ArrayField(BigIntegerField())),
+            stage_ids=RawSQL('"courses_course"."stage_ids"', (), ArrayField(BigIntegerField())),
+        )
     annotations = {f"f_{name}": condition for name, condition in conditions.items()}
     if counts and "free" not in conditions:
         annotations["f_free"] = ExpressionWrapper(
@@ -426,20 +439,24 @@ def _catalogue_query(
     inner, params = columns.query.sql_with_params()
     params = list(params)
     join, order = "", 'b0."next_session_at" ASC NULLS LAST, b0."id" DESC'
+    settings = ("random_page_cost = 1.1",)
     if ranked is not None:
-        join = " JOIN unnest(%s::bigint[]) WITH ORDINALITY AS r(rid, ord) ON r.rid = b0.id"
-        params.append(ranked)
-        order = "r.ord"
+        join = f" JOIN ({ranked.sql}) r ON r.id = b0.id"
+        params.extend(ranked.params)
+        order = 'r.rank DESC, b0."next_session_at" ASC NULLS LAST, b0."id" DESC'
+        settings += ranked.settings
     failing = " + ".join(f'(NOT b0."f_{name}")::int' for name in conditions)
     keep = f"WHERE {failing} <= 1" if counts and len(conditions) > 1 else ""
     if not counts and conditions:  # only the list: every chosen filter holds
         keep = "WHERE " + " AND ".join(f'b0."f_{name}"' for name in conditions)
-    rank = ", r.ord" if ranked is not None else ""
+    rank = ", r.matched, r.rank" if ranked is not None else ""
     cte = f"WITH b AS MATERIALIZED (SELECT b0.*{rank} FROM ({inner}) b0{join} {keep}) "
     everything = _where(conditions)
-    order_b = order.replace("b0.", "").replace("r.ord", "ord")
+    order_b = order.replace("b0.", "").replace("r.rank", "rank")
+    # With a search each id carries its words matched and rank: "id:matched:rank".
+    card = "id || ':' || matched || ':' || rank" if ranked is not None else "id"
     page_sql = (
-        f"SELECT 'page', NULL, array_to_string(ARRAY(SELECT id FROM b WHERE {everything} "
+        f"SELECT 'page', NULL, array_to_string(ARRAY(SELECT {card} FROM b WHERE {everything} "
         f"ORDER BY {order_b} LIMIT %s OFFSET %s * (CASE WHEN %s < 1 OR %s > pages.n THEN "
         f"pages.n ELSE %s END - 1)), ','), pages.total FROM (SELECT count(*) AS total, "
         f"GREATEST(1, CEIL(count(*) / %s::numeric))::int AS n FROM b WHERE {everything}) pages"
@@ -468,16 +485,14 @@ def _catalogue_query(
             "GROUP BY 1) x JOIN parent_school_term t ON t.id = x.v"
         )
         branches.append(
-            "SELECT 'theme', ct.theme_id::text, th.name, count(*) FROM b "
-            "JOIN courses_course_themes ct ON ct.course_id = b.id "
-            "JOIN courses_theme th ON th.id = ct.theme_id "
-            f"WHERE {_where(conditions, without='theme')} GROUP BY ct.theme_id, th.name"
+            "SELECT 'theme', x.v::text, th.name, x.n FROM (SELECT v, count(*) AS n FROM b, "
+            f"unnest(b.theme_ids) AS v WHERE {_where(conditions, without='theme')} GROUP BY v) x "
+            "JOIN courses_theme th ON th.id = x.v"
         )
         branches.append(
-            "SELECT 'stage', st.code, NULL, count(*) FROM b "
-            "JOIN courses_course_stages cs ON cs.course_id = b.id "
-            "JOIN courses_stage st ON st.id = cs.stage_id "
-            f"WHERE {_where(conditions, without='stage')} GROUP BY st.code"
+            "SELECT 'stage', st.code, NULL, x.n FROM (SELECT v, count(*) AS n FROM b, "
+            f"unnest(b.stage_ids) AS v WHERE {_where(conditions, without='stage')} GROUP BY v) x "
+            "JOIN courses_stage st ON st.id = x.v"
         )
         branches.append(
             "SELECT 'free', NULL, NULL, count(*) FROM b "
@@ -490,21 +505,25 @@ def _catalogue_query(
     with connection.cursor() as cursor:
         # The covering index is an eighth of the table's pages, all in memory; at the
         # default random_page_cost (4, for spinning disks) the planner reads the table.
-        # SET LOCAL in the same statement and reset after it (see search_ranked).
-        cursor.execute(f"SET LOCAL random_page_cost = 1.1; {sql}; RESET random_page_cost", params)
-        while cursor.cursor.description is None and cursor.cursor.nextset():
-            pass
-        rows = cursor.fetchall()
+        # SET LOCAL in the same statement and reset after it (search.with_settings),
+        # with the search's own settings when it is joined.
+        cursor.execute(search.with_settings(sql, settings), params)
+        rows = search.fetch_last(cursor)
     ids: list[int] = []
+    scores: dict[int, tuple[int, int]] = {}
     total = 0
     facet_rows = []
     for facet, value, label, n in rows:
         if facet == "page":
-            ids = [int(pk) for pk in label.split(",")] if label else []
+            for card in label.split(",") if label else []:
+                pk, *score = (int(part) for part in card.split(":"))
+                ids.append(pk)
+                if score:
+                    scores[pk] = tuple(score)
             total = n
         else:
             facet_rows.append((facet, value, label, n))
-    return facet_rows, ids, total
+    return facet_rows, ids, total, scores
 
 
 def _facet_values(facet_rows, selected: dict, regions: dict) -> tuple[dict, int]:
@@ -587,14 +606,9 @@ def course_catalogue_page(*, data, page, per_page: int) -> CataloguePage:
     if cached is None or selected.get("region"):
         regions = _regions()
         filterset.use_regions(regions)
-    ranked, scores = None, {}
-    if words:
-        matches = search.search_ranked(course_published(), words, query)
-        ranked = [pk for pk, _matched, _rank in matches]
-        scores = {pk: (matched, rank) for pk, matched, rank in matches}
-        filterset.use_search_ids(words, ranked)
+    ranked = search.search_ranked_sql(course_published(), words, query) if words else None
     number = _requested_page(page)
-    rows, ids, total = _catalogue_query(
+    rows, ids, total, scores = _catalogue_query(
         filterset, selected, ranked=ranked, page=number, per_page=per_page, counts=cached is None
     )
     if cached is None:
