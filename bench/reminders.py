@@ -99,7 +99,7 @@ class _Workers:
             return text.read()[-1500:]
 
     def stop(self) -> None:
-        for process, _name, log in self.processes:
+        for process, name, log in self.processes:
             if process.poll() is None:
                 process.terminate()
                 try:
@@ -107,7 +107,7 @@ class _Workers:
                 except subprocess.TimeoutExpired:
                     process.kill()
             log.close()
-            os.unlink(log.name)
+            notes.append(f"reminders: the log of worker {name} is {log.name}")
         self.processes = []
 
 
@@ -242,24 +242,31 @@ def _rows_for(offering, channel: str, users: list[int]) -> int:
 
 
 def _wait_sent(
-    offerings: list[int], total: int, *, timeout: float, beat=None
+    offerings: list[int], total: int, *, timeout: float, beat=None, timeline=None
 ) -> tuple[float, dict]:
-    """Seconds until no row of ``offerings`` is pending or claimed (or timeout)."""
+    """Seconds until no row of ``offerings`` is pending or claimed (or timeout);
+    ``timeline`` gets (seconds, rows made, rows sent) every 30 s."""
     from events.models import Delivery
 
     started = time.perf_counter()
     next_beat = started
+    next_mark = started + 30
     rows = Delivery.objects.filter(offering_id__in=offerings)
     while True:
         now = time.perf_counter()
         if beat is not None and now >= next_beat:
             beat()
             next_beat += BEAT_SECONDS
+        if timeline is not None and now >= next_mark:
+            timeline.append(
+                (round(now - started), rows.count(), rows.filter(status="sent").count())
+            )
+            next_mark += 30
         if rows.count() >= total and not rows.filter(status__in=["pending", "claimed"]).exists():
             break
         if now - started > timeout:
             break
-        time.sleep(0.25)
+        time.sleep(0.5)
     elapsed = time.perf_counter() - started
     return elapsed, Counter(rows.values_list("status", flat=True))
 
@@ -347,11 +354,17 @@ def _window(families: list[int], email_users: list[int], sms_users: list[int], f
         notes.append(f"reminders: the window's latest due rule is {offset} min, not 120")
     expected = 2 * len(email_users) + 2 * len(sms_users)
     ids = [o.pk for o in offerings]
+    timeline: list[tuple[int, int, int]] = []
     elapsed, states = _wait_sent(
         ids,
         expected,
         timeout=WINDOW_SECONDS * 3,
         beat=lambda: tasks.reminders_run_due.apply_async(retry=False),
+        timeline=timeline,
+    )
+    notes.append(
+        "reminders window, every 30 s (seconds: rows planned/sent): "
+        + ", ".join(f"{t} s: {made:,}/{sent:,}" for t, made, sent in timeline)
     )
     rows = Delivery.objects.filter(offering_id__in=ids)
     by_channel = Counter(rows.filter(status="sent").values_list("channel", flat=True))
