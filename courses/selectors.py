@@ -439,7 +439,9 @@ def _catalogue_query(
     inner, params = columns.query.sql_with_params()
     params = list(params)
     join, order = "", 'b0."next_session_at" ASC NULLS LAST, b0."id" DESC'
-    settings = ("random_page_cost = 1.1",)
+    # work_mem: a search for a word every course holds materialises 20,000 rows in
+    # the CTE, which spilled to disk at the default 4 MB.
+    settings = ("random_page_cost = 1.1", "work_mem = '16MB'")
     if ranked is not None:
         join = f" JOIN ({ranked.sql}) r ON r.id = b0.id"
         params.extend(ranked.params)
