@@ -33,23 +33,28 @@ class Outcome:
     met: int = 0
 
 
-def _meeting_point(barrier: threading.Barrier, tables: Iterable[str], outcome: Outcome):
-    names = tuple(f'"{t}"' for t in tables)
-    reached = False
+class _MeetingPoint:
+    """An execute wrapper that waits at ``barrier`` before this thread's first write
+    on one of ``tables``; ``passed`` once the barrier let every job through."""
 
-    def wrapper(execute, sql, params, many, context):
-        nonlocal reached
-        if not reached and _WRITE.search(sql) and any(name in sql for name in names):
-            reached = True
+    def __init__(self, barrier: threading.Barrier, tables: Iterable[str], outcome: Outcome):
+        self.barrier = barrier
+        self.names = tuple(f'"{t}"' for t in tables)
+        self.outcome = outcome
+        self.reached = False
+        self.passed = False
+
+    def __call__(self, execute, sql, params, many, context):
+        if not self.reached and _WRITE.search(sql) and any(n in sql for n in self.names):
+            self.reached = True
             try:
-                barrier.wait()
+                self.barrier.wait()
+                self.passed = True
                 with _COUNT_LOCK:
-                    outcome.met += 1
+                    self.outcome.met += 1
             except threading.BrokenBarrierError:
                 pass  # another job finished or failed without writing: go on alone
         return execute(sql, params, many, context)
-
-    return wrapper
 
 
 def run_together(
@@ -62,20 +67,21 @@ def run_together(
     outcome = Outcome(results=[None] * len(jobs))
 
     def runner(index: int, job: Callable[[], object]) -> None:
+        meeting = _MeetingPoint(write, tables, outcome) if tables else None
         try:
-            hook = (
-                connection.execute_wrapper(_meeting_point(write, tables, outcome))
-                if tables
-                else nullcontext()
-            )
+            hook = connection.execute_wrapper(meeting) if meeting else nullcontext()
             with hook:
                 start.wait()
                 outcome.results[index] = job()
         except BaseException as error:  # collected and re-raised in the test thread
             outcome.errors.append(error)
         finally:
-            # Whoever still waits at the meeting point must not wait for this job.
-            write.abort()
+            # Whoever still waits at the meeting point must not wait for a job that
+            # will never get there. A job that met the others leaves the barrier be:
+            # breaking it then would make a peer that met it too, but was not yet
+            # scheduled to wake up, see it broken (and count one meeting, not two).
+            if meeting is None or not meeting.passed:
+                write.abort()
             connection.close()
 
     threads = [threading.Thread(target=runner, args=(i, job)) for i, job in enumerate(jobs)]
