@@ -451,23 +451,6 @@ def fetch_last(cursor) -> list[tuple]:
     return cursor.fetchall()
 
 
-def search_ranked(
-    queryset, words: tuple[SearchWord, ...], query: str
-) -> list[tuple[int, int, int]]:
-    """PostgreSQL: the matching courses of ``queryset`` as (id, words matched, rank), best
-    first (search_rank, then the next session, as course_annotate_for_cards orders
-    them), in one query (the catalogue page itself ranks inside its counting
-    statement, see search_ranked_sql)."""
-    ranked = search_ranked_sql(queryset, words, query)
-    sql = (
-        f"SELECT r.id, r.matched, r.rank FROM ({ranked.sql}) r JOIN courses_course c "
-        "ON c.id = r.id ORDER BY r.rank DESC, c.next_session_at ASC NULLS LAST, r.id DESC"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(with_settings(sql, ranked.settings), ranked.params)
-        return fetch_last(cursor)
-
-
 def _score(condition: Q, points: int) -> Case:
     return Case(When(condition, then=Value(points)), default=Value(0), output_field=IntegerField())
 
