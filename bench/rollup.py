@@ -132,7 +132,9 @@ def bench_incremental(term) -> None:
 
     now = timezone.now()
     keys = _largest_keys(term, now)
-    SnapshotMark.objects.filter(term=term).delete()  # what earlier runs left
+    # What earlier steps and runs left, of any term: each pass below must find
+    # exactly the one mark it is timed on.
+    SnapshotMark.objects.all().delete()
     timings, same = [], 0
     for unit_id, school_key, period, _bookings in keys:
         full = [_snapshot_figures(term, unit_id, school_key, p) for p in (period, TERM_PERIOD)]
