@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from bench.harness import (
-    ENV,
-    PYTHON,
     ROOT,
     WRK_SECONDS,
     goal,
+    gunicorn,
     record,
-    require_wrk,
+    throughput,
 )
 
 GOAL_CACHED = "Cached catalogue landing page ≥ 50% of the bare view"
@@ -27,6 +25,7 @@ GOALS = [GOAL_CACHED, GOAL_UNCACHED, GOAL_COLD]
 WORDS_FILE = ROOT / "bench" / "catalogue_words.txt"
 # The gunicorn the step starts listens here (BENCH_PORT lets parallel runs differ).
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
+WORKERS = os.cpu_count() or 2  # sync workers, as many as cores
 MIX_URLS = 5000  # distinct URLs of the mix handed to wrk
 COLD_URLS = 50  # of them, measured in-process one by one
 MIX_SEED = 12
@@ -143,68 +142,36 @@ def _cold_pages(urls: list[str]) -> None:
     goal(GOAL_COLD, median <= 30 and most <= 8 and statuses == {200}, detail)
 
 
-class _Gunicorn:
-    """gunicorn on PORT with the bench's settings (or others), stopped on exit."""
-
-    def __init__(self, settings_module: str | None = None):
-        self.env = dict(ENV)
-        if settings_module:
-            self.env["DJANGO_SETTINGS_MODULE"] = settings_module
-            self.env["COURSE_CATALOGUE_CACHE_SECONDS"] = "0"
-        self.workers = os.cpu_count() or 2
-
-    def __enter__(self):
-        import urllib.request
-
-        self.process = subprocess.Popen(
-            [
-                str(Path(PYTHON).parent / "gunicorn"),
-                "alliance.wsgi:application",
-                "-b",
-                f"127.0.0.1:{PORT}",
-                "-w",
-                str(self.workers),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=self.env,
-        )
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/bench/bare/", timeout=1)
-                break
-            except Exception:
-                time.sleep(0.2)
-        return self
-
-    def __exit__(self, *exc):
-        self.process.terminate()
-        self.process.wait(timeout=20)
-
-
-def _wrk(label: str, path: str, workers: int, script: Path | None = None) -> float:
-    """Requests per second of one wrk run (after a short warm-up), recorded."""
-    lua = f"-s {script} " if script else ""
-    command = f"wrk -t2 -c4 --timeout 30s -d{WRK_SECONDS}s {lua}http://127.0.0.1:{PORT}{path}"
-    warm = f"wrk -t2 -c4 --timeout 30s -d2s {lua}http://127.0.0.1:{PORT}{path}"
-    subprocess.run(warm.split(), capture_output=True)
-    out = subprocess.run(command.split(), capture_output=True, text=True).stdout
-    rps = next(
-        (float(line.split()[1]) for line in out.splitlines() if line.startswith("Requests/sec")),
-        0.0,
+def _server(nocache: bool = False):
+    """gunicorn on PORT with the bench's settings, or with the catalogue's caches off."""
+    overrides = (
+        {"DJANGO_SETTINGS_MODULE": NOCACHE_SETTINGS, "COURSE_CATALOGUE_CACHE_SECONDS": "0"}
+        if nocache
+        else {}
     )
-    problems = [
-        line.strip() for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line
-    ]
+    return gunicorn(PORT, workers=WORKERS, env_overrides=overrides)
+
+
+def _rate(
+    label: str, path: str, urls: list[str] | None = None, script: Path | None = None
+) -> float:
+    """Requests per second of one run (after a short warm-up), recorded; 0 on errors.
+
+    wrk when it can be had, else bench/load.py asking the same URLs."""
+    url = f"http://127.0.0.1:{PORT}{path}"
+    paths = (lambda i: urls[(i * 7919) % len(urls)]) if urls else None
+    lua = str(script) if script else None
+    throughput(url, 2, 4, lua=lua, paths=paths)  # warm-up
+    result = throughput(url, WRK_SECONDS, 4, lua=lua, paths=paths)
+    problems = f"{result.non_2xx} answers not 2xx/3xx" if result.non_2xx else ""
     record(
         "catalogue",
-        f"{label} requests/s (gunicorn, {workers} sync workers)"
-        + (" — " + "; ".join(problems) if problems else ""),
-        f"{rps:,.1f}",
-        command,
+        f"{label} requests/s (gunicorn, {WORKERS} sync workers, measured by {result.tool})"
+        + (" — " + problems if problems else ""),
+        f"{result.rps:,.1f}",
+        result.command,
     )
-    return rps if not problems else 0.0
+    return result.rps if not problems else 0.0
 
 
 def _mix_script(urls: list[str]) -> Path:
@@ -258,10 +225,9 @@ def bench_catalogue() -> None:
     urls = catalogue_mix(MIX_URLS)
     _cold_pages(urls[:COLD_URLS])
     cache.clear()
-    require_wrk()
-    with _Gunicorn() as server:
-        bare = _wrk("bare view", "/bench/bare/", server.workers)
-        cached = _wrk("catalogue landing page (cached)", "/courses/", server.workers)
+    with _server():
+        bare = _rate("bare view", "/bench/bare/")
+        cached = _rate("catalogue landing page (cached)", "/courses/")
     if bare:
         ratio = cached / bare
         goal(GOAL_CACHED, ratio >= 0.5, f"{ratio:.2%} ({cached:,.0f} / {bare:,.0f} req/s)")
@@ -269,15 +235,15 @@ def bench_catalogue() -> None:
             "catalogue",
             "catalogue / bare view throughput (goal ≥ 50%)",
             f"{ratio:.2%}",
-            "ratio of the two wrk runs above",
+            "ratio of the two runs above",
         )
     script = _mix_script(urls)
-    with _Gunicorn(NOCACHE_SETTINGS) as server:
-        bare = _wrk("bare view (catalogue cache off)", "/bench/bare/", server.workers)
-        mixed = _wrk(
+    with _server(nocache=True):
+        bare = _rate("bare view (catalogue cache off)", "/bench/bare/")
+        mixed = _rate(
             f"catalogue, realistic mix of {len(urls):,} URLs, nothing reused",
             "/courses/",
-            server.workers,
+            urls,
             script,
         )
     if bare:
@@ -287,7 +253,7 @@ def bench_catalogue() -> None:
             "catalogue",
             "catalogue with nothing reused / bare view throughput (goal ≥ 5%)",
             f"{ratio:.2%}",
-            "ratio of the two wrk runs above (the same gunicorn)",
+            "ratio of the two runs above (the same gunicorn)",
         )
     cache.clear()
 
