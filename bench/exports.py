@@ -22,6 +22,9 @@ GOAL_CSV = "CSV within 3× of \\copy, peak memory under 300 MB"
 GOAL_XLSX = "Workbook ≤ 2× the CSV's cost per row, peak memory < 300 MB"
 #: Rows each writer of the comparison writes (the first of the district's roster).
 COMPARE_ROWS = int(os.environ.get("BENCH_XLSX_COMPARE_ROWS", "200000"))
+#: BENCH_XLSX_COMPARE=0 leaves the writer comparison out (to re-time the two exports
+#: alone); ``make bench`` runs it.
+COMPARE = os.environ.get("BENCH_XLSX_COMPARE", "1") != "0"
 
 
 # --- 4. CSV export vs psql \copy -------------------------------------------------------------
@@ -127,7 +130,8 @@ def bench_csv() -> None:
             + ", ".join(f"{r[0]:.1f}" for r in csv_runs)
             + " s",
         )
-        compare_writers(out_dir)
+        if COMPARE:
+            compare_writers(out_dir)
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
 
