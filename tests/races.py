@@ -37,15 +37,23 @@ class _MeetingPoint:
     """An execute wrapper that waits at ``barrier`` before this thread's first write
     on one of ``tables``; ``passed`` once the barrier let every job through."""
 
-    def __init__(self, barrier: threading.Barrier, tables: Iterable[str], outcome: Outcome):
+    def __init__(
+        self,
+        barrier: threading.Barrier,
+        tables: Iterable[str],
+        outcome: Outcome,
+        statements: Iterable[str] = (),
+    ):
         self.barrier = barrier
         self.names = tuple(f'"{t}"' for t in tables)
+        self.statements = tuple(statements)
         self.outcome = outcome
         self.reached = False
         self.passed = False
 
     def __call__(self, execute, sql, params, many, context):
-        if not self.reached and _WRITE.search(sql) and any(n in sql for n in self.names):
+        writes = _WRITE.search(sql) and any(n in sql for n in self.names)
+        if not self.reached and (writes or any(s in sql for s in self.statements)):
             self.reached = True
             try:
                 self.barrier.wait()
@@ -58,16 +66,26 @@ class _MeetingPoint:
 
 
 def run_together(
-    jobs: list[Callable[[], object]], *, meet_before_write: Iterable[str] = ()
+    jobs: list[Callable[[], object]],
+    *,
+    meet_before_write: Iterable[str] = (),
+    meet_before_statement: Iterable[str] = (),
 ) -> Outcome:
-    """Run ``jobs`` at once; results in job order (None for a job that raised)."""
+    """Run ``jobs`` at once; results in job order (None for a job that raised).
+
+    The jobs meet before their first write on one of ``meet_before_write``'s tables,
+    or before their first statement containing one of ``meet_before_statement``
+    (for work that takes turns under a lock before it writes)."""
     tables = tuple(meet_before_write)
+    statements = tuple(meet_before_statement)
     start = threading.Barrier(len(jobs), timeout=BARRIER_SECONDS)
     write = threading.Barrier(len(jobs), timeout=BARRIER_SECONDS)
     outcome = Outcome(results=[None] * len(jobs))
 
     def runner(index: int, job: Callable[[], object]) -> None:
-        meeting = _MeetingPoint(write, tables, outcome) if tables else None
+        meeting = (
+            _MeetingPoint(write, tables, outcome, statements) if tables or statements else None
+        )
         try:
             hook = connection.execute_wrapper(meeting) if meeting else nullcontext()
             with hook:

@@ -528,10 +528,12 @@ def test_two_rollups_of_a_term_at_once_leave_the_snapshot_of_one():
     )
     ParticipationSnapshot.objects.all().delete()
 
-    # when two roll-ups of the same term run at the same instant
+    # when two roll-ups of the same term run at the same instant (they meet at the
+    # advisory lock under which roll-ups take turns, so the second waits there
+    # while the first writes)
     outcome = run_together(
         [lambda: participation_rollup(term=term, now=now)] * 2,
-        meet_before_write=["reports_participationsnapshot"],
+        meet_before_statement=["pg_advisory_lock"],
     )
 
     # then the snapshot is the same as one roll-up's
