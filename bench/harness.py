@@ -308,3 +308,67 @@ def fresh_offering(capacity: int, title: str, starts_in: dt.timedelta = MONTH):
         ends_at=starts + dt.timedelta(hours=2),
         capacity=capacity,
     )
+
+
+class CeleryWorkers:
+    """Real `celery worker` processes (one process each) with the bench's ENV."""
+
+    def __init__(self, env: dict):
+        self.env = env
+        self.processes: list[tuple[subprocess.Popen, str, object]] = []
+
+    def start(self, name: str) -> None:
+        log = tempfile.NamedTemporaryFile(
+            mode="w+", prefix=f"bench-{name}-", suffix=".log", delete=False
+        )
+        process = subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "alliance",
+                "worker",
+                "--loglevel=WARNING",
+                "--concurrency=1",
+                "--pool=prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"{name}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.processes.append((process, name, log))
+        from alliance.celery import app
+
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"worker {name} exited: {self.tail(log)}")
+            replies = app.control.ping(timeout=1.0) or []
+            if any(name in key for reply in replies for key in reply):
+                return
+        raise RuntimeError(f"worker {name} did not answer a ping: {self.tail(log)}")
+
+    @staticmethod
+    def tail(log) -> str:
+        log.flush()
+        with open(log.name, encoding="utf-8", errors="replace") as text:
+            return text.read()[-1500:]
+
+    def stop(self) -> None:
+        for process, name, log in self.processes:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            log.close()
+            notes.append(f"the log of celery worker {name} is {log.name}")
+        self.processes = []

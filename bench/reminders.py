@@ -19,12 +19,10 @@ import datetime as dt
 import json
 import os
 import re
-import subprocess
-import tempfile
 import time
 from collections import Counter
 
-from bench.harness import ENV, PYTHON, ROOT, fresh_offering, goal, notes, record
+from bench.harness import ENV, CeleryWorkers, fresh_offering, goal, notes, record
 
 GOAL_INBOX = "In-site notices ≥ 100,000 per minute per worker"
 GOAL_EMAIL = "Email ≥ 6,000 per minute per worker (aiosmtpd)"
@@ -45,70 +43,6 @@ BEAT_SECONDS = 60
 NO_QUIET = dt.time(0, 0, 1)
 BENCH_EMAIL = re.compile(r"^bench-\d+@example\.cn$")
 MESSAGE_ID = re.compile(rb"delivery-(\d+)@alliance-portal")
-
-
-class _Workers:
-    """Real `celery worker` processes (one process each) with the bench's ENV."""
-
-    def __init__(self, env: dict):
-        self.env = env
-        self.processes: list[tuple[subprocess.Popen, str, object]] = []
-
-    def start(self, name: str) -> None:
-        log = tempfile.NamedTemporaryFile(
-            mode="w+", prefix=f"bench-{name}-", suffix=".log", delete=False
-        )
-        process = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "alliance",
-                "worker",
-                "--loglevel=WARNING",
-                "--concurrency=1",
-                "--pool=prefork",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"{name}@%h",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.processes.append((process, name, log))
-        from alliance.celery import app
-
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"worker {name} exited: {self.tail(log)}")
-            replies = app.control.ping(timeout=1.0) or []
-            if any(name in key for reply in replies for key in reply):
-                return
-        raise RuntimeError(f"worker {name} did not answer a ping: {self.tail(log)}")
-
-    @staticmethod
-    def tail(log) -> str:
-        log.flush()
-        with open(log.name, encoding="utf-8", errors="replace") as text:
-            return text.read()[-1500:]
-
-    def stop(self) -> None:
-        for process, name, log in self.processes:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-            log.close()
-            notes.append(f"reminders: the log of worker {name} is {log.name}")
-        self.processes = []
 
 
 def _families(count: int) -> list[tuple[int, int, int]]:
@@ -461,7 +395,7 @@ def bench_reminders() -> None:
             }
             app.control.purge()
             cache.delete(reminders.CONTINUE_KEY)
-            workers = _Workers(env)
+            workers = CeleryWorkers(env)
             workers.start("bench1")
             _per_channel(Delivery.Channel.INBOX, INBOX_ROWS, users, by_user, fakes)
             _per_channel(Delivery.Channel.EMAIL, EMAIL_ROWS, users[0::2], by_user, fakes)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 from bench.harness import (
+    ENV,
+    CeleryWorkers,
     goal,
     record,
 )
@@ -219,60 +221,6 @@ def _incremental_profile(term, key) -> None:
     )
 
 
-def _start_worker():
-    import subprocess
-    import tempfile
-
-    from alliance.celery import app
-    from bench.harness import ENV, PYTHON, ROOT
-
-    log = tempfile.NamedTemporaryFile(mode="w+", prefix="bench-rollup-", suffix=".log")
-    process = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "alliance",
-            "worker",
-            "--loglevel=WARNING",
-            "--concurrency=1",
-            "--pool=prefork",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            "rollup@%h",
-        ],
-        cwd=ROOT,
-        env=ENV,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"roll-up worker exited: {log.read()[-1500:]}")
-        replies = app.control.ping(timeout=1.0) or []
-        if any("rollup@" in name for reply in replies for name in reply):
-            return process, log
-    process.terminate()
-    raise RuntimeError("roll-up worker did not answer a ping")
-
-
-def _stop_worker(process, log) -> None:
-    import subprocess
-
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    log.close()
-
-
 def bench_freshness(term) -> None:
     """An attendance mark through the bookings service, committed; a real worker on
     Redis runs the pass that the commit queued; how long until the snapshot shows it."""
@@ -314,7 +262,8 @@ def bench_freshness(term) -> None:
     SnapshotMark.objects.filter(term=term).delete()
     cache.delete("reports:rollup-marks-kick")
     before = attendances()
-    process, log = _start_worker()
+    workers = CeleryWorkers(ENV)
+    workers.start("rollup")
     latencies = []
     try:
         for present, expected in ((True, before + 1), (False, before)):
@@ -331,7 +280,7 @@ def bench_freshness(term) -> None:
                 latencies[-1] = float("inf")
                 break
     finally:
-        _stop_worker(process, log)
+        workers.stop()
         # The bench data as it was: "absent" and "not marked" count alike, but
         # the next run looks for an unmarked booking.
         Booking.objects.filter(pk=booking.pk).update(

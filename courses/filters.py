@@ -143,15 +143,19 @@ class CourseFilter(django_filters.FilterSet):
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
         data = self.form.cleaned_data
-        date_from, date_to = data.get("date_from"), data.get("date_to")
-        if date_from or date_to:
-            sessions = CourseSession.objects.filter(course=OuterRef("pk"))
-            if date_from:
-                sessions = sessions.filter(offering__starts_at__date__gte=date_from)
-            if date_to:
-                sessions = sessions.filter(offering__starts_at__date__lte=date_to)
-            queryset = queryset.filter(Exists(sessions))
+        return with_session_between(queryset, data.get("date_from"), data.get("date_to"))
+
+
+def with_session_between(queryset, date_from, date_to):
+    """Courses with one session whose day lies within both bounds (either may be None)."""
+    if not (date_from or date_to):
         return queryset
+    sessions = CourseSession.objects.filter(course=OuterRef("pk"))
+    if date_from:
+        sessions = sessions.filter(offering__starts_at__date__gte=date_from)
+    if date_to:
+        sessions = sessions.filter(offering__starts_at__date__lte=date_to)
+    return queryset.filter(Exists(sessions))
 
 
 FACETS = ("theme", "stage", "level", "mode", "region", "parent_school", "term")

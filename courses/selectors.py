@@ -48,7 +48,13 @@ from members.models import Family, Region, SchoolStage
 from parent_school.models import ParentSchool, Term
 
 from . import search
-from .filters import FACETS, catalogue_filterset, queryset_without, upcoming_open_sessions
+from .filters import (
+    FACETS,
+    catalogue_filterset,
+    queryset_without,
+    upcoming_open_sessions,
+    with_session_between,
+)
 from .models import Course, CourseSession, CreditEntry, LessonProgress, OnlineLesson
 
 
@@ -413,15 +419,9 @@ def _catalogue_query(
     statement: the matches are ranked, counted and paged without leaving the
     database."""
     conditions = _conditions(filterset, selected)
-    base = course_published()
-    date_from, date_to = selected.get("date_from"), selected.get("date_to")
-    if date_from or date_to:
-        sessions = CourseSession.objects.filter(course=OuterRef("pk"))
-        if date_from:
-            sessions = sessions.filter(offering__starts_at__date__gte=date_from)
-        if date_to:
-            sessions = sessions.filter(offering__starts_at__date__lte=date_to)
-        base = base.filter(Exists(sessions))
+    base = with_session_between(
+        course_published(), selected.get("date_from"), selected.get("date_to")
+    )
     columns = base.order_by().values(
         "id", "level", "mode", "term_id", "parent_school_id", "next_session_at"
     )
