@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime
 import io
 import math
+import operator
 import os
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -473,16 +474,19 @@ class Totals:
                 self.sums[index] += value
 
     def add_rows(self, rows: Sequence[Sequence]) -> None:
-        """``add`` for a batch of rows, a column at a time."""
+        """``add`` for a batch of rows, a column at a time, in C (``countOf``,
+        ``filter``): no Python frame per row (the workbook's writer calls it for
+        every roster batch, twice)."""
         self.rows += len(rows)
         for index in self.sums:
+            column = map(operator.itemgetter(index), rows)
             wanted = self.columns[index].count_value
             if wanted is not None:
-                self.sums[index] += sum(1 for row in rows if row[index] == wanted)
+                self.sums[index] += operator.countOf(column, wanted)
             else:
-                self.sums[index] += sum(
-                    row[index] for row in rows if row[index] is not None and row[index] != ""
-                )
+                # filter(None) drops None and "" (empty cells), and zeros, which
+                # add nothing.
+                self.sums[index] += sum(filter(None, column))
 
     def cells(self, label: str) -> list:
         """The totals row: ``label`` in the first column, then the totals."""
