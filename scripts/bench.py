@@ -32,6 +32,7 @@ from bench import (  # noqa: E402
     leak,
     reminders,
     rollup,
+    suite,
 )
 from bench.harness import (  # noqa: E402
     BENCH_URL,
@@ -192,6 +193,7 @@ def main() -> None:
         ("csv", exports.bench_csv, [exports.GOAL_CSV, exports.GOAL_XLSX]),
         ("dashboards", dashboards.bench_dashboards, []),
         ("reminders", reminders.bench_reminders, reminders.GOALS),
+        ("suite", suite.bench_suite, [suite.GOAL_SUITE]),
     ]
     unmeasured: dict[str, str] = {}
     for name, fn, expected in steps:
