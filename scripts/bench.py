@@ -127,9 +127,11 @@ def write_report(started_at: dt.datetime, total_s: float, unmeasured: dict[str, 
         "",
         f"- Run: {started_at:%Y-%m-%d %H:%M} UTC, {total_s / 60:.1f} minutes in all",
         f"- Data: `generate_scale_data --preset {PRESET} --seed {SEED}` in its own database",
-        f"- Machine: {platform.platform()}, {os.cpu_count()} CPU cores "
-        "(shared with other work while measured), PostgreSQL "
+        f"- Machine: {platform.platform()}, {os.cpu_count()} CPU cores, PostgreSQL "
         f"{_pg_version()}, Python {platform.python_version()}",
+        # How busy the machine was is part of every figure (other work shares the cores).
+        f"- Load average (1 min) at the start and at the end: {LOAD_AT_START:.2f} and "
+        f"{os.getloadavg()[0]:.2f}",
         "",
     ]
     for section in dict.fromkeys(r["section"] for r in results):
@@ -168,6 +170,9 @@ def cleanup() -> None:
 
     Event.objects.filter(offering__title__startswith="bench ").delete()
     Offering.objects.filter(title__startswith="bench ").delete()
+
+
+LOAD_AT_START = os.getloadavg()[0]
 
 
 def main() -> None:
