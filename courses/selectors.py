@@ -235,11 +235,10 @@ def facet_values_flat(values: list[FacetValue]) -> list[FacetValue]:
 # Facet counts depend only on the filters, so they are shared by all visitors for
 # a minute (settings.COURSE_FACET_CACHE_SECONDS; 0: never shared, as in the bench's
 # "nothing reused"). Seats and next sessions on the cards are always live.
-FACET_CACHE_SECONDS = 60
 
 
 def _facet_cache_seconds() -> int:
-    return getattr(settings, "COURSE_FACET_CACHE_SECONDS", FACET_CACHE_SECONDS)
+    return settings.COURSE_FACET_CACHE_SECONDS
 
 
 def _facet_cache_key(selected: dict) -> str:
@@ -322,8 +321,6 @@ def course_catalogue(*, data) -> Catalogue:
 # COURSE_FREE_SEATS_SECONDS (30 s: the freshness the badges may have); the cards'
 # own badges are read live with the page.
 
-FREE_SEATS_SECONDS = 30
-
 
 class _KnownCountPaginator(Paginator):
     """A paginator whose count is already known (from the counting query)."""
@@ -348,7 +345,7 @@ def _requested_page(value) -> int:
 def _free_course_ids() -> list[int]:
     """Published courses with a free place in an open, upcoming session, shared
     for COURSE_FREE_SEATS_SECONDS (a page's own cards are always read live)."""
-    seconds = getattr(settings, "COURSE_FREE_SEATS_SECONDS", FREE_SEATS_SECONDS)
+    seconds = settings.COURSE_FREE_SEATS_SECONDS
     key = "courses:free-course-ids:v1"
     ids = cache.get(key) if seconds > 0 else None
     if ids is None:

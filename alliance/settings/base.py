@@ -333,6 +333,11 @@ BOOKING_LOCK_TIMEOUT = env("BOOKING_LOCK_TIMEOUT", default="3s")
 # and check-in opens this many minutes before a session starts.
 # The catalogue's content is shared by all visitors for this many seconds (0: off).
 COURSE_CATALOGUE_CACHE_SECONDS = env.int("COURSE_CATALOGUE_CACHE_SECONDS", default=30)
+# Facet counts are shared across pages for this many seconds (0: counted per request),
+# and the set of courses with a free seat (the 只看有空位 count and filter) is this old
+# at most; the cards' own badges and the course page are always live.
+COURSE_FACET_CACHE_SECONDS = env.int("COURSE_FACET_CACHE_SECONDS", default=60)
+COURSE_FREE_SEATS_SECONDS = env.int("COURSE_FREE_SEATS_SECONDS", default=30)
 COURSE_CHECKIN_TOKEN_MAX_AGE = env.int("COURSE_CHECKIN_TOKEN_MAX_AGE", default=600)
 COURSE_CHECKIN_OPENS_MINUTES_BEFORE = env.int("COURSE_CHECKIN_OPENS_MINUTES_BEFORE", default=30)
 # Attendance (sessions and events) is marked from check-in opening until this many
