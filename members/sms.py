@@ -219,39 +219,43 @@ class HttpApiSMSBackend(BaseSMSBackend):
     and name the class in ``SMS_BACKEND``.
     """
 
-    def send(self, message: SMSMessage) -> None:
-        url = self.options.get("url")
-        if not url:
-            raise SMSDeliveryError("SMS_OPTIONS['url'] is not set")
+    def _post(self, url: str, payload: dict) -> tuple[int, bytes]:
+        """POST ``payload`` as JSON over the pooled connection: (status, body).
+
+        Raises :class:`SMSDeliveryError` when the request could not be written,
+        :class:`SMSOutcomeUnknown` when it was but no answer came back."""
         timeout = self.options.get("timeout", 5)
-        payload = json.dumps(
-            {
-                "phone": message.phone,
-                "text": message.text,
-                "sign": self.options.get("sign_name", ""),
-            },
-            ensure_ascii=False,
-        ).encode()
+        body = json.dumps(payload, ensure_ascii=False).encode()
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "Authorization": f"Bearer {self.options.get('api_key', '')}",
         }
         connection, path = _pooled_connection(url, timeout)
         try:
-            connection.request("POST", path, body=payload, headers=headers)
+            connection.request("POST", path, body=body, headers=headers)
         except OSError as exc:  # refused, unreachable, reset before the request was written
             _forget(url, timeout)
             raise SMSDeliveryError(f"SMS gateway failed: {exc}") from exc
         try:
             response = connection.getresponse()
-            response.read()
+            answer = response.read()
         except (OSError, http.client.HTTPException) as exc:
             _forget(url, timeout)
             raise SMSOutcomeUnknown(f"SMS gateway did not answer: {exc}") from exc
         if response.will_close:
             _forget(url, timeout)
-        if response.status >= 300:
-            raise SMSDeliveryError(f"SMS gateway answered {response.status}")
+        return response.status, answer
+
+    def send(self, message: SMSMessage) -> None:
+        url = self.options.get("url")
+        if not url:
+            raise SMSDeliveryError("SMS_OPTIONS['url'] is not set")
+        sign = self.options.get("sign_name", "")
+        status, _answer = self._post(
+            url, {"phone": message.phone, "text": message.text, "sign": sign}
+        )
+        if status >= 300:
+            raise SMSDeliveryError(f"SMS gateway answered {status}")
 
     def send_many(self, messages: list[SMSMessage]) -> list[Exception | None]:
         """With ``SMS_OPTIONS["batch_url"]``, up to a send task's texts in one
@@ -262,35 +266,16 @@ class HttpApiSMSBackend(BaseSMSBackend):
         batch_url = self.options.get("batch_url")
         if not batch_url or not messages:
             return super().send_many(messages)
-        timeout = self.options.get("timeout", 5)
-        payload = json.dumps(
-            {
-                "sign": self.options.get("sign_name", ""),
-                "messages": [{"phone": m.phone, "text": m.text} for m in messages],
-            },
-            ensure_ascii=False,
-        ).encode()
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "Authorization": f"Bearer {self.options.get('api_key', '')}",
+        payload = {
+            "sign": self.options.get("sign_name", ""),
+            "messages": [{"phone": m.phone, "text": m.text} for m in messages],
         }
-        connection, path = _pooled_connection(batch_url, timeout)
         try:
-            connection.request("POST", path, body=payload, headers=headers)
-        except OSError as exc:
-            _forget(batch_url, timeout)
-            error = SMSDeliveryError(f"SMS gateway failed: {exc}")
+            status, body = self._post(batch_url, payload)
+        except SMSDeliveryError as error:  # not written, or no answer: the same for all
             return [error] * len(messages)
-        try:
-            response = connection.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            _forget(batch_url, timeout)
-            return [SMSOutcomeUnknown(f"SMS gateway did not answer: {exc}")] * len(messages)
-        if response.will_close:
-            _forget(batch_url, timeout)
-        if response.status >= 300:
-            return [SMSDeliveryError(f"SMS gateway answered {response.status}")] * len(messages)
+        if status >= 300:
+            return [SMSDeliveryError(f"SMS gateway answered {status}")] * len(messages)
         try:
             results = json.loads(body)["results"]
             if len(results) != len(messages):
