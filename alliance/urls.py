@@ -27,6 +27,8 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("", include("reports.urls")),
     path("", include("portal.urls")),
+    # /api/v1/: the JSON API, its schema and docs (docs/API.md).
+    path("", include("api.urls")),
 ]
 
 # The portal's own error pages (portal/errors.py; CSRF failures: CSRF_FAILURE_VIEW).

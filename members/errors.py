@@ -28,6 +28,13 @@ MESSAGES = {
         "一小时内最多可查看 %(limit)s 个完整手机号，您已达到上限，请稍后再试。"
         "遮盖的号码仍可在名单上核对。"
     ),
+    # API tokens (members.services.api_token_create / api_token_revoke)
+    "token_bad_scopes": _("请至少选择一项权限：查看、报名与修改或签到。"),
+    "token_device_scopes": _("签到设备令牌只能用于签到。"),
+    "token_device_unit": _("请选择您管理的一个单位作为签到设备的单位。"),
+    "token_too_many": _("有效的令牌最多 %(limit)s 个，请先撤销不用的令牌。"),
+    "token_not_yours": _("您无权撤销这个令牌。"),
+    "token_name_required": _("请给令牌起个名字，例如“家里的平板”。"),
     # admin pickers (members/admin_scoping.py)
     "pick_out_of_scope": _("所选的%(model)s不存在，或不在您的管理范围内。"),
 }

@@ -506,3 +506,72 @@ class AuditLog(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("The audit log is append-only.")
+
+
+class ApiToken(models.Model):
+    """A credential for a client of the JSON API (/api/v1/, docs/API.md).
+
+    Only a SHA-256 hash of the token is kept; the token itself is shown once,
+    when it is made. A *user* token acts as its user within its scopes; a
+    *device* token (a check-in kiosk or tablet) belongs to one member unit and
+    can only check families in to that unit's sessions and events. Write with
+    ``members.services.api_token_create`` / ``api_token_revoke``.
+    """
+
+    class Kind(models.TextChoices):
+        USER = "user", _("个人令牌")
+        DEVICE = "device", _("签到设备")
+
+    class Scope(models.TextChoices):
+        READ = "read", _("查看")
+        WRITE = "write", _("报名与修改")
+        CHECKIN = "checkin", _("签到")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("所属用户"),
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        help_text=_("设备令牌为发放它的工作人员。"),
+    )
+    kind = models.CharField(_("类型"), max_length=10, choices=Kind.choices, default=Kind.USER)
+    unit = models.ForeignKey(
+        "members.MemberUnit",
+        verbose_name=_("签到单位"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="device_tokens",
+    )
+    name = models.CharField(_("名称"), max_length=60)
+    prefix = models.CharField(_("令牌开头"), max_length=12, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.CharField(_("权限范围"), max_length=60, editable=False)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(_("有效期至"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("API 令牌")
+        verbose_name_plural = _("API 令牌")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="user", unit__isnull=True) | Q(kind="device", unit__isnull=False),
+                name="api_token_device_has_unit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
+
+    @property
+    def is_live(self) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()

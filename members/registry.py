@@ -55,6 +55,7 @@ PORTAL_APPS = (
     "events",
     "reports",
     "portal",
+    "api",
 )
 EVERY_PORTAL_PERMISSION = "every portal permission"
 

@@ -360,3 +360,30 @@ def family_data_export(*, user: User) -> dict[str, Any]:
         "family_id": family.pk if family else None,
         "sections": sections,
     }
+
+
+# --- API tokens ---------------------------------------------------------------------
+
+
+def api_token_for_key(raw: str):
+    """The live token with this key, with its user and unit, or None (one query)."""
+    from .models import ApiToken
+    from .services import api_token_hash
+
+    if not raw or len(raw) > 200:
+        return None
+    token = (
+        ApiToken.objects.select_related("user", "unit")
+        .filter(key_hash=api_token_hash(raw), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.is_live or not token.user.is_active:
+        return None
+    return token
+
+
+def api_tokens_of(*, user) -> QuerySet:
+    """The tokens a user made (their own and the devices they handed out), newest first."""
+    from .models import ApiToken
+
+    return ApiToken.objects.filter(user=user).select_related("unit").order_by("-created_at", "-pk")

@@ -14,6 +14,7 @@ from django.utils import timezone
 from . import signals
 from .errors import MembersError
 from .models import (
+    ApiToken,
     AuditLog,
     Child,
     ConsentRecord,
@@ -519,3 +520,103 @@ def account_delete(*, user: User, ip_address: str | None = None) -> dict[str, An
             raise MembersError("account_has_duties") from exc
     logger.info("account deleted: family_deleted=%s", family_deleted)
     return summary
+
+
+# --- API tokens (docs/API.md) -------------------------------------------------------
+
+MAX_LIVE_TOKENS = 20
+
+
+def api_token_hash(raw: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def api_token_create(
+    *,
+    user: User,
+    name: str,
+    scopes: list[str],
+    unit: MemberUnit | None = None,
+    expires_at: datetime.datetime | None = None,
+    ip_address: str | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token for ``user`` (or, with ``unit``, a check-in device token that
+    ``user`` hands to a kiosk of that unit). Returns the row and the token
+    itself, which is shown once and never stored."""
+    import secrets
+
+    from .access import can_change_unit
+
+    name = (name or "").strip()[:60]
+    if not name:
+        raise MembersError("token_name_required")
+    wanted = sorted(set(scopes or []))
+    if not wanted or not set(wanted) <= set(ApiToken.Scope.values):
+        raise MembersError("token_bad_scopes")
+    if unit is not None:
+        if wanted != [ApiToken.Scope.CHECKIN]:
+            raise MembersError("token_device_scopes")
+        if not can_change_unit(user, unit):
+            raise MembersError("token_device_unit")
+    with transaction.atomic():
+        _user_lock(user)
+        live = ApiToken.objects.filter(user=user, revoked_at__isnull=True).count()
+        if live >= MAX_LIVE_TOKENS:
+            raise MembersError("token_too_many", limit=MAX_LIVE_TOKENS)
+        prefix = secrets.token_hex(4)
+        raw = f"alp_{prefix}_{secrets.token_urlsafe(32)}"
+        token = ApiToken.objects.create(
+            user=user,
+            kind=ApiToken.Kind.DEVICE if unit is not None else ApiToken.Kind.USER,
+            unit=unit,
+            name=name,
+            prefix=prefix,
+            key_hash=api_token_hash(raw),
+            scopes=" ".join(wanted),
+            expires_at=expires_at,
+        )
+        audit_log_record(
+            actor=user,
+            action="members.api_token.create",
+            target=token,
+            data={"scopes": wanted, "unit": unit.pk if unit is not None else None},
+            ip_address=ip_address,
+        )
+    return token, raw
+
+
+def api_token_revoke(*, token: ApiToken, actor: User, ip_address: str | None = None) -> bool:
+    """Revoke at once: the next request with the token is refused. The owner,
+    a district administrator, or (for a device) whoever may change its unit may
+    revoke. Returns False if it was already revoked."""
+    from .access import can_change_unit, is_district_admin
+
+    allowed = (
+        token.user_id == actor.pk
+        or actor.is_superuser
+        or is_district_admin(actor)
+        or (token.unit_id is not None and can_change_unit(actor, token.unit_id))
+    )
+    if not allowed:
+        raise MembersError("token_not_yours")
+    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if revoked:
+        audit_log_record(
+            actor=actor, action="members.api_token.revoke", target=token, ip_address=ip_address
+        )
+    return bool(revoked)
+
+
+# A token's "last used" moment is written at most this often, not on every request.
+TOKEN_TOUCH_EVERY = datetime.timedelta(minutes=5)
+
+
+def api_token_touch(*, token: ApiToken) -> None:
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= TOKEN_TOUCH_EVERY:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now

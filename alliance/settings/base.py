@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     # Content-Security-Policy header (its system checks flag old-style CSP_* settings).
     "csp",
+    # The JSON API (api/): its Swagger UI files are served as our own static files.
+    "ninja",
     # Project apps, in dependency order: each depends only on those above it.
     "members",
     "notifications",
@@ -47,6 +49,8 @@ INSTALLED_APPS = [
     "events",
     "reports",
     "portal",
+    # The JSON API calls every app's services and selectors, the pages' too (docs/ARCHITECTURE.md).
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -222,6 +226,11 @@ CELERY_BEAT_SCHEDULE["events-send-due-reminders"] = {
     "schedule": 60.0,
     "options": {"expires": 55},
 }
+# api: forget Idempotency-Key answers past their age (04:10 Asia/Shanghai).
+CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
+    "task": "api.tasks.idempotency_purge",
+    "schedule": __import__("celery.schedules").schedules.crontab(hour=4, minute=10),
+}
 
 # Email: SMTP by default (a mail catcher in docker-compose).
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -370,6 +379,12 @@ REMINDER_MAX_CLAIMS = env.int("REMINDER_MAX_CLAIMS", default=20)
 REMINDER_SEND_CHUNK_INBOX = env.int("REMINDER_SEND_CHUNK_INBOX", default=500)
 REMINDER_SEND_CHUNK_EMAIL = env.int("REMINDER_SEND_CHUNK_EMAIL", default=50)
 REMINDER_SEND_CHUNK_SMS = env.int("REMINDER_SEND_CHUNK_SMS", default=100)
+# The JSON API (docs/API.md): requests per minute per token (or signed-in user) and per
+# client address, and how long an Idempotency-Key's answer is kept.
+API_RATE_PER_TOKEN = env.int("API_RATE_PER_TOKEN", default=600)
+API_RATE_PER_IP = env.int("API_RATE_PER_IP", default=1200)
+API_IDEMPOTENCY_HOURS = env.int("API_IDEMPOTENCY_HOURS", default=24)
+NINJA_PAGINATION_MAX_LIMIT = 100
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -26,6 +26,7 @@ APPS = [
     "events",
     "reports",
     "portal",
+    "api",
 ]
 ALLOWED = {"bookings/services.py", "bookings/locking.py", "reports/scale.py"}
 # Instance writes on something named like an offering (``offering``,

@@ -99,3 +99,16 @@ class ChildFactory(factory.django.DjangoModelFactory):
     nickname = factory.Sequence(lambda n: f"小朋友{n}")
     birth_year = 2016
     stage = SchoolStage.PRIMARY
+
+
+class ApiTokenFactory:
+    """Tokens are made only through the service (the key is hashed there): ``create``
+    returns (row, raw key)."""
+
+    @staticmethod
+    def create(*, user=None, scopes=("read", "write"), unit=None, name="测试令牌"):
+        from members.services import api_token_create
+
+        return api_token_create(
+            user=user or UserFactory(), name=name, scopes=list(scopes), unit=unit
+        )

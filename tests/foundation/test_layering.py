@@ -13,6 +13,7 @@ LAYERS = [
     "events",
     "reports",
     "portal",
+    "api",
 ]
 IMPORT = re.compile(r"^\s*(?:from|import)\s+(\w+)", re.MULTILINE)
 

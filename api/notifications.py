@@ -1,0 +1,5 @@
+"""API: notifications (docs/API.md)."""
+
+from ninja import Router
+
+router = Router(tags=["notifications"])
