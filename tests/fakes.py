@@ -17,6 +17,7 @@ import threading
 from collections import Counter
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
     "EnvelopeCounter",
@@ -105,6 +106,16 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         answer = b'{"code": 1, "message": "refused"}' if refused else b'{"code": 0}'
         self._answer(500 if refused else 200, answer)
 
+    def do_GET(self):  # noqa: N802 - the http.server name
+        """``/inbox?phone=…``: the texts kept for a phone, as a phone's SMS inbox would
+        show them (scripts/miniprogram_client.py reads its sign-in code there)."""
+        url = urlsplit(self.path)
+        if url.path != "/inbox":
+            return self._answer(404, b'{"code": 404}')
+        phone = parse_qs(url.query).get("phone", [None])[0]
+        texts = self.server.texts(phone)
+        self._answer(200, json.dumps({"texts": texts}, ensure_ascii=False).encode())
+
     def _batch(self, batch: dict, auth: str) -> None:
         """``{"sign", "messages": [{"phone", "text"}]}`` → a status per message."""
         results = []
@@ -138,6 +149,7 @@ class SmsGateway(ThreadingHTTPServer):
     keep-alive connection); a phone in ``.refuse`` is answered 500 and not kept.
     ``/send-batch`` (``.batch_url``) takes many texts in one request and answers
     a status per text (``.batches`` counts those requests).
+    ``GET /inbox?phone=…`` (``.inbox_url``) answers ``{"texts": [...]}``, a phone's inbox.
     Use as a context manager: it serves on a thread."""
 
     daemon_threads = True
@@ -151,6 +163,7 @@ class SmsGateway(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.url = f"http://127.0.0.1:{self.server_address[1]}/send"
         self.batch_url = f"http://127.0.0.1:{self.server_address[1]}/send-batch"
+        self.inbox_url = f"http://127.0.0.1:{self.server_address[1]}/inbox"
 
     def texts(self, phone: str | None = None) -> list[str]:
         with self.lock:
