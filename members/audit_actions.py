@@ -68,6 +68,11 @@ AUDIT_ACTION_LABELS = {
     "reports.export.xlsx": _("导出学期报表（Excel）"),
     "reports.export.csv": _("导出明细数据（CSV）"),
     "reports.export.download": _("下载报表文件"),
+    # wechat (mini-program sign-in)
+    "wechat.account.create": _("通过微信小程序注册"),
+    "wechat.identity.bind": _("绑定微信"),
+    "wechat.identity.replace": _("更换绑定的微信"),
+    "wechat.identity.unbind": _("解除微信绑定"),
 }
 
 

@@ -49,6 +49,7 @@ class RegistryError(Exception):
 PORTAL_APPS = (
     "members",
     "notifications",
+    "wechat",
     "parent_school",
     "bookings",
     "courses",

@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     # Project apps, in dependency order: each depends only on those above it.
     "members",
     "notifications",
+    # WeChat mini-program sign-in and subscription messages (docs/WECHAT.md).
+    "wechat",
     "parent_school",
     "bookings",
     "courses",
@@ -385,6 +387,24 @@ API_RATE_PER_TOKEN = env.int("API_RATE_PER_TOKEN", default=600)
 API_RATE_PER_IP = env.int("API_RATE_PER_IP", default=1200)
 API_IDEMPOTENCY_HOURS = env.int("API_IDEMPOTENCY_HOURS", default=24)
 NINJA_PAGINATION_MAX_LIMIT = 100
+# WeChat mini-program (docs/WECHAT.md). WECHAT_BACKEND: wechat.client.ConsoleWeChatClient
+# (default: codes "demo-…", sends logged) or wechat.client.HttpWeChatClient (WeChat's HTTPS API
+# at WECHAT_API_BASE with the mini-program's AppID and AppSecret; no default secret in production).
+WECHAT_BACKEND = env("WECHAT_BACKEND", default="wechat.client.ConsoleWeChatClient")
+WECHAT_API_BASE = env("WECHAT_API_BASE", default="https://api.weixin.qq.com")
+WECHAT_APP_ID = env("WECHAT_APP_ID", default="")
+WECHAT_APP_SECRET = env("WECHAT_APP_SECRET", default="")
+# Seconds to connect to WeChat and to wait for its answer.
+WECHAT_CONNECT_TIMEOUT = env.float("WECHAT_CONNECT_TIMEOUT", default=3.0)
+WECHAT_READ_TIMEOUT = env.float("WECHAT_READ_TIMEOUT", default=5.0)
+# "stable" (getStableAccessToken, POST /cgi-bin/stable_token, recommended) or "token" (GET /cgi-bin/token).
+WECHAT_TOKEN_ENDPOINT = env("WECHAT_TOKEN_ENDPOINT", default="stable")
+# Which build a subscription message opens: formal, trial or developer.
+WECHAT_MINIPROGRAM_STATE = env("WECHAT_MINIPROGRAM_STATE", default="formal")
+# Minutes a sign-in's binding ticket (openid waiting for a phone) stays valid; days an API
+# token made by a mini-program sign-in lasts.
+WECHAT_BINDING_MINUTES = env.int("WECHAT_BINDING_MINUTES", default=10)
+WECHAT_TOKEN_DAYS = env.int("WECHAT_TOKEN_DAYS", default=30)
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {

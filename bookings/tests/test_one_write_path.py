@@ -20,6 +20,7 @@ APPS = [
     "alliance",
     "members",
     "notifications",
+    "wechat",
     "parent_school",
     "bookings",
     "courses",

@@ -7,6 +7,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS = [
     "members",
     "notifications",
+    "wechat",
     "parent_school",
     "bookings",
     "courses",

@@ -1,0 +1,1 @@
+"""WeChat: mini-program sign-in and subscription messages (docs/WECHAT.md)."""

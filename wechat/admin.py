@@ -1,0 +1,120 @@
+"""WeChat in admin: district administrators set the subscription templates (one
+per kind of message); identities and the grant ledger are shown read-only (the
+sign-in and the outbox write them), with one action to unbind an identity."""
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from members import access
+from members.admin_scoping import PickerScopeMixin, pick_rule_register
+
+from .models import SubscriptionGrant, SubscriptionTemplate, WeChatIdentity
+from .services import wechat_identity_unbind
+
+
+def _own_users_rows(model):
+    def rule(user):
+        if access.is_district_admin(user):
+            return None
+        return model.objects.filter(user__in=access.users_pickable_by(user).values("pk"))
+
+    return rule
+
+
+pick_rule_register(WeChatIdentity, _own_users_rows(WeChatIdentity))
+pick_rule_register(SubscriptionGrant, _own_users_rows(SubscriptionGrant))
+
+
+class _DistrictOnly(PickerScopeMixin):
+    def has_module_permission(self, request):
+        return access.is_district_admin(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return access.is_district_admin(request.user)
+
+
+@admin.register(SubscriptionTemplate)
+class SubscriptionTemplateAdmin(_DistrictOnly, admin.ModelAdmin):
+    list_display = ["kind", "template_id", "page", "is_active", "updated_at"]
+    list_filter = ["is_active"]
+    fields = ["kind", "template_id", "page", "field_map", "is_active"]
+
+    def has_add_permission(self, request):
+        return access.is_district_admin(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return access.is_district_admin(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return access.is_district_admin(request.user)
+
+
+@admin.register(WeChatIdentity)
+class WeChatIdentityAdmin(_DistrictOnly, admin.ModelAdmin):
+    list_display = ["user", "app_id", "short_openid", "created_at", "last_login_at"]
+    readonly_fields = ["user", "app_id", "openid", "unionid", "created_at", "last_login_at"]
+    exclude = ["session_key_hash"]
+    raw_id_fields = ["user"]
+    actions = ["unbind"]
+    show_full_result_count = False
+
+    @admin.display(description="OpenID")
+    def short_openid(self, obj):
+        return str(obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        # The unbind action stands in for deleting (which admin would do without the audit entry).
+        actions = super().get_actions(request)
+        if not access.is_district_admin(request.user):
+            actions.pop("unbind", None)
+        return actions
+
+    @admin.action(description=_("解除所选的微信绑定"))
+    def unbind(self, request, queryset):
+        count = 0
+        for identity in queryset.select_related("user"):
+            wechat_identity_unbind(
+                identity=identity, actor=request.user, ip_address=request.META.get("REMOTE_ADDR")
+            )
+            count += 1
+        self.message_user(
+            request,
+            ngettext("已解除 %(n)s 个微信绑定。", "已解除 %(n)s 个微信绑定。", count)
+            % {"n": count},
+            messages.SUCCESS,
+        )
+
+
+@admin.register(SubscriptionGrant)
+class SubscriptionGrantAdmin(_DistrictOnly, admin.ModelAdmin):
+    list_display = [
+        "user",
+        "template_id",
+        "answer",
+        "accepted_at",
+        "spent_at",
+        "spent_for",
+        "refused",
+    ]
+    list_filter = ["answer", "refused"]
+    raw_id_fields = ["user"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
