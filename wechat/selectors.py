@@ -45,3 +45,8 @@ def grants_left_by_kind(user: User) -> dict[str, int]:
     for row in rows:
         counts[templates[row["template_id"]]] = row["left"]
     return counts
+
+
+def subscription_templates_active() -> list[SubscriptionTemplate]:
+    """The templates the mini-program may ask the user to accept, by kind."""
+    return list(SubscriptionTemplate.objects.filter(is_active=True).order_by("kind"))

@@ -14,3 +14,15 @@ def wechat_server(settings):
         settings.WECHAT_APP_SECRET = server.app_secret
         settings.WECHAT_READ_TIMEOUT = 2.0
         yield server
+
+
+@pytest.fixture
+def sms_outbox(settings):
+    """Texts go to the in-memory SMS backend; yields its outbox (emptied first)."""
+    from members.sms import LocmemSMSBackend
+
+    settings.SMS_BACKEND = "members.sms.LocmemSMSBackend"
+    settings.SMS_OPTIONS = {}
+    LocmemSMSBackend.reset()
+    yield LocmemSMSBackend.outbox
+    LocmemSMSBackend.reset()
