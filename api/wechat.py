@@ -66,6 +66,8 @@ class BindIn(Schema):
     phone: str | None = None
     sms_code: str | None = None
     phone_code: str | None = None
+    # The parent agreed to the privacy policy in the mini-program (recorded as at sign-up).
+    agree_privacy: bool = False
 
 
 class SubscriptionsIn(Schema):
@@ -122,11 +124,18 @@ def phone_code(request, payload: PhoneCodeIn):
 def phone_bind(request, payload: BindIn):
     if payload.phone_code:
         bound = services.wechat_bind_by_phone_button(
-            ticket=payload.ticket, phone_code=payload.phone_code
+            ticket=payload.ticket,
+            phone_code=payload.phone_code,
+            agree_privacy=payload.agree_privacy,
+            ip_address=client_ip(request),
         )
     elif payload.phone and payload.sms_code:
         bound = services.wechat_bind_by_sms(
-            ticket=payload.ticket, phone=payload.phone, code=payload.sms_code
+            ticket=payload.ticket,
+            phone=payload.phone,
+            code=payload.sms_code,
+            agree_privacy=payload.agree_privacy,
+            ip_address=client_ip(request),
         )
     else:
         raise WeChatRuleError("proof_required", field="sms_code")

@@ -23,8 +23,13 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from members.adapters import normalise_cn_mobile
-from members.models import ApiToken, User
-from members.services import api_token_create, api_token_revoke, audit_log_record
+from members.models import ApiToken, ConsentRecord, User
+from members.services import (
+    api_token_create,
+    api_token_revoke,
+    audit_log_record,
+    consent_record,
+)
 from members.sms import mask_phone
 
 from .client import Session, get_client
@@ -221,7 +226,9 @@ class Bound:
     created: bool  # a new parent account was made
 
 
-def _bind_once(binding: Binding, phone: str, session_key_hash: str) -> Bound:
+def _bind_once(
+    binding: Binding, phone: str, session_key_hash: str, ip_address: str | None
+) -> Bound:
     with transaction.atomic():
         identity = (
             WeChatIdentity.objects.select_related("user")
@@ -238,7 +245,11 @@ def _bind_once(binding: Binding, phone: str, session_key_hash: str) -> Bound:
             user.set_unusable_password()
             user.save()
             audit_log_record(
-                actor=user, action="wechat.account.create", target=user, data={"via": "wechat"}
+                actor=user,
+                action="wechat.account.create",
+                target=user,
+                data={"via": "wechat"},
+                ip_address=ip_address,
             )
         else:
             if not user.is_active:
@@ -256,6 +267,7 @@ def _bind_once(binding: Binding, phone: str, session_key_hash: str) -> Bound:
                     action="wechat.identity.replace",
                     target=user,
                     data={"old_openid": old.openid[:6]},
+                    ip_address=ip_address,
                 )
         identity = WeChatIdentity.objects.create(
             user=user,
@@ -270,41 +282,64 @@ def _bind_once(binding: Binding, phone: str, session_key_hash: str) -> Bound:
             action="wechat.identity.bind",
             target=identity,
             data={"phone": mask_phone(phone), "new_account": created},
+            ip_address=ip_address,
         )
     return Bound(user=user, created=created)
 
 
-def _bind(binding: Binding, phone: str) -> Bound:
+def _bind(binding: Binding, phone: str, *, agree_privacy: bool, ip_address: str | None) -> Bound:
     """Bind the openid to the account with ``phone`` (made if there is none).
 
     Two simultaneous first calls meet at the unique keys (openid per app, one
     identity per user, one account per phone): the loser's savepoint takes its
-    half-made rows back and the next round finds the winner's."""
+    half-made rows back and the next round finds the winner's. ``agree_privacy``:
+    the parent agreed to the privacy policy in the mini-program (recorded as the
+    website's sign-up records it)."""
     session_key_hash = cache.get(f"wechat:pending-session:{binding.app_id}:{binding.openid}", "")
     for _round in range(3):
         try:
-            return _bind_once(binding, phone, session_key_hash)
+            bound = _bind_once(binding, phone, session_key_hash, ip_address)
+            break
         except IntegrityError:
             continue
-    return _bind_once(binding, phone, session_key_hash)
+    else:
+        bound = _bind_once(binding, phone, session_key_hash, ip_address)
+    if agree_privacy:
+        consent_record(
+            user=bound.user, document=ConsentRecord.Document.PRIVACY, ip_address=ip_address
+        )
+    return bound
 
 
-def wechat_bind_by_sms(*, ticket: str, phone: str, code: str) -> Bound:
+def wechat_bind_by_sms(
+    *,
+    ticket: str,
+    phone: str,
+    code: str,
+    agree_privacy: bool = False,
+    ip_address: str | None = None,
+) -> Bound:
     """Bind with the code texted by :func:`wechat_phone_code_send`."""
     binding = _ticket_read(ticket)
     phone = _phone(phone)
     _code_check(binding, phone, code or "")
-    return _bind(binding, phone)
+    return _bind(binding, phone, agree_privacy=agree_privacy, ip_address=ip_address)
 
 
-def wechat_bind_by_phone_button(*, ticket: str, phone_code: str) -> Bound:
+def wechat_bind_by_phone_button(
+    *,
+    ticket: str,
+    phone_code: str,
+    agree_privacy: bool = False,
+    ip_address: str | None = None,
+) -> Bound:
     """Bind with the number WeChat's phone button verified (getPhoneNumber)."""
     binding = _ticket_read(ticket)
     number = get_client().phone_number((phone_code or "").strip())
     phone = normalise_cn_mobile(number)
     if phone is None:
         raise WeChatRuleError("phone_not_mainland", field="phone_code")
-    return _bind(binding, phone)
+    return _bind(binding, phone, agree_privacy=agree_privacy, ip_address=ip_address)
 
 
 def wechat_identity_unbind(*, identity: WeChatIdentity, actor, ip_address: str | None = None):
@@ -326,24 +361,16 @@ class Recorded:
     ignored: list[str]
 
 
-def _wechat_channel_off(user: User) -> None:
-    """A refusal turns the guardian's WeChat channel off (when the outbox has one)."""
-    from notifications import services as notification_services
-
-    turn_off = getattr(notification_services, "notification_wechat_off", None)
-    if turn_off is not None:
-        turn_off(user=user)
-
-
 def subscription_results_record(*, user: User, results: dict[str, str]) -> Recorded:
     """What ``wx.requestSubscribeMessage`` answered, as the mini-program reports it:
-    one grant per "accept"; "reject" and "ban" are recorded as refusals and turn
-    the guardian's WeChat channel off; "filter" (WeChat dropped a template with a
+    one grant per "accept"; "reject" and "ban" are recorded as refusals; "filter" (WeChat dropped a template with a
     duplicate title) and unknown template ids are ignored."""
     if len(results) > MAX_RESULTS:
         raise WeChatRuleError("results_too_many", field="results", limit=MAX_RESULTS)
+    # Only ids that can be ours are looked up (PostgreSQL text refuses NUL characters).
+    candidates = [t for t in results if len(t) <= 64 and "\x00" not in t]
     known = set(
-        SubscriptionTemplate.objects.filter(template_id__in=list(results)).values_list(
+        SubscriptionTemplate.objects.filter(template_id__in=candidates).values_list(
             "template_id", flat=True
         )
     )
@@ -362,15 +389,13 @@ def subscription_results_record(*, user: User, results: dict[str, str]) -> Recor
         )
     SubscriptionGrant.objects.bulk_create(rows)
     refused = sum(1 for row in rows if row.refused)
-    if refused:
-        _wechat_channel_off(user)
     return Recorded(accepted=len(rows) - refused, refused=refused, ignored=ignored)
 
 
 class DeliverOutcome(enum.StrEnum):
     SENT = "sent"  # WeChat took it (or its answer was lost after sending: at most once)
     NO_GRANT = "no_grant"  # no template, identity or acceptance left: use SMS or the inbox
-    REFUSED = "refused"  # 43101: the user refused; the WeChat channel is turned off
+    REFUSED = "refused"  # 43101: the user refused (the outbox turns the WeChat channel off)
     RETRY = "retry"  # WeChat busy or unreachable: the grant is back, try again later
     FAILED = "failed"  # WeChat refused the message itself (template, data, page)
 
@@ -437,7 +462,7 @@ def subscription_deliver(
     except WeChatError as error:
         if error.errcode == 43101:
             # WeChat has nothing left for this user and template: the rest of our
-            # count is void too, and the guardian is not reached on WeChat any more.
+            # count is void too (the outbox turns the guardian's WeChat channel off).
             with transaction.atomic():
                 SubscriptionGrant.objects.filter(pk=grant.pk).update(refused=True, note="43101")
                 SubscriptionGrant.objects.filter(
@@ -446,7 +471,6 @@ def subscription_deliver(
                     spent_at__isnull=True,
                     refused=False,
                 ).update(refused=True, note="43101")
-            _wechat_channel_off(user)
             return DeliverOutcome.REFUSED
         # WeChat answered an error: nothing was delivered, so the grant is still good.
         _give_back(grant, note=f"{error.errcode} {error.errmsg}"[:200])

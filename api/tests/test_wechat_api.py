@@ -6,7 +6,7 @@ import re
 import pytest
 from django.test import Client
 
-from members.models import ApiToken
+from members.models import ApiToken, ConsentRecord
 from members.sms import LocmemSMSBackend
 from members.tests.factories import ApiTokenFactory, UserFactory
 from tests.fakes import FakeWeChatServer
@@ -73,7 +73,11 @@ def test_the_phone_button_binds_an_existing_account(wechat_server):
     mum = UserFactory(phone="13800001111", phone_verified=True, display_name="王妈妈")
     client = Client()
     ticket = _post(client, "/login", {"code": "wx-mum"}).json()["binding_ticket"]
-    bound = _post(client, "/phone/bind", {"ticket": ticket, "phone_code": "phone-13800001111"})
+    bound = _post(
+        client,
+        "/phone/bind",
+        {"ticket": ticket, "phone_code": "phone-13800001111", "agree_privacy": True},
+    )
     assert bound.status_code == 200
     assert bound.json()["user"] == {
         "id": mum.pk,
@@ -82,6 +86,7 @@ def test_the_phone_button_binds_an_existing_account(wechat_server):
         "new_account": False,
     }
     assert WeChatIdentity.objects.get().user == mum
+    assert ConsentRecord.objects.filter(user=mum, document="privacy").count() == 1
 
 
 @pytest.mark.parametrize(
@@ -158,3 +163,13 @@ def test_too_many_results_at_once_are_refused(wechat_server):
         Client(), "/subscriptions", {"results": results}, HTTP_AUTHORIZATION=f"Bearer {raw}"
     )
     assert answer.status_code == 400 and answer.json()["code"] == "results_too_many"
+
+
+def test_odd_template_ids_are_ignored_not_a_server_error(wechat_server):
+    _token, raw = ApiTokenFactory.create(scopes=["read", "write"])
+    results = {"T\x00nul": "accept", "x" * 300: "accept"}
+    answer = _post(
+        Client(), "/subscriptions", {"results": results}, HTTP_AUTHORIZATION=f"Bearer {raw}"
+    )
+    assert answer.status_code == 200
+    assert sorted(answer.json()["ignored"]) == sorted(results)
