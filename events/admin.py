@@ -224,6 +224,7 @@ class DeliveryAdmin(PickerScopeMixin, admin.ModelAdmin):
         "offering",
         "recipient",
         "purpose",
+        "account_kind",
         "channel",
         "scheduled_for",
         "status",
@@ -231,10 +232,18 @@ class DeliveryAdmin(PickerScopeMixin, admin.ModelAdmin):
         "is_late",
         "sent_at",
     ]
-    list_filter = ["status", "purpose", "channel", "is_late"]
+    list_filter = ["status", "purpose", "channel", "account_kind", "is_late"]
     list_select_related = ["offering", "user"]
     raw_id_fields = ["user", "offering", "booking"]
+    # The address is shown masked (recipient); an account message's key is where
+    # its code waits, and is nobody's business.
+    exclude = ["address", "message_key", "base_url"]
+    readonly_fields = ["recipient"]
     show_full_result_count = False
+
+    @admin.display(description=_("收件人"))
+    def recipient(self, obj):
+        return obj.recipient
 
     def get_queryset(self, request):
         deliveries = super().get_queryset(request)

@@ -177,7 +177,8 @@ class Delivery(models.Model):
 
     Every message the portal sends to a family goes through these rows (the
     outbox): reminders, time changes, cancellations, booking receipts,
-    promotions, withdrawal receipts, co-guardian invitations. A row is written
+    promotions, withdrawal receipts, co-guardian invitations, account messages
+    (allauth's codes and mails: the content waits in the cache, never here). A row is written
     in the same transaction as the change it reports, and sent by a worker
     after the commit (events/reminders.py).
 
@@ -198,6 +199,9 @@ class Delivery(models.Model):
         PROMOTED = "promoted", _("候补转正")
         WITHDRAWN = "withdrawn", _("取消报名回执")
         INVITATION = "invitation", _("共同监护人邀请")
+        # A code, an answer texted to a number or an allauth mail: about the
+        # person's own account, asked for now (no quiet hours).
+        ACCOUNT = "account", _("账号消息")
 
     # Planned per moment (a rule's moment, the moment of a move or a cancellation).
     OFFERING_PURPOSES = (Purpose.REMINDER, Purpose.TIME_CHANGED, Purpose.CANCELLED)
@@ -208,6 +212,19 @@ class Delivery(models.Model):
         EMAIL = "email", _("电子邮件")
         INBOX = "inbox", _("站内通知")
         SMS = "sms", _("短信")
+        WECHAT = "wechat", _("微信订阅消息")
+
+    class AccountKind(models.TextChoices):
+        """What an account message is (the delivery log's words); its content
+        is never in the row."""
+
+        VERIFICATION_CODE = "verification_code", _("验证码")
+        UNKNOWN_ACCOUNT = "unknown_account", _("未注册提示")
+        ACCOUNT_EXISTS = "account_exists", _("已注册提示")
+        EMAIL_CONFIRMATION = "email_confirmation", _("邮箱验证邮件")
+        PASSWORD_RESET = "password_reset", _("重置密码邮件")
+        LOGIN_CODE = "login_code", _("登录验证码邮件")
+        SECURITY_NOTICE = "security_notice", _("账号安全通知")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("待发送")
@@ -255,6 +272,12 @@ class Delivery(models.Model):
     # from it when sending); blank: PORTAL_BASE_URL.
     base_url = models.CharField(_("门户地址"), max_length=200, blank=True)
     purpose = models.CharField(_("类别"), max_length=20, choices=Purpose.choices)
+    # An account message: its random id (the unique key, and where its content
+    # waits for the worker: members.selectors.account_message_content) and kind.
+    message_key = models.CharField(_("消息编号"), max_length=64, blank=True)
+    account_kind = models.CharField(
+        _("账号消息类别"), max_length=20, choices=AccountKind.choices, blank=True
+    )
     offset_minutes = models.PositiveIntegerField(_("提前（分钟）"), default=0)
     channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices)
     # The rule's moment (part of the unique key); due_at is when it may go out
@@ -304,13 +327,19 @@ class Delivery(models.Model):
                 condition=Q(purpose="invitation"),
                 name="delivery_once_per_invitation",
             ),
+            models.UniqueConstraint(
+                fields=["message_key", "channel"],
+                condition=Q(purpose="account"),
+                name="delivery_once_per_account_message",
+            ),
             models.CheckConstraint(
                 condition=Q(user__isnull=False) | ~Q(address=""),
                 name="delivery_has_recipient",
             ),
             models.CheckConstraint(
                 condition=(Q(purpose="invitation") & Q(invitation__isnull=False))
-                | (~Q(purpose="invitation") & Q(offering__isnull=False)),
+                | (Q(purpose="account") & ~Q(message_key="") & ~Q(address=""))
+                | (~Q(purpose__in=["invitation", "account"]) & Q(offering__isnull=False)),
                 name="delivery_has_subject",
             ),
         ]
@@ -329,13 +358,16 @@ class Delivery(models.Model):
 
     @property
     def recipient(self) -> str:
-        """Who it goes to, for the delivery log (an invitee's address masked)."""
-        if self.user_id is not None:
+        """Who it goes to, for the delivery log (an address always masked; an
+        account message names the number or mailbox it went to)."""
+        if self.user_id is not None and not self.address:
             return str(self.user)
         if "@" in self.address:
             name, _sep, domain = self.address.partition("@")
-            return f"{name[:1]}***@{domain}"
-        return mask_phone(self.address)
+            masked = f"{name[:1]}***@{domain}"
+        else:
+            masked = mask_phone(self.address)
+        return f"{self.user}（{masked}）" if self.user_id is not None else masked
 
 
 def _feed_token() -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from django.dispatch import receiver
 
 from bookings.signals import booking_cancelled, booking_created, bookings_promoted
-from members.signals import family_invitation_created
+from members.signals import account_message_requested, family_invitation_created
 
 from . import reminders
 from .models import Delivery
@@ -55,3 +55,18 @@ def promotion_notices(sender, offering, bookings, **kwargs) -> None:
 @receiver(family_invitation_created, dispatch_uid="events.outbox.invitation")
 def invitation_message(sender, invitation, base_url="", **kwargs) -> None:
     reminders.invitation_notice_create(invitation=invitation, base_url=base_url)
+
+
+@receiver(account_message_requested, dispatch_uid="events.outbox.account_message")
+def account_message(
+    sender, message_key, kind, phone="", email="", user=None, template="", **kwargs
+) -> None:
+    """A code, a texted answer or an allauth mail: one row, sent once committed."""
+    reminders.account_message_create(
+        message_key=message_key,
+        kind=kind,
+        template=template,
+        phone=phone,
+        email=email,
+        user=user,
+    )

@@ -1,9 +1,9 @@
 """The outbox: every message the portal sends to a person, once, on time.
 
 Reminders, time changes, cancellations, booking receipts, promotion notices,
-withdrawal receipts (courses and events alike) and co-guardian invitations are
-all ``Delivery`` rows: one per recipient and channel, with a unique key. Notices
-are written in the transaction of the change they report (the receivers in
+withdrawal receipts (courses and events alike), co-guardian invitations and
+account messages (allauth's codes and mails) are all ``Delivery`` rows: one
+per recipient and channel, with a unique key. Notices are written in the transaction of the change they report (the receivers in
 events/receivers.py listen to the signals of bookings and members); reminders
 are planned when their moment comes. Workers send them after the commit; the
 beat pass sends whatever a lost "kick" left pending.
@@ -68,6 +68,7 @@ from django.utils.translation import gettext as _
 from bookings.models import Booking, Offering
 from members.formatting import when_label
 from members.models import FamilyInvitation, Guardian, User
+from members.selectors import account_message_contents
 from members.sms import SMSNotTried, SMSOutcomeUnknown, send_sms_many
 from notifications.selectors import (
     notification_preference_for,
@@ -383,6 +384,95 @@ def invitation_notice_create(
     return made
 
 
+# allauth's mail templates (account/email/<name>) and what the delivery log calls them.
+_ACCOUNT_MAIL_KINDS = {
+    "email_confirmation": Delivery.AccountKind.EMAIL_CONFIRMATION,
+    "email_confirmation_signup": Delivery.AccountKind.EMAIL_CONFIRMATION,
+    "password_reset_key": Delivery.AccountKind.PASSWORD_RESET,
+    "password_reset_code": Delivery.AccountKind.PASSWORD_RESET,
+    "login_code": Delivery.AccountKind.LOGIN_CODE,
+    "unknown_account": Delivery.AccountKind.UNKNOWN_ACCOUNT,
+    "account_already_exists": Delivery.AccountKind.ACCOUNT_EXISTS,
+}
+
+
+def account_message_create(
+    *,
+    message_key: str,
+    kind: str,
+    template: str = "",
+    phone: str = "",
+    email: str = "",
+    user: User | None = None,
+    now: datetime.datetime | None = None,
+) -> int:
+    """The one row that carries a message about a person's own account (a code,
+    a texted answer, an allauth mail; members.services.account_message_send).
+
+    Written in the caller's transaction; once it commits, this row is claimed
+    and handed to a worker at once, ahead of any backlog the beat pass is
+    working through (a code is asked for now: no quiet hours either). The row
+    names the kind and the address; the content waits in the cache under
+    ``message_key`` (unique with the channel: a repeated signal writes nothing).
+    """
+    now = now or timezone.now()
+    if kind == "mail":
+        channel, address = Delivery.Channel.EMAIL, email
+        account_kind = _ACCOUNT_MAIL_KINDS.get(
+            template.rsplit("/", 1)[-1], Delivery.AccountKind.SECURITY_NOTICE
+        )
+    else:
+        channel, address = Delivery.Channel.SMS, phone
+        account_kind = Delivery.AccountKind(kind)
+    row = Delivery(
+        purpose=Delivery.Purpose.ACCOUNT,
+        channel=channel,
+        user=user,
+        address=address,
+        message_key=message_key,
+        account_kind=account_kind,
+        scheduled_for=now,
+        due_at=now,
+    )
+    made = len(Delivery.objects.bulk_create([row], ignore_conflicts=True))
+    transaction.on_commit(lambda: deliveries_send_now(message_key=message_key), robust=True)
+    return made
+
+
+def deliveries_send_now(*, message_key: str) -> int:
+    """After the commit: claim the account message's row and queue its send task
+    now (not behind the due rows of a busy evening). If the task cannot be
+    queued (broker down), the row goes back to pending for the next pass."""
+    token = uuid.uuid4()
+    with transaction.atomic():
+        found = list(
+            Delivery.objects.filter(
+                purpose=Delivery.Purpose.ACCOUNT,
+                message_key=message_key,
+                status=Delivery.Status.PENDING,
+            )
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "channel")
+        )
+        if not found:
+            return 0
+        Delivery.objects.filter(pk__in=[pk for pk, _channel in found]).update(
+            status=Delivery.Status.CLAIMED,
+            claim_token=token,
+            claimed_at=timezone.now(),
+            claims=F("claims") + 1,
+        )
+
+        def hand_over():
+            if not _dispatch(found, token):
+                _ours(str(token)).filter(pk__in=[pk for pk, _channel in found]).update(
+                    status=Delivery.Status.PENDING, claim_token=None
+                )
+
+        transaction.on_commit(hand_over)
+    return len(found)
+
+
 def notices_create(
     *,
     offering: Offering,
@@ -676,6 +766,10 @@ def _skip_reason(delivery: Delivery, now) -> str:
     purpose = delivery.purpose
     if delivery.user_id is not None and not delivery.user.is_active:
         return _("账号已停用。")
+    if purpose == Delivery.Purpose.ACCOUNT:
+        if getattr(delivery, "account_content", None) is None:
+            return _("验证码或链接已过期，未发送。")
+        return ""
     if purpose == Delivery.Purpose.INVITATION:
         invitation = delivery.invitation
         if invitation is None or not invitation.is_open:
@@ -948,6 +1042,8 @@ class _Renderer:
     def texts(self, delivery: Delivery) -> dict:
         if delivery.purpose == Delivery.Purpose.INVITATION:
             return _render_invitation(delivery)
+        if delivery.purpose == Delivery.Purpose.ACCOUNT:
+            return delivery.account_content
         key = self._key(delivery)
         if key not in self.cache:
             self.cache[key] = _texts(delivery, self.info(delivery))
@@ -955,7 +1051,7 @@ class _Renderer:
 
     def sms(self, delivery: Delivery) -> str:
         texts = self.texts(delivery)
-        if delivery.purpose == Delivery.Purpose.INVITATION:
+        if delivery.purpose in (Delivery.Purpose.INVITATION, Delivery.Purpose.ACCOUNT):
             return texts["sms"]
         if "sms" not in texts:
             texts["sms"] = _sms_text(
@@ -971,6 +1067,8 @@ class _Renderer:
         built once per offering and kind of message, with marks where the name,
         address and Message-ID go; each row only replaces them. (An invitation,
         a non-ASCII address or a body that had to be encoded is built whole.)"""
+        if delivery.purpose == Delivery.Purpose.ACCOUNT:
+            return _envelope(self.email(delivery))
         address = delivery.user.email if delivery.user_id is not None else delivery.address
         if delivery.purpose == Delivery.Purpose.INVITATION or not address.isascii():
             return _envelope(self.email(delivery))
@@ -1015,6 +1113,8 @@ class _Renderer:
         return self.calendars[delivery.offering_id]
 
     def email(self, delivery: Delivery) -> EmailMultiAlternatives:
+        if delivery.purpose == Delivery.Purpose.ACCOUNT:
+            return _account_email(delivery)
         texts = self.texts(delivery)
         info = self.info(delivery)
         if delivery.purpose == Delivery.Purpose.INVITATION:
@@ -1061,6 +1161,24 @@ def _email(
     return message
 
 
+def _account_email(delivery: Delivery) -> EmailMultiAlternatives:
+    """allauth's mail as it rendered it for the request, to the address it was for."""
+    content = delivery.account_content
+    html = content.get("html", "")
+    message = EmailMultiAlternatives(
+        subject=content["subject"],
+        body=content.get("body") or html,
+        from_email=content.get("from_email") or None,
+        to=[delivery.address],
+        headers={"Message-ID": make_msgid(f"delivery-{delivery.pk}", domain="alliance-portal")},
+    )
+    if not content.get("body"):
+        message.content_subtype = "html"
+    elif html:
+        message.attach_alternative(html, "text/html")
+    return message
+
+
 def _envelope(message: EmailMultiAlternatives) -> tuple[str, list[str], bytes]:
     """What SMTP is given: the sender, the recipients and the message's bytes."""
     encoding = message.encoding or settings.DEFAULT_CHARSET
@@ -1072,8 +1190,9 @@ def _envelope(message: EmailMultiAlternatives) -> tuple[str, list[str], bytes]:
 
 
 def _phone(delivery: Delivery) -> str:
-    """The same number the row was planned for (notifications' one rule)."""
-    if delivery.user_id is None:
+    """The same number the row was planned for (notifications' one rule); an
+    account message goes to the number it was asked for."""
+    if delivery.user_id is None or delivery.purpose == Delivery.Purpose.ACCOUNT:
         return delivery.address
     return notification_sms_phone(user=delivery.user)
 
@@ -1145,12 +1264,22 @@ def _held_back(rows: list[Delivery], token: str, now, outcome: _Outcome) -> list
     skipped: dict[str, list[int]] = {}
     deferred: dict[datetime.datetime, list[int]] = {}
     send = []
+    account = [row for row in rows if row.purpose == Delivery.Purpose.ACCOUNT]
+    if account:
+        # What they say waits in the cache until the code expires (never in the row).
+        contents = account_message_contents([row.message_key for row in account])
+        for row in account:
+            row.account_content = contents.get(row.message_key)
     for row in rows:
         reason = _skip_reason(row, now)
         if reason:
             skipped.setdefault(reason, []).append(row.pk)
             continue
-        if row.channel == Delivery.Channel.SMS and row.user_id is not None:
+        if (
+            row.channel == Delivery.Channel.SMS
+            and row.user_id is not None
+            and row.purpose != Delivery.Purpose.ACCOUNT  # a code is asked for now
+        ):
             preference = notification_preference_for(user=row.user)
             allowed = sms_allowed_from(preference=preference, when=now)
             if allowed != now:

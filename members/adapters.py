@@ -1,7 +1,10 @@
 """allauth adapter: phone numbers live on ``User.phone`` as 11 digits.
 
 allauth (65.x) asks the project to store and look up phone numbers and to send
-the codes; texts go out through ``members.sms``. Two further adjustments:
+the codes. Codes, the texted answers and allauth's mails go through the outbox
+like every other message (``members.services.account_message_send``: one
+delivery row per message, sent by a worker after the commit, the code or link
+kept out of the row). Two further adjustments:
 
 - the failed-login rate limit is keyed by the phone number as well as the email
   (allauth keys it by email/username only, so every phone login would share
@@ -23,6 +26,7 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
 from django import forms
 from django.conf import settings
@@ -31,7 +35,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .sms import send_sms
+from .services import account_message_send
 
 _CN_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
 
@@ -78,18 +82,13 @@ class AccountAdapter(DefaultAccountAdapter):
         return ChinaMobileField(**kwargs)
 
     def send_verification_code_sms(self, user, phone: str, code: str, **kwargs) -> None:
-        minutes = max(1, settings.ACCOUNT_PHONE_VERIFICATION_TIMEOUT // 60)
-        send_sms(
-            phone=phone,
-            text=_("【协同育人门户】您的验证码是 %(code)s，%(minutes)s分钟内有效。请勿告诉他人。")
-            % {"code": code, "minutes": minutes},
-        )
+        account_message_send(kind="verification_code", phone=phone, code=code, user=user)
 
     def send_unknown_account_sms(self, phone: str, **kwargs) -> None:
-        send_sms(phone=phone, text=_("【协同育人门户】该手机号尚未注册，请先注册账号。"))
+        account_message_send(kind="unknown_account", phone=phone)
 
     def send_account_already_exists_sms(self, phone: str) -> None:
-        send_sms(phone=phone, text=_("【协同育人门户】该手机号已注册，请直接登录。"))
+        account_message_send(kind="account_exists", phone=phone)
 
     def set_phone(self, user, phone: str, verified: bool) -> None:
         user.phone = phone
@@ -155,7 +154,33 @@ class AccountAdapter(DefaultAccountAdapter):
         portal = SimpleNamespace(
             name=str(settings.PORTAL_NAME), domain=urlsplit(settings.PORTAL_BASE_URL).netloc
         )
-        super().send_mail(template_prefix, email, {"current_site": portal, **context})
+        # Rendered here, as allauth's own send_mail does (the request's language
+        # and links), then handed to the outbox instead of being sent on the spot.
+        request = allauth_context.request
+        message = self.render_mail(
+            template_prefix,
+            email,
+            {"request": request, "email": email, "current_site": portal, **context},
+        )
+        html = ""
+        body = message.body
+        for content, mimetype in getattr(message, "alternatives", []):
+            if mimetype == "text/html":
+                html = content
+        if message.content_subtype == "html":  # a mail with an HTML template only
+            html, body = message.body, ""
+        account_message_send(
+            kind="mail",
+            email=email,
+            user=context.get("user"),
+            mail={
+                "template": template_prefix,
+                "subject": message.subject,
+                "body": body,
+                "html": html,
+                "from_email": message.from_email,
+            },
+        )
 
     # --- usernames carry no personal data ------------------------------------
     def populate_username(self, request, user) -> None:

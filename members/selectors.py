@@ -387,3 +387,32 @@ def api_tokens_of(*, user) -> QuerySet:
     from .models import ApiToken
 
     return ApiToken.objects.filter(user=user).select_related("unit").order_by("-created_at", "-pk")
+
+
+# --- messages about a person's own account ------------------------------------------
+
+#: Where an account message's content (a code, a link with a key) waits for the
+#: worker that sends it: never in the outbox row (members.services.account_message_send).
+ACCOUNT_MESSAGE_CACHE_PREFIX = "members:account-message:"
+
+
+def account_message_content(message_key: str) -> dict | None:
+    """What an account message says (``{"sms": …}`` or the mail's ``subject``,
+    ``body``, ``html``, ``from_email``), kept only until its code expires
+    (members.services.account_message_send); None once expired."""
+    from django.core.cache import cache
+
+    if not message_key:
+        return None
+    return cache.get(ACCOUNT_MESSAGE_CACHE_PREFIX + message_key)
+
+
+def account_message_contents(message_keys: list[str]) -> dict[str, dict]:
+    """The contents of several account messages in one cache round trip (a send batch)."""
+    from django.core.cache import cache
+
+    keys = [key for key in message_keys if key]
+    if not keys:
+        return {}
+    found = cache.get_many([ACCOUNT_MESSAGE_CACHE_PREFIX + key for key in keys])
+    return {key[len(ACCOUNT_MESSAGE_CACHE_PREFIX) :]: value for key, value in found.items()}

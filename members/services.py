@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import signals
 from .errors import MembersError
@@ -620,3 +621,87 @@ def api_token_touch(*, token: ApiToken) -> None:
     if token.last_used_at is None or now - token.last_used_at >= TOKEN_TOUCH_EVERY:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+
+
+# --- messages about a person's own account ------------------------------------------
+
+ACCOUNT_MESSAGE_KINDS = ("verification_code", "unknown_account", "account_exists", "mail")
+
+
+def _account_text(kind: str, code: str) -> str:
+    if kind == "verification_code":
+        minutes = max(1, settings.ACCOUNT_PHONE_VERIFICATION_TIMEOUT // 60)
+        return _("【协同育人门户】您的验证码是 %(code)s，%(minutes)s分钟内有效。请勿告诉他人。") % {
+            "code": code,
+            "minutes": minutes,
+        }
+    if kind == "unknown_account":
+        return _("【协同育人门户】该手机号尚未注册，请先注册账号。")
+    return _("【协同育人门户】该手机号已注册，请直接登录。")
+
+
+def account_message_send(
+    *,
+    kind: str,
+    phone: str = "",
+    email: str = "",
+    code: str = "",
+    user=None,
+    mail: dict | None = None,
+) -> None:
+    """Send a message about the person's own account through the outbox.
+
+    ``kind``: ``verification_code`` (needs ``code``), ``unknown_account``,
+    ``account_exists`` (texts to ``phone``) or ``mail`` (to ``email``; ``mail``
+    holds what allauth rendered: ``template``, ``subject``, ``body``, ``html``,
+    ``from_email``). The words are rendered now, in the request's language; the
+    secret part (the code, a link with a key: the whole rendered content) goes
+    to a short-lived cache entry (``ACCOUNT_PHONE_VERIFICATION_TIMEOUT``), never
+    to the outbox row, which names only the kind and the masked address. The
+    ``account_message_requested`` signal makes events write the row (one per
+    message, unique by its random key) in the caller's transaction; a worker
+    sends it once that commits, without quiet hours (a code is asked for now).
+    A message whose entry expired before a worker got to it is skipped.
+    """
+    import secrets
+
+    from django.core.cache import cache
+
+    from .selectors import ACCOUNT_MESSAGE_CACHE_PREFIX
+
+    if kind not in ACCOUNT_MESSAGE_KINDS:
+        raise ValueError(f"unknown account message kind {kind!r}")
+    if kind == "mail":
+        if not email or not mail:
+            raise ValueError("an account mail needs an address and its rendered content")
+        content = {
+            "subject": mail.get("subject", ""),
+            "body": mail.get("body", ""),
+            "html": mail.get("html", ""),
+            "from_email": mail.get("from_email", ""),
+        }
+        phone = ""
+    else:
+        if not phone:
+            raise ValueError("an account text needs a phone number")
+        if kind == "verification_code" and not code:
+            raise ValueError("a verification code text needs the code")
+        content = {"sms": _account_text(kind, code)}
+        email = ""
+    if user is not None and (not isinstance(user, User) or user.pk is None):
+        user = None
+    message_key = secrets.token_hex(16)
+    cache.set(
+        ACCOUNT_MESSAGE_CACHE_PREFIX + message_key,
+        content,
+        timeout=settings.ACCOUNT_PHONE_VERIFICATION_TIMEOUT,
+    )
+    signals.account_message_requested.send(
+        sender=User,
+        message_key=message_key,
+        kind=kind,
+        template=(mail or {}).get("template", ""),
+        phone=phone,
+        email=email,
+        user=user,
+    )

@@ -10,6 +10,7 @@ from members.models import ConsentRecord
 from members.tests.factories import GuardianFactory, UserFactory
 from members.tests.family_support import (  # noqa: F401 - fixture
     PASSWORD,
+    committed,
     last_code,
     login,
     signup_by_phone,
@@ -70,16 +71,17 @@ def test_wrong_code_is_refused_and_leaves_the_number_unverified(client, sms_outb
 
 
 def test_signup_by_email_only(client, sms_outbox):
-    response = client.post(
-        "/accounts/signup/",
-        {
-            "phone": "",
-            "email": "Mother@Example.cn",
-            "password1": PASSWORD,
-            "password2": PASSWORD,
-            "agree_privacy": "on",
-        },
-    )
+    with committed():
+        response = client.post(
+            "/accounts/signup/",
+            {
+                "phone": "",
+                "email": "Mother@Example.cn",
+                "password1": PASSWORD,
+                "password2": PASSWORD,
+                "agree_privacy": "on",
+            },
+        )
     assert response.status_code == 302
     user = User.objects.get(email="mother@example.cn")
     assert user.phone is None
@@ -149,7 +151,8 @@ def test_change_phone_verifies_the_new_number_and_updates_the_guardian(client, s
     client.force_login(guardian.user)
 
     # when they change to a new number and enter the code texted to it
-    response = client.post("/accounts/phone/change/", {"phone": "13900002222"})
+    with committed():
+        response = client.post("/accounts/phone/change/", {"phone": "13900002222"})
     assert response.status_code == 302
     code = last_code(sms_outbox, "13900002222")
     response = client.post("/accounts/phone/verify/", {"code": code})
@@ -175,7 +178,8 @@ def test_password_change_and_reset(client):
     assert user.check_password(PASSWORD)
 
     client.logout()
-    response = client.post("/accounts/password/reset/", {"email": "mum@example.cn"})
+    with committed():
+        response = client.post("/accounts/password/reset/", {"email": "mum@example.cn"})
     assert response.status_code == 302
     assert len(mail.outbox) == 1
     assert "/accounts/password/reset/key/" in mail.outbox[0].body
@@ -218,16 +222,17 @@ def test_account_management_pages_use_the_portal_layout(client, path):
 def test_email_verification_link_confirms_the_address(client, sms_outbox):
     from allauth.account.models import EmailAddress
 
-    client.post(
-        "/accounts/signup/",
-        {
-            "phone": "",
-            "email": "mum@example.cn",
-            "password1": PASSWORD,
-            "password2": PASSWORD,
-            "agree_privacy": "on",
-        },
-    )
+    with committed():
+        client.post(
+            "/accounts/signup/",
+            {
+                "phone": "",
+                "email": "mum@example.cn",
+                "password1": PASSWORD,
+                "password2": PASSWORD,
+                "agree_privacy": "on",
+            },
+        )
     link = re.search(r"http://testserver(/accounts/confirm-email/[^/\s]+/)", mail.outbox[0].body)
     assert client.get(link.group(1)).status_code == 200
     response = client.post(link.group(1))
@@ -241,7 +246,8 @@ def test_sign_in_with_a_texted_code_when_the_password_is_forgotten(client, sms_o
     assert "用短信验证码登录" in client.get("/accounts/login/").content.decode()
 
     # when they ask for a code by phone and enter it
-    response = client.post("/accounts/login/code/", {"phone": "13700001111", "email": ""})
+    with committed():
+        response = client.post("/accounts/login/code/", {"phone": "13700001111", "email": ""})
     assert response["Location"].startswith("/accounts/login/code/confirm/")
     code = last_code(sms_outbox, "13700001111")
     response = client.post("/accounts/login/code/confirm/", {"code": code})

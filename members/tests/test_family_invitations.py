@@ -351,16 +351,17 @@ def test_a_new_grandparent_signs_up_from_the_link_and_comes_back_to_join(
     )
 
     # and after signing up by phone and entering the code she lands back on the invitation
-    client.post(
-        f"/accounts/signup/?next={path}",
-        {
-            "phone": "13600001111",
-            "password1": "Lantern-river-42",
-            "password2": "Lantern-river-42",
-            "agree_privacy": "on",
-            "next": path,
-        },
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            f"/accounts/signup/?next={path}",
+            {
+                "phone": "13600001111",
+                "password1": "Lantern-river-42",
+                "password2": "Lantern-river-42",
+                "agree_privacy": "on",
+                "next": path,
+            },
+        )
     code = re.search(r"\b(\d{6})\b", sms_outbox[-1].text).group(1)
     response = client.post("/accounts/phone/verify/", {"code": code})
     assert response["Location"] == path

@@ -25,6 +25,7 @@ from django.utils import translation
 from members.tests.factories import UserFactory
 from members.tests.family_support import (  # noqa: F401 - fixture
     PASSWORD,
+    committed,
     last_code,
     sms_outbox_fixture,
 )
@@ -180,11 +181,12 @@ def test_sign_up_with_mismatched_passwords_says_so(client):
 
 def test_phone_verification_page_wrong_code_and_message(client, sms_outbox):
     # given a parent who signed up by phone
-    response = client.post(
-        "/accounts/signup/",
-        {"phone": PHONE, "password1": PASSWORD, "password2": PASSWORD, "agree_privacy": "on"},
-        follow=True,
-    )
+    with committed():
+        response = client.post(
+            "/accounts/signup/",
+            {"phone": PHONE, "password1": PASSWORD, "password2": PASSWORD, "agree_privacy": "on"},
+            follow=True,
+        )
     # then the code page names the number masked, and so does the message
     text = assert_plain_chinese(response, "验证码", MASKED)
     assert f"验证码已发送到 {MASKED}。" in messages_of(response)
@@ -229,7 +231,10 @@ def test_password_reset_pages_and_mail(client):
     user = parent(email="mum@example.cn")
     EmailAddress.objects.create(user=user, email="mum@example.cn", verified=True, primary=True)
     assert_plain_chinese(client.get("/accounts/password/reset/"), "邮箱", "重设")
-    response = client.post("/accounts/password/reset/", {"email": "mum@example.cn"}, follow=True)
+    with committed():
+        response = client.post(
+            "/accounts/password/reset/", {"email": "mum@example.cn"}, follow=True
+        )
     assert_plain_chinese(response, "邮件")
     # the mail is from the portal, in Chinese, with no host name as its sender's name
     message = mail.outbox[-1]
@@ -248,16 +253,17 @@ def test_password_reset_pages_and_mail(client):
 
 
 def test_email_confirmation_pages_and_mail(client, sms_outbox):
-    client.post(
-        "/accounts/signup/",
-        {
-            "phone": "",
-            "email": "mum@example.cn",
-            "password1": PASSWORD,
-            "password2": PASSWORD,
-            "agree_privacy": "on",
-        },
-    )
+    with committed():
+        client.post(
+            "/accounts/signup/",
+            {
+                "phone": "",
+                "email": "mum@example.cn",
+                "password1": PASSWORD,
+                "password2": PASSWORD,
+                "agree_privacy": "on",
+            },
+        )
     message = mail.outbox[-1]
     assert message.subject.startswith("【协同育人门户】")
     assert "请打开这个链接完成验证" in message.body
@@ -282,9 +288,10 @@ def test_email_management_for_a_phone_only_parent(client):
     # (allauth prevents enumeration), and its confirmation link says why it fails
     other = UserFactory(email="taken@example.cn", phone="13900000001")
     EmailAddress.objects.create(user=other, email="taken@example.cn", verified=True)
-    response = client.post(
-        "/accounts/email/", {"action_add": "", "email": "taken@example.cn"}, follow=True
-    )
+    with committed():
+        response = client.post(
+            "/accounts/email/", {"action_add": "", "email": "taken@example.cn"}, follow=True
+        )
     assert "验证邮件已发送到 taken@example.cn。" in messages_of(response)
     assert "138****5678 在 127.0.0.1:8000 注册账号时填写了这个邮箱" in mail.outbox[-1].body
     refused = client.get(confirm_email_link())
