@@ -94,9 +94,6 @@ class HttpWeChatClient(WeChatClient):
 
     # Refresh this long before WeChat's expiry (at most; a tenth of a short life).
     REFRESH_MARGIN_SECONDS = 300
-    # How long a refresher may hold the lock, and how long the others wait for it.
-    LOCK_SECONDS = 10
-    WAIT_SECONDS = 5.0
 
     def __init__(
         self,
@@ -115,6 +112,10 @@ class HttpWeChatClient(WeChatClient):
         self.app_id = app_id
         self._secret = app_secret
         self.timeout = (connect_timeout, read_timeout)
+        # The others wait for a refresher as long as its fetch may take; the lock
+        # outlives that, so a refresher that died frees it soon after.
+        self.wait_seconds = connect_timeout + read_timeout + 1
+        self.lock_seconds = int(2 * self.wait_seconds) + 1
         self.token_endpoint = token_endpoint
         self.http = requests.Session()
         # No automatic retries: a retried send could deliver twice; callers decide.
@@ -183,8 +184,8 @@ class HttpWeChatClient(WeChatClient):
         if token is not None:
             return token
         owner = uuid.uuid4().hex
-        deadline = time.monotonic() + self.WAIT_SECONDS
-        while not cache.add(self._lock_key, owner, timeout=self.LOCK_SECONDS):
+        deadline = time.monotonic() + self.wait_seconds
+        while not cache.add(self._lock_key, owner, timeout=self.lock_seconds):
             # Another process is refreshing: wait for its token.
             time.sleep(0.05)
             token = self._stored_token(stale=stale)

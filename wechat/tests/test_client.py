@@ -186,3 +186,14 @@ def test_the_console_backend_accepts_demo_codes_only():
     assert caught.value.errcode == 40029
     assert client.phone_number("demo-13812341234") == "13812341234"
     client.send_subscribe_message(openid="x", template_id="T", page="", data={}, state="formal")
+
+
+def test_the_http_backend_without_credentials_stops_at_the_system_check(settings):
+    from wechat.apps import wechat_settings_check
+
+    settings.WECHAT_BACKEND = "wechat.client.HttpWeChatClient"
+    settings.WECHAT_APP_ID, settings.WECHAT_APP_SECRET = "wx-app", ""
+    (error,) = wechat_settings_check()
+    assert error.id == "wechat.E001" and "WECHAT_APP_SECRET" in error.msg
+    settings.WECHAT_APP_SECRET = "secret"
+    assert wechat_settings_check() == []
