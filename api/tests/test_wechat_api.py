@@ -10,7 +10,7 @@ from members.models import ApiToken, ConsentRecord
 from members.sms import LocmemSMSBackend
 from members.tests.factories import ApiTokenFactory, UserFactory
 from tests.fakes import FakeWeChatServer
-from wechat.models import SubscriptionGrant, WeChatIdentity
+from wechat.models import SubscriptionGrant, SubscriptionTemplate, WeChatIdentity
 from wechat.tests.factories import SubscriptionTemplateFactory, WeChatIdentityFactory
 
 pytestmark = pytest.mark.django_db
@@ -173,3 +173,33 @@ def test_odd_template_ids_are_ignored_not_a_server_error(wechat_server):
     )
     assert answer.status_code == 200
     assert sorted(answer.json()["ignored"]) == sorted(results)
+
+
+def test_the_console_backend_signs_in_with_demo_codes(settings):
+    # the embedded default (make run): no WeChat needed
+    settings.WECHAT_BACKEND = "wechat.client.ConsoleWeChatClient"
+    client = Client()
+    ticket = _post(client, "/login", {"code": "demo-wang"}).json()["binding_ticket"]
+    bound = _post(client, "/phone/bind", {"ticket": ticket, "phone_code": "demo-13812341234"})
+    assert bound.status_code == 200 and bound.json()["user"]["new_account"] is True
+    assert _post(client, "/login", {"code": "demo-wang"}).json()["token"]
+    refused = _post(client, "/login", {"code": "anything-else"})
+    assert refused.status_code == 400 and refused.json()["code"] == "wechat_40029"
+
+
+def test_listing_templates_costs_the_same_few_queries_for_any_number(
+    wechat_server, django_assert_max_num_queries
+):
+    for kind in SubscriptionTemplate.Kind.values:
+        SubscriptionTemplateFactory(kind=kind, template_id=f"T-{kind}")
+    identity = WeChatIdentityFactory()
+    for kind in SubscriptionTemplate.Kind.values:
+        SubscriptionGrant.objects.create(
+            user=identity.user, template_id=f"T-{kind}", answer="accept"
+        )
+    _token, raw = ApiTokenFactory.create(user=identity.user, scopes=["read"])
+    # token lookup + touch, the templates, the grants' counts
+    with django_assert_max_num_queries(5):
+        answer = Client().get("/api/v1/wechat/subscriptions", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert answer.status_code == 200
+    assert answer.json()["grants_left"] == dict.fromkeys(SubscriptionTemplate.Kind.values, 1)
