@@ -353,6 +353,8 @@ class FakeWeChatServer(ThreadingHTTPServer):
         refused = self._credentials_ok(request.get("appid"), request.get("secret"))
         if refused:
             return refused
+        if request.get("grant_type") != "client_credential":
+            return {"errcode": 40002, "errmsg": "invalid grant_type"}
         now = time.time()
         with self.lock:
             self.calls["token"] += 1
@@ -385,6 +387,8 @@ class FakeWeChatServer(ThreadingHTTPServer):
         refused = self._credentials_ok(query.get("appid"), query.get("secret"))
         if refused:
             return refused
+        if query.get("grant_type") != "authorization_code":
+            return {"errcode": 40002, "errmsg": "invalid grant_type"}
         code = query.get("js_code", "")
         with self.lock:
             self.calls["code2session"] += 1
