@@ -215,15 +215,22 @@ class HttpWeChatClient(WeChatClient):
             if cache.get(self._lock_key) == owner:
                 cache.delete(self._lock_key)
 
+    def _token_for_call(self, *, stale: str | None = None) -> str:
+        # A token fetch that got no answer is not the call: the call was never made.
+        try:
+            return self.access_token(stale=stale)
+        except WeChatNoAnswer as error:
+            raise WeChatUnreachable(f"access token: {error.errmsg}") from None
+
     def _with_token(self, path: str, body: dict) -> dict:
-        token = self.access_token()
+        token = self._token_for_call()
         try:
             return self._request("POST", path, params={"access_token": token}, body=body)
         except WeChatError as error:
             if error.errcode not in ACCESS_TOKEN_ERRORS:
                 raise
             logger.info("WeChat refused the access token (%s); refreshing", error.errcode)
-        token = self.access_token(stale=token)
+        token = self._token_for_call(stale=token)
         return self._request("POST", path, params={"access_token": token}, body=body)
 
     # --- the interface ----------------------------------------------------------
