@@ -11,10 +11,12 @@ broker is down (the beat pass sends them). Connected in EventsConfig.ready.
 
 from __future__ import annotations
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.dispatch import receiver
 
 from bookings.signals import booking_cancelled, booking_created, bookings_promoted
 from members.signals import account_message_requested, family_invitation_created
+from notifications.selectors import wechat_reach_register
 
 from . import reminders
 from .models import Delivery
@@ -70,3 +72,19 @@ def account_message(
         email=email,
         user=user,
     )
+
+
+def _has_wechat_identity(user) -> bool:
+    """Has ``user`` signed in through the mini-program (wechat.WeChatIdentity)?
+    Read through the one-to-one accessor, so a planning query that selected
+    ``user__wechat_identity`` answers without another query."""
+    try:
+        user.wechat_identity  # noqa: B018 - the lookup is the question
+    except ObjectDoesNotExist:
+        return False
+    return True
+
+
+# notifications (below wechat) asks through this hook whether WeChat can reach a
+# person: its defaults rule and the preferences page.
+wechat_reach_register(_has_wechat_identity)

@@ -73,6 +73,7 @@ from members.sms import SMSNotTried, SMSOutcomeUnknown, send_sms_many
 from notifications.selectors import (
     notification_preference_for,
     notification_sms_phone,
+    notification_wechat_reachable,
     sms_allowed_from,
 )
 from notifications.services import notification_create, notifications_create_many
@@ -113,7 +114,8 @@ def _recipient_rows(bookings: list[tuple[int, int]]):
         by_family.setdefault(family_id, []).append(booking_id)
     guardians = (
         Guardian.objects.filter(family_id__in=list(by_family))
-        .select_related("user", "user__notification_preference")
+        # (user__wechat_identity: whether WeChat reaches them, without a query each)
+        .select_related("user", "user__notification_preference", "user__wechat_identity")
         .order_by("pk")
     )
     for guardian in guardians:
@@ -121,6 +123,35 @@ def _recipient_rows(bookings: list[tuple[int, int]]):
             continue
         for booking_id in by_family[guardian.family_id]:
             yield booking_id, guardian
+
+
+# The WeChat subscription template (wechat.SubscriptionTemplate.Kind) of each
+# kind of message; invitations and account messages never go by WeChat.
+WECHAT_KINDS = {
+    Delivery.Purpose.REMINDER: "reminder",
+    Delivery.Purpose.TIME_CHANGED: "time_change",
+    Delivery.Purpose.CANCELLED: "cancellation",
+    Delivery.Purpose.PROMOTED: "promotion",
+    Delivery.Purpose.CONFIRMATION: "receipt",
+    Delivery.Purpose.WITHDRAWN: "receipt",
+}
+
+
+def _sms_row(*, preference, due_at, starts_at, note: str = "", **fields) -> Delivery:
+    """A text row, due outside the guardian's quiet hours (skipped if they last
+    until ``starts_at``)."""
+    sms_due = sms_allowed_from(preference=preference, when=due_at)
+    row = Delivery(channel=Delivery.Channel.SMS, due_at=sms_due, note=note, **fields)
+    if sms_due != due_at and starts_at is not None and sms_due >= starts_at:
+        # Quiet hours last until the start: better no text than a 07:00 text
+        # about something that already began.
+        row.status = Delivery.Status.SKIPPED
+        row.note = note + _("免打扰时段持续到开始之后，未发短信。")
+    elif sms_due != due_at:
+        row.note = note + _("免打扰时段，短信推迟到 %(time)s。") % {
+            "time": f"{timezone.localtime(sms_due):%H:%M}"
+        }
+    return row
 
 
 def _channel_rows(
@@ -133,20 +164,16 @@ def _channel_rows(
         rows.append(Delivery(channel=Delivery.Channel.INBOX, due_at=due_at, **fields))
     if preference.by_email and user.email:
         rows.append(Delivery(channel=Delivery.Channel.EMAIL, due_at=due_at, **fields))
+    if (
+        preference.by_wechat
+        and fields.get("purpose") in WECHAT_KINDS
+        and notification_wechat_reachable(user=user)
+    ):
+        # Not held back by the quiet hours: WeChat files it silently under 服务通知.
+        rows.append(Delivery(channel=Delivery.Channel.WECHAT, due_at=due_at, **fields))
     phone = notification_sms_phone(user=user, guardian=guardian)
     if preference.by_sms and phone:
-        sms_due = sms_allowed_from(preference=preference, when=due_at)
-        row = Delivery(channel=Delivery.Channel.SMS, due_at=sms_due, **fields)
-        if sms_due != due_at and starts_at is not None and sms_due >= starts_at:
-            # Quiet hours last until the start: better no text than a 07:00 text
-            # about something that already began.
-            row.status = Delivery.Status.SKIPPED
-            row.note = _("免打扰时段持续到开始之后，未发短信。")
-        elif sms_due != due_at:
-            row.note = _("免打扰时段，短信推迟到 %(time)s。") % {
-                "time": f"{timezone.localtime(sms_due):%H:%M}"
-            }
-        rows.append(row)
+        rows.append(_sms_row(preference=preference, due_at=due_at, starts_at=starts_at, **fields))
     for row in rows:
         row.user = user
         row.scheduled_for = scheduled_for
@@ -367,7 +394,7 @@ def invitation_notice_create(
         row.channel, row.address = Delivery.Channel.SMS, invitation.phone
         account = (
             User.objects.filter(phone=invitation.phone, is_active=True)
-            .select_related("notification_preference")
+            .select_related("notification_preference", "wechat_identity")
             .first()
         )
         if account is not None:
@@ -1233,7 +1260,8 @@ def _load(delivery_ids: list[int], token: str) -> list[Delivery]:
     rows = list(
         _ours(token)
         .filter(pk__in=delivery_ids)
-        .select_related("booking", "user", "invitation__invited_by")
+        # (user__wechat_identity: the defaults rule asks whether WeChat reaches them)
+        .select_related("booking", "user", "user__wechat_identity", "invitation__invited_by")
         .order_by("pk")
     )
     offerings = Offering.objects.in_bulk({row.offering_id for row in rows if row.offering_id})
@@ -1515,6 +1543,166 @@ def _send_sms(rows: list[Delivery], token: str, renderer: _Renderer, outcome: _O
         outcome.add("released", _release(untried, token, results[-1]))
 
 
+# What a WeChat subscription message says in its short fields: a note (thing,
+# at most 20 characters) and a status (phrase, at most 5 Chinese characters).
+def _wechat_note_and_status(delivery: Delivery) -> tuple[str, str]:
+    purpose = delivery.purpose
+    booking = delivery.booking
+    if purpose == Delivery.Purpose.REMINDER:
+        return _("即将开始，请准时参加"), _("即将开始")
+    if purpose == Delivery.Purpose.TIME_CHANGED:
+        return _("时间已变更，报名仍有效"), _("时间变更")
+    if purpose == Delivery.Purpose.CANCELLED:
+        return _("已取消，无需前往"), _("已取消")
+    if purpose == Delivery.Purpose.PROMOTED:
+        return _("已转为正式报名，不能参加请及时取消"), _("候补转正")
+    if purpose == Delivery.Purpose.WITHDRAWN:
+        return _("您的报名已取消"), _("已取消报名")
+    if booking is not None and booking.status == Booking.Status.WAITING:
+        return _("已进入候补，有空位会按顺序转正"), _("候补中")
+    return _("报名成功"), _("报名成功")
+
+
+def _wechat_values(delivery: Delivery, info: OfferingInfo) -> dict[str, str]:
+    """The portal's texts by name, as wechat.services.subscription_deliver takes
+    them (the template's field map picks and shapes them): from the same
+    OfferingInfo as every other channel."""
+    note, status = _wechat_note_and_status(delivery)
+    venue = info.venue or (_("线上") if info.online_url else "")
+    return {
+        "title": info.title,
+        "starts_at": delivery.offering.starts_at.isoformat(),
+        "venue": venue,
+        "note": note,
+        "status": status,
+        "reference": str(delivery.booking_id or delivery.pk),
+    }
+
+
+def _wechat_fallback(row: Delivery, reason: str) -> str:
+    """WeChat could not carry the message: one text instead, if the guardian has
+    a number and no text of this message exists yet, else one in-site notice.
+    The unique keys make this happen at most once per message, however often
+    it is tried. Returns the delivery log's note for the WeChat row."""
+    user = row.user
+    # (after a refusal the preference just changed: read it again)
+    user._state.fields_cache.pop("notification_preference", None)
+    preference = notification_preference_for(user=user)
+    now = timezone.now()
+    fields = {
+        "user": user,
+        "offering_id": row.offering_id,
+        "booking_id": row.booking_id,
+        "purpose": row.purpose,
+        "offset_minutes": row.offset_minutes,
+        "scheduled_for": row.scheduled_for,
+        "is_late": row.is_late,
+    }
+    starts_at = None if row.purpose == Delivery.Purpose.CANCELLED else row.offering.starts_at
+    written = ""
+    if notification_sms_phone(user=user):
+        text = _sms_row(
+            preference=preference,
+            due_at=now,
+            starts_at=starts_at,
+            note=_("微信订阅消息未能送达，改发短信。"),
+            **fields,
+        )
+        if _insert_once(text):
+            written = "sms"
+    if not written and _insert_once(
+        Delivery(
+            channel=Delivery.Channel.INBOX,
+            due_at=now,
+            note=_("微信订阅消息未能送达，改发站内通知。"),
+            **fields,
+        )
+    ):
+        written = "inbox"
+    if written:
+        _kick_after_commit()
+    target = {
+        "sms": _("已改发短信。"),
+        "inbox": _("已改发站内通知。"),
+        "": _("已有短信或站内通知，不再重发。"),
+    }[written]
+    return f"{reason}，{target}"
+
+
+def _insert_once(row: Delivery) -> bool:
+    """Write ``row`` unless its unique key is taken (then nothing)."""
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:
+        return False
+    return True
+
+
+def _send_wechat(rows: list[Delivery], token: str, renderer: _Renderer, outcome: _Outcome) -> None:
+    """WeChat subscription messages, one call each (wechat.services.subscription_deliver
+    spends one acceptance from the ledger, then calls WeChat), outside any
+    transaction that holds locks. Each row is committed as sent before its call
+    (at most once, as for texts); then its outcome decides: sent; no acceptance
+    left, refused (43101: the channel is turned off) or a message WeChat will not
+    take → a text or an in-site notice instead (``_wechat_fallback``); WeChat
+    busy → back to pending with the usual backoff (the acceptance is given back)."""
+    from wechat.services import DeliverOutcome, subscription_deliver
+
+    reasons = {
+        DeliverOutcome.NO_GRANT: _("没有可用的微信订阅次数"),
+        DeliverOutcome.REFUSED: _("用户在微信中拒收（43101），已关闭微信渠道"),
+        DeliverOutcome.FAILED: _("微信未接受这条消息（模板或内容有误）"),
+    }
+    for row in rows:
+        try:
+            values = _wechat_values(row, renderer.info(row))
+        except Exception as error:
+            logger.warning("delivery %s could not be rendered: %s", row.pk, error)
+            _record_failure(row, error, token=token)
+            outcome.add("failed")
+            continue
+        if not _mark_sent(row, token):
+            outcome.add("not-ours")
+            continue
+        try:
+            result = subscription_deliver(
+                user=row.user,
+                kind=WECHAT_KINDS[row.purpose],
+                values=values,
+                reference=f"delivery-{row.pk}",
+            )
+        except Exception as error:
+            # Its outcome is unknown (the acceptance may be spent, the message may
+            # have gone): not tried again, told another way.
+            logger.warning("WeChat delivery %s failed: %s", row.pk, error)
+            result = DeliverOutcome.FAILED
+        if result == DeliverOutcome.SENT:
+            outcome.add("sent")
+            continue
+        if result == DeliverOutcome.RETRY:
+            if row.attempts + 1 < settings.REMINDER_MAX_ATTEMPTS:
+                fields = _failure_fields(row, RuntimeError("WeChat busy"))
+                fields["note"] = _("微信暂时无法送达，稍后重试。")
+                Delivery.objects.filter(pk=row.pk, claim_token=token).update(**fields)
+                outcome.add("retry")
+                continue
+            reason = _("微信多次无法送达")
+            status = Delivery.Status.FAILED
+        else:
+            reason = reasons[result]
+            status = (
+                Delivery.Status.FAILED
+                if result == DeliverOutcome.FAILED
+                else Delivery.Status.SKIPPED
+            )
+        note = _wechat_fallback(row, reason)
+        Delivery.objects.filter(pk=row.pk, claim_token=token).update(
+            status=status, note=note[:300], claim_token=None
+        )
+        outcome.add("fallback")
+
+
 def delivery_send_batch(*, delivery_ids: list[int], claim_token: str) -> dict[str, int]:
     """Send claimed rows; each row at most once (see the module docstring).
 
@@ -1539,6 +1727,8 @@ def delivery_send_batch(*, delivery_ids: list[int], claim_token: str) -> dict[st
             _send_sms(by_channel[Delivery.Channel.SMS], token, renderer, outcome)
         if by_channel.get(Delivery.Channel.EMAIL):
             _send_email(by_channel[Delivery.Channel.EMAIL], token, renderer, outcome)
+        if by_channel.get(Delivery.Channel.WECHAT):
+            _send_wechat(by_channel[Delivery.Channel.WECHAT], token, renderer, outcome)
     return dict(outcome)
 
 

@@ -50,7 +50,15 @@ class NotificationAdmin(_DistrictOnly, admin.ModelAdmin):
 
 @admin.register(NotificationPreference)
 class NotificationPreferenceAdmin(_DistrictOnly, admin.ModelAdmin):
-    list_display = ["user", "in_site", "by_email", "by_sms", "quiet_start", "quiet_end"]
+    list_display = [
+        "user",
+        "in_site",
+        "by_wechat",
+        "by_email",
+        "by_sms",
+        "quiet_start",
+        "quiet_end",
+    ]
     raw_id_fields = ["user"]
 
     def has_add_permission(self, request):

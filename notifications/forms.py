@@ -3,6 +3,9 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import NotificationPreference
 
+# Sent by the preferences page with the WeChat box: "the person saw it" (see below).
+WECHAT_SHOWN = "by_wechat_shown"
+
 
 class PreferenceForm(forms.ModelForm):
     """The guardian's channels and SMS quiet hours.
@@ -27,7 +30,20 @@ class PreferenceForm(forms.ModelForm):
     def __init__(self, *args, lines=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.lines = {line.field: line for line in lines}
+        if "by_wechat" in self.lines and (not self.is_bound or self.data.get(WECHAT_SHOWN)):
+            # Only someone who signed in through the mini-program is asked about
+            # WeChat; for everyone else the saved value stays as it is. An
+            # unticked box sends nothing, so the page also sends WECHAT_SHOWN:
+            # data without it (a client that does not offer the box) keeps the
+            # saved value rather than turning WeChat off.
+            self.fields["by_wechat"] = forms.BooleanField(
+                label=_("微信订阅消息"),
+                required=False,
+                initial=self.instance.by_wechat,
+            )
         for name, line in self.lines.items():
+            if name not in self.fields:
+                continue
             field = self.fields[name]
             field.help_text = line.description
             if not line.available:
@@ -35,6 +51,11 @@ class PreferenceForm(forms.ModelForm):
                 field.disabled = True
                 self.initial[name] = False
 
+    @property
+    def offers_wechat(self) -> bool:
+        return "by_wechat" in self.fields
+
     def channel_rows(self):
         """(bound field, line) for each channel, in the page's order."""
-        return [(self[name], self.lines.get(name)) for name in ("in_site", "by_email", "by_sms")]
+        names = ("in_site", "by_wechat", "by_email", "by_sms")
+        return [(self[name], self.lines.get(name)) for name in names if name in self.fields]

@@ -50,6 +50,11 @@ class NotificationPreference(models.Model):
     by_email = models.BooleanField(_("电子邮件"), default=True)
     in_site = models.BooleanField(_("站内通知"), default=True)
     by_sms = models.BooleanField(_("短信"), default=False)
+    # WeChat subscription messages (订阅消息), for someone who signed in through the
+    # mini-program. On unless the person turned it off (or refused in WeChat:
+    # notification_wechat_off): someone who saved the page before binding WeChat
+    # never chose about it, so binding later turns it on.
+    by_wechat = models.BooleanField(_("微信订阅消息"), default=True)
     quiet_start = models.TimeField(_("免打扰开始"), default=datetime.time(22, 0))
     quiet_end = models.TimeField(_("免打扰结束"), default=datetime.time(7, 0))
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)

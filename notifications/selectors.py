@@ -36,24 +36,48 @@ def _has_verified_phone(user) -> bool:
     return bool(getattr(user, "phone", "") and getattr(user, "phone_verified", False))
 
 
+# Whether a person can be reached by WeChat subscription messages (has signed in
+# through the mini-program) is known above this app (wechat): the app that can
+# tell registers a check here (events/receivers.py), as bookings' listeners do.
+_wechat_reach_checks: list = []
+
+
+def wechat_reach_register(check) -> None:
+    """``check(user) -> bool``: does ``user`` have a WeChat identity? (Registered once.)"""
+    if check not in _wechat_reach_checks:
+        _wechat_reach_checks.append(check)
+
+
+def notification_wechat_reachable(*, user) -> bool:
+    """Can WeChat subscription messages reach ``user`` at all?"""
+    if not getattr(user, "pk", None):
+        return False
+    return any(check(user) for check in _wechat_reach_checks)
+
+
 def notification_defaults_for(*, user) -> dict:
     """The one rule for how a person is told before they choose: the channels
     follow what they have.
 
     - the portal's inbox, always;
     - email when there is an address;
-    - SMS when there is a verified mobile number and no email address (a parent
-      who signed up with her phone is reached on it), never 22:00–07:00
-      (Asia/Shanghai).
+    - WeChat subscription messages once they have signed in through the
+      mini-program (``by_wechat``); a message WeChat cannot carry (no
+      acceptance left, refused) falls back to SMS, else the inbox;
+    - SMS when there is a verified mobile number and neither an email address
+      nor WeChat (a parent who signed up with her phone is reached on it),
+      never 22:00–07:00 (Asia/Shanghai).
 
     Used by the outbox (through :func:`notification_preference_for`) and by the
     preferences page, which shows these as ticked until the person saves.
     """
     has_email = bool(getattr(user, "email", ""))
+    has_wechat = notification_wechat_reachable(user=user)
     return {
         "in_site": True,
         "by_email": has_email,
-        "by_sms": _has_verified_phone(user) and not has_email,
+        "by_sms": _has_verified_phone(user) and not has_email and not has_wechat,
+        "by_wechat": has_wechat,
         "quiet_start": DEFAULT_QUIET_START,
         "quiet_end": DEFAULT_QUIET_END,
     }
@@ -186,6 +210,19 @@ def notification_channel_lines(*, user, preference: NotificationPreference) -> l
                 description=_("您还没有登记邮箱，所以不会收到邮件。"),
                 action_label=_("添加邮箱"),
                 action_url=_url("account_email"),
+            )
+        )
+    if notification_wechat_reachable(user=user):
+        # Only for someone who signed in through the mini-program.
+        lines.append(
+            ChannelLine(
+                field="by_wechat",
+                available=True,
+                description=_(
+                    "微信订阅消息：%(what)s，在微信的「服务通知」里收到。您在小程序里每同意一次订阅，"
+                    "我们才能发一条；次数用完或您拒收时，改发短信（没有手机号就发站内通知）。"
+                )
+                % {"what": what},
             )
         )
     phone = notification_sms_phone(user=user)
