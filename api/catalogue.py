@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 from decimal import Decimal
 
-from django.http import Http404
+from django.conf import settings
+from django.core.cache import cache
+from django.http import Http404, HttpResponse
+from django.utils.translation import get_language
 from ninja import Path, Query, Router, Schema
+from ninja.responses import NinjaJSONEncoder
 from pydantic import Field
 
 from bookings.models import Booking
@@ -149,17 +154,19 @@ class FacetValueOut(Schema):
 FacetValueOut.model_rebuild()
 
 
-def facet_out(value: FacetValue) -> FacetValueOut:
-    return FacetValueOut(
-        value=value.value,
-        label=value.label,
-        count=value.count,
-        selected=value.selected,
-        children=[facet_out(child) for child in value.children],
-    )
+def facet_out(value: FacetValue) -> dict:
+    """A facet value as FacetValueOut's JSON (a plain dict: a district's catalogue
+    has hundreds of values, and a validated model each cost more than the query)."""
+    return {
+        "value": value.value,
+        "label": value.label,
+        "count": value.count,
+        "selected": value.selected,
+        "children": [facet_out(child) for child in value.children],
+    }
 
 
-class NamedOut(Schema):
+class CatalogueRefOut(Schema):
     id: int
     name: str
 
@@ -174,9 +181,9 @@ class CourseCardOut(Schema):
     mode: str
     mode_label: str
     credits: Decimal
-    parent_school: NamedOut
+    parent_school: CatalogueRefOut
     region: str | None = None
-    term: NamedOut
+    term: CatalogueRefOut
     themes: list[str]
     next_start: datetime.datetime | None = Field(None, description="下一个可报名场次的开始时间")
     has_free: bool = Field(description="有场次还有空位")
@@ -184,30 +191,31 @@ class CourseCardOut(Schema):
     miniprogram_path: str
 
 
-def _card(course) -> CourseCardOut:
+def _card(course) -> dict:
+    """A course card as CourseCardOut's JSON (a plain dict, as facet_out)."""
     school = course.parent_school
-    return CourseCardOut(
-        id=course.pk,
-        title=course.title,
-        summary=course.summary,
-        audience=course.audience,
-        level=course.level,
-        level_label=course.get_level_display(),
-        mode=course.mode,
-        mode_label=course.get_mode_display(),
-        credits=course.credits,
-        parent_school=NamedOut(id=school.pk, name=school.name),
-        region=school.region.name if school.region_id else None,
-        term=NamedOut(id=course.term_id, name=str(course.term)),
-        themes=list(course.theme_names),
-        next_start=course.next_start,
-        has_free=bool(course.has_free),
-        search_partial=bool(getattr(course, "search_partial", False)),
-        miniprogram_path=f"pages/course/detail?id={course.pk}",
-    )
+    return {
+        "id": course.pk,
+        "title": course.title,
+        "summary": course.summary,
+        "audience": course.audience,
+        "level": course.level,
+        "level_label": course.get_level_display(),
+        "mode": course.mode,
+        "mode_label": course.get_mode_display(),
+        "credits": course.credits,
+        "parent_school": {"id": school.pk, "name": school.name},
+        "region": school.region.name if school.region_id else None,
+        "term": {"id": course.term_id, "name": str(course.term)},
+        "themes": list(course.theme_names),
+        "next_start": course.next_start,
+        "has_free": bool(course.has_free),
+        "search_partial": bool(getattr(course, "search_partial", False)),
+        "miniprogram_path": f"pages/course/detail?id={course.pk}",
+    }
 
 
-class SearchOut(Schema):
+class CatalogueSearchOut(Schema):
     words: list[str] = Field(description="实际搜索的词")
     ignored: bool = Field(description="输入的内容里没有可搜索的词（如只有标点）")
 
@@ -219,7 +227,7 @@ class CatalogueOut(Schema):
         description="每个筛选项的取值与课程数（不计该项自身的选择），与课程页相同"
     )
     free_count: int = Field(description="有空位的课程数")
-    search: SearchOut
+    search: CatalogueSearchOut
     next_cursor: str | None = None
     limit: int
 
@@ -273,6 +281,28 @@ def catalogue(request, filters: Query[CatalogueQuery]):
         for name in CATALOGUE_FILTERS
         if (value := getattr(filters, name)) not in (None, "")
     }
+    # The answer is the same for every caller (nothing in it is the family's), so,
+    # like the page's content, it is shared for COURSE_CATALOGUE_CACHE_SECONDS; the
+    # course and session answers are always live.
+    seconds = settings.COURSE_CATALOGUE_CACHE_SECONDS
+    key = _answer_cache_key(data, filters.cursor, filters.limit)
+    content = cache.get(key) if seconds > 0 else None
+    if content is None:
+        content = json.dumps(_catalogue_answer(data, filters), cls=NinjaJSONEncoder)
+        if seconds > 0:
+            cache.set(key, content, seconds)
+    return HttpResponse(content, content_type="application/json; charset=utf-8")
+
+
+def _answer_cache_key(data: dict, cursor: str | None, limit: int) -> str:
+    text = "&".join(f"{name}={data[name]}" for name in sorted(data))
+    digest = hashlib.sha256(f"{text}|{cursor or ''}|{limit}".encode()).hexdigest()[:32]
+    return f"api:catalogue:v1:{get_language()}:{digest}"
+
+
+def _catalogue_answer(data: dict, filters: CatalogueQuery) -> dict:
+    """CatalogueOut's JSON, built as plain dicts and encoded once (the response
+    schema documents it; tests check the two agree)."""
     scope = _cursor_scope(data)
     after = _key_from_cursor(filters.cursor, scope)
     found = selectors.course_catalogue_slice(data=data, after=after, per_page=filters.limit)
@@ -284,23 +314,24 @@ def catalogue(request, filters: Query[CatalogueQuery]):
     next_cursor = None
     if found.next_key is not None:
         next_cursor = cursor_make(list(found.next_key), scope=scope)
-    return CatalogueOut(
-        items=[_card(course) for course in found.courses],
-        total=found.total,
-        facets={name: [facet_out(v) for v in values] for name, values in result.facets.items()},
-        free_count=result.free_count,
-        search=SearchOut(
-            words=[word.text for word in result.search_words], ignored=result.search_ignored
-        ),
-        next_cursor=next_cursor,
-        limit=filters.limit,
-    )
+    return {
+        "items": [_card(course) for course in found.courses],
+        "total": found.total,
+        "facets": {name: [facet_out(v) for v in values] for name, values in result.facets.items()},
+        "free_count": result.free_count,
+        "search": {
+            "words": [word.text for word in result.search_words],
+            "ignored": result.search_ignored,
+        },
+        "next_cursor": next_cursor,
+        "limit": filters.limit,
+    }
 
 
 # A course and a session ---------------------------------------------------------------
 
 
-class SessionOut(Schema):
+class CatalogueSessionOut(Schema):
     id: int
     offering_id: int
     course_id: int
@@ -317,9 +348,9 @@ class SessionOut(Schema):
     decision: DecisionOut
 
 
-def session_out(row, *, course, positions: dict[int, int]) -> SessionOut:
+def session_out(row, *, course, positions: dict[int, int]) -> CatalogueSessionOut:
     session, offering = row.session, row.session.offering
-    return SessionOut(
+    return CatalogueSessionOut(
         id=session.pk,
         offering_id=offering.pk,
         course_id=course.pk,
@@ -337,13 +368,13 @@ def session_out(row, *, course, positions: dict[int, int]) -> SessionOut:
     )
 
 
-class InstructorOut(Schema):
+class CatalogueInstructorOut(Schema):
     id: int
     name: str
     tier: str
 
 
-class CourseOut(Schema):
+class CatalogueCourseOut(Schema):
     id: int
     title: str
     summary: str
@@ -354,24 +385,24 @@ class CourseOut(Schema):
     mode: str
     mode_label: str
     credits: Decimal
-    parent_school: NamedOut
+    parent_school: CatalogueRefOut
     region: str | None = None
-    term: NamedOut
+    term: CatalogueRefOut
     themes: list[str]
     stages: list[str]
-    instructors: list[InstructorOut]
-    sessions: list[SessionOut] = Field(description="未结束的场次，最早的在前")
+    instructors: list[CatalogueInstructorOut]
+    sessions: list[CatalogueSessionOut] = Field(description="未结束的场次，最早的在前")
     share: ShareOut
 
 
-def _rows_out(rows, *, course) -> list[SessionOut]:
+def _rows_out(rows, *, course) -> list[CatalogueSessionOut]:
     positions = waiting_positions([row.decision.booking for row in rows])
     return [session_out(row, course=course, positions=positions) for row in rows]
 
 
 @router.get(
     "/courses/{course_id}",
-    response={200: CourseOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: CatalogueCourseOut, 404: ErrorOut, 422: ErrorOut},
     summary="课程详情与场次（实时空位）",
 )
 def course_detail(request, course_id: int = Path(..., ge=1, le=MAX_ID)):
@@ -381,7 +412,7 @@ def course_detail(request, course_id: int = Path(..., ge=1, le=MAX_ID)):
     sessions = selectors.course_sessions(course=course, upcoming_only=True)
     rows = selectors.course_session_rows(sessions=sessions, family=family_of(request.user))
     school = course.parent_school
-    return CourseOut(
+    return CatalogueCourseOut(
         id=course.pk,
         title=course.title,
         summary=course.summary,
@@ -392,13 +423,14 @@ def course_detail(request, course_id: int = Path(..., ge=1, le=MAX_ID)):
         mode=course.mode,
         mode_label=course.get_mode_display(),
         credits=course.credits,
-        parent_school=NamedOut(id=school.pk, name=school.name),
+        parent_school=CatalogueRefOut(id=school.pk, name=school.name),
         region=school.region.name if school.region_id else None,
-        term=NamedOut(id=course.term_id, name=str(course.term)),
+        term=CatalogueRefOut(id=course.term_id, name=str(course.term)),
         themes=[theme.name for theme in course.themes.all()],
         stages=[stage.code for stage in course.stages.all()],
         instructors=[
-            InstructorOut(id=i.pk, name=i.name, tier=i.tier) for i in course.instructors.all()
+            CatalogueInstructorOut(id=i.pk, name=i.name, tier=i.tier)
+            for i in course.instructors.all()
         ],
         sessions=_rows_out(rows, course=course),
         share=share_out(selectors.course_share(course)),
@@ -407,7 +439,7 @@ def course_detail(request, course_id: int = Path(..., ge=1, le=MAX_ID)):
 
 @router.get(
     "/sessions/{session_id}",
-    response={200: SessionOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: CatalogueSessionOut, 404: ErrorOut, 422: ErrorOut},
     summary="场次详情（实时空位）",
 )
 def session_detail(request, session_id: int = Path(..., ge=1, le=MAX_ID)):

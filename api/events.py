@@ -76,13 +76,13 @@ def _card_fields(event: Event) -> dict:
     }
 
 
-class EventListOut(Schema):
+class PublicEventListOut(Schema):
     items: list[EventCardOut]
     next_cursor: str | None = None
     limit: int
 
 
-class EventListQuery(Schema):
+class PublicEventListQuery(Schema):
     kind: Event.Kind | None = Field(None, description="活动类型")
     cursor: str | None = Field(None, description="上一页答复的 next_cursor")
     limit: int = Field(EVENT_LIMIT, ge=1, le=EVENT_MAX_LIMIT)
@@ -90,10 +90,10 @@ class EventListQuery(Schema):
 
 @router.get(
     "/",
-    response={200: EventListOut, 400: ErrorOut, 422: ErrorOut},
+    response={200: PublicEventListOut, 400: ErrorOut, 422: ErrorOut},
     summary="即将举行的活动（已发布，最早的在前）",
 )
-def event_list(request, query: Query[EventListQuery]):
+def event_list(request, query: Query[PublicEventListQuery]):
     kind = query.kind.value if query.kind else ""
     events = selectors.event_list_public(kind=kind).annotate(starts_at=F("offering__starts_at"))
     rows, next_cursor = keyset_page(
@@ -103,14 +103,14 @@ def event_list(request, query: Query[EventListQuery]):
         limit=query.limit,
         scope=f"events:{kind}",
     )
-    return EventListOut(
+    return PublicEventListOut(
         items=[EventCardOut(**_card_fields(event)) for event in rows],
         next_cursor=next_cursor,
         limit=query.limit,
     )
 
 
-class EventOut(EventCardOut):
+class PublicEventOut(EventCardOut):
     description: str
     cancel_closes_at: datetime.datetime | None = None
     decision: DecisionOut
@@ -125,7 +125,7 @@ def _public_event(event_id: int) -> Event:
     return event
 
 
-def event_out(request, event: Event) -> EventOut:
+def event_out(request, event: Event) -> PublicEventOut:
     family = family_of(request.user)
     booking = selectors.family_booking_for_event(family=family, event=event)
     decision = selectors.event_booking_decision(event=event, booking=booking)
@@ -136,7 +136,7 @@ def event_out(request, event: Event) -> EventOut:
         and event.status != Event.Status.CANCELLED
     ):
         ticket = services.event_ticket_code(booking=booking)
-    return EventOut(
+    return PublicEventOut(
         **_card_fields(event),
         description=event.description,
         decision=decision_out(decision, positions=waiting_positions([booking])),
@@ -147,7 +147,7 @@ def event_out(request, event: Event) -> EventOut:
 
 @router.get(
     "/{event_id}",
-    response={200: EventOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: PublicEventOut, 404: ErrorOut, 422: ErrorOut},
     summary="活动详情（实时空位、本家庭的报名与票号）",
 )
 def event_detail(request, event_id: int = Path(..., ge=1, le=MAX_ID)):

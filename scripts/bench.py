@@ -24,6 +24,7 @@ from urllib.parse import urlparse, urlunparse
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import (  # noqa: E402
+    api_catalogue,
     catalogue,
     dashboards,
     enrolment,
@@ -187,6 +188,7 @@ def main() -> None:
     steps = [
         ("catalogue", catalogue.bench_catalogue, catalogue.GOALS),
         ("search", catalogue.bench_search, []),
+        ("api_catalogue", api_catalogue.bench_api_catalogue, api_catalogue.GOALS),
         ("enrolment", enrolment.bench_enrolment, []),
         (
             "http_booking",

@@ -10,6 +10,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from api.catalogue import CatalogueOut
 from bookings.models import Offering
 from courses.tests.factories import CourseFactory, make_session
 from courses.tests.test_catalogue import _bulk_courses
@@ -245,3 +246,27 @@ def test_unpublished_unknown_and_huge_ids_are_404_or_422(path):
     assert client.get(f"/api/v1/catalogue/{path}/987654321").status_code == 404
     assert client.get(f"/api/v1/catalogue/{path}/99999999999999999999999").status_code == 422
     assert client.get(f"/api/v1/catalogue/{path}/abc").status_code == 422
+
+
+def test_the_answer_matches_its_declared_schema():
+    data = _data()
+    body = Client().get(URL, {"region": data["regions"][0].pk, "limit": 3}).json()
+    assert CatalogueOut.model_validate(body).model_dump(mode="json")["items"][0]["id"]
+    assert body["facets"]["region"][0]["children"]  # the region tree, nested
+
+
+def test_the_answer_is_shared_for_the_catalogues_seconds_like_the_pages_content(
+    settings, django_assert_num_queries
+):
+    settings.COURSE_CATALOGUE_CACHE_SECONDS = 30
+    course = CourseFactory(title="共享的课")
+    client = Client()
+    first = client.get(URL).content
+    with django_assert_num_queries(0):
+        again = client.get(URL)
+    assert again.content == first and again["Content-Type"].startswith("application/json")
+    # Another question, or the course's own answer, is its own and live.
+    assert client.get(URL, {"limit": 1}).json()["items"][0]["id"] == course.pk
+    settings.COURSE_CATALOGUE_CACHE_SECONDS = 0
+    CourseFactory(title="新课")
+    assert client.get(URL).json()["total"] == 2
