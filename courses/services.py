@@ -305,6 +305,15 @@ def session_attendance_mark(
     (``bookings.selectors.attendance_marking``) the bookings service refuses,
     and no credit is posted or reversed.
     """
+    booking, _newly_present = _session_mark(
+        session=session, booking_id=booking_id, present=present, marked_by=marked_by
+    )
+    return booking
+
+
+def _session_mark(
+    *, session: CourseSession, booking_id: int, present: bool, marked_by
+) -> tuple[Booking, bool]:
     with offering_transaction():
         if not Booking.objects.filter(pk=booking_id, offering_id=session.offering_id).exists():
             raise BookingError("booking_missing")
@@ -315,7 +324,19 @@ def session_attendance_mark(
             credit_post_for_attendance(booking=booking, created_by=marked_by)
         elif not present:
             _reverse_attendance_credits(booking=booking, created_by=marked_by)
-        return booking
+        return booking, newly_present
+
+
+def session_ticket_check_in(
+    *, session: CourseSession, booking_id: int, marked_by
+) -> tuple[Booking, bool]:
+    """Staff scanned a family's ticket (``events.services.ticket_check_in``) at this
+    session: present, with the attendance credits, once. Anyone who may open the
+    session's roster may (instructors too, as on the roster page). Returns the
+    booking and whether it was newly marked present (False: already checked in)."""
+    if not access.can_view_unit(marked_by, session.offering.unit_id):
+        raise CourseError("session_not_editable")
+    return _session_mark(session=session, booking_id=booking_id, present=True, marked_by=marked_by)
 
 
 def session_attendance_mark_many(

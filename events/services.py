@@ -18,6 +18,8 @@ from django.utils import timezone
 from bookings import services as bookings_services
 from bookings.locking import offering_transaction, offerings_lock
 from bookings.models import Booking, Offering
+from courses.models import CourseSession
+from courses.services import session_ticket_check_in
 from members import access
 from members.models import Alliance, Family, MemberUnit
 from members.services import audit_log_record
@@ -361,6 +363,11 @@ def event_self_check_in(*, event: Event, code: str, user, family: Family | None)
 # Nothing is stored: the code can be worked out again from the booking, digits
 # only so that it can be typed on a phone's number pad, and a booking that is
 # cancelled and booked again gets a new id and so a new ticket.
+#
+# Nothing in the code is particular to events: a course session's booking has a
+# ticket made the same way (``ticket_code``), and ``ticket_check_in`` checks in
+# a ticket of any offering (the API's check-in kiosk), through the event's or
+# the course session's own marking path.
 
 TICKET_SALT = "events.ticket"
 TICKET_CHECK_DIGITS = 8
@@ -379,10 +386,13 @@ def _ticket_checks(booking_id: int, offering_id: int, family_id: int | None) -> 
     return checks
 
 
-def event_ticket_code(*, booking: Booking) -> str:
-    """The family's ticket for this booking (digits only)."""
+def ticket_code(*, booking: Booking) -> str:
+    """The family's ticket for this booking of a course session or an event (digits only)."""
     check = _ticket_checks(booking.pk, booking.offering_id, booking.family_id)[0]
     return f"{booking.pk}{check}"
+
+
+event_ticket_code = ticket_code  # the event pages' name for it
 
 
 def _ticket_parse(code: str) -> tuple[int, str] | None:
@@ -402,6 +412,15 @@ def event_ticket_booking(*, event: Event, code: str) -> Booking:
     nothing about other bookings; then a ticket of another event, a cancelled
     booking or a family still waiting is refused with its own message.
     """
+    booking = _ticket_lookup(code)
+    if booking.offering_id != event.offering_id:
+        raise EventError("ticket_other_event", title=booking.offering.title)
+    _ticket_confirmed(booking)
+    return booking
+
+
+def _ticket_lookup(code: str) -> Booking:
+    # The check digits first: a guessed or mistyped code says nothing about bookings.
     parsed = _ticket_parse(code)
     if parsed is None:
         raise EventError("ticket_bad_code")
@@ -412,12 +431,22 @@ def event_ticket_booking(*, event: Event, code: str) -> Booking:
         for expected in _ticket_checks(booking.pk, booking.offering_id, booking.family_id)
     ):
         raise EventError("ticket_bad_code")
-    if booking.offering_id != event.offering_id:
-        raise EventError("ticket_other_event", title=booking.offering.title)
+    return booking
+
+
+def _ticket_confirmed(booking: Booking) -> None:
     if booking.status == Booking.Status.CANCELLED:
         raise EventError("ticket_cancelled")
     if booking.status != Booking.Status.CONFIRMED:
         raise EventError("ticket_waiting")
+
+
+def ticket_booking(*, code: str) -> Booking:
+    """The confirmed booking a ticket stands for, whichever offering (course session
+    or event) it is for; refused like ``event_ticket_booking`` (bad code, cancelled,
+    waiting). The caller decides whether this offering is one it may check in for."""
+    booking = _ticket_lookup(code)
+    _ticket_confirmed(booking)
     return booking
 
 
@@ -432,6 +461,32 @@ def event_ticket_check_in(*, event: Event, code: str, marked_by) -> tuple[Bookin
     return bookings_services.booking_mark_attendance(
         booking_id=booking.pk, present=True, marked_by=marked_by
     )
+
+
+def ticket_check_in(*, code: str, marked_by) -> tuple[Booking, bool]:
+    """A family's ticket scanned at the door of a course session or an event.
+
+    The one ticket check-in for every offering: an event's ticket goes through
+    ``event_ticket_check_in`` (who may change the organising unit), a course
+    session's through ``courses.services.session_ticket_check_in`` (attendance
+    credits, once). Returns the booking and whether it was newly checked in.
+    """
+    booking = ticket_booking(code=code)
+    event = (
+        Event.objects.select_related("offering", "organiser_unit")
+        .filter(offering_id=booking.offering_id)
+        .first()
+    )
+    if event is not None:
+        return event_ticket_check_in(event=event, code=code, marked_by=marked_by)
+    session = (
+        CourseSession.objects.select_related("offering")
+        .filter(offering_id=booking.offering_id)
+        .first()
+    )
+    if session is None:  # an offering of neither kind has no door to check in at
+        raise EventError("ticket_bad_code")
+    return session_ticket_check_in(session=session, booking_id=booking.pk, marked_by=marked_by)
 
 
 def _feed_lock(family: Family) -> None:

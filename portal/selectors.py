@@ -32,7 +32,7 @@ from bookings.selectors import (
 from courses.selectors import CreditBalance, credit_balances, credit_recent
 from courses.services import family_of
 from events.models import Event
-from events.services import event_ticket_code
+from events.services import ticket_code
 from members.models import Family
 from members.privacy import person_name
 from notifications.models import Notification
@@ -61,7 +61,8 @@ class AgendaItem:
     people: list[str]
     decision: BookingDecision
     cancel_url: str = ""
-    ticket: str = ""  # the event ticket code, grouped in fours; confirmed events only
+    # The ticket code staff scan or type at the door, grouped in fours; confirmed only.
+    ticket: str = ""
     called_off: bool = False  # the organiser cancelled the session or event
     waiting_position: int | None = None
     credits: Decimal | None = None
@@ -165,7 +166,7 @@ def _item(booking: Booking, *, me_guardian_id: int | None, now, next_path: str) 
             or offering.status == Offering.Status.CANCELLED,
         )
         if booking.status == Booking.Status.CONFIRMED and not item.called_off:
-            item.ticket = _ticket_display(event_ticket_code(booking=booking))
+            item.ticket = _ticket_display(ticket_code(booking=booking))
     else:
         session = _session_of(offering)
         item = AgendaItem(
@@ -181,6 +182,9 @@ def _item(booking: Booking, *, me_guardian_id: int | None, now, next_path: str) 
             cancel_url=_with_next(reverse("courses:cancel", args=[booking.pk]), next_path),
             called_off=offering.status == Offering.Status.CANCELLED,
         )
+        # A course session's ticket works the same way (a check-in kiosk scans it).
+        if booking.status == Booking.Status.CONFIRMED and not item.called_off:
+            item.ticket = _ticket_display(ticket_code(booking=booking))
     item.waiting_position = getattr(booking, "waiting_position", None)
     item.credits = getattr(booking, "credits_earned", None)
     return item

@@ -9,7 +9,7 @@ from django.utils import timezone
 from bookings.models import Offering
 from bookings.tests.conftest import make_family
 from courses.tests.factories import CourseFactory, make_session
-from events.services import event_register, event_ticket_code
+from events.services import event_register, event_ticket_code, ticket_code
 from events.tests.factories import make_event
 from members.formatting import when_label
 from members.tests.factories import UserFactory
@@ -52,7 +52,10 @@ def test_the_course_and_the_event_of_this_evening_are_both_upcoming(client, week
     # and the event's ticket code, as the event page shows it
     code = _ticket_display(event_ticket_code(booking=week.event_booking))
     assert event_item.ticket == code and code in body
-    assert course_item.ticket == ""
+    # and the course session's ticket too, which a check-in kiosk scans (no QR link:
+    # the course page has none)
+    course_code = _ticket_display(ticket_code(booking=week.course_booking))
+    assert course_item.ticket == course_code and course_code in body
 
 
 def test_waiting_places_show_their_position_and_the_past_shows_attendance_and_credits(client, week):
