@@ -152,6 +152,7 @@ def course_detail(request, pk: int):
         "courses/detail.html",
         {
             "course": course,
+            "share": selectors.course_share(course),
             "rows": rows,
             "members": members,
             "me_guardian_id": getattr(getattr(request.user, "guardian", None), "pk", None),
