@@ -1,0 +1,153 @@
+"""A small world for walking the API: two families in two units, each with what
+the API's endpoints name by id (a child, a notice, tokens, a course session, an
+event, bookings, a calendar feed), and the staff and check-in device of each
+unit. The schema fuzzing (test_schemathesis.py) calls with side A's ids so that
+endpoints get past 404; the scoping walk (test_scoping_walk.py) calls as side A
+with side B's ids, which must all be refused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bookings.models import Booking
+from bookings.services import booking_create
+from courses.tests.factories import CourseFactory, make_session
+from events.services import calendar_feed_get_or_create, ticket_code
+from events.tests.factories import make_event
+from members.models import ApiToken, RoleAssignment
+from members.tests.factories import (
+    ApiTokenFactory,
+    ChildFactory,
+    GuardianFactory,
+    MemberUnitFactory,
+    RoleAssignmentFactory,
+    UserFactory,
+)
+from notifications.services import notification_create
+from parent_school.tests.factories import ParentSchoolFactory
+
+ALL_SCOPES = ("read", "write", "checkin")
+
+
+@dataclass
+class Side:
+    """One family and one unit, and everything of theirs an endpoint names by id."""
+
+    label: str
+    family: object
+    guardian: object
+    child: object
+    notice: object
+    unit: object
+    course: object
+    session: object
+    event: object
+    course_booking: Booking
+    event_booking: Booking
+    staff: object
+    token: ApiToken
+    staff_token: ApiToken
+    device_token: ApiToken
+    feed: object
+    secrets: list[str] = field(default_factory=list)
+
+    def ids(self) -> dict[str, list[int]]:
+        """This side's ids for every id parameter an API path, query or body names
+        (several where the name covers several kinds: an offering is a course
+        session's or an event's)."""
+        return {
+            "child_id": [self.child.pk],
+            "child_ids": [self.child.pk],
+            "guardian_id": [self.guardian.pk],
+            "guardian_ids": [self.guardian.pk],
+            "family_id": [self.family.pk],
+            "notification_id": [self.notice.pk],
+            "token_id": [self.token.pk],
+            "course_id": [self.course.pk],
+            "session_id": [self.session.pk],
+            "offering_id": [self.session.offering_id, self.event.offering_id],
+            "event_id": [self.event.pk],
+            "booking_id": [self.course_booking.pk, self.event_booking.pk],
+            "unit_id": [self.unit.pk],
+            "school_id": [self.course.parent_school_id],
+            "parent_school_id": [self.course.parent_school_id],
+            "user_id": [self.guardian.user_id],
+            "home_community_id": [self.course.parent_school.region_id],
+            # a family's ticket, as staff scan it at the door
+            "code": [
+                ticket_code(booking=self.course_booking),
+                ticket_code(booking=self.event_booking),
+            ],
+        }
+
+
+def make_side(label: str, phone: str) -> Side:
+    guardian = GuardianFactory(
+        user=UserFactory(phone=phone, display_name=f"{label}家妈妈{phone[-4:]}")
+    )
+    family = guardian.family
+    child = ChildFactory(family=family, nickname=f"{label}家秘密宝贝")
+    notice = notification_create(user=guardian.user, title=f"{label}家的私人通知")
+    unit = MemberUnitFactory(name=f"{label}单位")
+    school = ParentSchoolFactory(host_unit=unit, name=f"{label}家长学校")
+    course = CourseFactory(parent_school=school, title=f"{label}单位的课程")
+    session = make_session(course, capacity=20)
+    event = make_event(organiser_unit=unit, title=f"{label}单位的活动")
+    course_booking = booking_create(
+        offering_id=session.offering_id,
+        family=family,
+        booked_by=guardian.user,
+        guardian_ids=[guardian.pk],
+        child_ids=[child.pk],
+    )
+    event_booking = booking_create(
+        offering_id=event.offering_id,
+        family=family,
+        booked_by=guardian.user,
+        guardian_ids=[guardian.pk],
+    )
+    staff = RoleAssignmentFactory(
+        role=RoleAssignment.Role.UNIT_COORDINATOR,
+        unit=unit,
+        user=UserFactory(display_name=f"{label}单位协调员"),
+    ).user
+    token, _ = ApiTokenFactory.create(user=guardian.user, scopes=ALL_SCOPES, name=f"{label}家令牌")
+    staff_token, _ = ApiTokenFactory.create(user=staff, scopes=ALL_SCOPES, name=f"{label}员工令牌")
+    device_token, _ = ApiTokenFactory.create(
+        user=staff, scopes=["checkin"], unit=unit, name=f"{label}签到设备"
+    )
+    feed = calendar_feed_get_or_create(family=family)
+    secrets = [child.nickname, guardian.user.display_name, phone, notice.title, feed.token]
+    return Side(
+        label=label,
+        family=family,
+        guardian=guardian,
+        child=child,
+        notice=notice,
+        unit=unit,
+        course=course,
+        session=session,
+        event=event,
+        course_booking=course_booking,
+        event_booking=event_booking,
+        staff=staff,
+        token=token,
+        staff_token=staff_token,
+        device_token=device_token,
+        feed=feed,
+        secrets=secrets,
+    )
+
+
+def fresh_token(side: Side, principal: str) -> tuple[ApiToken, str]:
+    """A new token (row, raw key) for one of the side's callers: ``parent``,
+    ``staff`` or ``device`` (new for each request, so a call that revokes or
+    rate-limits its own token cannot change the next call's answer; revoke it
+    after use, a person has only so many live tokens)."""
+    if principal == "parent":
+        return ApiTokenFactory.create(user=side.guardian.user, scopes=ALL_SCOPES)
+    if principal == "staff":
+        return ApiTokenFactory.create(user=side.staff, scopes=ALL_SCOPES)
+    if principal == "device":
+        return ApiTokenFactory.create(user=side.staff, scopes=["checkin"], unit=side.unit)
+    raise ValueError(principal)
