@@ -15,6 +15,7 @@ from members.tests.factories import (
     MembershipFactory,
     RoleAssignmentFactory,
 )
+from tests.races import run_together
 
 from .test_staff_api import attendance, bearer, build_world, get, post
 
@@ -196,3 +197,37 @@ def test_me_tells_a_kiosk_what_it_is(world, kiosk):
     me = Client().get("/api/v1/me", **bearer(raw)).json()
     assert me["token_kind"] == "device" and me["device_unit_id"] == world.school.pk
     assert me["scopes"] == ["checkin"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_kiosks_scanning_one_ticket_at_the_same_instant_check_in_once(world, kiosk):
+    # given a second tablet at the same door
+    _row, first_raw = kiosk
+    _second, second_raw = ApiTokenFactory.create(
+        user=world.alliance_coordinator, unit=world.school, scopes=["checkin"], name="第二台平板"
+    )
+    code = ticket_code(booking=world.booking)
+
+    def scan(raw):
+        def job():
+            response = post(Client(), "/checkin", {"code": code}, raw)
+            return response.status_code, response.json()
+
+        return job
+
+    # when both reach the booking's row lock together (each in its own connection)
+    outcome = run_together(
+        [scan(first_raw), scan(second_raw)], meet_before_write=["bookings_booking"]
+    )
+
+    # then the family is checked in once, and one tablet is told it already was
+    assert not outcome.errors, outcome.errors
+    assert outcome.met == 2
+    answers = sorted(body["already_checked_in"] for _status, body in outcome.results)
+    assert [status for status, _body in outcome.results] == [200, 200]
+    assert answers == [False, True]
+    marks = AuditLog.objects.filter(
+        action="bookings.booking.attendance", target_id=world.booking.pk
+    )
+    assert marks.count() == 1
+    assert CreditEntry.objects.filter(booking=world.booking).count() == 2
