@@ -31,10 +31,12 @@ from members.services import (
     consent_record,
 )
 from members.sms import mask_phone
+from notifications.services import notification_wechat_off
 
 from .client import Session, get_client
 from .errors import WeChatError, WeChatNoAnswer, WeChatRuleError
 from .models import SubscriptionGrant, SubscriptionTemplate, WeChatIdentity
+from .selectors import subscription_template_for, wechat_identity_for
 from .values import template_data
 
 logger = logging.getLogger("wechat")
@@ -363,7 +365,8 @@ class Recorded:
 
 def subscription_results_record(*, user: User, results: dict[str, str]) -> Recorded:
     """What ``wx.requestSubscribeMessage`` answered, as the mini-program reports it:
-    one grant per "accept"; "reject" and "ban" are recorded as refusals; "filter" (WeChat dropped a template with a
+    one grant per "accept"; "reject" and "ban" are recorded as refusals and turn
+    the person's WeChat channel off (``notification_wechat_off``); "filter" (WeChat dropped a template with a
     duplicate title) and unknown template ids are ignored."""
     if len(results) > MAX_RESULTS:
         raise WeChatRuleError("results_too_many", field="results", limit=MAX_RESULTS)
@@ -389,13 +392,16 @@ def subscription_results_record(*, user: User, results: dict[str, str]) -> Recor
         )
     SubscriptionGrant.objects.bulk_create(rows)
     refused = sum(1 for row in rows if row.refused)
+    if refused:
+        # A refusal in WeChat: the outbox stops planning WeChat rows for this person.
+        notification_wechat_off(user=user)
     return Recorded(accepted=len(rows) - refused, refused=refused, ignored=ignored)
 
 
 class DeliverOutcome(enum.StrEnum):
     SENT = "sent"  # WeChat took it (or its answer was lost after sending: at most once)
     NO_GRANT = "no_grant"  # no template, identity or acceptance left: use SMS or the inbox
-    REFUSED = "refused"  # 43101: the user refused (the outbox turns the WeChat channel off)
+    REFUSED = "refused"  # 43101: the user refused; their WeChat channel is turned off
     RETRY = "retry"  # WeChat busy or unreachable: the grant is back, try again later
     FAILED = "failed"  # WeChat refused the message itself (template, data, page)
 
@@ -433,8 +439,8 @@ def subscription_deliver(
     sending it twice. ``values`` are the portal's texts by name (title,
     starts_at as ISO 8601, venue, note …), shaped to WeChat's limits through the
     template's field mapping."""
-    template = SubscriptionTemplate.objects.filter(kind=kind, is_active=True).first()
-    identity = WeChatIdentity.objects.filter(user=user).first()
+    template = subscription_template_for(kind)
+    identity = wechat_identity_for(user)
     if template is None or identity is None:
         return DeliverOutcome.NO_GRANT
     try:
@@ -462,7 +468,7 @@ def subscription_deliver(
     except WeChatError as error:
         if error.errcode == 43101:
             # WeChat has nothing left for this user and template: the rest of our
-            # count is void too (the outbox turns the guardian's WeChat channel off).
+            # count is void too, and the guardian's WeChat channel is turned off.
             with transaction.atomic():
                 SubscriptionGrant.objects.filter(pk=grant.pk).update(refused=True, note="43101")
                 SubscriptionGrant.objects.filter(
@@ -471,6 +477,7 @@ def subscription_deliver(
                     spent_at__isnull=True,
                     refused=False,
                 ).update(refused=True, note="43101")
+                notification_wechat_off(user=user)
             return DeliverOutcome.REFUSED
         # WeChat answered an error: nothing was delivered, so the grant is still good.
         _give_back(grant, note=f"{error.errcode} {error.errmsg}"[:200])

@@ -4,6 +4,7 @@ given back when nothing went, refused on 43101; values within WeChat's limits.""
 import pytest
 
 from members.tests.factories import UserFactory
+from notifications.models import NotificationPreference
 from tests.races import run_together
 from wechat.models import SubscriptionGrant, SubscriptionTemplate
 from wechat.selectors import grants_left, grants_left_by_kind, wechat_identity_for
@@ -97,6 +98,8 @@ def test_43101_marks_the_grants_refused(wechat_server, parent):
     assert SubscriptionGrant.objects.filter(refused=True).count() == 2
     assert grants_left(user, "promotion") == 0
     assert _deliver(user) == DeliverOutcome.NO_GRANT
+    # and the guardian's WeChat channel is off
+    assert NotificationPreference.objects.get(user=user).by_wechat is False
 
 
 def test_busy_gives_the_grant_back_for_a_retry(wechat_server, parent):
@@ -151,6 +154,13 @@ def test_refusals_are_recorded_and_unknown_templates_ignored(parent):
     assert (recorded.accepted, recorded.refused, recorded.ignored) == (1, 1, ["T-unknown"])
     assert SubscriptionGrant.objects.get(template_id="T-promo").refused is True
     assert grants_left_by_kind(user) == {"promotion": 0, "reminder": 1}
+    assert NotificationPreference.objects.get(user=user).by_wechat is False
+
+
+def test_acceptances_alone_leave_the_channel_as_it_was(parent):
+    user, _template = parent
+    subscription_results_record(user=user, results={"T-promo": "accept"})
+    assert not NotificationPreference.objects.filter(user=user, by_wechat=False).exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -168,3 +178,14 @@ def test_two_simultaneous_sends_spend_one_grant_once(wechat_server, parent):
     assert sorted(outcome.results) == [DeliverOutcome.NO_GRANT, DeliverOutcome.SENT]
     assert len(wechat_server.messages) == 1
     assert outcome.met == 2
+
+
+def test_a_token_fetch_without_answer_means_not_sent(wechat_server, parent, settings):
+    # given no stored token and a WeChat too slow to hand one out
+    user, _template = parent
+    subscription_results_record(user=user, results={"T-promo": "accept"})
+    settings.WECHAT_READ_TIMEOUT = 0.2
+    wechat_server.delay_seconds = 0.5
+    # then the message was never offered: retry later, the grant kept
+    assert _deliver(user) == DeliverOutcome.RETRY
+    assert grants_left(user, "promotion") == 1
