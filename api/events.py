@@ -7,6 +7,7 @@ registering and withdrawing are ``events.services.event_register`` and
 """
 
 import datetime
+from typing import Literal
 
 from django.db.models import F
 from django.http import Http404
@@ -82,8 +83,12 @@ class PublicEventListOut(Schema):
     limit: int
 
 
+# The kinds inline in the schema (an enum class would be a component named "Kind").
+EventKind = Literal.__getitem__(tuple(Event.Kind.values))
+
+
 class PublicEventListQuery(Schema):
-    kind: Event.Kind | None = Field(None, description="活动类型")
+    kind: EventKind | None = Field(None, description="活动类型")
     cursor: str | None = Field(None, description="上一页答复的 next_cursor")
     limit: int = Field(EVENT_LIMIT, ge=1, le=EVENT_MAX_LIMIT)
 
@@ -94,7 +99,7 @@ class PublicEventListQuery(Schema):
     summary="即将举行的活动（已发布，最早的在前）",
 )
 def event_list(request, query: Query[PublicEventListQuery]):
-    kind = query.kind.value if query.kind else ""
+    kind = query.kind or ""
     events = selectors.event_list_public(kind=kind).annotate(starts_at=F("offering__starts_at"))
     rows, next_cursor = keyset_page(
         events,
