@@ -111,9 +111,12 @@ class MiniProgram:
         except OSError as error:
             raise UnexpectedAnswer(f"{method} {path}: 连不上 / cannot connect: {error}") from error
         if answer.status not in expect:
-            message = answer.get("message") or answer.body
+            # The API's one error shape: a stable code, a message for people, field errors.
+            said = answer.get("message") or answer.body
+            code = f" {answer.get('code')}" if answer.get("code") else ""
+            fields = f" {answer.get('fields')}" if answer.get("fields") else ""
             raise UnexpectedAnswer(
-                f"{method} {path} → {answer.status}: {message} (expected {expect})"
+                f"{method} {path} → {answer.status}{code}: {said}{fields} (expected {expect})"
             )
         return answer
 

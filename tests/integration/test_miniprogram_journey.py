@@ -251,7 +251,7 @@ def test_the_script_stops_at_an_unexpected_answer_with_the_portals_message(
     # then it stops at once, non-zero, saying what the portal said, and nothing was made
     printed = capsys.readouterr()
     assert exit_code == 1
-    assert "POST /wechat/login → 400" in printed.err
+    assert "POST /wechat/login → 400 wechat_40029" in printed.err
     assert "登录凭证无效或已过期，请重新打开小程序。" in printed.err
     assert wechat_server.calls["code2session"] == 1
     assert not User.objects.filter(phone=PHONE).exists()
