@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -164,8 +164,8 @@ def course_detail(request, pk: int):
 @login_required
 @require_POST
 def session_book(request, pk: int):
-    session = get_object_or_404(CourseSession.objects.select_related("course"), pk=pk)
-    if not session.course.is_published:
+    session = selectors.course_session_public(pk=pk)  # as the API's booking finds it
+    if session is None:
         raise Http404
     family = services.family_of(request.user)
     back = reverse("courses:detail", args=[session.course_id])
