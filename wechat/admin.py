@@ -56,6 +56,7 @@ class WeChatIdentityAdmin(_DistrictOnly, admin.ModelAdmin):
     readonly_fields = ["user", "app_id", "openid", "unionid", "created_at", "last_login_at"]
     exclude = ["session_key_hash"]
     raw_id_fields = ["user"]
+    list_select_related = ["user"]
     actions = ["unbind"]
     show_full_result_count = False
 
@@ -108,6 +109,7 @@ class SubscriptionGrantAdmin(_DistrictOnly, admin.ModelAdmin):
     ]
     list_filter = ["answer", "refused"]
     raw_id_fields = ["user"]
+    list_select_related = ["user"]
     show_full_result_count = False
 
     def has_add_permission(self, request):

@@ -2,6 +2,8 @@
 mapping checked); identities and grants are read-only; unbinding is audited."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from members import registry
 from members.models import AuditLog, RoleAssignment
@@ -76,3 +78,22 @@ def test_coordinators_do_not_see_wechat_in_admin(client):
     user = UserFactory(is_staff=True)
     client.force_login(user)
     assert client.get("/admin/wechat/subscriptiontemplate/").status_code in (302, 403)
+
+
+@pytest.mark.parametrize("model", ["wechatidentity", "subscriptiongrant"])
+def test_a_changelist_costs_the_same_queries_for_2_or_20_rows(
+    client, district_admin, django_assert_num_queries, model
+):
+    def add(count):
+        for _row in range(count):
+            identity = WeChatIdentityFactory()
+            SubscriptionGrant.objects.create(user=identity.user, template_id="T", answer="accept")
+
+    add(2)
+    url = f"/admin/wechat/{model}/"
+    client.get(url)  # warm the session and permission caches
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    add(18)
+    with django_assert_num_queries(len(few.captured_queries)):
+        assert client.get(url).status_code == 200
