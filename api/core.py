@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+from csp.decorators import csp_update
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -45,6 +46,10 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     openapi_url="/schema/",
     docs_url="/docs/",
+    # Swagger UI's stylesheet draws its icons as data: images; the site's policy
+    # allows images from the portal only, so the docs page (and its schema) alone
+    # also allow data: images. Its scripts are the packaged files: script-src stays.
+    docs_decorator=csp_update({"img-src": ["data:"]}),
     auth=anyone,
 )
 
@@ -133,6 +138,12 @@ def _every_error(request, exc: Exception):
     for name, value in headers.items():
         response[name] = value
     return response
+
+
+# django-ninja has its own handlers for Http404, HttpError and its ValidationError,
+# and the most specific handler wins: send them to the one error shape too.
+for _ninja_handled in (Http404, HttpError, SchemaValidationError):
+    api.add_exception_handler(_ninja_handled, _every_error)
 
 
 class MeOut(Schema):

@@ -30,9 +30,10 @@ from import_export.forms import ExportForm, ImportForm
 from . import access, formatting, registry
 from .admin_scoping import PickerScopeMixin
 from .audit_actions import audit_action_choices, audit_action_label
+from .errors import MembersError
 from .formatting import SHANGHAI
-from .models import Alliance, AuditLog, Membership, MemberUnit, Region, RoleAssignment
-from .privacy import mask_phone
+from .models import Alliance, ApiToken, AuditLog, Membership, MemberUnit, Region, RoleAssignment
+from .privacy import mask_phone, person_name
 from .resources import (
     IMPORT_MESSAGES,
     LANDLINE_RE,
@@ -46,7 +47,7 @@ from .resources import (
     normalise_cell,
 )
 from .selectors import user_picker_label, users_for_picker
-from .services import audit_log_record
+from .services import api_token_revoke, audit_log_record
 
 User = get_user_model()
 
@@ -963,3 +964,104 @@ if not admin.site.is_registered(User):
 
         def has_delete_permission(self, request, obj=None):
             return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+# -- API tokens --------------------------------------------------------------
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Look and revoke; nothing is added or edited here (a token is made by its
+    owner on their security page, and its hash and scopes are the service's).
+
+    District administrators see every token; a coordinator sees the check-in
+    device tokens of the units they may change (members/access.py), so that a
+    lost tablet can be cut off by whoever runs its unit. Revoking is
+    ``api_token_revoke``: the next request with the token is refused."""
+
+    list_display = [
+        "name",
+        "owner_label",
+        "kind",
+        "unit",
+        "scope_labels",
+        "prefix_label",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_select_related = ["user", "unit"]
+    list_filter = ["kind", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "user__display_name"]
+    readonly_fields = [
+        "name",
+        "owner_label",
+        "kind",
+        "unit",
+        "scope_labels",
+        "prefix_label",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    fields = readonly_fields
+    actions = ["revoke_selected"]
+
+    @admin.display(description=_("所属用户"), ordering="user__display_name")
+    def owner_label(self, obj):
+        phone = mask_phone(obj.user.phone or "")
+        name = person_name(obj.user)
+        return f"{name} · {phone}" if phone and phone != name else name
+
+    @admin.display(description=_("权限范围"))
+    def scope_labels(self, obj):
+        labels = dict(ApiToken.Scope.choices)
+        return "、".join(str(labels.get(s, s)) for s in obj.scope_list)
+
+    @admin.display(description=_("令牌开头"), ordering="prefix")
+    def prefix_label(self, obj):
+        return f"alp_{obj.prefix}…"
+
+    @admin.action(description=_("撤销所选令牌"), permissions=["revoke"])
+    def revoke_selected(self, request, queryset):
+        revoked = 0
+        for token in queryset.select_related("user", "unit"):
+            try:
+                revoked += api_token_revoke(
+                    token=token, actor=request.user, ip_address=_client_ip(request)
+                )
+            except MembersError as exc:
+                self.message_user(request, f"{token}: {exc.message}", messages.ERROR)
+        self.message_user(
+            request, gettext("已撤销 %(count)s 个令牌。") % {"count": revoked}, messages.SUCCESS
+        )
+
+    def get_queryset(self, request):
+        tokens = super().get_queryset(request)
+        if access.is_district_admin(request.user):
+            return tokens
+        if not access.is_coordinator(request.user):
+            return tokens.none()
+        return tokens.filter(
+            kind=ApiToken.Kind.DEVICE, unit__in=access.units_changeable_by(request.user)
+        )
+
+    def has_module_permission(self, request):
+        return access.is_coordinator(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return access.is_coordinator(request.user)
+
+    def has_revoke_permission(self, request):
+        return access.is_coordinator(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import selectors
 from .adapters import ChinaMobileField
-from .models import ConsentRecord, Guardian, SchoolStage
+from .models import ApiToken, ConsentRecord, Guardian, MemberUnit, SchoolStage
 
 
 class PortalSignupForm(SignupForm):
@@ -155,3 +155,55 @@ class ConfirmDeleteForm(forms.Form):
         required=True,
         error_messages={"required": _("请勾选确认后再注销。")},
     )
+
+
+class ApiTokenForm(forms.Form):
+    """A new API token on the security page (members:api_tokens). For a
+    coordinator, choosing a unit makes a check-in device token for it instead."""
+
+    # Which field each refusal of members.services.api_token_create is about.
+    SERVICE_ERROR_FIELDS = {
+        "token_name_required": "name",
+        "token_bad_scopes": "scopes",
+        "token_device_scopes": "scopes",
+        "token_device_unit": "unit",
+        "token_too_many": None,
+    }
+
+    name = forms.CharField(
+        label=_("名称"),
+        max_length=60,
+        required=False,
+        help_text=_("写明给谁用，便于以后认出它，例如“家里的平板”或“小程序”。"),
+    )
+    scopes = forms.MultipleChoiceField(
+        label=_("允许它做什么"),
+        choices=ApiToken.Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        initial=[ApiToken.Scope.READ],
+    )
+    unit = forms.ModelChoiceField(
+        label=_("签到设备"),
+        queryset=MemberUnit.objects.none(),
+        required=False,
+        empty_label=_("（不是签到设备）"),
+        help_text=_(
+            "选一个您管理的单位，就生成该单位的签到设备令牌：只能为本单位的场次和活动签到。"
+        ),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        from . import access
+
+        if access.is_coordinator(user):
+            self.fields["unit"].queryset = access.units_changeable_by(user).order_by("name", "pk")
+        else:
+            del self.fields["unit"]
+
+    def token_scopes(self) -> list[str]:
+        """A device token only ever checks in, whatever boxes were ticked."""
+        if self.cleaned_data.get("unit") is not None:
+            return [ApiToken.Scope.CHECKIN]
+        return list(self.cleaned_data.get("scopes") or [])

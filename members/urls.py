@@ -31,4 +31,6 @@ urlpatterns = [
     path("me/data/export.json", views.my_data_json, name="my_data_json"),
     path("me/data/export.html", views.my_data_html, name="my_data_html"),
     path("me/data/delete-account/", views.account_delete, name="account_delete"),
+    path("me/tokens/", views.api_tokens, name="api_tokens"),
+    path("me/tokens/<int:pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
 ]

@@ -29,8 +29,8 @@ from django.views.decorators.http import require_POST
 from . import access, selectors, services
 from .decorators import coordinator_required
 from .errors import MembersError
-from .forms import ChildForm, ConfirmDeleteForm, GuardianForm, InvitationForm
-from .models import ConsentRecord, FamilyInvitation, MemberUnit
+from .forms import ApiTokenForm, ChildForm, ConfirmDeleteForm, GuardianForm, InvitationForm
+from .models import ApiToken, ConsentRecord, FamilyInvitation, MemberUnit
 
 CHILDREN_INFO = ConsentRecord.Document.CHILDREN_INFO
 
@@ -443,3 +443,54 @@ def unit_families(request: HttpRequest, unit_id: int) -> HttpResponse:
         request.GET.get("page")
     )
     return render(request, "members/unit_families.html", {"unit": unit, "page": page})
+
+
+# --- API tokens: apps and devices that may use the account (docs/API.md) ---------------
+
+
+@never_cache
+@login_required
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """The person's API tokens, with revoke buttons and a form to make one. A new
+    token is shown on the answer to the form only: it is not stored anywhere."""
+    form = ApiTokenForm(request.POST or None, user=request.user)
+    new_token = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            _token, new_token = services.api_token_create(
+                user=request.user,
+                name=form.cleaned_data["name"],
+                scopes=form.token_scopes(),
+                unit=form.cleaned_data.get("unit"),
+                ip_address=_ip(request),
+            )
+        except MembersError as exc:
+            form.add_error(ApiTokenForm.SERVICE_ERROR_FIELDS.get(exc.code), exc.message)
+        else:
+            form = ApiTokenForm(user=request.user)
+    # The live ones (at most MAX_LIVE_TOKENS) and the ten last revoked: a short page.
+    mine = selectors.api_tokens_of(user=request.user)
+    tokens = list(mine.filter(revoked_at__isnull=True))
+    tokens += list(mine.filter(revoked_at__isnull=False)[:10])
+    labels = dict(ApiToken.Scope.choices)
+    for token in tokens:
+        token.scope_labels = [str(labels.get(s, s)) for s in token.scope_list]
+    return render(
+        request,
+        "members/api_tokens.html",
+        {"form": form, "tokens": tokens, "new_token": new_token},
+    )
+
+
+@require_POST
+@login_required
+def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    # Only the person's own tokens: another's id is a 404.
+    token = get_object_or_404(selectors.api_tokens_of(user=request.user), pk=pk)
+    if services.api_token_revoke(token=token, actor=request.user, ip_address=_ip(request)):
+        messages.success(
+            request,
+            _("已撤销“%(name)s”：使用它的应用或设备从现在起无法再访问您的账号。")
+            % {"name": token.name},
+        )
+    return redirect("members:api_tokens")

@@ -154,6 +154,7 @@ def main_pages(site: SimpleNamespace) -> list[Page]:
         # allauth's own templates, worded by locale/zh_Hans (docs/ACCOUNTS.md)
         Page("email addresses", reverse("account_email"), "parent"),
         Page("signed-in devices", reverse("usersessions_list"), "parent"),
+        Page("api tokens", reverse("members:api_tokens"), "parent"),
         Page("phone change", reverse("account_change_phone"), "parent"),
         Page("sign out", reverse("account_logout"), "parent"),
         # A unit coordinator
@@ -169,6 +170,7 @@ def main_pages(site: SimpleNamespace) -> list[Page]:
             "event deliveries", reverse("events:manage_deliveries", args=[event.pk]), "coordinator"
         ),
         Page("units", reverse("members:unit_list"), "coordinator"),
+        Page("api tokens (coordinator)", reverse("members:api_tokens"), "coordinator"),
         Page(
             "unit families",
             reverse("members:unit_families", args=[site.unit.pk]),
@@ -199,6 +201,10 @@ def form_error_pages(site: SimpleNamespace) -> list[tuple[Page, dict]]:
         (
             Page("add child with errors", reverse("members:child_add"), "parent"),
             {"birth_year": "x"},
+        ),
+        (
+            Page("api tokens with errors", reverse("members:api_tokens"), "coordinator"),
+            {"name": "", "scopes": ["nonsense"], "unit": "0"},
         ),
         (
             Page("preferences with errors", reverse("notifications:preferences"), "parent"),
