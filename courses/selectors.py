@@ -4,9 +4,11 @@ queries, whatever the number of rows."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
@@ -33,6 +35,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import RawSQL
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -45,6 +48,7 @@ from bookings.selectors import (
     booking_decision,
 )
 from members.models import Family, Region, SchoolStage
+from members.sharing import ShareCard, absolute_url, default_share_image_url, plain_summary
 from parent_school.models import ParentSchool, Term
 
 from . import search
@@ -401,6 +405,35 @@ def _where(conditions: dict, *, without: str | None = None) -> str:
     return " AND ".join(names) if names else "TRUE"
 
 
+class CatalogueKey(NamedTuple):
+    """Where a course stands in the catalogue's order, which is total: best match
+    first (``rank``, with a search only), then the next session (courses without
+    one last), then the newer course. A keyset page starts after such a key, so a
+    course added meanwhile is never shown twice nor makes another one skipped."""
+
+    rank: int | None
+    next_session_at: datetime.datetime | None
+    id: int
+
+
+def _after_key_sql(after: CatalogueKey | None, *, ranked: bool) -> tuple[str, list]:
+    """The courses after ``after`` in the catalogue's order, as SQL on the CTE's rows."""
+    if after is None:
+        return "TRUE", []
+    if after.next_session_at is None:  # among the courses without a session: by id
+        sql, params = '("next_session_at" IS NULL AND id < %s)', [after.id]
+    else:
+        sql = (
+            '("next_session_at" > %s OR "next_session_at" IS NULL OR '
+            '("next_session_at" = %s AND id < %s))'
+        )
+        params = [after.next_session_at, after.next_session_at, after.id]
+    if ranked:
+        sql = f"(rank < %s OR (rank = %s AND {sql}))"
+        params = [after.rank or 0, after.rank or 0, *params]
+    return sql, params
+
+
 def _catalogue_query(
     filterset,
     selected: dict,
@@ -409,12 +442,15 @@ def _catalogue_query(
     page: int,
     per_page: int,
     counts: bool,
+    after: CatalogueKey | None = None,
+    keyset: bool = False,
 ) -> tuple[list[tuple], list[int], int, dict]:
     """(facet rows, the page's course ids, total, the page's {id: (matched, rank)}) in
     one query; facet rows are (facet, value, label, count), only when ``counts``.
     With a search, ``ranked`` (search.search_ranked_sql) is joined in the same
     statement: the matches are ranked, counted and paged without leaving the
-    database."""
+    database. With ``keyset`` the page is the ``per_page`` courses after the key
+    ``after`` in the same order (None: from the start) instead of a page number."""
     conditions = _conditions(filterset, selected)
     base = with_session_between(
         course_published(), selected.get("date_from"), selected.get("date_to")
@@ -461,6 +497,14 @@ def _catalogue_query(
         f"GREATEST(1, CEIL(count(*) / %s::numeric))::int AS n FROM b WHERE {everything}) pages"
     )
     page_params = [per_page, per_page, page, page, page, per_page]
+    if keyset:
+        following, page_params = _after_key_sql(after, ranked=ranked is not None)
+        page_sql = (
+            f"SELECT 'page', NULL, array_to_string(ARRAY(SELECT {card} FROM b WHERE {everything}"
+            f" AND {following} ORDER BY {order_b} LIMIT %s), ','), (SELECT count(*) FROM b "
+            f"WHERE {everything})"
+        )
+        page_params.append(per_page)
     branches, branch_params = [page_sql], [page_params]
     if counts:
         for name in ("level", "mode"):
@@ -593,6 +637,18 @@ def course_catalogue_page(*, data, page, per_page: int) -> CataloguePage:
         for course in page_obj.object_list:
             course.theme_names = [theme.name for theme in course.themes.all()]
         return CataloguePage(catalogue=result, page=page_obj)
+    number = _requested_page(page)
+    result, courses, total = _catalogue_found(data, page=number, per_page=per_page)
+    paginator = _KnownCountPaginator(total, per_page)
+    number = number if 1 <= number <= paginator.num_pages else paginator.num_pages
+    return CataloguePage(catalogue=result, page=Page(courses, number, paginator))
+
+
+def _catalogue_found(
+    data, *, page: int = 1, per_page: int, keyset: bool = False, after: CatalogueKey | None = None
+) -> tuple[Catalogue, list[Course], int]:
+    """(the catalogue with its facets, one page's cards, total) on PostgreSQL: by page
+    number (the page) or, with ``keyset``, the cards after ``after`` (the API)."""
     filterset = catalogue_filterset(data, course_published())
     invalid = bool(filterset.is_bound and filterset.errors)
     selected = filterset.form.cleaned_data if filterset.is_bound else {}
@@ -606,9 +662,15 @@ def course_catalogue_page(*, data, page, per_page: int) -> CataloguePage:
         regions = _regions()
         filterset.use_regions(regions)
     ranked = search.search_ranked_sql(course_published(), words, query) if words else None
-    number = _requested_page(page)
     rows, ids, total, scores = _catalogue_query(
-        filterset, selected, ranked=ranked, page=number, per_page=per_page, counts=cached is None
+        filterset,
+        selected,
+        ranked=ranked,
+        page=page,
+        per_page=per_page,
+        counts=cached is None,
+        after=after,
+        keyset=keyset,
     )
     if cached is None:
         facets, free_count = _facet_values(rows, selected, regions)
@@ -616,8 +678,6 @@ def course_catalogue_page(*, data, page, per_page: int) -> CataloguePage:
             cache.set(key, (facets, free_count), seconds)
     else:
         facets, free_count = cached
-    paginator = _KnownCountPaginator(total, per_page)
-    number = number if 1 <= number <= paginator.num_pages else paginator.num_pages
     courses = _page_cards(ids, scores, len(words))
     result = Catalogue(
         filterset=filterset,
@@ -628,7 +688,65 @@ def course_catalogue_page(*, data, page, per_page: int) -> CataloguePage:
         search_words=words,
         search_ignored=bool(query) and not words,
     )
-    return CataloguePage(catalogue=result, page=Page(courses, number, paginator))
+    return result, courses, total
+
+
+@dataclass
+class CatalogueSlice:
+    """One keyset page of the catalogue (the API's cursor pages): the same
+    catalogue, facets and order as the page, the cards after a key, and the key
+    of the last card when more follow (None: this was the last page)."""
+
+    catalogue: Catalogue
+    courses: list[Course]
+    total: int
+    next_key: CatalogueKey | None
+
+
+def _card_key(course: Course, *, ranked: bool) -> CatalogueKey:
+    rank = getattr(course, "search_rank", None) if ranked else None
+    return CatalogueKey(rank=rank, next_session_at=course.next_session_at, id=course.pk)
+
+
+def course_catalogue_slice(*, data, after: CatalogueKey | None, per_page: int) -> CatalogueSlice:
+    """The catalogue's courses after ``after`` (None: the first ones), ``per_page`` of
+    them, with the page's facets, search and order (course_catalogue_page): the
+    same constant few queries on PostgreSQL. Read one more card than asked to know
+    whether another page follows. On SQLite: course_catalogue, filtered past the key."""
+    if connection.vendor != "postgresql":
+        result = course_catalogue(data=data)
+        courses = result.courses
+        total = courses.count()
+        if after is not None:
+            courses = courses.filter(_after_key_q(after, ranked=bool(result.search_words)))
+        cards = course_cards_attach_live(list(courses[: per_page + 1]))
+        for course in cards:
+            course.theme_names = [theme.name for theme in course.themes.all()]
+    else:
+        result, cards, total = _catalogue_found(
+            data, per_page=per_page + 1, keyset=True, after=after
+        )
+    next_key = None
+    if len(cards) > per_page:
+        cards = cards[:per_page]
+        next_key = _card_key(cards[-1], ranked=bool(result.search_words))
+    return CatalogueSlice(catalogue=result, courses=cards, total=total, next_key=next_key)
+
+
+def _after_key_q(after: CatalogueKey, *, ranked: bool) -> Q:
+    """_after_key_sql for the ORM's queryset (SQLite): the same order, the same test."""
+    if after.next_session_at is None:
+        following = Q(next_session_at__isnull=True, pk__lt=after.id)
+    else:
+        following = (
+            Q(next_session_at__gt=after.next_session_at)
+            | Q(next_session_at__isnull=True)
+            | Q(next_session_at=after.next_session_at, pk__lt=after.id)
+        )
+    if ranked:
+        rank = after.rank or 0
+        following = Q(search_rank__lt=rank) | (Q(search_rank=rank) & following)
+    return following
 
 
 def _page_cards(ids: list[int], scores: dict, words: int) -> list[Course]:
@@ -679,6 +797,23 @@ def course_detail(*, pk: int, include_unpublished: bool = False) -> Course | Non
     if not include_unpublished:
         courses = courses.filter(is_published=True)
     return courses.filter(pk=pk).first()
+
+
+def course_session_public(
+    *, pk: int | None = None, offering_id: int | None = None
+) -> CourseSession | None:
+    """A session of a published course, by its id or its offering's (what a family
+    may see and book, as the course page shows it); None for any other."""
+    if pk is None and offering_id is None:
+        return None
+    sessions = CourseSession.objects.filter(course__is_published=True).select_related(
+        "offering", "course", "course__parent_school", "course__term"
+    )
+    if pk is not None:
+        sessions = sessions.filter(pk=pk)
+    if offering_id is not None:
+        sessions = sessions.filter(offering_id=offering_id)
+    return sessions.defer("course__body").first()
 
 
 def course_sessions(*, course: Course, upcoming_only: bool = False) -> list[CourseSession]:
@@ -791,6 +926,15 @@ def session_for_staff(*, pk: int) -> CourseSession | None:
     return (
         CourseSession.objects.select_related("offering", "offering__unit", "course")
         .filter(pk=pk)
+        .first()
+    )
+
+
+def session_for_staff_by_offering(*, offering_id: int) -> CourseSession | None:
+    """``session_for_staff`` by the session's offering (the API names offerings)."""
+    return (
+        CourseSession.objects.select_related("offering", "offering__unit", "course")
+        .filter(offering_id=offering_id)
         .first()
     )
 
@@ -940,4 +1084,18 @@ def term_credits(*, family: Family, term: Term | None = None) -> TermCredits | N
         total=figures["total"] or Decimal("0"),
         lessons=figures["lessons"] or Decimal("0"),
         lessons_completed=figures["completed"],
+    )
+
+
+def course_share(course: Course) -> ShareCard:
+    """The card a link to this course shows in a chat (its page's Open Graph tags,
+    the API's course answer) and the mini-program page for it. Courses carry no
+    picture of their own, so the card shows the portal's share picture."""
+    where = " · ".join(part for part in (course.parent_school.name, str(course.term)) if part)
+    return ShareCard(
+        title=course.title,
+        summary=plain_summary(course.summary, course.body, where),
+        image_url=default_share_image_url(),
+        url=absolute_url(reverse("courses:detail", args=[course.pk])),
+        miniprogram_path=f"pages/course/detail?id={course.pk}",
     )

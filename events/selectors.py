@@ -12,10 +12,12 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookings.models import Booking, Offering
 from bookings.selectors import BookingDecision, booking_decision
 from members import access, formatting
+from members.sharing import ShareCard, absolute_url, default_share_image_url, plain_summary
 
 from .errors import EventError
 from .models import CalendarFeed, Delivery, Event, ReminderRule
@@ -154,6 +156,17 @@ def event_list_public(*, kind: str = "") -> QuerySet[Event]:
     return events
 
 
+def event_public(*, pk: int) -> Event | None:
+    """An event anyone may look at (published, cancelled or finished: its page stays
+    up); None for a draft or a missing one, as the event page's 404."""
+    return (
+        Event.objects.exclude(status=Event.Status.DRAFT)
+        .select_related("offering", "organiser_unit", "organiser_alliance")
+        .filter(pk=pk)
+        .first()
+    )
+
+
 def event_list_for_coordinator(*, user, status: str = "") -> QuerySet[Event]:
     events = Event.objects.select_related("offering", "organiser_unit", "organiser_alliance")
     if not access.is_district_admin(user):
@@ -248,4 +261,20 @@ def calendar_offerings_for_family(*, family) -> QuerySet[Offering]:
         )
         .order_by("starts_at")
         .distinct()[:500]
+    )
+
+
+def event_share(event: Event) -> ShareCard:
+    """The card a link to this event shows in a chat (its page's Open Graph tags,
+    the API's event answer) and the mini-program page for it: when and where
+    first, then the description. Events carry no picture, so the portal's one."""
+    place = event.venue or _("线上")
+    lead = f"{formatting.when_label(event.offering.starts_at)} · {place}"
+    description = plain_summary(event.description, limit=10_000)
+    return ShareCard(
+        title=event.title,
+        summary=plain_summary(f"{lead}｜{description}" if description else lead),
+        image_url=default_share_image_url(),
+        url=absolute_url(reverse("events:detail", args=[event.pk])),
+        miniprogram_path=f"pages/event/detail?id={event.pk}",
     )

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
@@ -56,11 +56,8 @@ def event_list(request):
 
 
 def _public_event(pk: int) -> Event:
-    event = get_object_or_404(
-        Event.objects.select_related("offering", "organiser_unit", "organiser_alliance"),
-        pk=pk,
-    )
-    if event.status == Event.Status.DRAFT:
+    event = selectors.event_public(pk=pk)  # a draft is 404, like a missing event
+    if event is None:
         raise Http404
     return event
 
@@ -77,6 +74,7 @@ def event_detail(request, pk: int):
         "events/detail.html",
         {
             "event": event,
+            "share": selectors.event_share(event),
             "offering": event.offering,
             "booking": booking,
             "decision": decision,
