@@ -1,7 +1,7 @@
 """Rate limits per token (or signed-in user) and per client address.
 
 Fixed one-minute windows counted in the cache (Redis in production, shared by
-every web process). Going over answers 429 with ``Retry-After``: the seconds
+every web process; both counters of a request in one pipelined round trip). Going over answers 429 with ``Retry-After``: the seconds
 left in the window. The limits are settings (``API_RATE_PER_TOKEN``,
 ``API_RATE_PER_IP``: requests per minute); docs/API.md.
 """
@@ -24,29 +24,45 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR") or "unknown"
 
 
-def _hit(key: str, limit: int, now: float) -> int | None:
-    """Count one request; the seconds to wait if over the limit, else None."""
-    window = int(now // WINDOW_SECONDS)
-    cache_key = f"api:rate:{key}:{window}"
-    if cache.add(cache_key, 1, WINDOW_SECONDS + 5):
-        count = 1
-    else:
+def _redis_client():
+    """The cache's Redis client when the cache is Redis, else None (locmem in `make run`)."""
+    get_client = getattr(getattr(cache, "_cache", None), "get_client", None)
+    return get_client(write=True) if get_client is not None else None
+
+
+def _counts(names: list[str], window: int) -> list[int]:
+    """Count one request under each name in this window: one round trip to Redis."""
+    client = _redis_client()
+    if client is not None:
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            key = cache.make_key(f"api:rate:{name}:{window}")
+            pipe.incr(key)
+            pipe.expire(key, WINDOW_SECONDS + 5, nx=True)
+        answers = pipe.execute()
+        return [int(answers[i]) for i in range(0, len(answers), 2)]
+    counts = []
+    for name in names:
+        key = f"api:rate:{name}:{window}"
+        if cache.add(key, 1, WINDOW_SECONDS + 5):
+            counts.append(1)
+            continue
         try:
-            count = cache.incr(cache_key)
+            counts.append(cache.incr(key))
         except ValueError:  # expired between add and incr
-            cache.add(cache_key, 1, WINDOW_SECONDS + 5)
-            count = 1
-    if count > limit:
-        return max(1, int((window + 1) * WINDOW_SECONDS - now) + 1)
-    return None
+            cache.add(key, 1, WINDOW_SECONDS + 5)
+            counts.append(1)
+    return counts
 
 
 def rate_limit_check(request, *, principal: str | None) -> None:
     """Raise a 429 ``ApiError`` if this request is over a limit."""
     now = time.time()
-    waits = [_hit(f"ip:{client_ip(request)}", settings.API_RATE_PER_IP, now)]
+    window = int(now // WINDOW_SECONDS)
+    limits = [(f"ip:{client_ip(request)}", settings.API_RATE_PER_IP)]
     if principal is not None:
-        waits.append(_hit(principal, settings.API_RATE_PER_TOKEN, now))
-    wait = max((w for w in waits if w is not None), default=None)
-    if wait is not None:
+        limits.append((principal, settings.API_RATE_PER_TOKEN))
+    counts = _counts([name for name, _ in limits], window)
+    if any(count > limit for count, (_, limit) in zip(counts, limits, strict=True)):
+        wait = max(1, int((window + 1) * WINDOW_SECONDS - now) + 1)
         raise ApiError("rate_limited", status=429, headers={"Retry-After": str(wait)}, seconds=wait)
