@@ -24,6 +24,14 @@ MESSAGES = {
     "server_error": _("系统出了点问题，我们已记录下来，请稍后再试。"),
     "field_required": _("此项必填。"),
     "field_invalid": _("格式不正确。"),
+    # staff and check-in kiosks (api/staff.py)
+    "booking_not_on_roster": _("这个报名不在本场次或活动的名单上。"),
+    "bulk_sessions_only": _("批量标记只适用于课程场次；活动请逐个家庭签到。"),
+    "checkin_not_yours": _("这张票属于您不负责的场次或活动，不能在这里签到。"),
+    # the family, notifications and tokens (api/family.py, api/notifications.py, api/tokens.py)
+    "no_family": _("请先填写监护人信息，建立您的家庭。"),
+    "consent_agree_required": _("请勾选“我已阅读并同意”后再继续。"),
+    "token_cannot_mint": _("令牌不能用来创建新的令牌，请登录网站后在“应用与设备授权”中创建。"),
 }
 
 
