@@ -307,7 +307,12 @@ def test_every_operation_refuses_another_familys_and_another_units_ids(world):
         if rule is None:
             problems.append(f"{op.key}: give it a rule in ACCESS")
             continue
-        unknown = [n for n in op.path_params if n not in a_ids]
+        named = [*op.path_params, *op.query, *(op.body or {}).get("properties", {})]
+        unknown = [
+            n
+            for n in named
+            if n not in a_ids and (n in op.path_params or n.endswith(("_id", "_ids")))
+        ]
         assert not unknown, f"{op.key}: teach api_world.Side.ids the parameters {unknown}"
         fields = [] if rule == ENTRY else _id_fields(op, a_ids)
         # one request per id field and per alternative (an offering: a session's or an event's)
