@@ -209,6 +209,8 @@ def test_a_new_parent_on_the_miniprogram_is_promoted_by_wechat_then_by_sms(
     assert values["time2"] == f"{starts_at:%Y年%m月%d日 %H:%M}"
     assert values["thing3"] == talk.venue
     assert _promotion_texts(sms_gateway) == []
+    first = Delivery.objects.filter(user=user, purpose="promoted", offering=talk.offering)
+    assert sorted(first.values_list("channel", "status")) == [("inbox", "sent"), ("wechat", "sent")]
 
     # when she opens the mini-program again: already bound, she is signed in at
     # once, gives no new acceptance, and joins the second session's waiting list
@@ -235,6 +237,14 @@ def test_a_new_parent_on_the_miniprogram_is_promoted_by_wechat_then_by_sms(
     [text] = _promotion_texts(sms_gateway)
     assert "青春期家长课" in text
     assert len(wechat_server.messages) == 1
+    # (the portal's own count knew: WeChat was not even asked the second time)
+    assert wechat_server.calls["subscribe_send"] == 1
+    second = Delivery.objects.filter(user=user, purpose="promoted", offering=teens.offering)
+    assert sorted(second.values_list("channel", "status")) == [
+        ("inbox", "sent"),
+        ("sms", "sent"),
+        ("wechat", "skipped"),
+    ]
     assert Booking.objects.filter(family=mine.family).count() == 2
 
 
