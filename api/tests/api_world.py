@@ -68,6 +68,7 @@ class Side:
             "offering_id": [self.session.offering_id, self.event.offering_id],
             "event_id": [self.event.pk],
             "booking_id": [self.course_booking.pk, self.event_booking.pk],
+            "booking_ids": [self.course_booking.pk, self.event_booking.pk],
             "unit_id": [self.unit.pk],
             "school_id": [self.course.parent_school_id],
             "parent_school_id": [self.course.parent_school_id],
