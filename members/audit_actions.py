@@ -68,6 +68,9 @@ AUDIT_ACTION_LABELS = {
     "reports.export.xlsx": _("导出学期报表（Excel）"),
     "reports.export.csv": _("导出明细数据（CSV）"),
     "reports.export.download": _("下载报表文件"),
+    # API tokens (the security page 应用与设备授权, the admin, the API)
+    "members.api_token.create": _("生成 API 令牌"),
+    "members.api_token.revoke": _("撤销 API 令牌"),
     # wechat (mini-program sign-in)
     "wechat.account.create": _("通过微信小程序注册"),
     "wechat.identity.bind": _("绑定微信"),

@@ -35,7 +35,7 @@ from events.models import Delivery, ReminderRule
 from events.tests.factories import make_event
 from members import registry
 from members.models import AuditLog, FamilyInvitation, Guardian, RoleAssignment
-from members.services import audit_log_record
+from members.services import api_token_create, audit_log_record
 from members.tests.factories import (
     AllianceFactory,
     ChildFactory,
@@ -54,6 +54,7 @@ from parent_school.tests.factories import (
     TermFactory,
 )
 from reports.models import ParticipationSnapshot, ReportJob
+from wechat.models import SubscriptionGrant, SubscriptionTemplate, WeChatIdentity
 
 Role = RoleAssignment.Role
 STAFF_ROLES = ["district", "alliance", "unit", "instructor"]
@@ -102,6 +103,10 @@ def _side(tag: str, *, district_region, term, superuser, amount: Decimal, minute
         registry.role_assign(
             actor=superuser, user=coordinator, role=Role.UNIT_COORDINATOR, unit=unit
         )
+    )
+    # A check-in tablet of the unit, handed out by its coordinator.
+    keep(
+        api_token_create(user=coordinator, name=f"{tag}签到平板", scopes=["checkin"], unit=unit)[0]
     )
     instructor_user = UserFactory(username=f"{tag}-instructor", display_name=f"{tag}讲师账号")
     registry.role_assign(actor=superuser, user=instructor_user, role=Role.INSTRUCTOR, unit=unit)
@@ -185,6 +190,8 @@ def _side(tag: str, *, district_region, term, superuser, amount: Decimal, minute
     keep(event_services.calendar_feed_get_or_create(family=family))
     keep(Notification.objects.create(user=parent, title=f"{tag}通知", body=f"{tag}通知内容"))
     keep(NotificationPreference.objects.get_or_create(user=parent)[0])
+    keep(WeChatIdentity.objects.create(user=parent, app_id="wx-test", openid=f"o_{tag}"))
+    keep(SubscriptionGrant.objects.create(user=parent, template_id=f"{tag}模板", answer="accept"))
     keep(
         ParticipationSnapshot.objects.create(
             term=term,
@@ -225,6 +232,9 @@ def build_world() -> World:
     world.ours["parent_school.term"] = term
     world.ours["courses.theme"] = ThemeFactory(name="亲子沟通")
     world.ours["courses.stage"] = stage("primary")
+    world.ours["wechat.subscriptiontemplate"] = SubscriptionTemplate.objects.create(
+        kind="reminder", template_id="提醒模板", field_map={"thing1": "title"}
+    )
     world.theirs = _side(
         "乙方",
         district_region=district_region,
