@@ -233,7 +233,7 @@ def family_list_for_unit(*, user, unit: MemberUnit) -> QuerySet[Family]:
 # --- my data --------------------------------------------------------------------
 
 # Fields never exported: secrets, not data about the person.
-_SECRET_FIELD_MARKERS = ("password", "token", "secret", "session_key")
+_SECRET_FIELD_MARKERS = ("password", "token", "secret", "session_key", "key_hash")
 
 
 def _is_secret(field_name: str) -> bool:
