@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings import services as booking_services
-from bookings.models import Booking
+from bookings.models import Booking, Offering
 from courses.tests.factories import CourseFactory, make_session
 from events import reminders
 from events.models import Delivery
@@ -424,3 +424,51 @@ def test_the_coordinators_delivery_log_shows_wechat_rows_and_their_fallback(
     assert "微信订阅消息" in page
     assert "没有可用的微信订阅次数，已改发短信。" in page
     assert PHONE not in page
+
+
+def test_planning_asks_whether_wechat_reaches_each_guardian_without_a_query_each():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # given two sessions whose 2-hour reminder is due: one with 3 families, one with
+    # 12, half of the guardians WeChat parents
+    def session_with(families: int):
+        session = make_session(
+            CourseFactory(), capacity=20, starts_in=datetime.timedelta(minutes=90)
+        )
+        for n in range(families):
+            phone = f"139{session.pk % 10000:04d}{n:04d}"
+            guardian = (
+                GuardianFactory()
+                if n % 2
+                else wechat_parent(openid=f"o_{session.pk}_{n}", phone=phone)
+            )
+            booking_services.booking_create(
+                offering_id=session.offering_id,
+                family=guardian.family,
+                booked_by=guardian.user,
+                guardian_ids=[guardian.pk],
+            )
+        return session
+
+    small, large = session_with(3), session_with(12)
+    Delivery.objects.all().delete()
+    # (booked before the reminder's moment, 30 minutes ago: they get it)
+    Booking.objects.update(confirmed_at=timezone.now() - datetime.timedelta(hours=1))
+
+    def planned_queries(session) -> int:
+        others = Offering.objects.exclude(pk=session.offering_id).filter(status="open")
+        held = list(others.values_list("pk", flat=True))
+        others.update(status="cancelled")
+        try:
+            with CaptureQueriesContext(connection) as queries:
+                reminders.reminders_plan_due(now=timezone.now())
+        finally:
+            Offering.objects.filter(pk__in=held).update(status="open")
+        return len(queries)
+
+    # then planning either costs the same number of queries
+    assert planned_queries(small) == planned_queries(large)
+    wechat = Delivery.objects.filter(purpose="reminder", channel="wechat")
+    assert wechat.filter(offering=small.offering).count() == 2
+    assert wechat.filter(offering=large.offering).count() == 6
