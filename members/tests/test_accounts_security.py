@@ -16,6 +16,7 @@ from members.services import user_deactivate
 from members.tests.factories import UserFactory
 from members.tests.family_support import (  # noqa: F401 - fixture
     PASSWORD,
+    committed,
     login,
     signup_by_phone,
     sms_outbox_fixture,
@@ -246,6 +247,8 @@ ACCESS = {
     "members:my_data_json": SIGNED_IN,
     "members:my_data_html": SIGNED_IN,
     "members:account_delete": SIGNED_IN,
+    "members:api_tokens": SIGNED_IN,
+    "members:api_token_revoke": SIGNED_IN,
     "courses:book": SIGNED_IN,
     "courses:cancel": SIGNED_IN,
     "portal:my_learning": SIGNED_IN,
@@ -348,7 +351,12 @@ def world(settings, tmp_path):
     from events.services import calendar_feed_get_or_create, event_checkin_code
     from events.tests.factories import make_event
     from members.models import FamilyInvitation, RoleAssignment
-    from members.tests.factories import ChildFactory, GuardianFactory, RoleAssignmentFactory
+    from members.tests.factories import (
+        ApiTokenFactory,
+        ChildFactory,
+        GuardianFactory,
+        RoleAssignmentFactory,
+    )
     from notifications.services import notification_create
     from reports.models import ReportJob
 
@@ -381,6 +389,7 @@ def world(settings, tmp_path):
         kind=ReportJob.Kind.EXPORT_CSV, term=course.term, requested_by=coordinator
     )
     b = GuardianFactory()  # another family, signed in as an ordinary parent
+    api_token, _raw = ApiTokenFactory.create(user=a.user, name="甲家的平板")
     kwargs = {
         "members:child_edit": {"pk": child.pk},
         "members:child_delete": {"pk": child.pk},
@@ -403,6 +412,7 @@ def world(settings, tmp_path):
         "events:self_checkin": {"pk": event.pk, "code": event_checkin_code(event=event)},
         "events:calendar_feed": {"token": feed.token},
         "notifications:open": {"pk": notice.pk},
+        "members:api_token_revoke": {"pk": api_token.pk},
         "reports:unit": {"unit_id": unit.pk},
         "reports:school": {"school_id": course.parent_school_id},
         "reports:job": {"job_id": job.pk},
@@ -412,6 +422,7 @@ def world(settings, tmp_path):
         if route.name.startswith("events:") and set(route.parameters) == {"pk"}:
             kwargs.setdefault(route.name, {"pk": event.pk})
     secrets = ["秘密小明", "甲家妈妈", "13911112222", "13733334444", "甲家的私人通知", feed.token]
+    secrets.append("甲家的平板")
 
     def fingerprint():
         a.family.refresh_from_db()
@@ -423,6 +434,7 @@ def world(settings, tmp_path):
             ),
             list(type(notice).objects.filter(pk=notice.pk).values_list("read_at")),
             list(type(feed).objects.filter(family=a.family).values_list("token", "revoked_at")),
+            list(type(api_token).objects.filter(user=a.user).values_list("pk", "revoked_at")),
         )
 
     return SimpleNamespace(
@@ -538,7 +550,9 @@ def test_a_second_code_for_the_same_number_within_30_seconds_is_429_not_500(clie
         "password2": PASSWORD,
         "agree_privacy": "on",
     }
-    assert client.post("/accounts/signup/", data).status_code == 302
-    response = Client().post("/accounts/signup/", data)
+    with committed():
+        assert client.post("/accounts/signup/", data).status_code == 302
+    with committed():
+        response = Client().post("/accounts/signup/", data)
     assert response.status_code == 429
     assert len(sms_outbox) == 1
