@@ -35,6 +35,8 @@ VIEWS = {
     "my_data_json": ("get", None, False),
     "my_data_html": ("get", None, False),
     "account_delete": ("get", None, False),
+    "api_tokens": ("get", None, False),
+    "api_token_revoke": ("post", "api_token", False),
     "unit_list": ("get", None, False),
     "unit_families": ("get", "unit", False),
     "privacy": ("get", None, True),
@@ -61,7 +63,11 @@ def world():
     coordinator_a = RoleAssignmentFactory(
         role=RoleAssignment.Role.UNIT_COORDINATOR, unit=school_a
     ).user
+    from members.services import api_token_create
+
+    api_token_a, _raw = api_token_create(user=mother_a.user, name="甲家孩子的平板", scopes=["read"])
     return {
+        "api_token_a": api_token_a,
         "school_a": school_a,
         "school_b": school_b,
         "mother_a": mother_a,
@@ -84,6 +90,8 @@ def _url(name: str, world, family: str = "a") -> str:
         kwargs = {"token": world["invitation_a"].token}
     elif needs == "unit":
         kwargs = {"unit_id": world[f"school_{family}"].pk}
+    elif needs == "api_token":
+        kwargs = {"pk": world["api_token_a"].pk}
     return reverse(f"members:{name}", kwargs=kwargs)
 
 
@@ -119,7 +127,7 @@ def test_a_parent_never_sees_another_family(client, world):
         assert "甲家孩子" not in body, name
         assert "13700000001" not in body and "137****0001" not in body, name
         needs = VIEWS[name][1]
-        if needs in ("child", "invitation"):
+        if needs in ("child", "invitation", "api_token"):
             assert response.status_code == 404, name  # guessed ids are 404
         if name.startswith("unit_"):
             assert response.status_code == 403, name  # parents are not coordinators
