@@ -266,7 +266,7 @@ def _key_from_cursor(cursor: str | None, scope: str) -> CatalogueKey | None:
         and isinstance(pk, int)
     )
     if not valid:
-        raise ApiError("bad_cursor", status=400, fields={"cursor": ""})
+        raise ApiError("bad_cursor", status=400, field="cursor")
     return CatalogueKey(rank=rank, next_session_at=next_session_at, id=pk)
 
 

@@ -38,10 +38,14 @@ MESSAGES = {
 class ApiError(Exception):
     """An error only the API raises; ``status`` is its HTTP status."""
 
-    def __init__(self, code: str, *, status: int = 400, fields=None, headers=None, **params):
+    def __init__(
+        self, code: str, *, status: int = 400, field=None, fields=None, headers=None, **params
+    ):
         self.code = code
         self.status = status
-        self.fields = fields or {}
         self.headers = headers or {}
         self.message = MESSAGES[code] % params if params else MESSAGES[code]
+        self.fields = dict(fields or {})
+        if field is not None:  # the one field at fault, told with the same message
+            self.fields[field] = str(self.message)
         super().__init__(code)

@@ -55,7 +55,7 @@ def _key(request) -> str | None:
         return None
     key = key.strip()
     if not key or len(key) > 100 or not key.isprintable():
-        raise ApiError("idempotency_key_bad", status=400, fields={HEADER: ""})
+        raise ApiError("idempotency_key_bad", status=400, field=HEADER)
     return key
 
 
@@ -90,7 +90,7 @@ def idempotent(view):
             )
             if not created:
                 if row.fingerprint != fingerprint:
-                    raise ApiError("idempotency_key_reused", status=422, fields={HEADER: ""})
+                    raise ApiError("idempotency_key_reused", status=422, field=HEADER)
                 return _as_response(row.status, row.body, replayed=True)
             try:
                 with transaction.atomic():

@@ -55,13 +55,13 @@ def cursor_read(cursor: str, *, scope: str, size: int) -> list:
     try:
         data = signing.loads(cursor, salt=SALT)
     except (signing.BadSignature, ValueError, TypeError):
-        raise ApiError("bad_cursor", status=400, fields={"cursor": ""}) from None
+        raise ApiError("bad_cursor", status=400, field="cursor") from None
     if not isinstance(data, dict) or data.get("s") != scope or len(data.get("v") or []) != size:
-        raise ApiError("bad_cursor", status=400, fields={"cursor": ""})
+        raise ApiError("bad_cursor", status=400, field="cursor")
     try:
         return [_decode(v) for v in data["v"]]
     except (ValueError, TypeError):
-        raise ApiError("bad_cursor", status=400, fields={"cursor": ""}) from None
+        raise ApiError("bad_cursor", status=400, field="cursor") from None
 
 
 def _after(order: tuple[str, ...], values: list) -> Q:

@@ -172,7 +172,9 @@ def test_the_session_list_pages_by_cursor_and_a_new_session_does_not_shift_it(wo
     assert second["next_cursor"] is None
     # the past list is its own: a cursor of one is refused by the other
     refused = get(client, "/sessions", raw, past="true", cursor=first["next_cursor"])
-    assert refused.status_code == 400 and refused.json()["fields"] == {"cursor": ""}
+    body = refused.json()
+    assert refused.status_code == 400 and body["code"] == "bad_cursor"
+    assert body["fields"] == {"cursor": body["message"]} and "翻页" in body["message"]
 
 
 def test_the_event_list_is_the_units_events_upcoming_and_past_apart(world):
