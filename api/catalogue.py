@@ -171,7 +171,9 @@ class CatalogueRefOut(Schema):
     name: str
 
 
-class CourseCardOut(Schema):
+class CourseFactsOut(Schema):
+    """What a course card and a course's page both say about the course."""
+
     id: int
     title: str
     summary: str
@@ -185,14 +187,11 @@ class CourseCardOut(Schema):
     region: str | None = None
     term: CatalogueRefOut
     themes: list[str]
-    next_start: datetime.datetime | None = Field(None, description="下一个可报名场次的开始时间")
-    has_free: bool = Field(description="有场次还有空位")
-    search_partial: bool = Field(False, description="只含部分搜索词")
-    miniprogram_path: str
 
 
-def _card(course) -> dict:
-    """A course card as CourseCardOut's JSON (a plain dict, as facet_out)."""
+def course_facts(course) -> dict:
+    """CourseFactsOut's JSON but the themes (the catalogue reads them as an
+    annotation, a course's page from its prefetched rows)."""
     school = course.parent_school
     return {
         "id": course.pk,
@@ -207,6 +206,20 @@ def _card(course) -> dict:
         "parent_school": {"id": school.pk, "name": school.name},
         "region": school.region.name if school.region_id else None,
         "term": {"id": course.term_id, "name": str(course.term)},
+    }
+
+
+class CourseCardOut(CourseFactsOut):
+    next_start: datetime.datetime | None = Field(None, description="下一个可报名场次的开始时间")
+    has_free: bool = Field(description="有场次还有空位")
+    search_partial: bool = Field(False, description="只含部分搜索词")
+    miniprogram_path: str
+
+
+def _card(course) -> dict:
+    """A course card as CourseCardOut's JSON (a plain dict, as facet_out)."""
+    return {
+        **course_facts(course),
         "themes": list(course.theme_names),
         "next_start": course.next_start,
         "has_free": bool(course.has_free),
@@ -374,21 +387,8 @@ class CatalogueInstructorOut(Schema):
     tier: str
 
 
-class CatalogueCourseOut(Schema):
-    id: int
-    title: str
-    summary: str
+class CatalogueCourseOut(CourseFactsOut):
     body: str
-    audience: str
-    level: str
-    level_label: str
-    mode: str
-    mode_label: str
-    credits: Decimal
-    parent_school: CatalogueRefOut
-    region: str | None = None
-    term: CatalogueRefOut
-    themes: list[str]
     stages: list[str]
     instructors: list[CatalogueInstructorOut]
     sessions: list[CatalogueSessionOut] = Field(description="未结束的场次，最早的在前")
@@ -411,21 +411,9 @@ def course_detail(request, course_id: int = Path(..., ge=1, le=MAX_ID)):
         raise Http404
     sessions = selectors.course_sessions(course=course, upcoming_only=True)
     rows = selectors.course_session_rows(sessions=sessions, family=family_of(request.user))
-    school = course.parent_school
     return CatalogueCourseOut(
-        id=course.pk,
-        title=course.title,
-        summary=course.summary,
+        **course_facts(course),
         body=course.body,
-        audience=course.audience,
-        level=course.level,
-        level_label=course.get_level_display(),
-        mode=course.mode,
-        mode_label=course.get_mode_display(),
-        credits=course.credits,
-        parent_school=CatalogueRefOut(id=school.pk, name=school.name),
-        region=school.region.name if school.region_id else None,
-        term=CatalogueRefOut(id=course.term_id, name=str(course.term)),
         themes=[theme.name for theme in course.themes.all()],
         stages=[stage.code for stage in course.stages.all()],
         instructors=[
