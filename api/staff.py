@@ -305,9 +305,34 @@ def _unit_out(unit) -> UnitOut:
     return UnitOut(id=unit.pk, name=unit.name)
 
 
-def _page_order(past: bool) -> tuple[str, str]:
-    # Upcoming soonest first; the past latest first (the sessions page's two lists).
-    return ("-starts_at", "-pk") if past else ("starts_at", "pk")
+def _staff_page(request, rows, query: ListQuery, *, name: str):
+    """One page of a staff list of sessions or events: (rows, next_cursor).
+
+    A kiosk sees only its own unit's rows. Upcoming soonest first; the past latest
+    first (the sessions page's two lists). The cursor belongs to the list, the
+    split and the kiosk's unit, so one list's cursor is refused by another."""
+    unit_id = device_unit_id(request)
+    if unit_id is not None:
+        rows = rows.filter(offering__unit_id=unit_id)
+    return keyset_page(
+        rows.annotate(starts_at=F("offering__starts_at")),
+        order=("-starts_at", "-pk") if query.past else ("starts_at", "pk"),
+        cursor=query.cursor,
+        limit=query.limit,
+        scope=f"staff.{name}:{int(query.past)}:{unit_id or ''}",
+    )
+
+
+def _offering_fields(offering) -> dict:
+    """What SessionOut and EventOut both say of the offering: its times, unit and places."""
+    return {
+        "starts_at": offering.starts_at,
+        "ends_at": offering.ends_at,
+        "unit": _unit_out(offering.unit),
+        "capacity": offering.capacity,
+        "places_taken": offering.places_taken,
+        "waiting_families": offering.waiting_families,
+    }
 
 
 # --- lists ----------------------------------------------------------------------------
@@ -319,31 +344,17 @@ def staff_sessions(request, query: Query[ListQuery]):
     the ones not yet over soonest first, or with ``past=true`` the started ones."""
     _list_scope(request)
     sessions = course_selectors.session_list_for_staff(user=request.user, include_past=query.past)
-    unit_id = device_unit_id(request)
-    if unit_id is not None:
-        sessions = sessions.filter(offering__unit_id=unit_id)
-    rows, next_cursor = keyset_page(
-        sessions.annotate(starts_at=F("offering__starts_at")),
-        order=_page_order(query.past),
-        cursor=query.cursor,
-        limit=query.limit,
-        scope=f"staff.sessions:{int(query.past)}:{unit_id or ''}",
-    )
+    rows, next_cursor = _staff_page(request, sessions, query, name="sessions")
     items = [
         SessionOut(
+            **_offering_fields(s.offering),
             offering_id=s.offering_id,
             session_id=s.pk,
             course_id=s.course_id,
             title=s.course.title,
-            starts_at=s.offering.starts_at,
-            ends_at=s.offering.ends_at,
             venue=s.venue,
             online_url=s.online_url,
-            unit=_unit_out(s.offering.unit),
             status=s.offering.status,
-            capacity=s.offering.capacity,
-            places_taken=s.offering.places_taken,
-            waiting_families=s.offering.waiting_families,
         )
         for s in rows
     ]
@@ -364,32 +375,18 @@ def staff_events(request, query: Query[ListQuery]):
         events = events.filter(offering__starts_at__lt=now)
     else:
         events = events.filter(offering__ends_at__gte=now)
-    unit_id = device_unit_id(request)
-    if unit_id is not None:
-        events = events.filter(offering__unit_id=unit_id)
-    rows, next_cursor = keyset_page(
-        events.annotate(starts_at=F("offering__starts_at")),
-        order=_page_order(query.past),
-        cursor=query.cursor,
-        limit=query.limit,
-        scope=f"staff.events:{int(query.past)}:{unit_id or ''}",
-    )
+    rows, next_cursor = _staff_page(request, events, query, name="events")
     items = [
         EventOut(
+            **_offering_fields(e.offering),
             offering_id=e.offering_id,
             event_id=e.pk,
             title=e.title,
             kind=e.kind,
             kind_label=e.get_kind_display(),
             status=e.status,
-            starts_at=e.offering.starts_at,
-            ends_at=e.offering.ends_at,
             venue=e.venue,
             online_url=e.online_url,
-            unit=_unit_out(e.offering.unit),
-            capacity=e.offering.capacity,
-            places_taken=e.offering.places_taken,
-            waiting_families=e.offering.waiting_families,
         )
         for e in rows
     ]
