@@ -7,32 +7,13 @@ import pytest
 from django.test import Client
 
 from members.models import ApiToken, ConsentRecord
-from members.sms import LocmemSMSBackend
 from members.tests.factories import ApiTokenFactory, UserFactory
-from tests.fakes import FakeWeChatServer
+from members.tests.family_support import sms_outbox_fixture  # noqa: F401 - fixture
 from wechat.models import SubscriptionGrant, SubscriptionTemplate, WeChatIdentity
 from wechat.tests.factories import SubscriptionTemplateFactory, WeChatIdentityFactory
+from wechat.tests.support import wechat_server_fixture  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def wechat_server(settings):
-    with FakeWeChatServer() as server:
-        settings.WECHAT_BACKEND = "wechat.client.HttpWeChatClient"
-        settings.WECHAT_API_BASE = server.url
-        settings.WECHAT_APP_ID = server.app_id
-        settings.WECHAT_APP_SECRET = server.app_secret
-        yield server
-
-
-@pytest.fixture
-def sms_outbox(settings):
-    settings.SMS_BACKEND = "members.sms.LocmemSMSBackend"
-    settings.SMS_OPTIONS = {}
-    LocmemSMSBackend.reset()
-    yield LocmemSMSBackend.outbox
-    LocmemSMSBackend.reset()
 
 
 def _post(client, path, body, **headers):

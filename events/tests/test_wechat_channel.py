@@ -20,43 +20,23 @@ from courses.tests.factories import CourseFactory, make_session
 from events import reminders
 from events.models import Delivery
 from members.models import RoleAssignment
-from members.sms import LocmemSMSBackend
 from members.tests.factories import GuardianFactory, RoleAssignmentFactory
+from members.tests.family_support import sms_outbox_fixture  # noqa: F401 - fixture
 from notifications.models import Notification, NotificationPreference
 from notifications.selectors import notification_defaults_for, notification_preference_for
 from notifications.services import notification_wechat_off
-from tests.fakes import FakeWeChatServer
 from wechat.models import SubscriptionGrant
 from wechat.tests.factories import (
     SubscriptionGrantFactory,
     SubscriptionTemplateFactory,
     WeChatIdentityFactory,
 )
+from wechat.tests.support import wechat_server_fixture  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PHONE = "13812345678"
 FIELDS = {"thing1": "title", "time2": "starts_at", "thing3": "venue", "thing4": "note"}
-
-
-@pytest.fixture
-def sms_outbox(settings):
-    settings.SMS_BACKEND = "members.sms.LocmemSMSBackend"
-    settings.SMS_OPTIONS = {}
-    LocmemSMSBackend.reset()
-    yield LocmemSMSBackend.outbox
-    LocmemSMSBackend.reset()
-
-
-@pytest.fixture
-def wechat_server(settings):
-    with FakeWeChatServer() as server:
-        settings.WECHAT_BACKEND = "wechat.client.HttpWeChatClient"
-        settings.WECHAT_API_BASE = server.url
-        settings.WECHAT_APP_ID = server.app_id
-        settings.WECHAT_APP_SECRET = server.app_secret
-        settings.WECHAT_READ_TIMEOUT = 2.0
-        yield server
 
 
 @pytest.fixture
