@@ -20,11 +20,11 @@ from bench.catalogue import (
     PORT,
     WORKERS,
     _median,
-    _mix_script,
     catalogue_dataset,
     catalogue_mix,
+    gunicorn_rate,
 )
-from bench.harness import WRK_SECONDS, goal, gunicorn, record, throughput
+from bench.harness import goal, gunicorn, record
 
 API_PATH = "/api/v1/catalogue/courses"
 GOAL_API_MIX = "API catalogue ≥ 50% of the HTML catalogue's throughput, nothing reused by either"
@@ -58,22 +58,8 @@ def api_url(page_url: str) -> str:
 
 
 def _rate(label: str, path: str, urls: list[str] | None = None) -> float:
-    """Requests per second of one run (after a short warm-up), recorded; 0 on errors.
-    wrk when it can be had, else bench/load.py asking the same URLs."""
-    url = f"http://127.0.0.1:{PORT}{path}"
-    paths = (lambda i: urls[(i * 7919) % len(urls)]) if urls else None
-    lua = str(_mix_script(urls)) if urls else None
-    throughput(url, 2, 4, lua=lua, paths=paths)  # warm-up
-    result = throughput(url, WRK_SECONDS, 4, lua=lua, paths=paths)
-    problems = f"{result.non_2xx} answers not 2xx/3xx" if result.non_2xx else ""
-    record(
-        "api",
-        f"{label} requests/s (gunicorn, {WORKERS} sync workers, measured by {result.tool})"
-        + (" — " + problems if problems else ""),
-        f"{result.rps:,.1f}",
-        result.command,
-    )
-    return result.rps if not problems else 0.0
+    """The catalogue bench's measured run, recorded in the API's section."""
+    return gunicorn_rate(label, path, urls, section="api")
 
 
 def _warm(paths: list[str], rounds: int = 3) -> None:

@@ -152,20 +152,29 @@ def _server(nocache: bool = False):
     return gunicorn(PORT, workers=WORKERS, env_overrides=overrides)
 
 
-def _rate(
-    label: str, path: str, urls: list[str] | None = None, script: Path | None = None
+def gunicorn_rate(
+    label: str,
+    path: str,
+    urls: list[str] | None = None,
+    script: Path | None = None,
+    *,
+    section: str = "catalogue",
 ) -> float:
-    """Requests per second of one run (after a short warm-up), recorded; 0 on errors.
+    """Requests per second of one run on the gunicorn at PORT (after a short
+    warm-up), recorded in ``section``; 0 on errors. Shared by bench/api_catalogue.py.
 
-    wrk when it can be had, else bench/load.py asking the same URLs."""
+    wrk when it can be had (``urls`` asked at random by ``script``, by default
+    _mix_script(urls)), else bench/load.py asking the same URLs."""
     url = f"http://127.0.0.1:{PORT}{path}"
     paths = (lambda i: urls[(i * 7919) % len(urls)]) if urls else None
+    if urls and script is None:
+        script = _mix_script(urls)
     lua = str(script) if script else None
     throughput(url, 2, 4, lua=lua, paths=paths)  # warm-up
     result = throughput(url, WRK_SECONDS, 4, lua=lua, paths=paths)
     problems = f"{result.non_2xx} answers not 2xx/3xx" if result.non_2xx else ""
     record(
-        "catalogue",
+        section,
         f"{label} requests/s (gunicorn, {WORKERS} sync workers, measured by {result.tool})"
         + (" — " + problems if problems else ""),
         f"{result.rps:,.1f}",
@@ -242,13 +251,13 @@ def bench_catalogue() -> None:
     _cold_pages(urls[:COLD_URLS])
     cache.clear()
     with _server():
-        bare = _rate("bare view", "/bench/bare/")
-        cached = _rate("catalogue landing page (cached)", "/courses/")
+        bare = gunicorn_rate("bare view", "/bench/bare/")
+        cached = gunicorn_rate("catalogue landing page (cached)", "/courses/")
     _share_of_bare(GOAL_CACHED, "catalogue / bare view throughput", cached, bare, 0.5)
     script = _mix_script(urls)
     with _server(nocache=True):
-        bare = _rate("bare view (catalogue cache off)", "/bench/bare/")
-        mixed = _rate(
+        bare = gunicorn_rate("bare view (catalogue cache off)", "/bench/bare/")
+        mixed = gunicorn_rate(
             f"catalogue, realistic mix of {len(urls):,} URLs, nothing reused",
             "/courses/",
             urls,
