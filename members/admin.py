@@ -994,18 +994,8 @@ class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["user", "unit"]
     list_filter = ["kind", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "user__display_name"]
-    readonly_fields = [
-        "name",
-        "owner_label",
-        "kind",
-        "unit",
-        "scope_labels",
-        "prefix_label",
-        "created_at",
-        "last_used_at",
-        "expires_at",
-        "revoked_at",
-    ]
+    # The page shows the list's columns, every one read-only (nothing is edited here).
+    readonly_fields = list_display
     fields = readonly_fields
     actions = ["revoke_selected"]
 
