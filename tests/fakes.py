@@ -90,11 +90,27 @@ def smtp_server(keeper=None):
         controller.stop()
 
 
-class _GatewayHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: one connection carries many texts
-    # Answer at once, as a real gateway does (headers and body are two writes here).
-    disable_nagle_algorithm = True
+class _KeepAliveJsonHandler(BaseHTTPRequestHandler):
+    """A fake server's handler: JSON answers on keep-alive connections, no log lines."""
 
+    protocol_version = "HTTP/1.1"  # keep-alive: one connection carries many requests
+    # Answer at once, as a real server does (headers and body are two writes here).
+    disable_nagle_algorithm = True
+    content_type = "application/json"
+
+    def _write_json(self, status: int, payload: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", self.content_type)
+        # The length ends the answer on a connection that stays open.
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+class _GatewayHandler(_KeepAliveJsonHandler):
     def do_POST(self):  # noqa: N802 - the http.server name
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         auth = self.headers.get("Authorization", "")
@@ -108,17 +124,17 @@ class _GatewayHandler(BaseHTTPRequestHandler):
                 self.server.received.append(message)
             self.server.connections.add(self.client_address)
         answer = b'{"code": 1, "message": "refused"}' if refused else b'{"code": 0}'
-        self._answer(500 if refused else 200, answer)
+        self._write_json(500 if refused else 200, answer)
 
     def do_GET(self):  # noqa: N802 - the http.server name
         """``/inbox?phone=…``: the texts kept for a phone, as a phone's SMS inbox would
         show them (scripts/miniprogram_client.py reads its sign-in code there)."""
         url = urlsplit(self.path)
         if url.path != "/inbox":
-            return self._answer(404, b'{"code": 404}')
+            return self._write_json(404, b'{"code": 404}')
         phone = parse_qs(url.query).get("phone", [None])[0]
         texts = self.server.texts(phone)
-        self._answer(200, json.dumps({"texts": texts}, ensure_ascii=False).encode())
+        self._write_json(200, json.dumps({"texts": texts}, ensure_ascii=False).encode())
 
     def _batch(self, batch: dict, auth: str) -> None:
         """``{"sign", "messages": [{"phone", "text"}]}`` → a status per message."""
@@ -134,17 +150,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
                     {**message, "sign": batch.get("sign", ""), "auth": auth}
                 )
                 results.append({"code": 0})
-        self._answer(200, json.dumps({"results": results}, ensure_ascii=False).encode())
-
-    def _answer(self, status: int, answer: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args):
-        pass
+        self._write_json(200, json.dumps({"results": results}, ensure_ascii=False).encode())
 
 
 class SmsGateway(ThreadingHTTPServer):
@@ -225,9 +231,8 @@ def wechat_value_ok(key: str, value) -> bool:
     return False
 
 
-class _WeChatHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _WeChatHandler(_KeepAliveJsonHandler):
+    content_type = "application/json; charset=utf-8"
 
     def do_GET(self):  # noqa: N802 - the http.server name
         url = urlsplit(self.path)
@@ -259,15 +264,7 @@ class _WeChatHandler(BaseHTTPRequestHandler):
         delay = self.server.delay_seconds
         if delay:
             time.sleep(delay)
-        payload = json.dumps(answer, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
+        self._write_json(status, json.dumps(answer, ensure_ascii=False).encode())
 
 
 class FakeWeChatServer(ThreadingHTTPServer):
