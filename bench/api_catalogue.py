@@ -12,7 +12,6 @@ the two on the same mix of questions, each first page.
 
 from __future__ import annotations
 
-import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from bench.catalogue import (
@@ -23,6 +22,7 @@ from bench.catalogue import (
     catalogue_dataset,
     catalogue_mix,
     gunicorn_rate,
+    timed_requests,
 )
 from bench.harness import goal, gunicorn, record
 
@@ -89,12 +89,10 @@ def _ratio(figure: str, rate: float, base: float) -> float | None:
 def _cold_answers(urls: list[str]) -> None:
     """Each API URL once in-process with the catalogue's caches off: median time and
     the most queries (the goal: at most 8, as the page's)."""
-    from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext, override_settings
+    from django.test.utils import override_settings
 
     client = Client()
-    times, queries, statuses = [], [], set()
     with override_settings(
         COURSE_CATALOGUE_CACHE_SECONDS=0,
         COURSE_FACET_CACHE_SECONDS=0,
@@ -102,12 +100,7 @@ def _cold_answers(urls: list[str]) -> None:
         API_RATE_PER_TOKEN=10**9,
     ):
         client.get(f"{API_PATH}?q=预热")  # warm the process (imports, jieba, connections)
-        for url in urls:
-            started = time.perf_counter()
-            with CaptureQueriesContext(connection) as ctx:
-                statuses.add(client.get(url).status_code)
-            times.append((time.perf_counter() - started) * 1000)
-            queries.append(len(ctx.captured_queries))
+        times, queries, statuses = timed_requests(client, urls)
     median, most = _median(times), max(queries)
     record(
         "api",

@@ -109,24 +109,33 @@ def _median(values: list[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
+def timed_requests(client, urls: list[str]) -> tuple[list[float], list[int], set[int]]:
+    """Each URL asked once by ``client`` in-process: the times (ms), the query
+    counts, and the statuses seen. Shared by bench/api_catalogue.py."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    times, queries, statuses = [], [], set()
+    for url in urls:
+        started = time.perf_counter()
+        with CaptureQueriesContext(connection) as ctx:
+            statuses.add(client.get(url).status_code)
+        times.append((time.perf_counter() - started) * 1000)
+        queries.append(len(ctx.captured_queries))
+    return times, queries, statuses
+
+
 def _cold_pages(urls: list[str]) -> None:
     """Each URL asked once in-process with the catalogue's caches off: median time,
     most queries. (The set of courses with free places is the one thing shared, for
     30 s, as the issue allows the free-seat badges.)"""
-    from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext, override_settings
+    from django.test.utils import override_settings
 
     client = Client()
-    times, queries, statuses = [], [], set()
     with override_settings(COURSE_CATALOGUE_CACHE_SECONDS=0, COURSE_FACET_CACHE_SECONDS=0):
         client.get("/courses/?q=预热&page=2")  # warm the process (imports, jieba, connections)
-        for url in urls:
-            started = time.perf_counter()
-            with CaptureQueriesContext(connection) as ctx:
-                statuses.add(client.get(url).status_code)
-            times.append((time.perf_counter() - started) * 1000)
-            queries.append(len(ctx.captured_queries))
+        times, queries, statuses = timed_requests(client, urls)
     median, most = _median(times), max(queries)
     detail = (
         f"median {median:.1f} ms, slowest {max(times):.0f} ms, at most {most} queries "
