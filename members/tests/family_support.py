@@ -59,6 +59,22 @@ def signup_by_phone(client, outbox, phone: str, password: str = PASSWORD):
     return client.post("/accounts/phone/verify/", {"code": code})
 
 
+def signup_by_email(client, email: str, password: str = PASSWORD):
+    """Sign up with an email and no phone; returns the response. The confirmation
+    mail is sent after the commit, so it is in ``mail.outbox`` on return."""
+    with committed():
+        return client.post(
+            "/accounts/signup/",
+            {
+                "phone": "",
+                "email": email,
+                "password1": password,
+                "password2": password,
+                "agree_privacy": "on",
+            },
+        )
+
+
 def login(client, login_value: str, password: str = PASSWORD):
     # (signing in with an unverified number texts a code)
     with committed():

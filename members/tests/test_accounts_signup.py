@@ -13,6 +13,7 @@ from members.tests.family_support import (  # noqa: F401 - fixture
     committed,
     last_code,
     login,
+    signup_by_email,
     signup_by_phone,
     sms_outbox_fixture,
 )
@@ -71,17 +72,7 @@ def test_wrong_code_is_refused_and_leaves_the_number_unverified(client, sms_outb
 
 
 def test_signup_by_email_only(client, sms_outbox):
-    with committed():
-        response = client.post(
-            "/accounts/signup/",
-            {
-                "phone": "",
-                "email": "Mother@Example.cn",
-                "password1": PASSWORD,
-                "password2": PASSWORD,
-                "agree_privacy": "on",
-            },
-        )
+    response = signup_by_email(client, "Mother@Example.cn")
     assert response.status_code == 302
     user = User.objects.get(email="mother@example.cn")
     assert user.phone is None
@@ -222,17 +213,7 @@ def test_account_management_pages_use_the_portal_layout(client, path):
 def test_email_verification_link_confirms_the_address(client, sms_outbox):
     from allauth.account.models import EmailAddress
 
-    with committed():
-        client.post(
-            "/accounts/signup/",
-            {
-                "phone": "",
-                "email": "mum@example.cn",
-                "password1": PASSWORD,
-                "password2": PASSWORD,
-                "agree_privacy": "on",
-            },
-        )
+    signup_by_email(client, "mum@example.cn")
     link = re.search(r"http://testserver(/accounts/confirm-email/[^/\s]+/)", mail.outbox[0].body)
     assert client.get(link.group(1)).status_code == 200
     response = client.post(link.group(1))

@@ -27,6 +27,7 @@ from members.tests.family_support import (  # noqa: F401 - fixture
     PASSWORD,
     committed,
     last_code,
+    signup_by_email,
     sms_outbox_fixture,
 )
 
@@ -253,17 +254,7 @@ def test_password_reset_pages_and_mail(client):
 
 
 def test_email_confirmation_pages_and_mail(client, sms_outbox):
-    with committed():
-        client.post(
-            "/accounts/signup/",
-            {
-                "phone": "",
-                "email": "mum@example.cn",
-                "password1": PASSWORD,
-                "password2": PASSWORD,
-                "agree_privacy": "on",
-            },
-        )
+    signup_by_email(client, "mum@example.cn")
     message = mail.outbox[-1]
     assert message.subject.startswith("【协同育人门户】")
     assert "请打开这个链接完成验证" in message.body
