@@ -80,6 +80,18 @@ def pick_rule_register_by_unit(model: type[Model], unit_path: str) -> None:
     pick_rule_register(model, rule)
 
 
+def pick_rule_register_by_user(model: type[Model]) -> None:
+    """Rows that belong to a person through ``user`` (their inbox, their WeChat
+    identity): the people ``access.users_pickable_by`` gives the user."""
+
+    def rule(user):
+        if access.is_district_admin(user):
+            return None
+        return model._default_manager.filter(user__in=access.users_pickable_by(user).values("pk"))
+
+    pick_rule_register(model, rule)
+
+
 def pick_rule_for(model: type[Model]) -> PickRule | None:
     return _rules.get(model._meta.label_lower)
 

@@ -4,22 +4,12 @@ change their preferences on their own page; notices are written by the outbox)."
 from django.contrib import admin
 
 from members import access
-from members.admin_scoping import PickerScopeMixin, pick_rule_register
+from members.admin_scoping import PickerScopeMixin, pick_rule_register_by_user
 
 from .models import Notification, NotificationPreference
 
-
-def _own_users_rows(model):
-    def rule(user):
-        if access.is_district_admin(user):
-            return None
-        return model.objects.filter(user__in=access.users_pickable_by(user).values("pk"))
-
-    return rule
-
-
-pick_rule_register(Notification, _own_users_rows(Notification))
-pick_rule_register(NotificationPreference, _own_users_rows(NotificationPreference))
+pick_rule_register_by_user(Notification)
+pick_rule_register_by_user(NotificationPreference)
 
 
 class _DistrictOnly(PickerScopeMixin):

@@ -7,23 +7,13 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from members import access
-from members.admin_scoping import PickerScopeMixin, pick_rule_register
+from members.admin_scoping import PickerScopeMixin, pick_rule_register_by_user
 
 from .models import SubscriptionGrant, SubscriptionTemplate, WeChatIdentity
 from .services import wechat_identity_unbind
 
-
-def _own_users_rows(model):
-    def rule(user):
-        if access.is_district_admin(user):
-            return None
-        return model.objects.filter(user__in=access.users_pickable_by(user).values("pk"))
-
-    return rule
-
-
-pick_rule_register(WeChatIdentity, _own_users_rows(WeChatIdentity))
-pick_rule_register(SubscriptionGrant, _own_users_rows(SubscriptionGrant))
+pick_rule_register_by_user(WeChatIdentity)
+pick_rule_register_by_user(SubscriptionGrant)
 
 
 class _DistrictOnly(PickerScopeMixin):
