@@ -25,6 +25,7 @@ from members.privacy import mask_phone, person_name
 from .auth import require_scope, signed_in
 from .errors import ApiError
 from .idempotency import idempotent
+from .ratelimit import client_ip
 from .schemas import ErrorOut
 
 router = Router(tags=["family"], auth=signed_in)
@@ -161,10 +162,6 @@ def _checked_child_fields(values: dict) -> dict:
     return form.cleaned_data
 
 
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
-
-
 # --- the family -----------------------------------------------------------------------
 
 
@@ -251,7 +248,7 @@ def consent_agree(request, payload: ConsentIn):
             user=request.user,
             document=CHILDREN_INFO,
             family=selectors.family_for_user(request.user),
-            ip_address=_client_ip(request),
+            ip_address=client_ip(request),
         )
     return _consent_out(request)
 
@@ -275,7 +272,7 @@ def child_create(request, payload: ChildIn):
         birth_year=values["birth_year"],
         stage=values["stage"],
         school=values["school"],
-        ip_address=_client_ip(request),
+        ip_address=client_ip(request),
     )
     return 201, _child_out(child)
 
@@ -314,7 +311,7 @@ def child_change(request, child_id: int, payload: ChildPatch):
 def child_remove(request, child_id: int):
     require_scope(request, "write")
     _guardian_row, child = _own_child(request, child_id)
-    services.child_delete(child=child, actor=request.user, ip_address=_client_ip(request))
+    services.child_delete(child=child, actor=request.user, ip_address=client_ip(request))
     return 204, None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.core.cache import cache
 
@@ -18,10 +19,14 @@ from .errors import ApiError
 WINDOW_SECONDS = 60
 
 
-def client_ip(request) -> str:
-    # Behind nginx the address is the proxy's; production sets REMOTE_ADDR from
-    # X-Real-IP at the proxy (deploy/nginx.conf), never from a client header.
-    return request.META.get("REMOTE_ADDR") or "unknown"
+def client_ip(request) -> str | None:
+    """The caller's address as the pages find it: allauth's adapter, which trusts
+    X-Forwarded-For only through ALLAUTH_TRUSTED_PROXY_COUNT proxies (behind nginx
+    REMOTE_ADDR is the proxy's, which would put every caller under one limit)."""
+    try:
+        return get_adapter(request).get_client_ip(request)
+    except Exception:  # a malformed proxy header must not break the answer
+        return request.META.get("REMOTE_ADDR")
 
 
 def _redis_client():
@@ -59,7 +64,7 @@ def rate_limit_check(request, *, principal: str | None) -> None:
     """Raise a 429 ``ApiError`` if this request is over a limit."""
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    limits = [(f"ip:{client_ip(request)}", settings.API_RATE_PER_IP)]
+    limits = [(f"ip:{client_ip(request) or 'unknown'}", settings.API_RATE_PER_IP)]
     if principal is not None:
         limits.append((principal, settings.API_RATE_PER_TOKEN))
     counts = _counts([name for name, _ in limits], window)

@@ -57,6 +57,7 @@ from .catalogue import MAX_ID, object_id
 from .errors import MESSAGES, ApiError
 from .idempotency import idempotent
 from .pagination import keyset_page
+from .ratelimit import client_ip
 from .schemas import ErrorOut
 
 router = Router(tags=["staff"], auth=signed_in)
@@ -523,7 +524,7 @@ def staff_phone_reveal(request, payload: RevealIn, offering_id: int = OfferingId
         actor=request.user,
         guardians=roster_contacts.family_guardians(booking),
         about=managed.about,
-        ip_address=request.META.get("REMOTE_ADDR"),
+        ip_address=client_ip(request),
     )
     if getattr(request, "api_token", None) is None:
         # Signed in on the site: the roster page keeps showing them, as after its own tap.

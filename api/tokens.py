@@ -21,6 +21,7 @@ from members.services import api_token_create, api_token_revoke
 
 from .auth import require_scope, signed_in
 from .errors import ApiError
+from .ratelimit import client_ip
 from .schemas import ErrorOut
 
 router = Router(tags=["tokens"], auth=signed_in)
@@ -113,7 +114,7 @@ def token_create(request, payload: TokenIn):
             name=payload.name,
             scopes=payload.scopes,
             unit=unit,
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_ip(request),
         )
     except MembersError as error:
         raise _with_field(error) from None
@@ -129,7 +130,5 @@ def token_revoke(request, token_id: int):
     token = api_tokens_of(user=request.user).filter(pk=token_id).first()
     if token is None:
         raise Http404  # not the caller's token
-    revoked = api_token_revoke(
-        token=token, actor=request.user, ip_address=request.META.get("REMOTE_ADDR")
-    )
+    revoked = api_token_revoke(token=token, actor=request.user, ip_address=client_ip(request))
     return RevokedOut(revoked=revoked)
