@@ -54,6 +54,8 @@ PORTAL_APPS = (
     "bookings",
     "courses",
     "events",
+    "handbook",
+    "recognition",
     "reports",
     "portal",
     "api",

@@ -49,6 +49,9 @@ INSTALLED_APPS = [
     "bookings",
     "courses",
     "events",
+    # The smart-parent handbook, then learning families built on it (issue 14).
+    "handbook",
+    "recognition",
     "reports",
     "portal",
     # The JSON API calls every app's services and selectors, the pages' too (docs/ARCHITECTURE.md).

@@ -25,6 +25,8 @@ APPS = [
     "bookings",
     "courses",
     "events",
+    "handbook",
+    "recognition",
     "reports",
     "portal",
     "api",

@@ -12,6 +12,8 @@ LAYERS = [
     "bookings",
     "courses",
     "events",
+    "handbook",
+    "recognition",
     "reports",
     "portal",
     "api",
