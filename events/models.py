@@ -172,19 +172,57 @@ class ReminderPlan(models.Model):
         return f"{self.offering_id} −{self.offset_minutes}m @ {self.scheduled_for:%Y-%m-%d %H:%M}"
 
 
+class Notice(models.Model):
+    """One message from an app above events (handbook, surveys …), written once.
+
+    Its deliveries (``Delivery`` rows with purpose ``notice``) carry it to each
+    recipient on each channel; ``key`` makes "told once" hold however often the
+    app asks (events.services.notice_send). ``unit`` is the unit it speaks for
+    (the delivery log's scope); blank: the district's.
+    """
+
+    key = models.CharField(_("通知编号"), max_length=120, unique=True)
+    # "app.what" (letters, digits, ".", "_", "-"): the skip hook's key
+    # (events/notices.py) and the in-site notice's kind.
+    topic = models.CharField(_("通知类别"), max_length=40, db_index=True)
+    unit = models.ForeignKey(
+        MemberUnit,
+        verbose_name=_("发送单位"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    subject = models.CharField(_("标题"), max_length=200)
+    lead = models.TextField(_("正文"))
+    sms = models.CharField(_("短信内容"), max_length=200, blank=True)
+    path = models.CharField(_("链接"), max_length=300, blank=True)
+    wechat_status = models.CharField(_("微信状态"), max_length=5, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("门户通知")
+        verbose_name_plural = _("门户通知")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
 class Delivery(models.Model):
     """One message to one person on one channel: the unit of "sent once".
 
     Every message the portal sends to a family goes through these rows (the
     outbox): reminders, time changes, cancellations, booking receipts,
     promotions, withdrawal receipts, co-guardian invitations, account messages
-    (allauth's codes and mails: the content waits in the cache, never here). A row is written
+    (allauth's codes and mails: the content waits in the cache, never here),
+    notices of other apps (``Notice``). A row is written
     in the same transaction as the change it reports, and sent by a worker
     after the commit (events/reminders.py).
 
     A row goes to a portal account (``user``) or, for an invitee who has none
     yet, to an ``address`` (phone or email). It is about an offering (a course
-    session or an event) or about an invitation.
+    session or an event), an invitation, an account message or a ``Notice``.
 
     State machine: pending → claimed (claim_token, claimed_at; re-claimable after
     the lease) → sent | skipped | failed; a failed attempt goes back to pending
@@ -202,6 +240,8 @@ class Delivery(models.Model):
         # A code, an answer texted to a number or an allauth mail: about the
         # person's own account, asked for now (no quiet hours).
         ACCOUNT = "account", _("账号消息")
+        # A message of another app (handbook, surveys …): its content is a Notice.
+        NOTICE = "notice", _("门户通知")
 
     # Planned per moment (a rule's moment, the moment of a move or a cancellation).
     OFFERING_PURPOSES = (Purpose.REMINDER, Purpose.TIME_CHANGED, Purpose.CANCELLED)
@@ -268,6 +308,14 @@ class Delivery(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
     )
+    notice = models.ForeignKey(
+        Notice,
+        verbose_name=_("门户通知"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
     # The portal's address as the inviter saw it (the invitation link is built
     # from it when sending); blank: PORTAL_BASE_URL.
     base_url = models.CharField(_("门户地址"), max_length=200, blank=True)
@@ -332,6 +380,11 @@ class Delivery(models.Model):
                 condition=Q(purpose="account"),
                 name="delivery_once_per_account_message",
             ),
+            models.UniqueConstraint(
+                fields=["notice", "user", "channel"],
+                condition=Q(purpose="notice"),
+                name="delivery_once_per_notice",
+            ),
             models.CheckConstraint(
                 condition=Q(user__isnull=False) | ~Q(address=""),
                 name="delivery_has_recipient",
@@ -339,7 +392,8 @@ class Delivery(models.Model):
             models.CheckConstraint(
                 condition=(Q(purpose="invitation") & Q(invitation__isnull=False))
                 | (Q(purpose="account") & ~Q(message_key="") & ~Q(address=""))
-                | (~Q(purpose__in=["invitation", "account"]) & Q(offering__isnull=False)),
+                | (Q(purpose="notice") & Q(notice__isnull=False))
+                | (~Q(purpose__in=["invitation", "account", "notice"]) & Q(offering__isnull=False)),
                 name="delivery_has_subject",
             ),
         ]

@@ -79,7 +79,8 @@ from notifications.selectors import (
 from notifications.services import notification_create, notifications_create_many
 
 from .ics import calendar_bytes
-from .models import Delivery, Event, ReminderPlan
+from .models import Delivery, Event, Notice, ReminderPlan
+from .notices import notice_skip_reason
 from .selectors import (
     OfferingInfo,
     max_reminder_offset,
@@ -134,6 +135,7 @@ WECHAT_KINDS = {
     Delivery.Purpose.PROMOTED: "promotion",
     Delivery.Purpose.CONFIRMATION: "receipt",
     Delivery.Purpose.WITHDRAWN: "receipt",
+    Delivery.Purpose.NOTICE: "notice",
 }
 
 
@@ -155,9 +157,11 @@ def _sms_row(*, preference, due_at, starts_at, note: str = "", **fields) -> Deli
 
 
 def _channel_rows(
-    guardian: Guardian, *, scheduled_for, due_at, starts_at, **fields
+    guardian: Guardian | None, *, scheduled_for, due_at, starts_at, user=None, **fields
 ) -> list[Delivery]:
-    user = guardian.user
+    """The rows of one message to one person, one per channel they chose (a
+    person who is no guardian is passed as ``user``, with ``guardian`` None)."""
+    user = user if user is not None else guardian.user
     preference = notification_preference_for(user=user)
     rows = []
     if preference.in_site:
@@ -210,6 +214,58 @@ def _create_rows(
     # makes planning twice harmless.
     created = Delivery.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
     return len(created)
+
+
+def notice_rows_create(
+    *,
+    notice: Notice,
+    family_ids=(),
+    user_ids=(),
+    now: datetime.datetime | None = None,
+) -> int:
+    """The rows of a ``Notice`` (events.services.notice_send): one per active
+    guardian of ``family_ids`` and active user of ``user_ids`` and chosen
+    channel, due ``now`` (a text in the person's quiet hours later), written in
+    the caller's transaction; the send is kicked after the commit. The key
+    (notice, user, channel) makes a second call write nothing."""
+    now = now or timezone.now()
+    family_ids = sorted({int(pk) for pk in family_ids})
+    user_ids = {int(pk) for pk in user_ids}
+    people: dict[int, tuple[Guardian | None, User]] = {}
+    if family_ids:
+        guardians = (
+            Guardian.objects.filter(family_id__in=family_ids, user__is_active=True)
+            .select_related("user", "user__notification_preference", "user__wechat_identity")
+            .order_by("pk")
+        )
+        for guardian in guardians:
+            people[guardian.user_id] = (guardian, guardian.user)
+    others = user_ids - set(people)
+    if others:
+        users = (
+            User.objects.filter(pk__in=others, is_active=True)
+            .select_related("guardian", "notification_preference", "wechat_identity")
+            .order_by("pk")
+        )
+        for user in users:
+            people[user.pk] = (getattr(user, "guardian", None), user)
+    rows: list[Delivery] = []
+    for guardian, user in people.values():
+        rows.extend(
+            _channel_rows(
+                guardian,
+                user=user,
+                scheduled_for=notice.created_at or now,
+                due_at=now,
+                starts_at=None,
+                notice_id=notice.pk,
+                purpose=Delivery.Purpose.NOTICE,
+            )
+        )
+    made = len(Delivery.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True))
+    if made:
+        _kick_after_commit()
+    return made
 
 
 def _plan_rule(offering: Offering, offset: int, scheduled_for, now) -> int:
@@ -797,6 +853,12 @@ def _skip_reason(delivery: Delivery, now) -> str:
         if getattr(delivery, "account_content", None) is None:
             return _("验证码或链接已过期，未发送。")
         return ""
+    if purpose == Delivery.Purpose.NOTICE:
+        notice = delivery.notice
+        # (rows of one notice share one instance in a batch (_load): one check each)
+        if not hasattr(notice, "skip_reason"):
+            notice.skip_reason = notice_skip_reason(notice)
+        return notice.skip_reason
     if purpose == Delivery.Purpose.INVITATION:
         invitation = delivery.invitation
         if invitation is None or not invitation.is_open:
@@ -883,6 +945,30 @@ SMS_PLACE_CHARS = 16
 def _short(text: str, limit: int) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# A notice's text without its own: "subject：lead" and the link, within two parts
+# (2 × 67, less the signature members.sms puts in front).
+SMS_NOTICE_CHARS = 120
+
+
+def _notice_texts(notice: Notice) -> dict:
+    """What a notice says on every channel (the in-site notice, the email's
+    subject and lead, the text): from the Notice, once per batch."""
+    link = _absolute("", notice.path)
+    sms = notice.sms
+    if not sms:
+        tail = f" {link}" if link else ""
+        sms = _short(f"{notice.subject}：{notice.lead}", max(20, SMS_NOTICE_CHARS - len(tail)))
+        sms += tail
+    return {
+        "subject": notice.subject,
+        "lead": notice.lead,
+        "path": notice.path,
+        "sms": sms,
+        "ics": False,
+        "kind": notice.topic[:40],
+    }
 
 
 def _sms_text(delivery: Delivery, info: OfferingInfo, *, when: str, link: str) -> str:
@@ -996,6 +1082,19 @@ def _bodies(
 ) -> dict:
     """The email's plain and HTML bodies, for the recipient called ``name``
     (``html_name`` in the HTML body, if it differs)."""
+    preferences_url = settings.PORTAL_BASE_URL.rstrip("/") + "/notifications/preferences/"
+    if delivery.purpose == Delivery.Purpose.NOTICE:
+        context = {
+            "subject": texts["subject"],
+            "lead": texts["lead"],
+            "url": _absolute("", texts["path"]),
+            "name": name,
+            "preferences_url": preferences_url,
+        }
+        text = render_to_string("events/email/notice.txt", context)
+        if html_name is not None:
+            context["name"] = html_name
+        return {"text": text, "html": render_to_string("events/email/notice.html", context)}
     booking = delivery.booking
     purpose = delivery.purpose
     context = {
@@ -1007,7 +1106,7 @@ def _bodies(
         "name": name,
         "party_size": booking.party_size if booking is not None else None,
         "cancelled": purpose in (Delivery.Purpose.CANCELLED, Delivery.Purpose.WITHDRAWN),
-        "preferences_url": settings.PORTAL_BASE_URL.rstrip("/") + "/notifications/preferences/",
+        "preferences_url": preferences_url,
     }
     text = render_to_string("events/email/delivery.txt", context)
     if html_name is not None:
@@ -1019,6 +1118,9 @@ def _render(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
     """Everything one delivery says, on every channel (subject, lead, bodies, SMS, link)."""
     if delivery.purpose == Delivery.Purpose.INVITATION:
         return _render_invitation(delivery)
+    if delivery.purpose == Delivery.Purpose.NOTICE:
+        texts = _notice_texts(delivery.notice)
+        return {**texts, **_bodies(delivery, None, texts, name=str(delivery.user))}
     texts = _texts(delivery, info)
     return {
         **texts,
@@ -1055,6 +1157,8 @@ class _Renderer:
         return self.infos[delivery.offering_id]
 
     def _key(self, delivery: Delivery) -> tuple:
+        if delivery.purpose == Delivery.Purpose.NOTICE:
+            return (None, delivery.purpose, delivery.notice_id)
         booking = delivery.booking
         return (
             delivery.offering_id,
@@ -1073,12 +1177,19 @@ class _Renderer:
             return delivery.account_content
         key = self._key(delivery)
         if key not in self.cache:
-            self.cache[key] = _texts(delivery, self.info(delivery))
+            if delivery.purpose == Delivery.Purpose.NOTICE:
+                self.cache[key] = _notice_texts(delivery.notice)
+            else:
+                self.cache[key] = _texts(delivery, self.info(delivery))
         return self.cache[key]
 
     def sms(self, delivery: Delivery) -> str:
         texts = self.texts(delivery)
-        if delivery.purpose in (Delivery.Purpose.INVITATION, Delivery.Purpose.ACCOUNT):
+        if delivery.purpose in (
+            Delivery.Purpose.INVITATION,
+            Delivery.Purpose.ACCOUNT,
+            Delivery.Purpose.NOTICE,
+        ):
             return texts["sms"]
         if "sms" not in texts:
             texts["sms"] = _sms_text(
@@ -1132,8 +1243,8 @@ class _Renderer:
         )
         return sender, [address], data
 
-    def _calendar(self, delivery: Delivery, info: OfferingInfo, texts: dict) -> bytes | None:
-        if not texts["ics"]:
+    def _calendar(self, delivery: Delivery, info: OfferingInfo | None, texts: dict) -> bytes | None:
+        if not texts["ics"] or info is None:
             return None
         if delivery.offering_id not in self.calendars:
             self.calendars[delivery.offering_id] = calendar_bytes([info], name=info.title)
@@ -1261,9 +1372,16 @@ def _load(delivery_ids: list[int], token: str) -> list[Delivery]:
         _ours(token)
         .filter(pk__in=delivery_ids)
         # (user__wechat_identity: the defaults rule asks whether WeChat reaches them)
-        .select_related("booking", "user", "user__wechat_identity", "invitation__invited_by")
+        .select_related(
+            "booking", "user", "user__wechat_identity", "invitation__invited_by", "notice"
+        )
         .order_by("pk")
     )
+    # One instance per notice: it is checked (events/notices.py) and rendered once.
+    notices: dict[int, Notice] = {}
+    for row in rows:
+        if row.notice_id is not None:
+            row.notice = notices.setdefault(row.notice_id, row.notice)
     offerings = Offering.objects.in_bulk({row.offering_id for row in rows if row.offering_id})
     for row in rows:
         if row.offering_id is not None:
@@ -1351,7 +1469,7 @@ def _send_inbox(rows: list[Delivery], token: str, renderer: _Renderer, outcome: 
                         "title": texts["subject"],
                         "body": texts["lead"],
                         "url": texts["path"],
-                        "kind": f"events.{row.purpose}",
+                        "kind": texts.get("kind") or f"events.{row.purpose}",
                     }
                 )
                 sent.append(row.pk)
@@ -1381,7 +1499,7 @@ def _send_inbox_one(row: Delivery, token: str, renderer: _Renderer) -> str:
                 title=texts["subject"],
                 body=texts["lead"],
                 url=texts["path"],
-                kind=f"events.{row.purpose}",
+                kind=texts.get("kind") or f"events.{row.purpose}",
             )
             Delivery.objects.filter(pk=row.pk).update(
                 status=Delivery.Status.SENT, sent_at=timezone.now(), note=""
@@ -1563,10 +1681,20 @@ def _wechat_note_and_status(delivery: Delivery) -> tuple[str, str]:
     return _("报名成功"), _("报名成功")
 
 
-def _wechat_values(delivery: Delivery, info: OfferingInfo) -> dict[str, str]:
+def _wechat_values(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
     """The portal's texts by name, as wechat.services.subscription_deliver takes
     them (the template's field map picks and shapes them): from the same
-    OfferingInfo as every other channel."""
+    OfferingInfo as every other channel (a notice: from its Notice)."""
+    if delivery.purpose == Delivery.Purpose.NOTICE:
+        notice = delivery.notice
+        return {
+            "title": notice.subject,
+            "starts_at": notice.created_at.isoformat(),
+            "venue": "",
+            "note": _short(notice.lead, 20),
+            "status": notice.wechat_status or _("通知"),
+            "reference": str(delivery.pk),
+        }
     note, status = _wechat_note_and_status(delivery)
     venue = info.venue or (_("线上") if info.online_url else "")
     return {
@@ -1593,12 +1721,17 @@ def _wechat_fallback(row: Delivery, reason: str) -> str:
         "user": user,
         "offering_id": row.offering_id,
         "booking_id": row.booking_id,
+        "notice_id": row.notice_id,
         "purpose": row.purpose,
         "offset_minutes": row.offset_minutes,
         "scheduled_for": row.scheduled_for,
         "is_late": row.is_late,
     }
-    starts_at = None if row.purpose == Delivery.Purpose.CANCELLED else row.offering.starts_at
+    starts_at = (
+        None
+        if row.purpose in (Delivery.Purpose.CANCELLED, Delivery.Purpose.NOTICE)
+        else row.offering.starts_at
+    )
     written = ""
     if notification_sms_phone(user=user):
         text = _sms_row(

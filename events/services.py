@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import datetime
 import hmac
+import re
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from bookings import services as bookings_services
 from bookings.locking import offering_transaction, offerings_lock
@@ -25,7 +28,9 @@ from members.models import Alliance, Family, MemberUnit
 from members.services import audit_log_record
 
 from .errors import EventError
-from .models import CalendarFeed, Event, ReminderRule
+from .models import CalendarFeed, Event, Notice, ReminderRule
+from .notices import NoticeError
+from .reminders import notice_rows_create
 
 CHECKIN_SALT = "events.checkin"
 
@@ -526,3 +531,102 @@ def calendar_feed_revoke(*, family: Family, revoked_by, renew: bool = True) -> C
             data={"revoked": count, "renewed": renew},
         )
         return CalendarFeed.objects.create(family=family) if renew else None
+
+
+# --- notices from other apps -------------------------------------------------
+
+_TOPIC = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+def _notice_fields_check(*, key, topic, subject, lead, sms, path, wechat_status) -> None:
+    fields = Notice._meta
+    checks = [
+        ("key", key, True),
+        ("topic", topic, True),
+        ("subject", subject, True),
+        ("lead", lead, True),
+        ("sms", sms, False),
+        ("path", path, False),
+        ("wechat_status", wechat_status, False),
+    ]
+    for name, value, required in checks:
+        if required and not value.strip():
+            raise NoticeError(name, _("不能为空。"))
+        limit = fields.get_field(name).max_length
+        if limit and len(value) > limit:
+            raise NoticeError(name, _("不能超过 %(n)s 个字符。") % {"n": limit})
+    if not _TOPIC.match(topic):
+        raise NoticeError(
+            "topic", _("只能用小写字母、数字和 . _ -，例如 handbook.learning_family。")
+        )
+    if path and (not path.startswith("/") or path.startswith("//")):
+        raise NoticeError("path", _("须是本站的路径，以 / 开头，例如 /handbook/。"))
+
+
+def _notice_insert(*, now, unit_id, **fields) -> Notice | None:
+    """INSERT … ON CONFLICT (key) DO NOTHING: the new Notice, or None if the key
+    was taken (by a committed call, or by one still running: PostgreSQL makes
+    this statement wait for it, so two first calls make one notice)."""
+    table = connection.ops.quote_name(Notice._meta.db_table)
+    names = ["key", "topic", "subject", "lead", "sms", "path", "wechat_status"]
+    columns = ", ".join([*names, "unit_id", "created_at"])
+    marks = ", ".join(["%s"] * (len(names) + 2))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
+            "ON CONFLICT (key) DO NOTHING RETURNING id",
+            [*(fields[name] for name in names), unit_id, now],
+        )
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    return Notice(id=found[0], unit_id=unit_id, created_at=now, **fields)
+
+
+def notice_send(
+    *,
+    key: str,
+    topic: str,
+    subject: str,
+    lead: str,
+    family_ids: Iterable[int] = (),
+    user_ids: Iterable[int] = (),
+    sms: str = "",
+    path: str = "",
+    wechat_status: str = "",
+    unit: MemberUnit | int | None = None,
+    now: datetime.datetime | None = None,
+) -> int:
+    """Tell families (every active guardian of ``family_ids``) and people
+    (``user_ids``) something, once, through the outbox (docs/EVENTS.md,
+    "Notices from other apps"). Returns the delivery rows written.
+
+    ``key`` names the message (e.g. ``"handbook.learning_family:12:345"``): the
+    first call with a key writes the ``Notice`` and its rows, one per person and
+    chosen channel (in-site, email, WeChat, SMS out of quiet hours); any later
+    call with that key writes nothing and returns 0, even at the same instant
+    (the key's ``INSERT … ON CONFLICT DO NOTHING`` waits for the other call's
+    transaction). ``topic`` groups notices for the skip hook
+    (events.notices.notice_check_register) and the inbox; ``unit`` is the unit
+    it speaks for (whose coordinators see it in the delivery log; None: district
+    administrators only). Written in the caller's transaction; sent by workers
+    after the commit. Bad fields raise ``NoticeError`` naming the field.
+    """
+    fields = {
+        "key": str(key or ""),
+        "topic": str(topic or ""),
+        "subject": " ".join(str(subject or "").split()),
+        "lead": str(lead or "").strip(),
+        "sms": str(sms or "").strip(),
+        "path": str(path or "").strip(),
+        "wechat_status": str(wechat_status or "").strip(),
+    }
+    _notice_fields_check(**fields)
+    now = now or timezone.now()
+    unit_id = unit.pk if isinstance(unit, MemberUnit) else unit
+    family_ids, user_ids = list(family_ids), list(user_ids)
+    with transaction.atomic():
+        notice = _notice_insert(now=now, unit_id=unit_id, **fields)
+        if notice is None:
+            return 0
+        return notice_rows_create(notice=notice, family_ids=family_ids, user_ids=user_ids, now=now)

@@ -68,6 +68,7 @@ class SubscriptionTemplate(models.Model):
         CANCELLATION = "cancellation", _("取消通知")
         PROMOTION = "promotion", _("候补转正")
         RECEIPT = "receipt", _("报名回执")
+        NOTICE = "notice", _("服务通知")
 
     kind = models.CharField(_("消息类别"), max_length=20, choices=Kind.choices, unique=True)
     template_id = models.CharField(
