@@ -63,6 +63,17 @@ AUDIT_ACTION_LABELS = {
     "events.event.update": _("修改活动"),
     "events.event.cancel": _("取消活动"),
     "events.calendar_feed.revoke": _("重置日历订阅链接"),
+    # the growth handbook (handbook/services.py)
+    "handbook.claim.submit": _("申报成长手册项目"),
+    "handbook.claim.withdraw": _("撤回成长手册申报"),
+    "handbook.claim.respond": _("补充成长手册申报"),
+    "handbook.claim.approve": _("通过成长手册申报"),
+    "handbook.claim.reject": _("不通过成长手册申报"),
+    "handbook.claim.more": _("要求补充成长手册申报"),
+    "handbook.claim.propose": _("根据签到记录生成成长手册申报"),
+    "handbook.items.customise": _("建立联盟自己的成长手册项目"),
+    "handbook.item.create": _("新增成长手册项目"),
+    "handbook.item.change": _("修改成长手册项目"),
     # reports
     "reports.snapshot.rollup": _("重新计算统计"),
     "reports.export.xlsx": _("导出学期报表（Excel）"),

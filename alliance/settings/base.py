@@ -232,6 +232,12 @@ CELERY_BEAT_SCHEDULE["events-send-due-reminders"] = {
     "options": {"expires": 55},
 }
 # api: forget Idempotency-Key answers past their age (04:10 Asia/Shanghai).
+# handbook: propose at-school claims from the current term's attendance record every
+# night (a check-in also queues a proposal right after it commits).
+CELERY_BEAT_SCHEDULE["handbook-propose-from-attendance"] = {
+    "task": "handbook.tasks.claims_propose_sweep",
+    "schedule": __import__("celery.schedules").schedules.crontab(hour=1, minute=40),
+}
 CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
     "task": "api.tasks.idempotency_purge",
     "schedule": __import__("celery.schedules").schedules.crontab(hour=4, minute=10),
@@ -408,6 +414,13 @@ WECHAT_MINIPROGRAM_STATE = env("WECHAT_MINIPROGRAM_STATE", default="formal")
 # token made by a mini-program sign-in lasts.
 WECHAT_BINDING_MINUTES = env.int("WECHAT_BINDING_MINUTES", default=10)
 WECHAT_TOKEN_DAYS = env.int("WECHAT_TOKEN_DAYS", default=30)
+# The growth handbook (handbook/services.py): a claim's photo is refused above this size,
+# shrunk to this long side and re-encoded; this many claims by one family within this
+# many minutes flag the claim to the verifier (a burst).
+HANDBOOK_PHOTO_MAX_BYTES = env.int("HANDBOOK_PHOTO_MAX_BYTES", default=8 * 1024 * 1024)
+HANDBOOK_PHOTO_MAX_SIDE = env.int("HANDBOOK_PHOTO_MAX_SIDE", default=1600)
+HANDBOOK_BURST_CLAIMS = env.int("HANDBOOK_BURST_CLAIMS", default=5)
+HANDBOOK_BURST_MINUTES = env.int("HANDBOOK_BURST_MINUTES", default=10)
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
