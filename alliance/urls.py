@@ -24,7 +24,9 @@ urlpatterns = [
     path("", include("parent_school.urls")),
     path("", include("courses.urls")),
     path("", include("events.urls")),
+    path("", include("handbook.urls")),
     path("", include("notifications.urls")),
+    path("", include("recognition.urls")),
     path("", include("reports.urls")),
     path("", include("portal.urls")),
     # /api/v1/: the JSON API, its schema and docs (docs/API.md).
