@@ -210,7 +210,7 @@ def test_no_personal_data_in_urls(client, sms_outbox):
 
 PERSONAL_WORDS = ("phone", "email", "name", "mobile", "username", "nickname", "id_card")
 OUR_APPS = ("members", "notifications", "parent_school", "bookings", "courses", "events")
-OUR_APPS += ("reports", "portal")
+OUR_APPS += ("handbook", "recognition", "reports", "portal")
 
 # Who may open each of the portal's own views. A view added anywhere (at any depth
 # of include) that is not listed here fails test_every_view_has_an_access_rule.
@@ -264,6 +264,15 @@ ACCESS = {
     "notifications:open": SIGNED_IN,
     "notifications:read_all": SIGNED_IN,
     "notifications:preferences": SIGNED_IN,
+    "handbook:home": SIGNED_IN,
+    "handbook:claim": SIGNED_IN,
+    "handbook:claim_detail": SIGNED_IN,
+    "handbook:claim_withdraw": SIGNED_IN,
+    "handbook:claim_respond": SIGNED_IN,
+    # the family's or, for its verifiers, the claim's photo (handbook.selectors scope it)
+    "handbook:claim_photo": SIGNED_IN,
+    "handbook:print": SIGNED_IN,
+    "recognition:progress": SIGNED_IN,
     # coordinators and instructors
     "courses:staff_sessions": STAFF,
     "courses:roster": STAFF,
@@ -276,6 +285,12 @@ ACCESS = {
     "events:manage_reveal": STAFF,
     "events:manage_qr": STAFF,
     "events:manage_ticket": STAFF,
+    "handbook:review": STAFF,
+    "handbook:review_bulk_approve": STAFF,
+    "handbook:review_detail": STAFF,
+    "recognition:overview": STAFF,
+    "recognition:list": STAFF,
+    "recognition:print": STAFF,
     # coordinators only
     "members:unit_list": COORDINATOR,
     "members:unit_families": COORDINATOR,
@@ -283,6 +298,17 @@ ACCESS = {
     "events:manage_edit": COORDINATOR,
     "events:manage_cancel": COORDINATOR,
     "events:manage_deliveries": COORDINATOR,
+    "handbook:items": COORDINATOR,
+    "handbook:items_customise": COORDINATOR,
+    "handbook:item_new": COORDINATOR,
+    "handbook:item_edit": COORDINATOR,
+    "recognition:rule": COORDINATOR,
+    "recognition:compute": COORDINATOR,
+    "recognition:publish": COORDINATOR,
+    "recognition:override": COORDINATOR,
+    "recognition:commendations": COORDINATOR,
+    "recognition:commendation_remove": COORDINATOR,
+    "recognition:export": COORDINATOR,
     "reports:overview": COORDINATOR,
     "reports:unit": COORDINATOR,
     "reports:school": COORDINATOR,
@@ -350,6 +376,8 @@ def world(settings, tmp_path):
     from courses.tests.factories import CourseFactory, OnlineLessonFactory, make_session
     from events.services import calendar_feed_get_or_create, event_checkin_code
     from events.tests.factories import make_event
+    from handbook.models import Claim
+    from handbook.tests.factories import ClaimFactory, HandbookItemFactory
     from members.models import FamilyInvitation, RoleAssignment
     from members.tests.factories import (
         ApiTokenFactory,
@@ -358,6 +386,11 @@ def world(settings, tmp_path):
         RoleAssignmentFactory,
     )
     from notifications.services import notification_create
+    from recognition.tests.factories import (
+        CommendationFactory,
+        LearningFamilyEntryFactory,
+        LearningFamilyListFactory,
+    )
     from reports.models import ReportJob
 
     a = GuardianFactory(user=UserFactory(phone="13911112222", display_name="甲家妈妈"))
@@ -390,6 +423,15 @@ def world(settings, tmp_path):
     )
     b = GuardianFactory()  # another family, signed in as an ordinary parent
     api_token, _raw = ApiTokenFactory.create(user=a.user, name="甲家的平板")
+    claim = ClaimFactory(
+        family=a.family, child=child, unit=unit, term=course.term, note="甲家的手册说明"
+    )
+    item = HandbookItemFactory()
+    learning_list = LearningFamilyListFactory(term=course.term)
+    entry = LearningFamilyEntryFactory(family_list=learning_list, family=a.family, unit=unit)
+    commendation = CommendationFactory(
+        guardian=a, unit=unit, term=course.term, alliance=learning_list.alliance
+    )
     kwargs = {
         "members:child_edit": {"pk": child.pk},
         "members:child_delete": {"pk": child.pk},
@@ -417,12 +459,28 @@ def world(settings, tmp_path):
         "reports:school": {"school_id": course.parent_school_id},
         "reports:job": {"job_id": job.pk},
         "reports:job_download": {"job_id": job.pk},
+        "handbook:claim_detail": {"pk": claim.pk},
+        "handbook:claim_withdraw": {"pk": claim.pk},
+        "handbook:claim_respond": {"pk": claim.pk},
+        "handbook:claim_photo": {"pk": claim.pk},
+        "handbook:review_detail": {"pk": claim.pk},
+        "handbook:item_edit": {"pk": item.pk},
+        "recognition:rule": {"alliance_id": learning_list.alliance_id, "term_id": course.term_id},
+        "recognition:compute": {
+            "alliance_id": learning_list.alliance_id,
+            "term_id": course.term_id,
+        },
+        "recognition:list": {"list_id": learning_list.pk},
+        "recognition:publish": {"list_id": learning_list.pk},
+        "recognition:print": {"list_id": learning_list.pk},
+        "recognition:override": {"entry_id": entry.pk},
+        "recognition:commendation_remove": {"commendation_id": commendation.pk},
     }
     for route in our_routes():
         if route.name.startswith("events:") and set(route.parameters) == {"pk"}:
             kwargs.setdefault(route.name, {"pk": event.pk})
     secrets = ["秘密小明", "甲家妈妈", "13911112222", "13733334444", "甲家的私人通知", feed.token]
-    secrets.append("甲家的平板")
+    secrets += ["甲家的平板", "甲家的手册说明"]
 
     def fingerprint():
         a.family.refresh_from_db()
@@ -435,6 +493,7 @@ def world(settings, tmp_path):
             list(type(notice).objects.filter(pk=notice.pk).values_list("read_at")),
             list(type(feed).objects.filter(family=a.family).values_list("token", "revoked_at")),
             list(type(api_token).objects.filter(user=a.user).values_list("pk", "revoked_at")),
+            list(Claim.objects.filter(family=a.family).values_list("pk", "status", "note")),
         )
 
     return SimpleNamespace(
@@ -523,7 +582,7 @@ def test_a_parent_of_another_family_sees_and_changes_nothing_of_family_a(client,
         for secret in world.secrets:
             assert secret not in body, (route, secret)
         if "pk" in route.parameters and route.name.startswith(
-            ("members:", "notifications:", "courses:cancel")
+            ("members:", "notifications:", "courses:cancel", "handbook:")
         ):
             # objects of family A, looked up inside B's family: not found
             assert response.status_code == 404, (route, response.status_code)
