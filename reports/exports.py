@@ -56,7 +56,7 @@ from members.models import MemberUnit
 from members.privacy import MaskPhone, SpreadsheetSafe, mask_phone
 from parent_school.models import Term
 
-from .models import TERM_PERIOD, ParticipationSnapshot
+from .models import TERM_PERIOD, HandbookSnapshot, ParticipationSnapshot
 from .rollup import term_window
 from .selectors import key_figures
 
@@ -420,6 +420,44 @@ def summary_totals(qs: QuerySet) -> list:
     ]
 
 
+def handbook_columns() -> list[sheets.Column]:
+    """The growth handbook sheet: one row per unit (the verifying unit of the
+    claims; learning families by the family's unit), summed in the totals row."""
+    return [
+        sheets.Column(_("单位")),
+        sheets.Column(_("手册申报"), sheets.INTEGER, total=True),
+        sheets.Column(_("通过的申报"), sheets.INTEGER, total=True),
+        sheets.Column(_("待审核的申报"), sheets.INTEGER, total=True),
+        sheets.Column(_("在家陪伴积分"), sheets.INTEGER, total=True),
+        sheets.Column(_("在校陪伴积分"), sheets.INTEGER, total=True),
+        sheets.Column(_("陪伴好行为积分"), sheets.INTEGER, total=True),
+        sheets.Column(_("参与手册的家庭"), sheets.INTEGER, total=True),
+        sheets.Column(_("学习型家庭"), sheets.INTEGER, total=True),
+    ]
+
+
+HANDBOOK_FIELDS = (
+    "unit__name",
+    "claims",
+    "claims_approved",
+    "claims_open",
+    "points_home",
+    "points_school",
+    "points_behaviour",
+    "families_active",
+    "learning_families",
+)
+
+
+def handbook_rows(*, term: Term, unit_ids: Iterable[int] | None) -> list[tuple]:
+    """The term's handbook snapshot rows (reports.HandbookSnapshot) of the units,
+    by unit name: at most one per unit, so a list (one query)."""
+    qs = HandbookSnapshot.objects.filter(term=term)
+    if unit_ids is not None:
+        qs = qs.filter(unit_id__in=list(unit_ids))
+    return list(qs.order_by("unit__name", "unit_id").values_list(*HANDBOOK_FIELDS))
+
+
 def _cell_text(expression):
     """A workbook text cell formatted by the database: the one escaping rule, and
     line breaks as a cell has them (``members.spreadsheets.cell_text``)."""
@@ -662,6 +700,26 @@ def xlsx_write(
         summary.append(row)
     summary.append_totals(totals)
     written = len(dataset)
+
+    # The growth handbook's figures per unit (the typed writer escapes the names).
+    columns = handbook_columns()
+    rows = handbook_rows(term=term, unit_ids=unit_ids)
+    in_sheet = sheets.Totals(columns)
+    for row in rows:
+        in_sheet.add(row)
+    totals = in_sheet.cells(_("合计"))
+    title = _("成长手册")
+    handbook = sheets.SheetWriter(
+        workbook,
+        title=title,
+        columns=columns,
+        widths=sheets.measure_widths(columns, [*rows, totals]),
+        heading=heading.lines(title),
+    )
+    for row in rows:
+        handbook.append(row)
+    handbook.append_totals(totals)
+    written += len(rows)
 
     for title, columns, rows in (
         (_("开课场次"), session_columns(), session_rows),

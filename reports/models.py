@@ -159,11 +159,21 @@ class SnapshotMark(models.Model):
     sees, so no change is lost between a pass's read and its delete.
     """
 
+    class Figures(models.TextChoices):
+        PARTICIPATION = "participation", _("参与统计")
+        HANDBOOK = "handbook", _("成长手册")
+
     term = models.ForeignKey(Term, on_delete=models.CASCADE, related_name="+")
     unit = models.ForeignKey(MemberUnit, on_delete=models.CASCADE, related_name="+")
     parent_school_key = models.BigIntegerField(default=0)
     period = models.CharField(max_length=7)
     marked_at = models.DateTimeField()
+    # Which snapshot the key belongs to: a participation row (unit × parent school
+    # × month) or the unit's handbook row of the term (HandbookSnapshot; its
+    # parent school key is 0 and its period "term").
+    figures = models.CharField(
+        max_length=20, choices=Figures.choices, default=Figures.PARTICIPATION
+    )
 
     class Meta:
         verbose_name = _("待更新的统计")
@@ -171,3 +181,44 @@ class SnapshotMark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.term_id}/{self.unit_id}/{self.parent_school_key}/{self.period}"
+
+
+class HandbookSnapshot(models.Model):
+    """The growth handbook's figures of one unit (the verifying unit of the claims)
+    in one term, and its learning families (included entries of published lists).
+
+    Per unit and term only: the handbook has no parent school, and "families
+    active in the handbook" are distinct over the term. Written by the same
+    roll-up and passes as ParticipationSnapshot (reports/rollup.py,
+    ``handbook_figures``).
+    """
+
+    term = models.ForeignKey(
+        Term, verbose_name=_("学期"), on_delete=models.CASCADE, related_name="+"
+    )
+    unit = models.ForeignKey(
+        MemberUnit, verbose_name=_("单位"), on_delete=models.CASCADE, related_name="+"
+    )
+    claims = models.PositiveIntegerField(_("手册申报"), default=0)
+    claims_approved = models.PositiveIntegerField(_("通过的申报"), default=0)
+    claims_open = models.PositiveIntegerField(_("待审核的申报"), default=0)
+    points_home = models.PositiveIntegerField(_("在家陪伴积分"), default=0)
+    points_school = models.PositiveIntegerField(_("在校陪伴积分"), default=0)
+    points_behaviour = models.PositiveIntegerField(_("陪伴好行为积分"), default=0)
+    families_active = models.PositiveIntegerField(_("参与手册的家庭"), default=0)
+    learning_families = models.PositiveIntegerField(_("学习型家庭"), default=0)
+    computed_at = models.DateTimeField(_("计算时间"))
+
+    class Meta:
+        verbose_name = _("成长手册统计快照")
+        verbose_name_plural = _("成长手册统计快照")
+        constraints = [
+            models.UniqueConstraint(fields=["term", "unit"], name="handbook_snapshot_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.term_id}/{self.unit_id}/handbook"
+
+    @property
+    def points(self) -> int:
+        return self.points_home + self.points_school + self.points_behaviour

@@ -5,10 +5,16 @@ exactly when its change committed. Connected in ReportsConfig.ready.
 
 bookings and courses cannot import reports (dependencies flow one way): they send
 the signals declared in bookings/signals.py.
+
+The growth handbook's figures (reports.HandbookSnapshot, per unit and term) are
+marked from the models' own signals: a claim saved or deleted marks its term and
+verifying unit; a learning-family list saved (computed, reviewed, published) or
+deleted marks the units of its entries.
 """
 
 from __future__ import annotations
 
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from bookings.models import Booking
@@ -18,6 +24,8 @@ from bookings.signals import (
     bookings_promoted,
     participation_changed,
 )
+from handbook.models import Claim
+from recognition.models import LearningFamilyList
 
 from . import services
 
@@ -50,3 +58,20 @@ def participation_changed_mark(
         credit_keys=credit_keys,
         lesson_progress_ids=lesson_progress_ids,
     )
+
+
+@receiver(post_save, sender=Claim, dispatch_uid="reports.marks.claim_saved")
+@receiver(post_delete, sender=Claim, dispatch_uid="reports.marks.claim_deleted")
+def claim_mark(sender, instance, raw=False, **kwargs) -> None:
+    if raw:  # loaddata: no figures change that a roll-up would not redo
+        return
+    services.handbook_marks_write(keys=[(instance.term_id, instance.unit_id)])
+
+
+@receiver(post_save, sender=LearningFamilyList, dispatch_uid="reports.marks.list_saved")
+# Before the delete: the list's entries (and so its units) are still there.
+@receiver(pre_delete, sender=LearningFamilyList, dispatch_uid="reports.marks.list_deleted")
+def learning_family_list_mark(sender, instance, raw=False, **kwargs) -> None:
+    if raw:
+        return
+    services.handbook_marks_write(family_list_ids=[instance.pk])

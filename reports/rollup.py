@@ -469,8 +469,112 @@ def marks_insert_sql(
         return None
     union = " UNION ".join(parts)
     sql = (
-        f"INSERT INTO {MARK_TABLE} (term_id, unit_id, parent_school_key, period, marked_at) "
-        f"SELECT term_id, unit_id, ps_key, period, %s FROM ({union}) k "
+        f"INSERT INTO {MARK_TABLE} (term_id, unit_id, parent_school_key, period, figures, "
+        "marked_at) "
+        f"SELECT term_id, unit_id, ps_key, period, 'participation', %s FROM ({union}) k "
         "WHERE unit_id IS NOT NULL"
     )
     return sql, [_param(marked_at), *params]
+
+
+# --- the growth handbook's figures (per unit and term) -------------------------------------
+
+HANDBOOK_CLAIMS_SELECT = """
+    COUNT(*) FILTER (WHERE c.status <> 'withdrawn') AS claims,
+    COUNT(*) FILTER (WHERE c.status = 'approved') AS claims_approved,
+    COUNT(*) FILTER (WHERE c.status IN ('pending', 'more_info')) AS claims_open,
+    COALESCE(SUM(c.points) FILTER (WHERE c.status = 'approved' AND i.kind = 'home'), 0)
+        AS points_home,
+    COALESCE(SUM(c.points) FILTER (WHERE c.status = 'approved' AND i.kind = 'school'), 0)
+        AS points_school,
+    COALESCE(SUM(c.points) FILTER (WHERE c.status = 'approved' AND i.kind = 'behaviour'), 0)
+        AS points_behaviour,
+    COUNT(DISTINCT c.family_id) FILTER (WHERE c.status <> 'withdrawn') AS families_active"""
+
+HANDBOOK_METRICS = [
+    "claims",
+    "claims_approved",
+    "claims_open",
+    "points_home",
+    "points_school",
+    "points_behaviour",
+    "families_active",
+    "learning_families",
+]
+
+
+def _handbook_tables() -> dict[str, str]:
+    # Imported here: reports sits above handbook and recognition, but the
+    # participation roll-up above never needs them.
+    from handbook.models import Claim, HandbookItem
+    from recognition.models import LearningFamilyEntry, LearningFamilyList
+
+    return {
+        "claim": Claim._meta.db_table,
+        "item": HandbookItem._meta.db_table,
+        "entry": LearningFamilyEntry._meta.db_table,
+        "list": LearningFamilyList._meta.db_table,
+    }
+
+
+def handbook_queries(term: Term, unit_ids=None) -> list[tuple[str, list[str], str, list]]:
+    """(name, metric columns, sql, params) of the handbook's two aggregates, each
+    one ``GROUP BY unit``: the term's claims by their verifying unit (withdrawn
+    ones are not claims made; points are those of approved claims, by the item's
+    kind), and the included entries of the term's *published* learning-family
+    lists by the family's unit (a list not yet published counts 0).
+
+    ``unit_ids`` (an incremental pass) restricts both to those units."""
+    t = _handbook_tables()
+    claim_only, entry_only, claim_params, entry_params = "", "", [], []
+    if unit_ids is not None:
+        claim_only, claim_params = _in("c.unit_id", unit_ids)
+        entry_only, entry_params = _in("e.unit_id", unit_ids)
+        claim_only, entry_only = f" AND {claim_only}", f" AND {entry_only}"
+    claims = (
+        f"SELECT c.unit_id, {HANDBOOK_CLAIMS_SELECT} "
+        f"FROM {t['claim']} c JOIN {t['item']} i ON i.id = c.item_id "
+        f"WHERE c.term_id = %s{claim_only} GROUP BY c.unit_id"
+    )
+    families = (
+        "SELECT e.unit_id, COUNT(*) AS learning_families "
+        f"FROM {t['entry']} e JOIN {t['list']} l ON l.id = e.family_list_id "
+        f"WHERE l.term_id = %s AND l.status = 'published' AND e.included "
+        f"AND e.unit_id IS NOT NULL{entry_only} GROUP BY e.unit_id"
+    )
+    return [
+        ("handbook_claims", HANDBOOK_METRICS[:7], claims, [term.pk, *claim_params]),
+        ("learning_families", ["learning_families"], families, [term.pk, *entry_params]),
+    ]
+
+
+def handbook_figures(*, term: Term, unit_ids=None) -> list[dict]:
+    """One dict of handbook figures per unit that has any (claims or learning
+    families) in ``term``; only ``unit_ids`` when given. Two aggregate queries."""
+    groups: dict[int, dict] = {}
+    with connection.cursor() as cursor:
+        for _name, metrics, sql, params in handbook_queries(term, unit_ids):
+            cursor.execute(sql, params)
+            for unit_id, *values in cursor.fetchall():
+                figures = groups.setdefault(unit_id, {})
+                for metric, value in zip(metrics, values, strict=True):
+                    figures[metric] = int(value or 0)
+    return [
+        {"unit_id": unit_id, **{m: figures.get(m, 0) for m in HANDBOOK_METRICS}}
+        for unit_id, figures in groups.items()
+    ]
+
+
+def handbook_marks_insert_sql(*, family_list_ids=(), marked_at: dt.datetime) -> tuple[str, list]:
+    """One ``INSERT … SELECT`` of the handbook keys (term, unit) of these lists'
+    entries: publishing (or changing) a list changes its units' learning families."""
+    t = _handbook_tables()
+    in_ids, ids = _in("e.family_list_id", set(family_list_ids))
+    sql = (
+        f"INSERT INTO {MARK_TABLE} (term_id, unit_id, parent_school_key, period, figures, "
+        "marked_at) "
+        f"SELECT DISTINCT l.term_id, e.unit_id, 0, '{TERM_PERIOD}', 'handbook', %s "
+        f"FROM {t['entry']} e JOIN {t['list']} l ON l.id = e.family_list_id "
+        f"WHERE e.unit_id IS NOT NULL AND {in_ids}"
+    )
+    return sql, [_param(marked_at), *ids]

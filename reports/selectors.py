@@ -13,7 +13,13 @@ from members import access
 from parent_school.models import Term
 
 from .errors import ReportError
-from .models import TERM_PERIOD, ParticipationSnapshot, ReportJob, SnapshotMark
+from .models import (
+    TERM_PERIOD,
+    HandbookSnapshot,
+    ParticipationSnapshot,
+    ReportJob,
+    SnapshotMark,
+)
 
 SUMMED = [
     "sessions_held",
@@ -254,6 +260,77 @@ def target_table(qs: QuerySet) -> QuerySet:
         .select_related("parent_school", "unit")
         .order_by("target_met", "unit__name", "parent_school__name")
     )
+
+
+# --- the growth handbook (per unit and term: reports.HandbookSnapshot) --------------------
+
+HANDBOOK_SUMMED = [
+    "claims",
+    "claims_approved",
+    "claims_open",
+    "points_home",
+    "points_school",
+    "points_behaviour",
+    "families_active",
+    "learning_families",
+]
+
+
+def handbook_snapshots_for(*, user, term: Term) -> QuerySet[HandbookSnapshot]:
+    """The term's handbook rows of the units ``user`` may see (scoped like
+    ``snapshots_for``)."""
+    qs = HandbookSnapshot.objects.filter(term=term)
+    if not access.is_district_admin(user):
+        qs = qs.filter(unit_id__in=access.visible_unit_ids(user))
+    return qs
+
+
+# The handbook's figures on the dashboards, in the order shown, each with its
+# note; docs/REPORTS.md ("The growth handbook") repeats them.
+HANDBOOK_FIGURES = [
+    Figure(
+        "claims",
+        _("手册申报"),
+        _("本学期家庭在成长手册中提交的申报（含待审核、需补充、已通过和未通过；已撤回的不计）。"),
+    ),
+    Figure("claims_approved", _("通过的申报"), _("审核通过、已计积分的申报。")),
+    Figure("claims_open", _("待审核的申报"), _("等待审核或等待家庭补充材料的申报。")),
+    Figure("points_home", _("在家陪伴积分"), _("通过的在家陪伴申报所得积分。")),
+    Figure(
+        "points_school", _("在校陪伴积分"), _("通过的在校陪伴申报所得积分（含签到自动生成的）。")
+    ),
+    Figure("points_behaviour", _("陪伴好行为积分"), _("通过的陪伴好行为申报所得积分。")),
+    Figure(
+        "families_active",
+        _("参与手册的家庭"),
+        _("本学期至少提交过一次申报的家庭，在每个审核单位内去重后相加。"),
+    ),
+    Figure(
+        "learning_families",
+        _("学习型家庭"),
+        _("已发布的学习型家庭名单中入选的家庭，按家庭所属单位计；名单发布前为 0。"),
+    ),
+]
+
+
+def handbook_key_figures(qs: QuerySet[HandbookSnapshot]) -> list[dict]:
+    """The handbook's totals over ``qs`` (one query), as the page lists them."""
+    totals = qs.aggregate(**{f: Sum(f) for f in HANDBOOK_SUMMED})
+    return [
+        {
+            "key": figure.key,
+            "label": figure.label,
+            "note": figure.note,
+            "kind": figure.kind,
+            "value": totals[figure.key] or 0,
+        }
+        for figure in HANDBOOK_FIGURES
+    ]
+
+
+def handbook_unit_table(qs: QuerySet[HandbookSnapshot]) -> QuerySet[HandbookSnapshot]:
+    """The handbook rows per unit, most approved claims first (paginate in the view)."""
+    return qs.select_related("unit").order_by("-claims_approved", "unit__name", "unit_id")
 
 
 def rollup_job_open(*, term: Term) -> ReportJob | None:

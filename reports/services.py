@@ -27,8 +27,14 @@ from parent_school.models import Term
 
 from . import exports
 from .errors import ReportError
-from .models import TERM_PERIOD, ParticipationSnapshot, ReportJob, SnapshotMark
-from .rollup import compute_term_figures, marks_insert_sql
+from .models import TERM_PERIOD, HandbookSnapshot, ParticipationSnapshot, ReportJob, SnapshotMark
+from .rollup import (
+    HANDBOOK_METRICS,
+    compute_term_figures,
+    handbook_figures,
+    handbook_marks_insert_sql,
+    marks_insert_sql,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +90,32 @@ def _snapshots_upsert(rows: list[ParticipationSnapshot]) -> None:
     )
 
 
+def handbook_snapshots_write(*, term: Term, figures: list[dict], stamp, unit_ids=None) -> int:
+    """Upsert the handbook rows of ``figures`` and remove the term's rows (of
+    ``unit_ids`` only, when given) that they no longer name. The caller holds
+    the transaction."""
+    HandbookSnapshot.objects.bulk_create(
+        [
+            HandbookSnapshot(
+                term=term,
+                unit_id=f["unit_id"],
+                computed_at=stamp,
+                **{m: f[m] for m in HANDBOOK_METRICS},
+            )
+            for f in figures
+        ],
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["term", "unit"],
+        update_fields=["computed_at", *HANDBOOK_METRICS],
+    )
+    stale = HandbookSnapshot.objects.filter(term=term).exclude(computed_at=stamp)
+    if unit_ids is not None:
+        stale = stale.filter(unit_id__in=list(unit_ids))
+    stale.delete()
+    return len(figures)
+
+
 def participation_rollup(
     *, term: Term, now: dt.datetime | None = None, job: ReportJob | None = None, actor=None
 ) -> int:
@@ -112,11 +144,13 @@ def participation_rollup(
             SnapshotMark.objects.filter(term=term).order_by().values_list("pk", flat=True)
         )
         figures = compute_term_figures(term=term, now=now, progress=progress)
+        handbook = handbook_figures(term=term)
         stamp = timezone.now()
         rows = _snapshot_rows(figures, term=term, stamp=stamp)
         with transaction.atomic():
             _snapshots_upsert(rows)
             ParticipationSnapshot.objects.filter(term=term).exclude(computed_at=stamp).delete()
+            handbook_snapshots_write(term=term, figures=handbook, stamp=stamp)
             for start in range(0, len(covered), 10_000):
                 SnapshotMark.objects.filter(pk__in=covered[start : start + 10_000]).delete()
             audit_log_record(
@@ -159,6 +193,36 @@ def snapshot_marks_write(*, offering_ids=(), credit_keys=(), lesson_progress_ids
     with connection.cursor() as cursor:
         cursor.execute(*statement)
     transaction.on_commit(snapshot_marks_kick, robust=True)
+
+
+def handbook_marks_write(*, keys=(), family_list_ids=()) -> None:
+    """Mark the handbook rows that changed: ``keys`` are (term id, unit id) of
+    claims written, decided or removed; ``family_list_ids`` are learning-family
+    lists whose entries or status changed (their entries' units). In the
+    caller's transaction; a pass is queued for after its commit."""
+    now = timezone.now()
+    keys = {(term_id, unit_id) for term_id, unit_id in keys if term_id and unit_id}
+    if keys:
+        SnapshotMark.objects.bulk_create(
+            [
+                SnapshotMark(
+                    term_id=term_id,
+                    unit_id=unit_id,
+                    parent_school_key=0,
+                    period=TERM_PERIOD,
+                    figures=SnapshotMark.Figures.HANDBOOK,
+                    marked_at=now,
+                )
+                for term_id, unit_id in sorted(keys)
+            ]
+        )
+    if family_list_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                *handbook_marks_insert_sql(family_list_ids=family_list_ids, marked_at=now)
+            )
+    if keys or family_list_ids:
+        transaction.on_commit(snapshot_marks_kick, robust=True)
 
 
 def snapshot_marks_kick() -> None:
@@ -227,17 +291,33 @@ def snapshot_marks_rollup(
             marks = list(
                 SnapshotMark.objects.select_for_update(skip_locked=True)
                 .order_by("pk")
-                .values_list("pk", "term_id", "unit_id", "parent_school_key", "period")[:limit]
+                .values_list("pk", "term_id", "unit_id", "parent_school_key", "period", "figures")[
+                    :limit
+                ]
             )
             if not marks:
                 return done
             by_term: dict[int, dict[tuple[int, int], set[str]]] = {}
-            for _pk, term_id, unit_id, school_key, period in marks:
+            handbook_units: dict[int, set[int]] = {}
+            for _pk, term_id, unit_id, school_key, period, figures in marks:
+                if figures == SnapshotMark.Figures.HANDBOOK:
+                    handbook_units.setdefault(term_id, set()).add(unit_id)
+                    continue
                 by_term.setdefault(term_id, {}).setdefault((unit_id, school_key), set()).add(period)
             pass_now = now or timezone.now()
-            for term in Term.objects.filter(pk__in=list(by_term)):
-                snapshot_keys_rollup(term=term, keys=by_term[term.pk], now=pass_now)
-                done += sum(len(periods) for periods in by_term[term.pk].values())
+            for term in Term.objects.filter(pk__in=[*by_term, *handbook_units]):
+                if term.pk in by_term:
+                    snapshot_keys_rollup(term=term, keys=by_term[term.pk], now=pass_now)
+                    done += sum(len(periods) for periods in by_term[term.pk].values())
+                if term.pk in handbook_units:
+                    units = handbook_units[term.pk]
+                    handbook_snapshots_write(
+                        term=term,
+                        figures=handbook_figures(term=term, unit_ids=units),
+                        stamp=timezone.now(),
+                        unit_ids=units,
+                    )
+                    done += len(units)
             SnapshotMark.objects.filter(pk__in=[m[0] for m in marks]).delete()
         if len(marks) < limit:
             return done

@@ -54,6 +54,20 @@ def _trend_charts(trend: list[dict]) -> dict:
     }
 
 
+def _handbook(request, term, *, unit=None, table: bool = False) -> dict:
+    """The growth handbook's figures of the units shown (per unit and term, so a
+    parent school's page has none); the overview also pages a table per unit."""
+    qs = selectors.handbook_snapshots_for(user=request.user, term=term)
+    if unit is not None:
+        qs = qs.filter(unit=unit)
+    context = {"handbook_figures": selectors.handbook_key_figures(qs), "handbook_table": table}
+    if table:
+        context["handbook_units"] = Paginator(
+            selectors.handbook_unit_table(qs), PAGE_SIZE
+        ).get_page(request.GET.get("handbook_page"))
+    return context
+
+
 def _common(request, term, qs, *, title: str, unit=None) -> dict:
     targets = Paginator(selectors.target_table(qs), PAGE_SIZE).get_page(
         request.GET.get("targets_page")
@@ -82,6 +96,7 @@ def overview(request):
         return render(request, "reports/empty.html", status=200)
     qs = selectors.snapshots_for(user=request.user, term=term)
     context = _common(request, term, qs, title=_("统计看板"))
+    context.update(_handbook(request, term, table=True))
     units = selectors.unit_comparison(qs)
     context["units_page"] = Paginator(units, PAGE_SIZE).get_page(request.GET.get("units_page"))
     context["units_chart"] = charts.bar_chart(
@@ -102,6 +117,7 @@ def unit_dashboard(request, unit_id: int):
         return render(request, "reports/empty.html")
     qs = selectors.snapshots_for(user=request.user, term=term).filter(unit=unit)
     context = _common(request, term, qs, title=unit.name, unit=unit)
+    context.update(_handbook(request, term, unit=unit))
     context["unit"] = unit
     schools = list(selectors.school_comparison(qs))
     context["schools"] = schools
