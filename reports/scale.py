@@ -35,6 +35,7 @@ from courses.models import (
 )
 from courses.services import course_next_session_refresh
 from events.models import Event
+from handbook.models import Claim, ClaimTally, HandbookItem, ItemKind
 from members.models import (
     Alliance,
     Child,
@@ -47,6 +48,7 @@ from members.models import (
     User,
 )
 from parent_school.models import Instructor, ParentSchool, Target, Term
+from recognition.models import LearningFamilyRule
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # The data's own "today": sessions before it are held, with attendance marked.
@@ -71,6 +73,13 @@ class Preset:
     # courses hold 30,000 lessons, the Yuzhong platform's 1,800+ many times over.
     lessons_per_course: int = 6
     progress_per_lesson: int = 20  # families that watched each uploaded lesson
+    # The growth handbook in the current term: this share of the families claims,
+    # each this many claims by hand (statuses mixed); every present booking of the
+    # term's sessions and events also proposes its at-school item (attendance-backed).
+    # district-large: 150,000 families × 10 = 1.5 million claims, ~0.2 million more
+    # from attendance.
+    handbook_active_percent: int = 75
+    handbook_claims_per_family: int = 10
 
 
 PRESETS = {
@@ -855,6 +864,23 @@ def generate(*, preset_name: str, seed: int, log: Callable[[str], None] = print)
             {"per": p.lessons_per_course},
         ),
     )
+    counts.update(
+        handbook_generate(
+            p=p,
+            seed=seed,
+            term=terms[-1],
+            alliances=alliances,
+            first={
+                "family": family0,
+                "user": user0,
+                "child": child0,
+                "unit": unit0,
+                "booking": booking0,
+            },
+            step=step,
+            run=run,
+        )
+    )
     for model in (
         User,
         Family,
@@ -870,9 +896,245 @@ def generate(*, preset_name: str, seed: int, log: Callable[[str], None] = print)
         CreditEntry,
         OnlineLesson,
         LessonProgress,
+        HandbookItem,
+        Claim,
+        ClaimTally,
     ):
         _reset_sequence(model)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     log(f"done in {time.perf_counter() - started:.1f} s")
+    return counts
+
+
+# --- the growth handbook ---------------------------------------------------------------
+
+# Only when the database has no district default set yet (the handbook's data
+# migration makes it): enough items of each kind for the claims below.
+FALLBACK_ITEMS = [
+    *((ItemKind.HOME, name, 2) for name in ("亲子阅读", "共同运动", "家务劳动", "家庭会议")),
+    *((ItemKind.HOME, name, 1) for name in ("亲子游戏", "共进晚餐", "户外探索")),
+    *((ItemKind.HOME, name, 3) for name in ("参观场馆", "公益劳动", "家庭读书会")),
+    (ItemKind.SCHOOL, "家长会", 3),
+    (ItemKind.SCHOOL, "家长开放日", 3),
+    (ItemKind.SCHOOL, "志愿服务", 5),
+    (ItemKind.SCHOOL, "家长课堂", 3),
+    *((ItemKind.BEHAVIOUR, name, 1) for name in ("耐心倾听", "以身作则", "及时鼓励", "守时守约")),
+]
+
+
+def handbook_items() -> list[HandbookItem]:
+    """The district default items (alliance empty), made here if there are none."""
+    items = list(HandbookItem.objects.filter(alliance=None, is_active=True).order_by("pk"))
+    if items:
+        return items
+    made = []
+    for position, (kind, name, points) in enumerate(FALLBACK_ITEMS):
+        match = ""
+        if name == "家长课堂":
+            match = HandbookItem.AttendanceMatch.COURSE_SESSION
+        elif name == "志愿服务":
+            match = HandbookItem.AttendanceMatch.EVENT
+        made.append(
+            HandbookItem(
+                kind=kind,
+                name=name,
+                points=points,
+                evidence=HandbookItem.Evidence.ATTENDANCE if match else HandbookItem.Evidence.NOTE,
+                attendance_match=match,
+                position=position,
+                is_sample=True,
+            )
+        )
+    return HandbookItem.objects.bulk_create(made)
+
+
+def handbook_generate(*, p: Preset, seed: int, term: Term, alliances, first: dict, step, run):
+    """The handbook's rows in the current term: claims by hand and from attendance,
+    the tallies behind the limits, and each alliance's learning-family rule.
+
+    Claim n is family ``(n / per) * 7919 mod P`` (distinct for the first
+    ``active`` families, as the bookings above), an item picked by its hash among
+    those claimable by hand, a day between the term's start and the data's "today";
+    statuses 55 % approved, 25 % pending, 5 % asking for more, 10 % rejected,
+    5 % withdrawn. Its unit is the family's first child's school (the verifier).
+    """
+    counts: dict[str, int] = {}
+    items = handbook_items()
+    by_hand = [i for i in items if i.evidence != HandbookItem.Evidence.ATTENDANCE]
+    session_item = next(
+        (i for i in items if i.attendance_match == HandbookItem.AttendanceMatch.COURSE_SESSION),
+        None,
+    )
+    event_item = next(
+        (i for i in items if i.attendance_match == HandbookItem.AttendanceMatch.EVENT), None
+    )
+    P = p.parents
+    per = p.handbook_claims_per_family
+    active = P * p.handbook_active_percent // 100
+    days = max((REFERENCE.date() - term.starts_on).days, 1)
+    claim0 = _base(Claim)
+    status = (
+        f"CASE WHEN {_rnd('n', 21)} < 55 THEN 'approved' WHEN {_rnd('n', 21)} < 80 THEN 'pending' "
+        f"WHEN {_rnd('n', 21)} < 85 THEN 'more_info' WHEN {_rnd('n', 21)} < 95 THEN 'rejected' "
+        "ELSE 'withdrawn' END"
+    )
+    pick = "1 + abs(hashint8extended(n::bigint, %(seed)s + 22)) % %(count)s"
+    occurred = (
+        "(%(starts)s::date + (abs(hashint8extended(n::bigint, %(seed)s + 23)) % %(days)s)::int)"
+    )
+    created = f"({occurred}::timestamp AT TIME ZONE 'Asia/Shanghai' + interval '20 hours')"
+    decided = f"{_rnd('n', 21)} < 55 OR {_rnd('n', 21)} BETWEEN 80 AND 94"
+    step(
+        "handbook claims",
+        lambda: run(
+            Claim,
+            {
+                "id": f"{claim0} + 1 + n",
+                "family_id": f"{first['family']} + 1 + fam",
+                "item_id": f"(%(items)s::bigint[])[{pick}]",
+                "child_id": f"{first['child']} + 1 + fam",
+                "term_id": "%(term)s",
+                "unit_id": f"{first['unit']} + (fam + 1) % %(units)s",
+                "occurred_on": occurred,
+                "note": "'和孩子一起完成'",
+                "photo": "''",
+                "photo_hash": "''",
+                "source": "'parent'",
+                "booking_id": "NULL",
+                "status": status,
+                "points": f"CASE WHEN {_rnd('n', 21)} < 55 THEN (%(points)s::int[])[{pick}] "
+                "ELSE 0 END",
+                "flag_burst": f"{_rnd('n', 24)} < 2",
+                "flag_reused_photo": "false",
+                "created_by_id": f"{first['user']} + 1 + fam",
+                "created_at": created,
+                "decided_by_id": "NULL",
+                "decided_at": f"CASE WHEN {decided} THEN {created} + interval '2 days' END",
+                "decision_reason": f"CASE WHEN {_rnd('n', 21)} BETWEEN 80 AND 84 "
+                "THEN '请补充一张活动照片' WHEN "
+                f"{_rnd('n', 21)} BETWEEN 85 AND 94 THEN '日期与说明不符' ELSE '' END",
+            },
+            "(SELECT n, ((n / %(per)s) * 7919) % %(parents)s AS fam "
+            "FROM generate_series(0, %(n)s - 1) AS n) g",
+            {
+                "n": active * per,
+                "per": per,
+                "parents": P,
+                "units": p.units,
+                "term": term.pk,
+                "items": [i.pk for i in by_hand],
+                "points": [i.points for i in by_hand],
+                "count": len(by_hand),
+                "starts": term.starts_on,
+                "days": days,
+            },
+        ),
+    )
+    start, end = (
+        dt.datetime.combine(term.starts_on, dt.time.min, tzinfo=SHANGHAI),
+        dt.datetime.combine(term.ends_on + dt.timedelta(days=1), dt.time.min, tzinfo=SHANGHAI),
+    )
+    for label, item, join in (
+        (
+            "handbook claims from sessions attended",
+            session_item,
+            f"JOIN {_table(CourseSession)} cs ON cs.offering_id = o.id "
+            f"JOIN {_table(Course)} c ON c.id = cs.course_id AND c.term_id = %(term)s",
+        ),
+        (
+            "handbook claims from events attended",
+            event_item,
+            "WHERE o.kind = 'event' AND o.starts_at >= %(start)s AND o.starts_at < %(end)s",
+        ),
+    ):
+        if item is None:
+            continue
+        where = "AND" if join.startswith("WHERE") else "WHERE"
+        base = _base(Claim)
+        day = "(o.starts_at AT TIME ZONE 'Asia/Shanghai')::date"
+        approved = f"{_rnd('b.id', 25)} < 60"
+        step(
+            label,
+            lambda item=item, join=join, where=where, base=base, day=day, approved=approved: run(
+                Claim,
+                {
+                    "id": f"{base} + row_number() OVER (ORDER BY b.id)",
+                    "family_id": "b.family_id",
+                    "item_id": "%(item)s",
+                    "child_id": "NULL",
+                    "term_id": "%(term)s",
+                    "unit_id": "o.unit_id",
+                    "occurred_on": day,
+                    "note": "''",
+                    "photo": "''",
+                    "photo_hash": "''",
+                    "source": "'attendance'",
+                    "booking_id": "b.id",
+                    "status": f"CASE WHEN {approved} THEN 'approved' ELSE 'pending' END",
+                    "points": f"CASE WHEN {approved} THEN %(points)s ELSE 0 END",
+                    "flag_burst": "false",
+                    "flag_reused_photo": "false",
+                    "created_by_id": "NULL",
+                    "created_at": "o.ends_at",
+                    "decided_by_id": "NULL",
+                    "decided_at": f"CASE WHEN {approved} THEN o.ends_at + interval '1 day' END",
+                    "decision_reason": "''",
+                },
+                f"{_table(Booking)} b JOIN {_table(Offering)} o ON o.id = b.offering_id "
+                f"{join} {where} b.id > {first['booking']} AND b.status = 'confirmed' "
+                "AND b.attendance = 'present' AND o.starts_at < %(ref)s",
+                {
+                    "item": item.pk,
+                    "points": item.points,
+                    "term": term.pk,
+                    "start": start,
+                    "end": end,
+                },
+            ),
+        )
+    # The tallies the limits read: claims that hold a place (pending, asking for
+    # more, approved), per family, item and day, week (its Monday) and term.
+    counted = "('pending', 'more_info', 'approved')"
+    for period, starts, group in (
+        ("day", "c.occurred_on", ", c.occurred_on"),
+        # The Monday of the day's week.
+        ("week", "(c.occurred_on - (extract(isodow FROM c.occurred_on)::int - 1))", ", 4"),
+        ("term", "%(starts)s::date", ""),
+    ):
+        step(
+            f"handbook tallies ({period})",
+            lambda period=period, starts=starts, group=group: run(
+                ClaimTally,
+                {
+                    "family_id": "c.family_id",
+                    "item_id": "c.item_id",
+                    "period": f"'{period}'",
+                    "starts_on": starts,
+                    "used": "count(*)",
+                },
+                f"{_table(Claim)} c WHERE c.id > {claim0} AND c.status IN {counted} "
+                f"GROUP BY c.family_id, c.item_id{group}",
+                {"starts": term.starts_on},
+            ),
+        )
+    # Each alliance's learning-family rule for the term (the list is computed by
+    # recognition, as at term end).
+    with transaction.atomic():
+        LearningFamilyRule.objects.bulk_create(
+            [
+                LearningFamilyRule(
+                    alliance=alliance,
+                    term=term,
+                    min_credits=2,
+                    min_points=20,
+                    min_home_items=6,
+                    min_school_items=1,
+                    min_behaviour_items=1,
+                    min_sessions=2,
+                )
+                for alliance in alliances
+            ]
+        )
+    counts["learning-family rules"] = len(alliances)
     return counts
