@@ -74,6 +74,15 @@ AUDIT_ACTION_LABELS = {
     "handbook.items.customise": _("建立联盟自己的成长手册项目"),
     "handbook.item.create": _("新增成长手册项目"),
     "handbook.item.change": _("修改成长手册项目"),
+    # learning families and commendation (recognition/services.py)
+    "recognition.rule.create": _("设置学习型家庭评选标准"),
+    "recognition.rule.change": _("修改学习型家庭评选标准"),
+    "recognition.list.compute": _("计算学习型家庭名单"),
+    "recognition.entry.override": _("调整学习型家庭名单"),
+    "recognition.list.publish": _("发布学习型家庭名单"),
+    "recognition.commendation.add": _("推荐优秀家长"),
+    "recognition.commendation.remove": _("撤回优秀家长推荐"),
+    "recognition.export.xlsx": _("导出评先树优名单（Excel）"),
     # reports
     "reports.snapshot.rollup": _("重新计算统计"),
     "reports.export.xlsx": _("导出学期报表（Excel）"),

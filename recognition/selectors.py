@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from members import access
@@ -242,3 +242,22 @@ def term_choose(code: str | None) -> Term | None:
         if found:
             return found
     return terms.filter(is_current=True).first() or terms.order_by("-starts_on").first()
+
+
+def list_counts(user, family_list: LearningFamilyList) -> dict:
+    """How many entries the user sees, qualify, are included and were overridden (one query)."""
+    return entries_visible_to(user, family_list).aggregate(
+        total=Count("pk"),
+        qualifies=Count("pk", filter=Q(qualifies=True)),
+        included=Count("pk", filter=Q(included=True)),
+        overridden=Count("pk", filter=~Q(override_reason="")),
+    )
+
+
+def guardian_label(guardian) -> str:
+    """A guardian on a coordinator's commendation list: masked name and relation."""
+    from members.privacy import person_name
+
+    return (
+        f"{computation.mask_name(person_name(guardian.user))}（{guardian.get_relation_display()}）"
+    )

@@ -177,17 +177,30 @@ def learning_families_compute(*, alliance_id: int, term_id: int, user=None) -> C
 
 
 def alliances_due_for_computation(*, today=None) -> list[tuple[int, int]]:
-    """(alliance_id, term_id) pairs whose term has ended (on or after ends_on)
-    with a rule and no published list: what the term-end beat enqueues."""
+    """(alliance_id, term_id) pairs the term-end beat enqueues: the term's last
+    day has come (on and after ``ends_on``), the alliance has a rule, its list is
+    not published and was not computed after the term's last day was over (once
+    it has been, the coordinator's button refreshes it; the beat leaves the
+    reviewed draft alone)."""
     today = today or timezone.localdate()
-    published = LearningFamilyList.objects.filter(
-        status=LearningFamilyList.Status.PUBLISHED
-    ).values_list("alliance_id", "term_id")
-    done = set(published)
-    pairs = LearningFamilyRule.objects.filter(term__ends_on__lte=today).values_list(
-        "alliance_id", "term_id"
-    )
-    return sorted(pair for pair in pairs if pair not in done)
+    rules = LearningFamilyRule.objects.filter(term__ends_on__lte=today).select_related("term")
+    lists = {
+        (row.alliance_id, row.term_id): row
+        for row in LearningFamilyList.objects.filter(term__ends_on__lte=today).only(
+            "alliance_id", "term_id", "status", "computed_at"
+        )
+    }
+    due = []
+    for rule in rules:
+        found = lists.get((rule.alliance_id, rule.term_id))
+        if found is not None:
+            if found.status == LearningFamilyList.Status.PUBLISHED:
+                continue
+            _start, term_over = computation.term_bounds(rule.term)
+            if found.computed_at is not None and found.computed_at >= term_over:
+                continue
+        due.append((rule.alliance_id, rule.term_id))
+    return sorted(due)
 
 
 # --- review and publishing --------------------------------------------------------
@@ -373,3 +386,48 @@ def commendation_remove(*, user, commendation_id: int) -> None:
             },
         )
         commendation.delete()
+
+
+# --- export -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommendationExport:
+    content: bytes
+    filename: str
+    rows: int
+
+
+def commendations_export(
+    *, user, term_id: int, unit_id: int | None = None, ip_address: str | None = None
+) -> CommendationExport:
+    """The term's commendation workbook (优秀家长 + 学习型家庭), scoped like the term
+    report: the units the user sees (every unit for district admins), or one of
+    them; masked; one audit entry per export."""
+    from . import exports  # the writer is only loaded by whoever exports
+
+    if not access.is_coordinator(user):
+        raise RecognitionError("not_alliance_coordinator")
+    term = Term.objects.filter(pk=term_id).first()
+    if term is None:
+        raise RecognitionError("term_missing", field="term")
+    if unit_id is not None:
+        if unit_id < 0 or not access.can_view_unit(user, unit_id):
+            raise RecognitionError("unit_not_allowed", field="unit")
+        unit_ids: list[int] | None = [unit_id]
+        scope = MemberUnit.objects.get(pk=unit_id).name
+    elif access.is_district_admin(user):
+        unit_ids, scope = None, _("全部单位")
+    else:
+        unit_ids = list(access.visible_unit_ids(user).values_list("pk", flat=True))
+        scope = _("您可查看的 %(n)s 个单位") % {"n": len(unit_ids)}
+    content, rows = exports.xlsx_bytes(term=term, unit_ids=unit_ids, scope=scope, actor=user)
+    filename = f"commendations-{term.code}{f'-unit{unit_id}' if unit_id else ''}.xlsx"
+    audit_log_record(
+        actor=user,
+        action="recognition.export.xlsx",
+        target=term,
+        data={"unit": unit_id, "rows": rows, "file": filename},
+        ip_address=ip_address,
+    )
+    return CommendationExport(content=content, filename=filename, rows=rows)

@@ -231,6 +231,12 @@ CELERY_BEAT_SCHEDULE["events-send-due-reminders"] = {
     "schedule": 60.0,
     "options": {"expires": 55},
 }
+# recognition: on and after a term's last day, enqueue one learning-family
+# computation per alliance with a rule and no published list (04:40 Asia/Shanghai).
+CELERY_BEAT_SCHEDULE["recognition-learning-families-term-end"] = {
+    "task": "recognition.tasks.learning_families_term_end",
+    "schedule": __import__("celery.schedules").schedules.crontab(hour=4, minute=40),
+}
 # api: forget Idempotency-Key answers past their age (04:10 Asia/Shanghai).
 # handbook: propose at-school claims from the current term's attendance record every
 # night (a check-in also queues a proposal right after it commits).
