@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 
 from csp.decorators import csp_update
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
@@ -87,7 +88,13 @@ def error_body(request, exc: Exception) -> tuple[int, dict, dict] | None:
         if code == "busy":
             status, headers = 503, {"Retry-After": "2"}
         fields = dict(getattr(exc, "fields", None) or {})
+        field = getattr(exc, "field", None)  # an app's error naming its one field
+        if isinstance(field, str) and field and not fields:
+            fields[field] = str(exc.message)
         return status, {"code": code, "message": str(exc.message), "fields": fields}, headers
+    if isinstance(exc, (MultiPartParserError, RequestDataTooBig)):
+        # A broken or oversized form body (a photo upload cut off mid-way).
+        return 400, {"code": "invalid", "message": str(MESSAGES["invalid"]), "fields": {}}, {}
     if isinstance(exc, SchemaValidationError):
         body = {
             "code": "invalid",
@@ -171,13 +178,24 @@ def me(request):
 
 def _mount_routers() -> None:
     # One router per area; each module's ``router`` is mounted under its prefix.
-    from . import catalogue, events, family, learning, notifications, staff, tokens, wechat
+    from . import (
+        catalogue,
+        events,
+        family,
+        handbook,
+        learning,
+        notifications,
+        staff,
+        tokens,
+        wechat,
+    )
 
     for prefix, module in (
         ("/catalogue", catalogue),
         ("/learning", learning),
         ("/events", events),
         ("/family", family),
+        ("/handbook", handbook),
         ("/notifications", notifications),
         ("/staff", staff),
         ("/tokens", tokens),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 
 from django.db import transaction
 from django.http import JsonResponse
@@ -45,7 +46,19 @@ def _fingerprint(request) -> str:
     digest.update(b"\0")
     digest.update(request.get_full_path().encode())
     digest.update(b"\0")
-    digest.update(request.body or b"")
+    if request.content_type == "multipart/form-data":
+        # A form with a file (a handbook photo) is not kept in memory whole, and a
+        # session's CSRF check may have read it already: its fields and files' bytes.
+        for name, values in sorted(request.POST.lists()):
+            digest.update(json.dumps([name, values], ensure_ascii=False).encode())
+        for name, files in sorted(request.FILES.lists()):
+            digest.update(name.encode())
+            for upload in files:
+                for chunk in upload.chunks():
+                    digest.update(chunk)
+                upload.seek(0)
+    else:
+        digest.update(request.body or b"")
     return digest.hexdigest()
 
 

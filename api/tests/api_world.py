@@ -7,24 +7,32 @@ with side B's ids, which must all be refused."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
+
+from django.utils import timezone
 
 from bookings.models import Booking
 from bookings.services import booking_create
 from courses.tests.factories import CourseFactory, make_session
 from events.services import calendar_feed_get_or_create, ticket_code
 from events.tests.factories import make_event
+from handbook.models import Claim
+from handbook.tests.factories import ClaimFactory, HandbookItemFactory
 from members.models import ApiToken, RoleAssignment
 from members.tests.factories import (
+    AllianceFactory,
     ApiTokenFactory,
     ChildFactory,
     GuardianFactory,
+    MembershipFactory,
     MemberUnitFactory,
     RoleAssignmentFactory,
     UserFactory,
 )
 from notifications.services import notification_create
-from parent_school.tests.factories import ParentSchoolFactory
+from parent_school.models import Term
+from parent_school.tests.factories import ParentSchoolFactory, TermFactory
 
 ALL_SCOPES = ("read", "write", "checkin")
 
@@ -49,6 +57,11 @@ class Side:
     staff_token: ApiToken
     device_token: ApiToken
     feed: object
+    # the growth handbook: the alliance's own item, a parent's claim and an
+    # attendance-backed one, both waiting for the unit's verifier
+    item: object = None
+    claim: Claim | None = None
+    attendance_claim: Claim | None = None
     secrets: list[str] = field(default_factory=list)
 
     def ids(self) -> dict[str, list[int]]:
@@ -74,6 +87,9 @@ class Side:
             "parent_school_id": [self.course.parent_school_id],
             "user_id": [self.guardian.user_id],
             "home_community_id": [self.course.parent_school.region_id],
+            "item_id": [self.item.pk],
+            "claim_id": [self.claim.pk, self.attendance_claim.pk],
+            "claim_ids": [self.attendance_claim.pk, self.claim.pk],
             # a family's ticket, as staff scan it at the door
             "code": [
                 ticket_code(booking=self.course_booking),
@@ -82,14 +98,30 @@ class Side:
         }
 
 
+def current_term() -> Term:
+    """The current term (both sides share it), around today."""
+    term = Term.objects.filter(is_current=True).first()
+    if term is None:
+        today = timezone.localdate()
+        term = TermFactory(
+            starts_on=today - datetime.timedelta(days=30),
+            ends_on=today + datetime.timedelta(days=120),
+            is_current=True,
+        )
+    return term
+
+
 def make_side(label: str, phone: str) -> Side:
     guardian = GuardianFactory(
         user=UserFactory(phone=phone, display_name=f"{label}家妈妈{phone[-4:]}")
     )
     family = guardian.family
-    child = ChildFactory(family=family, nickname=f"{label}家秘密宝贝")
-    notice = notification_create(user=guardian.user, title=f"{label}家的私人通知")
     unit = MemberUnitFactory(name=f"{label}单位")
+    # The child goes to the unit's school, in an alliance with its own handbook.
+    alliance = AllianceFactory(name=f"{label}联盟")
+    MembershipFactory(alliance=alliance, unit=unit)
+    child = ChildFactory(family=family, nickname=f"{label}家秘密宝贝", school=unit)
+    notice = notification_create(user=guardian.user, title=f"{label}家的私人通知")
     school = ParentSchoolFactory(host_unit=unit, name=f"{label}家长学校")
     course = CourseFactory(parent_school=school, title=f"{label}单位的课程")
     session = make_session(course, capacity=20)
@@ -118,7 +150,44 @@ def make_side(label: str, phone: str) -> Side:
         user=staff, scopes=["checkin"], unit=unit, name=f"{label}签到设备"
     )
     feed = calendar_feed_get_or_create(family=family)
-    secrets = [child.nickname, guardian.user.display_name, phone, notice.title, feed.token]
+    term = current_term()
+    item = HandbookItemFactory(alliance=alliance, name=f"{label}联盟的在家陪伴", limit_per_day=3)
+    school_item = HandbookItemFactory(
+        alliance=alliance,
+        kind="school",
+        name=f"{label}联盟的家长课堂",
+        evidence="attendance",
+        attendance_match="course_session",
+    )
+    today = timezone.localdate()
+    claim = ClaimFactory(
+        family=family,
+        item=item,
+        child=child,
+        term=term,
+        unit=unit,
+        occurred_on=today,
+        note=f"{label}家的申报说明",
+        created_by=guardian.user,
+    )
+    attendance_claim = ClaimFactory(
+        family=family,
+        item=school_item,
+        term=term,
+        unit=unit,
+        occurred_on=today,
+        note="",
+        source="attendance",
+        booking=course_booking,
+    )
+    secrets = [
+        child.nickname,
+        guardian.user.display_name,
+        phone,
+        notice.title,
+        feed.token,
+        claim.note,
+    ]
     return Side(
         label=label,
         family=family,
@@ -136,6 +205,9 @@ def make_side(label: str, phone: str) -> Side:
         staff_token=staff_token,
         device_token=device_token,
         feed=feed,
+        item=item,
+        claim=claim,
+        attendance_claim=attendance_claim,
         secrets=secrets,
     )
 

@@ -58,6 +58,17 @@ ACCESS = {
     "DELETE /family/children/{child_id}": FAMILY,
     "GET /family/calendar-feed": FAMILY,
     "POST /family/calendar-feed/renew": FAMILY,
+    "GET /handbook/": FAMILY,
+    "GET /handbook/progress/": FAMILY,
+    "GET /handbook/claims/": FAMILY,
+    "POST /handbook/claims/": FAMILY,
+    "GET /handbook/claims/{claim_id}/": FAMILY,
+    "POST /handbook/claims/{claim_id}/withdraw/": FAMILY,
+    "POST /handbook/claims/{claim_id}/respond/": FAMILY,
+    "GET /handbook/review/": STAFF,
+    "GET /handbook/review/{claim_id}/": STAFF,
+    "POST /handbook/review/{claim_id}/decision/": STAFF,
+    "POST /handbook/review/bulk-approve/": STAFF,
     "GET /notifications": FAMILY,
     "GET /notifications/unread-count": FAMILY,
     "POST /notifications/{notification_id}/read": FAMILY,
@@ -92,6 +103,10 @@ PUBLIC_IDS = {
     "school_id",
     "parent_school_id",
     "home_community_id",
+    # A handbook item is no secret (the handbook is printed); whether a family may
+    # claim it is the service's rule (its children's schools' alliance), which the
+    # walk's own changes to A's child may move: tested in test_handbook_api.py.
+    "item_id",
 }
 REFUSED = {403, 404}
 # An id that names nothing, for every id parameter (a ticket code that checks out as none).
@@ -268,7 +283,19 @@ def _fingerprint(side: Side) -> tuple:
         ),
         list(type(side.feed).objects.filter(family=family).values_list("token", "revoked_at")),
         _preferences(side),
+        _claims(side),
     )
+
+
+def _claims(side: Side) -> list:
+    from handbook.models import Claim, ClaimTally
+
+    claims = Claim.objects.filter(family=side.family).order_by("pk")
+    tallies = ClaimTally.objects.filter(family=side.family).order_by("pk")
+    return [
+        list(claims.values_list("pk", "status", "points", "note", "decision_reason", "photo")),
+        list(tallies.values_list("pk", "used")),
+    ]
 
 
 def _preferences(side: Side) -> list:
