@@ -148,3 +148,9 @@ def jpeg_upload(
     image.save(out, format=fmt, **kwargs)
     content_type = {"JPEG": "image/jpeg", "PNG": "image/png"}[fmt]
     return SimpleUploadedFile(name, out.getvalue(), content_type=content_type)
+
+
+@pytest.fixture
+def tx_world(transactional_db) -> World:
+    """The world in committed rows, for races and the real worker."""
+    return build_world()
