@@ -33,6 +33,7 @@ from courses.tests.factories import (
 from events import services as event_services
 from events.models import Delivery, ReminderRule
 from events.tests.factories import make_event
+from handbook.tests.factories import ClaimFactory, HandbookItemFactory
 from members import registry
 from members.models import AuditLog, FamilyInvitation, Guardian, RoleAssignment
 from members.services import api_token_create, audit_log_record
@@ -209,6 +210,19 @@ def _side(tag: str, *, district_region, term, superuser, amount: Decimal, minute
     )
     keep(audit_log_record(actor=coordinator, action="tests.world.entry", target=unit))
     keep(Group.objects.get_or_create(name=f"{tag}小组")[0])
+    # The alliance's own handbook item and the family's claim of it, verified by the unit.
+    item = keep(HandbookItemFactory(alliance=alliance, name=f"{tag}亲子阅读"))
+    keep(
+        ClaimFactory(
+            family=family,
+            child=child,
+            item=item,
+            term=term,
+            unit=unit,
+            note=f"{tag}手册说明",
+            created_by=parent,
+        )
+    )
     rows["coordinator"] = coordinator
     rows["instructor_user"] = instructor_user
     rows["user"] = parent
