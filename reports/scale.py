@@ -1126,12 +1126,12 @@ def handbook_generate(*, p: Preset, seed: int, term: Term, alliances, first: dic
                 LearningFamilyRule(
                     alliance=alliance,
                     term=term,
-                    min_credits=2,
-                    min_points=20,
-                    min_home_items=6,
+                    min_credits=1,
+                    min_points=10,
+                    min_home_items=4,
                     min_school_items=1,
-                    min_behaviour_items=1,
-                    min_sessions=2,
+                    min_behaviour_items=0,
+                    min_sessions=1,
                 )
                 for alliance in alliances
             ]

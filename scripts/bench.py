@@ -29,6 +29,7 @@ from bench import (  # noqa: E402
     dashboards,
     enrolment,
     exports,
+    handbook,
     http_booking,
     leak,
     reminders,
@@ -103,6 +104,7 @@ def dataset_counts() -> None:
         "events": "events_event",
         "booking attendees": "bookings_bookingattendee",
         "credit entries": "courses_creditentry",
+        "handbook claims": "handbook_claim",
     }
     with connection.cursor() as cursor:
         for label, table in tables.items():
@@ -199,6 +201,9 @@ def main() -> None:
         ("rollup", rollup.bench_rollup, rollup.GOALS),
         ("csv", exports.bench_csv, [exports.GOAL_CSV, exports.GOAL_XLSX]),
         ("dashboards", dashboards.bench_dashboards, []),
+        ("handbook_queue", handbook.bench_handbook_queue, handbook.QUEUE_GOALS),
+        ("handbook_page", handbook.bench_handbook_page, handbook.PAGE_GOALS),
+        ("learning_families", handbook.bench_learning_families, handbook.LF_GOALS),
         ("reminders", reminders.bench_reminders, reminders.GOALS),
         ("suite", suite.bench_suite, [suite.GOAL_SUITE]),
     ]
