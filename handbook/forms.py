@@ -4,6 +4,8 @@ verifier typed; every rule (limits, evidence, dates, scope) is the services'
 
 from __future__ import annotations
 
+import datetime
+
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
@@ -18,6 +20,24 @@ REASON_MAX = 200
 
 # A phone opens its camera for this input; the service re-encodes whatever comes.
 PHOTO_WIDGET_ATTRS = {"accept": "image/*", "capture": "environment"}
+
+
+class IsoDateInput(forms.DateInput):
+    """``<input type=date>``: its value must be a date (YYYY-MM-DD) or empty, so a
+    bad value sent back is shown empty with its error, never echoed."""
+
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+    def format_value(self, value):
+        if isinstance(value, str):
+            try:
+                return datetime.date.fromisoformat(value).isoformat()
+            except ValueError:
+                return None
+        return super().format_value(value)
 
 
 def evidence_hint(item: HandbookItem) -> str:
@@ -53,7 +73,7 @@ class ClaimForm(forms.Form):
     )
     occurred_on = forms.DateField(
         label=_("日期"),
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=IsoDateInput(),
         help_text=_("做这件事的那一天，不能晚于今天。"),
     )
     note = forms.CharField(

@@ -17,10 +17,19 @@ from bookings import services as booking_services
 from courses.tests.factories import CourseFactory, OnlineLessonFactory, ThemeFactory, make_session
 from events.services import event_register
 from events.tests.factories import make_event
+from handbook.demo import default_items
+from handbook.models import Claim, HandbookItem
+from handbook.tests.factories import ClaimFactory, HandbookItemFactory
 from members import registry
 from members.models import ConsentRecord, RoleAssignment
 from members.services import consent_record
-from members.tests.factories import ChildFactory, GuardianFactory, MemberUnitFactory, UserFactory
+from members.tests.factories import (
+    AllianceFactory,
+    ChildFactory,
+    GuardianFactory,
+    MemberUnitFactory,
+    UserFactory,
+)
 from notifications.services import notification_create
 from parent_school.tests.factories import ParentSchoolFactory
 
@@ -85,6 +94,7 @@ def build_site() -> SimpleNamespace:
     )
     district = UserFactory(username="district", display_name="区教育局")
     registry.role_assign(actor=root, user=district, role=RoleAssignment.Role.DISTRICT_ADMIN)
+    claims = _handbook(course.term, guardian, child, unit)
     return SimpleNamespace(
         unit=unit,
         school=school,
@@ -96,8 +106,39 @@ def build_site() -> SimpleNamespace:
         event=event,
         guardian=guardian,
         child=child,
+        claims=claims,
         users={"parent": guardian.user, "coordinator": coordinator, "admin": district},
     )
+
+
+def _handbook(term, guardian, child, unit) -> dict:
+    """The growth handbook this term: the district's items, and the family's claims
+    in every state, verified by the child's school (the coordinator's unit)."""
+    type(term).objects.filter(pk=term.pk).update(is_current=True)
+    child.school = unit
+    child.save(update_fields=["school"])
+    default_items()  # the district's set (its data migration's upsert)
+    defaults = {i.name: i for i in HandbookItem.objects.filter(alliance__isnull=True)}
+    reading, meeting = defaults["亲子阅读"], defaults["家长会"]
+    course = HandbookItem.objects.filter(
+        alliance__isnull=True, evidence=HandbookItem.Evidence.ATTENDANCE
+    ).first()
+    # An alliance that made its own handbook (its coordinator's items page).
+    own = HandbookItemFactory(alliance=AllianceFactory(name="解放碑联盟"), name="共同运动")
+    made = {"family": guardian.family, "child": child, "term": term, "unit": unit}
+    Status = Claim.Status
+    return {
+        "pending": ClaimFactory(item=reading, flag_burst=True, flag_reused_photo=True, **made),
+        "attendance": ClaimFactory(item=course, source=Claim.Source.ATTENDANCE, **made),
+        "more_info": ClaimFactory(
+            item=meeting, status=Status.MORE_INFO, decision_reason="请补充日期", **made
+        ),
+        "rejected": ClaimFactory(
+            item=meeting, status=Status.REJECTED, decision_reason="不在本学期", **made
+        ),
+        "approved": ClaimFactory(item=reading, status=Status.APPROVED, points=2, **made),
+        "own_item": own,
+    }
 
 
 def main_pages(site: SimpleNamespace) -> list[Page]:
@@ -150,6 +191,14 @@ def main_pages(site: SimpleNamespace) -> list[Page]:
         Page("notifications", reverse("notifications:inbox"), "parent"),
         Page("preferences", reverse("notifications:preferences"), "parent"),
         Page("calendar", reverse("events:calendar"), "parent"),
+        Page("handbook", reverse("handbook:home"), "parent"),
+        Page("handbook claim", reverse("handbook:claim"), "parent"),
+        Page(
+            "handbook claim (more info)",
+            reverse("handbook:claim_detail", args=[site.claims["more_info"].pk]),
+            "parent",
+        ),
+        Page("handbook print", reverse("handbook:print"), "parent"),
         Page("password change", reverse("account_change_password"), "parent"),
         # allauth's own templates, worded by locale/zh_Hans (docs/ACCOUNTS.md)
         Page("email addresses", reverse("account_email"), "parent"),
@@ -175,6 +224,23 @@ def main_pages(site: SimpleNamespace) -> list[Page]:
             "unit families",
             reverse("members:unit_families", args=[site.unit.pk]),
             "coordinator",
+        ),
+        Page("handbook review", reverse("handbook:review"), "coordinator"),
+        Page(
+            "handbook review detail",
+            reverse("handbook:review_detail", args=[site.claims["pending"].pk]),
+            "coordinator",
+        ),
+        Page("handbook items", reverse("handbook:items"), "coordinator"),
+        Page(
+            "handbook items (alliance)",
+            reverse("handbook:items") + f"?alliance={site.claims['own_item'].alliance_id}",
+            "admin",
+        ),
+        Page(
+            "handbook item edit",
+            reverse("handbook:item_edit", args=[site.claims["own_item"].pk]),
+            "admin",
         ),
         Page("dashboard", reverse("reports:overview"), "coordinator"),
         Page("unit dashboard", reverse("reports:unit", args=[site.unit.pk]), "coordinator"),
@@ -218,6 +284,18 @@ def form_error_pages(site: SimpleNamespace) -> list[tuple[Page, dict]]:
             ),
             {"title": "", "capacity": "-1"},
         ),
+        (
+            Page("handbook claim with errors", reverse("handbook:claim"), "parent"),
+            {"item": "", "occurred_on": "不是日期"},
+        ),
+        (
+            Page(
+                "handbook decision with errors",
+                reverse("handbook:review_detail", args=[site.claims["pending"].pk]),
+                "coordinator",
+            ),
+            {"decision": "reject", "reason": ""},
+        ),
     ]
 
 
@@ -237,6 +315,12 @@ def admin_pages(site: SimpleNamespace) -> list[Page]:
             "admin",
         ),
         Page("admin audit log", reverse("admin:members_auditlog_changelist"), "admin"),
+        Page("admin handbook claims", reverse("admin:handbook_claim_changelist"), "admin"),
+        Page(
+            "admin handbook claim",
+            reverse("admin:handbook_claim_change", args=[site.claims["pending"].pk]),
+            "admin",
+        ),
         Page(
             "admin audit log filtered",
             reverse("admin:members_auditlog_changelist")
