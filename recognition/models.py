@@ -220,4 +220,5 @@ class Commendation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} · {self.term}"
+        # The unit names the nomination (never the guardian's name or phone).
+        return f"{self.get_kind_display()} · {self.unit} · {self.term}"

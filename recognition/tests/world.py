@@ -122,9 +122,15 @@ def build_world() -> World:
         min_sessions=1,
         no_open_rejection=True,
     )
-    home_a = HandbookItemFactory(kind=ItemKind.HOME, points=2, name="亲子共读")
-    home_b = HandbookItemFactory(kind=ItemKind.HOME, points=2, name="家务劳动")
-    school = HandbookItemFactory(kind=ItemKind.SCHOOL, points=3, name="家长会")
+    home_a = HandbookItemFactory(
+        alliance=alliance, kind=ItemKind.HOME, points=2, name="测试亲子共读"
+    )
+    home_b = HandbookItemFactory(
+        alliance=alliance, kind=ItemKind.HOME, points=2, name="测试家务劳动"
+    )
+    school = HandbookItemFactory(
+        alliance=alliance, kind=ItemKind.SCHOOL, points=3, name="测试家长会"
+    )
     in_term = dt.datetime(2025, 10, 10, 19, 0, tzinfo=SHANGHAI)
     before = dt.datetime(2025, 8, 20, 19, 0, tzinfo=SHANGHAI)
 

@@ -31,7 +31,7 @@ from courses.tests.factories import (
     stage,
 )
 from events import services as event_services
-from events.models import Delivery, ReminderRule
+from events.models import Delivery, Notice, ReminderRule
 from events.tests.factories import make_event
 from handbook.tests.factories import ClaimFactory, HandbookItemFactory
 from members import registry
@@ -53,6 +53,12 @@ from parent_school.tests.factories import (
     ParentSchoolFactory,
     TargetFactory,
     TermFactory,
+)
+from recognition.tests.factories import (
+    CommendationFactory,
+    LearningFamilyEntryFactory,
+    LearningFamilyListFactory,
+    LearningFamilyRuleFactory,
 )
 from reports.models import ParticipationSnapshot, ReportJob
 from wechat.models import SubscriptionGrant, SubscriptionTemplate, WeChatIdentity
@@ -188,6 +194,16 @@ def _side(tag: str, *, district_region, term, superuser, amount: Decimal, minute
             due_at=now,
         )
     keep(delivery)
+    # A notice of another app, sent by the unit to the family (its rows are in the log).
+    event_services.notice_send(
+        key=f"tests.world:{tag}",
+        topic="tests.world",
+        subject=f"{tag}门户通知",
+        lead=f"{tag}门户通知正文",
+        family_ids=[family.pk],
+        unit=unit,
+    )
+    keep(Notice.objects.get(key=f"tests.world:{tag}"))
     keep(event_services.calendar_feed_get_or_create(family=family))
     keep(Notification.objects.create(user=parent, title=f"{tag}通知", body=f"{tag}通知内容"))
     keep(NotificationPreference.objects.get_or_create(user=parent)[0])
@@ -221,6 +237,20 @@ def _side(tag: str, *, district_region, term, superuser, amount: Decimal, minute
             unit=unit,
             note=f"{tag}手册说明",
             created_by=parent,
+        )
+    )
+    # The alliance's learning-family rule, its list with the family on it, and the
+    # guardian commended by the unit.
+    keep(LearningFamilyRuleFactory(alliance=alliance, term=term))
+    learning_list = keep(LearningFamilyListFactory(alliance=alliance, term=term))
+    keep(
+        LearningFamilyEntryFactory(
+            family_list=learning_list, family=family, unit=unit, display_name=f"{tag}*家庭"
+        )
+    )
+    keep(
+        CommendationFactory(
+            alliance=alliance, term=term, guardian=guardian, unit=unit, reason=f"{tag}推荐理由"
         )
     )
     rows["coordinator"] = coordinator
