@@ -31,6 +31,7 @@ from handbook.errors import HandbookError
 from handbook.models import Claim, HandbookItem, ItemKind
 from members.access import can_view_unit
 from parent_school.selectors import term_current
+from recognition import selectors as recognition_selectors
 
 from .auth import require_scope, signed_in
 from .catalogue import MAX_ID, object_id
@@ -312,6 +313,10 @@ class TermOut(Schema):
     ends_on: datetime.date
 
 
+def _term_out(term) -> TermOut:
+    return TermOut(id=term.pk, name=str(term), starts_on=term.starts_on, ends_on=term.ends_on)
+
+
 class ProgressOut(Schema):
     term: TermOut | None = Field(None, description="当前学期；没有进行中的学期时为 null")
     points: int = Field(0, description="本学期已通过的积分")
@@ -335,7 +340,7 @@ def progress(request):
         return ProgressOut()
     done = selectors.family_progress(family=family, term=term)
     return ProgressOut(
-        term=TermOut(id=term.pk, name=str(term), starts_on=term.starts_on, ends_on=term.ends_on),
+        term=_term_out(term),
         points=done.points_total,
         kinds=[
             KindProgressOut(
@@ -462,6 +467,65 @@ def claim_respond(request, claim_id: int = Path(..., ge=1, le=MAX_ID)):
     payload, photo = _read_body(request, RespondIn)
     services.claim_respond(user=request.user, claim_id=claim_id, note=payload.note, photo=photo)
     return 200, _claim_out(selectors.claim_for_family(user=request.user, claim_id=claim_id))
+
+
+# 学习型家庭 ---------------------------------------------------------------------------
+
+
+class RuleLineOut(Schema):
+    name: str = Field(description="条件的代码（min_points、min_home_items …）")
+    text: str = Field(description="条件，用平常话说")
+    value: str = Field(description="本家庭目前的情况")
+    met: bool
+
+
+class LearningFamilyAllianceOut(Schema):
+    alliance_id: int
+    alliance: str
+    met: bool = Field(description="全部条件都已达到")
+    lines: list[RuleLineOut]
+    published: bool = Field(description="本学期的名单已公布")
+    on_list: bool = Field(description="本家庭在已公布的名单上")
+
+
+class LearningFamilyOut(Schema):
+    term: TermOut | None = Field(None, description="当前学期；没有进行中的学期时为 null")
+    alliances: list[LearningFamilyAllianceOut] = Field(
+        default_factory=list, description="本家庭所在的、本学期定了评选条件的联盟"
+    )
+
+
+@router.get(
+    "/learning-family/",
+    auth=signed_in,
+    response={200: LearningFamilyOut, **READ_ANSWERS},
+    summary="学习型家庭：本学期各联盟的评选条件与本家庭的进度",
+)
+def learning_family(request):
+    require_scope(request, "read")
+    family = _family(request)
+    term = term_current()
+    if term is None:
+        return LearningFamilyOut()
+    return LearningFamilyOut(
+        term=_term_out(term),
+        alliances=[
+            LearningFamilyAllianceOut(
+                alliance_id=p.alliance.pk,
+                alliance=p.alliance.name,
+                met=p.met,
+                lines=[
+                    RuleLineOut(
+                        name=line.name, text=str(line.text), value=str(line.value), met=line.met
+                    )
+                    for line in p.lines
+                ],
+                published=p.published,
+                on_list=p.on_list,
+            )
+            for p in recognition_selectors.learning_family_progress(family=family, term=term)
+        ],
+    )
 
 
 # Verifiers ---------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from members.tests.factories import (
 from notifications.services import notification_create
 from parent_school.models import Term
 from parent_school.tests.factories import ParentSchoolFactory, TermFactory
+from recognition.tests.factories import LearningFamilyRuleFactory
 
 ALL_SCOPES = ("read", "write", "checkin")
 
@@ -159,6 +160,7 @@ def make_side(label: str, phone: str) -> Side:
         evidence="attendance",
         attendance_match="course_session",
     )
+    LearningFamilyRuleFactory(alliance=alliance, term=term)
     today = timezone.localdate()
     claim = ClaimFactory(
         family=family,

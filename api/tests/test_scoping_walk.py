@@ -65,6 +65,7 @@ ACCESS = {
     "GET /handbook/claims/{claim_id}/": FAMILY,
     "POST /handbook/claims/{claim_id}/withdraw/": FAMILY,
     "POST /handbook/claims/{claim_id}/respond/": FAMILY,
+    "GET /handbook/learning-family/": FAMILY,
     "GET /handbook/review/": STAFF,
     "GET /handbook/review/{claim_id}/": STAFF,
     "POST /handbook/review/{claim_id}/decision/": STAFF,
