@@ -8,6 +8,7 @@ Every picker is scoped (members/admin_scoping.py).
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Count, Q
 from django.http import Http404
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -23,12 +24,27 @@ from members.admin_scoping import (
 
 from . import services
 from .errors import EventError
-from .models import CalendarFeed, Delivery, Event, ReminderRule
+from .models import CalendarFeed, Delivery, Event, Notice, ReminderRule
 
 pick_rule_register_by_unit(Event, "organiser_unit")
 # Rules of an event kind (no event) are district settings: district admins only.
 pick_rule_register_by_unit(ReminderRule, "event__organiser_unit")
-pick_rule_register_by_unit(Delivery, "offering__unit")
+
+
+def _delivery_scope(user) -> Q:
+    """The delivery log's scope: rows about an offering of a unit the user sees,
+    or about a notice a unit they see sent (a district's notice: district only)."""
+    units = access.visible_unit_ids(user)
+    return Q(offering__unit__in=units) | Q(notice__unit__in=units)
+
+
+pick_rule_register(
+    Delivery,
+    lambda user: (
+        None if access.is_district_admin(user) else Delivery.objects.filter(_delivery_scope(user))
+    ),
+)
+pick_rule_register_by_unit(Notice, "unit")
 pick_rule_register(
     CalendarFeed,
     lambda user: (
@@ -221,7 +237,7 @@ class DeliveryAdmin(PickerScopeMixin, admin.ModelAdmin):
     """Read-only: the delivery log."""
 
     list_display = [
-        "offering",
+        "about",
         "recipient",
         "purpose",
         "account_kind",
@@ -233,8 +249,8 @@ class DeliveryAdmin(PickerScopeMixin, admin.ModelAdmin):
         "sent_at",
     ]
     list_filter = ["status", "purpose", "channel", "account_kind", "is_late"]
-    list_select_related = ["offering", "user"]
-    raw_id_fields = ["user", "offering", "booking"]
+    list_select_related = ["offering", "user", "notice"]
+    raw_id_fields = ["user", "offering", "booking", "notice"]
     # The address is shown masked (recipient); an account message's key is where
     # its code waits, and is nobody's business.
     exclude = ["address", "message_key", "base_url"]
@@ -245,11 +261,23 @@ class DeliveryAdmin(PickerScopeMixin, admin.ModelAdmin):
     def recipient(self, obj):
         return obj.recipient
 
+    @admin.display(description=_("内容"))
+    def about(self, obj):
+        """What the row is about: the offering, a notice's subject, the kind of
+        account message or the invitation."""
+        if obj.offering_id is not None:
+            return obj.offering
+        if obj.notice_id is not None:
+            return obj.notice.subject
+        if obj.purpose == Delivery.Purpose.ACCOUNT:
+            return obj.get_account_kind_display()
+        return obj.get_purpose_display()
+
     def get_queryset(self, request):
         deliveries = super().get_queryset(request)
         if access.is_district_admin(request.user):
             return deliveries
-        return deliveries.filter(offering__unit__in=access.visible_unit_ids(request.user))
+        return deliveries.filter(_delivery_scope(request.user))
 
     def has_add_permission(self, request):
         return False
@@ -283,4 +311,38 @@ class CalendarFeedAdmin(PickerScopeMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         # Revoking a link is calendar_feed_revoke (the family's calendar page).
+        return False
+
+
+@admin.register(Notice)
+class NoticeAdmin(PickerScopeMixin, admin.ModelAdmin):
+    """Read-only: what another app's notice said (events.services.notice_send
+    writes it; its rows are in the delivery log)."""
+
+    list_display = ["subject", "topic", "unit", "created_at", "told"]
+    list_filter = ["topic"]
+    list_select_related = ["unit"]
+    search_fields = ["subject", "key"]
+    show_full_result_count = False
+
+    @admin.display(description=_("投递数"))
+    def told(self, obj):
+        return obj.told
+
+    def get_queryset(self, request):
+        notices = super().get_queryset(request).annotate(told=Count("deliveries"))
+        if access.is_district_admin(request.user):
+            return notices
+        return notices.filter(unit__in=access.visible_unit_ids(request.user))
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404(gettext("找不到该记录，或您无权查看。"))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -18,9 +18,12 @@ from django.utils import timezone
 from events import reminders, services
 from events.models import Delivery, Notice
 from events.notices import NoticeError, notice_check_register, notice_check_unregister
+from events.tests import worker_fixtures
 from members.tests.factories import FamilyFactory, GuardianFactory, UserFactory
 from members.tests.family_support import sms_outbox_fixture  # noqa: F401 - fixture
 from notifications.models import Notification, NotificationPreference
+from tests.helpers import wait_for
+from tests.integration import test_wechat_outbox_worker
 from tests.races import run_together
 from wechat.models import SubscriptionGrant
 from wechat.tests.factories import (
@@ -33,6 +36,11 @@ from wechat.tests.support import wechat_server_fixture  # noqa: F401 - fixture
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TOPIC = "handbook.learning_family"
+decoded = worker_fixtures.decoded
+# The fake WeChat server and SMS gateway the worker reaches (by its environment),
+# and the worker whose mail goes to aiosmtpd: the fixtures of the other worker tests.
+reminder_worker = worker_fixtures.reminder_worker
+outside = test_wechat_outbox_worker.outside
 FIELDS = {"thing1": "title", "time2": "starts_at", "thing4": "note", "phrase5": "status"}
 
 
@@ -340,3 +348,61 @@ def test_sending_a_batch_of_notices_costs_the_same_queries_whatever_its_size(
     assert large == small
     assert Notification.objects.count() == 2 * 33
     assert len(sms_outbox) == 2 * 33
+
+
+# --- through the real parts -------------------------------------------------------
+
+
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_delivers_a_notice_once_on_every_channel(
+    outside, reminder_worker, smtp_server
+):
+    wechat, gateway = outside
+    SubscriptionTemplateFactory(kind="notice", template_id="T-notice", field_map=FIELDS)
+    # given a family whose mother chose in-site, email and texts, whose father has
+    # WeChat with one acceptance, and whose grandmother has WeChat with none left
+    family = FamilyFactory()
+    mum = GuardianFactory(family=family, user__phone="13812340001", user__phone_verified=True)
+    _choice(mum.user, email=True, sms=True)
+    dad = GuardianFactory(
+        family=family, user__email="", user__phone="13812340002", user__phone_verified=True
+    )
+    gran = GuardianFactory(
+        family=family, user__email="", user__phone="13812340003", user__phone_verified=True
+    )
+    for guardian, openid in ((dad, "o_dad"), (gran, "o_gran")):
+        WeChatIdentityFactory(user=guardian.user, openid=openid)
+        _choice(guardian.user, wechat=True, inbox=False)
+    SubscriptionGrantFactory(user=dad.user, template_id="T-notice")
+
+    # when the app tells the family (twice, and the worker is kicked again and again)
+    assert _send(family_ids=[family.pk]) == 5
+    assert _send(family_ids=[family.pk]) == 0
+    wait_for(lambda: smtp_server.messages and gateway.texts("13812340003"), timeout=60)
+    for _kick in range(3):
+        reminders.deliveries_kick()
+    wait_for(
+        lambda: not Delivery.objects.filter(status__in=["pending", "claimed"]).exists(), timeout=60
+    )
+
+    # then each channel carried it once
+    (notification,) = Notification.objects.filter(user=mum.user)
+    assert (notification.title, notification.url) == ("恭喜您家被评为学习型家庭", "/handbook/")
+    (message,) = smtp_server.messages
+    subject, body = decoded(message)
+    assert subject == "恭喜您家被评为学习型家庭"
+    assert str(message["To"]) == mum.user.email
+    assert "https://portal.example.cn/handbook/" in body
+    (text,) = gateway.texts("13812340001")
+    assert text.startswith("【协同育人门户】恭喜您家被评为学习型家庭：")
+    (sent,) = wechat.sent_to("o_dad")
+    assert sent["template_id"] == "T-notice"
+    assert sent["data"]["thing1"] == {"value": "恭喜您家被评为学习型家庭"}
+    assert sent["data"]["phrase5"] == {"value": "通知"}
+    assert not wechat.sent_to("o_gran") and not gateway.texts("13812340002")
+    # the grandmother had no acceptance left: one text instead
+    assert len(gateway.texts("13812340003")) == 1
+    row = Delivery.objects.get(user=gran.user, channel="wechat")
+    assert (row.status, row.note) == ("skipped", "没有可用的微信订阅次数，已改发短信。")
+    assert Notice.objects.count() == 1
