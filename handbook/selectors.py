@@ -261,3 +261,22 @@ def _int_or_none(value) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def claim_notice_check(notice) -> str:
+    """The outbox's skip hook for "handbook.claim" notices (events/notices.py): a
+    rejection or an ask-for-more still goes out only while the claim is in that
+    state ("" = send), so a family that already answered, or a claim withdrawn
+    meanwhile, is not told something that no longer holds. A read only."""
+    parts = str(notice.key).split(":")
+    wanted = {"reject": Claim.Status.REJECTED, "more": Claim.Status.MORE_INFO}
+    if len(parts) < 3 or parts[2] not in wanted:
+        return ""
+    status = (
+        Claim.objects.filter(pk=_int_or_none(parts[1])).values_list("status", flat=True).first()
+    )
+    if status is None:
+        return str(_("申报已删除"))
+    if status != wanted[parts[2]]:
+        return str(_("申报状态已变化"))
+    return ""

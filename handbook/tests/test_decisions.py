@@ -161,3 +161,16 @@ def test_a_bad_decision_is_refused(world):
     with pytest.raises(HandbookError) as caught:
         services.claim_decide(user=world.teacher, claim_id=claim.pk, decision="maybe")
     assert caught.value.code == "bad_decision" and caught.value.field == "decision"
+
+
+def test_an_ask_for_more_already_answered_is_not_sent_any_more(world):
+    from handbook.selectors import claim_notice_check
+
+    claim = _claim(world)
+    services.claim_decide(user=world.teacher, claim_id=claim.pk, decision="more", reason="补照片")
+    notice = Notice.objects.get(topic="handbook.claim")
+    assert claim_notice_check(notice) == ""
+
+    services.claim_respond(user=world.parent, claim_id=claim.pk, note="已补充")
+
+    assert claim_notice_check(notice) == "申报状态已变化"
