@@ -10,16 +10,25 @@ from collections import Counter
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from events import reminders, services
 from events.models import Delivery, Notice
 from events.notices import NoticeError, notice_check_register, notice_check_unregister
 from events.tests import worker_fixtures
-from members.tests.factories import FamilyFactory, GuardianFactory, UserFactory
+from members.models import RoleAssignment
+from members.tests.factories import (
+    FamilyFactory,
+    GuardianFactory,
+    MemberUnitFactory,
+    RoleAssignmentFactory,
+    UserFactory,
+)
 from members.tests.family_support import sms_outbox_fixture  # noqa: F401 - fixture
 from notifications.models import Notification, NotificationPreference
 from tests.helpers import wait_for
@@ -348,6 +357,56 @@ def test_sending_a_batch_of_notices_costs_the_same_queries_whatever_its_size(
     assert large == small
     assert Notification.objects.count() == 2 * 33
     assert len(sms_outbox) == 2 * 33
+
+
+# --- the delivery log ---------------------------------------------------------------
+
+
+def test_the_delivery_log_shows_a_notices_subject_only_to_its_units_staff(client):
+
+    mine, theirs = MemberUnitFactory(), MemberUnitFactory()
+    _send(key="a", subject="甲方单位的通知", family_ids=[GuardianFactory().family_id], unit=mine)
+    _send(key="b", subject="乙方单位的通知", family_ids=[GuardianFactory().family_id], unit=theirs)
+    _send(key="c", subject="区里的通知", family_ids=[GuardianFactory().family_id])
+    coordinator = RoleAssignmentFactory(role=RoleAssignment.Role.UNIT_COORDINATOR, unit=mine).user
+    coordinator.is_staff = True
+    coordinator.save()
+    coordinator.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_delivery", "view_notice"])
+    )
+    client.force_login(coordinator)
+
+    log = client.get(reverse("admin:events_delivery_changelist")).content.decode()
+    notices = client.get(reverse("admin:events_notice_changelist")).content.decode()
+
+    assert "甲方单位的通知" in log and "甲方单位的通知" in notices
+    for other in ("乙方单位的通知", "区里的通知"):
+        assert other not in log and other not in notices
+    theirs_notice = Notice.objects.get(key="b")
+    page = client.get(reverse("admin:events_notice_change", args=[theirs_notice.pk]))
+    assert page.status_code == 404
+    # read-only: no adding, the change page only shows
+    assert client.get(reverse("admin:events_notice_add")).status_code == 403
+    ours = client.get(reverse("admin:events_notice_change", args=[Notice.objects.get(key="a").pk]))
+    assert ours.status_code == 200 and 'name="subject"' not in ours.content.decode()
+
+
+def test_the_district_admin_sees_every_notice_in_the_log(client):
+
+    _send(
+        key="a",
+        subject="甲方单位的通知",
+        family_ids=[GuardianFactory().family_id],
+        unit=MemberUnitFactory(),
+    )
+    _send(key="c", subject="区里的通知", family_ids=[GuardianFactory().family_id])
+    admin = RoleAssignmentFactory(role=RoleAssignment.Role.DISTRICT_ADMIN, unit=None).user
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    client.force_login(admin)
+
+    log = client.get(reverse("admin:events_delivery_changelist")).content.decode()
+    assert "甲方单位的通知" in log and "区里的通知" in log
 
 
 # --- through the real parts -------------------------------------------------------
