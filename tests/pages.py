@@ -95,6 +95,7 @@ def build_site() -> SimpleNamespace:
     district = UserFactory(username="district", display_name="区教育局")
     registry.role_assign(actor=root, user=district, role=RoleAssignment.Role.DISTRICT_ADMIN)
     claims = _handbook(course.term, guardian, child, unit)
+    learning = _recognition(course.term, guardian, unit, district)
     return SimpleNamespace(
         unit=unit,
         school=school,
@@ -107,8 +108,37 @@ def build_site() -> SimpleNamespace:
         guardian=guardian,
         child=child,
         claims=claims,
+        learning=learning,
         users={"parent": guardian.user, "coordinator": coordinator, "admin": district},
     )
+
+
+def _recognition(term, guardian, unit, district) -> dict:
+    """Two alliances of the unit with learning-family rules: one list computed (a
+    draft under review), one published; the guardian commended."""
+    from members.tests.factories import MembershipFactory
+    from recognition import services as recognition
+
+    lists = {}
+    for key, name in (("draft", "溪口协同育人联盟"), ("published", "渝中家校联盟")):
+        alliance = AllianceFactory(name=name)
+        MembershipFactory(alliance=alliance, unit=unit)
+        recognition.rule_save(
+            user=district, alliance_id=alliance.pk, term_id=term.pk, min_points=2, min_sessions=1
+        )
+        lists[key] = recognition.learning_families_compute(
+            alliance_id=alliance.pk, term_id=term.pk, user=district
+        ).family_list
+    recognition.list_publish(user=district, list_id=lists["published"].pk)
+    recognition.commendation_add(
+        user=district,
+        alliance_id=lists["draft"].alliance_id,
+        term_id=term.pk,
+        guardian_id=guardian.pk,
+        unit_id=unit.pk,
+        reason="积极参加家长学校",
+    )
+    return lists
 
 
 def _handbook(term, guardian, child, unit) -> dict:
@@ -199,6 +229,7 @@ def main_pages(site: SimpleNamespace) -> list[Page]:
             "parent",
         ),
         Page("handbook print", reverse("handbook:print"), "parent"),
+        Page("learning-family progress", reverse("recognition:progress"), "parent"),
         Page("password change", reverse("account_change_password"), "parent"),
         # allauth's own templates, worded by locale/zh_Hans (docs/ACCOUNTS.md)
         Page("email addresses", reverse("account_email"), "parent"),
@@ -242,6 +273,26 @@ def main_pages(site: SimpleNamespace) -> list[Page]:
             reverse("handbook:item_edit", args=[site.claims["own_item"].pk]),
             "admin",
         ),
+        Page("learning families", reverse("recognition:overview"), "coordinator"),
+        Page(
+            "learning-family list",
+            reverse("recognition:list", args=[site.learning["draft"].pk]),
+            "admin",
+        ),
+        Page(
+            "learning-family print",
+            reverse("recognition:print", args=[site.learning["published"].pk]),
+            "coordinator",
+        ),
+        Page(
+            "learning-family rule",
+            reverse(
+                "recognition:rule",
+                args=[site.learning["draft"].alliance_id, site.learning["draft"].term_id],
+            ),
+            "admin",
+        ),
+        Page("commendations", reverse("recognition:commendations"), "coordinator"),
         Page("dashboard", reverse("reports:overview"), "coordinator"),
         Page("unit dashboard", reverse("reports:unit", args=[site.unit.pk]), "coordinator"),
     ]
