@@ -266,13 +266,7 @@ class _PageReader(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        # The growth handbook's figures (their own section, "handbook-…") are
-        # checked by test_handbook_figures.py.
-        if (
-            tag == "li"
-            and "data-figure" in attrs
-            and not attrs["data-figure"].startswith("handbook-")
-        ):
+        if tag == "li" and "data-figure" in attrs:
             self._figure_key = attrs["data-figure"]
             self.figures[self._figure_key] = ""
         elif tag == "span" and self._figure_key and "report-figure" in attrs.get("class", ""):

@@ -74,10 +74,10 @@ def handbook(dataset):
     """
     d = dataset
     h = SimpleNamespace()
-    h.read = HandbookItemFactory(kind=ItemKind.HOME, name="阅读", points=2)
-    h.sport = HandbookItemFactory(kind=ItemKind.HOME, name="运动", points=3)
-    h.meeting = HandbookItemFactory(kind=ItemKind.SCHOOL, name="家长会", points=5)
-    h.punctual = HandbookItemFactory(kind=ItemKind.BEHAVIOUR, name="守时", points=1)
+    h.read = HandbookItemFactory(kind=ItemKind.HOME, name="测试阅读", points=2)
+    h.sport = HandbookItemFactory(kind=ItemKind.HOME, name="测试运动", points=3)
+    h.meeting = HandbookItemFactory(kind=ItemKind.SCHOOL, name="测试家长会", points=5)
+    h.punctual = HandbookItemFactory(kind=ItemKind.BEHAVIOUR, name="测试守时", points=1)
     h.f4 = FamilyFactory()
     claim(d, d.f1, h.read, d.u1, APPROVED)
     claim(d, d.f1, h.sport, d.u1, APPROVED)
@@ -252,7 +252,7 @@ def test_dashboards_show_the_handbook_figures_scoped_like_the_rest(client, rolle
     response = client.get(reverse("reports:overview"))
     assert shown(response) == both
     page = response.content.decode()
-    assert 'data-figure="handbook-claims_approved"' in page and "各单位成长手册情况" in page
+    assert 'data-handbook-figure="claims_approved"' in page and "各单位成长手册情况" in page
     assert [row.unit_id for row in response.context["handbook_units"]] == [d.u1.pk, d.u2.pk]
 
     # u1's coordinator sees u1 only, on the overview and on u1's page
