@@ -46,7 +46,7 @@ def _entries_visible(user):
         return entries
     return entries.filter(
         Q(family_list__alliance_id__in=access.coordinated_alliance_ids(user))
-        | Q(unit__in=access.visible_unit_ids(user))
+        | Q(unit__in=selectors.entry_unit_ids(user))
     )
 
 

@@ -129,8 +129,9 @@ def family_alliance_ids(family: Family | int) -> QuerySet:
 
 def learning_family_progress(*, family: Family | int, term: Term) -> list[AllianceProgress]:
     """For each alliance the family belongs to that has a rule for the term: the
-    rule in plain words with the family's value and whether it is met. Three
-    queries, whatever the number of alliances."""
+    rule in plain words with the family's value and whether it is met. Four
+    queries (rules, figures, published lists, the family's entries), whatever
+    the number of alliances."""
     rules = list(
         LearningFamilyRule.objects.filter(term=term, alliance_id__in=family_alliance_ids(family))
         .select_related("alliance")
@@ -178,15 +179,25 @@ def manageable_alliances(user) -> QuerySet[Alliance]:
     return Alliance.objects.filter(pk__in=access.coordinated_alliance_ids(user)).order_by("name")
 
 
+def entry_unit_ids(user) -> QuerySet:
+    """The units a unit coordinator coordinates and the units below them (not the
+    units an alliance coordinator sees through their alliance: another alliance's
+    list is not theirs, even where a unit is in both)."""
+    from members.models import MemberUnit
+
+    ids = access.coordinated_unit_ids(user)
+    return MemberUnit.objects.filter(Q(pk__in=ids) | Q(parent_id__in=ids)).values("pk")
+
+
 def lists_visible_to(user) -> QuerySet[LearningFamilyList]:
     """District admins: every list; alliance coordinators: their alliances'; unit
-    coordinators (and instructors): the lists holding a family of a unit they see."""
+    coordinators: the lists holding a family of a unit they coordinate."""
     lists = LearningFamilyList.objects.select_related("alliance", "term")
-    if not access.is_staff_member(user):
+    if not access.is_coordinator(user):
         return lists.none()
     if access.is_district_admin(user):
         return lists
-    with_units = LearningFamilyEntry.objects.filter(unit__in=access.visible_unit_ids(user))
+    with_units = LearningFamilyEntry.objects.filter(unit__in=entry_unit_ids(user))
     return lists.filter(
         Q(alliance_id__in=access.coordinated_alliance_ids(user))
         | Q(pk__in=with_units.values("family_list_id"))
@@ -195,13 +206,14 @@ def lists_visible_to(user) -> QuerySet[LearningFamilyList]:
 
 def entries_visible_to(user, family_list: LearningFamilyList) -> QuerySet[LearningFamilyEntry]:
     """The list's entries the user may see: all for district admins and the
-    alliance's coordinators, else those of the families of the units they see."""
+    alliance's coordinators, else those of the families of the units they
+    coordinate."""
     entries = LearningFamilyEntry.objects.filter(family_list=family_list)
     if access.is_district_admin(user) or family_list.alliance_id in access.coordinated_alliance_ids(
         user
     ):
         return entries
-    return entries.filter(unit__in=access.visible_unit_ids(user))
+    return entries.filter(unit__in=entry_unit_ids(user))
 
 
 def list_for_user(*, user, list_id: int) -> LearningFamilyList:
