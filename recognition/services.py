@@ -176,6 +176,25 @@ def learning_families_compute(*, alliance_id: int, term_id: int, user=None) -> C
     return ComputeResult(family_list, written, included, removed)
 
 
+def learning_families_compute_district(*, term_id: int, user=None) -> list[ComputeResult]:
+    """Every alliance with a rule for the term and no published list, one
+    statement each (what the bench times for a whole district; the beat enqueues
+    the same computations one task per alliance instead)."""
+    published = LearningFamilyList.objects.filter(
+        term_id=term_id, status=LearningFamilyList.Status.PUBLISHED
+    ).values("alliance_id")
+    alliance_ids = (
+        LearningFamilyRule.objects.filter(term_id=term_id)
+        .exclude(alliance_id__in=published)
+        .order_by("alliance_id")
+        .values_list("alliance_id", flat=True)
+    )
+    return [
+        learning_families_compute(alliance_id=alliance_id, term_id=term_id, user=user)
+        for alliance_id in alliance_ids
+    ]
+
+
 def alliances_due_for_computation(*, today=None) -> list[tuple[int, int]]:
     """(alliance_id, term_id) pairs the term-end beat enqueues: the term's last
     day has come (on and after ``ends_on``), the alliance has a rule, its list is

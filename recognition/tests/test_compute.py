@@ -159,3 +159,19 @@ def test_the_sql_masks_like_python(world):
         assert entry.display_name == family_display_name(
             guardian.user.display_name, entry.family_id
         )
+
+
+def test_the_whole_district_is_one_statement_per_alliance(world, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    services.rule_save(
+        user=None, alliance_id=world.other_alliance.pk, term_id=world.term.pk, min_credits="0"
+    )
+    with CaptureQueriesContext(connection) as queries:
+        results = services.learning_families_compute_district(term_id=world.term.pk)
+    assert [r.family_list.alliance_id for r in results] == sorted(
+        [world.alliance.pk, world.other_alliance.pk]
+    )
+    upserts = [q for q in queries if 'INSERT INTO "recognition_learningfamilyentry"' in q["sql"]]
+    assert len(upserts) == 2
