@@ -552,7 +552,11 @@ def handbook_figures(*, term: Term, unit_ids=None) -> list[dict]:
     """One dict of handbook figures per unit that has any (claims or learning
     families) in ``term``; only ``unit_ids`` when given. Two aggregate queries."""
     groups: dict[int, dict] = {}
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, transaction.atomic():
+        # The full roll-up's planner settings (hash joins, the distinct families'
+        # sort in memory, no JIT) for a term's claims; a pass (a few units, inside
+        # the caller's transaction) keeps index probes.
+        reporting_session(cursor, incremental=unit_ids is not None)
         for _name, metrics, sql, params in handbook_queries(term, unit_ids):
             cursor.execute(sql, params)
             for unit_id, *values in cursor.fetchall():
