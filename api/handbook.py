@@ -39,6 +39,7 @@ from .core import register_rule_errors
 from .idempotency import idempotent
 from .pagination import keyset_page
 from .schemas import ErrorOut
+from .staff import UnitOut
 
 register_rule_errors(HandbookError)
 
@@ -529,11 +530,6 @@ def learning_family(request):
 
 
 # Verifiers ---------------------------------------------------------------------------
-
-
-class UnitOut(Schema):
-    id: int
-    name: str
 
 
 class ReviewCardOut(Schema):
