@@ -215,3 +215,25 @@ def test_marking_a_booking_present_proposes_the_claim_through_a_real_worker(
     claim = wait_for(lambda: Claim.objects.filter(booking=booking).first(), timeout=60)
     assert claim.item_id == world.course.pk and claim.source == Claim.Source.ATTENDANCE
     assert claim.status == Claim.Status.PENDING and claim.unit_id == world.school.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_proposals_make_one_claim_and_count_it_once(tx_world):
+    from tests.races import run_together
+
+    world = tx_world
+    offering = session_offering(unit=world.school)
+    book(offering, world.family)
+
+    outcome = run_together(
+        [
+            lambda: services.claims_propose_from_attendance(offering_ids=[offering.pk]),
+            lambda: services.claims_propose_from_attendance(offering_ids=[offering.pk]),
+        ],
+        meet_before_write=["handbook_claimtally"],
+    )
+
+    assert outcome.errors == [] and outcome.met == 2
+    assert sorted(outcome.results) == [0, 1]
+    assert Claim.objects.filter(family=world.family).count() == 1
+    assert ClaimTally.objects.get(family=world.family, item=world.course, period="term").used == 1
