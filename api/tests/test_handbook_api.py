@@ -437,3 +437,45 @@ def test_the_lists_take_the_same_queries_for_few_and_many_claims(world, parent, 
     assert many == few
     # the token, the family, the term, the handbook's alliance and items, the claims
     assert max(few) <= 8, few
+
+
+def test_a_photo_form_through_the_site_session_with_csrf_and_a_key_is_claimed_once(world):
+    # The session's CSRF check reads the form before the Idempotency-Key's
+    # fingerprint: the fingerprint is then taken from the parsed fields and files.
+    page = Client(enforce_csrf_checks=True)
+    page.force_login(world.parent)
+    secret = "a" * 32
+    page.cookies["csrftoken"] = secret
+
+    def send():
+        return page.post(
+            f"{API}/claims/",
+            {
+                "item_id": world.chores.pk,
+                "occurred_on": world.today.isoformat(),
+                "photo": jpeg_upload(size=(300, 200)),
+            },
+            HTTP_X_CSRFTOKEN=secret,
+            HTTP_IDEMPOTENCY_KEY="session-photo",
+        )
+
+    first, retry = send(), send()
+
+    assert first.status_code == 201, first.content
+    assert retry.status_code == 201 and retry["Idempotent-Replayed"] == "true"
+    assert Claim.objects.filter(family=world.family).count() == 1
+    no_csrf = page.post(f"{API}/claims/", {"item_id": world.chores.pk})
+    assert no_csrf.status_code == 403
+
+
+def test_a_broken_form_body_is_a_4xx_never_a_500(world, parent):
+    for key in (None, "broken-form"):
+        headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+        answer = parent.post(
+            f"{API}/claims/",
+            b'--xyz\r\nContent-Disposition: form-data; name="photo"; filename="a.jpg"\r\n',
+            content_type="multipart/form-data; boundary=xyz",
+            **headers,
+        )
+        assert 400 <= answer.status_code < 500, answer.content
+        assert answer.json()["code"] == "invalid"
