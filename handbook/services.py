@@ -50,6 +50,7 @@ from parent_school.selectors import term_current
 from . import selectors
 from .errors import HandbookError
 from .models import Claim, ClaimTally, HandbookItem, ItemKind
+from .signals import claims_changed
 
 NOTE_MAX = 500
 REASON_MAX = 200
@@ -792,6 +793,10 @@ def _propose_chunk(candidates: list[_Candidate]) -> int:
             # A booking deleted under us (SET NULL races are harmless): retry next sweep.
             return 0
         ClaimTally.objects.bulk_update(list(changed.values()), ["used"])
+        # bulk_create sends no post_save: tell the figures (reports) which keys moved.
+        claims_changed.send(
+            sender=Claim, keys=sorted({(claim.term_id, claim.unit_id) for claim in claims})
+        )
         audit_log_record(
             actor=None,
             action="handbook.claim.propose",

@@ -237,3 +237,23 @@ def test_two_simultaneous_proposals_make_one_claim_and_count_it_once(tx_world):
     assert sorted(outcome.results) == [0, 1]
     assert Claim.objects.filter(family=world.family).count() == 1
     assert ClaimTally.objects.get(family=world.family, item=world.course, period="term").used == 1
+
+
+def test_bulk_proposals_announce_the_keys_they_changed(world):
+    from handbook.signals import claims_changed
+
+    seen = []
+
+    def listener(sender, keys, **kwargs):
+        seen.append(keys)
+
+    claims_changed.connect(listener, dispatch_uid="test.handbook.claims_changed")
+    try:
+        offering = session_offering(unit=world.school)
+        book(offering, world.family)
+        services.claims_propose_from_attendance(offering_ids=[offering.pk])
+        services.claims_propose_from_attendance(offering_ids=[offering.pk])
+    finally:
+        claims_changed.disconnect(dispatch_uid="test.handbook.claims_changed")
+
+    assert seen == [[(world.term.pk, world.school.pk)]]
