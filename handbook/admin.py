@@ -71,9 +71,11 @@ class HandbookItemAdminForm(forms.ModelForm):
         # handbook_item_save's own checks, as form errors (the admin cannot show a
         # refusal from save_model next to the field).
         name = " ".join(str(data.get("name") or "").split())
+        # The alliance is read-only once the item exists (not in the form then).
+        alliance = data.get("alliance") if "alliance" in self.fields else self.instance.alliance
         if name and data.get("kind"):
             taken = HandbookItem.objects.filter(
-                alliance=data.get("alliance"), kind=data["kind"], name=name
+                alliance=alliance, kind=data["kind"], name=name
             ).exclude(pk=self.instance.pk)
             if taken.exists():
                 self.add_error("name", MESSAGES["name_taken"])

@@ -12,9 +12,10 @@ import pytest
 from django.urls import reverse
 
 from handbook import services
+from handbook.demo import default_items
 from handbook.models import Claim, HandbookItem
 from handbook.tests.conftest import jpeg_upload
-from handbook.tests.factories import ClaimFactory, HandbookItemFactory
+from handbook.tests.factories import ClaimFactory
 from members.models import RoleAssignment
 from members.tests.factories import (
     AllianceFactory,
@@ -366,7 +367,7 @@ def _alliance_coordinator(alliance):
 
 def test_a_coordinator_customises_the_default_set_and_edits_an_item(client, world):
     # given an alliance still on the district's defaults
-    HandbookItemFactory(name="共同运动", points=3)
+    default_items()  # the district's set, as its data migration makes it
     alliance = AllianceFactory()
     MembershipFactory(alliance=alliance)
     coordinator = _alliance_coordinator(alliance)
