@@ -25,6 +25,7 @@ from bookings.signals import (
     participation_changed,
 )
 from handbook.models import Claim
+from handbook.signals import claims_changed
 from recognition.models import LearningFamilyList
 
 from . import services
@@ -66,6 +67,12 @@ def claim_mark(sender, instance, raw=False, **kwargs) -> None:
     if raw:  # loaddata: no figures change that a roll-up would not redo
         return
     services.handbook_marks_write(keys=[(instance.term_id, instance.unit_id)])
+
+
+@receiver(claims_changed, dispatch_uid="reports.marks.claims_changed")
+def claims_bulk_mark(sender, keys=(), **kwargs) -> None:
+    # Proposals from attendance are bulk-inserted: no post_save, this signal instead.
+    services.handbook_marks_write(keys=keys)
 
 
 @receiver(post_save, sender=LearningFamilyList, dispatch_uid="reports.marks.list_saved")

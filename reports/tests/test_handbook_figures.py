@@ -12,6 +12,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from handbook.models import Claim, ItemKind
+from handbook.signals import claims_changed
 from handbook.tests.factories import ClaimFactory, HandbookItemFactory
 from members.tests.factories import (
     AllianceFactory,
@@ -200,6 +201,21 @@ def test_changed_claims_mark_their_unit_and_a_pass_rerolls_only_the_handbook(dat
     new.delete()
     snapshot_marks_rollup(now=d.now)
     assert d.u3.pk not in stored(d.term)
+
+
+def test_claims_written_in_bulk_mark_their_keys(dataset, handbook):
+    # given a rolled-up term and no marks
+    d = dataset
+    participation_rollup(term=d.term, now=d.now)
+    SnapshotMark.objects.all().delete()
+
+    # when the handbook reports claims it bulk-inserted (proposals from attendance:
+    # no post_save) for two units
+    claims_changed.send(sender=Claim, keys=[(d.term.pk, d.u1.pk), (d.term.pk, d.u3.pk)])
+
+    # then both keys are marked for the handbook's figures, nothing else
+    marks = set(SnapshotMark.objects.values_list("term_id", "unit_id", "period", "figures"))
+    assert marks == {(d.term.pk, u.pk, TERM_PERIOD, "handbook") for u in (d.u1, d.u3)}
 
 
 def test_publishing_a_list_marks_its_units(dataset, handbook):
