@@ -12,6 +12,7 @@ test runs (tests/xdist_isolation.py). Every server a test starts listens on a fr
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -131,6 +132,8 @@ def celery_worker_process(transactional_db, settings):
             ],
             cwd=PROJECT_ROOT,
             env=env,
+            # Its own process group: the test's end stops the worker and its pool at once.
+            start_new_session=True,
         )
         processes.append(process)
         return process
@@ -140,13 +143,14 @@ def celery_worker_process(transactional_db, settings):
     try:
         yield process
     finally:
+        # The test has asserted what it needed: no warm shutdown (3 s or more a
+        # worker), the whole group is killed before the tables are flushed.
         for proc in processes:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=15)
         app.conf.task_always_eager = True
 
 
