@@ -87,7 +87,7 @@ class ClaimForm(forms.Form):
         label=_("照片"),
         required=False,
         widget=forms.FileInput(attrs=PHOTO_WIDGET_ATTRS),
-        help_text=_("可拍照或从相册选择；照片只给您的家庭和审核老师看。"),
+        help_text=_("用手机拍一张照片；照片只给您的家庭和审核老师看。"),
     )
 
     def __init__(self, *args, items, children, **kwargs):
