@@ -19,7 +19,8 @@ NOTE_MAX = 500
 REASON_MAX = 200
 
 # A phone opens its camera for this input; the service re-encodes whatever comes.
-PHOTO_WIDGET_ATTRS = {"accept": "image/*", "capture": "environment"}
+# No ``capture``: it opens the camera only, and a parent may want a photo taken earlier.
+PHOTO_WIDGET_ATTRS = {"accept": "image/*"}
 
 
 class IsoDateInput(forms.DateInput):
@@ -87,7 +88,7 @@ class ClaimForm(forms.Form):
         label=_("照片"),
         required=False,
         widget=forms.FileInput(attrs=PHOTO_WIDGET_ATTRS),
-        help_text=_("用手机拍一张照片；照片只给您的家庭和审核老师看。"),
+        help_text=_("拍一张照片或从相册选一张；照片只给您的家庭和审核老师看。"),
     )
 
     def __init__(self, *args, items, children, **kwargs):

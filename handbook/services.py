@@ -824,7 +824,13 @@ ITEM_FIELDS = (
 )
 
 
-def _coordinator_alliance(*, user, alliance_id):
+def _coordinator_alliance(*, user, alliance_id, district_default_ok: bool = False):
+    """The alliance whose items ``user`` may change; with ``district_default_ok``
+    an empty ``alliance_id`` means the district's default set (district admins only)."""
+    if alliance_id in (None, "") and district_default_ok:
+        if not is_district_admin(user):
+            raise HandbookError("not_coordinator")
+        return None
     pk = selectors._int_or_none(alliance_id)
     alliance = alliances_visible_to(user).filter(pk=pk).first() if pk is not None else None
     if alliance is None:
@@ -870,7 +876,9 @@ def handbook_item_save(*, user, alliance_id, item_id=None, **fields) -> Handbook
     if unknown:
         raise TypeError(f"unknown item fields: {sorted(unknown)}")
     with transaction.atomic():
-        alliance = _coordinator_alliance(user=user, alliance_id=alliance_id)
+        alliance = _coordinator_alliance(
+            user=user, alliance_id=alliance_id, district_default_ok=True
+        )
         if item_id is None:
             item = HandbookItem(alliance=alliance)
         else:

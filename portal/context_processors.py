@@ -24,7 +24,15 @@ def nav_tab(resolver_match) -> str:
         return TAB_COURSES
     if namespace == "events" and name in _PUBLIC_EVENT_PAGES:
         return TAB_EVENTS
-    if namespace in ("courses", "events", "members", "notifications", "reports"):
+    if namespace in (
+        "courses",
+        "events",
+        "handbook",
+        "members",
+        "notifications",
+        "recognition",
+        "reports",
+    ):
         return TAB_MINE
     if (name or "").startswith("account_"):  # allauth's sign-in and account pages
         return TAB_MINE

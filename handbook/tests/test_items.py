@@ -93,3 +93,36 @@ def test_saving_an_item_checks_each_field(alliance_world):
         assert caught.value.field == field, change
     item.refresh_from_db()
     assert item.name == "睡前故事" and item.points == 3 and item.limit_per_day == 1
+
+
+def test_only_a_district_admin_changes_the_district_default_set(alliance_world):
+    # given a default item, a district admin and the alliance's coordinator
+    _alliance, coordinator, _family = alliance_world
+    district_admin = RoleAssignmentFactory(
+        role=RoleAssignment.Role.DISTRICT_ADMIN, alliance=None, unit=None
+    ).user
+    item = HandbookItem.objects.filter(alliance__isnull=True).order_by("pk").first()
+
+    # when the coordinator tries to change it, then it is refused and unchanged
+    with pytest.raises(HandbookError) as caught:
+        services.handbook_item_save(user=coordinator, alliance_id=None, item_id=item.pk, points=9)
+    assert caught.value.code == "not_coordinator"
+    item.refresh_from_db()
+    assert item.points != 9
+
+    # when the district admin changes it and adds one, then both are district defaults
+    services.handbook_item_save(user=district_admin, alliance_id=None, item_id=item.pk, points=9)
+    added = services.handbook_item_save(
+        user=district_admin,
+        alliance_id=None,
+        kind=ItemKind.BEHAVIOUR,
+        name="按时就寝",
+        points=1,
+        evidence=HandbookItem.Evidence.NOTE,
+    )
+    item.refresh_from_db()
+    assert item.points == 9 and item.alliance_id is None
+    assert added.alliance_id is None
+    # and customising still needs a real alliance
+    with pytest.raises(HandbookError):
+        services.handbook_items_customise(user=district_admin, alliance_id=None)
