@@ -16,6 +16,10 @@ DEMO_MODULES = [
     ("members.demo", {}),
     ("courses.demo", {"history": False}),
     ("events.demo", {}),
+    # The growth handbook's claims (decided, proposed from the attendance above)
+    # and the learning-family rules with their draft lists (not published).
+    ("handbook.demo", {}),
+    ("recognition.demo", {}),
 ]
 
 
