@@ -83,7 +83,8 @@ def test_the_claim_form_groups_items_by_kind_and_leaves_out_attendance_items(cli
     assert "家务劳动（2 分 · 需上传照片）" in page
     assert "在家陪伴" in page and "在校陪伴" in page
     assert "家长课堂" not in page and "志愿服务" not in page  # proposed from attendance
-    assert 'accept="image/*"' in page and 'capture="environment"' in page
+    # any image, from the camera or the album (no capture attribute: it would allow the camera only)
+    assert 'accept="image/*"' in page and "capture=" not in page
     assert f'value="{world.today.isoformat()}"' in page  # the date defaults to today
     assert world.child.nickname in page  # the family's own child, to choose
 
