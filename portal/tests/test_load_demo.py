@@ -14,9 +14,11 @@ from django.utils import timezone
 from bookings.models import Booking
 from courses.models import CourseSession, CreditEntry
 from events.models import Delivery, Event
+from handbook.models import Claim
 from members.demo import DEMO_FAMILIES
 from members.models import User
 from notifications.models import Notification
+from recognition.models import LearningFamilyList, LearningFamilyRule
 from reports.models import ParticipationSnapshot
 from reports.selectors import key_figures
 
@@ -29,10 +31,16 @@ PROJECT_APPS = (
     "bookings",
     "courses",
     "events",
+    "handbook",
+    "recognition",
     "reports",
 )
 # Rewritten on every run (a fresh audit entry, the snapshot's computed_at).
-NOT_COMPARED = {"members.AuditLog": None, "reports.ParticipationSnapshot": {"computed_at"}}
+NOT_COMPARED = {
+    "members.AuditLog": None,
+    "reports.ParticipationSnapshot": {"computed_at"},
+    "reports.HandbookSnapshot": {"computed_at"},
+}
 
 
 def _fingerprint() -> dict[str, list[tuple]]:
@@ -120,6 +128,45 @@ def test_the_demo_is_a_term_in_progress(django_capture_on_commit_callbacks):
     assert 0 < figures["event_participants"] <= figures["person_times"]
     assert figures["credits_posted"] == credited
     assert len(DEMO_FAMILIES) == 8
+
+
+def test_the_demo_has_a_handbook_term_and_draft_learning_family_lists(
+    django_capture_on_commit_callbacks,
+):
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        _load()
+    today = timezone.localdate()
+
+    # then the demo parent's handbook has every state, each decided by another person
+    parent_claims = Claim.objects.filter(family__guardians__user__username="demo_parent")
+    statuses = set(parent_claims.values_list("status", flat=True))
+    assert {"approved", "pending", "more_info", "rejected"} <= statuses
+    assert parent_claims.filter(status="pending", source="parent").exclude(photo="").exists()
+    rejected = parent_claims.get(status="rejected")
+    assert rejected.decision_reason and rejected.decided_by.username != "demo_parent"
+    assert parent_claims.filter(status="more_info").exclude(decision_reason="").exists()
+    # proposals from the attended sessions, some approved in bulk, some waiting
+    proposals = Claim.objects.filter(source="attendance", booking__isnull=False)
+    assert proposals.filter(status="approved").exists()
+    assert proposals.filter(status="pending").exists()
+    assert not Claim.objects.filter(points__gt=0).exclude(status="approved").exists()
+    # all within the current term, none in the future
+    claims = Claim.objects.select_related("term")
+    assert all(c.term.starts_on <= c.occurred_on <= min(c.term.ends_on, today) for c in claims)
+    assert not Claim.objects.filter(created_at__gt=timezone.now()).exists()
+    # the rejection and the ask-for-more told the family, through the outbox, sent
+    notices = Delivery.objects.filter(notice__topic="handbook.claim")
+    assert notices.exists() and not notices.exclude(status=Delivery.Status.SENT).exists()
+
+    # and each demo alliance has a rule and a computed draft list, not published
+    assert LearningFamilyRule.objects.filter(term__is_current=True).count() == 2
+    lists = LearningFamilyList.objects.filter(term__is_current=True)
+    assert lists.count() == 2
+    assert not lists.exclude(status=LearningFamilyList.Status.DRAFT).exists()
+    assert all(lst.computed_at and lst.entries.filter(included=True).exists() for lst in lists)
+    xikou = lists.get(alliance__name="溪口协同育人联盟")
+    assert xikou.entries.filter(family__guardians__user__username="demo_parent", included=True)
 
 
 def test_demo_pages_show_real_numbers_on_first_start():
