@@ -273,3 +273,80 @@ def guardian_label(guardian) -> str:
     return (
         f"{computation.mask_name(person_name(guardian.user))}（{guardian.get_relation_display()}）"
     )
+
+
+#: The most guardians the commendation form offers at once (a search narrows them).
+GUARDIAN_CHOICES_MAX = 200
+
+
+def commendation_guardians(user, *, unit_id: int, search: str = "") -> QuerySet:
+    """The guardians a coordinator may nominate for a unit: those they see
+    (members.access.guardians_visible_to) of families with a child at the unit,
+    active accounts only; ``search`` is the last digits of the phone (digits
+    only) or part of the guardian's name. Ordered by name; subqueries, no
+    duplicates."""
+    from members.models import Guardian
+
+    qs = access.guardians_visible_to(user).filter(
+        family__in=Family.objects.filter(children__school_id=unit_id).values("pk"),
+        user__is_active=True,
+    )
+    search = " ".join(str(search or "").split())[:50]
+    if search.isdigit():
+        qs = qs.filter(Q(phone__endswith=search) | Q(user__phone__endswith=search))
+    elif search:
+        qs = qs.filter(
+            Q(user__display_name__icontains=search)
+            | Q(user__last_name__startswith=search)
+            | Q(user__first_name__icontains=search)
+        )
+    return (
+        Guardian.objects.filter(pk__in=qs.values("pk"))
+        .select_related("user")
+        .order_by("user__display_name", "user__last_name", "pk")
+    )
+
+
+def guardian_choice_label(guardian) -> str:
+    """A guardian in the commendation form: masked name, relation and masked
+    phone (「张*（妈妈）· 139****5678」); never a child's name."""
+    from members.privacy import mask_phone
+
+    phone = mask_phone(guardian.phone or guardian.user.phone)
+    label = guardian_label(guardian)
+    return f"{label} · {phone}" if phone else label
+
+
+def commendation_guardian_choices(user, *, unit_id: int, search: str = "") -> tuple[list, bool]:
+    """(pk, label) pairs for the form, at most GUARDIAN_CHOICES_MAX, and whether
+    there were more (the page asks for a search then). One query."""
+    found = list(
+        commendation_guardians(user, unit_id=unit_id, search=search)[: GUARDIAN_CHOICES_MAX + 1]
+    )
+    return [(g.pk, guardian_choice_label(g)) for g in found[:GUARDIAN_CHOICES_MAX]], len(
+        found
+    ) > GUARDIAN_CHOICES_MAX
+
+
+def learning_family_notice_check(notice) -> str:
+    """The outbox's skip hook for "recognition.learning_family" notices
+    (events/notices.py): a family's notice goes out only while its list is
+    published and the family included ("" = send). A read only."""
+    parts = str(notice.key).split(":")
+    try:
+        list_id, family_id = int(parts[1]), int(parts[2])
+    except (IndexError, ValueError):
+        return ""
+    row = (
+        LearningFamilyEntry.objects.filter(family_list_id=list_id, family_id=family_id)
+        .values_list("included", "family_list__status")
+        .first()
+    )
+    if row is None:
+        return str(_("家庭已不在学习型家庭名单中"))
+    included, status = row
+    if status != LearningFamilyList.Status.PUBLISHED:
+        return str(_("学习型家庭名单未发布"))
+    if not included:
+        return str(_("家庭已不在学习型家庭名单中"))
+    return ""

@@ -3,14 +3,19 @@ pages, admin, API and tasks call these)."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import partial
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from events.models import Notice
 from events.services import notice_send
 from members import access
 from members.models import Alliance, Membership, MemberUnit
@@ -35,6 +40,10 @@ COMMENDATION_REASON_MAX = Commendation._meta.get_field("reason").max_length
 
 TOPIC = "recognition.learning_family"
 PROGRESS_PATH = "/recognition/progress/"
+#: Families told per transaction by the notices task.
+NOTICE_CHUNK = 500
+#: The beat enqueues the notices of lists published this many days back again.
+NOTICE_RETRY_DAYS = 7
 
 
 def may_manage_alliance(user, alliance_id: int) -> bool:
@@ -288,8 +297,11 @@ def _notice_texts(family_list: LearningFamilyList) -> dict:
 
 
 def list_publish(*, user, list_id: int) -> LearningFamilyList:
-    """Publish a draft list, once (the list row locked): each included family is
-    told once through the outbox; a second publish is refused and writes nothing."""
+    """Publish a draft list, once (the list row locked); a second publish is
+    refused and writes nothing. The notices are not sent in the request: after
+    the commit a worker tells each included family once
+    (``tasks.learning_family_notices`` → ``learning_family_notices_send``); if the
+    broker is down then, the daily beat enqueues them again."""
     with transaction.atomic():
         family_list = (
             LearningFamilyList.objects.select_for_update(of=("self",))
@@ -309,26 +321,106 @@ def list_publish(*, user, list_id: int) -> LearningFamilyList:
         family_list.published_at = timezone.now()
         family_list.published_by = user if getattr(user, "is_authenticated", False) else None
         family_list.save(update_fields=["status", "published_at", "published_by"])
-        texts = _notice_texts(family_list)
-        told = 0
-        included = family_list.entries.filter(included=True).order_by("family_id")
-        for family_id, unit_id in included.values_list("family_id", "unit_id"):
-            told += notice_send(
-                key=f"recognition.learning_family:{family_list.pk}:{family_id}",
-                topic=TOPIC,
-                family_ids=[family_id],
-                path=PROGRESS_PATH,
-                unit=unit_id,
-                now=family_list.published_at,
-                **texts,
-            )
         audit_log_record(
             actor=user,
             action="recognition.list.publish",
             target=family_list,
-            data={"included": included.count(), "deliveries": told},
+            data={"included": family_list.entries.filter(included=True).count()},
         )
+        # robust: a broker that is down must not undo the publishing; the beat
+        # (tasks.learning_families_term_end) enqueues the notices again.
+        transaction.on_commit(partial(_notices_enqueue, family_list.pk), robust=True)
     return family_list
+
+
+def _notices_enqueue(list_id: int) -> None:
+    from .tasks import learning_family_notices
+
+    learning_family_notices.delay(list_id)
+
+
+def notice_key(list_id: int, family_id: int) -> str:
+    """The outbox key of a family's notice: one per list and family, however
+    often the notices task runs."""
+    return f"{TOPIC}:{list_id}:{family_id}"
+
+
+def _notice_key_sql():
+    # notice_key() in SQL, for an entry's row (OuterRef: the entry).
+    return Concat(
+        Value(f"{TOPIC}:"),
+        Cast(OuterRef("family_list_id"), CharField()),
+        Value(":"),
+        Cast(OuterRef("family_id"), CharField()),
+        output_field=CharField(),
+    )
+
+
+def learning_family_notices_send(*, list_id: int, chunk: int = NOTICE_CHUNK) -> int:
+    """Tell each included family of a published list, once, through the outbox
+    (``events.services.notice_send`` with ``notice_key``): ``chunk`` families per
+    transaction, families already told skipped by one query per chunk, so a
+    repeated run (the beat's, a redelivered task) costs little and tells nobody
+    twice. A draft or missing list tells nobody. Returns the delivery rows written."""
+    family_list = (
+        LearningFamilyList.objects.select_related("alliance", "term").filter(pk=list_id).first()
+    )
+    if family_list is None or family_list.status != LearningFamilyList.Status.PUBLISHED:
+        return 0
+    texts = _notice_texts(family_list)
+    told = 0
+    after = 0
+    while True:
+        with transaction.atomic():
+            if not LearningFamilyList.objects.filter(
+                pk=list_id, status=LearningFamilyList.Status.PUBLISHED
+            ).exists():
+                break  # deleted meanwhile
+            rows = list(
+                LearningFamilyEntry.objects.filter(
+                    family_list_id=list_id, included=True, family_id__gt=after
+                )
+                .order_by("family_id")
+                .values_list("family_id", "unit_id")[:chunk]
+            )
+            if not rows:
+                break
+            after = rows[-1][0]
+            keys = [notice_key(list_id, family_id) for family_id, _unit in rows]
+            done = set(Notice.objects.filter(key__in=keys).values_list("key", flat=True))
+            for (family_id, unit_id), key in zip(rows, keys, strict=True):
+                if key in done:
+                    continue
+                told += notice_send(
+                    key=key,
+                    topic=TOPIC,
+                    family_ids=[family_id],
+                    path=PROGRESS_PATH,
+                    unit=unit_id,
+                    **texts,
+                )
+        if len(rows) < chunk:
+            break
+    return told
+
+
+def lists_with_untold_families(*, now=None) -> list[int]:
+    """Lists published in the last ``NOTICE_RETRY_DAYS`` days with an included
+    family that has no notice yet (the beat enqueues their notices again: the
+    broker may have been down when they were published)."""
+    now = now or timezone.now()
+    untold = LearningFamilyEntry.objects.filter(
+        family_list_id=OuterRef("pk"), included=True
+    ).exclude(Exists(Notice.objects.filter(key=_notice_key_sql())))
+    return list(
+        LearningFamilyList.objects.filter(
+            status=LearningFamilyList.Status.PUBLISHED,
+            published_at__gte=now - datetime.timedelta(days=NOTICE_RETRY_DAYS),
+        )
+        .filter(Exists(untold))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 # --- commendation -----------------------------------------------------------------

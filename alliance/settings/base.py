@@ -232,7 +232,8 @@ CELERY_BEAT_SCHEDULE["events-send-due-reminders"] = {
     "options": {"expires": 55},
 }
 # recognition: on and after a term's last day, enqueue one learning-family
-# computation per alliance with a rule and no published list (04:40 Asia/Shanghai).
+# computation per alliance with a rule and no published list, and the notices of
+# lists published in the last 7 days whose families are not all told (04:40 Asia/Shanghai).
 CELERY_BEAT_SCHEDULE["recognition-learning-families-term-end"] = {
     "task": "recognition.tasks.learning_families_term_end",
     "schedule": __import__("celery.schedules").schedules.crontab(hour=4, minute=40),

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.conf import settings
 
+from events.models import Delivery, Notice
 from recognition import services, tasks
 from recognition.models import LearningFamilyList
 from recognition.tests.world import build_world
@@ -37,7 +38,7 @@ def test_term_end_enqueues_one_computation_per_due_alliance_and_a_worker_compute
     queued = tasks.learning_families_term_end()
 
     # then the worker computes the one due list
-    assert queued == 1
+    assert queued["computations"] == 1
     done = wait_for(
         lambda: LearningFamilyList.objects.filter(
             alliance=world.alliance, computed_at__isnull=False
@@ -51,6 +52,37 @@ def test_term_end_enqueues_one_computation_per_due_alliance_and_a_worker_compute
     }
     # and once computed after the term was over, the beat leaves the draft alone
     assert services.alliances_due_for_computation() == []
+
+
+def test_a_real_worker_tells_the_published_list_s_families_once(celery_worker_process):
+    # given a computed list of the world's alliance (two families qualify)
+    world = build_world()
+    family_list = services.learning_families_compute(
+        alliance_id=world.alliance.pk, term_id=world.term.pk
+    ).family_list
+
+    # when the coordinator publishes (the request only marks it published)
+    services.list_publish(user=world.alliance_coordinator, list_id=family_list.pk)
+
+    # then after the commit the worker writes one notice per included family and
+    # the outbox's workers send their rows
+    notices = Notice.objects.filter(topic="recognition.learning_family")
+    wait_for(lambda: notices.count() == 2, timeout=60)
+    assert {int(n.key.rsplit(":", 1)[1]) for n in notices} == {
+        world.meets.pk,
+        world.closed_rejection.pk,
+    }
+    rows = Delivery.objects.filter(notice__in=notices)
+    wait_for(
+        lambda: rows.exists() and set(rows.values_list("status", flat=True)) == {"sent"},
+        timeout=60,
+    )
+
+    # and the beat's retry finds nobody untold, so a rerun tells nobody twice
+    assert services.lists_with_untold_families() == []
+    before = rows.count()
+    assert services.learning_family_notices_send(list_id=family_list.pk) == 0
+    assert rows.count() == before and notices.count() == 2
 
 
 def test_not_due_before_the_last_day(db):
