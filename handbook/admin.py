@@ -33,7 +33,7 @@ from members.admin_scoping import (
 )
 
 from . import selectors, services
-from .errors import MESSAGES, HandbookError
+from .errors import HandbookError
 from .models import Claim, ClaimTally, HandbookItem
 
 
@@ -68,19 +68,21 @@ class HandbookItemAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        # handbook_item_save's own checks, as form errors (the admin cannot show a
-        # refusal from save_model next to the field).
-        name = " ".join(str(data.get("name") or "").split())
+        # handbook_item_save's own checks (services.item_validate), as form errors:
+        # the admin cannot show a refusal from save_model next to the field.
         # The alliance is read-only once the item exists (not in the form then).
         alliance = data.get("alliance") if "alliance" in self.fields else self.instance.alliance
-        if name and data.get("kind"):
-            taken = HandbookItem.objects.filter(
-                alliance=alliance, kind=data["kind"], name=name
-            ).exclude(pk=self.instance.pk)
-            if taken.exists():
-                self.add_error("name", MESSAGES["name_taken"])
-        if data.get("attendance_match") and data.get("kind") != "school":
-            self.add_error("attendance_match", MESSAGES["match_needs_school"])
+        candidate = HandbookItem(
+            pk=self.instance.pk,
+            alliance=alliance,
+            **{name: data.get(name) for name in services.ITEM_FIELDS if name in data},
+        )
+        try:
+            services.item_validate(candidate)
+        except HandbookError as error:
+            field = error.field if error.field in self.fields else None
+            if field is None or field not in self.errors:
+                self.add_error(field, error.message)
         return data
 
 

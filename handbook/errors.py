@@ -40,6 +40,9 @@ MESSAGES = {
     "self_decision": _("您不能审核自己家庭或自己提交的申报。"),
     "already_decided": _("这条申报已经审核过了（%(status)s）。"),
     "not_attendance": _("批量通过只适用于根据签到记录自动生成的申报。"),
+    "attendance_undone": _(
+        "这条申报所依据的签到记录已撤销（或报名已取消），不能通过；系统会自动撤回它。"
+    ),
     "busy": _("系统正忙，请稍后再试。"),
     # items (coordinators)
     "not_coordinator": _("只有本联盟的协调员可以修改联盟的手册项目。"),
@@ -49,6 +52,10 @@ MESSAGES = {
     "bad_kind": _("请选择项目类别（在家陪伴、在校陪伴或陪伴好行为）。"),
     "bad_evidence": _("请选择项目所需的凭证。"),
     "bad_points": _("积分须为 1 到 100 之间的整数。"),
+    "bad_position": _("排序须为 0 到 32767 之间的整数。"),
+    "description_too_long": _("项目说明不能超过 %(n)s 个字。"),
+    "evidence_needs_match": _("“门户签到记录”凭证须同时选择自动关联签到的类型。"),
+    "match_needs_attendance": _("自动关联签到的项目，所需凭证须为“门户签到记录”。"),
     "bad_limit": _("次数上限须为正整数，或留空表示不限。"),
     "bad_match": _("请选择自动关联签到的类型。"),
     "bad_event_kinds": _("请选择有效的活动类型。"),

@@ -17,6 +17,7 @@ from .models import Claim, HandbookItem, ItemKind
 
 NOTE_MAX = 500
 REASON_MAX = 200
+POSITION_MAX = 32767
 
 # A phone opens its camera for this input; the service re-encodes whatever comes.
 # No ``capture``: it opens the camera only, and a parent may want a photo taken earlier.
@@ -94,7 +95,11 @@ class ClaimForm(forms.Form):
     def __init__(self, *args, items, children, **kwargs):
         super().__init__(*args, **kwargs)
         # Items proposed from the attendance record are never claimed by hand.
-        self.items = [i for i in items if i.evidence != HandbookItem.Evidence.ATTENDANCE]
+        self.items = [
+            i
+            for i in items
+            if i.evidence != HandbookItem.Evidence.ATTENDANCE and not i.attendance_match
+        ]
         self.fields["item"].choices = [(i.pk, item_choice_label(i)) for i in self.items]
         self.fields["child"].choices = [("", _("不指定孩子"))] + [
             (c.pk, c.nickname) for c in children
@@ -205,8 +210,12 @@ class ItemForm(forms.ModelForm):
         points.validators += [MinValueValidator(1), MaxValueValidator(100)]
         points.widget.attrs.update(min=1, max=100)
         for name in ("limit_per_day", "limit_per_week", "limit_per_term"):
-            self.fields[name].validators.append(MinValueValidator(1))
-            self.fields[name].widget.attrs["min"] = 1
+            self.fields[name].validators += [MinValueValidator(1), MaxValueValidator(32767)]
+            self.fields[name].widget.attrs.update(min=1, max=32767)
+        # The columns are smallints: a bigger number is the field's error, never a 500.
+        position = self.fields["position"]
+        position.validators += [MinValueValidator(0), MaxValueValidator(POSITION_MAX)]
+        position.widget.attrs.update(min=0, max=POSITION_MAX)
 
     def _post_clean(self):
         # The form neither builds nor saves the row: handbook_item_save checks the

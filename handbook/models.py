@@ -52,7 +52,7 @@ class HandbookItem(models.Model):
     )
     kind = models.CharField(_("类别"), max_length=20, choices=ItemKind.choices)
     name = models.CharField(_("名称"), max_length=40)
-    description = models.TextField(_("说明"), blank=True)
+    description = models.TextField(_("说明"), max_length=500, blank=True)
     points = models.PositiveSmallIntegerField(_("积分"), default=1)
     evidence = models.CharField(
         _("所需凭证"), max_length=20, choices=Evidence.choices, default=Evidence.NOTE
@@ -84,6 +84,18 @@ class HandbookItem(models.Model):
     is_sample = models.BooleanField(
         _("示例名称"), default=False, help_text=_("名称为示例，待联盟确认后取消勾选。")
     )
+    # The district default this item was copied from (handbook_items_customise):
+    # an item and its copy are one item for the limits (ClaimTally is keyed on
+    # ``source_id``) and for "items done" (progress, recognition).
+    copied_from = models.ForeignKey(
+        "self",
+        verbose_name=_("复制自"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
     class Meta:
@@ -114,6 +126,11 @@ class HandbookItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.name}"
+
+    @property
+    def source_id(self) -> int | None:
+        """The item the limits and "items done" count: the default it was copied from, or itself."""
+        return self.copied_from_id or self.pk
 
 
 class Claim(models.Model):

@@ -29,3 +29,23 @@ def participation_changed_propose(sender, offering_ids=(), **kwargs) -> None:
     # robust: a broker that is down loses this task, not the check-in; the nightly
     # sweep (handbook.tasks.claims_propose_sweep) proposes what it missed.
     transaction.on_commit(enqueue, robust=True)
+
+
+def _claim_photo_delete(sender, instance, **kwargs) -> None:
+    """A deleted claim (an account or a family deleted, a cascade) takes its photo
+    file with it, once the deletion commits (a rolled-back deletion keeps it)."""
+    name = instance.photo.name if instance.photo else ""
+    if not name:
+        return
+    storage = instance.photo.storage
+    transaction.on_commit(lambda: storage.delete(name), robust=True)
+
+
+def claim_photo_receivers_connect() -> None:
+    from django.db.models.signals import post_delete
+
+    from .models import Claim
+
+    post_delete.connect(
+        _claim_photo_delete, sender=Claim, dispatch_uid="handbook.claim.photo_delete"
+    )

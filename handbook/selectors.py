@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from members.access import is_staff_member, visible_unit_ids
@@ -173,13 +174,102 @@ def family_progress(*, family: Family, term: Term | None) -> Progress:
             kind = kinds.get(claim.item.kind)
             if kind is not None:
                 kind.points += claim.points
-                done[claim.item.kind].add(claim.item_id)
+                # An item and its alliance copy are one item (copied_from).
+                done[claim.item.kind].add(claim.item.source_id)
             progress.points_total += claim.points
-    active_ids = {item.pk for item in handbook.all_items}
+    active_ids = {item.source_id for item in handbook.all_items}
     for kind, item_ids in done.items():
         # Only items still in the handbook count toward "6 of the 10".
         kinds[kind].items_done = len(item_ids & active_ids)
     return progress
+
+
+def offerings_to_propose(*, term: Term) -> list[int]:
+    """The term's offerings the attendance proposals must look at, chosen in SQL:
+    those with a confirmed, present booking that has no claim yet for an active
+    item matching it (an item and its copy are one), and those with an open
+    proposal whose booking no longer backs it (to withdraw). Two queries and one
+    for the (few) attendance items; the bookings never reach Python."""
+    from bookings.models import Booking, Offering
+
+    held = [Offering.Status.OPEN, Offering.Status.FINISHED]
+    items = list(
+        HandbookItem.objects.filter(is_active=True)
+        .exclude(attendance_match="")
+        .values_list("alliance_id", "attendance_match", "event_kinds", "copied_from_id", "pk")
+    )
+    # One condition per distinct (set, match, kinds, source item), each only for
+    # the families that use that set (as family_alliance_ids decides, in SQL).
+    specs = {
+        (alliance_id or 0, match, tuple(sorted(kinds or [])), source or pk)
+        for alliance_id, match, kinds, source, pk in items
+    }
+    wanted = Q(pk__in=[])
+    for alliance_id, match, kinds, source_id in sorted(specs):
+        fits = Q(handbook_alliance=alliance_id)
+        if match == HandbookItem.AttendanceMatch.COURSE_SESSION:
+            fits &= Q(
+                offering__kind=Offering.Kind.COURSE_SESSION,
+                offering__course_session__isnull=False,
+            )
+        else:
+            fits &= Q(offering__kind=Offering.Kind.EVENT, offering__event__isnull=False)
+            if kinds:
+                fits &= Q(offering__event__kind__in=kinds)
+        claimed = Exists(
+            Claim.objects.filter(booking_id=OuterRef("pk"))
+            .annotate(item_source=Coalesce("item__copied_from_id", "item_id"))
+            .filter(item_source=source_id)
+        )
+        wanted |= fits & ~claimed
+    # The alliance whose own set the booking's family uses (0: the district's).
+    own_set = (
+        Membership.objects.filter(
+            unit__pupils__family_id=OuterRef("family_id"),
+            left_on__isnull=True,
+            alliance_id__in=HandbookItem.objects.filter(alliance__isnull=False)
+            .order_by()
+            .values("alliance_id"),
+        )
+        .order_by("unit__pupils__id", "alliance_id")
+        .values("alliance_id")[:1]
+    )
+    missing = (
+        Booking.objects.filter(
+            status=Booking.Status.CONFIRMED,
+            attendance=Booking.Attendance.PRESENT,
+            family__isnull=False,
+            offering__status__in=held,
+            offering__starts_at__date__gte=term.starts_on,
+            offering__starts_at__date__lte=term.ends_on,
+        )
+        .annotate(
+            handbook_alliance=Coalesce(Subquery(own_set, output_field=IntegerField()), Value(0))
+        )
+        .filter(wanted)
+        .order_by()
+        .values_list("offering_id", flat=True)
+        .distinct()
+        if specs
+        else []
+    )
+    stale = (
+        Claim.objects.filter(
+            term=term,
+            source=Claim.Source.ATTENDANCE,
+            status__in=[Claim.Status.PENDING, Claim.Status.MORE_INFO],
+            booking__isnull=False,
+        )
+        .exclude(
+            booking__status=Booking.Status.CONFIRMED,
+            booking__attendance=Booking.Attendance.PRESENT,
+            booking__offering__status__in=held,
+        )
+        .order_by()
+        .values_list("booking__offering_id", flat=True)
+        .distinct()
+    )
+    return sorted(set(missing) | set(stale))
 
 
 def claim_for_family(*, user, claim_id) -> Claim:

@@ -36,6 +36,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -123,7 +124,9 @@ def tally_take(
         for period, starts_on, limit in tally_keys(
             item=item, occurred_on=occurred_on, term_starts_on=term_starts_on
         ):
-            params = [family_id, item.pk, period, starts_on]
+            # Keyed on the source item: an alliance's copy of a default item
+            # shares the default's counters (customising never lifts a limit).
+            params = [family_id, item.source_id, period, starts_on]
             if limit is not None:
                 params.append(limit)
             cursor.execute(_tally_upsert_sql(limit is not None), params)
@@ -142,7 +145,9 @@ def tally_release(*, claim: Claim) -> int:
     for period, starts_on, _limit in keys:
         condition |= Q(period=period, starts_on=starts_on)
     return (
-        ClaimTally.objects.filter(condition, family_id=claim.family_id, item_id=claim.item_id)
+        ClaimTally.objects.filter(
+            condition, family_id=claim.family_id, item_id=claim.item.source_id
+        )
         .filter(used__gt=0)
         .update(used=F("used") - 1)
     )
@@ -275,7 +280,8 @@ def claim_submit(
     if term is None:
         raise HandbookError("no_term")
     item = _family_item(family=family, item_id=item_id)
-    if item.evidence == HandbookItem.Evidence.ATTENDANCE:
+    if item.evidence == HandbookItem.Evidence.ATTENDANCE or item.attendance_match:
+        # Linked to the attendance record: proposed from it, never claimed by hand.
         raise HandbookError("attendance_only", field="item")
     occurred_on = _claim_date(occurred_on, term=term, now=now)
     child = _family_child(family=family, child_id=child_id)
@@ -296,10 +302,6 @@ def claim_submit(
                 occurred_on=occurred_on,
                 term_starts_on=term.starts_on,
             )
-            since = now - datetime.timedelta(minutes=settings.HANDBOOK_BURST_MINUTES)
-            recent = Claim.objects.filter(
-                family=family, source=Claim.Source.PARENT, created_at__gte=since
-            ).count()
             claim = Claim(
                 family=family,
                 item=item,
@@ -311,7 +313,6 @@ def claim_submit(
                 source=Claim.Source.PARENT,
                 status=Claim.Status.PENDING,
                 created_by=user,
-                flag_burst=recent + 1 >= settings.HANDBOOK_BURST_CLAIMS,
             )
             if processed is not None:
                 claim.photo_hash = processed.digest
@@ -319,6 +320,7 @@ def claim_submit(
                 claim.photo.save(_photo_name(), ContentFile(processed.content), save=False)
                 stored_name = claim.photo.name
             claim.save()
+            claim.flag_burst = _burst_flag(family=family, claim=claim, now=now)
             audit_log_record(
                 actor=user,
                 action="handbook.claim.submit",
@@ -342,6 +344,24 @@ def claim_submit(
             Claim._meta.get_field("photo").storage.delete(stored_name)
         raise
     return claim
+
+
+def _burst_flag(*, family: Family, claim: Claim, now: datetime.datetime) -> bool:
+    """Flag ``claim`` (already inserted) when the family made HANDBOOK_BURST_CLAIMS
+    or more parent claims within HANDBOOK_BURST_MINUTES, itself included.
+
+    The family's row is locked first, so claims of one family count in turn: of
+    two parallel claims the second counts the first (which has committed by
+    then), and a burst is never missed by both. A flag for the verifier, not a refusal."""
+    Family.objects.select_for_update().filter(pk=family.pk).values_list("pk", flat=True).first()
+    since = now - datetime.timedelta(minutes=settings.HANDBOOK_BURST_MINUTES)
+    recent = Claim.objects.filter(
+        family=family, source=Claim.Source.PARENT, created_at__gte=since
+    ).count()
+    if recent < settings.HANDBOOK_BURST_CLAIMS:
+        return False
+    Claim.objects.filter(pk=claim.pk).update(flag_burst=True)
+    return True
 
 
 def _family_item(*, family: Family, item_id) -> HandbookItem:
@@ -522,6 +542,13 @@ def _decide(*, user, claim_id, decision, reason, now, attendance_only: bool = Fa
         return claim
     if claim.status not in (Claim.Status.PENDING, Claim.Status.MORE_INFO):
         raise HandbookError("already_decided", field="decision", status=claim.get_status_display())
+    if (
+        target == Claim.Status.APPROVED
+        and claim.source == Claim.Source.ATTENDANCE
+        and not _booking_backs_claim(claim)
+    ):
+        # The attendance mark was undone (or the booking cancelled) since the proposal.
+        raise HandbookError("attendance_undone", field="decision")
     claim.status = target
     claim.points = claim.item.points if target == Claim.Status.APPROVED else 0
     claim.decided_by = user
@@ -584,10 +611,30 @@ def _decision_notice(*, claim: Claim, decision: str, action: str, now) -> None:
     )
 
 
+def _booking_backs_claim(claim: Claim) -> bool:
+    """An attendance claim is still backed by its booking: confirmed, marked present,
+    on an offering that took place (locks the booking, so an un-marking waits)."""
+    if claim.booking_id is None:
+        return False
+    return (
+        Booking.objects.select_for_update(of=("self",))
+        .filter(pk=claim.booking_id)
+        .filter(BACKED_BOOKING)
+        .values_list("pk", flat=True)
+        .first()
+        is not None
+    )
+
+
 def claims_bulk_approve(*, user, claim_ids: Iterable[int]) -> int:
     """Approve attendance-backed pending claims at once, each as ``claim_decide``
     would (its own audit entry); others in the list are left alone. Returns how
-    many were approved now."""
+    many were approved now.
+
+    The candidates are read again under their row locks: a claim someone else
+    decided (or the attendance withdrew) meanwhile is skipped, never the whole
+    batch rolled back; so is one whose booking is no longer confirmed and present.
+    """
     ids = sorted({pk for pk in (selectors._int_or_none(v) for v in claim_ids) if pk is not None})
     candidates = list(
         selectors.claims_verifiable_by(user)
@@ -597,13 +644,32 @@ def claims_bulk_approve(*, user, claim_ids: Iterable[int]) -> int:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+    if not candidates:
+        return 0
     approved = 0
     now = timezone.now()
     with claim_transaction():
-        for pk in candidates:
-            claim = _decide(
-                user=user, claim_id=pk, decision="approve", reason="", now=now, attendance_only=True
-            )
+        locked = list(
+            Claim.objects.select_for_update(of=("self",))
+            .filter(pk__in=candidates, source=Claim.Source.ATTENDANCE, status=Claim.Status.PENDING)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        for pk in locked:
+            try:
+                claim = _decide(
+                    user=user,
+                    claim_id=pk,
+                    decision="approve",
+                    reason="",
+                    now=now,
+                    attendance_only=True,
+                )
+            except HandbookError as error:
+                # _decide refuses before it writes anything: skip this one.
+                if error.code != "attendance_undone":
+                    raise
+                continue
             approved += claim.decided_at == now
     return approved
 
@@ -611,6 +677,15 @@ def claims_bulk_approve(*, user, claim_ids: Iterable[int]) -> int:
 # --- proposals from the attendance record -----------------------------------------
 
 PROPOSE_CHUNK = 1000
+# Offerings per task of the nightly sweep (the beat enqueues, the workers work).
+SWEEP_CHUNK = 200
+
+# A booking that backs an attendance claim: confirmed, present, its offering held.
+BACKED_BOOKING = Q(
+    status=Booking.Status.CONFIRMED,
+    attendance=Booking.Attendance.PRESENT,
+    offering__status__in=[Offering.Status.OPEN, Offering.Status.FINISHED],
+)
 
 
 @dataclass(frozen=True)
@@ -665,9 +740,11 @@ def _attendance_candidates(offering_ids: list[int] | None, term: Term | None) ->
     terms = list(
         Term.objects.filter(starts_on__lte=max(days), ends_on__gte=min(days)).order_by("starts_on")
     )
+    # An item and its copy are one: a booking proposed under the district's
+    # item is not proposed again under the alliance's copy.
     existing = set(
         Claim.objects.filter(booking_id__in=[row[0] for row in rows]).values_list(
-            "booking_id", "item_id"
+            "booking_id", Coalesce("item__copied_from_id", "item_id")
         )
     )
     candidates = []
@@ -677,7 +754,7 @@ def _attendance_candidates(offering_ids: list[int] | None, term: Term | None) ->
         if claim_term is None:
             continue
         for item in items_by_alliance.get(alliances.get(family_id), []):
-            if (booking_id, item.pk) in existing:
+            if (booking_id, item.source_id) in existing:
                 continue
             if item.attendance_match == HandbookItem.AttendanceMatch.COURSE_SESSION:
                 matches = kind == Offering.Kind.COURSE_SESSION and session_id is not None
@@ -693,39 +770,77 @@ def claims_propose_from_attendance(*, offering_ids: Iterable[int] | None = None)
     """Propose pending at-school claims from the attendance record; returns how many.
 
     For every present booking (of ``offering_ids``; None: the current term's
-    offerings) and every item of the family's handbook that matches it (a course
-    session for "course_session", an event, of the item's kinds if it names
-    any, for "event"), one pending claim with source=attendance, unit = the
-    offering's unit and the session's day. Idempotent: the (booking, item)
-    unique key holds one proposal however often it runs, and the tallies count
-    each proposal, so limits hold here too (a proposal over a limit is not made).
+    offerings that need it, ``selectors.offerings_to_propose``) and every item of
+    the family's handbook that matches it (a course session for "course_session",
+    an event, of the item's kinds if it names any, for "event"), one pending
+    claim with source=attendance, unit = the offering's unit and the session's
+    day. Idempotent: the (booking, item) unique key holds one proposal however
+    often it runs, and the tallies count each proposal, so limits hold here too
+    (a proposal over a limit is not made).
+
+    First, in the same transaction, proposals of these offerings whose booking no
+    longer backs them (attendance un-marked, booking cancelled) are withdrawn and
+    their places under the limits given back.
 
     Set-based, in chunks: for each chunk, the tally rows are created (ON CONFLICT
     DO NOTHING) and locked in key order in two statements, candidates without a
     claim are re-read under those locks, claims are bulk-inserted and the tallies
     bulk-updated; a constant number of statements per chunk, however many rows.
     """
-    term = None
     if offering_ids is None:
         term = term_current()
         if term is None:
             return 0
-    else:
-        offering_ids = sorted({int(pk) for pk in offering_ids})
-        if not offering_ids:
-            return 0
-    candidates = _attendance_candidates(offering_ids, term)
+        offering_ids = selectors.offerings_to_propose(term=term)
+    offering_ids = sorted({int(pk) for pk in offering_ids})
     made = 0
-    for start in range(0, len(candidates), PROPOSE_CHUNK):
-        made += _propose_chunk(candidates[start : start + PROPOSE_CHUNK])
+    for start in range(0, len(offering_ids), SWEEP_CHUNK):
+        chunk = offering_ids[start : start + SWEEP_CHUNK]
+        with claim_transaction():
+            _proposals_withdraw_stale(chunk)
+            candidates = _attendance_candidates(chunk, None)
+            for at in range(0, len(candidates), PROPOSE_CHUNK):
+                made += _propose_chunk(candidates[at : at + PROPOSE_CHUNK])
     return made
+
+
+def _proposals_withdraw_stale(offering_ids: list[int]) -> int:
+    """Withdraw the open proposals of these offerings whose booking no longer backs
+    them (not confirmed, not present, the offering cancelled); one audit entry each."""
+    stale = list(
+        Claim.objects.select_for_update(of=("self",))
+        .select_related("item", "term")
+        .filter(
+            source=Claim.Source.ATTENDANCE,
+            status__in=[Claim.Status.PENDING, Claim.Status.MORE_INFO],
+            booking__offering_id__in=offering_ids,
+        )
+        .exclude(
+            booking__status=Booking.Status.CONFIRMED,
+            booking__attendance=Booking.Attendance.PRESENT,
+            booking__offering__status__in=[Offering.Status.OPEN, Offering.Status.FINISHED],
+        )
+        .order_by("pk")
+    )
+    for claim in stale:
+        claim.status = Claim.Status.WITHDRAWN
+        claim.save(update_fields=["status"])
+        tally_release(claim=claim)
+        audit_log_record(
+            actor=None,
+            action="handbook.claim.unpropose",
+            target=claim,
+            data={"booking": claim.booking_id},
+        )
+    return len(stale)
 
 
 def _propose_chunk(candidates: list[_Candidate]) -> int:
     with claim_transaction():
+        # Tallies are keyed on the source item (an item and its copy share them).
         keys = sorted(
             {
-                (c.family_id, c.item.pk, period, starts_on)
+                (c.family_id, c.item.source_id, period, starts_on)
                 for c in candidates
                 for period, starts_on, _limit in tally_keys(
                     item=c.item, occurred_on=c.occurred_on, term_starts_on=c.term.starts_on
@@ -752,16 +867,16 @@ def _propose_chunk(candidates: list[_Candidate]) -> int:
         # families: what has a claim now stays as it is.
         existing = set(
             Claim.objects.filter(booking_id__in={c.booking_id for c in candidates}).values_list(
-                "booking_id", "item_id"
+                "booking_id", Coalesce("item__copied_from_id", "item_id")
             )
         )
         claims = []
         changed: dict[tuple, ClaimTally] = {}
         for c in sorted(candidates, key=lambda c: (c.occurred_on, c.booking_id, c.item.pk)):
-            if (c.booking_id, c.item.pk) in existing:
+            if (c.booking_id, c.item.source_id) in existing:
                 continue
             periods = [
-                (tallies[(c.family_id, c.item.pk, period, starts_on)], limit)
+                (tallies[(c.family_id, c.item.source_id, period, starts_on)], limit)
                 for period, starts_on, limit in tally_keys(
                     item=c.item, occurred_on=c.occurred_on, term_starts_on=c.term.starts_on
                 )
@@ -771,7 +886,7 @@ def _propose_chunk(candidates: list[_Candidate]) -> int:
             for tally, _limit in periods:
                 tally.used += 1
                 changed[(tally.family_id, tally.item_id, tally.period, tally.starts_on)] = tally
-            existing.add((c.booking_id, c.item.pk))
+            existing.add((c.booking_id, c.item.source_id))
             claims.append(
                 Claim(
                     family_id=c.family_id,
@@ -848,7 +963,11 @@ def handbook_items_customise(*, user, alliance_id) -> int:
         alliance = _coordinator_alliance(user=user, alliance_id=alliance_id)
         have = set(HandbookItem.objects.filter(alliance=alliance).values_list("kind", "name"))
         copies = [
-            HandbookItem(alliance=alliance, **{name: getattr(item, name) for name in ITEM_FIELDS})
+            HandbookItem(
+                alliance=alliance,
+                copied_from=item,
+                **{name: getattr(item, name) for name in ITEM_FIELDS},
+            )
             for item in HandbookItem.objects.filter(alliance__isnull=True).order_by(
                 "kind", "position", "pk"
             )
@@ -870,7 +989,6 @@ def handbook_item_save(*, user, alliance_id, item_id=None, **fields) -> Handbook
     ``fields`` are HandbookItem fields (ITEM_FIELDS); bad values raise
     HandbookError naming the field, and nothing is written.
     """
-    from events.models import Event
 
     unknown = set(fields) - set(ITEM_FIELDS)
     if unknown:
@@ -891,46 +1009,14 @@ def handbook_item_save(*, user, alliance_id, item_id=None, **fields) -> Handbook
                 raise HandbookError("item_missing", field="item")
         for name, value in fields.items():
             setattr(item, name, value)
-        item.name = " ".join(str(item.name or "").split())
-        item.description = str(item.description or "").strip()
-        if not item.name:
-            raise HandbookError("name_required", field="name")
-        if len(item.name) > HandbookItem._meta.get_field("name").max_length:
-            raise HandbookError("name_required", field="name")
-        if item.kind not in ItemKind.values:
-            raise HandbookError("bad_kind", field="kind")
-        if item.evidence not in HandbookItem.Evidence.values:
-            raise HandbookError("bad_evidence", field="evidence")
-        points = selectors._int_or_none(item.points)
-        if points is None or not 1 <= points <= 100:
-            raise HandbookError("bad_points", field="points")
-        item.points = points
-        for name in ("limit_per_day", "limit_per_week", "limit_per_term"):
-            value = getattr(item, name)
-            if value in (None, ""):
-                setattr(item, name, None)
-                continue
-            number = selectors._int_or_none(value)
-            if number is None or not 1 <= number <= 32767:
-                raise HandbookError("bad_limit", field=name)
-            setattr(item, name, number)
-        if item.attendance_match not in HandbookItem.AttendanceMatch.values:
-            raise HandbookError("bad_match", field="attendance_match")
-        if item.attendance_match and item.kind != ItemKind.SCHOOL:
-            raise HandbookError("match_needs_school", field="attendance_match")
-        kinds = item.event_kinds or []
-        if not isinstance(kinds, list) or any(k not in Event.Kind.values for k in kinds):
-            raise HandbookError("bad_event_kinds", field="event_kinds")
-        item.event_kinds = list(dict.fromkeys(kinds))
-        taken = (
-            HandbookItem.objects.filter(alliance=alliance, kind=item.kind, name=item.name)
-            .exclude(pk=item.pk)
-            .exists()
-        )
-        if taken:
-            raise HandbookError("name_taken", field="name")
+        item_validate(item)
         created = item.pk is None
-        item.save()
+        try:
+            # A name taken by a parallel save between the check and the write.
+            with transaction.atomic():
+                item.save()
+        except IntegrityError as error:
+            raise HandbookError("name_taken", field="name") from error
         audit_log_record(
             actor=user,
             action="handbook.item.create" if created else "handbook.item.change",
@@ -938,3 +1024,77 @@ def handbook_item_save(*, user, alliance_id, item_id=None, **fields) -> Handbook
             data={name: getattr(item, name) for name in fields if name != "description"},
         )
     return item
+
+
+DESCRIPTION_MAX = 500
+POSITION_MAX = 32767
+
+
+def item_validate(item: HandbookItem) -> None:
+    """Normalise and check an item's fields in place; HandbookError naming the
+    field at the first bad one. handbook_item_save and the admin's form use it."""
+    from events.models import Event
+
+    item.name = " ".join(str(item.name or "").split())
+    item.description = str(item.description or "").strip()
+    if not item.name:
+        raise HandbookError("name_required", field="name")
+    if len(item.name) > HandbookItem._meta.get_field("name").max_length:
+        raise HandbookError("name_required", field="name")
+    if len(item.description) > DESCRIPTION_MAX:
+        raise HandbookError("description_too_long", field="description", n=DESCRIPTION_MAX)
+    if item.kind not in ItemKind.values:
+        raise HandbookError("bad_kind", field="kind")
+    if item.evidence not in HandbookItem.Evidence.values:
+        raise HandbookError("bad_evidence", field="evidence")
+    points = _whole_number(item.points)
+    if points is None or not 1 <= points <= 100:
+        raise HandbookError("bad_points", field="points")
+    item.points = points
+    position = 0 if item.position in (None, "") else _whole_number(item.position)
+    if position is None or not 0 <= position <= POSITION_MAX:
+        raise HandbookError("bad_position", field="position")
+    item.position = position
+    for name in ("limit_per_day", "limit_per_week", "limit_per_term"):
+        value = getattr(item, name)
+        if value in (None, ""):
+            setattr(item, name, None)
+            continue
+        number = _whole_number(value)
+        if number is None or not 1 <= number <= 32767:
+            raise HandbookError("bad_limit", field=name)
+        setattr(item, name, number)
+    if item.attendance_match not in HandbookItem.AttendanceMatch.values:
+        raise HandbookError("bad_match", field="attendance_match")
+    if item.attendance_match and item.kind != ItemKind.SCHOOL:
+        raise HandbookError("match_needs_school", field="attendance_match")
+    kinds = item.event_kinds or []
+    if not isinstance(kinds, list) or any(k not in Event.Kind.values for k in kinds):
+        raise HandbookError("bad_event_kinds", field="event_kinds")
+    item.event_kinds = list(dict.fromkeys(kinds))
+    # Proposed from attendance exactly when linked to it: a linked item is never
+    # claimed by hand, and an "attendance" item always has something to match.
+    if item.attendance_match and item.evidence != HandbookItem.Evidence.ATTENDANCE:
+        raise HandbookError("match_needs_attendance", field="evidence")
+    if item.evidence == HandbookItem.Evidence.ATTENDANCE and not item.attendance_match:
+        raise HandbookError("evidence_needs_match", field="evidence")
+    taken = (
+        HandbookItem.objects.filter(alliance_id=item.alliance_id, kind=item.kind, name=item.name)
+        .exclude(pk=item.pk)
+        .exists()
+    )
+    if taken:
+        raise HandbookError("name_taken", field="name")
+
+
+def _whole_number(value) -> int | None:
+    """An int from an int or a string of digits; None for anything else (1.5, True, "")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None

@@ -71,6 +71,7 @@ AUDIT_ACTION_LABELS = {
     "handbook.claim.reject": _("不通过成长手册申报"),
     "handbook.claim.more": _("要求补充成长手册申报"),
     "handbook.claim.propose": _("根据签到记录生成成长手册申报"),
+    "handbook.claim.unpropose": _("签到记录撤销后撤回自动生成的成长手册申报"),
     "handbook.items.customise": _("建立联盟自己的成长手册项目"),
     "handbook.item.create": _("新增成长手册项目"),
     "handbook.item.change": _("修改成长手册项目"),

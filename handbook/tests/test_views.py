@@ -333,12 +333,16 @@ def test_a_decision_on_a_foreign_claim_is_404_and_changes_nothing(client, world)
 
 
 def test_bulk_approval_takes_attendance_claims_only(client, world):
+    from handbook.tests.test_proposals import book, session_offering
+
     attended = ClaimFactory(
         family=world.family,
         item=world.course,
         term=world.term,
         unit=world.school,
         source=Claim.Source.ATTENDANCE,
+        # still backed by a confirmed, present booking (else it is not approved)
+        booking=book(session_offering(unit=world.school), world.family),
     )
     by_hand = _claim(world)
     client.force_login(world.teacher)
