@@ -1,5 +1,5 @@
 """The commendation workbook the district asks for (优秀家长 and 学习型家庭 of a
-term), scoped like the term report: the units the person sees, or one of them.
+term: the included families of published lists only), scoped like the term report: the units the person sees, or one of them.
 
 Written by members/spreadsheets.py, the portal's one XLSX writer (typed cells,
 text through the one formula-escaping rule, fitted widths, A4 printing). No
@@ -21,7 +21,7 @@ from members.privacy import mask_phone, person_name
 from parent_school.models import Term
 
 from .computation import mask_name
-from .models import Commendation, LearningFamilyEntry
+from .models import Commendation, LearningFamilyEntry, LearningFamilyList
 
 
 def commendation_rows(*, term: Term, unit_ids: Iterable[int] | None) -> list[list]:
@@ -49,9 +49,12 @@ def commendation_rows(*, term: Term, unit_ids: Iterable[int] | None) -> list[lis
 
 
 def learning_family_rows(*, term: Term, unit_ids: Iterable[int] | None) -> list[list]:
-    qs = LearningFamilyEntry.objects.filter(family_list__term=term, included=True).select_related(
-        "family_list__alliance", "unit"
-    )
+    # Published lists only: a draft under review is not a commendation.
+    qs = LearningFamilyEntry.objects.filter(
+        family_list__term=term,
+        family_list__status=LearningFamilyList.Status.PUBLISHED,
+        included=True,
+    ).select_related("family_list__alliance", "unit")
     if unit_ids is not None:
         qs = qs.filter(unit_id__in=list(unit_ids))
     return [
@@ -62,7 +65,7 @@ def learning_family_rows(*, term: Term, unit_ids: Iterable[int] | None) -> list[
             e.credits,
             e.points,
             e.sessions,
-            e.family_list.get_status_display(),
+            timezone.localtime(e.family_list.published_at).date(),
             e.override_reason,
         ]
         for e in qs.order_by("family_list__alliance__name", "unit__name", "display_name", "pk")
@@ -90,7 +93,7 @@ def learning_family_columns() -> list[sheets.Column]:
         sheets.Column(_("学分"), sheets.NUMBER, total=True),
         sheets.Column(_("手册积分"), sheets.INTEGER, total=True),
         sheets.Column(_("出席场次"), sheets.INTEGER, total=True),
-        sheets.Column(_("名单状态")),
+        sheets.Column(_("发布日期"), sheets.DATE),
         sheets.Column(_("调整理由")),
     ]
 
