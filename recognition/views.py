@@ -13,12 +13,12 @@ from django.views.decorators.http import require_POST
 
 from members import access
 from members.decorators import coordinator_required, staff_member_required
-from members.models import Alliance, Guardian
+from members.models import Alliance, Guardian, Membership
 from parent_school.models import Term
 
 from . import selectors, services
 from .errors import RecognitionError
-from .forms import CommendationForm, OverrideForm, RuleForm
+from .forms import CommendationForm, GuardianSearchForm, OverrideForm, RuleForm
 from .models import LearningFamilyList, LearningFamilyRule
 
 PAGE_SIZE = 50
@@ -211,15 +211,54 @@ def list_print(request, list_id: int):
     )
 
 
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 @coordinator_required
 def commendations(request):
     term = selectors.term_choose(request.GET.get("term") or request.POST.get("term"))
     if term is None:
         raise Http404
-    alliances = access.alliances_visible_to(request.user).order_by("name")
-    units = access.units_changeable_by(request.user).order_by("name").only("pk", "name")[:500]
-    form = CommendationForm(request.POST or None, alliances=alliances, units=units)
-    if request.method == "POST" and form.is_valid():
+    units = list(access.units_changeable_by(request.user).order_by("name").only("pk", "name")[:500])
+    # Step one picks the unit (and searches its guardians); step two nominates.
+    wanted = _int_or_none(request.POST.get("unit") or request.GET.get("unit"))
+    unit = next((u for u in units if u.pk == wanted), units[0] if len(units) == 1 else None)
+    search = request.GET.get("q", "")
+    search_form = GuardianSearchForm(
+        initial={"unit": unit.pk if unit else None, "q": search}, units=units, auto_id="find-%s"
+    )
+    form = guardians = None
+    more = False
+    if unit is not None:
+        guardians, more = selectors.commendation_guardian_choices(
+            request.user, unit_id=unit.pk, search=search
+        )
+        alliances = access.alliances_visible_to(request.user).filter(
+            pk__in=Membership.objects.filter(unit=unit, left_on__isnull=True).values("alliance_id")
+        )
+
+        def allowed(unit_id: int, guardian_id: int) -> bool:
+            return (
+                selectors.commendation_guardians(request.user, unit_id=unit_id)
+                .filter(pk=guardian_id)
+                .exists()
+            )
+
+        form = CommendationForm(
+            request.POST or None,
+            initial={"unit": unit.pk},
+            alliances=alliances.order_by("name"),
+            units=units,
+            guardians=guardians,
+            guardian_allowed=allowed,
+        )
+    if request.method == "POST" and form is None:
+        messages.error(request, _("请先选择推荐单位。"))
+    if request.method == "POST" and form is not None and form.is_valid():
         try:
             services.commendation_add(
                 user=request.user,
@@ -230,10 +269,13 @@ def commendations(request):
                 reason=form.cleaned_data["reason"],
             )
         except RecognitionError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
+            field = error.field if error.field in form.fields and error.field != "unit" else None
+            form.add_error(field, error.message)
         else:
             messages.success(request, _("已推荐为优秀家长。"))
-            return redirect(f"{reverse('recognition:commendations')}?term={term.code}")
+            return redirect(
+                f"{reverse('recognition:commendations')}?term={term.code}&unit={unit.pk}"
+            )
     rows = [
         {
             "commendation": c,
@@ -250,6 +292,11 @@ def commendations(request):
             "term": term,
             "terms": Term.objects.order_by("-starts_on"),
             "form": form,
+            "search_form": search_form,
+            "unit": unit,
+            "search": search,
+            "guardian_count": len(guardians or ()),
+            "more_guardians": more,
             "rows": rows,
             "export_units": access.units_visible_to(request.user)
             .order_by("name")

@@ -347,6 +347,10 @@ def form_error_pages(site: SimpleNamespace) -> list[tuple[Page, dict]]:
             ),
             {"decision": "reject", "reason": ""},
         ),
+        (
+            Page("commendation with errors", reverse("recognition:commendations"), "coordinator"),
+            {"unit": site.unit.pk, "guardian": "0", "alliance": "", "reason": ""},
+        ),
     ]
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from members import access
 from members.models import AuditLog, RoleAssignment
 from members.tests.factories import (
     ChildFactory,
@@ -252,3 +253,104 @@ def test_commendation_only_for_a_guardian_the_coordinator_sees(computed):
         services.commendation_remove(user=outsider, commendation_id=made.pk)
     services.commendation_remove(user=computed.unit_coordinator, commendation_id=made.pk)
     assert AuditLog.objects.filter(action="recognition.commendation.remove").count() == 1
+
+
+def _sheet(response, title):
+    book = load_workbook(io.BytesIO(response.content))
+    return repr([list(row) for row in book[title].iter_rows(values_only=True)])
+
+
+def test_a_draft_list_is_not_in_the_commendation_export(client, computed):
+    # given a computed list still under review (draft)
+    client.force_login(computed.alliance_coordinator)
+
+    # when exported
+    draft = client.post(reverse("recognition:export"), {"term": computed.term.code})
+
+    # then the 学习型家庭 sheet lists no family: a draft is not a commendation
+    text = _sheet(draft, "学习型家庭")
+    assert "李*明家庭" not in text and "欧**明家庭" not in text
+    assert AuditLog.objects.get(action="recognition.export.xlsx").data["rows"] == 0
+
+    # and once published, its included families are
+    services.list_publish(user=computed.alliance_coordinator, list_id=computed.family_list.pk)
+    published = client.post(reverse("recognition:export"), {"term": computed.term.code})
+    text = _sheet(published, "学习型家庭")
+    assert "李*明家庭" in text and "欧**明家庭" in text and "张*家庭" not in text
+    assert AuditLog.objects.filter(action="recognition.export.xlsx").latest("pk").data["rows"] == 2
+
+
+def test_the_commendation_form_offers_the_unit_s_guardians_by_masked_name(client, computed):
+    # given the u2 coordinator (u2: 张伟 and 欧阳晓明's families) and a guardian at u1
+    client.force_login(computed.unit_coordinator)
+    url = reverse("recognition:commendations")
+
+    # when the page opens for their one unit
+    page = client.get(url, {"term": computed.term.code}).content.decode()
+
+    # then the guardian select lists u2's guardians masked, no child, no whole phone
+    few = computed.few_credits.guardians.select_related("user").first()
+    assert f'<option value="{few.pk}">' in page
+    assert "张*（" in page and "欧**明（" in page
+    assert "张伟" not in page and "的孩子" not in page and few.user.phone not in page
+    assert "李*明" not in page  # u1's family
+    assert "家长编号" not in page
+
+    # and the search narrows by the phone's last 4 digits
+    phone = few.phone or few.user.phone
+    found = client.get(url, {"term": computed.term.code, "q": phone[-4:]}).content.decode()
+    assert f'<option value="{few.pk}">' in found
+
+
+def test_a_foreign_guardian_id_is_refused_with_a_chinese_field_error(client, computed):
+    client.force_login(computed.unit_coordinator)
+    url = reverse("recognition:commendations")
+    foreign = computed.meets.guardians.first()  # a family at u1, not the coordinator's
+    stranger = GuardianFactory()  # no child anywhere
+    data = {
+        "term": computed.term.code,
+        "alliance": computed.alliance.pk,
+        "unit": computed.u2.pk,
+        "reason": "热心家校共育",
+    }
+    for guardian_id in (foreign.pk, stranger.pk, "abc"):
+        response = client.post(url, {**data, "guardian": guardian_id})
+        assert response.status_code == 200
+        assert response.context["form"].errors["guardian"] == ["请从列表中选择本单位家庭的家长。"]
+    assert not AuditLog.objects.filter(action="recognition.commendation.add").exists()
+
+    # a guardian of the unit is nominated
+    few = computed.few_credits.guardians.first()
+    response = client.post(url, {**data, "guardian": few.pk})
+    assert response.status_code == 302
+    assert AuditLog.objects.get(action="recognition.commendation.add").data["guardian"] == few.pk
+
+
+def test_the_guardian_choices_are_capped_and_cost_one_query(computed, django_assert_num_queries):
+    from recognition import selectors
+
+    for n in range(5):
+        family_at(computed.u2, f"家长{n}号")
+    access.visible_unit_ids(computed.unit_coordinator)  # the roles, read once per user
+    with django_assert_num_queries(1):
+        choices, more = selectors.commendation_guardian_choices(
+            computed.unit_coordinator, unit_id=computed.u2.pk
+        )
+    assert len(choices) == 7 and not more
+    selectors_max = selectors.GUARDIAN_CHOICES_MAX
+    try:
+        selectors.GUARDIAN_CHOICES_MAX = 3
+        choices, more = selectors.commendation_guardian_choices(
+            computed.unit_coordinator, unit_id=computed.u2.pk
+        )
+    finally:
+        selectors.GUARDIAN_CHOICES_MAX = selectors_max
+    assert len(choices) == 3 and more
+    # by name: part of it finds the guardian, the label stays masked
+    (label,) = [
+        label
+        for _pk, label in selectors.commendation_guardian_choices(
+            computed.unit_coordinator, unit_id=computed.u2.pk, search="欧阳"
+        )[0]
+    ]
+    assert label.startswith("欧**明（")
