@@ -137,7 +137,8 @@ def figures_sql(*, families: str = "alliance") -> str:
       JOIN {_t(HandbookItem)} i ON i.id = cl.item_id
       WHERE cl.term_id = %(term_id)s AND cl.status IN ('approved', 'rejected')
         AND cl.family_id IN (SELECT family_id FROM fam)
-      GROUP BY cl.family_id, cl.item_id, i.kind
+      -- an item and its alliance copy are one item (handbook's copied_from)
+      GROUP BY cl.family_id, COALESCE(i.copied_from_id, i.id), i.kind
     ),
     hb AS (
       SELECT family_id,
