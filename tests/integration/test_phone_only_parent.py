@@ -83,11 +83,21 @@ def _settled() -> bool:
     return not Delivery.objects.filter(status__in=["pending", "claimed"]).exists()
 
 
-def _night_in_shanghai() -> bool:
-    # The worker sends by the real clock. At night her default quiet hours
-    # (22:00–07:00) would rightly hold every text until 07:00.
-    local = timezone.localtime().time()
+def _in_default_quiet_hours(moment: datetime.datetime) -> bool:
+    # Her default quiet hours (22:00–07:00 Beijing time) rightly hold every text
+    # until 07:00; a quarter of an hour's margin for the test's own run.
+    local = timezone.localtime(moment).time()
     return local >= datetime.time(21, 45) or local < datetime.time(7, 0)
+
+
+def _quiet_hours_in_the_way(starts_at: datetime.datetime) -> bool:
+    """Whether the default quiet hours would hold a text the test waits for: the
+    ones sent now (the worker sends by the real clock) or the 2-hour reminder
+    (due two hours before the start, 20 hours away: at night for a run in the
+    morning)."""
+    return _in_default_quiet_hours(timezone.now()) or _in_default_quiet_hours(
+        starts_at - datetime.timedelta(hours=2)
+    )
 
 
 def test_a_phone_only_parent_is_promoted_and_reminded_by_sms(
@@ -120,12 +130,19 @@ def test_a_phone_only_parent_is_promoted_and_reminded_by_sms(
     assert (preference.in_site, preference.by_email, preference.by_sms) == (True, False, True)
     page = client.get(reverse("notifications:preferences")).content.decode()
     assert "发到 138****5678" in page and "您还没有登记邮箱" in page
-    if _night_in_shanghai():
-        # (run at night: she moves her quiet hours to noon, an explicit choice
-        # the outbox respects, so the worker may text her now)
+    if _quiet_hours_in_the_way(starts_at):
+        # (run at night, or in the morning, when the 2-hour moment falls at night:
+        # she moves her quiet hours to one minute six hours from now, far from
+        # every text the test waits for: an explicit choice the outbox respects)
+        quiet = timezone.localtime(timezone.now() + datetime.timedelta(hours=6))
         client.post(
             reverse("notifications:preferences"),
-            {"in_site": "on", "by_sms": "on", "quiet_start": "12:00", "quiet_end": "12:01"},
+            {
+                "in_site": "on",
+                "by_sms": "on",
+                "quiet_start": f"{quiet:%H:%M}",
+                "quiet_end": f"{quiet + datetime.timedelta(minutes=1):%H:%M}",
+            },
         )
 
     # when she sets up her family and books the full session
