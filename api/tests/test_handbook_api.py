@@ -19,6 +19,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
+from bookings.models import Booking
+from courses.tests.factories import CourseFactory, make_session
 from handbook.models import Claim, ClaimTally
 from handbook.tests.conftest import build_world, jpeg_upload
 from handbook.tests.factories import ClaimFactory, HandbookItemFactory
@@ -305,6 +307,10 @@ def test_asked_for_more_the_family_responds_and_the_claim_waits_again(world, par
 
 
 def test_attendance_claims_are_approved_in_bulk(world, teacher):
+    # (each backed by a present booking of a past session: approval checks it)
+    sessions = [
+        make_session(CourseFactory(), starts_in=datetime.timedelta(hours=-3)) for _ in range(2)
+    ]
     proposed = [
         ClaimFactory(
             family=world.family,
@@ -314,8 +320,15 @@ def test_attendance_claims_are_approved_in_bulk(world, teacher):
             occurred_on=world.today,
             source="attendance",
             note="",
+            booking=Booking.objects.create(
+                offering=session.offering,
+                family=world.family,
+                status=Booking.Status.CONFIRMED,
+                party_size=1,
+                attendance=Booking.Attendance.PRESENT,
+            ),
         )
-        for _ in range(2)
+        for session in sessions
     ]
     by_hand = ClaimFactory(
         family=world.family, item=world.reading, term=world.term, unit=world.school
