@@ -7,7 +7,8 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from members import access
-from members.models import AuditLog, RoleAssignment
+from members.models import AuditLog, Guardian, RoleAssignment
+from members.privacy import mask_phone
 from members.tests.factories import (
     ChildFactory,
     GuardianFactory,
@@ -59,7 +60,12 @@ def test_the_coordinator_computes_overrides_and_publishes_through_the_pages(clie
     printed = client.get(reverse("recognition:print", args=[entry.family_list_id]))
     body = printed.content.decode()
     assert printed.status_code == 200 and "张*家庭" in body and "李*明家庭" in body
-    assert "139" not in body and "孩子" not in body
+    # No guardian's phone, whole or masked (a bare "139" would match the term's
+    # name, e.g. 20139–20140, since the factories number terms and phones alike).
+    for guardian in Guardian.objects.filter(family__in=entry.family_list.entries.values("family")):
+        assert guardian.user.phone and guardian.user.phone not in body
+        assert mask_phone(guardian.user.phone) not in body
+    assert "孩子" not in body
 
 
 def test_the_rule_form_shows_a_field_error_in_chinese(client, computed):
