@@ -49,6 +49,17 @@ def _no_family(request):
     return redirect("members:family")
 
 
+def _term_context(family) -> dict:
+    """The family's handbook and this term's progress (none between terms): the home
+    page and the printable page show the same."""
+    term = term_current()
+    return {
+        "term": term,
+        "handbook": selectors.handbook_for_family(family=family),
+        "progress": selectors.family_progress(family=family, term=term) if term else None,
+    }
+
+
 # --- the family ---------------------------------------------------------------------
 
 
@@ -58,14 +69,7 @@ def handbook_home(request):
     family = _family(request.user)
     if family is None:
         return _no_family(request)
-    term = term_current()
-    handbook = selectors.handbook_for_family(family=family)
-    progress = selectors.family_progress(family=family, term=term) if term else None
-    return render(
-        request,
-        "handbook/home.html",
-        {"term": term, "handbook": handbook, "progress": progress},
-    )
+    return render(request, "handbook/home.html", _term_context(family))
 
 
 @login_required
@@ -107,22 +111,31 @@ def claim_new(request):
     )
 
 
-def _family_claim(request, pk: int) -> Claim:
+def _claim_or_404(read, request, pk: int) -> Claim:
+    """The claim as ``read`` scopes it; one outside the user's reach is 404, like a missing one."""
     try:
-        return selectors.claim_for_family(user=request.user, claim_id=pk)
+        return read(user=request.user, claim_id=pk)
     except HandbookError as error:
         raise Http404(error.message) from error
+
+
+def _family_claim(request, pk: int) -> Claim:
+    return _claim_or_404(selectors.claim_for_family, request, pk)
+
+
+def _claim_page(request, claim: Claim, respond_form: RespondForm):
+    """The family's claim page (a refused answer shows again with its errors)."""
+    return render(
+        request,
+        "handbook/claim_detail.html",
+        {"claim": claim, "respond_form": respond_form, "Status": Claim.Status},
+    )
 
 
 @login_required
 @require_safe
 def claim_detail(request, pk: int):
-    claim = _family_claim(request, pk)
-    return render(
-        request,
-        "handbook/claim_detail.html",
-        {"claim": claim, "respond_form": RespondForm(), "Status": Claim.Status},
-    )
+    return _claim_page(request, _family_claim(request, pk), RespondForm())
 
 
 @login_required
@@ -156,11 +169,7 @@ def claim_respond(request, pk: int):
         else:
             messages.success(request, _("已补充，申报重新等待审核。"))
             return redirect("handbook:claim_detail", pk=claim.pk)
-    return render(
-        request,
-        "handbook/claim_detail.html",
-        {"claim": claim, "respond_form": form, "Status": Claim.Status},
-    )
+    return _claim_page(request, claim, form)
 
 
 @login_required
@@ -204,16 +213,11 @@ def handbook_print(request):
     family = _family(request.user)
     if family is None:
         return _no_family(request)
-    term = term_current()
-    handbook = selectors.handbook_for_family(family=family)
-    progress = selectors.family_progress(family=family, term=term) if term else None
     return render(
         request,
         "handbook/print.html",
         {
-            "term": term,
-            "handbook": handbook,
-            "progress": progress,
+            **_term_context(family),
             "family": family,
             "guardians": family.guardians.select_related("user").order_by("pk"),
             "children": family.children.order_by("pk"),
@@ -279,10 +283,7 @@ def review_bulk_approve(request):
 
 
 def _verifier_claim(request, pk: int) -> Claim:
-    try:
-        return selectors.claim_for_verifier(user=request.user, claim_id=pk)
-    except HandbookError as error:
-        raise Http404(error.message) from error
+    return _claim_or_404(selectors.claim_for_verifier, request, pk)
 
 
 @staff_member_required
