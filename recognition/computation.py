@@ -6,8 +6,16 @@ computation, docs/RECOGNITION.md); ``entries_upsert_sql`` wraps it in one
 statement that removes the entries of families that left, inserts or refreshes
 every other entry (``INSERT … SELECT … ON CONFLICT (family_list, family) DO
 UPDATE``, keeping a coordinator's decision where one was written) and returns
-the counts. PostgreSQL only (tests run on it; SQLite lacks nothing here but the
-project computes lists only on PostgreSQL).
+the counts. That statement is PostgreSQL's (a DELETE and an INSERT in one WITH,
+``LATERAL``, ``regexp_replace``, ``::bigint``).
+
+Elsewhere (the SQLite file of ``make run``) the portable path gives the same
+entries: ``figures_sql(portable=True)`` is the same query in SQL that SQLite
+(3.30 and later, for ``FILTER``) and PostgreSQL both run, with the guardian's
+raw name masked in Python by ``mask_name``; ``entries_upsert_portable`` then
+deletes the entries of families that left and writes the rest with one
+``bulk_create(update_conflicts=True)``. ``figures_rows`` and ``entries_upsert``
+choose by ``connection.vendor``; a test runs both on PostgreSQL and compares.
 
 What counts (a family "of the alliance" has a child at a unit that is a current
 member, ``left_on`` empty; a family in two alliances is on both lists):
@@ -24,9 +32,11 @@ member, ``left_on`` empty; a family in two alliances is on both lists):
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection
 from django.utils.translation import gettext as _
 
 from bookings.models import Booking, Offering
@@ -86,8 +96,20 @@ def _families_of_alliance_sql() -> str:
     """
 
 
-def _one_family_sql() -> str:
+def _one_family_sql(portable: bool = False) -> str:
+    if portable:
+        return "SELECT CAST(%(family_id)s AS BIGINT) AS family_id, CAST(NULL AS BIGINT) AS unit_id"
     return "SELECT %(family_id)s::bigint AS family_id, NULL::bigint AS unit_id"
+
+
+def _raw_name_portable_sql() -> str:
+    # The first guardian's display name, else surname + given name, as stored:
+    # Python removes the whitespace, cuts and masks it (mask_name).
+    return (
+        "(SELECT COALESCE(NULLIF(u.display_name, ''), u.last_name || u.first_name) "
+        f"FROM {_t(Guardian)} g JOIN {_t(User)} u ON u.id = g.user_id "
+        "WHERE g.family_id = fam.family_id ORDER BY g.id LIMIT 1)"
+    )
 
 
 def _display_name_sql() -> str:
@@ -112,18 +134,35 @@ def _display_name_sql() -> str:
     )
 
 
-def figures_sql(*, families: str = "alliance") -> str:
+def figures_sql(*, families: str = "alliance", portable: bool = False) -> str:
     """The bare query: one row per family (family_id, unit_id, display_name,
     credits, points, sessions, home_items, school_items, behaviour_items,
     open_rejections, qualifies). ``families``: "alliance" (every family of
     %(alliance_id)s) or "family" (%(family_id)s alone, for a parent's progress).
-    The rule's figures are parameters (see ``figures_params``)."""
-    fam = _families_of_alliance_sql() if families == "alliance" else _one_family_sql()
-    display, raw_name = _display_name_sql()
+    The rule's figures are parameters (see ``figures_params``).
+
+    ``portable``: the same query for SQLite as well (run it through
+    ``figures_rows``): ``display_name`` is then the guardian's raw name, masked
+    in Python; credits are rounded to the one decimal they are kept with and
+    compared with the rule's as numbers (SQLite sums decimals as floats)."""
+    if families == "alliance":
+        fam = _families_of_alliance_sql()
+    else:
+        fam = _one_family_sql(portable)
+    if portable:
+        display = _raw_name_portable_sql()
+        name_join = ""
+        credits_sum = "ROUND(SUM(ce.amount), 1)"
+        min_credits = "CAST(%(min_credits)s AS NUMERIC)"
+    else:
+        display, raw_name = _display_name_sql()
+        name_join = f"\n      LEFT JOIN LATERAL (SELECT {raw_name} AS n) nm ON TRUE"
+        credits_sum = "SUM(ce.amount)"
+        min_credits = "%(min_credits)s"
     return f"""
     WITH fam AS ({fam}),
     cr AS (
-      SELECT ce.family_id, SUM(ce.amount) AS credits
+      SELECT ce.family_id, {credits_sum} AS credits
       FROM {_t(CreditEntry)} ce
       WHERE ce.term_id = %(term_id)s AND ce.family_id IN (SELECT family_id FROM fam)
       GROUP BY ce.family_id
@@ -175,14 +214,13 @@ def figures_sql(*, families: str = "alliance") -> str:
              COALESCE(hb.school_items, 0) AS school_items,
              COALESCE(hb.behaviour_items, 0) AS behaviour_items,
              COALESCE(hb.open_rejections, 0) AS open_rejections
-      FROM fam
-      LEFT JOIN LATERAL (SELECT {raw_name} AS n) nm ON TRUE
+      FROM fam{name_join}
       LEFT JOIN cr ON cr.family_id = fam.family_id
       LEFT JOIN hb ON hb.family_id = fam.family_id
       LEFT JOIN ss ON ss.family_id = fam.family_id
     )
     SELECT figures.*,
-           (credits >= %(min_credits)s AND points >= %(min_points)s
+           (credits >= {min_credits} AND points >= %(min_points)s
             AND home_items >= %(min_home_items)s AND school_items >= %(min_school_items)s
             AND behaviour_items >= %(min_behaviour_items)s AND sessions >= %(min_sessions)s
             AND (NOT %(no_open_rejection)s OR open_rejections = 0)) AS qualifies
@@ -261,3 +299,123 @@ def entries_upsert_sql() -> str:
            (SELECT COUNT(*) FROM written WHERE included),
            (SELECT COUNT(*) FROM removed)
     """
+
+
+# --- the portable path (SQLite) ---------------------------------------------------
+
+
+def portable() -> bool:
+    """True where the PostgreSQL statement cannot run (the SQLite of ``make run``)."""
+    return connection.vendor != "postgresql"
+
+
+def _portable_params(params: dict) -> dict:
+    # SQLite keeps datetimes as UTC text: the term's bounds are compared as such.
+    adapt = connection.ops.adapt_datetimefield_value
+    return {
+        **params,
+        "term_start": adapt(params["term_start"]),
+        "term_end": adapt(params["term_end"]),
+    }
+
+
+def _portable_display_name(raw, family_id: int, params: dict) -> str:
+    # What _display_name_sql prints, from the same parameters.
+    masked = mask_name(raw)
+    if not masked:
+        return f"{params['fallback_prefix']}{family_id}"
+    return f"{masked}{params['suffix']}"
+
+
+def figures_rows(
+    params: dict, *, families: str = "alliance", use_portable: bool | None = None
+) -> list[dict]:
+    """The figures query's rows as dicts (``figures_sql`` columns), on this
+    database: PostgreSQL runs ``figures_sql``, any other the portable variant
+    with the names masked here. ``use_portable`` forces one (tests)."""
+    if use_portable is None:
+        use_portable = portable()
+    sql = figures_sql(families=families, portable=use_portable)
+    if use_portable:
+        params = _portable_params(params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [col[0] for col in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    if use_portable:
+        for row in rows:
+            row["display_name"] = _portable_display_name(
+                row["display_name"], row["family_id"], params
+            )
+            row["credits"] = Decimal(str(row["credits"])).quantize(Decimal("0.1"))
+            row["qualifies"] = bool(row["qualifies"])
+    return rows
+
+
+ENTRY_FIGURES = (
+    "credits",
+    "points",
+    "sessions",
+    "home_items",
+    "school_items",
+    "behaviour_items",
+    "open_rejections",
+)
+
+
+def entries_upsert_portable(params: dict) -> tuple[int, int, int]:
+    """``entries_upsert_sql`` in portable steps, with the same result: delete the
+    list's entries of families no longer in the alliance (one DELETE), compute
+    the figures (one SELECT), read which entries carry an override reason, and
+    write every entry with one ``bulk_create(update_conflicts=True)`` (batched by
+    Django where SQLite limits the parameters). Returns (written, included,
+    removed). Call inside the transaction that locked the list; the DELETE comes
+    first, so on SQLite the transaction holds the write lock before it reads."""
+    entry_table = _t(LearningFamilyEntry)
+    list_id = params["list_id"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {entry_table} WHERE family_list_id = %(list_id)s "
+            f"AND family_id NOT IN (SELECT family_id FROM ({_families_of_alliance_sql()}) fam)",
+            {"list_id": list_id, "alliance_id": params["alliance_id"]},
+        )
+        removed = cursor.rowcount
+    rows = figures_rows(params, families="alliance", use_portable=True)
+    kept = dict(
+        LearningFamilyEntry.objects.filter(family_list_id=list_id)
+        .exclude(override_reason="")
+        .values_list("family_id", "included")
+    )
+    entries = [
+        LearningFamilyEntry(
+            family_list_id=list_id,
+            family_id=row["family_id"],
+            unit_id=row["unit_id"],
+            display_name=row["display_name"],
+            qualifies=row["qualifies"],
+            # A coordinator's decision with a reason stays; else the rule decides.
+            included=kept.get(row["family_id"], row["qualifies"]),
+            **{name: row[name] for name in ENTRY_FIGURES},
+        )
+        for row in rows
+    ]
+    if entries:
+        LearningFamilyEntry.objects.bulk_create(
+            entries,
+            update_conflicts=True,
+            unique_fields=["family_list", "family"],
+            update_fields=["unit", "display_name", "qualifies", "included", *ENTRY_FIGURES],
+        )
+    return len(entries), sum(1 for e in entries if e.included), removed
+
+
+def entries_upsert(params: dict) -> tuple[int, int, int]:
+    """Compute the list's entries on this database: the one PostgreSQL statement
+    (``entries_upsert_sql``), else the portable steps. Returns (written,
+    included, removed)."""
+    if portable():
+        return entries_upsert_portable(params)
+    with connection.cursor() as cursor:
+        cursor.execute(entries_upsert_sql(), params)
+        written, included, removed = cursor.fetchone()
+    return written, included, removed

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
@@ -111,11 +110,8 @@ def family_figures(*, family: Family | int, term: Term) -> dict:
     """The family's figures for the term, from the same SQL as the lists."""
     family_id = family if isinstance(family, int) else family.pk
     params = computation.figures_params(rule=None, term=term, family_id=family_id)
-    with connection.cursor() as cursor:
-        cursor.execute(computation.figures_sql(families="family"), params)
-        names = [col[0] for col in cursor.description]
-        row = cursor.fetchone()
-    return dict(zip(names, row, strict=True)) if row else {}
+    rows = computation.figures_rows(params, families="family")
+    return rows[0] if rows else {}
 
 
 def family_alliance_ids(family: Family | int) -> QuerySet:

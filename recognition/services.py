@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import partial
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
@@ -157,7 +157,8 @@ def _list_for_update(*, alliance: Alliance, term: Term) -> LearningFamilyList:
 
 def learning_families_compute(*, alliance_id: int, term_id: int, user=None) -> ComputeResult:
     """Compute the alliance's list for the term in one SQL statement for every
-    unit at once (recognition/computation.py). Refused for a published list or
+    unit at once (recognition/computation.py; on SQLite its portable steps with
+    the same result). Refused for a published list or
     without a rule; ``user`` None is the term-end task."""
     alliance, term = _alliance_and_term(user=user, alliance_id=alliance_id, term_id=term_id)
     rule = LearningFamilyRule.objects.filter(alliance=alliance, term=term).first()
@@ -170,9 +171,8 @@ def learning_families_compute(*, alliance_id: int, term_id: int, user=None) -> C
         params = computation.figures_params(
             rule=rule, term=term, alliance_id=alliance.pk, list_id=family_list.pk
         )
-        with connection.cursor() as cursor:
-            cursor.execute(computation.entries_upsert_sql(), params)
-            written, included, removed = cursor.fetchone()
+        # One PostgreSQL statement; elsewhere (SQLite) the portable steps.
+        written, included, removed = computation.entries_upsert(params)
         family_list.computed_at = timezone.now()
         family_list.computed_by = user if getattr(user, "is_authenticated", False) else None
         family_list.save(update_fields=["computed_at", "computed_by"])

@@ -3,13 +3,14 @@
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 from members.models import AuditLog, Membership
-from recognition import services
+from recognition import computation, services
 from recognition.computation import family_display_name, mask_name
 from recognition.errors import RecognitionError
 from recognition.models import LearningFamilyEntry, LearningFamilyList
-from recognition.tests.world import build_world
+from recognition.tests.world import build_world, credit, family_at
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +176,108 @@ def test_the_whole_district_is_one_statement_per_alliance(world, django_assert_m
     )
     upserts = [q for q in queries if 'INSERT INTO "recognition_learningfamilyentry"' in q["sql"]]
     assert len(upserts) == 2
+
+
+# --- the portable path (SQLite) gives what the PostgreSQL statement gives ---------
+
+ENTRY_FIELDS = (
+    "unit_id",
+    "display_name",
+    "qualifies",
+    "included",
+    "override_reason",
+    "credits",
+    "points",
+    "sessions",
+    "home_items",
+    "school_items",
+    "behaviour_items",
+    "open_rejections",
+)
+
+
+def _both_ways(family_list, params):
+    """Run the PostgreSQL statement and the portable steps on the same rows, each
+    rolled back after: their counts and the entries they leave."""
+    outcomes = []
+    for upsert in (computation.entries_upsert, computation.entries_upsert_portable):
+        with transaction.atomic():
+            counts = upsert(params)
+            entries = {
+                e["family_id"]: e
+                for e in LearningFamilyEntry.objects.filter(family_list=family_list).values(
+                    "family_id", *ENTRY_FIELDS
+                )
+            }
+            transaction.set_rollback(True)
+        outcomes.append((counts, entries))
+    return outcomes
+
+
+def test_the_portable_path_writes_the_entries_the_statement_writes(world):
+    from django.db import connection
+
+    assert connection.vendor == "postgresql"  # the statement side is the real one
+    # given names the masking must treat alike, credits in tenths, an override
+    # against the computation and families that left since the first computation
+    spaced = family_at(world.u2, " 欧阳　晓 明 ")  # ASCII and ideographic spaces
+    credit(spaced, world.term, "0.7")
+    credit(spaced, world.term, "0.7")
+    credit(spaced, world.term, "0.6")
+    nameless = family_at(world.u1, "")
+    first = services.learning_families_compute(alliance_id=world.alliance.pk, term_id=world.term.pk)
+    few = first.family_list.entries.get(family=world.few_credits)
+    services.entry_override(
+        user=world.alliance_coordinator, entry_id=few.pk, included=True, reason="学分记录延迟入账"
+    )
+    Membership.objects.filter(alliance=world.alliance, unit=world.u1).update(left_on="2026-01-01")
+    Membership.objects.filter(alliance=world.alliance, unit=world.u_left).update(left_on=None)
+    rule = services.rule_save(
+        user=world.alliance_coordinator,
+        alliance_id=world.alliance.pk,
+        term_id=world.term.pk,
+        min_credits="1.5",
+    )
+    params = computation.figures_params(
+        rule=rule, term=world.term, alliance_id=world.alliance.pk, list_id=first.family_list.pk
+    )
+
+    # when
+    (pg_counts, pg_entries), (portable_counts, portable_entries) = _both_ways(
+        first.family_list, params
+    )
+
+    # then: the same counts and the same entries, field by field
+    assert pg_counts == portable_counts
+    assert pg_counts[2] == 4  # u1's three families and the nameless one left
+    assert portable_entries == pg_entries
+    assert set(pg_entries) == {
+        world.few_credits.pk,
+        world.closed_rejection.pk,
+        world.left_unit.pk,
+        spaced.pk,
+    }
+    assert pg_entries[world.few_credits.pk]["included"]  # the override stays
+    assert pg_entries[spaced.pk]["display_name"] == "欧**明家庭"
+    assert pg_entries[spaced.pk]["credits"] == Decimal("2.0")
+    assert nameless.pk not in pg_entries
+
+
+def test_the_portable_figures_are_the_statements_figures(world):
+    family_at(world.u1, "")  # no name: 「家庭 #<id>」
+    rule = world.rule
+    alliance_params = computation.figures_params(
+        rule=rule, term=world.term, alliance_id=world.alliance.pk
+    )
+    pg = computation.figures_rows(alliance_params, use_portable=False)
+    portable = computation.figures_rows(alliance_params, use_portable=True)
+    assert len(pg) == 6
+    assert sorted(portable, key=lambda r: r["family_id"]) == sorted(
+        pg, key=lambda r: r["family_id"]
+    )
+    assert any(row["display_name"].startswith("家庭 #") for row in pg)
+    for family in (world.meets, world.no_school, world.open_rejection):
+        params = computation.figures_params(rule=None, term=world.term, family_id=family.pk)
+        one = computation.figures_rows(params, families="family", use_portable=False)
+        assert computation.figures_rows(params, families="family", use_portable=True) == one
+        assert len(one) == 1 and one[0]["family_id"] == family.pk
