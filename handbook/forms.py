@@ -7,17 +7,21 @@ from __future__ import annotations
 import datetime
 
 from django import forms
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from events.models import Event
 
 from .models import Claim, HandbookItem, ItemKind
-
-NOTE_MAX = 500
-REASON_MAX = 200
-POSITION_MAX = 32767
+from .services import (
+    ITEM_FIELDS,
+    LIMIT_MAX,
+    NOTE_MAX,
+    POINTS_MAX,
+    POINTS_MIN,
+    POSITION_MAX,
+    REASON_MAX,
+)
 
 # A phone opens its camera for this input; the service re-encodes whatever comes.
 # No ``capture``: it opens the camera only, and a parent may want a photo taken earlier.
@@ -179,21 +183,7 @@ class ItemForm(forms.ModelForm):
 
     class Meta:
         model = HandbookItem
-        fields = [
-            "kind",
-            "name",
-            "description",
-            "points",
-            "evidence",
-            "attendance_match",
-            "event_kinds",
-            "limit_per_day",
-            "limit_per_week",
-            "limit_per_term",
-            "position",
-            "is_active",
-            "is_sample",
-        ]
+        fields = list(ITEM_FIELDS)
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
     event_kinds = forms.MultipleChoiceField(
@@ -206,16 +196,12 @@ class ItemForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        points = self.fields["points"]
-        points.validators += [MinValueValidator(1), MaxValueValidator(100)]
-        points.widget.attrs.update(min=1, max=100)
+        # Bounds for the browser only: item_validate refuses a number out of them
+        # (a smallint column's overflow too) on its field, and the view shows it.
+        self.fields["points"].widget.attrs.update(min=POINTS_MIN, max=POINTS_MAX)
         for name in ("limit_per_day", "limit_per_week", "limit_per_term"):
-            self.fields[name].validators += [MinValueValidator(1), MaxValueValidator(32767)]
-            self.fields[name].widget.attrs.update(min=1, max=32767)
-        # The columns are smallints: a bigger number is the field's error, never a 500.
-        position = self.fields["position"]
-        position.validators += [MinValueValidator(0), MaxValueValidator(POSITION_MAX)]
-        position.widget.attrs.update(min=0, max=POSITION_MAX)
+            self.fields[name].widget.attrs.update(min=1, max=LIMIT_MAX)
+        self.fields["position"].widget.attrs.update(min=0, max=POSITION_MAX)
 
     def _post_clean(self):
         # The form neither builds nor saves the row: handbook_item_save checks the
@@ -223,4 +209,4 @@ class ItemForm(forms.ModelForm):
         pass
 
     def service_fields(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+        return {name: self.cleaned_data[name] for name in ITEM_FIELDS}

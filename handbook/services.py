@@ -1026,7 +1026,10 @@ def handbook_item_save(*, user, alliance_id, item_id=None, **fields) -> Handbook
     return item
 
 
+# The item's numbers (the columns are smallints); the item page's inputs show the same bounds.
 DESCRIPTION_MAX = 500
+POINTS_MIN, POINTS_MAX = 1, 100
+LIMIT_MAX = 32767
 POSITION_MAX = 32767
 
 
@@ -1048,7 +1051,7 @@ def item_validate(item: HandbookItem) -> None:
     if item.evidence not in HandbookItem.Evidence.values:
         raise HandbookError("bad_evidence", field="evidence")
     points = _whole_number(item.points)
-    if points is None or not 1 <= points <= 100:
+    if points is None or not POINTS_MIN <= points <= POINTS_MAX:
         raise HandbookError("bad_points", field="points")
     item.points = points
     position = 0 if item.position in (None, "") else _whole_number(item.position)
@@ -1061,7 +1064,7 @@ def item_validate(item: HandbookItem) -> None:
             setattr(item, name, None)
             continue
         number = _whole_number(value)
-        if number is None or not 1 <= number <= 32767:
+        if number is None or not 1 <= number <= LIMIT_MAX:
             raise HandbookError("bad_limit", field=name)
         setattr(item, name, number)
     if item.attendance_match not in HandbookItem.AttendanceMatch.values:
