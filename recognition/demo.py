@@ -4,7 +4,8 @@ Runs after handbook.demo (the term's claims). For each demo alliance
 (members.demo.DEMO_ALLIANCES) its coordinator (the district administrator for
 Yuzhong, which has no demo coordinator) sets a rule for the current term in
 plain, reachable numbers and computes the draft list once
-(``learning_families_compute``); the list is left unpublished, so the
+(``learning_families_compute``, on PostgreSQL and on the SQLite file of
+``make run`` alike); the list is left unpublished, so the
 coordinator can review, adjust and publish it. Idempotent: an existing rule is
 left as it is (the coordinator may have changed it), and a list computed once is
 not recomputed (the 重新计算 button does that), so a second load changes nothing.
@@ -15,7 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 
 from members.demo import DEMO_ALLIANCES
 from members.models import Alliance
@@ -53,13 +54,6 @@ DEMO_RULES = {
 }
 
 
-# The computation is one PostgreSQL statement (a DELETE and an INSERT … ON CONFLICT
-# in one WITH, recognition/computation.py): on the SQLite file of ``make run``
-# without DATABASE_URL the rules are set and the drafts are left uncomputed.
-def _computes() -> bool:
-    return connection.vendor == "postgresql"
-
-
 @transaction.atomic
 def load(stdout=None) -> dict[str, int]:
     term = term_current()
@@ -71,7 +65,6 @@ def load(stdout=None) -> dict[str, int]:
             username__in=[who for who, _numbers in DEMO_RULES.values()]
         )
     }
-    skipped = 0
     for alliance in Alliance.objects.filter(name__in=DEMO_ALLIANCES).order_by("pk"):
         who, numbers = DEMO_RULES[alliance.name]
         user = users.get(who)
@@ -80,17 +73,11 @@ def load(stdout=None) -> dict[str, int]:
         computed = LearningFamilyList.objects.filter(
             alliance=alliance, term=term, computed_at__isnull=False
         ).exists()
-        if not computed and not _computes():
-            skipped += 1
-        elif not computed:
+        if not computed:
             services.learning_families_compute(alliance_id=alliance.pk, term_id=term.pk, user=user)
     lists = LearningFamilyList.objects.filter(term=term)
     if stdout is not None:
         stdout.write("学习型家庭演示数据已载入（评选标准和待发布的名单草稿）。")
-        if skipped:
-            stdout.write(
-                "学习型家庭名单只在 PostgreSQL 上计算（recognition/computation.py），本数据库未计算名单草稿。"
-            )
     return {
         "学习型家庭评选标准": LearningFamilyRule.objects.filter(term=term).count(),
         "学习型家庭名单": lists.count(),
