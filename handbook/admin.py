@@ -17,7 +17,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
-from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -26,7 +25,8 @@ from django.utils.translation import gettext_lazy as _
 
 from members import access
 from members.admin_scoping import (
-    PickerScopeMixin,
+    ScopedAdminMixin,
+    ServiceRowsReadOnlyMixin,
     ServiceWriteMixin,
     pick_rule_register,
     pick_rule_register_by_unit,
@@ -87,7 +87,7 @@ class HandbookItemAdminForm(forms.ModelForm):
 
 
 @admin.register(HandbookItem)
-class HandbookItemAdmin(ServiceWriteMixin, PickerScopeMixin, admin.ModelAdmin):
+class HandbookItemAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = HandbookItemAdminForm
     list_display = [
         "name",
@@ -116,9 +116,6 @@ class HandbookItemAdmin(ServiceWriteMixin, PickerScopeMixin, admin.ModelAdmin):
             Q(alliance__isnull=True)
             | Q(alliance__in=access.alliances_visible_to(request.user).values("pk"))
         )
-
-    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
-        raise Http404(gettext("找不到该记录，或您无权查看。"))
 
     def _may_change(self, request, obj) -> bool:
         if access.is_district_admin(request.user):
@@ -181,14 +178,14 @@ class HandbookItemAdmin(ServiceWriteMixin, PickerScopeMixin, admin.ModelAdmin):
 class RejectForm(forms.Form):
     reason = forms.CharField(
         label=_("退回原因"),
-        max_length=200,
+        max_length=services.REASON_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("家长会看到这段话。"),
     )
 
 
 @admin.register(Claim)
-class ClaimAdmin(PickerScopeMixin, admin.ModelAdmin):
+class ClaimAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
     """Read-only; decisions through claim_decide (actions 批准 / 退回)."""
 
     list_display = [
@@ -240,9 +237,6 @@ class ClaimAdmin(PickerScopeMixin, admin.ModelAdmin):
             return claims
         return claims.filter(unit__in=access.visible_unit_ids(request.user))
 
-    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
-        raise Http404(gettext("找不到该记录，或您无权查看。"))
-
     def has_module_permission(self, request):
         return access.is_staff_member(request.user)
 
@@ -251,15 +245,6 @@ class ClaimAdmin(PickerScopeMixin, admin.ModelAdmin):
 
     def has_decide_permission(self, request):
         return access.is_staff_member(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def _decide_each(self, request, queryset, decision: str, reason: str = "") -> None:
         done = 0

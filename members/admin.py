@@ -19,7 +19,7 @@ from django.contrib.admin.widgets import AdminDateWidget
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, Prefetch, Q
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext
@@ -28,7 +28,7 @@ from import_export.admin import ImportExportModelAdmin
 from import_export.forms import ExportForm, ImportForm
 
 from . import access, formatting, registry
-from .admin_scoping import PickerScopeMixin
+from .admin_scoping import PickerScopeMixin, ScopedAdminMixin, ServiceRowsReadOnlyMixin
 from .audit_actions import audit_action_choices, audit_action_label
 from .errors import MembersError
 from .formatting import SHANGHAI
@@ -58,16 +58,6 @@ admin.site.index_title = _("联盟与成员单位管理")
 
 def _client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR")
-
-
-class ScopedAdminMixin(PickerScopeMixin):
-    """A row outside the user's scope answers 404 instead of redirecting with a hint.
-
-    Every picker (selects, autocomplete, raw ids, popups, list filters) offers and
-    accepts only what members/access.py allows: see members/admin_scoping.py."""
-
-    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
-        raise Http404(gettext("找不到该记录，或您无权查看。"))
 
 
 # -- import / export ---------------------------------------------------------
@@ -813,7 +803,7 @@ class DateRangeFilter(admin.ListFilter):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class AuditLogAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
     """Read-only and append-only: nobody adds, changes or deletes entries here.
 
     Who acted is shown by display name and masked phone, actions by their Chinese
@@ -882,15 +872,6 @@ class AuditLogAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return access.is_district_admin(request.user) and super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_actions(self, request):
         return {}
@@ -970,7 +951,7 @@ if not admin.site.is_registered(User):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class ApiTokenAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
     """Look and revoke; nothing is added or edited here (a token is made by its
     owner on their security page, and its hash and scopes are the service's).
 
@@ -1046,12 +1027,3 @@ class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_revoke_permission(self, request):
         return access.is_coordinator(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

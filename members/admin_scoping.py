@@ -45,6 +45,8 @@ from django.contrib.admin.widgets import ForeignKeyRawIdWidget, ManyToManyRawIdW
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.forms import ModelChoiceField
+from django.http import Http404
+from django.utils.translation import gettext
 
 from . import access
 from .errors import MESSAGES
@@ -381,7 +383,32 @@ class PickerScopeMixin:
         return queryset, may_have_duplicates
 
 
+class ScopedAdminMixin(PickerScopeMixin):
+    """A row outside the user's scope answers 404 instead of redirecting with a hint.
+
+    Every picker (selects, autocomplete, raw ids, popups, list filters) offers and
+    accepts only what members/access.py allows (PickerScopeMixin)."""
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404(gettext("找不到该记录，或您无权查看。"))
+
+
 # -- writes through services ---------------------------------------------------------
+
+
+class ServiceRowsReadOnlyMixin:
+    """Rows only the services write (an audit entry, an API token, a handbook claim):
+    the admin shows them and adds, changes or deletes none; its actions, if any,
+    call the services."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class ServiceWriteMixin:
