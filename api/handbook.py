@@ -271,6 +271,10 @@ class ClaimOut(Schema):
     can_respond: bool
 
 
+def _child_nickname(claim: Claim) -> str | None:
+    return claim.child.nickname if claim.child_id and claim.child is not None else None
+
+
 def _claim_out(claim: Claim) -> ClaimOut:
     status = claim.status
     return ClaimOut(
@@ -280,7 +284,7 @@ def _claim_out(claim: Claim) -> ClaimOut:
         kind=claim.item.kind,
         kind_label=claim.item.get_kind_display(),
         child_id=claim.child_id,
-        child=claim.child.nickname if claim.child_id and claim.child is not None else None,
+        child=_child_nickname(claim),
         occurred_on=claim.occurred_on,
         note=claim.note,
         has_photo=bool(claim.photo),
@@ -294,6 +298,11 @@ def _claim_out(claim: Claim) -> ClaimOut:
         can_withdraw=status in (Claim.Status.PENDING, Claim.Status.MORE_INFO),
         can_respond=status == Claim.Status.MORE_INFO,
     )
+
+
+def _family_claim_out(request, claim_id: int) -> ClaimOut:
+    """The claim as its family reads it now; another family's is 404, like a missing one."""
+    return _claim_out(selectors.claim_for_family(user=request.user, claim_id=claim_id))
 
 
 class KindProgressOut(Schema):
@@ -424,7 +433,7 @@ def claim_submit(request):
             note=payload.note,
             photo=photo,
         )
-    return 201, _claim_out(selectors.claim_for_family(user=request.user, claim_id=claim.pk))
+    return 201, _family_claim_out(request, claim.pk)
 
 
 @router.get(
@@ -435,7 +444,7 @@ def claim_submit(request):
 )
 def claim_detail(request, claim_id: int = Path(..., ge=1, le=MAX_ID)):
     require_scope(request, "read")
-    return _claim_out(selectors.claim_for_family(user=request.user, claim_id=claim_id))
+    return _family_claim_out(request, claim_id)
 
 
 @router.post(
@@ -448,7 +457,7 @@ def claim_detail(request, claim_id: int = Path(..., ge=1, le=MAX_ID)):
 def claim_withdraw(request, claim_id: int = Path(..., ge=1, le=MAX_ID)):
     require_scope(request, "write")
     services.claim_withdraw(user=request.user, claim_id=claim_id)
-    return 200, _claim_out(selectors.claim_for_family(user=request.user, claim_id=claim_id))
+    return 200, _family_claim_out(request, claim_id)
 
 
 class RespondIn(Schema):
@@ -467,7 +476,7 @@ def claim_respond(request, claim_id: int = Path(..., ge=1, le=MAX_ID)):
     require_scope(request, "write")
     payload, photo = _read_body(request, RespondIn)
     services.claim_respond(user=request.user, claim_id=claim_id, note=payload.note, photo=photo)
-    return 200, _claim_out(selectors.claim_for_family(user=request.user, claim_id=claim_id))
+    return 200, _family_claim_out(request, claim_id)
 
 
 # 学习型家庭 ---------------------------------------------------------------------------
@@ -673,7 +682,7 @@ def _review_out(request, claim_id: int) -> ReviewClaimOut:
     claim = selectors.claim_for_verifier(user=request.user, claim_id=claim_id)
     return ReviewClaimOut(
         **_card_fields(claim),
-        child=claim.child.nickname if claim.child_id and claim.child is not None else None,
+        child=_child_nickname(claim),
         note=claim.note,
         decision_reason=claim.decision_reason,
         decided_at=claim.decided_at,
