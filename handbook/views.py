@@ -5,6 +5,7 @@ and a HandbookError is shown on the field it names."""
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 from urllib.parse import quote
 
@@ -44,9 +45,18 @@ def _show_error(form, error: HandbookError) -> None:
     form.add_error(field, error.message)
 
 
-def _no_family(request):
-    messages.error(request, HandbookError("no_family").message)
-    return redirect("members:family")
+def _family_required(view):
+    """The view is given the user's family; a user without one is sent to fill it in."""
+
+    @functools.wraps(view)
+    def with_family(request, *args, **kwargs):
+        family = _family(request.user)
+        if family is None:
+            messages.error(request, HandbookError("no_family").message)
+            return redirect("members:family")
+        return view(request, family, *args, **kwargs)
+
+    return with_family
 
 
 def _term_context(family) -> dict:
@@ -65,19 +75,15 @@ def _term_context(family) -> dict:
 
 @login_required
 @require_safe
-def handbook_home(request):
-    family = _family(request.user)
-    if family is None:
-        return _no_family(request)
+@_family_required
+def handbook_home(request, family):
     return render(request, "handbook/home.html", _term_context(family))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def claim_new(request):
-    family = _family(request.user)
-    if family is None:
-        return _no_family(request)
+@_family_required
+def claim_new(request, family):
     handbook = selectors.handbook_for_family(family=family)
     form = ClaimForm(
         request.POST or None,
@@ -209,10 +215,8 @@ def _photo_response(fieldfile) -> HttpResponse:
 
 @login_required
 @require_safe
-def handbook_print(request):
-    family = _family(request.user)
-    if family is None:
-        return _no_family(request)
+@_family_required
+def handbook_print(request, family):
     return render(
         request,
         "handbook/print.html",
