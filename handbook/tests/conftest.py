@@ -47,6 +47,17 @@ class World:
     volunteer: HandbookItem  # at school, from volunteer events
 
 
+def alliance_coordinator(alliance, **user):
+    """A coordinator of ``alliance`` (of no unit); ``user`` fields give them a fresh
+    account made with them (``is_staff=True`` for the admin)."""
+    return RoleAssignmentFactory(
+        role=RoleAssignment.Role.ALLIANCE_COORDINATOR,
+        alliance=alliance,
+        unit=None,
+        **({"user": UserFactory(**user)} if user else {}),
+    ).user
+
+
 def current_term(today=None):
     today = today or timezone.localdate()
     return TermFactory(

@@ -11,9 +11,8 @@ from django.urls import reverse
 
 from handbook import services
 from handbook.models import Claim, HandbookItem
-from handbook.tests.conftest import jpeg_upload
-from members.models import AuditLog, RoleAssignment
-from members.tests.factories import RoleAssignmentFactory, UserFactory
+from handbook.tests.conftest import alliance_coordinator, jpeg_upload
+from members.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 
@@ -101,12 +100,7 @@ def test_another_schools_teacher_finds_no_claim_in_the_admin(client, world):
 
 
 def test_an_alliance_coordinator_saves_an_item_through_the_service(client, world):
-    coordinator = RoleAssignmentFactory(
-        role=RoleAssignment.Role.ALLIANCE_COORDINATOR,
-        alliance=world.alliance,
-        unit=None,
-        user=UserFactory(is_staff=True),
-    ).user
+    coordinator = alliance_coordinator(world.alliance, is_staff=True)
     client.force_login(coordinator)
     url = reverse("admin:handbook_handbookitem_change", args=[world.reading.pk])
     form = client.get(url).context["adminform"].form

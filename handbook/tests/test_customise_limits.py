@@ -12,7 +12,7 @@ from handbook import selectors, services
 from handbook.demo import default_items
 from handbook.errors import HandbookError
 from handbook.models import Claim, ClaimTally, HandbookItem, ItemKind
-from handbook.tests.conftest import current_term
+from handbook.tests.conftest import alliance_coordinator, current_term
 from members.models import RoleAssignment
 from members.tests.factories import (
     AllianceFactory,
@@ -31,9 +31,7 @@ def mid_term(db):
     term = current_term()
     alliance = AllianceFactory()
     school = MembershipFactory(alliance=alliance).unit
-    coordinator = RoleAssignmentFactory(
-        role=RoleAssignment.Role.ALLIANCE_COORDINATOR, alliance=alliance, unit=None
-    ).user
+    coordinator = alliance_coordinator(alliance)
     teacher = RoleAssignmentFactory(unit=school, role=RoleAssignment.Role.UNIT_COORDINATOR).user
     guardian = GuardianFactory()
     ChildFactory(family=guardian.family, school=school)

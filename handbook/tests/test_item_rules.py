@@ -12,19 +12,9 @@ from handbook import services
 from handbook.demo import DEFAULT_ITEMS
 from handbook.errors import HandbookError
 from handbook.models import HandbookItem
-from members.models import RoleAssignment
-from members.tests.factories import RoleAssignmentFactory, UserFactory
+from handbook.tests.conftest import alliance_coordinator
 
 pytestmark = pytest.mark.django_db
-
-
-def _coordinator(alliance, **user):
-    return RoleAssignmentFactory(
-        role=RoleAssignment.Role.ALLIANCE_COORDINATOR,
-        alliance=alliance,
-        unit=None,
-        **({"user": UserFactory(**user)} if user else {}),
-    ).user
 
 
 def _fields(**changes):
@@ -50,7 +40,9 @@ def _fields(**changes):
 def _refused(world, **changes):
     with pytest.raises(HandbookError) as caught:
         services.handbook_item_save(
-            user=_coordinator(world.alliance), alliance_id=world.alliance.pk, **_fields(**changes)
+            user=alliance_coordinator(world.alliance),
+            alliance_id=world.alliance.pk,
+            **_fields(**changes),
         )
     return caught.value
 
@@ -64,7 +56,7 @@ def test_a_position_outside_the_smallint_is_refused_naming_the_field(world, posi
 
 
 def test_positions_at_both_ends_are_saved(world):
-    coordinator = _coordinator(world.alliance)
+    coordinator = alliance_coordinator(world.alliance)
     for n, position in enumerate((0, 32767, "12")):
         item = services.handbook_item_save(
             user=coordinator,
@@ -80,7 +72,7 @@ def test_a_description_over_500_characters_is_refused_naming_it(world):
     assert error.code == "description_too_long" and error.field == "description"
     assert "500" in str(error.message)
     item = services.handbook_item_save(
-        user=_coordinator(world.alliance),
+        user=alliance_coordinator(world.alliance),
         alliance_id=world.alliance.pk,
         **_fields(description="读" * 500),
     )
@@ -96,7 +88,7 @@ def test_evidence_is_attendance_exactly_when_the_item_is_linked_to_attendance(wo
     assert error.code == "evidence_needs_match" and error.field == "evidence"
     # both together: saved
     item = services.handbook_item_save(
-        user=_coordinator(world.alliance),
+        user=alliance_coordinator(world.alliance),
         alliance_id=world.alliance.pk,
         **_fields(kind="school", evidence="attendance", attendance_match="event"),
     )
@@ -144,7 +136,7 @@ def test_the_unique_key_really_holds_the_name(world):
 
 
 def test_the_item_page_refuses_a_huge_position_on_its_field_not_a_500(client, world):
-    client.force_login(_coordinator(world.alliance))
+    client.force_login(alliance_coordinator(world.alliance))
     edit = reverse("handbook:item_edit", args=[world.reading.pk])
     page = client.get(edit).content.decode()
     assert 'max="32767"' in page and 'maxlength="500"' in page
@@ -182,7 +174,7 @@ def test_the_item_page_refuses_a_huge_position_on_its_field_not_a_500(client, wo
 
 
 def test_the_admin_form_runs_the_services_checks_on_its_fields(client, world):
-    client.force_login(_coordinator(world.alliance, is_staff=True))
+    client.force_login(alliance_coordinator(world.alliance, is_staff=True))
     url = reverse("admin:handbook_handbookitem_change", args=[world.course.pk])
     form = client.get(url).context["adminform"].form
     data = {k: v for k, v in form.initial.items() if v is not None and k != "alliance"}

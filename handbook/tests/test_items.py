@@ -8,6 +8,7 @@ from handbook import selectors, services
 from handbook.demo import DEFAULT_ITEMS, default_items
 from handbook.errors import HandbookError
 from handbook.models import HandbookItem, ItemKind
+from handbook.tests.conftest import alliance_coordinator
 from members.models import AuditLog, RoleAssignment
 from members.tests.factories import (
     AllianceFactory,
@@ -25,9 +26,7 @@ def alliance_world(db):
     default_items()
     alliance = AllianceFactory()
     membership = MembershipFactory(alliance=alliance)
-    coordinator = RoleAssignmentFactory(
-        role=RoleAssignment.Role.ALLIANCE_COORDINATOR, alliance=alliance, unit=None
-    ).user
+    coordinator = alliance_coordinator(alliance)
     family = GuardianFactory().family
     ChildFactory(family=family, school=membership.unit)
     return alliance, coordinator, family
@@ -49,9 +48,7 @@ def test_customising_copies_the_defaults_once_and_the_families_follow(alliance_w
 def test_only_the_alliances_coordinator_may_change_its_items(alliance_world):
     alliance, _coordinator, _family = alliance_world
     unit_coordinator = RoleAssignmentFactory(role=RoleAssignment.Role.UNIT_COORDINATOR).user
-    other = RoleAssignmentFactory(
-        role=RoleAssignment.Role.ALLIANCE_COORDINATOR, alliance=AllianceFactory(), unit=None
-    ).user
+    other = alliance_coordinator(AllianceFactory())
     for user in (unit_coordinator, other, GuardianFactory().user):
         with pytest.raises(HandbookError) as caught:
             services.handbook_items_customise(user=user, alliance_id=alliance.pk)

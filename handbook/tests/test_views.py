@@ -14,15 +14,13 @@ from django.urls import reverse
 from handbook import services
 from handbook.demo import default_items
 from handbook.models import Claim, HandbookItem
-from handbook.tests.conftest import jpeg_upload
+from handbook.tests.conftest import alliance_coordinator, jpeg_upload
 from handbook.tests.factories import ClaimFactory
-from members.models import RoleAssignment
 from members.tests.factories import (
     AllianceFactory,
     ChildFactory,
     GuardianFactory,
     MembershipFactory,
-    RoleAssignmentFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -364,18 +362,12 @@ def test_bulk_approval_takes_attendance_claims_only(client, world):
 # --- the coordinator's items ----------------------------------------------------------
 
 
-def _alliance_coordinator(alliance):
-    return RoleAssignmentFactory(
-        role=RoleAssignment.Role.ALLIANCE_COORDINATOR, alliance=alliance, unit=None
-    ).user
-
-
 def test_a_coordinator_customises_the_default_set_and_edits_an_item(client, world):
     # given an alliance still on the district's defaults
     default_items()  # the district's set, as its data migration makes it
     alliance = AllianceFactory()
     MembershipFactory(alliance=alliance)
-    coordinator = _alliance_coordinator(alliance)
+    coordinator = alliance_coordinator(alliance)
     client.force_login(coordinator)
     url = reverse("handbook:items") + f"?alliance={alliance.pk}"
 
@@ -400,7 +392,7 @@ def test_a_coordinator_customises_the_default_set_and_edits_an_item(client, worl
 
 
 def test_a_bad_item_value_is_shown_on_its_field(client, world):
-    coordinator = _alliance_coordinator(world.alliance)
+    coordinator = alliance_coordinator(world.alliance)
     client.force_login(coordinator)
     edit = reverse("handbook:item_edit", args=[world.reading.pk])
     response = client.post(
@@ -420,7 +412,7 @@ def test_a_bad_item_value_is_shown_on_its_field(client, world):
 
 def test_another_alliances_items_are_not_found(client, world):
     other = AllianceFactory()
-    client.force_login(_alliance_coordinator(other))
+    client.force_login(alliance_coordinator(other))
     assert client.get(reverse("handbook:item_edit", args=[world.reading.pk])).status_code == 404
     assert client.get(reverse("handbook:items"), {"alliance": world.alliance.pk}).status_code == 404
     response = client.post(reverse("handbook:items_customise"), {"alliance": world.alliance.pk})
