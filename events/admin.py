@@ -9,7 +9,6 @@ Every picker is scoped (members/admin_scoping.py).
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
-from django.http import Http404
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -17,6 +16,8 @@ from bookings.errors import BookingError
 from members import access
 from members.admin_scoping import (
     PickerScopeMixin,
+    ScopedAdminMixin,
+    ServiceRowsReadOnlyMixin,
     ServiceWriteMixin,
     pick_rule_register,
     pick_rule_register_by_unit,
@@ -136,7 +137,7 @@ class ReminderRuleInline(PickerScopeMixin, admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(ServiceWriteMixin, PickerScopeMixin, admin.ModelAdmin):
+class EventAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = EventAdminForm
     list_display = ["title", "kind", "organiser_unit", "starts", "status"]
     list_filter = ["status", "kind"]
@@ -156,9 +157,6 @@ class EventAdmin(ServiceWriteMixin, PickerScopeMixin, admin.ModelAdmin):
         if access.is_district_admin(request.user):
             return events
         return events.filter(organiser_unit__in=access.visible_unit_ids(request.user))
-
-    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
-        raise Http404(gettext("找不到该记录，或您无权查看。"))
 
     def has_change_permission(self, request, obj=None):
         allowed = super().has_change_permission(request, obj)
@@ -233,7 +231,7 @@ class ReminderRuleAdmin(PickerScopeMixin, admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(PickerScopeMixin, admin.ModelAdmin):
+class DeliveryAdmin(ServiceRowsReadOnlyMixin, PickerScopeMixin, admin.ModelAdmin):
     """Read-only: the delivery log."""
 
     list_display = [
@@ -279,15 +277,6 @@ class DeliveryAdmin(PickerScopeMixin, admin.ModelAdmin):
             return deliveries
         return deliveries.filter(_delivery_scope(request.user))
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(CalendarFeed)
 class CalendarFeedAdmin(PickerScopeMixin, admin.ModelAdmin):
@@ -315,7 +304,7 @@ class CalendarFeedAdmin(PickerScopeMixin, admin.ModelAdmin):
 
 
 @admin.register(Notice)
-class NoticeAdmin(PickerScopeMixin, admin.ModelAdmin):
+class NoticeAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
     """Read-only: what another app's notice said (events.services.notice_send
     writes it; its rows are in the delivery log)."""
 
@@ -334,15 +323,3 @@ class NoticeAdmin(PickerScopeMixin, admin.ModelAdmin):
         if access.is_district_admin(request.user):
             return notices
         return notices.filter(unit__in=access.visible_unit_ids(request.user))
-
-    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
-        raise Http404(gettext("找不到该记录，或您无权查看。"))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import Q
-from django.http import Http404
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from members import access
 from members.admin_scoping import (
-    PickerScopeMixin,
+    ScopedAdminMixin,
+    ServiceRowsReadOnlyMixin,
     ServiceWriteMixin,
     pick_rule_register,
     pick_rule_register_by_unit,
@@ -59,28 +58,16 @@ pick_rule_register(
 pick_rule_register_by_unit(Commendation, "unit")
 
 
-class _ScopedReadOnly(PickerScopeMixin, admin.ModelAdmin):
-    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
-        raise Http404(gettext("找不到该记录，或您无权查看。"))
-
+class _ScopedReadOnly(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
     def has_module_permission(self, request):
         return access.is_staff_member(request.user)
 
     def has_view_permission(self, request, obj=None):
         return access.is_staff_member(request.user)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(LearningFamilyRule)
-class LearningFamilyRuleAdmin(ServiceWriteMixin, PickerScopeMixin, admin.ModelAdmin):
+class LearningFamilyRuleAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["alliance", "term", "min_credits", "min_points", "min_sessions", "updated_at"]
     list_filter = ["term"]
     list_select_related = ["alliance", "term"]
@@ -105,9 +92,6 @@ class LearningFamilyRuleAdmin(ServiceWriteMixin, PickerScopeMixin, admin.ModelAd
 
     def get_readonly_fields(self, request, obj=None):
         return ["alliance", "term"] if obj is not None else []
-
-    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
-        raise Http404(gettext("找不到该记录，或您无权查看。"))
 
     def has_module_permission(self, request):
         return access.is_staff_member(request.user)

@@ -7,7 +7,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from members import access
-from members.admin_scoping import PickerScopeMixin, pick_rule_register_by_user
+from members.admin_scoping import (
+    PickerScopeMixin,
+    ServiceRowsReadOnlyMixin,
+    pick_rule_register_by_user,
+)
 
 from .models import SubscriptionGrant, SubscriptionTemplate, WeChatIdentity
 from .services import wechat_identity_unbind
@@ -41,7 +45,7 @@ class SubscriptionTemplateAdmin(_DistrictOnly, admin.ModelAdmin):
 
 
 @admin.register(WeChatIdentity)
-class WeChatIdentityAdmin(_DistrictOnly, admin.ModelAdmin):
+class WeChatIdentityAdmin(ServiceRowsReadOnlyMixin, _DistrictOnly, admin.ModelAdmin):
     list_display = ["user", "app_id", "short_openid", "created_at", "last_login_at"]
     readonly_fields = ["user", "app_id", "openid", "unionid", "created_at", "last_login_at"]
     exclude = ["session_key_hash"]
@@ -53,15 +57,6 @@ class WeChatIdentityAdmin(_DistrictOnly, admin.ModelAdmin):
     @admin.display(description="OpenID")
     def short_openid(self, obj):
         return str(obj)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_actions(self, request):
         # The unbind action stands in for deleting (which admin would do without the audit entry).
@@ -87,7 +82,7 @@ class WeChatIdentityAdmin(_DistrictOnly, admin.ModelAdmin):
 
 
 @admin.register(SubscriptionGrant)
-class SubscriptionGrantAdmin(_DistrictOnly, admin.ModelAdmin):
+class SubscriptionGrantAdmin(ServiceRowsReadOnlyMixin, _DistrictOnly, admin.ModelAdmin):
     list_display = [
         "user",
         "template_id",
@@ -101,12 +96,3 @@ class SubscriptionGrantAdmin(_DistrictOnly, admin.ModelAdmin):
     raw_id_fields = ["user"]
     list_select_related = ["user"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
