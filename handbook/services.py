@@ -222,6 +222,16 @@ def _photo_name() -> str:
 # --- who is asking ----------------------------------------------------------------
 
 
+def _photo_attach(claim: Claim, processed: ProcessedPhoto) -> str:
+    """Put the cleaned photo on the (unsaved) claim, flag it if another claim has
+    the same picture, and store the file; returns the stored name, for clean-up
+    if the transaction fails."""
+    claim.photo_hash = processed.digest
+    claim.flag_reused_photo = selectors.claims_reusing_photo(claim).exists()
+    claim.photo.save(_photo_name(), ContentFile(processed.content), save=False)
+    return claim.photo.name
+
+
 def _family_of(user) -> Family:
     if not getattr(user, "is_authenticated", False):
         raise HandbookError("no_family")
@@ -315,10 +325,7 @@ def claim_submit(
                 created_by=user,
             )
             if processed is not None:
-                claim.photo_hash = processed.digest
-                claim.flag_reused_photo = Claim.objects.filter(photo_hash=processed.digest).exists()
-                claim.photo.save(_photo_name(), ContentFile(processed.content), save=False)
-                stored_name = claim.photo.name
+                stored_name = _photo_attach(claim, processed)
             claim.save()
             claim.flag_burst = _burst_flag(family=family, claim=claim, now=now)
             audit_log_record(
@@ -460,12 +467,7 @@ def claim_respond(*, user, claim_id, note: str = "", photo=None) -> Claim:
             if note:
                 claim.note = note
             if processed is not None:
-                claim.photo_hash = processed.digest
-                claim.flag_reused_photo = (
-                    Claim.objects.filter(photo_hash=processed.digest).exclude(pk=claim.pk).exists()
-                )
-                claim.photo.save(_photo_name(), ContentFile(processed.content), save=False)
-                stored_name = claim.photo.name
+                stored_name = _photo_attach(claim, processed)
             claim.status = Claim.Status.PENDING
             claim.save()
             audit_log_record(
@@ -700,12 +702,7 @@ class _Candidate:
 
 def _attendance_candidates(offering_ids: list[int] | None, term: Term | None) -> list[_Candidate]:
     """Present bookings × matching at-school items, without a claim yet (4 queries)."""
-    bookings = Booking.objects.filter(
-        status=Booking.Status.CONFIRMED,
-        attendance=Booking.Attendance.PRESENT,
-        family__isnull=False,
-        offering__status__in=[Offering.Status.OPEN, Offering.Status.FINISHED],
-    )
+    bookings = Booking.objects.filter(BACKED_BOOKING, family__isnull=False)
     if offering_ids is not None:
         bookings = bookings.filter(offering_id__in=offering_ids)
     if term is not None:

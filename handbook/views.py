@@ -20,6 +20,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from courses.services import family_of
 from members import access
 from members.decorators import coordinator_required, staff_member_required
 from parent_school.selectors import term_current
@@ -34,11 +35,6 @@ QUEUE_PAGE_SIZE = 20
 PHOTO_CACHE_CONTROL = "private, no-store"
 
 
-def _family(user):
-    guardian = getattr(user, "guardian", None) if user.is_authenticated else None
-    return guardian.family if guardian is not None else None
-
-
 def _show_error(form, error: HandbookError) -> None:
     """The service's message on the field it names (or on the whole form)."""
     field = error.field if error.field in form.fields else None
@@ -50,7 +46,7 @@ def _family_required(view):
 
     @functools.wraps(view)
     def with_family(request, *args, **kwargs):
-        family = _family(request.user)
+        family = family_of(request.user)
         if family is None:
             messages.error(request, HandbookError("no_family").message)
             return redirect("members:family")
@@ -63,10 +59,12 @@ def _term_context(family) -> dict:
     """The family's handbook and this term's progress (none between terms): the home
     page and the printable page show the same."""
     term = term_current()
+    # family_progress reads the handbook too: one read for both.
+    progress = selectors.family_progress(family=family, term=term)
     return {
         "term": term,
-        "handbook": selectors.handbook_for_family(family=family),
-        "progress": selectors.family_progress(family=family, term=term) if term else None,
+        "handbook": progress.handbook,
+        "progress": progress if term else None,
     }
 
 
@@ -308,8 +306,6 @@ def review_detail(request, pk: int):
                     reason=form.cleaned_data["reason"],
                 )
             except HandbookError as error:
-                if error.field is None and error.code.startswith("reason"):
-                    error.field = "reason"
                 _show_error(form, error)
             else:
                 done = {
