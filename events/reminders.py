@@ -1114,21 +1114,6 @@ def _bodies(
     return {"text": text, "html": render_to_string("events/email/delivery.html", context)}
 
 
-def _render(delivery: Delivery, info: OfferingInfo | None) -> dict[str, str]:
-    """Everything one delivery says, on every channel (subject, lead, bodies, SMS, link)."""
-    if delivery.purpose == Delivery.Purpose.INVITATION:
-        return _render_invitation(delivery)
-    if delivery.purpose == Delivery.Purpose.NOTICE:
-        texts = _notice_texts(delivery.notice)
-        return {**texts, **_bodies(delivery, None, texts, name=str(delivery.user))}
-    texts = _texts(delivery, info)
-    return {
-        **texts,
-        **_bodies(delivery, info, texts, name=str(delivery.user)),
-        "sms": _sms_text(delivery, info, when=texts["when"], link=_absolute("", texts["path"])),
-    }
-
-
 # Marks in a message built once for many recipients, replaced per row: the name
 # in the plain and in the HTML body (private-use characters: templates neither
 # escape nor change them), the address and the Message-ID.

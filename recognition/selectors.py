@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from members import access
 from members.models import Alliance, Family, Membership
 from parent_school.models import Term
+from parent_school.selectors import term_current
 
 from . import computation
 from .errors import RecognitionError
@@ -170,9 +171,7 @@ def _published_for(family_id: int, term: Term, alliance_ids: list[int]) -> dict[
 
 def manageable_alliances(user) -> QuerySet[Alliance]:
     """Alliances whose rules and lists the user manages."""
-    if access.is_district_admin(user):
-        return Alliance.objects.order_by("name")
-    return Alliance.objects.filter(pk__in=access.coordinated_alliance_ids(user)).order_by("name")
+    return access.alliances_changeable_by(user).order_by("name")
 
 
 def entry_unit_ids(user) -> QuerySet:
@@ -249,7 +248,7 @@ def term_choose(code: str | None) -> Term | None:
         found = terms.filter(code=code).first()
         if found:
             return found
-    return terms.filter(is_current=True).first() or terms.order_by("-starts_on").first()
+    return term_current() or terms.order_by("-starts_on").first()
 
 
 def list_counts(user, family_list: LearningFamilyList) -> dict:

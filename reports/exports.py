@@ -57,7 +57,7 @@ from members.privacy import MaskPhone, SpreadsheetSafe, mask_phone
 from parent_school.models import Term
 
 from .models import TERM_PERIOD, HandbookSnapshot, ParticipationSnapshot
-from .rollup import term_window
+from .rollup import HANDBOOK_METRICS, term_window
 from .selectors import key_figures
 
 CSV_CHUNK = 5000  # rows per fetch from the server-side cursor
@@ -436,17 +436,7 @@ def handbook_columns() -> list[sheets.Column]:
     ]
 
 
-HANDBOOK_FIELDS = (
-    "unit__name",
-    "claims",
-    "claims_approved",
-    "claims_open",
-    "points_home",
-    "points_school",
-    "points_behaviour",
-    "families_active",
-    "learning_families",
-)
+HANDBOOK_FIELDS = ("unit__name", *HANDBOOK_METRICS)
 
 
 def handbook_rows(*, term: Term, unit_ids: Iterable[int] | None) -> list[tuple]:

@@ -79,6 +79,8 @@ def claims_bulk_mark(sender, keys=(), **kwargs) -> None:
 # Before the delete: the list's entries (and so its units) are still there.
 @receiver(pre_delete, sender=LearningFamilyList, dispatch_uid="reports.marks.list_deleted")
 def learning_family_list_mark(sender, instance, raw=False, **kwargs) -> None:
-    if raw:
+    # Only published lists count (reports.rollup.handbook_queries): saving a draft
+    # (each computation does) changes no figure.
+    if raw or instance.status != LearningFamilyList.Status.PUBLISHED:
         return
     services.handbook_marks_write(family_list_ids=[instance.pk])

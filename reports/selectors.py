@@ -20,6 +20,7 @@ from .models import (
     ReportJob,
     SnapshotMark,
 )
+from .rollup import HANDBOOK_METRICS
 
 SUMMED = [
     "sessions_held",
@@ -264,16 +265,8 @@ def target_table(qs: QuerySet) -> QuerySet:
 
 # --- the growth handbook (per unit and term: reports.HandbookSnapshot) --------------------
 
-HANDBOOK_SUMMED = [
-    "claims",
-    "claims_approved",
-    "claims_open",
-    "points_home",
-    "points_school",
-    "points_behaviour",
-    "families_active",
-    "learning_families",
-]
+# Summed over units: every handbook figure of the snapshot.
+HANDBOOK_SUMMED = HANDBOOK_METRICS
 
 
 def handbook_snapshots_for(*, user, term: Term) -> QuerySet[HandbookSnapshot]:
