@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from celery._state import _set_task_join_will_block
 from django.core.cache import cache
 
 from tests.xdist_isolation import isolate_xdist_worker
@@ -83,6 +84,12 @@ CHROMIUM_ARGS = [
 def _clear_cache():
     # Rate-limit counters and cached pages live in Redis; each test starts clean.
     cache.clear()
+    # Celery's eager apply_async sets a process-wide "a join would block" flag and
+    # restores what it found; two threads running eager tasks at once (race and
+    # live-server tests: a check-in queues the handbook's proposal task) can leave
+    # it set, and every later .get() in that xdist worker fails. Each test starts
+    # with it cleared, as a new process would.
+    _set_task_join_will_block(False)
     yield
 
 
