@@ -47,7 +47,9 @@ def decode_shown(page, selector: str) -> str:
     box = page.locator(selector)
     box.scroll_into_view_if_needed()
     image = Image.open(io.BytesIO(box.screenshot()))
-    found = zxingcpp.read_barcodes(image)
+    # QR codes only: the reader can also take a run of a QR's modules for a 1-D
+    # (ITF) barcode, which is not on the page.
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
     assert [r.format for r in found] == [zxingcpp.BarcodeFormat.QRCode], selector
     return found[0].text
 
