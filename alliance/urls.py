@@ -27,6 +27,8 @@ urlpatterns = [
     path("", include("handbook.urls")),
     path("", include("notifications.urls")),
     path("", include("recognition.urls")),
+    path("", include("surveys.urls")),
+    path("", include("evaluation.urls")),
     path("", include("reports.urls")),
     path("", include("portal.urls")),
     # /api/v1/: the JSON API, its schema and docs (docs/API.md).

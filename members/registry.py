@@ -56,6 +56,8 @@ PORTAL_APPS = (
     "events",
     "handbook",
     "recognition",
+    "surveys",
+    "evaluation",
     "reports",
     "portal",
     "api",

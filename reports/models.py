@@ -162,6 +162,7 @@ class SnapshotMark(models.Model):
     class Figures(models.TextChoices):
         PARTICIPATION = "participation", _("参与统计")
         HANDBOOK = "handbook", _("成长手册")
+        SURVEYS = "surveys", _("问卷调查")
 
     term = models.ForeignKey(Term, on_delete=models.CASCADE, related_name="+")
     unit = models.ForeignKey(MemberUnit, on_delete=models.CASCADE, related_name="+")
@@ -222,3 +223,80 @@ class HandbookSnapshot(models.Model):
     @property
     def points(self) -> int:
         return self.points_home + self.points_school + self.points_behaviour
+
+
+class SurveySnapshot(models.Model):
+    """The questionnaires' figures of one unit (the surveys' responsible unit) in
+    one term: invitations, answers (participations), and the satisfaction
+    questions' answers (``Question.measure``) of its term surveys (a parent
+    school's or an alliance's term). Sums are kept beside the mean so a
+    district total is the sum of units, not a mean of means. Only released
+    answers count (an anonymous survey's pending batch is not yet here).
+    Written by the roll-up (reports/rollup.py, ``survey_figures``)."""
+
+    term = models.ForeignKey(
+        Term, verbose_name=_("学期"), on_delete=models.CASCADE, related_name="+"
+    )
+    unit = models.ForeignKey(
+        MemberUnit, verbose_name=_("单位"), on_delete=models.CASCADE, related_name="+"
+    )
+    surveys = models.PositiveIntegerField(_("问卷数"), default=0)
+    invited = models.PositiveIntegerField(_("邀请家庭"), default=0)
+    answered = models.PositiveIntegerField(_("作答家庭"), default=0)
+    response_rate = models.DecimalField(
+        _("回收率（%）"), max_digits=5, decimal_places=1, null=True, blank=True
+    )
+    satisfaction_answers = models.PositiveIntegerField(_("满意度答案数"), default=0)
+    satisfaction_sum = models.PositiveIntegerField(_("满意度总分"), default=0)
+    satisfaction = models.DecimalField(
+        _("满意度（5分制）"), max_digits=3, decimal_places=2, null=True, blank=True
+    )
+    computed_at = models.DateTimeField(_("计算时间"))
+
+    class Meta:
+        verbose_name = _("问卷统计快照")
+        verbose_name_plural = _("问卷统计快照")
+        constraints = [
+            models.UniqueConstraint(fields=["term", "unit"], name="survey_snapshot_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.term_id}/{self.unit_id}/surveys"
+
+
+class UnitAttainment(models.Model):
+    """考核: one unit's result against one of its targets (evaluation.UnitTarget)
+    in one term, computed by the roll-up from the participation and survey
+    snapshots. ``achieved`` is empty when there is nothing to measure yet (no
+    answers to the term survey, say): not met, and shown as 「暂无数据」."""
+
+    term = models.ForeignKey(
+        Term, verbose_name=_("学期"), on_delete=models.CASCADE, related_name="+"
+    )
+    unit = models.ForeignKey(
+        MemberUnit, verbose_name=_("单位"), on_delete=models.CASCADE, related_name="+"
+    )
+    responsibility = models.ForeignKey(
+        "evaluation.Responsibility",
+        verbose_name=_("工作职责"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    target = models.DecimalField(_("目标值"), max_digits=9, decimal_places=1)
+    achieved = models.DecimalField(
+        _("完成值"), max_digits=9, decimal_places=2, null=True, blank=True
+    )
+    met = models.BooleanField(_("达标"), default=False)
+    computed_at = models.DateTimeField(_("计算时间"))
+
+    class Meta:
+        verbose_name = _("目标达成")
+        verbose_name_plural = _("目标达成")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["term", "unit", "responsibility"], name="unit_attainment_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.term_id}/{self.unit_id}/{self.responsibility_id}"

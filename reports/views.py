@@ -13,13 +13,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from members import access
+from members import access, charts
 from members.decorators import coordinator_required
 from members.models import MemberUnit
 from members.services import audit_log_record
 from parent_school.models import ParentSchool
 
-from . import charts, exports, selectors, services
+from . import exports, selectors, services
 from .errors import ReportError
 from .models import ReportJob
 

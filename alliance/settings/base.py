@@ -52,6 +52,9 @@ INSTALLED_APPS = [
     # The smart-parent handbook, then learning families built on it (issue 14).
     "handbook",
     "recognition",
+    # Questionnaires, then the evaluation loop that counts their figures (issue 15).
+    "surveys",
+    "evaluation",
     "reports",
     "portal",
     # The JSON API calls every app's services and selectors, the pages' too (docs/ARCHITECTURE.md).
@@ -428,6 +431,18 @@ HANDBOOK_PHOTO_MAX_BYTES = env.int("HANDBOOK_PHOTO_MAX_BYTES", default=8 * 1024 
 HANDBOOK_PHOTO_MAX_SIDE = env.int("HANDBOOK_PHOTO_MAX_SIDE", default=1600)
 HANDBOOK_BURST_CLAIMS = env.int("HANDBOOK_BURST_CLAIMS", default=5)
 HANDBOOK_BURST_MINUTES = env.int("HANDBOOK_BURST_MINUTES", default=10)
+# Questionnaires (surveys/, docs/SURVEYS.md): any breakdown with fewer answers than
+# SURVEYS_MIN_GROUP is hidden (「样本不足，不显示」), named or anonymous; anonymous answers
+# are released in batches of SURVEYS_ANONYMOUS_BATCH (never fewer, but for the last
+# batch merged into the one before it at closing); session and event surveys invite
+# this many minutes after the offering ends unless the survey says otherwise.
+SURVEYS_MIN_GROUP = env.int("SURVEYS_MIN_GROUP", default=5)
+SURVEYS_ANONYMOUS_BATCH = env.int("SURVEYS_ANONYMOUS_BATCH", default=5)
+SURVEYS_INVITE_DELAY_MINUTES = env.int("SURVEYS_INVITE_DELAY_MINUTES", default=120)
+# The key that seals anonymous answers waiting for release and answer drafts
+# (members/sealing.py); empty: derived from SECRET_KEY. Changing it makes waiting
+# sealed values unreadable, so set it once.
+SEALING_KEY = env("SEALING_KEY", default="")
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -27,6 +27,8 @@ APPS = [
     "events",
     "handbook",
     "recognition",
+    "surveys",
+    "evaluation",
     "reports",
     "portal",
     "api",

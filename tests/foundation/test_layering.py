@@ -14,6 +14,8 @@ LAYERS = [
     "events",
     "handbook",
     "recognition",
+    "surveys",
+    "evaluation",
     "reports",
     "portal",
     "api",

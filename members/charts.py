@@ -3,6 +3,9 @@
 Each chart is an ``<svg role="img">`` with a title and a description, scales to
 the width of a phone (viewBox) and prints. The pages also show the same numbers
 in a table, for screen readers and for copying.
+
+In ``members`` (beside spreadsheets.py) because every app above draws them: the
+dashboards (reports) and the questionnaires' results (surveys).
 """
 
 from __future__ import annotations

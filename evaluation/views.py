@@ -1,0 +1,1 @@
+"""Pages of the evaluation loop: targets, feedback, improvement actions, timeline."""

@@ -1,0 +1,1 @@
+"""Coordinators' pages of the surveys app: templates, surveys, results, exports."""

@@ -1,0 +1,1 @@
+"""The family's pages of the surveys app: open questionnaires, answering, drafts."""
