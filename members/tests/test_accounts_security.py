@@ -211,6 +211,7 @@ def test_no_personal_data_in_urls(client, sms_outbox):
 PERSONAL_WORDS = ("phone", "email", "name", "mobile", "username", "nickname", "id_card")
 OUR_APPS = ("members", "notifications", "parent_school", "bookings", "courses", "events")
 OUR_APPS += ("handbook", "recognition", "reports", "portal")
+OUR_APPS += ("surveys",)
 
 # Who may open each of the portal's own views. A view added anywhere (at any depth
 # of include) that is not listed here fails test_every_view_has_an_access_rule.
@@ -273,6 +274,13 @@ ACCESS = {
     "handbook:claim_photo": SIGNED_IN,
     "handbook:print": SIGNED_IN,
     "recognition:progress": SIGNED_IN,
+    # a family's questionnaires; surveys.selectors.answer_sheet refuses a family
+    # that may not answer (a friendly page, never another family's draft)
+    "surveys:mine": SIGNED_IN,
+    "surveys:start": SIGNED_IN,
+    "surveys:question": SIGNED_IN,
+    "surveys:review": SIGNED_IN,
+    "surveys:done": SIGNED_IN,
     # coordinators and instructors
     "courses:staff_sessions": STAFF,
     "courses:roster": STAFF,
@@ -432,7 +440,14 @@ def world(settings, tmp_path):
     commendation = CommendationFactory(
         guardian=a, unit=unit, term=course.term, alliance=learning_list.alliance
     )
+    from surveys.tests.factories import SurveyFactory, with_questions
+
+    survey = SurveyFactory(template=with_questions().template, title="甲家的课后问卷")
     kwargs = {
+        "surveys:start": {"survey_id": survey.pk},
+        "surveys:question": {"survey_id": survey.pk, "n": 1},
+        "surveys:review": {"survey_id": survey.pk},
+        "surveys:done": {"survey_id": survey.pk},
         "members:child_edit": {"pk": child.pk},
         "members:child_delete": {"pk": child.pk},
         "members:invitation_withdraw": {"pk": invitation.pk},
