@@ -56,8 +56,14 @@ from members.models import MemberUnit
 from members.privacy import MaskPhone, SpreadsheetSafe, mask_phone
 from parent_school.models import Term
 
-from .models import TERM_PERIOD, HandbookSnapshot, ParticipationSnapshot
-from .rollup import HANDBOOK_METRICS, term_window
+from .models import (
+    TERM_PERIOD,
+    HandbookSnapshot,
+    ParticipationSnapshot,
+    SurveySnapshot,
+    UnitAttainment,
+)
+from .rollup import HANDBOOK_METRICS, _rate, mean_of, term_window
 from .selectors import key_figures
 
 CSV_CHUNK = 5000  # rows per fetch from the server-side cursor
@@ -448,6 +454,111 @@ def handbook_rows(*, term: Term, unit_ids: Iterable[int] | None) -> list[tuple]:
     return list(qs.order_by("unit__name", "unit_id").values_list(*HANDBOOK_FIELDS))
 
 
+def survey_columns() -> list[sheets.Column]:
+    """The questionnaires sheet: one row per unit (reports.SurveySnapshot); the
+    totals row sums the counts, and its rate and mean are those of the sums."""
+    return [
+        sheets.Column(_("单位")),
+        sheets.Column(_("问卷数"), sheets.INTEGER),
+        sheets.Column(_("邀请家庭"), sheets.INTEGER),
+        sheets.Column(_("作答家庭"), sheets.INTEGER),
+        sheets.Column(_("回收率"), sheets.PERCENT),
+        sheets.Column(_("满意度答案数"), sheets.INTEGER),
+        sheets.Column(_("满意度（5分制）"), sheets.NUMBER),
+    ]
+
+
+def survey_rows(*, term: Term, unit_ids: Iterable[int] | None) -> tuple[list[list], list]:
+    """The questionnaire rows of the units by unit name (one query; at most one
+    row per unit) and the totals row."""
+    qs = SurveySnapshot.objects.filter(term=term)
+    if unit_ids is not None:
+        qs = qs.filter(unit_id__in=list(unit_ids))
+    rows, sums = [], [0, 0, 0, 0, 0]
+    for name, surveys, invited, answered, rate, n, total, mean in qs.order_by(
+        "unit__name", "unit_id"
+    ).values_list(
+        "unit__name",
+        "surveys",
+        "invited",
+        "answered",
+        "response_rate",
+        "satisfaction_answers",
+        "satisfaction_sum",
+        "satisfaction",
+    ):
+        rows.append(
+            [
+                name,
+                surveys,
+                invited,
+                answered,
+                None if rate is None else float(rate / 100),
+                n,
+                None if mean is None else float(mean),
+            ]
+        )
+        for index, value in enumerate((surveys, invited, answered, n, total)):
+            sums[index] += value
+    rate = _rate(sums[2], sums[1])
+    mean = mean_of(sums[4], sums[3])
+    totals = [
+        _("合计"),
+        sums[0],
+        sums[1],
+        sums[2],
+        None if rate is None else float(rate / 100),
+        sums[3],
+        None if mean is None else float(mean),
+    ]
+    return rows, totals
+
+
+def attainment_columns() -> list[sheets.Column]:
+    """考核: one row per unit and target (reports.UnitAttainment)."""
+    return [
+        sheets.Column(_("单位")),
+        sheets.Column(_("工作职责")),
+        sheets.Column(_("目标值"), sheets.NUMBER),
+        sheets.Column(_("完成值"), sheets.NUMBER),
+        sheets.Column(_("达标")),
+    ]
+
+
+def attainment_rows(*, term: Term, unit_ids: Iterable[int] | None) -> tuple[list[list], list]:
+    """The attainment rows by unit name and the district's order of
+    responsibilities (one query), and the totals row (targets met of all)."""
+    qs = UnitAttainment.objects.filter(term=term)
+    if unit_ids is not None:
+        qs = qs.filter(unit_id__in=list(unit_ids))
+    rows, met = [], 0
+    for name, responsibility, target, achieved, is_met in qs.order_by(
+        "unit__name", "unit_id", "responsibility__position", "responsibility_id"
+    ).values_list("unit__name", "responsibility__name", "target", "achieved", "met"):
+        if achieved is None:
+            verdict = _("暂无数据")
+        else:
+            verdict = _("是") if is_met else _("否")
+        met += bool(is_met)
+        rows.append(
+            [
+                name,
+                responsibility,
+                float(target),
+                None if achieved is None else float(achieved),
+                verdict,
+            ]
+        )
+    totals = [
+        _("合计"),
+        None,
+        None,
+        None,
+        _("%(met)s / %(all)s 项达标") % {"met": met, "all": len(rows)},
+    ]
+    return rows, totals
+
+
 def _cell_text(expression):
     """A workbook text cell formatted by the database: the one escaping rule, and
     line breaks as a cell has them (``members.spreadsheets.cell_text``)."""
@@ -710,6 +821,24 @@ def xlsx_write(
         handbook.append(row)
     handbook.append_totals(totals)
     written += len(rows)
+
+    # The questionnaires per unit and 考核 per unit and target: small sheets in
+    # memory, names escaped by the typed writer like the handbook's.
+    for title, columns, (rows, totals) in (
+        (_("问卷调查"), survey_columns(), survey_rows(term=term, unit_ids=unit_ids)),
+        (_("目标达成"), attainment_columns(), attainment_rows(term=term, unit_ids=unit_ids)),
+    ):
+        sheet = sheets.SheetWriter(
+            workbook,
+            title=title,
+            columns=columns,
+            widths=sheets.measure_widths(columns, [*rows, totals]),
+            heading=heading.lines(title),
+        )
+        for row in rows:
+            sheet.append(row)
+        sheet.append_totals(totals)
+        written += len(rows)
 
     for title, columns, rows in (
         (_("开课场次"), session_columns(), session_rows),

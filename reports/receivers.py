@@ -10,6 +10,15 @@ The growth handbook's figures (reports.HandbookSnapshot, per unit and term) are
 marked from the models' own signals: a claim saved or deleted marks its term and
 verifying unit; a learning-family list saved (computed, reviewed, published) or
 deleted marks the units of its entries.
+
+The questionnaires' figures (reports.SurveySnapshot, per unit and term) and the
+attainment (reports.UnitAttainment) are marked with ``figures="surveys"``: an
+invitation or a participation saved or deleted, a survey saved, and the bulk
+writes of surveys.services (invitations sent, answers submitted, anonymous
+batches released), which send ``surveys.signals.responses_changed(survey_ids)``.
+A unit target set or removed (evaluation) marks its unit and term: post_save
+and post_delete in the change's transaction, and ``targets_changed`` for the
+default fill, whose one upsert sends no post_save.
 """
 
 from __future__ import annotations
@@ -24,9 +33,13 @@ from bookings.signals import (
     bookings_promoted,
     participation_changed,
 )
+from evaluation.models import UnitTarget
+from evaluation.signals import targets_changed
 from handbook.models import Claim
 from handbook.signals import claims_changed
 from recognition.models import LearningFamilyList
+from surveys.models import Invitation, Participation, Survey
+from surveys.signals import responses_changed
 
 from . import services
 
@@ -84,3 +97,42 @@ def learning_family_list_mark(sender, instance, raw=False, **kwargs) -> None:
     if raw or instance.status != LearningFamilyList.Status.PUBLISHED:
         return
     services.handbook_marks_write(family_list_ids=[instance.pk])
+
+
+@receiver(post_save, sender=Invitation, dispatch_uid="reports.marks.invitation_saved")
+@receiver(post_delete, sender=Invitation, dispatch_uid="reports.marks.invitation_deleted")
+@receiver(post_save, sender=Participation, dispatch_uid="reports.marks.participation_saved")
+@receiver(post_delete, sender=Participation, dispatch_uid="reports.marks.participation_deleted")
+def survey_row_mark(sender, instance, raw=False, **kwargs) -> None:
+    if raw:
+        return
+    services.survey_marks_write(survey_ids=[instance.survey_id])
+
+
+@receiver(responses_changed, dispatch_uid="reports.marks.responses_changed")
+def responses_mark(sender, survey_ids=(), **kwargs) -> None:
+    # Bulk writes of surveys.services: invitations sent, answers written,
+    # anonymous batches released (no post_save per row).
+    services.survey_marks_write(survey_ids=survey_ids)
+
+
+@receiver(post_save, sender=Survey, dispatch_uid="reports.marks.survey_saved")
+def survey_mark(sender, instance, raw=False, **kwargs) -> None:
+    # Published, unpublished or moved: its unit's counts of surveys change. (A
+    # deleted survey's rows go with it; the nightly roll-up drops its figures.)
+    if raw:
+        return
+    services.survey_marks_write(keys=[(instance.term_id, instance.unit_id)])
+
+
+@receiver(post_save, sender=UnitTarget, dispatch_uid="reports.marks.unit_target_saved")
+@receiver(post_delete, sender=UnitTarget, dispatch_uid="reports.marks.unit_target_deleted")
+def unit_target_mark(sender, instance, raw=False, **kwargs) -> None:
+    if raw:
+        return
+    services.survey_marks_write(keys=[(instance.term_id, instance.unit_id)])
+
+
+@receiver(targets_changed, dispatch_uid="reports.marks.targets_changed")
+def targets_bulk_mark(sender, term_id=None, unit_ids=(), **kwargs) -> None:
+    services.survey_marks_write(keys=[(term_id, unit_id) for unit_id in unit_ids or ()])

@@ -582,3 +582,176 @@ def handbook_marks_insert_sql(*, family_list_ids=(), marked_at: dt.datetime) -> 
         f"WHERE e.unit_id IS NOT NULL AND {in_ids}"
     )
     return sql, [_param(marked_at), *ids]
+
+
+# --- the questionnaires' figures (per unit and term) ---------------------------------------
+
+SURVEY_METRICS = [
+    "surveys",
+    "invited",
+    "answered",
+    "response_rate",
+    "satisfaction_answers",
+    "satisfaction_sum",
+    "satisfaction",
+]
+
+# The surveys whose satisfaction question counts for 考核: the term surveys (a
+# parent school's or an alliance's), which every family of the unit is asked,
+# as the district's responsibility reads ("satisfaction ≥ 4.0 of 5 on the term
+# survey"). A session's survey rates one session: its mean is in the survey's
+# own results, not in the unit's satisfaction.
+TERM_SCOPES = ("parent_school_term", "alliance_term")
+
+
+def _survey_tables() -> dict[str, str]:
+    # Imported here: reports sits above surveys, but the participation roll-up
+    # above never needs them.
+    from surveys.models import Answer, Invitation, Participation, Question, Response, Survey
+
+    return {
+        "survey": Survey._meta.db_table,
+        "invitation": Invitation._meta.db_table,
+        "participation": Participation._meta.db_table,
+        "response": Response._meta.db_table,
+        "answer": Answer._meta.db_table,
+        "question": Question._meta.db_table,
+    }
+
+
+def survey_figures_sql(term: Term, unit_ids=None) -> tuple[str, list]:
+    """The one aggregate statement behind ``survey_figures``: per unit, over the
+    term's published surveys that families answer (a course survey is a series:
+    its sessions' surveys are answered, it is not), the families invited or
+    answered, the answers (participations, named and anonymous alike) and the
+    satisfaction answers of the term surveys (released responses only).
+
+    Each survey's counts are aggregated first (invitations, participations,
+    satisfaction answers: three per-survey groups over the scoped surveys), then
+    summed per unit, so no join multiplies one table's rows by another's.
+    ``unit_ids`` (an incremental pass) restricts the surveys to those units."""
+    t = _survey_tables()
+    only, only_params = "", []
+    if unit_ids is not None:
+        only, only_params = _in("s.unit_id", unit_ids)
+        only = f" AND {only}"
+    term_scopes = ", ".join(f"'{scope}'" for scope in TERM_SCOPES)
+    sql = f"""
+    WITH scoped AS (
+        SELECT s.id, s.unit_id, s.scope FROM {t["survey"]} s
+         WHERE s.term_id = %s AND s.is_published AND s.scope <> 'course'{only}
+    ),
+    invited AS (
+        SELECT i.survey_id, COUNT(*) AS n FROM {t["invitation"]} i
+          JOIN scoped s ON s.id = i.survey_id GROUP BY i.survey_id
+    ),
+    answered AS (
+        SELECT p.survey_id, COUNT(*) AS n, COUNT(i.id) AS invited_too
+          FROM {t["participation"]} p JOIN scoped s ON s.id = p.survey_id
+          LEFT JOIN {t["invitation"]} i ON i.survey_id = p.survey_id AND i.family_id = p.family_id
+         GROUP BY p.survey_id
+    ),
+    satisfied AS (
+        SELECT r.survey_id, COUNT(*) AS n, SUM(a.number) AS total
+          FROM {t["response"]} r JOIN scoped s ON s.id = r.survey_id
+          JOIN {t["answer"]} a ON a.response_id = r.id
+          JOIN {t["question"]} q ON q.id = a.question_id
+         WHERE s.scope IN ({term_scopes}) AND q.measure = 'satisfaction'
+           AND a.number IS NOT NULL
+         GROUP BY r.survey_id
+    )
+    SELECT s.unit_id,
+           COUNT(*) AS surveys,
+           COALESCE(SUM(i.n), 0) AS invitations,
+           COALESCE(SUM(p.n), 0) AS answered,
+           COALESCE(SUM(p.invited_too), 0) AS answered_invited,
+           COALESCE(SUM(sa.n), 0) AS satisfaction_answers,
+           COALESCE(SUM(sa.total), 0) AS satisfaction_sum
+      FROM scoped s
+      LEFT JOIN invited i ON i.survey_id = s.id
+      LEFT JOIN answered p ON p.survey_id = s.id
+      LEFT JOIN satisfied sa ON sa.survey_id = s.id
+     GROUP BY s.unit_id"""
+    return sql, [term.pk, *only_params]
+
+
+TWO_DECIMALS = Decimal("0.01")
+
+
+def survey_figures(*, term: Term, unit_ids=None) -> list[dict]:
+    """One dict of questionnaire figures (SURVEY_METRICS) per unit that has a
+    published survey in ``term``; only ``unit_ids`` when given. One query.
+
+    ``invited`` counts the families asked: those invited, plus those who answered
+    before their invitation was due (a session's survey opens when the session
+    ends, its invitation goes out two hours later, and never to a family that
+    has answered), so the response rate is answered / invited and at most 100%.
+    ``satisfaction`` is the mean of the satisfaction answers of the unit's term
+    surveys (sum / count, kept beside it so totals add up)."""
+    sql, params = survey_figures_sql(term, unit_ids)
+    with connection.cursor() as cursor, transaction.atomic():
+        reporting_session(cursor, incremental=unit_ids is not None)
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    result = []
+    for unit_id, surveys, invitations, answered, answered_invited, sat_n, sat_sum in rows:
+        invited = int(invitations) + int(answered) - int(answered_invited)
+        result.append(
+            {
+                "unit_id": unit_id,
+                "surveys": int(surveys),
+                "invited": invited,
+                "answered": int(answered),
+                "response_rate": _rate(int(answered), invited),
+                "satisfaction_answers": int(sat_n),
+                "satisfaction_sum": int(sat_sum),
+                "satisfaction": mean_of(int(sat_sum), int(sat_n)),
+            }
+        )
+    return result
+
+
+def mean_of(total: int, count: int) -> Decimal | None:
+    if not count:
+        return None
+    return (Decimal(total) / Decimal(count)).quantize(TWO_DECIMALS, rounding=ROUND_HALF_UP)
+
+
+def survey_marks_insert_sql(*, survey_ids=(), marked_at: dt.datetime) -> tuple[str, list]:
+    """One ``INSERT … SELECT`` of the questionnaire keys (term, unit) of these
+    surveys: an answer, an invitation or a release changes their figures."""
+    t = _survey_tables()
+    in_ids, ids = _in("s.id", set(survey_ids))
+    sql = (
+        f"INSERT INTO {MARK_TABLE} (term_id, unit_id, parent_school_key, period, figures, "
+        "marked_at) "
+        f"SELECT DISTINCT s.term_id, s.unit_id, 0, '{TERM_PERIOD}', 'surveys', %s "
+        f"FROM {t['survey']} s WHERE {in_ids}"
+    )
+    return sql, [_param(marked_at), *ids]
+
+
+# --- 考核: attainment against the units' targets -------------------------------------------
+
+# What each responsibility's metric (evaluation.Responsibility.Metric) is measured
+# by: summed participation figures of the unit's term rows, or its survey row.
+PARTICIPATION_MEASURES = ("sessions_held", "events_held", "families", "person_times")
+
+
+def attainment_achieved(metric: str, participation: dict | None, surveys: dict | None):
+    """What a unit achieved on ``metric`` (an evaluation.Responsibility.Metric
+    value), from its participation term rows summed (``participation``: the sums
+    of sessions_held, events_held, families, person_times, attendances,
+    enrolments_held) and its survey row (``surveys``: response_rate,
+    satisfaction). None when there is nothing to measure: no held enrolment for
+    the attendance rate, no invitation for the response rate, no satisfaction
+    answer; a count with no row is 0 (nothing was held)."""
+    if metric in PARTICIPATION_MEASURES:
+        return Decimal(int((participation or {}).get(metric) or 0))
+    if metric == "attendance_rate":
+        if participation is None:
+            return None
+        return _rate(participation["attendances"] or 0, participation["enrolments_held"] or 0)
+    if metric in ("response_rate", "satisfaction"):
+        return None if surveys is None else surveys[metric]
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -19,8 +19,10 @@ from .models import (
     ParticipationSnapshot,
     ReportJob,
     SnapshotMark,
+    SurveySnapshot,
+    UnitAttainment,
 )
-from .rollup import HANDBOOK_METRICS
+from .rollup import HANDBOOK_METRICS, mean_of
 
 SUMMED = [
     "sessions_held",
@@ -221,11 +223,17 @@ def monthly_trend(qs: QuerySet) -> list[dict]:
 
 
 def unit_comparison(qs: QuerySet) -> list[dict]:
-    """Term figures per unit, most person-times first."""
+    """Term figures per unit, most person-times first, with each unit's survey
+    figures (its reports.SurveySnapshot row, read in the same query)."""
+    survey_row = SurveySnapshot.objects.filter(
+        term_id=OuterRef("term_id"), unit_id=OuterRef("unit_id")
+    )
     rows = (
         qs.filter(period=TERM_PERIOD)
-        .values("unit_id", "unit__name")
+        .values("unit_id", "unit__name", "term_id")
         .annotate(
+            response_rate=Subquery(survey_row.values("response_rate")[:1]),
+            satisfaction=Subquery(survey_row.values("satisfaction")[:1]),
             sessions=Sum("sessions_held"),
             events=Sum("events_held"),
             person_times=Sum("person_times"),
@@ -324,6 +332,74 @@ def handbook_key_figures(qs: QuerySet[HandbookSnapshot]) -> list[dict]:
 def handbook_unit_table(qs: QuerySet[HandbookSnapshot]) -> QuerySet[HandbookSnapshot]:
     """The handbook rows per unit, most approved claims first (paginate in the view)."""
     return qs.select_related("unit").order_by("-claims_approved", "unit__name", "unit_id")
+
+
+# --- questionnaires and 考核 (reports.SurveySnapshot, reports.UnitAttainment) ------------
+
+
+def survey_snapshots_for(*, user, term: Term) -> QuerySet[SurveySnapshot]:
+    """The term's questionnaire rows of the units ``user`` may see."""
+    qs = SurveySnapshot.objects.filter(term=term)
+    if not access.is_district_admin(user):
+        qs = qs.filter(unit_id__in=access.visible_unit_ids(user))
+    return qs
+
+
+SURVEY_FIGURES = [
+    Figure(
+        "response_rate",
+        _("问卷回收率"),
+        _(
+            "作答家庭 / 邀请家庭：本学期已发布问卷（学期问卷和场次、活动问卷）收到的答卷，"
+            "除以收到邀请的家庭（邀请发出前已作答的家庭也计入）。"
+        ),
+        kind="rate",
+    ),
+    Figure(
+        "satisfaction",
+        _("学期问卷满意度"),
+        _("学期问卷中满意度题（1–5 分）的平均分；匿名问卷只计已汇总的答卷。"),
+        kind="mean",
+    ),
+    Figure("answered", _("作答家庭"), _("本学期问卷的作答份数，每个家庭每份问卷计 1 次。")),
+    Figure("invited", _("邀请家庭"), _("本学期问卷邀请的家庭，每个家庭每份问卷计 1 次。")),
+    Figure("surveys", _("问卷数"), _("本学期已发布、由家庭作答的问卷（课程问卷按场次计）。")),
+]
+
+
+def survey_key_figures(qs: QuerySet[SurveySnapshot]) -> list[dict]:
+    """The questionnaires' totals over ``qs`` (one query), as the page lists them:
+    the response rate and the satisfaction of the sums, not means of means."""
+    totals = qs.aggregate(
+        surveys=Sum("surveys"),
+        invited=Sum("invited"),
+        answered=Sum("answered"),
+        satisfaction_answers=Sum("satisfaction_answers"),
+        satisfaction_sum=Sum("satisfaction_sum"),
+    )
+    totals = {key: value or 0 for key, value in totals.items()}
+    totals["response_rate"] = _rate(totals["answered"], totals["invited"])
+    totals["satisfaction"] = mean_of(totals["satisfaction_sum"], totals["satisfaction_answers"])
+    return [
+        {
+            "key": figure.key,
+            "label": figure.label,
+            "note": figure.note,
+            "kind": figure.kind,
+            "value": totals[figure.key],
+        }
+        for figure in SURVEY_FIGURES
+    ]
+
+
+def attainment_table(*, term: Term, unit) -> list[UnitAttainment]:
+    """考核: the unit's attainment rows of the term, in the district's order of
+    responsibilities (one query). The caller has checked the unit is visible."""
+    return list(
+        UnitAttainment.objects.filter(term=term, unit=unit)
+        .select_related("responsibility")
+        .order_by("responsibility__position", "responsibility_id")
+    )
 
 
 def rollup_job_open(*, term: Term) -> ReportJob | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from members import access
@@ -27,13 +27,25 @@ from parent_school.models import Term
 
 from . import exports
 from .errors import ReportError
-from .models import TERM_PERIOD, HandbookSnapshot, ParticipationSnapshot, ReportJob, SnapshotMark
+from .models import (
+    TERM_PERIOD,
+    HandbookSnapshot,
+    ParticipationSnapshot,
+    ReportJob,
+    SnapshotMark,
+    SurveySnapshot,
+    UnitAttainment,
+)
 from .rollup import (
     HANDBOOK_METRICS,
+    SURVEY_METRICS,
+    attainment_achieved,
     compute_term_figures,
     handbook_figures,
     handbook_marks_insert_sql,
     marks_insert_sql,
+    survey_figures,
+    survey_marks_insert_sql,
 )
 
 logger = logging.getLogger(__name__)
@@ -116,6 +128,110 @@ def handbook_snapshots_write(*, term: Term, figures: list[dict], stamp, unit_ids
     return len(figures)
 
 
+def survey_snapshots_write(*, term: Term, figures: list[dict], stamp, unit_ids=None) -> int:
+    """Upsert the questionnaire rows of ``figures`` (reports.rollup.survey_figures)
+    and remove the term's rows (of ``unit_ids`` only, when given) that they no
+    longer name (a unit whose last survey was unpublished). The caller holds the
+    transaction."""
+    SurveySnapshot.objects.bulk_create(
+        [
+            SurveySnapshot(
+                term=term,
+                unit_id=f["unit_id"],
+                computed_at=stamp,
+                **{m: f[m] for m in SURVEY_METRICS},
+            )
+            for f in figures
+        ],
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["term", "unit"],
+        update_fields=["computed_at", *SURVEY_METRICS],
+    )
+    stale = SurveySnapshot.objects.filter(term=term).exclude(computed_at=stamp)
+    if unit_ids is not None:
+        stale = stale.filter(unit_id__in=list(unit_ids))
+    stale.delete()
+    return len(figures)
+
+
+def attainment_compute(*, term: Term, unit_ids=None, stamp=None) -> int:
+    """考核: write UnitAttainment for every target (evaluation.UnitTarget of an
+    active responsibility) of ``term`` — of ``unit_ids`` only, when given — from
+    the snapshots the roll-up has just written: the unit's participation term
+    rows summed (its parent schools and its events; the attendance rate is that
+    of the sums), and its questionnaire row. ``achieved`` is None when there is
+    nothing to measure (no held enrolments for a rate, no invitation, no
+    satisfaction answer): not met, shown as 「暂无数据」. Rows of targets that
+    are gone are removed. The caller holds the transaction (the roll-up's or a
+    pass's); returns the rows written.
+
+    At most four queries: the targets, the participation sums, the survey rows,
+    the upsert — and the delete of rows no longer targeted."""
+    from evaluation.models import UnitTarget
+
+    stamp = stamp or timezone.now()
+    targets = UnitTarget.objects.filter(term=term, responsibility__is_active=True)
+    if unit_ids is not None:
+        unit_ids = sorted(set(unit_ids))
+        targets = targets.filter(unit_id__in=unit_ids)
+    targets = list(
+        targets.order_by().values_list(
+            "unit_id", "responsibility_id", "responsibility__metric", "value"
+        )
+    )
+    rows = []
+    if targets:
+        units = sorted({unit_id for unit_id, *_rest in targets})
+        participation = {
+            row["unit_id"]: row
+            for row in ParticipationSnapshot.objects.filter(
+                term=term, period=TERM_PERIOD, unit_id__in=units
+            )
+            .values("unit_id")
+            .annotate(
+                sessions_held=Sum("sessions_held"),
+                events_held=Sum("events_held"),
+                families=Sum("families"),
+                person_times=Sum("person_times"),
+                attendances=Sum("attendances"),
+                enrolments_held=Sum("enrolments_held"),
+            )
+            .order_by()
+        }
+        surveys = {
+            row["unit_id"]: row
+            for row in SurveySnapshot.objects.filter(term=term, unit_id__in=units).values(
+                "unit_id", "response_rate", "satisfaction"
+            )
+        }
+        for unit_id, responsibility_id, metric, value in targets:
+            achieved = attainment_achieved(metric, participation.get(unit_id), surveys.get(unit_id))
+            rows.append(
+                UnitAttainment(
+                    term=term,
+                    unit_id=unit_id,
+                    responsibility_id=responsibility_id,
+                    target=value,
+                    achieved=achieved,
+                    met=achieved is not None and achieved >= value,
+                    computed_at=stamp,
+                )
+            )
+        UnitAttainment.objects.bulk_create(
+            rows,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["term", "unit", "responsibility"],
+            update_fields=["target", "achieved", "met", "computed_at"],
+        )
+    stale = UnitAttainment.objects.filter(term=term).exclude(computed_at=stamp)
+    if unit_ids is not None:
+        stale = stale.filter(unit_id__in=unit_ids)
+    stale.delete()
+    return len(rows)
+
+
 def participation_rollup(
     *, term: Term, now: dt.datetime | None = None, job: ReportJob | None = None, actor=None
 ) -> int:
@@ -145,12 +261,16 @@ def participation_rollup(
         )
         figures = compute_term_figures(term=term, now=now, progress=progress)
         handbook = handbook_figures(term=term)
+        surveys = survey_figures(term=term)
         stamp = timezone.now()
         rows = _snapshot_rows(figures, term=term, stamp=stamp)
         with transaction.atomic():
             _snapshots_upsert(rows)
             ParticipationSnapshot.objects.filter(term=term).exclude(computed_at=stamp).delete()
             handbook_snapshots_write(term=term, figures=handbook, stamp=stamp)
+            survey_snapshots_write(term=term, figures=surveys, stamp=stamp)
+            # 考核 after the snapshots it reads, in the same transaction.
+            attainment_compute(term=term, stamp=stamp)
             for start in range(0, len(covered), 10_000):
                 SnapshotMark.objects.filter(pk__in=covered[start : start + 10_000]).delete()
             audit_log_record(
@@ -222,6 +342,36 @@ def handbook_marks_write(*, keys=(), family_list_ids=()) -> None:
                 *handbook_marks_insert_sql(family_list_ids=family_list_ids, marked_at=now)
             )
     if keys or family_list_ids:
+        transaction.on_commit(snapshot_marks_kick, robust=True)
+
+
+def survey_marks_write(*, survey_ids=(), keys=()) -> None:
+    """Mark the questionnaire rows that changed: ``survey_ids`` are surveys whose
+    invitations, answers or released responses changed (their term and unit);
+    ``keys`` are (term id, unit id) pairs, e.g. of a unit target set or removed
+    (its attainment). A pass re-rolls the unit's survey row and its attainment.
+    In the caller's transaction; a pass is queued for after its commit."""
+    now = timezone.now()
+    keys = {(term_id, unit_id) for term_id, unit_id in keys if term_id and unit_id}
+    survey_ids = {pk for pk in survey_ids if pk}
+    if keys:
+        SnapshotMark.objects.bulk_create(
+            [
+                SnapshotMark(
+                    term_id=term_id,
+                    unit_id=unit_id,
+                    parent_school_key=0,
+                    period=TERM_PERIOD,
+                    figures=SnapshotMark.Figures.SURVEYS,
+                    marked_at=now,
+                )
+                for term_id, unit_id in sorted(keys)
+            ]
+        )
+    if survey_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(*survey_marks_insert_sql(survey_ids=survey_ids, marked_at=now))
+    if keys or survey_ids:
         transaction.on_commit(snapshot_marks_kick, robust=True)
 
 
@@ -299,13 +449,17 @@ def snapshot_marks_rollup(
                 return done
             by_term: dict[int, dict[tuple[int, int], set[str]]] = {}
             handbook_units: dict[int, set[int]] = {}
+            survey_units: dict[int, set[int]] = {}
             for _pk, term_id, unit_id, school_key, period, figures in marks:
                 if figures == SnapshotMark.Figures.HANDBOOK:
                     handbook_units.setdefault(term_id, set()).add(unit_id)
                     continue
+                if figures == SnapshotMark.Figures.SURVEYS:
+                    survey_units.setdefault(term_id, set()).add(unit_id)
+                    continue
                 by_term.setdefault(term_id, {}).setdefault((unit_id, school_key), set()).add(period)
             pass_now = now or timezone.now()
-            for term in Term.objects.filter(pk__in=[*by_term, *handbook_units]):
+            for term in Term.objects.filter(pk__in=[*by_term, *handbook_units, *survey_units]):
                 if term.pk in by_term:
                     snapshot_keys_rollup(term=term, keys=by_term[term.pk], now=pass_now)
                     done += sum(len(periods) for periods in by_term[term.pk].values())
@@ -318,6 +472,20 @@ def snapshot_marks_rollup(
                         unit_ids=units,
                     )
                     done += len(units)
+                if term.pk in survey_units:
+                    units = survey_units[term.pk]
+                    survey_snapshots_write(
+                        term=term,
+                        figures=survey_figures(term=term, unit_ids=units),
+                        stamp=timezone.now(),
+                        unit_ids=units,
+                    )
+                    done += len(units)
+                # 考核 reads both kinds of rows: re-assess every unit re-rolled here.
+                assessed = {unit_id for unit_id, _key in by_term.get(term.pk, {})}
+                assessed |= survey_units.get(term.pk, set())
+                if assessed:
+                    attainment_compute(term=term, unit_ids=assessed)
             SnapshotMark.objects.filter(pk__in=[m[0] for m in marks]).delete()
         if len(marks) < limit:
             return done

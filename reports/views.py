@@ -68,6 +68,14 @@ def _handbook(request, term, *, unit=None, table: bool = False) -> dict:
     return context
 
 
+def _surveys(request, term, *, unit=None) -> dict:
+    """The questionnaires' figures of the units shown (per unit and term)."""
+    qs = selectors.survey_snapshots_for(user=request.user, term=term)
+    if unit is not None:
+        qs = qs.filter(unit=unit)
+    return {"survey_figures": selectors.survey_key_figures(qs)}
+
+
 def _common(request, term, qs, *, title: str, unit=None) -> dict:
     targets = Paginator(selectors.target_table(qs), PAGE_SIZE).get_page(
         request.GET.get("targets_page")
@@ -97,6 +105,7 @@ def overview(request):
     qs = selectors.snapshots_for(user=request.user, term=term)
     context = _common(request, term, qs, title=_("统计看板"))
     context.update(_handbook(request, term, table=True))
+    context.update(_surveys(request, term))
     units = selectors.unit_comparison(qs)
     context["units_page"] = Paginator(units, PAGE_SIZE).get_page(request.GET.get("units_page"))
     context["units_chart"] = charts.bar_chart(
@@ -118,6 +127,8 @@ def unit_dashboard(request, unit_id: int):
     qs = selectors.snapshots_for(user=request.user, term=term).filter(unit=unit)
     context = _common(request, term, qs, title=unit.name, unit=unit)
     context.update(_handbook(request, term, unit=unit))
+    context.update(_surveys(request, term, unit=unit))
+    context["attainment"] = selectors.attainment_table(term=term, unit=unit)
     context["unit"] = unit
     schools = list(selectors.school_comparison(qs))
     context["schools"] = schools
