@@ -1,0 +1,77 @@
+"""Who may answer a survey (docs/SURVEYS.md, "Surveys…").
+
+* session / event: the families recorded as attending its offering (a confirmed
+  booking marked present; check-in marks it);
+* course: nobody — a course survey is a series, each session's child survey is
+  answered;
+* parent_school_term: families with a confirmed booking on a session of a course
+  of that parent school in that term;
+* alliance_term: families with a confirmed booking on any offering of a unit that
+  is an active member of the alliance during the term, starting within the term.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from bookings.models import Booking
+from members.models import Membership
+
+from .models import Survey
+
+PRESENT = Q(status=Booking.Status.CONFIRMED, attendance=Booking.Attendance.PRESENT)
+CONFIRMED = Q(status=Booking.Status.CONFIRMED)
+
+
+def term_bounds(term) -> tuple[dt.datetime, dt.datetime]:
+    """The term's first and last day as aware datetimes [start, end)."""
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(term.starts_on, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(term.ends_on + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    return start, end
+
+
+def alliance_unit_ids(alliance_id: int, term) -> QuerySet:
+    memberships = Membership.objects.filter(alliance_id=alliance_id).filter(
+        Q(left_on__isnull=True) | Q(left_on__gte=term.starts_on),
+        Q(joined_on__isnull=True) | Q(joined_on__lte=term.ends_on),
+    )
+    return memberships.values("unit_id")
+
+
+def bookings_counting(survey: Survey) -> QuerySet[Booking]:
+    """The bookings that make a family eligible for ``survey``."""
+    if survey.scope in Survey.ATTENDANCE_SCOPES:
+        return Booking.objects.filter(PRESENT, offering_id=survey.offering_id)
+    if survey.scope == Survey.Scope.PARENT_SCHOOL_TERM:
+        return Booking.objects.filter(
+            CONFIRMED,
+            offering__course_session__course__parent_school_id=survey.parent_school_id,
+            offering__course_session__course__term_id=survey.term_id,
+        )
+    if survey.scope == Survey.Scope.ALLIANCE_TERM:
+        start, end = term_bounds(survey.term)
+        return Booking.objects.filter(
+            CONFIRMED,
+            offering__unit_id__in=alliance_unit_ids(survey.alliance_id, survey.term),
+            offering__starts_at__gte=start,
+            offering__starts_at__lt=end,
+        )
+    return Booking.objects.none()
+
+
+def eligible_families(survey: Survey) -> QuerySet:
+    """Ids of the families who may answer ``survey`` (``values_list`` of family_id)."""
+    return (
+        bookings_counting(survey)
+        .order_by("family_id")
+        .values_list("family_id", flat=True)
+        .distinct()
+    )
+
+
+def is_eligible(survey: Survey, family_id: int) -> bool:
+    return bookings_counting(survey).filter(family_id=family_id).exists()
