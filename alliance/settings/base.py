@@ -248,6 +248,14 @@ CELERY_BEAT_SCHEDULE["handbook-propose-from-attendance"] = {
     "task": "handbook.tasks.claims_propose_sweep",
     "schedule": __import__("celery.schedules").schedules.crontab(hour=1, minute=40),
 }
+# surveys: every 10 minutes enqueue the due questionnaire work (session surveys of
+# ended sessions of course series, invitations, reminders, the final release of
+# closed anonymous surveys); workers do it, each step idempotent.
+CELERY_BEAT_SCHEDULE["surveys-due-sweep"] = {
+    "task": "surveys.tasks.surveys_due_sweep",
+    "schedule": 600.0,
+    "options": {"expires": 590},
+}
 CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
     "task": "api.tasks.idempotency_purge",
     "schedule": __import__("celery.schedules").schedules.crontab(hour=4, minute=10),
