@@ -84,6 +84,14 @@ AUDIT_ACTION_LABELS = {
     "recognition.commendation.add": _("推荐优秀家长"),
     "recognition.commendation.remove": _("撤回优秀家长推荐"),
     "recognition.export.xlsx": _("导出评先树优名单（Excel）"),
+    # surveys: templates and surveys (surveys/services.py)
+    "surveys.template.create": _("新建问卷模板"),
+    "surveys.template.change": _("修改问卷模板信息"),
+    "surveys.template.edit": _("编辑问卷模板题目"),
+    "surveys.survey.create": _("新建问卷"),
+    "surveys.survey.publish": _("发布问卷"),
+    "surveys.survey.close": _("截止问卷"),
+    "surveys.survey.deploy": _("向各家长学校发放问卷"),
     # reports
     "reports.snapshot.rollup": _("重新计算统计"),
     "reports.export.xlsx": _("导出学期报表（Excel）"),
