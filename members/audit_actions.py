@@ -92,6 +92,17 @@ AUDIT_ACTION_LABELS = {
     "surveys.survey.publish": _("发布问卷"),
     "surveys.survey.close": _("截止问卷"),
     "surveys.survey.deploy": _("向各家长学校发放问卷"),
+    # surveys (coordinators' pages)
+    "surveys.results.export": _("导出问卷结果（Excel）"),
+    # the evaluation loop 定标—考核—反馈—提升 (evaluation/services.py)
+    "evaluation.responsibility.create": _("新增工作职责"),
+    "evaluation.responsibility.change": _("修改工作职责"),
+    "evaluation.target.set": _("设定单位目标"),
+    "evaluation.target.default": _("按默认值填充单位目标"),
+    "evaluation.feedback.write": _("填写考核反馈"),
+    "evaluation.feedback.acknowledge": _("确认考核反馈"),
+    "evaluation.action.add": _("添加改进措施"),
+    "evaluation.action.update": _("更新改进措施进展"),
     # reports
     "reports.snapshot.rollup": _("重新计算统计"),
     "reports.export.xlsx": _("导出学期报表（Excel）"),
