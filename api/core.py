@@ -186,6 +186,7 @@ def _mount_routers() -> None:
         learning,
         notifications,
         staff,
+        surveys,
         tokens,
         wechat,
     )
@@ -198,6 +199,7 @@ def _mount_routers() -> None:
         ("/handbook", handbook),
         ("/notifications", notifications),
         ("/staff", staff),
+        ("/surveys", surveys),
         ("/tokens", tokens),
         ("/wechat", wechat),
     ):

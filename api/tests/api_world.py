@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from bookings.models import Booking
+from bookings.models import Booking, Offering
 from bookings.services import booking_create
 from courses.tests.factories import CourseFactory, make_session
 from events.services import calendar_feed_get_or_create, ticket_code
@@ -34,6 +34,9 @@ from notifications.services import notification_create
 from parent_school.models import Term
 from parent_school.tests.factories import ParentSchoolFactory, TermFactory
 from recognition.tests.factories import LearningFamilyRuleFactory
+from surveys.models import Survey
+from surveys.services import draft_save
+from surveys.tests.factories import SurveyFactory, SurveyTemplateFactory, with_questions
 
 ALL_SCOPES = ("read", "write", "checkin")
 
@@ -63,6 +66,9 @@ class Side:
     item: object = None
     claim: Claim | None = None
     attendance_claim: Claim | None = None
+    # questionnaires: a survey of a session the family attended, open now, with a
+    # draft in progress
+    survey: Survey | None = None
     secrets: list[str] = field(default_factory=list)
 
     def ids(self) -> dict[str, list[int]]:
@@ -91,6 +97,7 @@ class Side:
             "item_id": [self.item.pk],
             "claim_id": [self.claim.pk, self.attendance_claim.pk],
             "claim_ids": [self.attendance_claim.pk, self.claim.pk],
+            "survey_id": [self.survey.pk],
             # a family's ticket, as staff scan it at the door
             "code": [
                 ticket_code(booking=self.course_booking),
@@ -182,7 +189,15 @@ def make_side(label: str, phone: str) -> Side:
         source="attendance",
         booking=course_booking,
     )
+    survey = _attended_session_survey(guardian, course, unit, term, alliance, label)
+    draft_save(
+        user=guardian.user,
+        survey_id=survey.pk,
+        answers={"suggestion": f"{label}家的问卷草稿建议"},
+        step=1,
+    )
     secrets = [
+        f"{label}家的问卷草稿建议",
         child.nickname,
         guardian.user.display_name,
         phone,
@@ -210,7 +225,38 @@ def make_side(label: str, phone: str) -> Side:
         item=item,
         claim=claim,
         attendance_claim=attendance_claim,
+        survey=survey,
         secrets=secrets,
+    )
+
+
+def _attended_session_survey(guardian, course, unit, term, alliance, label: str) -> Survey:
+    """A session of ``course`` that ended an hour ago, the guardian's family present
+    at it, and its published questionnaire (the usual questions), open for a week."""
+    session = make_session(course, capacity=20)
+    booking = booking_create(
+        offering_id=session.offering_id,
+        family=guardian.family,
+        booked_by=guardian.user,
+        guardian_ids=[guardian.pk],
+    )
+    ends_at = timezone.now() - datetime.timedelta(hours=1)
+    Offering.objects.filter(pk=session.offering_id).update(
+        starts_at=ends_at - datetime.timedelta(hours=2), ends_at=ends_at
+    )
+    Booking.objects.filter(pk=booking.pk).update(attendance=Booking.Attendance.PRESENT)
+    template = SurveyTemplateFactory(alliance=alliance, name=f"{label}联盟的课后问卷")
+    with_questions(template)
+    return SurveyFactory(
+        template=template,
+        title=f"{label}单位的课后问卷",
+        scope=Survey.Scope.SESSION,
+        offering_id=session.offering_id,
+        parent_school=None,
+        term=term,
+        unit=unit,
+        opens_at=ends_at,
+        closes_at=ends_at + datetime.timedelta(days=7),
     )
 
 

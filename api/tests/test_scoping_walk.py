@@ -84,6 +84,10 @@ ACCESS = {
     "POST /staff/offerings/{offering_id}/attendance": STAFF,
     "POST /staff/offerings/{offering_id}/attendance/bulk": STAFF,
     "POST /staff/checkin": STAFF,
+    "GET /surveys/": FAMILY,
+    "GET /surveys/{survey_id}": FAMILY,
+    "PUT /surveys/{survey_id}/draft": FAMILY,
+    "POST /surveys/{survey_id}/submit": FAMILY,
     "GET /tokens/": FAMILY,
     "POST /tokens/": FAMILY,
     "POST /tokens/{token_id}/revoke": FAMILY,
@@ -285,7 +289,19 @@ def _fingerprint(side: Side) -> tuple:
         list(type(side.feed).objects.filter(family=family).values_list("token", "revoked_at")),
         _preferences(side),
         _claims(side),
+        _surveys(side),
     )
+
+
+def _surveys(side: Side) -> list:
+    from surveys.models import Draft, Participation, Response
+
+    family = side.family
+    return [
+        list(Participation.objects.filter(family=family).values_list("pk", "survey_id")),
+        list(Draft.objects.filter(family=family).values_list("pk", "sealed_answers", "step")),
+        list(Response.objects.filter(family=family).values_list("pk")),
+    ]
 
 
 def _claims(side: Side) -> list:
