@@ -881,6 +881,16 @@ def generate(*, preset_name: str, seed: int, log: Callable[[str], None] = print)
             run=run,
         )
     )
+    counts.update(
+        surveys_generate(
+            p=p,
+            seed=seed,
+            term=terms[-1],
+            first={"school": schools[0].pk, "course": course0},
+            step=step,
+            run=run,
+        )
+    )
     for model in (
         User,
         Family,
@@ -1137,4 +1147,303 @@ def handbook_generate(*, p: Preset, seed: int, term: Term, alliances, first: dic
             ]
         )
     counts["learning-family rules"] = len(alliances)
+    return counts
+
+
+# --- questionnaires ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SurveyShape:
+    """How much of the questionnaires generate_scale_data makes: the district's
+    term survey deployed to every parent school (one parent_school_term survey
+    each, every ``anonymous_every``-th anonymous), answered by ``term_answer_percent``
+    of all the families; and a session survey on every ``session_every``-th
+    held session of the term, answered by ``session_answer_percent`` of the
+    families who attended."""
+
+    term_answer_percent: int = 30
+    anonymous_every: int = 4
+    session_every: int = 10
+    session_answer_percent: int = 50
+    batch: int = 5  # an anonymous survey's release batch (SURVEYS_ANONYMOUS_BATCH)
+
+
+SURVEY_SHAPE = SurveyShape()
+SCALE_TERM_SURVEY = "规模测试学期问卷"
+SCALE_SESSION_SURVEY = "规模测试课后问卷"
+
+
+def _survey_template(name: str):
+    """A district template with one version: satisfaction (the 考核 measure),
+    recommend (NPS), format (single choice), suggestion (short text). The ORM:
+    a handful of rows."""
+    from surveys.models import Question, Section, SurveyTemplate, TemplateVersion
+
+    template, _created = SurveyTemplate.objects.get_or_create(
+        alliance=None, name=name, defaults={"description": "规模测试用的问卷模板"}
+    )
+    version = template.versions.order_by("-number").first()
+    if version is not None:
+        return template, version
+    version = TemplateVersion.objects.create(template=template, number=1)
+    section = Section.objects.create(version=version, title="总体评价", position=0)
+    rows = [
+        (
+            "satisfaction",
+            Question.Kind.RATING,
+            "您对本学期家长学校的总体满意度",
+            [],
+            "satisfaction",
+        ),
+        ("recommend", Question.Kind.NPS, "您向其他家长推荐的可能性", [], ""),
+        ("format", Question.Kind.SINGLE, "您最喜欢的形式", ["讲座", "案例研讨", "亲子实践"], ""),
+        ("suggestion", Question.Kind.SHORT_TEXT, "其他建议", [], ""),
+    ]
+    Question.objects.bulk_create(
+        [
+            Question(
+                version=version,
+                section=section,
+                key=key,
+                kind=kind,
+                label=label,
+                options=options,
+                required=key != "suggestion",
+                position=position,
+                measure=measure,
+            )
+            for position, (key, kind, label, options, measure) in enumerate(rows)
+        ]
+    )
+    return template, version
+
+
+def surveys_generate(*, p: Preset, seed: int, term: Term, first: dict, step, run) -> dict:
+    """The questionnaires of the current term, in bulk SQL like the rest.
+
+    * One term survey per parent school from the district template (as
+      ``surveys.services.surveys_deploy`` makes them), open for the last weeks
+      of the data's term; every fourth anonymous.
+    * Invitations: the eligible families (a confirmed booking on a session of a
+      course of that parent school in the term).
+    * Answers: ``term_answer_percent`` of all families (60,000 of 200,000 at
+      district-large), each the term survey of the first parent school it was
+      invited by, picked by a hash of the family; a named survey's responses name
+      the family, an anonymous one's are released in batches of five with no
+      family, user or time (the anonymous design: ids random, batch numbers only).
+    * Session surveys on every tenth held session, invitations to the families
+      recorded present, half of them answering.
+    """
+    from surveys.models import Answer, Invitation, Participation, Question, Response, Survey
+
+    shape = SURVEY_SHAPE
+    counts: dict[str, int] = {}
+    term_template, term_version = _survey_template(SCALE_TERM_SURVEY)
+    session_template, session_version = _survey_template(SCALE_SESSION_SURVEY)
+    questions = {
+        (q.version_id, q.key): q.pk
+        for q in Question.objects.filter(version__in=[term_version, session_version])
+    }
+    opens = dt.datetime(2026, 11, 1, 8, 0, tzinfo=SHANGHAI)
+    closes = dt.datetime(2026, 12, 31, 20, 0, tzinfo=SHANGHAI)
+    survey = _table(Survey)
+    survey0 = _base(Survey)
+    step(
+        "term surveys",
+        lambda: run(
+            Survey,
+            {
+                "template_id": "%(template)s",
+                "title": "ps.name || ' · ' || %(title)s",
+                "scope": "'parent_school_term'",
+                "parent_school_id": "ps.id",
+                "term_id": "%(term)s",
+                "unit_id": "ps.host_unit_id",
+                "is_anonymous": "ps.id % %(every)s = 0",
+                "opens_at": "%(opens)s",
+                "closes_at": "%(closes)s",
+                "is_published": "true",
+                "invited_at": "%(opens)s",
+                "released_batches": "0",
+                "created_at": "%(ref)s",
+            },
+            f"{_table(ParentSchool)} ps WHERE ps.id >= %(first_school)s",
+            {
+                "template": term_template.pk,
+                "title": f"{SCALE_TERM_SURVEY}（{term}）",
+                "term": term.pk,
+                "every": shape.anonymous_every,
+                "opens": opens,
+                "closes": closes,
+                "first_school": first["school"],
+            },
+        ),
+    )
+    new_surveys = f"s.id > {survey0}"
+    step(
+        "term survey invitations",
+        lambda: run(
+            Invitation,
+            {"survey_id": "x.survey_id", "family_id": "x.family_id", "invited_at": "%(opens)s"},
+            f"(SELECT DISTINCT s.id AS survey_id, b.family_id FROM {survey} s "
+            f"JOIN {_table(Course)} c ON c.parent_school_id = s.parent_school_id "
+            "AND c.term_id = s.term_id "
+            f"JOIN {_table(CourseSession)} cs ON cs.course_id = c.id "
+            f"JOIN {_table(Booking)} b ON b.offering_id = cs.offering_id "
+            f"WHERE {new_surveys} AND s.scope = 'parent_school_term' "
+            "AND b.status = 'confirmed') x",
+            {"opens": opens},
+        ),
+    )
+    # The answering families: the first survey each was invited to, the families
+    # ordered by a hash, as many as the share of all families.
+    answering = p.parents * shape.term_answer_percent // 100
+    term_answers = (
+        "(SELECT survey_id, family_id FROM ("
+        "SELECT DISTINCT ON (i.family_id) i.survey_id, i.family_id "
+        f"FROM {_table(Invitation)} i JOIN {survey} s ON s.id = i.survey_id "
+        f"WHERE {new_surveys} AND s.scope = 'parent_school_term' "
+        "ORDER BY i.family_id, i.survey_id) first_invite "
+        "ORDER BY abs(hashint8extended(family_id, %(seed)s + 31)), family_id "
+        "LIMIT %(answering)s)"
+    )
+    # Session surveys: every tenth held, live session of the term (by offering id).
+    step(
+        "session surveys",
+        lambda: run(
+            Survey,
+            {
+                "template_id": "%(template)s",
+                "title": "o.title || ' · ' || %(title)s",
+                "scope": "'session'",
+                "offering_id": "o.id",
+                "parent_school_id": "c.parent_school_id",
+                "term_id": "%(term)s",
+                "unit_id": "ps.host_unit_id",
+                "is_anonymous": "false",
+                "opens_at": "NULL",
+                "closes_at": "NULL",
+                "is_published": "true",
+                "invited_at": "o.ends_at + interval '2 hours'",
+                "released_batches": "0",
+                "created_at": "%(ref)s",
+            },
+            f"{_table(Offering)} o JOIN {_table(CourseSession)} cs ON cs.offering_id = o.id "
+            f"JOIN {_table(Course)} c ON c.id = cs.course_id "
+            f"JOIN {_table(ParentSchool)} ps ON ps.id = c.parent_school_id "
+            "WHERE c.term_id = %(term)s AND o.status <> 'cancelled' AND o.starts_at < %(ref)s "
+            "AND o.id % %(every)s = 0 AND c.id > %(first_course)s",
+            {
+                "template": session_template.pk,
+                "title": SCALE_SESSION_SURVEY,
+                "term": term.pk,
+                "every": shape.session_every,
+                "first_course": first["course"],
+            },
+        ),
+    )
+    step(
+        "session survey invitations",
+        lambda: run(
+            Invitation,
+            {
+                "survey_id": "s.id",
+                "family_id": "b.family_id",
+                "invited_at": "o.ends_at + interval '2 hours'",
+            },
+            f"{survey} s JOIN {_table(Offering)} o ON o.id = s.offering_id "
+            f"JOIN {_table(Booking)} b ON b.offering_id = o.id "
+            f"WHERE {new_surveys} AND s.scope = 'session' AND b.status = 'confirmed' "
+            "AND b.attendance = 'present'",
+        ),
+    )
+    session_answers = (
+        f"(SELECT i.survey_id, i.family_id FROM {_table(Invitation)} i "
+        f"JOIN {survey} s ON s.id = i.survey_id WHERE {new_surveys} AND s.scope = 'session' "
+        f"AND abs(hashint8extended(i.id, %(seed)s + 32)) % 100 < {shape.session_answer_percent})"
+    )
+
+    def answered() -> int:
+        """Participations, responses and answers of both kinds, through one
+        temporary table of (survey, family, response id, batch) that goes with
+        the transaction: the only place an anonymous response meets its family."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMPORARY TABLE scale_answered ON COMMIT DROP AS "
+                "SELECT x.survey_id, x.family_id, s.is_anonymous, s.scope, "
+                "gen_random_uuid() AS response_id, "
+                "1 + (row_number() OVER (PARTITION BY x.survey_id ORDER BY random()) - 1) "
+                "/ %(batch)s AS batch, "
+                f"abs(hashint8extended(x.family_id * 7 + x.survey_id, %(seed)s + 33)) % 100 AS h "
+                f"FROM ({term_answers} UNION ALL "
+                f"{session_answers}) x JOIN {survey} s ON s.id = x.survey_id".replace(
+                    "%", "%%"
+                ).replace("%%(", "%("),
+                {"seed": seed, "answering": answering, "batch": shape.batch},
+            )
+            cursor.execute("SELECT count(*) FROM scale_answered")
+            total = cursor.fetchone()[0]
+        run(
+            Participation,
+            {"survey_id": "a.survey_id", "family_id": "a.family_id", "answered_at": "%(ref)s"},
+            "scale_answered a",
+        )
+        run(
+            Response,
+            {
+                "id": "a.response_id",
+                "survey_id": "a.survey_id",
+                "version_id": "CASE WHEN a.scope = 'session' THEN %(sv)s ELSE %(tv)s END",
+                "family_id": "CASE WHEN a.is_anonymous THEN NULL ELSE a.family_id END",
+                "submitted_by_id": "CASE WHEN a.is_anonymous THEN NULL ELSE "
+                f"(SELECT MIN(g.user_id) FROM {_table(Guardian)} g "
+                "WHERE g.family_id = a.family_id) END",
+                "submitted_at": "CASE WHEN a.is_anonymous THEN NULL ELSE %(ref)s END",
+                "batch": "CASE WHEN a.is_anonymous THEN a.batch END",
+            },
+            # Shuffled, so that the rows' physical order is no family's order.
+            "scale_answered a ORDER BY random()",
+            {"sv": session_version.pk, "tv": term_version.pk},
+        )
+        # Satisfaction 5 (40 %), 4 (35 %), 3 (15 %), 2 (7 %), 1 (3 %); NPS 10 − h / 12;
+        # format h % 3; a suggestion from every tenth named answer.
+        rating = "CASE WHEN a.h < 40 THEN 5 WHEN a.h < 75 THEN 4 WHEN a.h < 90 THEN 3 WHEN a.h < 97 THEN 2 ELSE 1 END"
+        for key, number, text, where in (
+            ("satisfaction", rating, "''", ""),
+            ("recommend", "10 - a.h / 12", "''", ""),
+            ("format", "a.h % 3", "''", ""),
+            (
+                "suggestion",
+                "NULL",
+                "'希望多安排周末的亲子实践活动'",
+                " WHERE NOT a.is_anonymous AND a.h % 10 = 0",
+            ),
+        ):
+            run(
+                Answer,
+                {
+                    "response_id": "a.response_id",
+                    "question_id": "CASE WHEN a.scope = 'session' THEN %(sq)s ELSE %(tq)s END",
+                    "number": number,
+                    "text": text,
+                },
+                f"scale_answered a{where}",
+                {
+                    "sq": questions[(session_version.pk, key)],
+                    "tq": questions[(term_version.pk, key)],
+                },
+            )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {survey} s SET released_batches = x.batches FROM "
+                "(SELECT survey_id, MAX(batch) AS batches FROM scale_answered "
+                "WHERE is_anonymous GROUP BY survey_id) x WHERE s.id = x.survey_id"
+            )
+        return total
+
+    step("survey answers (participations, responses, answers)", answered)
+    counts["surveys"] = Survey.objects.filter(pk__gt=survey0).count()
+    for model in (Survey, Invitation, Participation, Answer):
+        _reset_sequence(model)
     return counts
