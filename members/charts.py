@@ -20,9 +20,9 @@ INK = "#1f2328"
 GRID = "#c9d3cd"
 
 
-def _fmt(value) -> str:
+def _fmt(value, decimals: int = 1) -> str:
     if isinstance(value, Decimal | float):
-        return f"{value:,.1f}".rstrip("0").rstrip(".")
+        return f"{value:,.{decimals}f}".rstrip("0").rstrip(".")
     return f"{value:,}"
 
 
@@ -129,6 +129,7 @@ def suppressible_bar_chart(
     scale_max: float | None = None,
     suffix: str = "",
     placeholder: str | None = None,
+    decimals: int = 1,
 ) -> SafeString:
     """Horizontal bars like ``bar_chart``, where a value of None is a group too small
     to show: it gets no bar, only 「样本不足，不显示」 (or ``placeholder``), so a
@@ -136,7 +137,7 @@ def suppressible_bar_chart(
 
     ``scale_max`` fixes the full width (5 for a 1–5 mean, 100 for percents), so
     charts of different questions are read on the same scale; ``suffix`` follows
-    each number (「%」).
+    each number (「%」); ``decimals``: as many as the table beside the chart shows.
     """
     placeholder = placeholder or _placeholder()
     width = 600
@@ -164,7 +165,7 @@ def suppressible_bar_chart(
         parts.append(f'<rect x="0" y="{y + 20}" width="{bar_w:.1f}" height="16" fill="{BAR}" />')
         parts.append(
             f'<text x="{bar_w + 6:.1f}" y="{y + 33}" font-size="14" fill="{INK}">'
-            f"{escape(_fmt(value))}{escape(suffix)}</text>"
+            f"{escape(_fmt(value, decimals))}{escape(suffix)}</text>"
         )
     if not items:
         parts.append(
@@ -184,6 +185,7 @@ def grouped_bar_chart(
     scale_max: float | None = 100,
     suffix: str = "%",
     placeholder: str | None = None,
+    decimals: int = 1,
 ) -> SafeString:
     """Horizontal bars in groups: each group (a unit, a school, a term) is a heading
     with one bar per series (the options of a choice question), each bar named
@@ -226,7 +228,7 @@ def grouped_bar_chart(
             )
             rows.append(
                 f'<text x="{plot_x + w + 6:.1f}" y="{y + 17}" font-size="14" fill="{INK}">'
-                f"{escape(_fmt(value or 0))}{escape(suffix)}</text>"
+                f"{escape(_fmt(value or 0, decimals))}{escape(suffix)}</text>"
             )
             y += bar_h
         y += gap

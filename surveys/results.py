@@ -795,6 +795,7 @@ def _comparison_chart(question, columns, cells, by_label: str) -> SafeString:
             description=_("各%(by)s的平均分（满分 %(top)s）；样本不足的不显示。")
             % {"by": by_label, "top": top},
             scale_max=top,
+            decimals=2,  # the means are given to two places in the table too
         )
     options = [label for _value, label in _value_labels(question, ())]
     return charts.grouped_bar_chart(
