@@ -295,11 +295,19 @@ def test_bad_bodies_are_422_naming_the_field(world, survey, parent):
     assert not Participation.objects.exists()
 
 
+def _counted(client, url) -> tuple[int, list]:
+    """(queries, items) of one list request; counted at once (each request resets
+    the connection's query log, so a captured context is read before the next)."""
+    with CaptureQueriesContext(connection) as queries:
+        items = client.get(url).json()["items"]
+    return len(queries), items
+
+
 def test_the_list_takes_the_same_queries_for_one_survey_or_several(world, survey, parent):
     # given the list with one open survey
     parent.get(f"{API}/")  # a first call warms what is cached per process
-    with CaptureQueriesContext(connection) as one:
-        assert len(parent.get(f"{API}/").json()["items"]) == 1
+    one, items = _counted(parent, f"{API}/")
+    assert len(items) == 1
 
     # when three more are open (another session, the event, the parent school's term)
     other_session = ended_session(world.course, hours_ago=6)
@@ -308,14 +316,25 @@ def test_the_list_takes_the_same_queries_for_one_survey_or_several(world, survey
     session_survey(world, offering=other_session.offering)
     session_survey(world, offering=world.event_offering)
     term_survey(world)
-    with CaptureQueriesContext(connection) as four:
-        items = parent.get(f"{API}/").json()["items"]
+    four, items = _counted(parent, f"{API}/")
 
     # then they are listed, soonest closing first, with no more queries
     assert len(items) == 4
     closing = [dt.datetime.fromisoformat(c["closes_at"]) for c in items]
     assert closing == sorted(closing)
-    assert len(four) == len(one), [q["sql"] for q in four.captured_queries]
+    assert four == one
+    print(f"queries: the open list {one} for one survey, {four} for four")
+
+    # and the answered list alike: one answered, then four
+    assert _submit(parent, survey.pk, ANSWERS).status_code == 201
+    answered_one, answered = _counted(parent, f"{API}/?state=answered")
+    assert len(answered) == 1
+    for card in (c for c in items if c["id"] != survey.pk):
+        assert _submit(parent, card["id"], ANSWERS).status_code == 201, card
+    answered_four, answered = _counted(parent, f"{API}/?state=answered")
+    assert len(answered) == 4
+    assert answered_four == answered_one
+    print(f"queries: the answered list {answered_one} for one, {answered_four} for four")
 
 
 def test_the_list_pages_by_cursor(world, survey, parent):
