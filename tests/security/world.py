@@ -30,6 +30,13 @@ from courses.tests.factories import (
     make_session,
     stage,
 )
+from evaluation.tests.factories import (
+    ActionUpdateFactory,
+    FeedbackFactory,
+    ImprovementActionFactory,
+    ResponsibilityFactory,
+    UnitTargetFactory,
+)
 from events import services as event_services
 from events.models import Delivery, Notice, ReminderRule
 from events.tests.factories import make_event
@@ -61,6 +68,7 @@ from recognition.tests.factories import (
     LearningFamilyRuleFactory,
 )
 from reports.models import ParticipationSnapshot, ReportJob
+from surveys.tests.factories import SurveyFactory, SurveyTemplateFactory
 from wechat.models import SubscriptionGrant, SubscriptionTemplate, WeChatIdentity
 
 Role = RoleAssignment.Role
@@ -253,6 +261,29 @@ def _side(tag: str, *, district_region, term, superuser, amount: Decimal, minute
             alliance=alliance, term=term, guardian=guardian, unit=unit, reason=f"{tag}推荐理由"
         )
     )
+    # The alliance's questionnaire template and the parent school's term survey of it.
+    survey_template = keep(SurveyTemplateFactory(alliance=alliance, name=f"{tag}问卷模板"))
+    keep(
+        SurveyFactory(
+            template=survey_template,
+            title=f"{tag}学期问卷",
+            parent_school=school,
+            term=term,
+            unit=unit,
+        )
+    )
+    # The unit's evaluation loop: a target, the district's feedback, an action and its update.
+    responsibility = ResponsibilityFactory(code="world-sessions", name="开课次数（测试）")
+    keep(UnitTargetFactory(unit=unit, term=term, responsibility=responsibility))
+    feedback = keep(
+        FeedbackFactory(unit=unit, term=term, strengths=f"{tag}亮点", written_by=superuser)
+    )
+    action = keep(
+        ImprovementActionFactory(
+            unit=unit, term=term, feedback=feedback, what=f"{tag}改进措施", created_by=coordinator
+        )
+    )
+    keep(ActionUpdateFactory(action=action, note=f"{tag}进展", by=coordinator))
     rows["coordinator"] = coordinator
     rows["instructor_user"] = instructor_user
     rows["user"] = parent
@@ -276,6 +307,9 @@ def build_world() -> World:
     world.ours["parent_school.term"] = term
     world.ours["courses.theme"] = ThemeFactory(name="亲子沟通")
     world.ours["courses.stage"] = stage("primary")
+    world.ours["evaluation.responsibility"] = ResponsibilityFactory(
+        code="world-sessions", name="开课次数（测试）"
+    )
     world.ours["wechat.subscriptiontemplate"] = SubscriptionTemplate.objects.create(
         kind="reminder", template_id="提醒模板", field_map={"thing1": "title"}
     )
