@@ -991,3 +991,63 @@ def _raw_cell(question: _Catalogued, values: list | None):
     if question.kind in (Kind.RATING, Kind.NPS):
         return values[0]
     return values[0] if isinstance(values[0], str) else str(values[0])
+
+
+# -- charts of one survey ---------------------------------------------------------
+
+
+def question_chart(question: QuestionResult) -> SafeString | str:
+    """The distribution of one question as bars of percents (the table beside it
+    has the same numbers); the placeholder when suppressed; nothing for texts."""
+    if question.is_text:
+        return ""
+    title = question.context_label
+    if question.suppressed:
+        return charts.suppressible_bar_chart(
+            items=[(_("全部"), None)], title=title, description=suppressed_label()
+        )
+    return charts.suppressible_bar_chart(
+        items=[(label, percent) for label, _n, percent in question.distribution],
+        title=title,
+        description=_("选择每个答案的比例（%%），共 %(n)s 人作答。") % {"n": question.answered},
+        scale_max=100,
+        suffix="%",
+    )
+
+
+def series_chart(results: SurveyResults, index: int) -> SafeString | str:
+    """A course series' question ``index`` session by session, then the total:
+    means for ratings and NPS, percents per option for choices."""
+    if not results.is_series:
+        return ""
+    total = results.questions[index]
+    if total.is_text:
+        return ""
+    columns = [
+        (session.context or session.title, session.questions[index]) for session in results.sessions
+    ]
+    columns.append((_("合计"), total))
+    title = _("%(question)s（按场次）") % {"question": total.label}
+    if total.is_scale:
+        return charts.suppressible_bar_chart(
+            items=[(name, None if q.suppressed else q.mean) for name, q in columns],
+            title=title,
+            description=_("各场次的平均分；样本不足的不显示。"),
+            scale_max=5 if total.kind == Kind.RATING else 10,
+            decimals=2,
+        )
+    # The total holds every answer any session has, so its options are the longest.
+    options = [label for label, _n, _p in total.distribution]
+
+    def percents(question: QuestionResult) -> list[float] | None:
+        if question.suppressed:
+            return None
+        found = {label: percent for label, _n, percent in question.distribution}
+        return [found.get(option, 0.0) for option in options]
+
+    return charts.grouped_bar_chart(
+        groups=[(name, percents(q)) for name, q in columns],
+        series=options,
+        title=title,
+        description=_("各场次选择每个选项的比例；样本不足的不显示。"),
+    )

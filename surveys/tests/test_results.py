@@ -475,3 +475,30 @@ def test_a_unit_below_the_coordinators_school_is_in_scope(world):
     assert results.survey_results(user=world.unit_coordinator, survey_id=survey.pk).survey == survey
     with pytest.raises(SurveyError):
         results.survey_results(user=world.other_coordinator, survey_id=survey.pk)
+
+
+def test_charts_of_a_survey_and_of_a_series_show_the_table_numbers(world):
+    series, (first, second) = course_series(world, sessions=2)
+    sheets(first, world.version, answers_of(RATINGS[:6], NPS[:6], FORMATS[:6]))
+    sheets(second, world.version, answers_of(RATINGS[4:7], NPS[4:7], FORMATS[4:7]))
+    result = results.survey_results(user=world.unit_coordinator, survey_id=series.pk)
+    first_result = next(s for s in result.sessions if s.survey.pk == first.pk)
+
+    # one question's distribution: the percents, each with its answer
+    fmt = by_key(first_result)["format"]
+    chart = results.question_chart(fmt)
+    assert chart.startswith("<svg") and 'role="img"' in chart
+    for label, _n, percent in fmt.distribution:
+        assert label in chart and f"{percent:g}%" in chart
+    small = by_key(next(s for s in result.sessions if s.survey.pk == second.pk))["format"]
+    assert "样本不足，不显示" in results.question_chart(small)
+    assert results.question_chart(by_key(first_result)["suggestion"]) == ""
+
+    # the series: each session's mean beside the total, the small session hidden
+    index = [q.key for q in result.questions].index("satisfaction")
+    chart = results.series_chart(result, index)
+    mean_first = by_key(first_result)["satisfaction"].mean
+    assert f"{mean_first:g}" in chart and f"{result.questions[index].mean:g}" in chart
+    assert "样本不足，不显示" in chart and "合计" in chart
+    choice_chart = results.series_chart(result, [q.key for q in result.questions].index("format"))
+    assert "案例研讨" in choice_chart and "样本不足，不显示" in choice_chart
