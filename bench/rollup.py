@@ -22,14 +22,24 @@ def bench_rollup() -> None:
     from django.utils import timezone
 
     from parent_school.models import Term
-    from reports.rollup import _queries, _targets, handbook_queries, reporting_session
+    from reports.rollup import (
+        _queries,
+        _targets,
+        handbook_queries,
+        reporting_session,
+        survey_figures_sql,
+    )
     from reports.services import participation_rollup
 
     term = Term.objects.get(is_current=True)
     now = timezone.now()
-    # The full roll-up also writes the handbook's figures: its floor runs their
-    # queries too, so the ratio compares like with like.
-    queries = _queries(term, now) + handbook_queries(term)
+    # The full roll-up also writes the handbook's and the questionnaires' figures:
+    # its floor runs their queries too, so the ratio compares like with like.
+    queries = [
+        *_queries(term, now),
+        *handbook_queries(term),
+        ("surveys", [], *survey_figures_sql(term)),
+    ]
 
     def floor() -> tuple[float, dict[str, float]]:
         """The roll-up's aggregate queries alone, back to back: no Python, no upsert."""

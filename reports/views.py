@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from evaluation import selectors as evaluation_selectors
 from members import access, charts
 from members.decorators import coordinator_required
 from members.models import MemberUnit
@@ -129,6 +130,10 @@ def unit_dashboard(request, unit_id: int):
     context.update(_handbook(request, term, unit=unit))
     context.update(_surveys(request, term, unit=unit))
     context["attainment"] = selectors.attainment_table(term=term, unit=unit)
+    # 定标—反馈—提升 beside 考核: targets, feedback, improvement actions, timeline.
+    context["evaluation"] = evaluation_selectors.evaluation_panel(
+        user=request.user, unit=unit, term=term
+    )
     context["unit"] = unit
     schools = list(selectors.school_comparison(qs))
     context["schools"] = schools

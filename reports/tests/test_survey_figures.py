@@ -362,3 +362,52 @@ def test_the_workbook_has_the_survey_and_attainment_sheets(world):
     book = load_workbook(io.BytesIO(buffer.getvalue()))
     rows, _totals = data("问卷调查")
     assert [r[0] for r in rows] == ["问卷第一小学"]
+
+
+def test_the_dashboards_show_survey_figures_and_attainment(world, client):
+    from django.urls import reverse
+
+    from members.models import RoleAssignment
+    from members.tests.factories import RoleAssignmentFactory, UserFactory
+
+    w = world
+    Metric = Responsibility.Metric
+    _target(w.u1, w.term, _responsibility("d-satisfaction", Metric.SATISFACTION, "4.0"), "3.5")
+    _target(w.u1, w.term, _responsibility("d-response", Metric.RESPONSE_RATE, "30"), "70")
+    _target(w.u1, w.term, _responsibility("d-attendance", Metric.ATTENDANCE_RATE, "80"), "80")
+    participation_rollup(term=w.term)
+    admin = UserFactory()
+    RoleAssignmentFactory(user=admin, role=RoleAssignment.Role.DISTRICT_ADMIN, unit=None)
+    client.force_login(admin)
+
+    # the unit's page: its survey figures, the attainment table, the evaluation panel
+    page = client.get(reverse("reports:unit", args=[w.u1.pk]), {"term": w.term.code})
+    assert page.status_code == 200
+    figures = {f["key"]: f["value"] for f in page.context["survey_figures"]}
+    assert figures["response_rate"] == Decimal("66.7")
+    assert figures["satisfaction"] == Decimal("3.83")
+    html = page.content.decode()
+    assert "66.7%" in html and "3.83" in html
+    rows = {a.responsibility.code: a for a in page.context["attainment"]}
+    assert rows["d-satisfaction"].met and not rows["d-response"].met
+    assert rows["d-attendance"].achieved is None
+    section = html[html.index('id="attainment-title"') :]
+    section = section[: section.index("</section>")]
+    assert "✔ 达标" in section and "✘ 未达标" in section and "暂无数据" in section
+    assert 'id="evaluation-title"' in html  # evaluation/_panel.html
+
+    # u2 has no satisfaction answer yet: 暂无数据 in its figures
+    page = client.get(reverse("reports:unit", args=[w.u2.pk]), {"term": w.term.code})
+    figures = {f["key"]: f["value"] for f in page.context["survey_figures"]}
+    assert figures["satisfaction"] is None and figures["response_rate"] == Decimal("0.0")
+    assert "暂无数据" in page.content.decode()
+
+    # the overview: district totals (rates of the sums) and survey columns per unit
+    page = client.get(reverse("reports:overview"), {"term": w.term.code})
+    figures = {f["key"]: f["value"] for f in page.context["survey_figures"]}
+    assert figures["answered"] == 8 and figures["invited"] == 16
+    assert figures["response_rate"] == Decimal("50.0")
+    by_unit = {row["unit_id"]: row for row in page.context["units_page"]}
+    if w.u1.pk in by_unit:  # units with participation rows are compared
+        assert by_unit[w.u1.pk]["response_rate"] == Decimal("66.7")
+        assert by_unit[w.u1.pk]["satisfaction"] == Decimal("3.83")

@@ -32,7 +32,7 @@ from reports.tests.workbook import (
 
 pytestmark = pytest.mark.django_db
 
-SHEETS = ["汇总", "成长手册", "开课场次", "出勤名单"]
+SHEETS = ["汇总", "成长手册", "问卷调查", "目标达成", "开课场次", "出勤名单"]
 TITLES = [
     "亲子沟通的技巧：如何倾听青春期孩子的心声",
     "家庭中的规则与自由：给低年级家长的十个建议",
@@ -265,6 +265,8 @@ def test_a_sheet_past_the_row_limit_goes_on_with_its_own_and_the_overall_totals(
     assert book.sheetnames == [
         "汇总",
         "成长手册",
+        "问卷调查",
+        "目标达成",
         "开课场次",
         "开课场次（2）",
         "出勤名单",
