@@ -35,6 +35,7 @@ from bench import (  # noqa: E402
     reminders,
     rollup,
     suite,
+    surveys,
 )
 from bench.harness import (  # noqa: E402
     BENCH_URL,
@@ -205,6 +206,8 @@ def main() -> None:
         ("handbook_page", handbook.bench_handbook_page, handbook.PAGE_GOALS),
         ("learning_families", handbook.bench_learning_families, handbook.LF_GOALS),
         ("reminders", reminders.bench_reminders, reminders.GOALS),
+        ("survey_comparison", surveys.bench_survey_comparison, surveys.COMPARISON_GOALS),
+        ("survey_rollup", surveys.bench_survey_rollup, surveys.ROLLUP_GOALS),
         ("suite", suite.bench_suite, [suite.GOAL_SUITE]),
     ]
     unmeasured: dict[str, str] = {}
