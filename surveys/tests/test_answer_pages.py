@@ -313,3 +313,38 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, world):
     survey = session_survey(world)
     for url in (reverse("surveys:mine"), reverse("surveys:start", args=[survey.pk])):
         assert "/accounts/login/" in client.get(url)["Location"]
+
+
+def test_the_demo_loads_through_the_services_once_and_the_demo_parent_has_surveys(client):
+    from importlib import import_module
+
+    from django.contrib.auth import get_user_model
+
+    from portal.management.commands.load_demo import DEMO_MODULES
+    from surveys import demo
+    from surveys.models import Survey, SurveyTemplate
+
+    # the term so far (sessions held, attendance); the handbook's and recognition's
+    # demos are not needed here
+    for path, options in DEMO_MODULES:
+        if path.split(".")[0] in ("members", "courses", "events"):
+            import_module(path).load(**options)
+    first = demo.load()
+    second = demo.load()
+
+    assert first == second  # a second load changes nothing
+    district = SurveyTemplate.objects.get(alliance=None, name=demo.DISTRICT_TEMPLATE)
+    kinds = set(district.versions.get().questions.values_list("kind", flat=True))
+    assert kinds == {"single", "multiple", "rating", "nps", "short_text", "long_text"}
+    assert district.versions.get().questions.filter(show_if__isnull=False).count() == 1
+    term = Survey.objects.get(scope=Survey.Scope.PARENT_SCHOOL_TERM)
+    assert term.is_anonymous and term.released_batches == 1
+    assert Response.objects.filter(survey=term, family__isnull=True).count() == 5
+    assert PendingResponse.objects.filter(survey=term).count() == 1
+    session = Survey.objects.get(scope=Survey.Scope.SESSION)
+    assert Response.objects.filter(survey=session, family__isnull=False).count() >= 2
+
+    client.force_login(get_user_model().objects.get(username="demo_parent"))
+    page = client.get(reverse("surveys:mine")).content.decode()
+    assert page.count("survey-open") == 3
+    assert term.title in page and session.title in page

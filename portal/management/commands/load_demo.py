@@ -20,6 +20,8 @@ DEMO_MODULES = [
     # and the learning-family rules with their draft lists (not published).
     ("handbook.demo", {}),
     ("recognition.demo", {}),
+    # Questionnaires: templates, a session's named answers, an anonymous term survey.
+    ("surveys.demo", {}),
 ]
 
 
