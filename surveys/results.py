@@ -52,6 +52,7 @@ from .models import (
     Survey,
     SurveyTemplate,
 )
+from .selectors import templates_usable
 
 Kind = Question.Kind
 
@@ -606,14 +607,10 @@ def survey_results(*, user, survey_id) -> SurveyResults:
 
 
 def _template_visible(user, template_id) -> SurveyTemplate:
-    """District templates to every coordinator and instructor; an alliance's to
-    the people who see that alliance."""
-    template = SurveyTemplate.objects.filter(pk=template_id).first()
-    if template is None or not access.is_staff_member(user):
-        raise SurveyError("template_missing")
-    if template.alliance_id is None or access.is_district_admin(user):
-        return template
-    if not access.alliances_visible_to(user).filter(pk=template.alliance_id).exists():
+    """The template if the user may use it (surveys.selectors.templates_usable:
+    district templates to every coordinator, an alliance's to its people)."""
+    template = templates_usable(user=user).filter(pk=template_id).first()
+    if template is None:
         raise SurveyError("template_missing")
     return template
 
