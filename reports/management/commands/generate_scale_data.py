@@ -11,7 +11,9 @@ class Command(BaseCommand):
         "30,000 online lessons with 480,000 progress rows and their credits, and in the "
         "current term ~1.7 million growth-handbook claims (10 by hand for 75% of the "
         "families, one per present booking from attendance) with their tallies and a "
-        "learning-family rule per alliance."
+        "learning-family rule per alliance; the district's term survey at every parent school "
+        "(answered by 30% of the families, every fourth anonymous) and session surveys on "
+        "every tenth held session."
     )
 
     def add_arguments(self, parser):
