@@ -181,6 +181,32 @@ def test_answering_twice_is_refused_from_any_token_or_guardian_of_the_family(wor
     assert not Draft.objects.filter(survey=survey).exists()
 
 
+def test_a_draft_saved_through_the_api_is_submitted_on_the_page_and_the_api_then_refuses(
+    world, survey, parent
+):
+    # given one guardian's answers saved as a draft through the API
+    saved = _draft(parent, survey.pk, ANSWERS, step=5)
+    assert saved.status_code == 200, saved.content
+
+    # when the other guardian signs in on the website and submits the family's draft
+    page = Client()
+    page.force_login(world.second_parent)
+    submitted = page.post(f"/surveys/{survey.pk}/review/")
+
+    # then the family has answered, with the draft's answers, and the API refuses more
+    assert submitted.status_code == 302, submitted.content
+    assert submitted["Location"].endswith(f"/surveys/{survey.pk}/done/")
+    response = Response.objects.get(survey=survey, family=world.attended)
+    assert response.submitted_by == world.second_parent
+    assert response.answers.filter(question__key="suggestion").get().text == ANSWERS["suggestion"]
+    again = _submit(parent, survey.pk, ANSWERS)
+    assert again.status_code == 400 and again.json()["code"] == "already_answered"
+    # a session on the API (the website's own sign-in) is refused alike
+    session_api = _send(page, "POST", f"{API}/{survey.pk}/submit", {"answers": ANSWERS})
+    assert session_api.status_code == 400 and session_api.json()["code"] == "already_answered"
+    assert Participation.objects.filter(survey=survey).count() == 1
+
+
 def test_a_retry_with_the_same_key_gets_the_first_answer_and_no_second_participation(
     world, survey, parent
 ):
@@ -368,3 +394,28 @@ def test_the_schema_holds_the_four_operations():
     }
     submit = paths["/api/v1/surveys/{survey_id}/submit"]["post"]
     assert {201, 400, 404} <= {int(code) for code in submit["responses"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_guardians_submitting_at_the_same_instant_leave_one_answer():
+    from tests.races import run_together
+
+    # given both guardians of a family that attended, each with a token
+    world = build_world()
+    survey = session_survey(world)
+    clients = [_client(world.attended_parent), _client(world.second_parent)]
+
+    # when both submit at once, meeting just before the participation is written
+    outcome = run_together(
+        [lambda c=c: _submit(c, survey.pk, ANSWERS) for c in clients],
+        meet_before_write=["surveys_participation"],
+    )
+
+    # then one is answered and the other told already_answered; one answer is kept
+    assert outcome.errors == [] and outcome.met == 2
+    statuses = sorted(r.status_code for r in outcome.results)
+    assert statuses == [201, 400]
+    refused = next(r for r in outcome.results if r.status_code == 400)
+    assert refused.json()["code"] == "already_answered"
+    assert Participation.objects.filter(survey=survey).count() == 1
+    assert Response.objects.filter(survey=survey).count() == 1
