@@ -600,7 +600,24 @@ def survey_results(*, user, survey_id) -> SurveyResults:
     results = build(survey, total, total_people, survey_context(survey))
     results.is_series = True
     results.sessions = sessions
+    for index, question in enumerate(results.questions):
+        if not question.suppressed:
+            _suppress_complement([session.questions[index] for session in sessions])
     return results
+
+
+def _suppress_complement(cells: list[QuestionResult]) -> None:
+    """Beside a shown total, one hidden session could be worked out by subtracting
+    the shown ones from it: hide the smallest shown session too (secondary
+    suppression), so what is left to subtract covers at least two sessions."""
+    hidden = [cell for cell in cells if cell.suppressed and cell.answered]
+    shown = [cell for cell in cells if not cell.suppressed]
+    if len(hidden) != 1 or not shown:
+        return
+    smallest = min(shown, key=lambda cell: cell.answered)
+    smallest.suppressed = True
+    smallest.distribution, smallest.texts = [], []
+    smallest.mean = smallest.median = smallest.nps = None
 
 
 # -- one template compared across groups ----------------------------------------

@@ -329,29 +329,47 @@ def course_series(world, *, sessions: int, is_anonymous=False):
     return series, children
 
 
+def series_of_three(world):
+    """A course series of three sessions answered by 7, 3 and 6 families."""
+    series, (first, second, third) = course_series(world, sessions=3)
+    answered = {
+        first.pk: answers_of(RATINGS, NPS, FORMATS),
+        second.pk: answers_of(RATINGS[4:7], NPS[4:7], FORMATS[4:7]),
+        third.pk: answers_of(RATINGS[:6], NPS[:6], FORMATS[:6]),
+    }
+    for survey in (first, second, third):
+        sheets(survey, world.version, answered[survey.pk])
+    return series, (first, second, third), answered
+
+
 def test_a_course_series_shows_each_session_beside_the_total(world):
-    # given: two sessions, 6 answers to the first, 3 to the second
-    series, (first, second) = course_series(world, sessions=2)
-    first_ratings, second_ratings = RATINGS[:6], RATINGS[4:7]
-    sheets(first, world.version, answers_of(first_ratings, NPS[:6], FORMATS[:6]))
-    sheets(second, world.version, answers_of(second_ratings, NPS[4:7], FORMATS[4:7]))
+    # given: three sessions answered by 7, 3 and 6 families
+    series, (first, second, third), answered = series_of_three(world)
 
     result = results.survey_results(user=world.unit_coordinator, survey_id=series.pk)
 
     assert result.is_series
     assert [s.survey.pk for s in result.sessions] == sorted(
-        [first.pk, second.pk], key=lambda pk: Survey.objects.get(pk=pk).offering.starts_at
+        [first.pk, second.pk, third.pk],
+        key=lambda pk: Survey.objects.get(pk=pk).offering.starts_at,
     )
     by_survey = {s.survey.pk: s for s in result.sessions}
-    assert by_survey[first.pk].counted == 6 and not by_survey[first.pk].suppressed
-    assert by_survey[second.pk].counted == 3 and by_survey[second.pk].suppressed
+    assert [by_survey[s.pk].counted for s in (first, second, third)] == [7, 3, 6]
+    assert by_survey[second.pk].suppressed
     assert by_key(by_survey[second.pk])["satisfaction"].suppressed
+    first_ratings = [row["satisfaction"] for row in answered[first.pk]]
     assert by_key(by_survey[first.pk])["satisfaction"].mean == round(
         statistics.mean(first_ratings), 2
     )
+    # beside the total, the one hidden session could be subtracted out: the
+    # smallest shown one (6 answers) is hidden too
+    assert not by_survey[third.pk].suppressed  # the session as a whole has 6 sheets…
+    assert by_key(by_survey[third.pk])["satisfaction"].suppressed  # …its figures are hidden
+    assert by_key(by_survey[third.pk])["satisfaction"].mean is None
     total = by_key(result)["satisfaction"]
-    assert result.counted == 9 and not total.suppressed
-    assert total.mean == round(statistics.mean(first_ratings + second_ratings), 2)
+    every_rating = [row["satisfaction"] for rows in answered.values() for row in rows]
+    assert result.counted == len(every_rating) and not total.suppressed
+    assert total.mean == round(statistics.mean(every_rating), 2)
 
     # the labels carry the session: 「[亲子沟通 · 2026-03-05] 您对本次课程的总体满意度」
     date = timezone.localtime(first.offering.starts_at).date().isoformat()
@@ -360,19 +378,30 @@ def test_a_course_series_shows_each_session_beside_the_total(world):
     )
     assert total.context_label == "[亲子沟通 · 全部场次] 您对本次课程的总体满意度"
     paired = result.rows_by_question()
-    assert (
-        paired[0][0].key == "satisfaction" and [q.key for q in paired[0][1]] == ["satisfaction"] * 2
-    )
+    assert paired[0][0].key == "satisfaction"
+    assert [q.key for q in paired[0][1]] == ["satisfaction"] * 3
 
     # the summary sheet: the sessions side by side, then the total
     header, rows = results.results_summary_rows(result)
-    assert header[-1] == "合计" and len(header) == 3 + 3
+    assert header[-1] == "合计" and len(header) == 3 + 4
     mean_row = next(row for row in rows if row[1] == "平均分" and "总体满意度" in row[0])
     expected = {
         first.pk: by_key(by_survey[first.pk])["satisfaction"].mean,
         second.pk: "样本不足，不显示",
+        third.pk: "样本不足，不显示",
     }
     assert mean_row[3:] == [*[expected[s.survey.pk] for s in result.sessions], total.mean]
+
+
+def test_two_sessions_one_hidden_hide_the_other_beside_the_total(world):
+    series, (first, second) = course_series(world, sessions=2)
+    sheets(first, world.version, answers_of(RATINGS, NPS, FORMATS))
+    sheets(second, world.version, answers_of(RATINGS[:3], NPS[:3], FORMATS[:3]))
+
+    result = results.survey_results(user=world.unit_coordinator, survey_id=series.pk)
+
+    assert all(by_key(s)["satisfaction"].suppressed for s in result.sessions)
+    assert by_key(result)["satisfaction"].mean == round(statistics.mean(RATINGS + RATINGS[:3]), 2)
 
 
 def test_a_series_results_take_the_same_queries_for_two_or_six_sessions(world):
@@ -478,9 +507,7 @@ def test_a_unit_below_the_coordinators_school_is_in_scope(world):
 
 
 def test_charts_of_a_survey_and_of_a_series_show_the_table_numbers(world):
-    series, (first, second) = course_series(world, sessions=2)
-    sheets(first, world.version, answers_of(RATINGS[:6], NPS[:6], FORMATS[:6]))
-    sheets(second, world.version, answers_of(RATINGS[4:7], NPS[4:7], FORMATS[4:7]))
+    series, (first, second, _third), _answered = series_of_three(world)
     result = results.survey_results(user=world.unit_coordinator, survey_id=series.pk)
     first_result = next(s for s in result.sessions if s.survey.pk == first.pk)
 
