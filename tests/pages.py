@@ -96,6 +96,7 @@ def build_site() -> SimpleNamespace:
     registry.role_assign(actor=root, user=district, role=RoleAssignment.Role.DISTRICT_ADMIN)
     claims = _handbook(course.term, guardian, child, unit)
     learning = _recognition(course.term, guardian, unit, district)
+    survey = _survey(course.term, school, unit)
     return SimpleNamespace(
         unit=unit,
         school=school,
@@ -109,6 +110,7 @@ def build_site() -> SimpleNamespace:
         child=child,
         claims=claims,
         learning=learning,
+        survey=survey,
         users={"parent": guardian.user, "coordinator": coordinator, "admin": district},
     )
 
@@ -171,6 +173,23 @@ def _handbook(term, guardian, child, unit) -> dict:
     }
 
 
+def _survey(term, school, unit):
+    """An anonymous term survey of the parent school, open now: the family booked one
+    of its sessions, so it may answer (from the factories, no invitations)."""
+    from surveys.models import Survey
+    from surveys.tests.factories import SurveyFactory, with_questions
+
+    return SurveyFactory(
+        template=with_questions().template,
+        title="本学期家长学校满意度调查",
+        scope=Survey.Scope.PARENT_SCHOOL_TERM,
+        parent_school=school,
+        term=term,
+        unit=unit,
+        is_anonymous=True,
+    )
+
+
 def main_pages(site: SimpleNamespace) -> list[Page]:
     """The pages a visitor, a parent and a coordinator use (not the admin)."""
     course, event, session = site.course, site.event, site.session
@@ -230,6 +249,12 @@ def main_pages(site: SimpleNamespace) -> list[Page]:
         ),
         Page("handbook print", reverse("handbook:print"), "parent"),
         Page("learning-family progress", reverse("recognition:progress"), "parent"),
+        Page("my surveys", reverse("surveys:mine"), "parent"),
+        Page("survey start", reverse("surveys:start", args=[site.survey.pk]), "parent"),
+        Page("survey rating", reverse("surveys:question", args=[site.survey.pk, 1]), "parent"),
+        Page("survey choices", reverse("surveys:question", args=[site.survey.pk, 4]), "parent"),
+        Page("survey text", reverse("surveys:question", args=[site.survey.pk, 6]), "parent"),
+        Page("survey review", reverse("surveys:review", args=[site.survey.pk]), "parent"),
         Page("password change", reverse("account_change_password"), "parent"),
         # allauth's own templates, worded by locale/zh_Hans (docs/ACCOUNTS.md)
         Page("email addresses", reverse("account_email"), "parent"),
