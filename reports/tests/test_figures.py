@@ -362,10 +362,11 @@ def test_every_figure_of_the_alliance_dashboard_matches_the_term_worked_out_by_h
         ["2026-05", "1", "0", "1", "50.0%", "1.5"],  # C1
         ["2026-06", "0", "0", "0", "—", "0.0"],  # A4 is planned only
     ]
-    # the units: sessions, events, person-times, families, rate, schools met
+    # the units: sessions, events, person-times, families, rate, schools met, and
+    # the questionnaires' response rate and satisfaction (no survey in this term)
     assert body_rows(page.tables["各单位本学期数字"]) == [
-        ["第一小学", "3", "1", "9", "4", "71.4%", "1/2"],  # present 5 of 7
-        ["第二社区", "1", "0", "1", "1", "50.0%", "1/2"],
+        ["第一小学", "3", "1", "9", "4", "71.4%", "1/2", "—", "—"],  # present 5 of 7
+        ["第二社区", "1", "0", "1", "1", "50.0%", "1/2", "—", "—"],
     ]
     targets = body_rows(page.tables["家长学校目标达成表"])
     assert sorted(targets) == [
