@@ -129,7 +129,7 @@ class AnswerSheet:
         return [q for q in self.questions if q.key in keys]
 
 
-def _answerable_survey(*, family, survey_id, now) -> Survey:
+def survey_answerable(*, family, survey_id, now) -> Survey:
     """The survey ``family`` may answer now, or the SurveyError saying why not."""
     survey = (
         Survey.objects.select_related("offering", "template", "term")
@@ -178,7 +178,7 @@ def answer_sheet(*, user, survey_id: int, now: dt.datetime | None = None) -> Ans
     answers, which questions they make visible and the screen to resume at."""
     now = now or timezone.now()
     family = family_required(user)
-    survey = _answerable_survey(family=family, survey_id=survey_id, now=now)
+    survey = survey_answerable(family=family, survey_id=survey_id, now=now)
     draft = Draft.objects.select_related("version").filter(survey=survey, family=family).first()
     version = draft.version if draft is not None else current_version(survey.template_id)
     if version is None:

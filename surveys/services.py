@@ -199,7 +199,7 @@ def draft_save(*, user, survey_id: int, answers: dict, step: int | None = None) 
     an empty value clears that answer). Two tabs at once share one draft."""
     now = timezone.now()
     family = selectors.family_required(user)
-    survey = selectors._answerable_survey(family=family, survey_id=survey_id, now=now)
+    survey = selectors.survey_answerable(family=family, survey_id=survey_id, now=now)
     if step is not None and (_as_int(step) is None or _as_int(step) < 0 or _as_int(step) > 500):
         raise SurveyError("step_invalid", field="step")
     with _locked_atomic():
@@ -245,7 +245,7 @@ def response_submit(
     other is told ``already_answered``."""
     now = _now(now)
     family = selectors.family_required(user)
-    survey = selectors._answerable_survey(family=family, survey_id=survey_id, now=now)
+    survey = selectors.survey_answerable(family=family, survey_id=survey_id, now=now)
     draft = Draft.objects.filter(survey=survey, family=family).first()
     version_id = draft.version_id if draft else selectors.current_version(survey.template_id).pk
     questions = selectors.version_questions(version_id)
