@@ -97,6 +97,7 @@ def build_site() -> SimpleNamespace:
     claims = _handbook(course.term, guardian, child, unit)
     learning = _recognition(course.term, guardian, unit, district)
     survey = _survey(course.term, school, unit)
+    surveys = _surveys(course.term, school, unit)
     return SimpleNamespace(
         unit=unit,
         school=school,
@@ -111,6 +112,7 @@ def build_site() -> SimpleNamespace:
         claims=claims,
         learning=learning,
         survey=survey,
+        surveys=surveys,
         users={"parent": guardian.user, "coordinator": coordinator, "admin": district},
     )
 
@@ -171,6 +173,44 @@ def _handbook(term, guardian, child, unit) -> dict:
         "approved": ClaimFactory(item=reading, status=Status.APPROVED, points=2, **made),
         "own_item": own,
     }
+
+
+def _surveys(term, school, unit) -> dict:
+    """A district template and the parent school's named term survey of it, with
+    six answer sheets (the results page draws its charts)."""
+    from members.tests.factories import FamilyFactory
+    from surveys.models import Answer
+    from surveys.tests.factories import (
+        ParticipationFactory,
+        ResponseFactory,
+        SurveyFactory,
+        SurveyTemplateFactory,
+        with_questions,
+    )
+
+    template = SurveyTemplateFactory(name="家长学校满意度调查")
+    version = with_questions(template)
+    survey = SurveyFactory(
+        template=template,
+        title="家长学校学期问卷（实名）",
+        parent_school=school,
+        term=term,
+        unit=unit,
+    )
+    questions = {q.key: q for q in version.questions.all()}
+    for index in range(6):
+        family = FamilyFactory()
+        ParticipationFactory(survey=survey, family=family)
+        response = ResponseFactory(survey=survey, version=version, family=family)
+        Answer.objects.bulk_create(
+            [
+                Answer(response=response, question=questions["satisfaction"], number=3 + index % 3),
+                Answer(response=response, question=questions["recommend"], number=6 + index),
+                Answer(response=response, question=questions["format"], number=index % 3),
+                Answer(response=response, question=questions["suggestion"], text="希望多讲案例"),
+            ]
+        )
+    return {"template": template, "survey": survey}
 
 
 def _survey(term, school, unit):
@@ -320,6 +360,30 @@ def main_pages(site: SimpleNamespace) -> list[Page]:
         Page("commendations", reverse("recognition:commendations"), "coordinator"),
         Page("dashboard", reverse("reports:overview"), "coordinator"),
         Page("unit dashboard", reverse("reports:unit", args=[site.unit.pk]), "coordinator"),
+        Page("surveys manage", reverse("surveys:manage_index"), "coordinator"),
+        Page("survey new", reverse("surveys:manage_survey_new"), "coordinator"),
+        Page(
+            "survey results",
+            reverse("surveys:manage_survey", args=[site.surveys["survey"].pk]),
+            "coordinator",
+        ),
+        Page(
+            "survey print",
+            reverse("surveys:manage_survey_print", args=[site.surveys["survey"].pk]),
+            "coordinator",
+        ),
+        Page(
+            "survey comparison",
+            reverse("surveys:manage_comparison")
+            + f"?template={site.surveys['template'].pk}&by=parent_school",
+            "coordinator",
+        ),
+        Page(
+            "survey template editor",
+            reverse("surveys:manage_template", args=[site.surveys["template"].pk]),
+            "admin",
+        ),
+        Page("survey deploy", reverse("surveys:manage_deploy"), "admin"),
     ]
 
 
@@ -375,6 +439,10 @@ def form_error_pages(site: SimpleNamespace) -> list[tuple[Page, dict]]:
         (
             Page("commendation with errors", reverse("recognition:commendations"), "coordinator"),
             {"unit": site.unit.pk, "guardian": "0", "alliance": "", "reason": ""},
+        ),
+        (
+            Page("survey new with errors", reverse("surveys:manage_survey_new"), "coordinator"),
+            {"template": "", "target": "session:0", "answer_days": "0"},
         ),
     ]
 
