@@ -1073,9 +1073,16 @@ def session_surveys_ensure(*, series_id: int, now: dt.datetime | None = None) ->
         )
     if not new:
         return 0
-    Survey.objects.bulk_create(new, ignore_conflicts=True)
-    # ignore_conflicts leaves the pks unset: count what exists now instead.
-    return Survey.objects.filter(series=series).count() - len(have)
+    made = 0
+    for survey in new:
+        # One savepoint each: a sweep running at the same time made it first.
+        try:
+            with transaction.atomic():
+                survey.save(force_insert=True)
+        except IntegrityError:
+            continue
+        made += 1
+    return made
 
 
 # Invitations and reminders ----------------------------------------------------------
