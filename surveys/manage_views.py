@@ -565,7 +565,12 @@ def _results_context(request, survey: Survey) -> dict:
         "survey": survey,
         "results": results,
         "questions": _with_charts(results.questions),
-        "series_rows": results.rows_by_question() if results.is_series else [],
+        "series_rows": [
+            {"total": total, "cells": cells, "chart": survey_results.series_chart(results, index)}
+            for index, (total, cells) in enumerate(results.rows_by_question())
+        ]
+        if results.is_series
+        else [],
         "sessions": sessions,
         "min_group": _min_group(),
     }

@@ -15,7 +15,7 @@ from members.tests.factories import FamilyFactory, GuardianFactory, UserFactory
 from parent_school.tests.factories import ParentSchoolFactory
 from surveys.models import Answer, Question, Response, Survey, TemplateVersion
 from surveys.tests.factories import InvitationFactory, ParticipationFactory, ResponseFactory
-from surveys.tests.world import ANSWERS, session_survey, term_survey
+from surveys.tests.world import ANSWERS, ended_session, session_survey, term_survey
 
 pytestmark = pytest.mark.django_db
 
@@ -327,3 +327,80 @@ def test_the_results_pages_queries_do_not_grow_with_answers(client, world):
         parent = GuardianFactory(user=UserFactory()).user
         answer_sheet(survey, world.version, ANSWERS, user=parent)
     assert _queries(client, url) == few
+
+
+def test_the_alliance_coordinator_deploys_a_term_survey_to_every_parent_school(client, world):
+    second = ParentSchoolFactory(name="城东第一小学第二家长学校", host_unit=world.school)
+    theirs = ParentSchoolFactory(name="城西家长学校", host_unit=world.other_school)
+    signed_in(client, world.alliance_coordinator)
+    data = {
+        "template": world.template.pk,
+        "term": world.term.pk,
+        "opens_at": "2026-12-01T08:00",
+        "closes_at": "2026-12-20T20:00",
+    }
+    response = client.post(reverse("surveys:manage_deploy"), data)
+    assert response.status_code == 302
+    made = set(Survey.objects.values_list("parent_school_id", flat=True))
+    assert made == {world.parent_school.pk, second.pk}
+    assert theirs.pk not in made
+    assert all(Survey.objects.values_list("is_published", flat=True))
+    # a second deployment adds nothing
+    client.post(reverse("surveys:manage_deploy"), data)
+    assert Survey.objects.count() == 2
+    # a unit coordinator has no deploy page
+    signed_in(client, world.unit_coordinator)
+    assert client.get(reverse("surveys:manage_deploy")).status_code == 404
+
+
+def test_a_course_series_shows_its_sessions_side_by_side(client, world):
+    # given: a course survey with three session surveys, of 6, 5 and 3 answers
+    series = Survey.objects.create(
+        template=world.template,
+        title="亲子沟通课程问卷",
+        scope=Survey.Scope.COURSE,
+        course=world.course,
+        term=world.term,
+        unit=world.school,
+        is_published=True,
+    )
+    first = session_survey(world, title="第一讲问卷")
+    second = session_survey(world, offering=world.next_session.offering, title="第二讲问卷")
+    third = session_survey(world, offering=ended_session(world.course).offering, title="第三讲")
+    Survey.objects.filter(pk__in=[first.pk, second.pk, third.pk]).update(series=series)
+    for value in (5, 4, 5, 4, 5, 5):
+        answer_sheet(first, world.version, {**ANSWERS, "satisfaction": value})
+    for _n in range(3):
+        answer_sheet(second, world.version, ANSWERS)
+    for _n in range(5):
+        answer_sheet(third, world.version, ANSWERS)
+    signed_in(client, world.unit_coordinator)
+    # when
+    body = client.get(reverse("surveys:manage_survey", args=[series.pk])).content.decode()
+    # then
+    assert "各场次对照" in body
+    assert world.offering.title in body
+    assert "4.67" in body  # the first session's satisfaction mean
+    assert HIDDEN in body  # the second session has 3 answers (and the next smallest too)
+    assert CHART in body
+
+
+def test_units_compared_with_a_unit_of_three_answers_hidden(client, world):
+    ours = session_survey(world)
+    theirs = session_survey(world, offering=world.event_offering, title="活动问卷")
+    from members.tests.factories import MembershipFactory, MemberUnitFactory
+
+    other_unit = MemberUnitFactory(name="城东社区")
+    MembershipFactory(alliance=world.alliance, unit=other_unit)
+    Survey.objects.filter(pk=theirs.pk).update(unit=other_unit)
+    for _n in range(5):
+        answer_sheet(ours, world.version, ANSWERS)
+    for _n in range(3):
+        answer_sheet(theirs, world.version, ANSWERS)
+    signed_in(client, world.alliance_coordinator)
+    body = client.get(
+        reverse("surveys:manage_comparison"), {"template": world.template.pk, "by": "unit"}
+    ).content.decode()
+    assert world.school.name in body and "城东社区" in body
+    assert HIDDEN in body
+    assert CHART in body
