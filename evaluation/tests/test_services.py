@@ -479,3 +479,35 @@ def test_the_panel_reads_in_constant_queries(world, django_assert_max_num_querie
     ResponsibilityFactory()
     assert count() == small
     assert small <= 9
+
+
+# --- the district's list ---------------------------------------------------------------
+
+
+def test_responsibilities_are_the_district_admins_and_checked_like_targets(world):
+    def save(actor=None, **fields):
+        values = {
+            "code": "volunteers",
+            "name": "志愿服务场次",
+            "metric": "events_held",
+            "default_value": "3",
+        }
+        values.update(fields)
+        return services.responsibility_save(actor=actor or world.district, **values)
+
+    assert _code(lambda: save(actor=world.alliance_coordinator)).code == "not_district_admin"
+    assert _code(lambda: save(code="Bad Code")).field == "code"
+    assert _code(lambda: save(default_value="2.5")).code == "value_not_whole"
+    assert _code(lambda: save(metric="nonsense")).code == "metric_bad"
+    row = save()
+    assert _code(lambda: save()).code == "code_taken"
+    UnitTargetFactory(unit=world.school, term=world.term, responsibility=row)
+    error = _code(lambda: save(responsibility_id=row.pk, metric="families"))
+    assert (error.code, error.field) == ("metric_fixed", "metric")
+    changed = save(responsibility_id=row.pk, name="志愿活动场次", default_value="4")
+    assert (changed.name, changed.default_value) == ("志愿活动场次", Decimal("4.0"))
+    assert list(
+        AuditLog.objects.filter(action__startswith="evaluation.responsibility")
+        .order_by("pk")
+        .values_list("action", flat=True)
+    ) == ["evaluation.responsibility.create", "evaluation.responsibility.change"]
