@@ -98,6 +98,7 @@ def build_site() -> SimpleNamespace:
     learning = _recognition(course.term, guardian, unit, district)
     survey = _survey(course.term, school, unit)
     surveys = _surveys(course.term, school, unit)
+    _evaluation(course.term, unit, district)
     return SimpleNamespace(
         unit=unit,
         school=school,
@@ -173,6 +174,32 @@ def _handbook(term, guardian, child, unit) -> dict:
         "approved": ClaimFactory(item=reading, status=Status.APPROVED, points=2, **made),
         "own_item": own,
     }
+
+
+def _evaluation(term, unit, district) -> None:
+    """The unit's evaluation loop this term: targets from the defaults, the district's
+    feedback (not yet acknowledged) and an action in progress answering it."""
+    from evaluation import services as evaluation
+    from evaluation.defaults import responsibilities_default
+    from evaluation.tests.factories import (
+        ActionUpdateFactory,
+        FeedbackFactory,
+        ImprovementActionFactory,
+    )
+
+    responsibilities_default()
+    evaluation.unit_targets_default(actor=district, term_id=term.pk, unit_ids=[unit.pk])
+    feedback = FeedbackFactory(unit=unit, term=term, written_by=district)
+    action = ImprovementActionFactory(
+        unit=unit, term=term, feedback=feedback, what="每次课后当场扫码填问卷", status="in_progress"
+    )
+    ActionUpdateFactory(action=action, note="第一场已扫码")
+
+
+def _first_responsibility_id() -> int:
+    from evaluation.models import Responsibility
+
+    return Responsibility.objects.filter(is_active=True).order_by("position", "pk")[0].pk
 
 
 def _surveys(term, school, unit) -> dict:
@@ -384,6 +411,21 @@ def main_pages(site: SimpleNamespace) -> list[Page]:
             "admin",
         ),
         Page("survey deploy", reverse("surveys:manage_deploy"), "admin"),
+        Page(
+            "evaluation (unit)",
+            reverse("evaluation:unit", args=[site.unit.pk]) + f"?term={site.course.term.code}",
+            "coordinator",
+        ),
+        Page(
+            "evaluation (district)",
+            reverse("evaluation:unit", args=[site.unit.pk]) + f"?term={site.course.term.code}",
+            "admin",
+        ),
+        Page(
+            "evaluation targets",
+            reverse("evaluation:targets") + f"?term={site.course.term.code}",
+            "admin",
+        ),
     ]
 
 
@@ -443,6 +485,30 @@ def form_error_pages(site: SimpleNamespace) -> list[tuple[Page, dict]]:
         (
             Page("survey new with errors", reverse("surveys:manage_survey_new"), "coordinator"),
             {"template": "", "target": "session:0", "answer_days": "0"},
+        ),
+        (
+            Page(
+                "evaluation feedback with errors",
+                reverse("evaluation:feedback_write", args=[site.unit.pk]),
+                "admin",
+            ),
+            {"term": site.course.term.code, "strengths": "", "problems": ""},
+        ),
+        (
+            Page(
+                "evaluation action with errors",
+                reverse("evaluation:action_add", args=[site.unit.pk]),
+                "coordinator",
+            ),
+            {"term": site.course.term.code, "what": "", "owner": "", "due_on": ""},
+        ),
+        (
+            Page(
+                "evaluation targets with errors",
+                reverse("evaluation:targets") + f"?term={site.course.term.code}",
+                "admin",
+            ),
+            {f"t-{site.unit.pk}-{_first_responsibility_id()}": "abc"},
         ),
     ]
 

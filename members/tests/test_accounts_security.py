@@ -212,6 +212,7 @@ PERSONAL_WORDS = ("phone", "email", "name", "mobile", "username", "nickname", "i
 OUR_APPS = ("members", "notifications", "parent_school", "bookings", "courses", "events")
 OUR_APPS += ("handbook", "recognition", "reports", "portal")
 OUR_APPS += ("surveys",)
+OUR_APPS += ("evaluation",)
 
 # Who may open each of the portal's own views. A view added anywhere (at any depth
 # of include) that is not listed here fails test_every_view_has_an_access_rule.
@@ -342,6 +343,14 @@ ACCESS = {
     "reports:export": COORDINATOR,
     "reports:job": COORDINATOR,
     "reports:job_download": COORDINATOR,
+    # the evaluation loop: evaluation.selectors scope units, feedback and actions (404 outside)
+    "evaluation:unit": COORDINATOR,
+    "evaluation:feedback_write": COORDINATOR,
+    "evaluation:feedback_acknowledge": COORDINATOR,
+    "evaluation:action_add": COORDINATOR,
+    "evaluation:action_update": COORDINATOR,
+    "evaluation:targets": COORDINATOR,
+    "evaluation:targets_default": COORDINATOR,
 }
 
 
@@ -458,7 +467,11 @@ def world(settings, tmp_path):
     commendation = CommendationFactory(
         guardian=a, unit=unit, term=course.term, alliance=learning_list.alliance
     )
+    from evaluation.tests.factories import FeedbackFactory, ImprovementActionFactory
     from surveys.tests.factories import SurveyFactory, with_questions
+
+    evaluation_feedback = FeedbackFactory(unit=unit, term=course.term)
+    evaluation_action = ImprovementActionFactory(unit=unit, term=course.term)
 
     survey = SurveyFactory(template=with_questions().template, title="甲家的课后问卷")
     kwargs = {
@@ -507,6 +520,11 @@ def world(settings, tmp_path):
         "reports:school": {"school_id": course.parent_school_id},
         "reports:job": {"job_id": job.pk},
         "reports:job_download": {"job_id": job.pk},
+        "evaluation:unit": {"unit_id": unit.pk},
+        "evaluation:feedback_write": {"unit_id": unit.pk},
+        "evaluation:action_add": {"unit_id": unit.pk},
+        "evaluation:feedback_acknowledge": {"feedback_id": evaluation_feedback.pk},
+        "evaluation:action_update": {"action_id": evaluation_action.pk},
         "handbook:claim_detail": {"pk": claim.pk},
         "handbook:claim_withdraw": {"pk": claim.pk},
         "handbook:claim_respond": {"pk": claim.pk},
