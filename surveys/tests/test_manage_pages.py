@@ -404,3 +404,31 @@ def test_units_compared_with_a_unit_of_three_answers_hidden(client, world):
     assert world.school.name in body and "城东社区" in body
     assert HIDDEN in body
     assert CHART in body
+
+
+def test_ids_of_another_template_are_refused_in_the_editor(client, world):
+    # given: the alliance's own template, and the district's with its questions
+    from surveys.tests.factories import SurveyTemplateFactory, with_questions
+
+    own = SurveyTemplateFactory(alliance=world.alliance, name="城东联盟问卷")
+    own_version = with_questions(own)
+    signed_in(client, world.alliance_coordinator)
+    districts_section = world.version.sections.first()
+    districts_question = world.version.questions.get(key="suggestion")
+    # when: a question posted into the district template's section
+    response = client.post(
+        reverse("surveys:manage_question_new", args=[own.pk]),
+        {"section": districts_section.pk, "kind": Question.Kind.SHORT_TEXT, "label": "越界"},
+    )
+    # then
+    assert response.status_code == 200
+    assert not Question.objects.filter(label="越界").exists()
+    # and the district's question cannot be deleted or moved through the own template
+    for name in ("manage_question_delete", "manage_question_move"):
+        response = client.post(
+            reverse(f"surveys:{name}", args=[own.pk]),
+            {"question": districts_question.pk, "direction": "up"},
+        )
+        assert response.status_code == 404, name
+    assert Question.objects.filter(pk=districts_question.pk).exists()
+    assert own_version.questions.count() == 6
