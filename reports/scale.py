@@ -1153,6 +1153,64 @@ def handbook_generate(*, p: Preset, seed: int, term: Term, alliances, first: dic
 # --- questionnaires ----------------------------------------------------------------------
 
 
+def surveys_add(*, preset_name: str, seed: int, log: Callable[[str], None] = print) -> int:
+    """The questionnaires for a data set generated before them (as catalogue_enrich
+    is for the catalogue texts): nothing when its term survey is already there.
+    Returns the surveys made."""
+    from surveys.models import Participation, Survey, SurveyTemplate
+
+    template = SurveyTemplate.objects.filter(alliance=None, name=SCALE_TERM_SURVEY).first()
+    if template and Participation.objects.filter(survey__template=template).exists():
+        return 0
+    # A run stopped half-way left surveys without answers: start them again.
+    Survey.objects.filter(template__name__in=[SCALE_TERM_SURVEY, SCALE_SESSION_SURVEY]).delete()
+    prefix = f"S{seed}-{preset_name}-U"
+    first_school = (
+        ParentSchool.objects.filter(host_unit__code__startswith=prefix).order_by("pk").first()
+    )
+    first_course = (
+        Course.objects.filter(parent_school__host_unit__code__startswith=prefix)
+        .order_by("pk")
+        .first()
+    )
+    term = Term.objects.get(is_current=True)
+    args = {"seed": seed, "ref": REFERENCE}
+    counts: dict[str, int] = {}
+
+    def step(label: str, fn):
+        t0 = time.perf_counter()
+        with transaction.atomic():
+            counts[label] = fn()
+        log(f"  {label}: {counts[label]:,} rows in {time.perf_counter() - t0:.1f} s")
+
+    def run(model, columns, source, extra=None):
+        params = {**args, **(extra or {})}
+        names, expressions = list(columns), list(columns.values())
+        for column, value in _missing_defaults(model, names):
+            names.append(column)
+            expressions.append(f"%(default_{column})s")
+            params[f"default_{column}"] = value
+        sql = (
+            f"INSERT INTO {_table(model)} ({', '.join(names)}) "
+            f"SELECT {', '.join(expressions)} FROM {source}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(re.sub(r"%(?!\()", "%%", sql), params)
+            return cursor.rowcount
+
+    made = surveys_generate(
+        p=PRESETS[preset_name],
+        seed=seed,
+        term=term,
+        first={"school": first_school.pk, "course": first_course.pk},
+        step=step,
+        run=run,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return made["surveys"]
+
+
 @dataclass(frozen=True)
 class SurveyShape:
     """How much of the questionnaires generate_scale_data makes: the district's
@@ -1333,7 +1391,7 @@ def surveys_generate(*, p: Preset, seed: int, term: Term, first: dict, step, run
             f"JOIN {_table(Course)} c ON c.id = cs.course_id "
             f"JOIN {_table(ParentSchool)} ps ON ps.id = c.parent_school_id "
             "WHERE c.term_id = %(term)s AND o.status <> 'cancelled' AND o.starts_at < %(ref)s "
-            "AND o.id % %(every)s = 0 AND c.id > %(first_course)s",
+            "AND o.id % %(every)s = 0 AND c.id >= %(first_course)s",
             {
                 "template": session_template.pk,
                 "title": SCALE_SESSION_SURVEY,
@@ -1396,14 +1454,16 @@ def surveys_generate(*, p: Preset, seed: int, term: Term, first: dict, step, run
                 "survey_id": "a.survey_id",
                 "version_id": "CASE WHEN a.scope = 'session' THEN %(sv)s ELSE %(tv)s END",
                 "family_id": "CASE WHEN a.is_anonymous THEN NULL ELSE a.family_id END",
-                "submitted_by_id": "CASE WHEN a.is_anonymous THEN NULL ELSE "
-                f"(SELECT MIN(g.user_id) FROM {_table(Guardian)} g "
-                "WHERE g.family_id = a.family_id) END",
+                "submitted_by_id": "CASE WHEN a.is_anonymous THEN NULL ELSE g.user_id END",
                 "submitted_at": "CASE WHEN a.is_anonymous THEN NULL ELSE %(ref)s END",
                 "batch": "CASE WHEN a.is_anonymous THEN a.batch END",
             },
             # Shuffled, so that the rows' physical order is no family's order.
-            "scale_answered a ORDER BY random()",
+            # One guardian's account per family (a join: MIN(user_id) in a
+            # subquery per row would walk the user index for each answer).
+            f"scale_answered a LEFT JOIN (SELECT family_id, MIN(user_id) AS user_id "
+            f"FROM {_table(Guardian)} GROUP BY family_id) g ON g.family_id = a.family_id "
+            "ORDER BY random()",
             {"sv": session_version.pk, "tv": term_version.pk},
         )
         # Satisfaction 5 (40 %), 4 (35 %), 3 (15 %), 2 (7 %), 1 (3 %); NPS 10 − h / 12;

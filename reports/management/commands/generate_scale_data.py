@@ -22,6 +22,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, preset, seed, **options):
         if scale.already_generated(preset, seed):
+            # A data set built before the questionnaires gets them now.
+            added = scale.surveys_add(preset_name=preset, seed=seed, log=self.stdout.write)
+            if added:
+                self.stdout.write(f"{preset} (seed {seed}): {added:,} surveys added.")
             self.stdout.write(f"{preset} (seed {seed}) is already in this database: nothing to do.")
             return
         try:
