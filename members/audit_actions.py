@@ -84,8 +84,6 @@ AUDIT_ACTION_LABELS = {
     "recognition.commendation.add": _("推荐优秀家长"),
     "recognition.commendation.remove": _("撤回优秀家长推荐"),
     "recognition.export.xlsx": _("导出评先树优名单（Excel）"),
-    # surveys (coordinators' pages)
-    "surveys.results.export": _("导出问卷结果（Excel）"),
     # surveys: templates and surveys (surveys/services.py)
     "surveys.template.create": _("新建问卷模板"),
     "surveys.template.change": _("修改问卷模板信息"),

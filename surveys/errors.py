@@ -73,6 +73,8 @@ MESSAGES = {
     "measure_invalid": _("请选择有效的考核指标。"),
     "direction_invalid": _("请选择上移或下移。"),
     "question_is_condition": _("“%(question)s”是其他题目的显示条件，请先修改那些题目。"),
+    # results
+    "anonymous_no_raw": _("匿名问卷不提供逐份答卷，只能查看和导出汇总结果。"),
 }
 
 

@@ -34,14 +34,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 
 from members import access, charts
 from members.models import MemberUnit
 from members.privacy import mask_phone
 from parent_school.models import ParentSchool, Term
 
-from .errors import MESSAGES, SurveyError
+from .errors import SurveyError
 from .models import (
     Answer,
     Invitation,
@@ -55,12 +54,6 @@ from .models import (
 from .selectors import templates_usable
 
 Kind = Question.Kind
-
-# Until surveys/errors.py holds it beside the others (asked of its owner).
-MESSAGES.setdefault(
-    "anonymous_no_raw",
-    _lazy("匿名问卷不提供逐份答卷，只能查看和导出汇总结果。"),
-)
 
 #: Text answers a results page lists at most (per survey or comparison); the
 #: named survey's raw export has them all.
