@@ -36,3 +36,12 @@ def test_another_key_or_an_altered_text_is_refused(settings):
         unseal(token, purpose="test")
     with pytest.raises(SealError):
         unseal("not sealed at all", purpose="test")
+
+
+def test_sealed_texts_of_different_answers_have_the_same_length():
+    # Padded to a bucket: the length of a waiting sealed row says nothing about
+    # the length of the answers released later.
+    short = seal({"satisfaction": 5}, purpose="test")
+    long = seal({"satisfaction": 1, "why_low": "时间安排太晚，" * 20}, purpose="test")
+    assert len(short) == len(long)
+    assert unseal(long, purpose="test")["why_low"].startswith("时间安排太晚")
