@@ -333,6 +333,23 @@ def feedback_acknowledge(*, actor, feedback_id, now=None) -> Feedback:
             target=feedback,
             data={"unit": feedback.unit_id, "term": feedback.term.code},
         )
+        # The writer learns the unit has read it (through the outbox, like every message).
+        if feedback.written_by_id is not None:
+            unit, term = feedback.unit, feedback.term
+            notice_send(
+                key=f"evaluation.feedback_ack:{feedback.pk}",
+                topic="evaluation.feedback_ack",
+                subject=_("%(unit)s已确认%(term)s的考核反馈") % {"unit": unit.name, "term": term},
+                lead=_(
+                    "%(who)s已阅读并确认您对%(unit)s%(term)s工作的考核反馈，接下来会填写改进措施。"
+                )
+                % {"who": str(actor), "unit": unit.name, "term": term},
+                user_ids=[feedback.written_by_id],
+                path=f"/evaluation/units/{unit.pk}/?term={term.code}",
+                wechat_status=_("已确认"),
+                unit=unit.pk,
+                now=now,
+            )
     return feedback
 
 

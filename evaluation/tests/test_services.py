@@ -297,6 +297,24 @@ def test_feedback_is_acknowledged_once_by_the_units_coordinator(world):
     assert AuditLog.objects.filter(action="evaluation.feedback.acknowledge").count() == 1
 
 
+def test_acknowledging_tells_the_writer_through_the_outbox_once(world):
+    feedback = FeedbackFactory(unit=world.school, term=world.term, written_by=world.district)
+    key = f"evaluation.feedback_ack:{feedback.pk}"
+
+    services.feedback_acknowledge(actor=world.unit_coordinator, feedback_id=feedback.pk)
+    _code(
+        lambda: services.feedback_acknowledge(actor=world.unit_coordinator, feedback_id=feedback.pk)
+    )
+
+    rows = Delivery.objects.filter(purpose=Delivery.Purpose.NOTICE, notice__key=key)
+    assert rows.exists() and set(rows.values_list("user_id", flat=True)) == {world.district.pk}
+    notice = rows.select_related("notice").first().notice
+    assert notice.topic == "evaluation.feedback_ack" and notice.unit_id == world.school.pk
+    assert "已确认" in notice.subject and world.school.name in notice.subject
+    # the unit's own coordinator is not told of their own click
+    assert not rows.filter(user=world.unit_coordinator).exists()
+
+
 # --- 提升 ------------------------------------------------------------------------------
 
 
