@@ -63,8 +63,8 @@ from .models import (
     SurveySnapshot,
     UnitAttainment,
 )
-from .rollup import HANDBOOK_METRICS, _rate, mean_of, term_window
-from .selectors import key_figures
+from .rollup import HANDBOOK_METRICS, _rate, mean_of, small_group_hides, term_window
+from .selectors import attainment_suppressed, attainment_with_sample, key_figures
 
 CSV_CHUNK = 5000  # rows per fetch from the server-side cursor
 XLSX_SHEET_MAX_ROWS = 1_000_000  # Excel's limit is 1,048,576 rows per sheet
@@ -474,7 +474,7 @@ def survey_rows(*, term: Term, unit_ids: Iterable[int] | None) -> tuple[list[lis
     qs = SurveySnapshot.objects.filter(term=term)
     if unit_ids is not None:
         qs = qs.filter(unit_id__in=list(unit_ids))
-    rows, sums = [], [0, 0, 0, 0, 0]
+    rows, sums, hidden = [], [0, 0, 0, 0, 0], 0
     for name, surveys, invited, answered, rate, n, total, mean in qs.order_by(
         "unit__name", "unit_id"
     ).values_list(
@@ -495,13 +495,18 @@ def survey_rows(*, term: Term, unit_ids: Iterable[int] | None) -> tuple[list[lis
                 answered,
                 None if rate is None else float(rate / 100),
                 n,
-                None if mean is None else float(mean),
+                _satisfaction_cell(mean, n),
             ]
         )
         for index, value in enumerate((surveys, invited, answered, n, total)):
             sums[index] += value
+        if mean is None:
+            hidden += n
     rate = _rate(sums[2], sums[1])
-    mean = mean_of(sums[4], sums[3])
+    # The totals row follows the rule of the dashboard's totals
+    # (reports.selectors.survey_key_figures): withheld below the minimum, and
+    # when the units withheld would be the difference to the units shown.
+    mean = None if small_group_hides(sums[3], hidden) else mean_of(sums[4], sums[3])
     totals = [
         _("合计"),
         sums[0],
@@ -509,9 +514,17 @@ def survey_rows(*, term: Term, unit_ids: Iterable[int] | None) -> tuple[list[lis
         sums[2],
         None if rate is None else float(rate / 100),
         sums[3],
-        None if mean is None else float(mean),
+        _satisfaction_cell(mean, sums[3]),
     ]
     return rows, totals
+
+
+def _satisfaction_cell(mean, answers: int):
+    """The mean, or 「样本不足，不显示」 when answers are there but the small-group
+    rule withholds it (reports.rollup.small_group_hides); empty with no answer."""
+    if mean is not None:
+        return float(mean)
+    return _("样本不足，不显示") if answers else None
 
 
 def attainment_columns() -> list[sheets.Column]:
@@ -528,14 +541,24 @@ def attainment_columns() -> list[sheets.Column]:
 def attainment_rows(*, term: Term, unit_ids: Iterable[int] | None) -> tuple[list[list], list]:
     """The attainment rows by unit name and the district's order of
     responsibilities (one query), and the totals row (targets met of all)."""
-    qs = UnitAttainment.objects.filter(term=term)
+    qs = attainment_with_sample(UnitAttainment.objects.filter(term=term))
     if unit_ids is not None:
         qs = qs.filter(unit_id__in=list(unit_ids))
     rows, met = [], 0
-    for name, responsibility, target, achieved, is_met in qs.order_by(
+    for name, responsibility, metric, target, achieved, is_met, sample in qs.order_by(
         "unit__name", "unit_id", "responsibility__position", "responsibility_id"
-    ).values_list("unit__name", "responsibility__name", "target", "achieved", "met"):
-        if achieved is None:
+    ).values_list(
+        "unit__name",
+        "responsibility__name",
+        "responsibility__metric",
+        "target",
+        "achieved",
+        "met",
+        "satisfaction_answers",
+    ):
+        if attainment_suppressed(achieved, metric, sample):
+            verdict = _("样本不足，不显示")
+        elif achieved is None:
             verdict = _("暂无数据")
         else:
             verdict = _("是") if is_met else _("否")

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from bookings.models import Booking, BookingAttendee, Offering
@@ -666,13 +667,29 @@ def survey_figures_sql(term: Term, unit_ids=None) -> tuple[str, list]:
            COALESCE(SUM(p.n), 0) AS answered,
            COALESCE(SUM(p.invited_too), 0) AS answered_invited,
            COALESCE(SUM(sa.n), 0) AS satisfaction_answers,
-           COALESCE(SUM(sa.total), 0) AS satisfaction_sum
+           COALESCE(SUM(sa.total), 0) AS satisfaction_sum,
+           COALESCE(SUM(CASE WHEN sa.n < %s THEN sa.n END), 0) AS satisfaction_hidden
       FROM scoped s
       LEFT JOIN invited i ON i.survey_id = s.id
       LEFT JOIN answered p ON p.survey_id = s.id
       LEFT JOIN satisfied sa ON sa.survey_id = s.id
      GROUP BY s.unit_id"""
-    return sql, [term.pk, *only_params]
+    return sql, [term.pk, *only_params, min_group()]
+
+
+def min_group() -> int:
+    return settings.SURVEYS_MIN_GROUP
+
+
+def small_group_hides(count: int, hidden: int = 0) -> bool:
+    """The small-group rule of the questionnaires (docs/SURVEYS.md "Results,
+    comparison and small groups") for a figure made of answers: hidden when it
+    counts fewer than SURVEYS_MIN_GROUP answers, and also when the answers in
+    it that are hidden elsewhere (``hidden``: those of surveys or units below
+    the minimum) are more than none but fewer than the minimum — else the shown
+    figure minus the shown parts would reveal them."""
+    minimum = min_group()
+    return count < minimum or 0 < hidden < minimum
 
 
 TWO_DECIMALS = Decimal("0.01")
@@ -687,14 +704,19 @@ def survey_figures(*, term: Term, unit_ids=None) -> list[dict]:
     ends, its invitation goes out two hours later, and never to a family that
     has answered), so the response rate is answered / invited and at most 100%.
     ``satisfaction`` is the mean of the satisfaction answers of the unit's term
-    surveys (sum / count, kept beside it so totals add up)."""
+    surveys (sum / count, kept beside it so totals add up) — None, shown as
+    「样本不足，不显示」, when the small-group rule hides it (``small_group_hides``:
+    fewer than SURVEYS_MIN_GROUP answers, or a term survey below the minimum
+    whose answers are fewer than the minimum inside it). The response rate and
+    the counts are not answers' content and always stay."""
     sql, params = survey_figures_sql(term, unit_ids)
     with connection.cursor() as cursor, transaction.atomic():
         reporting_session(cursor, incremental=unit_ids is not None)
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     result = []
-    for unit_id, surveys, invitations, answered, answered_invited, sat_n, sat_sum in rows:
+    for unit_id, surveys, invitations, answered, answered_invited, sat_n, sat_sum, hidden in rows:
+        sat_n, sat_sum = int(sat_n), int(sat_sum)
         invited = int(invitations) + int(answered) - int(answered_invited)
         result.append(
             {
@@ -703,9 +725,11 @@ def survey_figures(*, term: Term, unit_ids=None) -> list[dict]:
                 "invited": invited,
                 "answered": int(answered),
                 "response_rate": _rate(int(answered), invited),
-                "satisfaction_answers": int(sat_n),
-                "satisfaction_sum": int(sat_sum),
-                "satisfaction": mean_of(int(sat_sum), int(sat_n)),
+                "satisfaction_answers": sat_n,
+                "satisfaction_sum": sat_sum,
+                "satisfaction": (
+                    None if small_group_hides(sat_n, int(hidden)) else mean_of(sat_sum, sat_n)
+                ),
             }
         )
     return result

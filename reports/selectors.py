@@ -22,7 +22,7 @@ from .models import (
     SurveySnapshot,
     UnitAttainment,
 )
-from .rollup import HANDBOOK_METRICS, mean_of
+from .rollup import HANDBOOK_METRICS, mean_of, small_group_hides
 
 SUMMED = [
     "sessions_held",
@@ -234,6 +234,7 @@ def unit_comparison(qs: QuerySet) -> list[dict]:
         .annotate(
             response_rate=Subquery(survey_row.values("response_rate")[:1]),
             satisfaction=Subquery(survey_row.values("satisfaction")[:1]),
+            satisfaction_answers=Subquery(survey_row.values("satisfaction_answers")[:1]),
             sessions=Sum("sessions_held"),
             events=Sum("events_held"),
             person_times=Sum("person_times"),
@@ -249,6 +250,10 @@ def unit_comparison(qs: QuerySet) -> list[dict]:
     result = []
     for row in rows:
         row["attendance_rate"] = _rate(row["attendances"], row["enrolments_held"])
+        # Answers there, mean withheld by the small-group rule: 「样本不足，不显示」.
+        row["satisfaction_suppressed"] = row["satisfaction"] is None and bool(
+            row["satisfaction_answers"]
+        )
         result.append(row)
     return result
 
@@ -369,8 +374,16 @@ SURVEY_FIGURES = [
 
 def survey_key_figures(qs: QuerySet[SurveySnapshot]) -> list[dict]:
     """The questionnaires' totals over ``qs`` (one query), as the page lists them:
-    the response rate and the satisfaction of the sums, not means of means."""
+    the response rate and the satisfaction of the sums, not means of means.
+
+    The satisfaction follows the small-group rule (reports.rollup.small_group_hides):
+    shown only with at least SURVEYS_MIN_GROUP answers, and only if the answers
+    of the units whose own satisfaction is withheld are none or at least the
+    minimum (else the total minus the units shown would reveal them); withheld,
+    it is None with ``suppressed`` set: 「样本不足，不显示」, not 「暂无数据」."""
     totals = qs.aggregate(
+        # First: below, "satisfaction_answers" names the sum.
+        satisfaction_hidden=Sum("satisfaction_answers", filter=Q(satisfaction__isnull=True)),
         surveys=Sum("surveys"),
         invited=Sum("invited"),
         answered=Sum("answered"),
@@ -379,7 +392,14 @@ def survey_key_figures(qs: QuerySet[SurveySnapshot]) -> list[dict]:
     )
     totals = {key: value or 0 for key, value in totals.items()}
     totals["response_rate"] = _rate(totals["answered"], totals["invited"])
-    totals["satisfaction"] = mean_of(totals["satisfaction_sum"], totals["satisfaction_answers"])
+    satisfaction_withheld = small_group_hides(
+        totals["satisfaction_answers"], totals["satisfaction_hidden"]
+    )
+    totals["satisfaction"] = (
+        None
+        if satisfaction_withheld
+        else mean_of(totals["satisfaction_sum"], totals["satisfaction_answers"])
+    )
     return [
         {
             "key": figure.key,
@@ -387,6 +407,9 @@ def survey_key_figures(qs: QuerySet[SurveySnapshot]) -> list[dict]:
             "note": figure.note,
             "kind": figure.kind,
             "value": totals[figure.key],
+            "suppressed": figure.key == "satisfaction"
+            and satisfaction_withheld
+            and totals["satisfaction_answers"] > 0,
         }
         for figure in SURVEY_FIGURES
     ]
@@ -394,12 +417,38 @@ def survey_key_figures(qs: QuerySet[SurveySnapshot]) -> list[dict]:
 
 def attainment_table(*, term: Term, unit) -> list[UnitAttainment]:
     """考核: the unit's attainment rows of the term, in the district's order of
-    responsibilities (one query). The caller has checked the unit is visible."""
-    return list(
-        UnitAttainment.objects.filter(term=term, unit=unit)
+    responsibilities (one query). The caller has checked the unit is visible.
+
+    A row with nothing achieved is ``suppressed`` when it is the satisfaction and
+    the unit has satisfaction answers the small-group rule withholds: shown
+    「样本不足，不显示」 rather than 「暂无数据」."""
+    rows = list(
+        attainment_with_sample(UnitAttainment.objects.filter(term=term, unit=unit))
         .select_related("responsibility")
         .order_by("responsibility__position", "responsibility_id")
     )
+    for row in rows:
+        row.suppressed = attainment_suppressed(
+            row.achieved, row.responsibility.metric, row.satisfaction_answers
+        )
+    return rows
+
+
+def attainment_with_sample(qs: QuerySet[UnitAttainment]) -> QuerySet[UnitAttainment]:
+    """``qs`` with each row's unit's satisfaction answers of the term (its
+    SurveySnapshot row, in the same query)."""
+    return qs.annotate(
+        satisfaction_answers=Subquery(
+            SurveySnapshot.objects.filter(
+                term_id=OuterRef("term_id"), unit_id=OuterRef("unit_id")
+            ).values("satisfaction_answers")[:1]
+        )
+    )
+
+
+def attainment_suppressed(achieved, metric: str, satisfaction_answers) -> bool:
+    """Nothing achieved because the small-group rule withholds the satisfaction."""
+    return achieved is None and metric == "satisfaction" and bool(satisfaction_answers)
 
 
 def rollup_job_open(*, term: Term) -> ReportJob | None:

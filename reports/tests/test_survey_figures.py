@@ -10,6 +10,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -85,8 +86,10 @@ def world(db):
         InvitationFactory(survey=w.s1, family=family)
     for family, rating in zip([f[0], f[1], f[2], f[3], f[6]], [5, 4, 3, 4, 2], strict=True):
         _answered(w.s1, w.version, family, rating)
-    # u1's alliance-term survey, anonymous: 2 invited, 2 answered, one released (rating 5),
-    # the other still pending (participation only).
+    # u1's alliance-term survey, anonymous: 2 invited, 2 answered, both still pending
+    # (participations only: fewer than a batch is released; a released answer here
+    # would be a survey below SURVEYS_MIN_GROUP inside u1's satisfaction, which the
+    # small-group rule then withholds — see the tests at the end).
     alliance = AllianceFactory()
     w.s1b = survey(
         w.u1,
@@ -97,8 +100,8 @@ def world(db):
     )
     for family in f[:2]:
         InvitationFactory(survey=w.s1b, family=family)
-    _answered(w.s1b, w.version, f[0], 5, anonymous=True)
-    ParticipationFactory(survey=w.s1b, family=f[1])  # pending: no response yet
+    ParticipationFactory(survey=w.s1b, family=f[0])  # pending: no response yet
+    ParticipationFactory(survey=w.s1b, family=f[1])
     # u1's session survey: its answers count in the response rate, not in satisfaction.
     school = ParentSchoolFactory(host_unit=w.u1)
     course = CourseFactory(parent_school=school, term=w.term)
@@ -173,16 +176,18 @@ def test_survey_figures_are_the_rows_counted_by_the_definitions(world):
         rate = (Decimal(e["answered"]) * 100 / e["invited"]).quantize(Decimal("0.1"))
         assert f["response_rate"] == rate
         mean = (
-            (Decimal(e["sat_sum"]) / e["sat_n"]).quantize(Decimal("0.01")) if e["sat_n"] else None
+            (Decimal(e["sat_sum"]) / e["sat_n"]).quantize(Decimal("0.01"))
+            if e["sat_n"] >= settings.SURVEYS_MIN_GROUP
+            else None
         )
         assert f["satisfaction"] == mean
     # and by hand, u1: 3 surveys; invited 7 + 2 + 3; answered 5 + 2 + 1; satisfaction
-    # of the two term surveys' released answers 5, 4, 3, 4, 2 and 5 (not the session's 1)
+    # of the term surveys' released answers 5, 4, 3, 4, 2 (not the session's 1)
     u1 = figures[w.u1.pk]
     assert (u1["surveys"], u1["invited"], u1["answered"]) == (3, 12, 8)
     assert u1["response_rate"] == Decimal("66.7")
-    assert (u1["satisfaction_answers"], u1["satisfaction_sum"]) == (6, 23)
-    assert u1["satisfaction"] == Decimal("3.83")
+    assert (u1["satisfaction_answers"], u1["satisfaction_sum"]) == (5, 18)
+    assert u1["satisfaction"] == Decimal("3.60")
     u2 = figures[w.u2.pk]
     assert (u2["invited"], u2["answered"], u2["response_rate"], u2["satisfaction"]) == (
         4,
@@ -216,7 +221,13 @@ def test_the_full_roll_up_writes_survey_rows_and_a_pass_keeps_them_fresh(world):
     assert snapshot_marks_rollup() >= 2
     assert not SnapshotMark.objects.exists()
     u2 = SurveySnapshot.objects.get(term=w.term, unit=w.u2)
-    assert (u2.answered, u2.response_rate, u2.satisfaction) == (1, Decimal("25.0"), Decimal("5.00"))
+    # (one satisfaction answer: counted, its mean withheld by the small-group rule)
+    assert (u2.answered, u2.response_rate, u2.satisfaction_answers, u2.satisfaction) == (
+        1,
+        Decimal("25.0"),
+        1,
+        None,
+    )
     assert SurveySnapshot.objects.get(term=w.term, unit=w.u1).computed_at != before_u1
     # and the pass's rows are the full roll-up's
     passed = {
@@ -268,7 +279,7 @@ def test_attainment_met_not_met_and_nothing_to_measure(world):
     response = _responsibility("t-response", Metric.RESPONSE_RATE, "30")
     sessions = _responsibility("t-sessions", Metric.SESSIONS_HELD, "10")
     attendance = _responsibility("t-attendance", Metric.ATTENDANCE_RATE, "80")
-    _target(w.u1, w.term, satisfaction, "3.5")  # 3.83: met
+    _target(w.u1, w.term, satisfaction, "3.5")  # 3.60: met
     _target(w.u1, w.term, response, "70")  # 66.7 %: not met
     _target(w.u1, w.term, sessions, "10")  # nothing held here: 0, not met
     _target(w.u2, w.term, satisfaction, "4.0")  # no answer: 暂无数据
@@ -281,7 +292,7 @@ def test_attainment_met_not_met_and_nothing_to_measure(world):
     rows = {(a.unit_id, a.responsibility_id): a for a in UnitAttainment.objects.filter(term=w.term)}
     got = {key: (a.achieved, a.met) for key, a in rows.items()}
     assert got == {
-        (w.u1.pk, satisfaction.pk): (Decimal("3.83"), True),
+        (w.u1.pk, satisfaction.pk): (Decimal("3.60"), True),
         (w.u1.pk, response.pk): (Decimal("66.70"), False),
         (w.u1.pk, sessions.pk): (Decimal("0.00"), False),
         (w.u2.pk, satisfaction.pk): (None, False),
@@ -341,17 +352,17 @@ def test_the_workbook_has_the_survey_and_attainment_sheets(world):
     by_unit = {r[0]: r for r in rows}
     # the formula-like name is escaped by the one rule
     assert set(by_unit) == {"问卷第一小学", '\'=HYPERLINK("x")问卷社区'}
-    assert by_unit["问卷第一小学"][1:7] == [3, 12, 8, pytest.approx(0.667), 6, pytest.approx(3.83)]
+    assert by_unit["问卷第一小学"][1:7] == [3, 12, 8, pytest.approx(0.667), 5, pytest.approx(3.6)]
     assert by_unit['\'=HYPERLINK("x")问卷社区'][6] is None
     # totals: sums, the rate and mean of the sums
     assert totals[:4] == ["合计", 4, 16, 8]
     assert totals[4] == pytest.approx(0.5)
-    assert totals[6] == pytest.approx(3.83)
+    assert totals[6] == pytest.approx(3.6)
 
     rows, totals = data("目标达成")
     by_unit = {r[0]: r[1:] for r in rows}
     assert by_unit == {
-        "问卷第一小学": ["测试职责t-sat2", 4.0, pytest.approx(3.83), "否"],
+        "问卷第一小学": ["测试职责t-sat2", 4.0, pytest.approx(3.6), "否"],
         '\'=HYPERLINK("x")问卷社区': ["测试职责t-sat2", 4.0, None, "暂无数据"],
     }
     assert totals[0] == "合计" and totals[4] == "0 / 2 项达标"
@@ -385,9 +396,9 @@ def test_the_dashboards_show_survey_figures_and_attainment(world, client):
     assert page.status_code == 200
     figures = {f["key"]: f["value"] for f in page.context["survey_figures"]}
     assert figures["response_rate"] == Decimal("66.7")
-    assert figures["satisfaction"] == Decimal("3.83")
+    assert figures["satisfaction"] == Decimal("3.60")
     html = page.content.decode()
-    assert "66.7%" in html and "3.83" in html
+    assert "66.7%" in html and "3.60" in html
     rows = {a.responsibility.code: a for a in page.context["attainment"]}
     assert rows["d-satisfaction"].met and not rows["d-response"].met
     assert rows["d-attendance"].achieved is None
@@ -410,4 +421,4 @@ def test_the_dashboards_show_survey_figures_and_attainment(world, client):
     by_unit = {row["unit_id"]: row for row in page.context["units_page"]}
     if w.u1.pk in by_unit:  # units with participation rows are compared
         assert by_unit[w.u1.pk]["response_rate"] == Decimal("66.7")
-        assert by_unit[w.u1.pk]["satisfaction"] == Decimal("3.83")
+        assert by_unit[w.u1.pk]["satisfaction"] == Decimal("3.60")
