@@ -7,8 +7,15 @@ term report (reports/exports.py).
   and NPS; a course series adds each session's block. Question labels carry the
   session or event they belong to (``context_label``). A group under
   ``SURVEYS_MIN_GROUP`` answers says 「样本不足，不显示」 and gives no number.
-* 文字答案: the text answers the results page shows (an anonymous survey's only
-  when the group is large enough).
+* 文字答案: every text answer of the questions the results page shows texts
+  for, streamed from the database (the page lists the first
+  ``results.TEXTS_SHOWN``; the workbook is not capped). An anonymous survey's
+  only when its group is large enough, as ``surveys.results`` decides, sorted by
+  their text so their order tells nothing.
+
+The comparison page's workbook (``comparison_export``) holds the numbers of
+``surveys.results.comparison_rows``, the same figures the page draws, a hidden
+group saying 「样本不足，不显示」.
 * 原始答卷 (raw answers): named surveys only, one row per response, the family
   by its label 「家庭 #id」 and the guardian's phone masked, never a name or a
   child; an anonymous survey's raw answers are refused.
@@ -21,8 +28,10 @@ sheet streams its responses from the database a chunk at a time.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -34,7 +43,7 @@ from members.privacy import person_name
 from members.services import audit_log_record
 
 from .errors import SurveyError
-from .models import Question, Survey
+from .models import Answer, Question, Survey
 
 EXPORT_MESSAGES = {
     "raw_anonymous": gettext_lazy("匿名问卷不能导出原始答卷，只能导出汇总。"),
@@ -89,23 +98,94 @@ def _summary_sheet(workbook, results, heading: list[str]) -> int:
     return len(cells)
 
 
-def _texts_sheet(workbook, results, heading: list[str]) -> int:
-    from .results import results_text_rows
+def _text_questions(results) -> list[tuple[Survey, list[tuple[str, str]]]]:
+    """(survey, [(key, context_label)]) of every group whose text answers the
+    results show: the same rule as the page (``QuestionResult.suppressed``), per
+    session for a course series."""
+    groups = results.sessions if results.is_series else [results]
+    shown = []
+    for group in groups:
+        keys = [(q.key, q.context_label) for q in group.questions if q.is_text and not q.suppressed]
+        if keys:
+            shown.append((group.survey, keys))
+    return shown
 
-    rows = [list(row) for row in results_text_rows(results)]
-    if not rows:
+
+def _text_answers(shown):
+    """The Answer queryset of ``shown`` (see ``_text_questions``), in the sheet's
+    order: group by group, question by question; None when nothing is shown."""
+    if not shown:
+        return None
+    which = Q()
+    order = []
+    for survey, keys in shown:
+        for key, _label in keys:
+            which |= Q(response__survey_id=survey.pk, question__key=key)
+            order.append(When(response__survey_id=survey.pk, question__key=key, then=len(order)))
+    return (
+        Answer.objects.filter(which, number__isnull=True)
+        .exclude(text="")
+        .annotate(place=Case(*order, default=Value(len(order)), output_field=IntegerField()))
+    )
+
+
+def text_answers_total(results) -> int:
+    """How many text answers the results would list uncapped (one COUNT; 0 and
+    no query when no text question is shown)."""
+    answers = _text_answers(_text_questions(results))
+    return 0 if answers is None else answers.count()
+
+
+def text_answer_rows(results, chunk_size: int = 2000) -> Iterator[tuple[str, str]]:
+    """(题目 with its session, text) for every text answer of the shown text
+    questions, streamed a chunk at a time. A named survey's in the order they came;
+    an anonymous survey's sorted by their text (like the page)."""
+    shown = _text_questions(results)
+    answers = _text_answers(shown)
+    if answers is None:
+        return
+    labels = {(survey.pk, key): label for survey, keys in shown for key, label in keys}
+    if results.is_anonymous:
+        ordering = ("place", "text", "pk")
+    else:
+        ordering = ("place", "response__submitted_at", "pk")
+    rows = (
+        answers.order_by(*ordering)
+        .values_list("response__survey_id", "question__key", "text")
+        .iterator(chunk_size=chunk_size)
+    )
+    for survey_id, key, text in rows:
+        yield labels[(survey_id, key)], text
+
+
+def _texts_sheet(workbook, results, heading: list[str]) -> int:
+    """Every text answer (``text_answer_rows``), streamed; widths measured as the
+    rows go by."""
+    rows = text_answer_rows(results)
+    first = next(rows, None)
+    if first is None:
         return 0
     columns = [sheets.Column(_("题目")), sheets.Column(_("文字答案"))]
     writer = sheets.SheetWriter(
-        workbook,
-        title=_("文字答案"),
-        columns=columns,
-        widths=sheets.measure_widths(columns, rows),
-        heading=heading,
+        workbook, title=_("文字答案"), columns=columns, widths=None, heading=heading
     )
-    for row in rows:
-        writer.append(row)
-    return len(rows)
+    content = [sheets.display_width(str(column.title)) for column in columns]
+    written = 0
+    for row in _chain_first(first, rows):
+        writer.append(list(row))
+        for index, value in enumerate(row):
+            shown = sheets.shown_text(sheets.cell_value(value, sheets.TEXT), sheets.TEXT)
+            width = max((sheets.display_width(line) for line in shown.splitlines()), default=0)
+            if width > content[index]:
+                content[index] = width
+        written += 1
+    writer.set_widths(sheets.fit_widths(columns, content))
+    return written
+
+
+def _chain_first(first, rest):
+    yield first
+    yield from rest
 
 
 def _raw_sheet(workbook, *, user, survey: Survey, heading: list[str]) -> int:
@@ -198,6 +278,67 @@ def survey_export(*, user, survey_id: int, raw: bool = False, ip_address=None) -
         ip_address=ip_address,
     )
     return SurveyExport(content=buffer.getvalue(), filename=filename, rows=written + raw_rows)
+
+
+def comparison_heading(*, user, comparison, term_names: list[str]) -> list[str]:
+    """The lines above the comparison's table (the workbook and the printable page)."""
+    return [
+        _("%(template)s · 按%(by)s比较")
+        % {"template": comparison.template, "by": comparison.by_label},
+        _("学期：%(terms)s") % {"terms": "、".join(term_names) if term_names else _("全部学期")},
+        _("少于 %(n)s 份答卷的分组显示为“样本不足，不显示”。") % {"n": _min_group()},
+        _("生成时间：%(when)s（北京时间）　生成人：%(who)s")
+        % {"when": when_label(timezone.now(), with_year=True), "who": person_name(user)},
+    ]
+
+
+def comparison_export(
+    *, user, template_id: int, by: str, term_ids=None, term_names=(), ip_address=None
+) -> SurveyExport:
+    """The comparison page's workbook: one sheet 「比较」, 题目 / 指标 then one column
+    per group, the numbers of ``surveys.results.comparison_rows`` (a hidden group's
+    cells say 「样本不足，不显示」), scoped like the page. One audit entry per export."""
+    from . import results as survey_results
+
+    if not access.is_coordinator(user):
+        raise ExportRefused("not_coordinator")
+    comparison = survey_results.template_comparison(
+        user=user, template_id=template_id, by=by, term_ids=term_ids or None
+    )
+    header, rows = survey_results.comparison_rows(comparison)
+    header = header[:2] + header[3:]
+    cells = [
+        [row[0], row[1], *[round(v, 2) if isinstance(v, float) else v for v in row[3:]]]
+        for row in rows
+    ]
+    columns = [sheets.Column(str(title)) for title in header]
+    workbook = sheets.Workbook()
+    writer = sheets.SheetWriter(
+        workbook,
+        title=_("比较"),
+        columns=columns,
+        widths=sheets.measure_widths(columns, cells),
+        heading=comparison_heading(user=user, comparison=comparison, term_names=list(term_names)),
+    )
+    for row in cells:
+        writer.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    filename = f"survey-comparison-{comparison.template.pk}-{by}.xlsx"
+    audit_log_record(
+        actor=user,
+        action="surveys.comparison.export",
+        target=comparison.template,
+        data={
+            "by": by,
+            "terms": sorted(term_ids or []),
+            "groups": len(comparison.columns),
+            "rows": len(cells),
+            "file": filename,
+        },
+        ip_address=ip_address,
+    )
+    return SurveyExport(content=buffer.getvalue(), filename=filename, rows=len(cells))
 
 
 def _min_group() -> int:

@@ -24,6 +24,7 @@ from courses.models import Course
 from members import access, charts
 from members.decorators import coordinator_required
 from members.formatting import when_label
+from members.services import audit_log_record
 from parent_school.models import ParentSchool
 
 from . import exports, selectors, services
@@ -573,7 +574,17 @@ def _results_context(request, survey: Survey) -> dict:
         else [],
         "sessions": sessions,
         "min_group": _min_group(),
+        "texts": _texts_shown(results),
     }
+
+
+def _texts_shown(results) -> dict:
+    """How many text answers the page lists and how many there are: the page lists
+    the first ``TEXTS_SHOWN`` of a survey, the workbook has them all."""
+    groups = results.sessions if results.is_series else [results]
+    shown = sum(len(q.texts) for group in groups for q in group.questions if q.is_text)
+    total = exports.text_answers_total(results)
+    return {"shown": shown, "total": total, "capped": total > shown}
 
 
 def _min_group() -> int:
@@ -595,8 +606,17 @@ def survey_detail(request, survey_id: int):
 
 @coordinator_required
 def survey_print(request, survey_id: int):
+    """The results on paper; each opening is audit-logged, like an export."""
     survey = _survey(request, survey_id)
-    return render(request, "surveys/manage_print.html", _results_context(request, survey))
+    context = _results_context(request, survey)
+    audit_log_record(
+        actor=request.user,
+        action="surveys.results.print",
+        target=survey,
+        data={"answered": context["results"].answered},
+        ip_address=request.META.get("REMOTE_ADDR"),
+    )
+    return render(request, "surveys/manage_print.html", context)
 
 
 @require_POST
@@ -615,22 +635,17 @@ def survey_export(request, survey_id: int):
         _refused(error)
         messages.error(request, error.message)
         return redirect("surveys:manage_survey", survey_id=survey.pk)
-    response = HttpResponse(
-        result.content,
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
-    return response
+    return _xlsx(result)
 
 
-@coordinator_required
-def comparison(request):
+def _comparison(request, data):
+    """The comparison form bound to ``data`` (GET or POST) and, when valid and in
+    scope, the comparison and the terms chosen."""
     templates = list(selectors.templates_usable(user=request.user))
-    form = ComparisonForm(request.GET or None, templates=templates)
-    result = None
-    rows = []
+    form = ComparisonForm(data or None, templates=templates)
+    result, terms = None, []
     if form.is_bound and form.is_valid():
-        terms = form.cleaned_data["terms"]
+        terms = list(form.cleaned_data["terms"])
         try:
             result = survey_results.template_comparison(
                 user=request.user,
@@ -641,13 +656,82 @@ def comparison(request):
         except SurveyError as error:
             _refused(error)
             form.add_error(None, error.message)
-        else:
-            rows = list(getattr(result, "rows", []) or [])
+    return form, result, terms
+
+
+def _comparison_context(request, form, result, terms) -> dict:
+    return {
+        "form": form,
+        "comparison": result,
+        "rows": list(getattr(result, "rows", []) or []),
+        "terms": terms,
+        "min_group": _min_group(),
+        # The export and the printable page take the page's own choices.
+        "choices": request.GET.urlencode() if result is not None else "",
+    }
+
+
+@coordinator_required
+def comparison(request):
+    form, result, terms = _comparison(request, request.GET)
     return render(
         request,
         "surveys/manage_comparison.html",
-        {"form": form, "comparison": result, "rows": rows, "min_group": _min_group()},
+        _comparison_context(request, form, result, terms),
     )
+
+
+@coordinator_required
+def comparison_print(request):
+    """The comparison on paper; each opening is audit-logged, like an export."""
+    form, result, terms = _comparison(request, request.GET)
+    if result is None:
+        return redirect(reverse("surveys:manage_comparison") + "?" + request.GET.urlencode())
+    audit_log_record(
+        actor=request.user,
+        action="surveys.comparison.print",
+        target=result.template,
+        data={"by": result.by, "terms": sorted(t.pk for t in terms), "groups": len(result.columns)},
+        ip_address=request.META.get("REMOTE_ADDR"),
+    )
+    context = _comparison_context(request, form, result, terms)
+    context["heading"] = exports.comparison_heading(
+        user=request.user, comparison=result, term_names=[str(t) for t in terms]
+    )
+    return render(request, "surveys/manage_comparison_print.html", context)
+
+
+@require_POST
+@coordinator_required
+def comparison_export(request):
+    form, _result, terms = _comparison(request, request.POST)
+    back = reverse("surveys:manage_comparison")
+    if not form.is_valid():
+        messages.error(request, _("请先选择问卷模板和比较方式。"))
+        return redirect(back)
+    try:
+        result = exports.comparison_export(
+            user=request.user,
+            template_id=form.cleaned_data["template"],
+            by=form.cleaned_data["by"],
+            term_ids=[t.pk for t in terms],
+            term_names=[str(t) for t in terms],
+            ip_address=request.META.get("REMOTE_ADDR"),
+        )
+    except SurveyError as error:
+        _refused(error)
+        messages.error(request, error.message)
+        return redirect(back)
+    return _xlsx(result)
+
+
+def _xlsx(result) -> HttpResponse:
+    response = HttpResponse(
+        result.content,
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
+    return response
 
 
 def manage_url(survey: Survey) -> str:

@@ -16,7 +16,7 @@ from members.privacy import mask_phone
 from members.tests.factories import GuardianFactory, UserFactory
 from surveys import results
 from surveys.models import Survey
-from surveys.tests.test_manage_pages import answer_sheet
+from surveys.tests.test_manage_pages import answer_sheet, school_term_survey
 from surveys.tests.world import ANSWERS, session_survey
 
 pytestmark = pytest.mark.django_db
@@ -141,3 +141,174 @@ def test_a_small_survey_exports_the_suppressed_label_not_numbers(client, world):
     mean_rows = [r for r in rows if r[1] == "平均分"]
     assert mean_rows and all(r[2] == "样本不足，不显示" for r in mean_rows)
     assert Survey.objects.get(pk=survey.pk).is_anonymous is False
+
+
+# -- the printable pages are audit-logged like the exports ------------------------
+
+
+def test_opening_the_printable_results_page_is_audit_logged(client, world):
+    survey, _parents = _named_survey(world)
+    client.force_login(world.unit_coordinator)
+    assert client.get(reverse("surveys:manage_survey_print", args=[survey.pk])).status_code == 200
+    entry = AuditLog.objects.get(action="surveys.results.print")
+    assert entry.actor == world.unit_coordinator
+    assert entry.target_type == "surveys.Survey"
+    assert entry.target_id == str(survey.pk)
+    # out of scope: 404 and nothing logged
+    client.force_login(world.other_coordinator)
+    assert client.get(reverse("surveys:manage_survey_print", args=[survey.pk])).status_code == 404
+    assert AuditLog.objects.filter(action="surveys.results.print").count() == 1
+
+
+# -- the comparison's workbook and printable page ---------------------------------
+
+
+def _two_schools(world):
+    """The template's term survey at two parent schools: 6 answers (satisfaction
+    mean 4.33) and 3 (too few: hidden). The second school's name starts like a
+    formula."""
+    from parent_school.tests.factories import ParentSchoolFactory
+    from surveys.tests.world import term_survey
+
+    ours = term_survey(world)
+    second = ParentSchoolFactory(name="=第二家长学校", host_unit=world.school)
+    theirs = school_term_survey(world, second, title="第二家长学校学期问卷")
+    for value in (5, 5, 4, 4, 3, 5):
+        answer_sheet(ours, world.version, {**ANSWERS, "satisfaction": value})
+    for _n in range(3):
+        answer_sheet(theirs, world.version, ANSWERS)
+    return ours, theirs, second
+
+
+def _comparison_export(client, world, **extra):
+    return client.post(
+        reverse("surveys:manage_comparison_export"),
+        {"template": world.template.pk, "by": "parent_school", **extra},
+    )
+
+
+def test_the_comparison_workbook_holds_the_pages_numbers_and_hides_a_small_school(client, world):
+    # given
+    _ours, _theirs, second = _two_schools(world)
+    client.force_login(world.alliance_coordinator)
+    # when
+    book = _book(_comparison_export(client, world))
+    # then: one sheet, a column per school, the numbers of comparison_rows
+    assert book.sheetnames == ["比较"]
+    rows = _rows(book["比较"])
+    header_at = next(i for i, r in enumerate(rows) if r[0] == "题目")
+    header, data = rows[header_at], rows[header_at + 1 :]
+    assert header[1] == "指标"
+    ours_at = header.index(world.parent_school.name)
+    # a school's name that looks like a formula is escaped by the one rule
+    theirs_at = header.index("'" + second.name)
+    comparison = results.template_comparison(
+        user=world.alliance_coordinator, template_id=world.template.pk, by="parent_school"
+    )
+    satisfaction = next(row for row in comparison.rows if row.key == "satisfaction")
+    mean = next(r for r in data if r[0] == satisfaction.label and r[1] == "平均分")
+    assert mean[ours_at] == pytest.approx(4.33, abs=0.01)
+    assert mean[theirs_at] == "样本不足，不显示"
+    counted = next(r for r in data if r[1] == "有效答卷")
+    assert counted[ours_at] == 6
+    # every question of the page is in the sheet, by the page's label
+    assert {row.label for row in comparison.rows} <= {r[0] for r in data if r[0]}
+    # audit-logged with the template as target
+    entry = AuditLog.objects.get(action="surveys.comparison.export")
+    assert entry.actor == world.alliance_coordinator
+    assert entry.target_type == "surveys.SurveyTemplate"
+    assert entry.target_id == str(world.template.pk)
+    assert entry.data["by"] == "parent_school"
+    assert entry.data["groups"] == 2
+
+
+def test_the_comparison_workbook_is_scoped_like_the_page(client, world):
+    _two_schools(world)
+    client.force_login(world.other_coordinator)
+    response = _comparison_export(client, world)
+    if response.status_code == 200:
+        whole = "\n".join(
+            str(c) for r in _rows(_book(response)["比较"]) for c in r if c is not None
+        )
+        assert world.parent_school.name not in whole
+        assert "第二家长学校" not in whole
+    else:
+        assert response.status_code in (302, 404)
+        assert not AuditLog.objects.filter(action="surveys.comparison.export").exists()
+    # families never reach it
+    family_parent = GuardianFactory().user
+    client.force_login(family_parent)
+    assert _comparison_export(client, world).status_code in (302, 403, 404)
+
+
+def test_a_comparison_export_without_a_template_is_refused_with_a_message(client, world):
+    client.force_login(world.alliance_coordinator)
+    response = client.post(reverse("surveys:manage_comparison_export"), {"by": "x"}, follow=True)
+    assert "请先选择问卷模板和比较方式" in response.content.decode()
+    assert not AuditLog.objects.filter(action="surveys.comparison.export").exists()
+
+
+def test_the_comparison_printable_page_has_the_numbers_and_is_audit_logged(client, world):
+    _two_schools(world)
+    client.force_login(world.alliance_coordinator)
+    params = {"template": world.template.pk, "by": "parent_school"}
+    page = client.get(reverse("surveys:manage_comparison"), params).content.decode()
+    # the comparison page links its printable page and its export
+    assert reverse("surveys:manage_comparison_print") in page
+    assert reverse("surveys:manage_comparison_export") in page
+    response = client.get(reverse("surveys:manage_comparison_print"), params)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "4.33" in body and "样本不足，不显示" in body
+    assert "data-print" in body
+    assert "<form" not in body.split("survey-print", 1)[-1]
+    entry = AuditLog.objects.get(action="surveys.comparison.print")
+    assert entry.target_id == str(world.template.pk)
+    assert entry.data["by"] == "parent_school"
+
+
+# -- text answers: the page lists the first TEXTS_SHOWN, the workbook all ---------
+
+
+def test_the_page_says_texts_are_capped_and_the_workbook_has_them_all(client, world, monkeypatch):
+    # given: a named survey of 6 sheets with 6 suggestions, the page's cap at 4
+    monkeypatch.setattr(results, "TEXTS_SHOWN", 4)
+    survey = session_survey(world)
+    for n in range(6):
+        answer_sheet(survey, world.version, {**ANSWERS, "suggestion": f"建议{n}"})
+    client.force_login(world.unit_coordinator)
+    # when
+    body = client.get(reverse("surveys:manage_survey", args=[survey.pk])).content.decode()
+    book = _book(client.post(reverse("surveys:manage_survey_export", args=[survey.pk])))
+    # then: the page says how many it lists of how many
+    assert "仅显示前 4 条" in body and "共 6 条" in body
+    texts = [r for r in _rows(book["文字答案"]) if r[1] and str(r[1]).startswith("建议")]
+    assert sorted(r[1] for r in texts) == [f"建议{n}" for n in range(6)]
+    assert all(world.offering.title in r[0] for r in texts)
+
+
+def test_the_page_says_nothing_of_a_cap_when_every_text_is_shown(client, world):
+    survey = session_survey(world)
+    for n in range(5):
+        answer_sheet(survey, world.version, {**ANSWERS, "suggestion": f"建议{n}"})
+    client.force_login(world.unit_coordinator)
+    body = client.get(reverse("surveys:manage_survey", args=[survey.pk])).content.decode()
+    assert "建议4" in body
+    assert "仅显示前" not in body
+
+
+def test_an_anonymous_surveys_texts_reach_the_workbook_only_from_a_large_group(client, world):
+    small = session_survey(world, is_anonymous=True)
+    for n in range(3):
+        answer_sheet(small, world.version, {**ANSWERS, "suggestion": f"小组建议{n}"})
+    large = session_survey(world, offering=world.event_offering, is_anonymous=True)
+    for n in (3, 1, 4, 0, 2):
+        answer_sheet(large, world.version, {**ANSWERS, "suggestion": f"大组建议{n}"})
+    client.force_login(world.unit_coordinator)
+    small_book = _book(client.post(reverse("surveys:manage_survey_export", args=[small.pk])))
+    whole = "\n".join(str(c) for s in small_book for r in _rows(s) for c in r if c is not None)
+    assert "小组建议" not in whole
+    large_book = _book(client.post(reverse("surveys:manage_survey_export", args=[large.pk])))
+    texts = [r[1] for r in _rows(large_book["文字答案"]) if r[1] and "大组建议" in str(r[1])]
+    # all of them, sorted by their text so their order tells nothing
+    assert texts == [f"大组建议{n}" for n in range(5)]

@@ -51,6 +51,22 @@ def answer_sheet(survey, version, answers: dict, *, family=None, user=None):
     return response
 
 
+def school_term_survey(world, school, **fields):
+    """The template's term survey at another parent school ``school`` (one per
+    template, term and school)."""
+    from surveys.tests.factories import SurveyFactory
+
+    return SurveyFactory(
+        template=world.template,
+        title=fields.pop("title", f"{school.name}学期问卷"),
+        scope=Survey.Scope.PARENT_SCHOOL_TERM,
+        parent_school=school,
+        term=world.term,
+        unit=school.host_unit,
+        **fields,
+    )
+
+
 def signed_in(client, user):
     client.force_login(user)
     return client
@@ -259,8 +275,7 @@ def test_two_parent_schools_compared_with_charts_and_a_small_school_hidden(clien
     # given: the same template's term survey at two parent schools; 6 and 3 answers
     ours = term_survey(world)
     second = ParentSchoolFactory(name="城东第二家长学校", host_unit=world.school)
-    theirs = term_survey(world, title="第二家长学校学期问卷")
-    Survey.objects.filter(pk=theirs.pk).update(parent_school=second)
+    theirs = school_term_survey(world, second, title="第二家长学校学期问卷")
     for value in (5, 5, 4, 4, 3, 5):
         answer_sheet(ours, world.version, {**ANSWERS, "satisfaction": value})
     for _n in range(3):
