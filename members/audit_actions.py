@@ -94,6 +94,9 @@ AUDIT_ACTION_LABELS = {
     "surveys.survey.deploy": _("向各家长学校发放问卷"),
     # surveys (coordinators' pages)
     "surveys.results.export": _("导出问卷结果（Excel）"),
+    "surveys.results.print": _("打开问卷结果打印版"),
+    "surveys.comparison.export": _("导出问卷比较结果（Excel）"),
+    "surveys.comparison.print": _("打开问卷比较结果打印版"),
     # the evaluation loop 定标—考核—反馈—提升 (evaluation/services.py)
     "evaluation.responsibility.create": _("新增工作职责"),
     "evaluation.responsibility.change": _("修改工作职责"),

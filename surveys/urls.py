@@ -17,6 +17,16 @@ urlpatterns = [
     path("surveys/manage/new/", manage_views.survey_new, name="manage_survey_new"),
     path("surveys/manage/deploy/", manage_views.deploy, name="manage_deploy"),
     path("surveys/manage/compare/", manage_views.comparison, name="manage_comparison"),
+    path(
+        "surveys/manage/compare/print/",
+        manage_views.comparison_print,
+        name="manage_comparison_print",
+    ),
+    path(
+        "surveys/manage/compare/export/",
+        manage_views.comparison_export,
+        name="manage_comparison_export",
+    ),
     path("surveys/manage/<int:survey_id>/", manage_views.survey_detail, name="manage_survey"),
     path(
         "surveys/manage/<int:survey_id>/publish/",

@@ -406,6 +406,12 @@ def main_pages(site: SimpleNamespace) -> list[Page]:
             "coordinator",
         ),
         Page(
+            "survey comparison print",
+            reverse("surveys:manage_comparison_print")
+            + f"?template={site.surveys['template'].pk}&by=parent_school",
+            "coordinator",
+        ),
+        Page(
             "survey template editor",
             reverse("surveys:manage_template", args=[site.surveys["template"].pk]),
             "admin",

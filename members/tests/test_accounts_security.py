@@ -323,6 +323,8 @@ ACCESS = {
     "surveys:manage_survey_new": COORDINATOR,
     "surveys:manage_deploy": COORDINATOR,
     "surveys:manage_comparison": COORDINATOR,
+    "surveys:manage_comparison_print": COORDINATOR,
+    "surveys:manage_comparison_export": COORDINATOR,
     "surveys:manage_survey": COORDINATOR,
     "surveys:manage_survey_publish": COORDINATOR,
     "surveys:manage_survey_close": COORDINATOR,
