@@ -13,7 +13,8 @@
   every change is an ``ActionUpdate``.
 
 Each step is audit-logged and shown on the unit's dashboard as a timeline
-(evaluation/selectors.py), which reads these tables, not the audit log.
+(evaluation/selectors.py), which reads these tables (target changes from
+``UnitTargetChange``), not the audit log.
 """
 
 from django.conf import settings
@@ -222,3 +223,46 @@ class ActionUpdate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action_id} → {self.status}"
+
+
+class UnitTargetChange(models.Model):
+    """One change of a unit's target: set by hand (``previous`` the value it
+    replaced, None when new) or filled from the defaults. The panel's timeline
+    reads these, so it shows every change (old → new), not only the latest value."""
+
+    class Source(models.TextChoices):
+        SET = "set", _("设定")
+        DEFAULT = "default", _("按默认目标填充")
+
+    unit = models.ForeignKey(
+        MemberUnit, verbose_name=_("单位"), on_delete=models.CASCADE, related_name="+"
+    )
+    term = models.ForeignKey(
+        Term, verbose_name=_("学期"), on_delete=models.CASCADE, related_name="+"
+    )
+    responsibility = models.ForeignKey(
+        Responsibility, verbose_name=_("工作职责"), on_delete=models.PROTECT, related_name="+"
+    )
+    previous = models.DecimalField(
+        _("原目标值"), max_digits=9, decimal_places=1, null=True, blank=True
+    )
+    value = models.DecimalField(_("目标值"), max_digits=9, decimal_places=1)
+    source = models.CharField(_("方式"), max_length=10, choices=Source.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("设定人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    at = models.DateTimeField(_("时间"))
+
+    class Meta:
+        verbose_name = _("目标变更")
+        verbose_name_plural = _("目标变更")
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["unit", "term"], name="target_change_unit_term")]
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} · {self.responsibility_id}: {self.previous} → {self.value}"

@@ -4,7 +4,8 @@ The panel (``evaluation_panel``) is what the unit's dashboard shows under
 定标—考核—反馈—提升: this term's targets, the feedback with its acknowledged
 state, the improvement actions (overdue flagged), last term's actions beside
 the new figures, and one timeline of every step, newest first, read from these
-tables (not the audit log) in a constant number of queries.
+tables (target changes from UnitTargetChange, old → new; not the audit log) in
+a constant number of queries.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from members.models import Membership, MemberUnit, RoleAssignment
 from parent_school.models import Term
 
 from .errors import EvaluationError
-from .models import ActionUpdate, Feedback, ImprovementAction, Responsibility, UnitTarget
+from .models import (
+    ActionUpdate,
+    Feedback,
+    ImprovementAction,
+    Responsibility,
+    UnitTarget,
+    UnitTargetChange,
+)
 
 Status = ImprovementAction.Status
 STATUS_ORDER = {Status.PLANNED: 0, Status.IN_PROGRESS: 1, Status.DONE: 2}
@@ -144,24 +152,41 @@ def _who(user) -> str:
     return str(user) if user is not None else _("（已删除的账号）")
 
 
+def _target_change_text(change: UnitTargetChange) -> str:
+    """「覆盖家庭数 ≥ 50 户 → ≥ 60 户」, or 「开课次数 ≥ 10 次」 when first set."""
+    metric = change.responsibility.metric
+    new = value_display(metric, change.value)
+    if change.previous is None:
+        return f"{change.responsibility.name} {new}"
+    return f"{change.responsibility.name} {value_display(metric, change.previous)} → {new}"
+
+
 def _timeline(
-    *, targets: list[UnitTarget], feedback: list[Feedback], actions: list[ImprovementAction]
+    *,
+    target_changes: list[UnitTargetChange],
+    feedback: list[Feedback],
+    actions: list[ImprovementAction],
 ) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
-    # A fill from the defaults sets many targets at one instant: one entry per moment.
-    moments: dict[tuple, list[UnitTarget]] = {}
-    for target in targets:
-        moments.setdefault((target.set_at, target.set_by_id), []).append(target)
-    for (at, _by), rows in moments.items():
+    # Every change of a target, old → new. A fill from the defaults (or a saved
+    # page of the 定标 table) changes many at one instant: one entry per moment.
+    moments: dict[tuple, list[UnitTargetChange]] = {}
+    for change in target_changes:
+        moments.setdefault((change.at, change.by_id, change.source), []).append(change)
+    for (at, _by, source), rows in moments.items():
+        if source == UnitTargetChange.Source.DEFAULT:
+            title = _("按默认目标设定")
+        elif any(row.previous is not None for row in rows):
+            title = _("调整目标")
+        else:
+            title = _("设定目标")
         entries.append(
             TimelineEntry(
                 at=at,
                 kind="target",
-                title=_("设定目标"),
-                who=_who(rows[0].set_by),
-                detail="；".join(
-                    f"{row.responsibility.name} {target_value_display(row)}" for row in rows
-                ),
+                title=title,
+                who=_who(rows[0].by),
+                detail="；".join(_target_change_text(row) for row in rows),
                 anchor="evaluation-targets",
             )
         )
@@ -268,10 +293,13 @@ def evaluation_panel(*, user, unit: MemberUnit, term: Term, now=None) -> dict:
     today = timezone.localdate(now)
     previous = previous_term(term)
     responsibilities = list(Responsibility.objects.order_by("position", "pk"))
-    targets = list(
-        UnitTarget.objects.filter(unit=unit, term=term).select_related("responsibility", "set_by")
-    )
+    targets = list(UnitTarget.objects.filter(unit=unit, term=term).select_related("responsibility"))
     by_responsibility = {t.responsibility_id: t for t in targets}
+    target_changes = list(
+        UnitTargetChange.objects.filter(unit=unit, term=term)
+        .select_related("responsibility", "by")
+        .order_by("at", "pk")
+    )
     feedback = list(
         Feedback.objects.filter(unit=unit, term=term).select_related(
             "written_by", "acknowledged_by"
@@ -319,7 +347,7 @@ def evaluation_panel(*, user, unit: MemberUnit, term: Term, now=None) -> dict:
         "feedback": feedback,
         "actions": actions,
         "last_term_actions": [a for a in all_actions if previous and a.term_id == previous.pk],
-        "timeline": _timeline(targets=targets, feedback=feedback, actions=actions),
+        "timeline": _timeline(target_changes=target_changes, feedback=feedback, actions=actions),
         "can_set_targets": assessor,
         "can_write_feedback": assessor,
         "can_acknowledge": own,

@@ -7,7 +7,9 @@ records one audit entry. Nothing is half-written: a refused value rolls back
 the whole call.
 
 Races are settled in the database: a unit's target is one row per (unit, term,
-responsibility), written by ``INSERT … ON CONFLICT``; acknowledging a feedback
+responsibility), set under its row lock (or its unique key, when new) and filled
+from the defaults by ``INSERT … ON CONFLICT DO NOTHING``; every change of a value
+is a ``UnitTargetChange`` row (the timeline's history); acknowledging a feedback
 and moving an action lock that row (bounded lock wait, like bookings.locking),
 so two clicks at once make one change and the second is told why.
 """
@@ -35,7 +37,14 @@ from parent_school.models import Term
 
 from . import selectors
 from .errors import EvaluationError
-from .models import ActionUpdate, Feedback, ImprovementAction, Responsibility, UnitTarget
+from .models import (
+    ActionUpdate,
+    Feedback,
+    ImprovementAction,
+    Responsibility,
+    UnitTarget,
+    UnitTargetChange,
+)
 from .signals import targets_changed
 
 Metric = Responsibility.Metric
@@ -130,6 +139,31 @@ def _signal_targets(term_id: int, unit_ids: Iterable[int]) -> None:
         )
 
 
+def _target_write(*, actor, unit, term, responsibility, value, now):
+    """Write one target, returning it and the value it replaced (None: new).
+
+    The row is locked before it is read, so the previous value is the one this
+    write replaces even when two setters meet: the second waits for the first's
+    commit (on the row lock, or on the unique key when both insert) and then
+    sees its value."""
+    lookup = {"unit": unit, "term": term, "responsibility": responsibility}
+    fields = {"value": value, "set_by": actor, "set_at": now}
+    for _attempt in range(2):
+        target = UnitTarget.objects.select_for_update().filter(**lookup).first()
+        if target is not None:
+            previous = target.value
+            for name, field_value in fields.items():
+                setattr(target, name, field_value)
+            target.save(update_fields=list(fields))
+            return target, previous
+        try:
+            with transaction.atomic():
+                return UnitTarget.objects.create(**lookup, **fields), None
+        except IntegrityError:
+            continue  # another setter inserted it first: lock and update theirs
+    raise EvaluationError("busy")
+
+
 def unit_target_set(*, actor, unit_id, term_id, responsibility_id, value, now=None) -> UnitTarget:
     """定标: set one target of a unit for a term (a second set replaces the value).
 
@@ -146,31 +180,20 @@ def unit_target_set(*, actor, unit_id, term_id, responsibility_id, value, now=No
     number = target_value_clean(metric=responsibility.metric, value=value, name=responsibility.name)
     now = now or timezone.now()
     with evaluation_transaction():
-        previous = (
-            UnitTarget.objects.filter(unit=unit, term=term, responsibility=responsibility)
-            .values_list("value", flat=True)
-            .first()
+        target, previous = _target_write(
+            actor=actor, unit=unit, term=term, responsibility=responsibility, value=number, now=now
         )
-        # INSERT … ON CONFLICT (unit, term, responsibility) DO UPDATE: two setters
-        # at once leave one row, with the value of whoever wrote last.
-        UnitTarget.objects.bulk_create(
-            [
-                UnitTarget(
-                    unit=unit,
-                    term=term,
-                    responsibility=responsibility,
-                    value=number,
-                    set_by=actor,
-                    set_at=now,
-                )
-            ],
-            update_conflicts=True,
-            unique_fields=["unit", "term", "responsibility"],
-            update_fields=["value", "set_by", "set_at"],
-        )
-        target = UnitTarget.objects.select_related("responsibility").get(
-            unit=unit, term=term, responsibility=responsibility
-        )
+        if previous != number:
+            UnitTargetChange.objects.create(
+                unit=unit,
+                term=term,
+                responsibility=responsibility,
+                previous=previous,
+                value=number,
+                source=UnitTargetChange.Source.SET,
+                by=actor,
+                at=now,
+            )
         audit_log_record(
             actor=actor,
             action="evaluation.target.set",
@@ -213,13 +236,31 @@ def unit_targets_default(*, actor, term_id, unit_ids=None, now=None) -> int:
         f"SELECT u.id, %s, r.id, r.default_value, %s, %s "
         f"FROM ({units_sql}) AS u CROSS JOIN {responsibilities} AS r "
         "WHERE r.is_active "
-        "ON CONFLICT (unit_id, term_id, responsibility_id) DO NOTHING RETURNING unit_id"
+        "ON CONFLICT (unit_id, term_id, responsibility_id) DO NOTHING "
+        "RETURNING unit_id, responsibility_id, value"
     )
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
     with evaluation_transaction():
         with connection.cursor() as cursor:
             cursor.execute(sql, [term.pk, actor_id, now, *units_params])
-            written = [row[0] for row in cursor.fetchall()]
+            filled = cursor.fetchall()
+        written = [unit_id for unit_id, _responsibility_id, _value in filled]
+        UnitTargetChange.objects.bulk_create(
+            [
+                UnitTargetChange(
+                    unit_id=unit_id,
+                    term=term,
+                    responsibility_id=responsibility_id,
+                    previous=None,
+                    value=Decimal(str(value)),
+                    source=UnitTargetChange.Source.DEFAULT,
+                    by_id=actor_id,
+                    at=now,
+                )
+                for unit_id, responsibility_id, value in filled
+            ],
+            batch_size=1000,
+        )
         audit_log_record(
             actor=actor,
             action="evaluation.target.default",

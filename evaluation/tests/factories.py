@@ -18,6 +18,7 @@ from evaluation.models import (
     ImprovementAction,
     Responsibility,
     UnitTarget,
+    UnitTargetChange,
 )
 from members.tests.factories import MemberUnitFactory, UserFactory
 from parent_school.tests.factories import TermFactory
@@ -87,5 +88,21 @@ class ActionUpdateFactory(factory.django.DjangoModelFactory):
     action = factory.SubFactory(ImprovementActionFactory)
     status = ImprovementAction.Status.IN_PROGRESS
     note = "已开始"
+    by = factory.SubFactory(UserFactory)
+    at = factory.LazyFunction(timezone.now)
+
+
+class UnitTargetChangeFactory(factory.django.DjangoModelFactory):
+    """A target first set by hand (no previous value)."""
+
+    class Meta:
+        model = UnitTargetChange
+
+    unit = factory.SubFactory(MemberUnitFactory)
+    term = factory.SubFactory(TermFactory)
+    responsibility = factory.SubFactory(ResponsibilityFactory)
+    previous = None
+    value = factory.LazyAttribute(lambda o: o.responsibility.default_value)
+    source = UnitTargetChange.Source.SET
     by = factory.SubFactory(UserFactory)
     at = factory.LazyFunction(timezone.now)

@@ -6,7 +6,7 @@ import pytest
 
 from evaluation import services
 from evaluation.errors import EvaluationError
-from evaluation.models import Responsibility, UnitTarget
+from evaluation.models import Responsibility, UnitTarget, UnitTargetChange
 from evaluation.tests.factories import FeedbackFactory
 from members.models import AuditLog
 from tests.races import run_together
@@ -42,6 +42,7 @@ def test_two_default_fills_at_once_write_each_target_once(tx_world):
     expected = 2 * Responsibility.objects.filter(is_active=True).count()
     assert sorted(outcome.results) == [0, expected]
     assert UnitTarget.objects.count() == expected
+    assert UnitTargetChange.objects.count() == expected  # each fill recorded once
 
 
 @pytest.mark.django_db(transaction=True)
@@ -65,3 +66,7 @@ def test_two_setters_of_one_target_at_once_leave_one_row(tx_world):
 
     assert outcome.errors == [] and outcome.met == 2
     assert UnitTarget.objects.filter(unit=world.school, responsibility=families).count() == 1
+    # the history has both changes, the second replacing the first's value
+    first, second = UnitTargetChange.objects.filter(responsibility=families).order_by("pk")
+    assert first.previous is None and second.previous == first.value
+    assert UnitTarget.objects.get(unit=world.school, responsibility=families).value == second.value

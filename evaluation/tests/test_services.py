@@ -12,7 +12,14 @@ from django.utils import timezone
 
 from evaluation import selectors, services
 from evaluation.errors import EvaluationError
-from evaluation.models import ActionUpdate, Feedback, ImprovementAction, Responsibility, UnitTarget
+from evaluation.models import (
+    ActionUpdate,
+    Feedback,
+    ImprovementAction,
+    Responsibility,
+    UnitTarget,
+    UnitTargetChange,
+)
 from evaluation.signals import targets_changed
 from evaluation.tests.factories import (
     FeedbackFactory,
@@ -475,6 +482,43 @@ def test_the_timeline_is_newest_first_and_covers_every_step(world):
     assert panel["feedback"][0].acknowledged and panel["feedback"][0].action_count == 1
 
 
+def test_the_timeline_shows_every_target_change_old_to_new(world):
+    base = timezone.now() - datetime.timedelta(days=5)
+    families = _resp("families")
+
+    def set_to(value, hours, actor=None):
+        return services.unit_target_set(
+            actor=actor or world.district,
+            unit_id=world.school.pk,
+            term_id=world.term.pk,
+            responsibility_id=families.pk,
+            value=value,
+            now=base + datetime.timedelta(hours=hours),
+        )
+
+    services.unit_targets_default(actor=world.district, term_id=world.term.pk, now=base)
+    set_to("60", 1)
+    set_to("70", 2, actor=world.alliance_coordinator)
+    set_to("70", 3)  # the same value again is no change
+    services.unit_targets_default(  # a second fill writes nothing
+        actor=world.district, term_id=world.term.pk, now=base + datetime.timedelta(hours=4)
+    )
+
+    panel = selectors.evaluation_panel(user=world.district, unit=world.school, term=world.term)
+
+    entries = [(e.title, e.detail, e.who) for e in panel["timeline"] if e.kind == "target"]
+    assert entries[0] == ("调整目标", "覆盖家庭数 ≥ 60 户 → ≥ 70 户", "溪口联盟李老师")
+    assert entries[1] == ("调整目标", "覆盖家庭数 ≥ 50 户 → ≥ 60 户", "区教育局张老师")
+    assert entries[2][0] == "按默认目标设定" and "覆盖家庭数 ≥ 50 户" in entries[2][1]
+    assert len(entries) == 3
+    # the table shows the latest value; the other unit's and term's changes stay out
+    row = next(r for r in panel["targets"] if r["responsibility"] == families)
+    assert row["display"] == "≥ 70 户"
+    assert UnitTargetChange.objects.filter(unit=world.school, term=world.term).count() == (
+        Responsibility.objects.filter(is_active=True).count() + 2
+    )
+
+
 def test_the_panel_reads_in_constant_queries(world, django_assert_max_num_queries):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -494,6 +538,13 @@ def test_the_panel_reads_in_constant_queries(world, django_assert_max_num_querie
         action = ImprovementActionFactory(unit=world.school, term=world.term, feedback=feedback)
         ImprovementActionFactory(unit=world.school, term=world.last_term)
         ActionUpdate.objects.create(action=action, status="in_progress", at=timezone.now())
+        services.unit_target_set(
+            actor=world.district,
+            unit_id=world.school.pk,
+            term_id=world.term.pk,
+            responsibility_id=_resp("families").pk,
+            value=str(60 + _n),
+        )
     ResponsibilityFactory()
     assert count() == small
     assert small <= 9
