@@ -22,6 +22,8 @@ DEMO_MODULES = [
     ("recognition.demo", {}),
     # Questionnaires: templates, a session's named answers, an anonymous term survey.
     ("surveys.demo", {}),
+    # The evaluation loop: this term's targets, a district feedback, two actions.
+    ("evaluation.demo", {}),
 ]
 
 
