@@ -734,6 +734,7 @@ def template_comparison(*, user, template_id, by: str, term_ids=None, unit_ids=N
         _group_expression(by, "response__survey__"),
         _group_expression(by, "survey__"),
     )
+    hidden_inside = _hidden_remainders(answers, survey_ids, by)
     labels = _group_labels(by, list(people))
     smallest = min_group()
     columns = []
@@ -766,6 +767,9 @@ def template_comparison(*, user, template_id, by: str, term_ids=None, unit_ids=N
             )
             for column in columns
         ]
+        for column, result in zip(columns, cells, strict=True):
+            if not result.suppressed and 0 < hidden_inside[column.key][question.key] < smallest:
+                _withhold(result)
         rows.append(
             ComparisonRow(
                 key=question.key,
@@ -787,6 +791,44 @@ def template_comparison(*, user, template_id, by: str, term_ids=None, unit_ids=N
         min_group=smallest,
         pending=sum(column.pending for column in columns),
     )
+
+
+def _hidden_remainders(answers, survey_ids, by: str) -> dict[int, Counter]:
+    """Secondary suppression of a comparison: per group and question key, the
+    answers of the group's surveys whose own results hide that question (the
+    survey has fewer than SURVEYS_MIN_GROUP sheets, or the question fewer
+    answers). A shown column minus those surveys' own pages would leave just
+    these answers, so a cell is shown only if they are none or at least the
+    minimum. Every grouping is a sum of surveys, so the same survey-level count
+    covers a term's column minus its units' columns. Two aggregates, whatever
+    the number of groups: sheets per survey, answers per survey and key."""
+    smallest = min_group()
+    group = _group_expression(by, "response__survey__")
+    sheets_of = dict(
+        Response.objects.filter(survey_id__in=survey_ids)
+        .values("survey_id")
+        .annotate(n=Count("pk"))
+        .values_list("survey_id", "n")
+        .order_by()
+    )
+    remainders: dict[int, Counter] = defaultdict(Counter)
+    for survey_id, key, n, g in (
+        answers.filter(Q(number__isnull=False) | ~Q(text=""))
+        .annotate(g=group)
+        .values("response__survey_id", "question__key", "g")
+        .annotate(n=Count("response_id", distinct=True))
+        .values_list("response__survey_id", "question__key", "n", "g")
+        .order_by()
+    ):
+        if g is not None and (sheets_of.get(survey_id, 0) < smallest or n < smallest):
+            remainders[g][key] += n
+    return remainders
+
+
+def _withhold(result: QuestionResult) -> None:
+    result.suppressed = True
+    result.distribution, result.texts = [], []
+    result.mean = result.median = result.nps = None
 
 
 def _comparison_chart(question, columns, cells, by_label: str) -> SafeString:

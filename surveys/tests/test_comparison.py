@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -222,25 +223,96 @@ def test_unpublished_and_course_series_surveys_make_no_group(world):
     assert comparison.columns == []
 
 
+def test_a_column_with_a_small_survey_inside_is_hidden_too(world):
+    """Unit A's column sums survey A1 (6 sheets, shown on its own page) and A2 (3,
+    hidden there): 9 answers, but the column minus A1's page would show A2's 3 —
+    hidden too. With A2 at 5 sheets nothing is hidden inside: shown."""
+    unit_b, school_b = second_school(world)
+    # the second survey of each unit is another term's (one per school and term)
+    last_term = TermFactory(code="surveys-last", school_year="2025–2026")
+    survey_a1 = term_survey(world)
+    survey_a2 = school_survey(world, world.school, world.parent_school, term=last_term)
+    survey_b1 = school_survey(world, unit_b, school_b)
+    survey_b2 = school_survey(world, unit_b, school_b, term=last_term)
+    sheets(survey_a1, world.version, answers_of(RATINGS[:6], NPS[:6], FORMATS[:6]))
+    sheets(survey_a2, world.version, answers_of(RATINGS[:3], NPS[:3], FORMATS[:3]))
+    sheets(survey_b1, world.version, answers_of(RATINGS[:6], NPS[:6], FORMATS[:6]))
+    sheets(survey_b2, world.version, answers_of(RATINGS[:5], NPS[:5], FORMATS[:5]))
+
+    comparison = results.template_comparison(
+        user=world.district_admin, template_id=world.template.pk, by="unit"
+    )
+
+    columns = {column.label: column for column in comparison.columns}
+    assert columns[world.school.name].counted == 9  # the counts stay
+    assert not columns[world.school.name].suppressed
+    row, hidden = cell(comparison, "satisfaction", world.school.name)
+    assert hidden.suppressed and hidden.mean is None and hidden.distribution == []
+    _row, shown = cell(comparison, "satisfaction", unit_b.name)
+    assert not shown.suppressed
+    assert shown.mean == round(statistics.mean(RATINGS[:6] + RATINGS[:5]), 2)
+    # the chart and the export say the same
+    assert HIDDEN in row.chart
+    header, rows = results.comparison_rows(comparison)
+    mean_row = next(r for r in rows if r[0] == row.label and r[1] == "平均分")
+    by_column = dict(zip(header[3:], mean_row[3:], strict=True))
+    assert by_column[world.school.name] == HIDDEN
+    assert by_column[unit_b.name] == shown.mean
+
+
+def test_a_term_column_with_a_hidden_unit_inside_is_hidden(world):
+    """By term, a column sums its surveys: minus the units' shown columns it would
+    leave the hidden unit (3 sheets) — so it is hidden; a term whose units are
+    all large enough is shown."""
+    unit_b, school_b = second_school(world)
+    last_term = TermFactory(code="surveys-last", school_year="2025–2026")
+    sheets(term_survey(world), world.version, answers_of(RATINGS, NPS, FORMATS))
+    small = school_survey(world, unit_b, school_b)
+    sheets(small, world.version, answers_of(RATINGS[:3], NPS[:3], FORMATS[:3]))
+    for unit, parent_school in ((world.school, world.parent_school), (unit_b, school_b)):
+        survey = school_survey(world, unit, parent_school, term=last_term)
+        sheets(survey, world.version, answers_of(RATINGS[:5], NPS[:5], FORMATS[:5]))
+
+    by_unit = results.template_comparison(
+        user=world.district_admin,
+        template_id=world.template.pk,
+        by="unit",
+        term_ids=[world.term.pk],
+    )
+    assert cell(by_unit, "satisfaction", unit_b.name)[1].suppressed
+    assert not cell(by_unit, "satisfaction", world.school.name)[1].suppressed
+
+    by_term = results.template_comparison(
+        user=world.district_admin, template_id=world.template.pk, by="term"
+    )
+    columns = {column.key: column for column in by_term.columns}
+    assert columns[world.term.pk].counted == len(RATINGS) + 3
+    assert cell(by_term, "satisfaction", str(world.term))[1].suppressed
+    last = cell(by_term, "satisfaction", str(last_term))[1]
+    assert not last.suppressed and last.mean == round(statistics.mean(RATINGS[:5] * 2), 2)
+
+
 def groups(world, count: int, start: int) -> None:
     """``count`` more schools of the alliance, each with a parent school, a term
-    and a survey answered by one family."""
+    and a survey answered by SURVEYS_MIN_GROUP families: every group is shown,
+    so the distributions and the charts are drawn and counted."""
     for index in range(start, start + count):
         unit, parent_school = second_school(world, name=f"城东第{index + 3}小学")
         term = TermFactory(
             code=f"surveys-bench-{index}", school_year=f"{2000 + index}–{2001 + index}"
         )
         survey = school_survey(world, unit, parent_school, term=term)
-        sheet(
-            survey,
-            world.version,
-            {
-                "satisfaction": 1 + index % 5,
-                "recommend": index % 11,
-                "format": index % 3,
-                "topics": [index % 4],
-            },
-        )
+        for answer in range(settings.SURVEYS_MIN_GROUP):
+            sheet(
+                survey,
+                world.version,
+                {
+                    "satisfaction": 1 + (index + answer) % 5,
+                    "recommend": (index + answer) % 11,
+                    "format": (index + answer) % 3,
+                    "topics": [(index + answer) % 4],
+                },
+            )
         InvitationFactory(survey=survey)
 
 
@@ -259,9 +331,15 @@ def test_a_comparison_takes_the_same_queries_for_3_or_30_groups(world, by):
     (few, few_queries), (many, many_queries) = measured
     assert (few, many) == (3, 30)
     assert few_queries == many_queries
-    assert many_queries <= 11  # scope, template, 4 head counts, questions, 3 aggregates, names
-    assert all(column.suppressed for column in comparison.columns)  # one answer each
-    assert all(HIDDEN in row.chart for row in comparison.rows)
+    # scope, template, 4 head counts, questions, 3 aggregates, 2 for the hidden
+    # remainders, names
+    assert many_queries <= 13
+    # every group shown (SURVEYS_MIN_GROUP answers each): the charts are drawn
+    assert not any(column.suppressed for column in comparison.columns)
+    assert comparison.rows
+    for row in comparison.rows:
+        assert not any(c.suppressed for c in row.cells)
+        assert HIDDEN not in row.chart and "<svg" in row.chart
 
 
 def test_a_bad_grouping_is_a_programming_error(world):
