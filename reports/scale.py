@@ -1313,6 +1313,7 @@ def surveys_generate(*, p: Preset, seed: int, term: Term, first: dict, step, run
             Survey,
             {
                 "template_id": "%(template)s",
+                "version_id": "%(version)s",
                 "title": "ps.name || ' · ' || %(title)s",
                 "scope": "'parent_school_term'",
                 "parent_school_id": "ps.id",
@@ -1329,6 +1330,7 @@ def surveys_generate(*, p: Preset, seed: int, term: Term, first: dict, step, run
             f"{_table(ParentSchool)} ps WHERE ps.id >= %(first_school)s",
             {
                 "template": term_template.pk,
+                "version": term_version.pk,
                 "title": f"{SCALE_TERM_SURVEY}（{term}）",
                 "term": term.pk,
                 "every": shape.anonymous_every,
@@ -1373,6 +1375,7 @@ def surveys_generate(*, p: Preset, seed: int, term: Term, first: dict, step, run
             Survey,
             {
                 "template_id": "%(template)s",
+                "version_id": "%(version)s",
                 "title": "o.title || ' · ' || %(title)s",
                 "scope": "'session'",
                 "offering_id": "o.id",
@@ -1394,6 +1397,7 @@ def surveys_generate(*, p: Preset, seed: int, term: Term, first: dict, step, run
             "AND o.id % %(every)s = 0 AND c.id >= %(first_course)s",
             {
                 "template": session_template.pk,
+                "version": session_version.pk,
                 "title": SCALE_SESSION_SURVEY,
                 "term": term.pk,
                 "every": shape.session_every,

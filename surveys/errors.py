@@ -32,6 +32,7 @@ MESSAGES = {
     "choice_invalid": _("“%(question)s”请从给出的选项中选择。"),
     "text_invalid": _("“%(question)s”请填写文字。"),
     "text_too_long": _("“%(question)s”不能超过 %(n)s 个字。"),
+    "text_control_chars": _("“%(question)s”含有无法保存的特殊字符，请删除后重新填写。"),
     "question_unknown": _("问卷中没有代码为“%(key)s”的题目，请刷新页面后重新填写。"),
     "answers_invalid": _("答案格式不正确，请刷新页面后重新填写。"),
     "step_invalid": _("进度须为不小于 0 的整数。"),
@@ -48,6 +49,7 @@ MESSAGES = {
     "template_empty": _("问卷模板“%(name)s”还没有题目，请先添加题目。"),
     "template_inactive": _("问卷模板“%(name)s”已停用。"),
     "already_published": _("这份问卷已经发布。"),
+    "survey_duplicate": _("所选对象已经有一份使用问卷模板“%(name)s”的问卷，请勿重复添加。"),
     "series_not_answerable": _("课程问卷由每个场次分别填写，请选择具体场次的问卷。"),
     # templates
     "name_required": _("请填写模板名称。"),

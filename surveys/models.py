@@ -16,8 +16,10 @@ Who has answered and what was answered are kept apart:
   shuffled order, in one transaction per batch (surveys/services.py).
 
 A template's questions belong to a ``TemplateVersion``; editing a version that
-has answers makes a new version (``Question.key`` stays, so results line up
-across versions), and each response keeps the version it was given.
+has answers or is used by a published survey makes a new version
+(``Question.key`` stays, so results line up across versions). Each survey is
+pinned to the version current when it was made (``Survey.version``); its
+responses all have that version.
 """
 
 import uuid
@@ -208,6 +210,16 @@ class Survey(models.Model):
     template = models.ForeignKey(
         SurveyTemplate, verbose_name=_("问卷模板"), on_delete=models.PROTECT, related_name="surveys"
     )
+    # The version families answer, fixed when the survey is made: a later edit of
+    # the template makes a new version for new surveys, so every answer of one
+    # survey has the same version (no version or its time tells late answers apart).
+    version = models.ForeignKey(
+        TemplateVersion,
+        verbose_name=_("问卷版本"),
+        on_delete=models.PROTECT,
+        related_name="surveys",
+        editable=False,
+    )
     title = models.CharField(_("标题"), max_length=120)
     scope = models.CharField(_("对象"), max_length=20, choices=Scope.choices)
     offering = models.ForeignKey(
@@ -270,6 +282,11 @@ class Survey(models.Model):
     is_published = models.BooleanField(_("已发布"), default=False)
     invited_at = models.DateTimeField(_("邀请发送时间"), null=True, blank=True, editable=False)
     reminded_at = models.DateTimeField(_("提醒发送时间"), null=True, blank=True, editable=False)
+    # The last invitation pass over a term survey's families (the sweep passes
+    # again at most hourly: a term survey may reach 200,000 families).
+    invitations_checked_at = models.DateTimeField(
+        _("邀请检查时间"), null=True, blank=True, editable=False
+    )
     released_batches = models.PositiveIntegerField(_("已发布批次"), default=0, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -317,6 +334,28 @@ class Survey(models.Model):
                 fields=["series", "offering"],
                 condition=Q(series__isnull=False),
                 name="survey_one_per_series_session",
+            ),
+            # The same template once per target (a course series' session surveys
+            # are held by the constraint above).
+            models.UniqueConstraint(
+                fields=["template", "term", "parent_school"],
+                condition=Q(scope="parent_school_term"),
+                name="survey_one_per_school_term",
+            ),
+            models.UniqueConstraint(
+                fields=["template", "term", "alliance"],
+                condition=Q(scope="alliance_term"),
+                name="survey_one_per_alliance_term",
+            ),
+            models.UniqueConstraint(
+                fields=["template", "offering"],
+                condition=Q(scope__in=["session", "event"], series__isnull=True),
+                name="survey_one_per_offering",
+            ),
+            models.UniqueConstraint(
+                fields=["template", "course"],
+                condition=Q(scope="course"),
+                name="survey_one_per_course",
             ),
         ]
         indexes = [

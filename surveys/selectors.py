@@ -65,9 +65,21 @@ def invite_due_at(survey: Survey) -> dt.datetime | None:
     return survey.opens_at
 
 
+# A reminder never follows its invitation within this long (a short window would
+# otherwise remind minutes after inviting).
+REMIND_AFTER_INVITE = dt.timedelta(hours=12)
+
+
 def remind_due_at(survey: Survey) -> dt.datetime | None:
+    """``remind_before_hours`` before closing, but never before the invitation +
+    12 hours; None (no reminder) when that falls at or after closing."""
     _opens, closes = survey_window(survey)
-    return closes - dt.timedelta(hours=survey.remind_before_hours) if closes else None
+    if closes is None:
+        return None
+    due = closes - dt.timedelta(hours=survey.remind_before_hours)
+    if survey.invited_at is not None:
+        due = max(due, survey.invited_at + REMIND_AFTER_INVITE)
+    return due if due < closes else None
 
 
 # Versions and questions ------------------------------------------------------------
@@ -112,6 +124,10 @@ def visible_questions(questions: list[Question], answers: dict) -> list[Question
 
 # Families --------------------------------------------------------------------------
 
+# What the family's list shows of each survey (what it is about): joined here so
+# the page reads no more per survey.
+FAMILY_LIST_RELATIONS = ("offering", "course", "parent_school", "alliance", "term")
+
 
 @dataclass
 class AnswerSheet:
@@ -132,7 +148,7 @@ class AnswerSheet:
 def survey_answerable(*, family, survey_id, now) -> Survey:
     """The survey ``family`` may answer now, or the SurveyError saying why not."""
     survey = (
-        Survey.objects.select_related("offering", "template", "term")
+        Survey.objects.select_related("offering", "template", "term", "version")
         .filter(pk=survey_id, is_published=True)
         .first()
     )
@@ -179,12 +195,12 @@ def answer_sheet(*, user, survey_id: int, now: dt.datetime | None = None) -> Ans
     now = now or timezone.now()
     family = family_required(user)
     survey = survey_answerable(family=family, survey_id=survey_id, now=now)
-    draft = Draft.objects.select_related("version").filter(survey=survey, family=family).first()
-    version = draft.version if draft is not None else current_version(survey.template_id)
-    if version is None:
-        raise SurveyError("survey_missing")
+    draft = Draft.objects.filter(survey=survey, family=family).first()
+    # Always the survey's own version (a draft's answers are matched by key).
+    version = survey.version
     questions = version_questions(version.pk)
-    answers = draft_answers(draft)
+    keys = {q.key for q in questions}
+    answers = {k: v for k, v in draft_answers(draft).items() if k in keys}
     return AnswerSheet(
         survey=survey,
         version=version,
@@ -238,7 +254,7 @@ def surveys_open_for_family(*, family, now: dt.datetime | None = None) -> list[S
         )
         .filter(Q(closes_at__isnull=True) | Q(closes_at__gt=now))
         .exclude(Exists(Participation.objects.filter(survey=OuterRef("pk"), family=family)))
-        .select_related("offering", "term", "template")
+        .select_related(*FAMILY_LIST_RELATIONS, "template")
     )
     candidates = [s for s in candidates if survey_is_open(s, now)]
     alliance_ids = {s.alliance_id for s in candidates if s.scope == Survey.Scope.ALLIANCE_TERM}
@@ -278,7 +294,7 @@ def surveys_answered_by_family(*, family) -> list[Participation]:
         return []
     return list(
         Participation.objects.filter(family=family)
-        .select_related("survey", "survey__offering", "survey__term")
+        .select_related("survey", *(f"survey__{name}" for name in FAMILY_LIST_RELATIONS))
         .order_by("-answered_at", "-pk")
     )
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -64,6 +64,10 @@ CONDITION_KINDS = (
     Question.Kind.NPS,
 )
 _random = random.SystemRandom()
+# Control characters refused in text answers (newline and tab are kept).
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A term survey's families are scanned for new invitations at most this often.
+TERM_INVITE_RESCAN = dt.timedelta(hours=1)
 
 
 @contextmanager
@@ -137,7 +141,10 @@ def answer_clean(question: Question, value):
         return sorted(set(numbers))
     if not isinstance(value, str):
         raise SurveyError("text_invalid", field=question.key, **label)
-    text = value.strip()
+    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if CONTROL_CHARS.search(text):
+        # NUL cannot be stored in PostgreSQL text; the others are never typed.
+        raise SurveyError("text_control_chars", field=question.key, **label)
     limit = SHORT_TEXT_MAX if kind == Question.Kind.SHORT_TEXT else LONG_TEXT_MAX
     if len(text) > limit:
         raise SurveyError("text_too_long", field=question.key, n=limit, **label)
@@ -203,7 +210,7 @@ def draft_save(*, user, survey_id: int, answers: dict, step: int | None = None) 
     if step is not None and (_as_int(step) is None or _as_int(step) < 0 or _as_int(step) > 500):
         raise SurveyError("step_invalid", field="step")
     with _locked_atomic():
-        version = selectors.current_version(survey.template_id)
+        version = survey.version
         Draft.objects.bulk_create(
             [
                 Draft(
@@ -218,8 +225,9 @@ def draft_save(*, user, survey_id: int, answers: dict, step: int | None = None) 
             ignore_conflicts=True,
         )
         draft = Draft.objects.select_for_update().get(survey=survey, family=family)
-        questions = selectors.version_questions(draft.version_id)
-        merged = selectors.draft_answers(draft)
+        questions = selectors.version_questions(survey.version_id)
+        keys = {q.key for q in questions}
+        merged = {k: v for k, v in selectors.draft_answers(draft).items() if k in keys}
         for key, value in answers_clean(questions, answers).items():
             if value is None:
                 merged.pop(key, None)
@@ -229,7 +237,8 @@ def draft_save(*, user, survey_id: int, answers: dict, step: int | None = None) 
         if step is not None:
             draft.step = _as_int(step)
         draft.updated_at = now
-        draft.save(update_fields=["sealed_answers", "step", "updated_at"])
+        draft.version_id = survey.version_id
+        draft.save(update_fields=["sealed_answers", "step", "updated_at", "version"])
     return draft
 
 
@@ -247,7 +256,9 @@ def response_submit(
     family = selectors.family_required(user)
     survey = selectors.survey_answerable(family=family, survey_id=survey_id, now=now)
     draft = Draft.objects.filter(survey=survey, family=family).first()
-    version_id = draft.version_id if draft else selectors.current_version(survey.template_id).pk
+    # Every answer of a survey has the survey's version: nothing about a response
+    # tells when it was given.
+    version_id = survey.version_id
     questions = selectors.version_questions(version_id)
     merged = {
         k: v for k, v in selectors.draft_answers(draft).items() if k in {q.key for q in questions}
@@ -297,12 +308,13 @@ def _release_enqueue(survey_id: int, final: bool = False) -> None:
 
 
 def anonymous_release(*, survey_id: int, final: bool = False) -> int:
-    """Release waiting anonymous responses: while at least SURVEYS_ANONYMOUS_BATCH
-    wait, BATCH of them chosen at random become Responses (no family, user or time;
-    written in shuffled order) in one transaction per batch, under the survey's
-    row lock. ``final`` (the survey closed): the rest too — merged into the last
-    batch (whose rows are rewritten in the same transaction, so no row tells the
-    late ones apart), or as batch 1 if none was released. Returns responses released."""
+    """Release waiting anonymous responses, under the survey's row lock, one
+    transaction per batch: while at least 2 × SURVEYS_ANONYMOUS_BATCH wait, BATCH
+    of them chosen at random become Responses (no family, user or time; written in
+    shuffled order) — so at least BATCH always stay waiting for the last batch.
+    ``final`` (the survey closed): all that remain, as one new batch, which holds
+    at least BATCH whenever the survey got BATCH answers. No batch is ever merged
+    or rewritten. Returns responses released."""
     size = max(1, settings.SURVEYS_ANONYMOUS_BATCH)
     released = 0
     while True:
@@ -311,27 +323,19 @@ def anonymous_release(*, survey_id: int, final: bool = False) -> int:
             if survey is None or not survey.is_anonymous:
                 return released
             pending = list(PendingResponse.objects.filter(survey_id=survey_id))
-            if len(pending) >= size:
-                chosen = _random.sample(pending, size)
-                number = survey.released_batches + 1
-            elif final and pending:
+            if final and pending:
                 chosen = pending
-                number = max(survey.released_batches, 1)
+            elif len(pending) >= 2 * size:
+                chosen = _random.sample(pending, size)
             else:
                 return released
-            if number == survey.released_batches:
-                # Merge into the last batch: rewrite its rows with the new ones.
-                Response.objects.filter(survey_id=survey_id, batch=number).update(batch=F("batch"))
-                Answer.objects.filter(response__survey_id=survey_id, response__batch=number).update(
-                    number=F("number")
-                )
+            number = survey.released_batches + 1
             _release_rows(survey, chosen, number)
-            if number > survey.released_batches:
-                survey.released_batches = number
-                survey.save(update_fields=["released_batches"])
+            survey.released_batches = number
+            survey.save(update_fields=["released_batches"])
             responses_changed.send(sender=Survey, survey_ids=[survey_id])
             released += len(chosen)
-            if len(chosen) < size:
+            if final:
                 return released
 
 
@@ -447,8 +451,11 @@ def template_update(
 
 
 def version_has_answers(version_id: int) -> bool:
+    """Whether the version is in use: answered, waiting, in a draft, or pinned by a
+    published survey (whose families must keep the questions they were shown)."""
     return (
-        Response.objects.filter(version_id=version_id).exists()
+        Survey.objects.filter(version_id=version_id, is_published=True).exists()
+        or Response.objects.filter(version_id=version_id).exists()
         or PendingResponse.objects.filter(version_id=version_id).exists()
         or Draft.objects.filter(version_id=version_id).exists()
     )
@@ -460,8 +467,10 @@ def _sections_of(version_id: int) -> list[Section]:
 
 def _writable_version(template: SurveyTemplate) -> TemplateVersion:
     """The version to edit, under the template's lock: the current one, or — when
-    it has responses, waiting anonymous responses or drafts — a copy of it as
-    number + 1 (sections, questions with their keys, conditions remapped)."""
+    it has responses, waiting anonymous responses or drafts, or a published survey
+    is pinned to it — a copy of it as number + 1 (sections, questions with their
+    keys, conditions remapped). Unpublished surveys of the old version move to the
+    copy (nobody has seen them); published ones keep theirs."""
     SurveyTemplate.objects.select_for_update().filter(pk=template.pk).first()
     current = selectors.current_version(template.pk)
     if not version_has_answers(current.pk):
@@ -493,6 +502,7 @@ def _writable_version(template: SurveyTemplate) -> TemplateVersion:
             new = question_map[question.pk]
             new.show_if = question_map[question.show_if_id]
             new.save(update_fields=["show_if"])
+    Survey.objects.filter(version=current, is_published=False).update(version=copy)
     return copy
 
 
@@ -894,32 +904,94 @@ def survey_create(
         raise SurveyError("delay_invalid", field="invite_delay_minutes")
     if _as_int(answer_days) is None or not 1 <= _as_int(answer_days) <= 90:
         raise SurveyError("answer_days_invalid", field="answer_days")
-    with transaction.atomic():
-        survey = Survey.objects.create(
-            template=template,
-            title=title,
-            scope=scope,
-            offering=target.get("offering"),
-            course=target.get("course"),
-            parent_school=target.get("parent_school"),
-            alliance=alliance,
-            term=target["term"],
-            unit_id=target["unit_id"],
-            is_anonymous=bool(is_anonymous),
-            opens_at=opens_at,
-            closes_at=closes_at,
-            invite_delay_minutes=_as_int(delay),
-            answer_days=_as_int(answer_days),
-            remind_before_hours=remind_before_hours,
-            created_by=actor,
-        )
-        audit_log_record(
-            actor=actor,
-            action="surveys.survey.create",
-            target=survey,
-            data={"scope": scope, "target": target_id, "anonymous": bool(is_anonymous)},
-        )
+    same_target = _same_target(template, scope, target)
+    if same_target.exists():
+        raise SurveyError("survey_duplicate", field="target", name=template.name)
+    try:
+        with transaction.atomic():
+            survey = _survey_insert(
+                actor,
+                template=template,
+                version=_version,
+                title=title,
+                scope=scope,
+                target=target,
+                is_anonymous=is_anonymous,
+                opens_at=opens_at,
+                closes_at=closes_at,
+                delay=delay,
+                answer_days=answer_days,
+                remind_before_hours=remind_before_hours,
+            )
+    except IntegrityError as error:
+        # Made by someone else at the same moment (the partial unique constraints).
+        if same_target.exists():
+            raise SurveyError("survey_duplicate", field="target", name=template.name) from error
+        raise
     return survey
+
+
+def _same_target(template: SurveyTemplate, scope: str, target: dict):
+    """Surveys of ``template`` already on the target (the unique constraints' keys)."""
+    surveys = Survey.objects.filter(template=template, scope=scope)
+    if scope in Survey.ATTENDANCE_SCOPES:
+        return surveys.filter(offering=target["offering"], series__isnull=True)
+    if scope == Survey.Scope.COURSE:
+        return surveys.filter(course=target["course"])
+    if scope == Survey.Scope.PARENT_SCHOOL_TERM:
+        return surveys.filter(parent_school=target["parent_school"], term=target["term"])
+    return surveys.filter(alliance=target["alliance"], term=target["term"])
+
+
+def _survey_insert(
+    actor,
+    *,
+    template,
+    version,
+    title,
+    scope,
+    target,
+    is_anonymous,
+    opens_at,
+    closes_at,
+    delay,
+    answer_days,
+    remind_before_hours,
+) -> Survey:
+    alliance = target.get("alliance")
+    survey = Survey.objects.create(
+        template=template,
+        version=version,
+        title=title,
+        scope=scope,
+        offering=target.get("offering"),
+        course=target.get("course"),
+        parent_school=target.get("parent_school"),
+        alliance=alliance,
+        term=target["term"],
+        unit_id=target["unit_id"],
+        is_anonymous=bool(is_anonymous),
+        opens_at=opens_at,
+        closes_at=closes_at,
+        invite_delay_minutes=_as_int(delay),
+        answer_days=_as_int(answer_days),
+        remind_before_hours=remind_before_hours,
+        created_by=actor,
+    )
+    audit_log_record(
+        actor=actor,
+        action="surveys.survey.create",
+        target=survey,
+        data={"scope": scope, "target": _target_pk(target), "anonymous": bool(is_anonymous)},
+    )
+    return survey
+
+
+def _target_pk(target: dict) -> int:
+    for name in ("offering", "course", "parent_school", "alliance"):
+        if target.get(name) is not None:
+            return target[name].pk
+    return 0
 
 
 def _survey_for_change(actor, survey_id: int, *, lock: bool = False) -> Survey:
@@ -983,7 +1055,7 @@ def surveys_deploy(
     """One published term survey of the template per parent school in the actor's
     scope (a district-wide survey compared across units). A second call adds only
     the missing ones. Returns the surveys made."""
-    template, _version = _usable_template(actor, template_id)
+    template, version = _usable_template(actor, template_id)
     term = Term.objects.filter(pk=term_id).first()
     if term is None:
         raise SurveyError("term_missing", field="term")
@@ -1007,6 +1079,7 @@ def surveys_deploy(
         new = [
             Survey(
                 template=template,
+                version=version,
                 title=f"{school.name} · {template.name}"[:TITLE_MAX],
                 scope=Survey.Scope.PARENT_SCHOOL_TERM,
                 parent_school=school,
@@ -1021,8 +1094,19 @@ def surveys_deploy(
             for school in schools
             if school.pk not in have
         ]
-        Survey.objects.bulk_create(new)
-        made = len(new)
+        # ignore_conflicts: a school's survey made meanwhile by survey_create (the
+        # unique (template, term, parent school)) stays as it is.
+        Survey.objects.bulk_create(new, ignore_conflicts=True)
+        made_ids = list(
+            Survey.objects.filter(
+                template=template, term=term, scope=Survey.Scope.PARENT_SCHOOL_TERM
+            )
+            .exclude(parent_school_id__in=have)
+            .values_list("pk", flat=True)
+        )
+        made = len(made_ids)
+        if made_ids:
+            responses_changed.send(sender=Survey, survey_ids=made_ids)
         audit_log_record(
             actor=actor,
             action="surveys.survey.deploy",
@@ -1043,6 +1127,7 @@ def session_surveys_ensure(*, series_id: int, now: dt.datetime | None = None) ->
     if series is None:
         return 0
     have = set(Survey.objects.filter(series=series).values_list("offering_id", flat=True))
+    version = selectors.current_version(series.template_id)
     sessions = (
         CourseSession.objects.filter(course_id=series.course_id, offering__ends_at__lte=now)
         .exclude(offering__status=Offering.Status.CANCELLED)
@@ -1057,6 +1142,7 @@ def session_surveys_ensure(*, series_id: int, now: dt.datetime | None = None) ->
         new.append(
             Survey(
                 template_id=series.template_id,
+                version=version,
                 title=f"{series.title} · {day}"[:TITLE_MAX],
                 scope=Survey.Scope.SESSION,
                 offering=offering,
@@ -1159,6 +1245,8 @@ def invitations_send(*, survey_id: int, now: dt.datetime | None = None) -> int:
             if survey.invited_at is None:
                 Survey.objects.filter(pk=survey.pk, invited_at__isnull=True).update(invited_at=now)
                 survey.invited_at = now
+            # bulk_create sends no post_save: tell the roll-up the invited count moved.
+            responses_changed.send(sender=Survey, survey_ids=[survey.pk])
         if len(family_ids) < NOTICE_CHUNK:
             break
     return invited
@@ -1242,17 +1330,27 @@ def surveys_due(*, now: dt.datetime | None = None) -> dict[str, list[int]]:
         )
         .select_related("offering")
     )
-    invitations, reminders = [], []
+    invitations, reminders, term_scans = [], [], []
+    rescan_before = now - TERM_INVITE_RESCAN
     for survey in candidates:
         _opens, closes = survey_window(survey)
         if closes is None or now >= closes:
             continue
         due = selectors.invite_due_at(survey)
         if due is not None and due <= now:
-            invitations.append(survey.pk)
+            if survey.offering_id is None:
+                # A term survey: its family scan is heavy; at most hourly.
+                checked = survey.invitations_checked_at
+                if checked is None or checked <= rescan_before:
+                    invitations.append(survey.pk)
+                    term_scans.append(survey.pk)
+            else:
+                invitations.append(survey.pk)
         remind = selectors.remind_due_at(survey)
         if survey.invited_at and survey.reminded_at is None and remind and remind <= now:
             reminders.append(survey.pk)
+    if term_scans:
+        Survey.objects.filter(pk__in=term_scans).update(invitations_checked_at=now)
     closed_anonymous = [
         survey.pk
         for survey in Survey.objects.filter(is_anonymous=True)

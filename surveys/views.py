@@ -14,7 +14,6 @@ import functools
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -46,9 +45,6 @@ UNAVAILABLE_TITLES = {
     "not_published": gettext_lazy("这份问卷还没有开始"),
     "series_not_answerable": gettext_lazy("请填写具体场次的问卷"),
 }
-
-
-ABOUT_RELATIONS = ("offering", "course", "parent_school", "alliance", "term")
 
 
 def about(survey: Survey) -> str:
@@ -133,10 +129,7 @@ def _progress(sheet, answers: dict, question) -> tuple[int, int]:
 def my_surveys(request, family):
     open_surveys = selectors.surveys_open_for_family(family=family)
     answered = selectors.surveys_answered_by_family(family=family)
-    # What each is about (about()): one read per kind of target for the whole list,
-    # skipped for what the selectors already joined.
-    prefetch_related_objects(open_surveys, *ABOUT_RELATIONS)
-    prefetch_related_objects([getattr(r, "survey", r) for r in answered], *ABOUT_RELATIONS)
+    # What each is about (about()): the selectors join it (FAMILY_LIST_RELATIONS).
     return render(
         request,
         "surveys/my_surveys.html",

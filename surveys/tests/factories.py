@@ -148,6 +148,14 @@ class SurveyFactory(factory.django.DjangoModelFactory):
         model = Survey
 
     template = factory.SubFactory(SurveyTemplateFactory)
+    # Pinned, as survey_create does, to the template's newest version (version 1
+    # made here when the template has none yet).
+    version = factory.LazyAttribute(
+        lambda o: (
+            o.template.versions.order_by("-number").first()
+            or TemplateVersionFactory(template=o.template)
+        )
+    )
     title = factory.Sequence(lambda n: f"测试问卷调查{n}")
     scope = Survey.Scope.PARENT_SCHOOL_TERM
     parent_school = factory.SubFactory("parent_school.tests.factories.ParentSchoolFactory")

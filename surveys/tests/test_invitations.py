@@ -103,7 +103,8 @@ def test_a_family_that_answers_between_the_reminder_and_its_sending_is_skipped(
     Delivery.objects.update(status=Delivery.Status.SENT, sent_at=timezone.now())
     now = timezone.now()
     survey.closes_at = now + dt.timedelta(hours=5)
-    survey.save(update_fields=["closes_at"])
+    survey.invited_at = now - dt.timedelta(hours=13)  # a reminder waits 12 h after inviting
+    survey.save(update_fields=["closes_at", "invited_at"])
     # the reminder rows are written (no worker has sent them yet) …
     assert services.reminders_send(survey_id=survey.pk, now=now) == 2
     # … and one family answers before they go out

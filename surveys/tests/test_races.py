@@ -17,6 +17,7 @@ def test_two_sweeps_at_once_make_the_session_survey_once(tx_world):
     world = tx_world
     series = Survey.objects.create(
         template=world.template,
+        version=world.version,
         title="亲子沟通系列问卷",
         scope="course",
         course=world.course,

@@ -151,6 +151,7 @@ def test_eligibility_of_each_scope(world):
     }
     alliance = Survey.objects.create(
         template=world.template,
+        version=world.version,
         title="联盟学期问卷",
         scope="alliance_term",
         alliance=world.alliance,
@@ -188,6 +189,7 @@ def test_eligibility_of_each_scope(world):
 def test_a_course_series_makes_one_survey_per_ended_session_once(world):
     series = Survey.objects.create(
         template=world.template,
+        version=world.version,
         title="亲子沟通系列问卷",
         scope="course",
         course=world.course,
@@ -254,6 +256,7 @@ def test_open_surveys_for_a_family_in_constant_queries(world, django_assert_max_
         session_survey(world, offering=extra.offering)
     Survey.objects.create(
         template=world.template,
+        version=world.version,
         title="联盟学期问卷",
         scope="alliance_term",
         alliance=world.alliance,

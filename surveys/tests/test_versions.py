@@ -79,15 +79,49 @@ def test_editing_a_template_with_answers_makes_version_2_and_old_answers_keep_ve
     assert old.label == "其他建议" and old.kind == "short_text"
     assert Response.objects.get(survey=survey).version == world.version
 
-    # and the next family answers version 2
+    # and the next family of the same survey still answers version 1 (the survey
+    # is pinned: no response's version tells who answered after the edit) …
     sheet = selectors.answer_sheet(user=world.attended2_parent, survey_id=survey.pk)
-    assert sheet.version == v2
-    services.response_submit(
-        user=world.attended2_parent,
-        survey_id=survey.pk,
-        answers={**ANSWERS, added.key: 4},
+    assert sheet.version == world.version and added.key not in {q.key for q in sheet.questions}
+    services.response_submit(user=world.attended2_parent, survey_id=survey.pk, answers=ANSWERS)
+    assert set(Response.objects.filter(survey=survey).values_list("version", flat=True)) == {
+        world.version.pk
+    }
+    # … while a survey made now gets version 2
+    event_survey = services.survey_create(
+        actor=world.unit_coordinator,
+        template_id=world.template.pk,
+        scope="event",
+        target_id=world.event_offering.pk,
     )
-    assert Response.objects.get(family=world.attended2).version == v2
+    assert event_survey.version == v2
+
+
+def test_a_version_pinned_by_a_published_survey_is_copied_not_edited(world):
+    # given: a published survey of version 1 that nobody has answered yet
+    survey = session_survey(world)
+    unpublished = session_survey(world, offering=world.event_offering, is_published=False)
+    first = Question.objects.get(version=world.version, key="satisfaction")
+
+    services.question_save(
+        actor=world.district_admin,
+        template_id=world.template.pk,
+        question_id=first.pk,
+        section_id=first.section_id,
+        kind="rating",
+        label="总体满意度（新）",
+        measure="satisfaction",
+    )
+
+    # then version 1 is as its families were shown it; the copy holds the edit
+    first.refresh_from_db()
+    assert first.label == "您对本次课程的总体满意度"
+    survey.refresh_from_db()
+    unpublished.refresh_from_db()
+    assert survey.version == world.version
+    # an unpublished survey (nobody has seen it) follows the edit
+    assert unpublished.version.number == 2
+    assert unpublished.version.questions.get(key="satisfaction").label == "总体满意度（新）"
 
 
 def test_a_draft_counts_as_answers(world):

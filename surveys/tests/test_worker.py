@@ -30,6 +30,7 @@ def test_after_a_session_ends_each_attending_family_is_invited_once_by_the_worke
     world = build_world()
     series = Survey.objects.create(
         template=world.template,
+        version=world.version,
         title="亲子沟通课后问卷",
         scope="course",
         course=world.course,

@@ -38,7 +38,7 @@ from members.tests.factories import (
     UserFactory,
 )
 from parent_school.tests.factories import ParentSchoolFactory, TermFactory
-from surveys.models import Survey
+from surveys.models import Survey, SurveyTemplate
 from surveys.tests.factories import SurveyFactory, SurveyTemplateFactory, with_questions
 
 
@@ -191,6 +191,14 @@ def build_world() -> World:
     )
 
 
+def _template_for(world: World, **target) -> SurveyTemplate:
+    """``world.template``, or — when it already has a survey on this target (a
+    template is attached once per target) — a new template with the same questions."""
+    if not Survey.objects.filter(template=world.template, **target).exists():
+        return world.template
+    return with_questions().template
+
+
 def session_survey(world: World, *, offering=None, **fields) -> Survey:
     """A published session survey of ``world.session`` (or ``offering``), open now
     (default window: from the end of the session for a week), straight from the
@@ -198,8 +206,11 @@ def session_survey(world: World, *, offering=None, **fields) -> Survey:
     offering = offering or world.offering
     fields.setdefault("opens_at", offering.ends_at)
     fields.setdefault("closes_at", offering.ends_at + dt.timedelta(days=7))
+    template = fields.pop("template", None) or _template_for(
+        world, offering=offering, series__isnull=True
+    )
     return SurveyFactory(
-        template=world.template,
+        template=template,
         title=fields.pop("title", f"{offering.title}课后问卷"),
         scope=Survey.Scope.EVENT if offering.kind == Offering.Kind.EVENT else Survey.Scope.SESSION,
         offering=offering,
@@ -212,8 +223,11 @@ def session_survey(world: World, *, offering=None, **fields) -> Survey:
 
 def term_survey(world: World, **fields) -> Survey:
     """A published parent-school term survey of ``world.parent_school``, open now."""
+    template = fields.pop("template", None) or _template_for(
+        world, parent_school=world.parent_school, term=fields.get("term", world.term)
+    )
     return SurveyFactory(
-        template=world.template,
+        template=template,
         title=fields.pop("title", "本学期家长学校满意度调查"),
         scope=Survey.Scope.PARENT_SCHOOL_TERM,
         parent_school=world.parent_school,
