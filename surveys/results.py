@@ -595,22 +595,14 @@ def survey_results(*, user, survey_id) -> SurveyResults:
     results.sessions = sessions
     for index, question in enumerate(results.questions):
         if not question.suppressed:
-            _suppress_complement([session.questions[index] for session in sessions])
+            hidden = sum(
+                s.questions[index].answered for s in sessions if s.questions[index].suppressed
+            )
+            # Secondary suppression: the total minus the sessions shown (here and
+            # on each session survey's own page) would leave the hidden ones.
+            if 0 < hidden < min_group():
+                _withhold(question)
     return results
-
-
-def _suppress_complement(cells: list[QuestionResult]) -> None:
-    """Beside a shown total, one hidden session could be worked out by subtracting
-    the shown ones from it: hide the smallest shown session too (secondary
-    suppression), so what is left to subtract covers at least two sessions."""
-    hidden = [cell for cell in cells if cell.suppressed and cell.answered]
-    shown = [cell for cell in cells if not cell.suppressed]
-    if len(hidden) != 1 or not shown:
-        return
-    smallest = min(shown, key=lambda cell: cell.answered)
-    smallest.suppressed = True
-    smallest.distribution, smallest.texts = [], []
-    smallest.mean = smallest.median = smallest.nps = None
 
 
 # -- one template compared across groups ----------------------------------------
@@ -1085,8 +1077,10 @@ def series_chart(results: SurveyResults, index: int) -> SafeString | str:
             scale_max=5 if total.kind == Kind.RATING else 10,
             decimals=2,
         )
-    # The total holds every answer any session has, so its options are the longest.
-    options = [label for label, _n, _p in total.distribution]
+    # The total holds every answer any session has, so its options are the
+    # longest; when the total is withheld, the longest of the sessions shown.
+    longest = max((q.distribution for _name, q in columns), key=len)
+    options = [label for label, _n, _p in longest]
 
     def percents(question: QuestionResult) -> list[float] | None:
         if question.suppressed:

@@ -305,12 +305,15 @@ def test_families_who_answered_before_their_invitation_count_as_invited(world):
 # -- a course series --------------------------------------------------------------
 
 
-def course_series(world, *, sessions: int, is_anonymous=False):
+def course_series(world, *, sessions: int, is_anonymous=False, course=None):
+    """A course series of ``sessions`` session surveys: of the world's course
+    (its first session is the world's offering), or of ``course`` (one series per
+    template and course)."""
     series = SurveyFactory(
         template=world.template,
         title="亲子沟通课后问卷",
         scope=Survey.Scope.COURSE,
-        course=world.course,
+        course=course or world.course,
         parent_school=None,
         term=world.term,
         unit=world.school,
@@ -320,13 +323,19 @@ def course_series(world, *, sessions: int, is_anonymous=False):
     for index in range(sessions):
         offering = (
             world.offering
-            if index == 0
-            else ended_session(world.course, hours_ago=24 * index).offering
+            if index == 0 and course is None
+            else ended_session(course or world.course, hours_ago=24 * (index + 1)).offering
         )
         children.append(
             session_survey(world, offering=offering, series=series, is_anonymous=is_anonymous)
         )
     return series, children
+
+
+def second_course(world):
+    from courses.tests.factories import CourseFactory
+
+    return CourseFactory(title="亲子阅读", parent_school=world.parent_school, term=world.term)
 
 
 def series_of_three(world):
@@ -361,15 +370,18 @@ def test_a_course_series_shows_each_session_beside_the_total(world):
     assert by_key(by_survey[first.pk])["satisfaction"].mean == round(
         statistics.mean(first_ratings), 2
     )
-    # beside the total, the one hidden session could be subtracted out: the
-    # smallest shown one (6 answers) is hidden too
-    assert not by_survey[third.pk].suppressed  # the session as a whole has 6 sheets…
-    assert by_key(by_survey[third.pk])["satisfaction"].suppressed  # …its figures are hidden
-    assert by_key(by_survey[third.pk])["satisfaction"].mean is None
+    # the shown sessions are shown here as on their own surveys' pages…
+    assert not by_survey[third.pk].suppressed
+    third_ratings = [row["satisfaction"] for row in answered[third.pk]]
+    assert by_key(by_survey[third.pk])["satisfaction"].mean == round(
+        statistics.mean(third_ratings), 2
+    )
+    # …so the total minus them would leave the hidden session's 3 answers: the
+    # total's figures are hidden too (secondary suppression), its counts stay
     total = by_key(result)["satisfaction"]
     every_rating = [row["satisfaction"] for rows in answered.values() for row in rows]
-    assert result.counted == len(every_rating) and not total.suppressed
-    assert total.mean == round(statistics.mean(every_rating), 2)
+    assert result.counted == len(every_rating) and not result.suppressed
+    assert total.suppressed and total.mean is None and total.distribution == []
 
     # the labels carry the session: 「[亲子沟通 · 2026-03-05] 您对本次课程的总体满意度」
     date = timezone.localtime(first.offering.starts_at).date().isoformat()
@@ -388,26 +400,36 @@ def test_a_course_series_shows_each_session_beside_the_total(world):
     expected = {
         first.pk: by_key(by_survey[first.pk])["satisfaction"].mean,
         second.pk: "样本不足，不显示",
-        third.pk: "样本不足，不显示",
+        third.pk: by_key(by_survey[third.pk])["satisfaction"].mean,
     }
-    assert mean_row[3:] == [*[expected[s.survey.pk] for s in result.sessions], total.mean]
+    assert mean_row[3:] == [*[expected[s.survey.pk] for s in result.sessions], "样本不足，不显示"]
 
 
-def test_two_sessions_one_hidden_hide_the_other_beside_the_total(world):
-    series, (first, second) = course_series(world, sessions=2)
+def test_a_series_total_is_hidden_while_its_hidden_sessions_hold_1_to_4_answers(world):
+    """The total minus the shown sessions is the hidden sessions' answers: the
+    total is shown only when those are none or at least SURVEYS_MIN_GROUP."""
+    series, (first, second, third) = course_series(world, sessions=3)
     sheets(first, world.version, answers_of(RATINGS, NPS, FORMATS))
     sheets(second, world.version, answers_of(RATINGS[:3], NPS[:3], FORMATS[:3]))
 
     result = results.survey_results(user=world.unit_coordinator, survey_id=series.pk)
+    by_survey = {s.survey.pk: by_key(s)["satisfaction"] for s in result.sessions}
+    assert not by_survey[first.pk].suppressed and by_survey[second.pk].suppressed
+    assert by_key(result)["satisfaction"].suppressed  # 7 + 3: the 3 would be left
 
-    assert all(by_key(s)["satisfaction"].suppressed for s in result.sessions)
-    assert by_key(result)["satisfaction"].mean == round(statistics.mean(RATINGS + RATINGS[:3]), 2)
+    # two hidden sessions of 3 and 2 answers: 5 left to subtract — shown
+    sheets(third, world.version, answers_of(RATINGS[:2], NPS[:2], FORMATS[:2]))
+    result = results.survey_results(user=world.unit_coordinator, survey_id=series.pk)
+    assert sum(not by_key(s)["satisfaction"].suppressed for s in result.sessions) == 1
+    assert by_key(result)["satisfaction"].mean == round(
+        statistics.mean(RATINGS + RATINGS[:3] + RATINGS[:2]), 2
+    )
 
 
 def test_a_series_results_take_the_same_queries_for_two_or_six_sessions(world):
     counts = []
-    for sessions in (2, 6):
-        series, children = course_series(world, sessions=sessions)
+    for sessions, course in ((2, None), (6, second_course(world))):
+        series, children = course_series(world, sessions=sessions, course=course)
         for child in children:
             sheet(child, world.version, {"satisfaction": 4, "recommend": 9, "format": 0})
         user = UserFactory()
@@ -525,7 +547,8 @@ def test_charts_of_a_survey_and_of_a_series_show_the_table_numbers(world):
     index = [q.key for q in result.questions].index("satisfaction")
     chart = results.series_chart(result, index)
     mean_first = by_key(first_result)["satisfaction"].mean
-    assert f"{mean_first:g}" in chart and f"{result.questions[index].mean:g}" in chart
-    assert "样本不足，不显示" in chart and "合计" in chart
+    assert f"{mean_first:g}" in chart and "合计" in chart
+    # (the total is hidden too: minus the sessions shown it would be the small one)
+    assert result.questions[index].mean is None and "样本不足，不显示" in chart
     choice_chart = results.series_chart(result, [q.key for q in result.questions].index("format"))
     assert "案例研讨" in choice_chart and "样本不足，不显示" in choice_chart
