@@ -370,11 +370,14 @@ def test_the_alliance_coordinator_deploys_a_term_survey_to_every_parent_school(c
 
 def test_a_course_series_shows_its_sessions_side_by_side(client, world):
     # given: a course survey with three session surveys, of 6, 5 and 3 answers
-    series = Survey.objects.create(
+    from surveys.tests.factories import SurveyFactory
+
+    series = SurveyFactory(
         template=world.template,
         title="亲子沟通课程问卷",
         scope=Survey.Scope.COURSE,
         course=world.course,
+        parent_school=None,
         term=world.term,
         unit=world.school,
         is_published=True,
