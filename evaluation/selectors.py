@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, FilteredRelation, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -273,6 +273,39 @@ def _actions_with_updates(*, unit: MemberUnit, term_ids: list[int]) -> list[Impr
     )
 
 
+def _responsibilities_with_targets(
+    *, unit: MemberUnit, term: Term
+) -> tuple[list[Responsibility], dict[int, UnitTarget]]:
+    """Every responsibility, and the unit's targets of the term by responsibility id,
+    in one query (a LEFT JOIN on the target of this unit and term)."""
+    rows = (
+        Responsibility.objects.annotate(
+            own=FilteredRelation("targets", condition=Q(targets__unit=unit, targets__term=term))
+        )
+        .annotate(
+            target_pk=F("own__pk"),
+            target_value=F("own__value"),
+            target_set_by=F("own__set_by_id"),
+            target_set_at=F("own__set_at"),
+        )
+        .order_by("position", "pk")
+    )
+    responsibilities, targets = [], {}
+    for row in rows:
+        responsibilities.append(row)
+        if row.target_pk is not None:
+            targets[row.pk] = UnitTarget(
+                pk=row.target_pk,
+                unit=unit,
+                term=term,
+                responsibility=row,
+                value=row.target_value,
+                set_by_id=row.target_set_by,
+                set_at=row.target_set_at,
+            )
+    return responsibilities, targets
+
+
 def evaluation_panel(*, user, unit: MemberUnit, term: Term, now=None) -> dict:
     """Everything the unit's evaluation panel shows, for ``user`` (who may see the
     unit: the caller checked ``access.can_view_unit``). Keys:
@@ -292,9 +325,7 @@ def evaluation_panel(*, user, unit: MemberUnit, term: Term, now=None) -> dict:
     """
     today = timezone.localdate(now)
     previous = previous_term(term)
-    responsibilities = list(Responsibility.objects.order_by("position", "pk"))
-    targets = list(UnitTarget.objects.filter(unit=unit, term=term).select_related("responsibility"))
-    by_responsibility = {t.responsibility_id: t for t in targets}
+    responsibilities, by_responsibility = _responsibilities_with_targets(unit=unit, term=term)
     target_changes = list(
         UnitTargetChange.objects.filter(unit=unit, term=term)
         .select_related("responsibility", "by")
