@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.db.models import Count
 from django.test import override_settings
 
 from members.sealing import SealError, unseal
 from surveys import services
 from surveys.models import Answer, Draft, Participation, PendingResponse, Response
+from surveys.tests.factories import with_questions
 from surveys.tests.world import ANSWERS, attend, family_with_parent, session_survey
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,7 +77,7 @@ def test_waiting_and_released_rows_carry_nothing_that_joins_them_to_a_family(
     world = tx_world
     settings.SURVEYS_ANONYMOUS_BATCH = 5
     survey = session_survey(world, is_anonymous=True)
-    users = _families(world, 7)
+    users = _families(world, 12)
 
     # the tables: waiting answers have no column for a family, a user, a time or
     # an order; answers only point at their response and question
@@ -112,11 +114,18 @@ def test_waiting_and_released_rows_carry_nothing_that_joins_them_to_a_family(
             with pytest.raises(SealError):
                 unseal(row.sealed_answers, purpose="surveys.pending")
 
-    # when two more answer, a batch of five is released by the task after commit
-    for i in range(3, 5):
+    # when up to nine have answered, nothing is released: a batch goes out only
+    # while twice a batch waits, so a batch always stays for the last one
+    for i in range(3, 9):
         with django_capture_on_commit_callbacks(execute=True):
             _answer(users[i], survey, i)
-    assert not PendingResponse.objects.filter(survey=survey).exists()
+    assert PendingResponse.objects.filter(survey=survey).count() == 9
+    assert not Response.objects.filter(survey=survey).exists()
+
+    # when the tenth answers, a batch of five is released by the task after commit
+    with django_capture_on_commit_callbacks(execute=True):
+        _answer(users[9], survey, 9)
+    assert PendingResponse.objects.filter(survey=survey).count() == 5
     released = Response.objects.filter(survey=survey)
     assert released.count() == 5
     assert set(released.values_list("batch", flat=True)) == {1}
@@ -135,27 +144,68 @@ def test_waiting_and_released_rows_carry_nothing_that_joins_them_to_a_family(
     assert answer_xmins == batch_xmins
     participation_xmins = _xmins("surveys_participation", "survey_id = %s", [survey.pk])
     assert participation_xmins.isdisjoint(batch_xmins)
+    assert Answer.objects.filter(response__survey=survey, question__key="suggestion").count() == 5
+
+    # when the last two answer and the survey closes, all seven waiting go out as
+    # one new batch (≥ a batch); the first batch is left as it was, not rewritten
+    for i in range(10, 12):
+        with django_capture_on_commit_callbacks(execute=True):
+            _answer(users[i], survey, i)
+    assert PendingResponse.objects.filter(survey=survey).count() == 7
+    with django_capture_on_commit_callbacks(execute=True):
+        services.survey_close(actor=world.unit_coordinator, survey_id=survey.pk)
+    assert not PendingResponse.objects.filter(survey=survey).exists()
+    assert released.filter(batch=1).count() == 5 and released.filter(batch=2).count() == 7
+    assert _xmins("surveys_response", "batch = 1 AND survey_id = %s", [survey.pk]) == batch_xmins
+    last = _xmins("surveys_response", "batch = 2 AND survey_id = %s", [survey.pk])
+    assert len(last) == 1 and last.isdisjoint(participation_xmins | batch_xmins)
     texts = set(
         Answer.objects.filter(response__survey=survey, question__key="suggestion").values_list(
             "text", flat=True
         )
     )
-    assert texts == {f"建议{i}" for i in range(5)}
-
-    # when the last two answer and the survey closes, they join the last batch:
-    # its rows are rewritten with them, so nothing tells the late ones apart
-    for i in range(5, 7):
-        with django_capture_on_commit_callbacks(execute=True):
-            _answer(users[i], survey, i)
-    assert PendingResponse.objects.filter(survey=survey).count() == 2
-    with django_capture_on_commit_callbacks(execute=True):
-        services.survey_close(actor=world.unit_coordinator, survey_id=survey.pk)
-    assert not PendingResponse.objects.filter(survey=survey).exists()
-    assert released.count() == 7 and set(released.values_list("batch", flat=True)) == {1}
-    merged = _xmins("surveys_response", "survey_id = %s", [survey.pk])
-    assert len(merged) == 1 and merged.isdisjoint(participation_xmins)
+    assert texts == {f"建议{i}" for i in range(12)}
     survey.refresh_from_db()
-    assert survey.released_batches == 1
+    assert survey.released_batches == 2
+
+
+def test_the_last_batch_holds_at_least_a_batch_whatever_the_number_of_answers(world, settings):
+    # given: anonymous surveys answered by 5 to 23 families, the worker releasing
+    # after every answer (as it does), then the closing
+    settings.SURVEYS_ANONYMOUS_BATCH = 5
+    users = _families(world, 23)
+    for answered in range(5, 24):
+        survey = session_survey(world, is_anonymous=True, template=with_questions().template)
+        for i in range(answered):
+            _answer(users[i], survey, i)
+            services.anonymous_release(survey_id=survey.pk)
+            # a batch always stays waiting for the last one
+            assert PendingResponse.objects.filter(survey=survey).count() >= min(i + 1, 5)
+        services.anonymous_release(survey_id=survey.pk, final=True)
+
+        # then every batch, the last too, holds at least five; all were released
+        sizes = list(
+            Response.objects.filter(survey=survey)
+            .values("batch")
+            .annotate(n=Count("pk"))
+            .order_by("batch")
+            .values_list("n", flat=True)
+        )
+        assert sum(sizes) == answered and min(sizes) >= 5, (answered, sizes)
+        assert sizes[:-1] == [5] * (len(sizes) - 1)
+
+
+def test_fewer_answers_than_a_batch_wait_until_the_closing(world, settings):
+    settings.SURVEYS_ANONYMOUS_BATCH = 5
+    survey = session_survey(world, is_anonymous=True)
+    users = _families(world, 3)
+    for i, user in enumerate(users):
+        _answer(user, survey, i)
+    assert services.anonymous_release(survey_id=survey.pk) == 0
+    assert not Response.objects.filter(survey=survey).exists()
+    # at closing the three go out as batch 1 (results hide them: below the minimum)
+    assert services.anonymous_release(survey_id=survey.pk, final=True) == 3
+    assert list(Response.objects.filter(survey=survey).values_list("batch", flat=True)) == [1] * 3
 
 
 def test_the_batch_is_written_in_the_shuffled_order_not_the_order_of_answering(
@@ -174,12 +224,12 @@ def test_the_batch_is_written_in_the_shuffled_order_not_the_order_of_answering(
             rows.reverse()
 
     monkeypatch.setattr(services, "_random", Reverse())
-    users = _families(world, 5)
-    # the fifth answer's commit releases the batch (the waiting rows come back in
-    # the table's order, which is the order of answering here)
+    users = _families(world, 10)
+    # the tenth answer's commit releases a batch: the first five waiting rows (the
+    # table's order, which is the order of answering here), five stay waiting
     for i, user in enumerate(users):
         _answer(user, survey, i)
-    assert not PendingResponse.objects.filter(survey=survey).exists()
+    assert PendingResponse.objects.filter(survey=survey).count() == 5
     with connection.cursor() as cursor:
         cursor.execute(
             """

@@ -76,22 +76,24 @@ def test_anonymous_answers_are_released_by_the_worker_and_the_rest_at_closing(
     survey = session_survey(world, is_anonymous=True)
     size = settings.SURVEYS_ANONYMOUS_BATCH
     users = [world.attended_parent, world.attended2_parent]
-    for i in range(size + 1 - len(users)):
+    for i in range(2 * size + 1 - len(users)):
         family, user = family_with_parent(world.school, f"家长{i}")
         attend(family, world.offering)
         users.append(user)
 
-    # when BATCH + 1 families answer, the worker releases one batch after the commits
+    # when 2 × BATCH + 1 families answer, the worker releases one batch after the
+    # commits (a batch goes out only while twice a batch waits)
     for user in users:
         services.response_submit(user=user, survey_id=survey.pk, answers=ANSWERS)
     responses = Response.objects.filter(survey=survey)
     wait_for(lambda: responses.count() == size, timeout=60)
-    assert PendingResponse.objects.filter(survey=survey).count() == 1
+    assert PendingResponse.objects.filter(survey=survey).count() == size + 1
 
-    # when the survey has closed, the sweep has the worker merge the last one in
+    # when the survey has closed, the sweep has the worker release the rest as
+    # one last batch of BATCH + 1; the first batch stays as it was
     Survey.objects.filter(pk=survey.pk).update(closes_at=world.now - dt.timedelta(minutes=1))
     queued = tasks.surveys_due_sweep()
     assert queued["final_releases"] == 1
-    wait_for(lambda: responses.count() == size + 1, timeout=60)
-    assert set(responses.values_list("batch", flat=True)) == {1}
-    assert not PendingResponse.objects.filter(survey=survey).exists()
+    wait_for(lambda: responses.count() == 2 * size + 1, timeout=60)
+    assert responses.filter(batch=1).count() == size
+    assert responses.filter(batch=2).count() == size + 1
