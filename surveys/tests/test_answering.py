@@ -250,3 +250,27 @@ def test_term_survey_eligibility_counts_confirmed_bookings_of_the_school(world):
     with pytest.raises(SurveyError) as error:
         services.response_submit(user=world.stranger_parent, survey_id=survey.pk, answers=ANSWERS)
     assert error.value.code == "not_eligible"
+
+
+@pytest.mark.parametrize("text", ["好\x00的", "响\x07铃", "换\x0c页"])
+def test_text_with_control_characters_is_refused_naming_the_question(world, text):
+    survey = session_survey(world)
+    with pytest.raises(SurveyError) as error:
+        services.response_submit(
+            user=world.attended_parent, survey_id=survey.pk, answers={**ANSWERS, "suggestion": text}
+        )
+    assert error.value.code == "text_control_chars" and error.value.field == "suggestion"
+    assert "其他建议" in error.value.message
+    assert not Participation.objects.filter(survey=survey).exists()
+
+
+def test_newlines_and_tabs_are_kept_in_texts(world):
+    survey = session_survey(world)
+    services.response_submit(
+        user=world.attended_parent,
+        survey_id=survey.pk,
+        answers={**ANSWERS, "suggestion": "第一行\r\n第二行\t结束"},
+    )
+    assert Answer.objects.get(response__survey=survey, question__key="suggestion").text == (
+        "第一行\n第二行\t结束"
+    )

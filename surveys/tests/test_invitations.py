@@ -11,9 +11,9 @@ from django.utils import timezone
 from events.models import Delivery, Notice
 from events.reminders import reminder_pass_run
 from surveys import services
-from surveys.models import Invitation
+from surveys.models import Invitation, Survey
 from surveys.selectors import survey_notice_check
-from surveys.tests.world import ANSWERS, attend, family_with_parent, session_survey
+from surveys.tests.world import ANSWERS, attend, family_with_parent, session_survey, term_survey
 
 
 def _invited(survey, topic="surveys.invite"):
@@ -130,3 +130,67 @@ def test_the_skip_hook_says_closed_once_the_survey_closed(world):
     assert survey_notice_check(notice) == ""
     services.survey_close(actor=world.unit_coordinator, survey_id=survey.pk)
     assert survey_notice_check(notice) == "问卷已截止"
+
+
+def test_the_reminder_waits_12_hours_after_the_invitation_and_is_dropped_when_too_late(world):
+    from surveys.selectors import remind_due_at
+
+    now = timezone.now()
+    survey = session_survey(world, invite_delay_minutes=0)
+    # a week's window: the reminder is due 24 hours before closing
+    survey.invited_at = now
+    survey.closes_at = now + dt.timedelta(days=7)
+    assert remind_due_at(survey) == survey.closes_at - dt.timedelta(hours=24)
+    # a 20-hour window: 24 h before closing is before the invitation, so 12 h after it
+    survey.closes_at = now + dt.timedelta(hours=20)
+    assert remind_due_at(survey) == now + dt.timedelta(hours=12)
+    # a 10-hour window: 12 h after inviting is after closing, so no reminder at all
+    survey.closes_at = now + dt.timedelta(hours=10)
+    assert remind_due_at(survey) is None
+
+    # and the services keep to it: invited now, closing in 20 hours
+    Survey.objects.filter(pk=survey.pk).update(closes_at=now + dt.timedelta(hours=20))
+    assert services.invitations_send(survey_id=survey.pk, now=now) == 2
+    assert services.surveys_due(now=now + dt.timedelta(minutes=10))["reminders"] == []
+    assert services.reminders_send(survey_id=survey.pk, now=now + dt.timedelta(hours=1)) == 0
+    later = now + dt.timedelta(hours=12, minutes=1)
+    assert services.surveys_due(now=later)["reminders"] == [survey.pk]
+    assert services.reminders_send(survey_id=survey.pk, now=later) == 2
+
+
+def test_a_term_survey_is_scanned_for_invitations_at_most_hourly(world):
+    now = timezone.now()
+    term = term_survey(world, opens_at=now - dt.timedelta(hours=1))
+    session = session_survey(world, invite_delay_minutes=0)
+
+    first = services.surveys_due(now=now)["invitations"]
+    assert set(first) >= {term.pk, session.pk}
+    term.refresh_from_db()
+    assert term.invitations_checked_at == now
+    # a second sweep within the hour enqueues the session survey (late check-ins)
+    # but not the term survey
+    again = services.surveys_due(now=now + dt.timedelta(minutes=50))["invitations"]
+    assert session.pk in again and term.pk not in again
+    # after the hour, the term survey is scanned again
+    assert term.pk in services.surveys_due(now=now + dt.timedelta(minutes=61))["invitations"]
+
+
+def test_each_invitation_chunk_tells_the_roll_up_its_figures_changed(world, monkeypatch):
+    from surveys.signals import responses_changed
+
+    monkeypatch.setattr(services, "NOTICE_CHUNK", 1)
+    sent = []
+
+    def receiver(sender, survey_ids, **kwargs):
+        from django.db import connection
+
+        sent.append((tuple(survey_ids), connection.in_atomic_block))
+
+    responses_changed.connect(receiver, weak=False)
+    try:
+        survey = session_survey(world, invite_delay_minutes=0)
+        assert services.invitations_send(survey_id=survey.pk) == 2
+    finally:
+        responses_changed.disconnect(receiver)
+    # one signal per chunk of one family, each inside the chunk's transaction
+    assert sent == [((survey.pk,), True), ((survey.pk,), True)]

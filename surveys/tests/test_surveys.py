@@ -270,3 +270,48 @@ def test_open_surveys_for_a_family_in_constant_queries(world, django_assert_max_
     assert len(found) == 7
     answered = selectors.surveys_answered_by_family(family=world.attended)
     assert [p.survey for p in answered] == [session]
+
+
+def test_a_template_is_attached_once_per_target_with_a_clear_message(world):
+    kwargs = dict(actor=world.unit_coordinator, template_id=world.template.pk)
+    made = services.survey_create(**kwargs, scope="session", target_id=world.offering.pk)
+    assert made.version == world.version  # pinned to the template's current version
+    with pytest.raises(SurveyError) as error:
+        services.survey_create(**kwargs, scope="session", target_id=world.offering.pk)
+    assert error.value.code == "survey_duplicate" and error.value.field == "target"
+    assert world.template.name in error.value.message
+    window = _window(world)
+    term = dict(scope="parent_school_term", target_id=world.parent_school.pk, term_id=world.term.pk)
+    services.survey_create(**kwargs, **term, **window)
+    with pytest.raises(SurveyError) as error:
+        services.survey_create(**kwargs, **term, **window)
+    assert error.value.code == "survey_duplicate"
+    # the deployment then adds nothing for that school (and stays idempotent)
+    assert (
+        services.surveys_deploy(
+            actor=world.unit_coordinator,
+            template_id=world.template.pk,
+            term_id=world.term.pk,
+            **window,
+        )
+        == 0
+    )
+    assert Survey.objects.filter(parent_school=world.parent_school).count() == 1
+
+
+def test_deploy_tells_the_roll_up_about_the_surveys_it_made(world):
+    from surveys.signals import responses_changed
+
+    sent = []
+
+    def receiver(sender, survey_ids, **kwargs):
+        sent.extend(survey_ids)
+
+    responses_changed.connect(receiver, weak=False)
+    try:
+        kwargs = dict(template_id=world.template.pk, term_id=world.term.pk, **_window(world))
+        assert services.surveys_deploy(actor=world.alliance_coordinator, **kwargs) == 1
+    finally:
+        responses_changed.disconnect(receiver)
+    made = Survey.objects.get(parent_school=world.parent_school)
+    assert sent == [made.pk] and made.version == world.version
