@@ -162,7 +162,10 @@ def attainment_compute(*, term: Term, unit_ids=None, stamp=None) -> int:
     rows summed (its parent schools and its events; the attendance rate is that
     of the sums), and its questionnaire row. ``achieved`` is None when there is
     nothing to measure (no held enrolments for a rate, no invitation, no
-    satisfaction answer): not met, shown as 「暂无数据」. Rows of targets that
+    satisfaction answer): not met, shown as 「暂无数据」 — or, for a satisfaction
+    the small-group rule withholds (the survey row's ``satisfaction`` is NULL
+    with answers there), 「样本不足，不显示」 (reports.selectors
+    ``attainment_suppressed``). Rows of targets that
     are gone are removed. The caller holds the transaction (the roll-up's or a
     pass's); returns the rows written.
 
