@@ -309,3 +309,26 @@ def test_an_anonymous_surveys_texts_reach_the_workbook_only_from_a_large_group(c
     texts = [r[1] for r in _rows(large_book["文字答案"]) if r[1] and "大组建议" in str(r[1])]
     # all of them, sorted by their text so their order tells nothing
     assert texts == [f"大组建议{n}" for n in range(5)]
+
+
+def test_the_comparison_exports_queries_do_not_grow_with_the_groups(client, world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from parent_school.tests.factories import ParentSchoolFactory
+
+    client.force_login(world.alliance_coordinator)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            _book(_comparison_export(client, world))
+        return len(captured)
+
+    _two_schools(world)
+    two = queries()
+    for n in range(3):
+        school = ParentSchoolFactory(name=f"第{n + 3}家长学校", host_unit=world.school)
+        survey = school_term_survey(world, school)
+        for value in (5, 4, 3, 4, 5):
+            answer_sheet(survey, world.version, {**ANSWERS, "satisfaction": value})
+    assert queries() == two
