@@ -132,11 +132,11 @@ def target_value_clean(*, metric: str, value, name: str = "", field: str = "valu
 
 
 def _signal_targets(term_id: int, unit_ids: Iterable[int]) -> None:
+    # Inside the caller's transaction, like the lower apps' signals: what the
+    # receivers write (the roll-up's marks) commits or rolls back with the change.
     unit_ids = sorted(set(unit_ids))
     if unit_ids:
-        transaction.on_commit(
-            lambda: targets_changed.send(sender=UnitTarget, term_id=term_id, unit_ids=unit_ids)
-        )
+        targets_changed.send(sender=UnitTarget, term_id=term_id, unit_ids=unit_ids)
 
 
 def _target_write(*, actor, unit, term, responsibility, value, now):

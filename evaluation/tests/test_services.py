@@ -183,12 +183,10 @@ def test_the_default_fill_covers_the_scope_keeps_set_values_and_is_idempotent(wo
         )
     finally:
         targets_changed.disconnect(receiver)
-    # told after each commit (the test's transaction never commits: on_commit runs at once
-    # only when captured) — the signal is sent through on_commit:
     assert AuditLog.objects.filter(action="evaluation.target.default").count() == 2
 
 
-def test_targets_changed_is_sent_after_the_commit(world, django_capture_on_commit_callbacks):
+def test_targets_changed_is_sent_inside_the_change_s_transaction(world):
     received = []
 
     def receiver(sender, term_id, unit_ids, **kwargs):
@@ -196,10 +194,12 @@ def test_targets_changed_is_sent_after_the_commit(world, django_capture_on_commi
 
     targets_changed.connect(receiver)
     try:
-        with django_capture_on_commit_callbacks(execute=True):
-            services.unit_targets_default(actor=world.district, term_id=world.term.pk)
+        services.unit_targets_default(actor=world.district, term_id=world.term.pk)
     finally:
         targets_changed.disconnect(receiver)
+    # This test's transaction never commits and no on_commit callback runs here: the
+    # signal came while the targets were written, so the receivers' marks commit
+    # (or roll back) with them.
     assert received == [(world.term.pk, sorted([world.school.pk, world.other_school.pk]))]
 
 

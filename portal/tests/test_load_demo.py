@@ -33,6 +33,8 @@ PROJECT_APPS = (
     "events",
     "handbook",
     "recognition",
+    "surveys",
+    "evaluation",
     "reports",
 )
 # Rewritten on every run (a fresh audit entry, the snapshot's computed_at).
@@ -40,6 +42,8 @@ NOT_COMPARED = {
     "members.AuditLog": None,
     "reports.ParticipationSnapshot": {"computed_at"},
     "reports.HandbookSnapshot": {"computed_at"},
+    "reports.SurveySnapshot": {"computed_at"},
+    "reports.UnitAttainment": {"computed_at"},
 }
 
 
