@@ -232,6 +232,9 @@ class SurveySnapshot(models.Model):
     school's or an alliance's term). Sums are kept beside the mean so a
     district total is the sum of units, not a mean of means. Only released
     answers count (an anonymous survey's pending batch is not yet here).
+    ``satisfaction`` is empty when it is withheld for a small group (fewer than
+    ``SURVEYS_MIN_GROUP`` answers, or 1–4 of them from surveys too small to show:
+    reports.rollup.small_group_hides); the count and sum stay, so totals add up.
     Written by the roll-up (reports/rollup.py, ``survey_figures``)."""
 
     term = models.ForeignKey(
