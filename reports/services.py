@@ -102,57 +102,45 @@ def _snapshots_upsert(rows: list[ParticipationSnapshot]) -> None:
     )
 
 
-def handbook_snapshots_write(*, term: Term, figures: list[dict], stamp, unit_ids=None) -> int:
-    """Upsert the handbook rows of ``figures`` and remove the term's rows (of
-    ``unit_ids`` only, when given) that they no longer name. The caller holds
-    the transaction."""
-    HandbookSnapshot.objects.bulk_create(
+def _term_unit_snapshots_write(model, metrics, *, term: Term, figures, stamp, unit_ids) -> int:
+    """Upsert one row per unit of ``figures`` into ``model`` (keyed on term and
+    unit) and remove the term's rows (of ``unit_ids`` only, when given) that they
+    no longer name. The caller holds the transaction."""
+    model.objects.bulk_create(
         [
-            HandbookSnapshot(
-                term=term,
-                unit_id=f["unit_id"],
-                computed_at=stamp,
-                **{m: f[m] for m in HANDBOOK_METRICS},
-            )
+            model(term=term, unit_id=f["unit_id"], computed_at=stamp, **{m: f[m] for m in metrics})
             for f in figures
         ],
         batch_size=2000,
         update_conflicts=True,
         unique_fields=["term", "unit"],
-        update_fields=["computed_at", *HANDBOOK_METRICS],
+        update_fields=["computed_at", *metrics],
     )
-    stale = HandbookSnapshot.objects.filter(term=term).exclude(computed_at=stamp)
+    stale = model.objects.filter(term=term).exclude(computed_at=stamp)
     if unit_ids is not None:
         stale = stale.filter(unit_id__in=list(unit_ids))
     stale.delete()
     return len(figures)
+
+
+def handbook_snapshots_write(*, term: Term, figures: list[dict], stamp, unit_ids=None) -> int:
+    """The handbook rows of ``figures`` (reports.rollup.handbook_figures)."""
+    return _term_unit_snapshots_write(
+        HandbookSnapshot,
+        HANDBOOK_METRICS,
+        term=term,
+        figures=figures,
+        stamp=stamp,
+        unit_ids=unit_ids,
+    )
 
 
 def survey_snapshots_write(*, term: Term, figures: list[dict], stamp, unit_ids=None) -> int:
-    """Upsert the questionnaire rows of ``figures`` (reports.rollup.survey_figures)
-    and remove the term's rows (of ``unit_ids`` only, when given) that they no
-    longer name (a unit whose last survey was unpublished). The caller holds the
-    transaction."""
-    SurveySnapshot.objects.bulk_create(
-        [
-            SurveySnapshot(
-                term=term,
-                unit_id=f["unit_id"],
-                computed_at=stamp,
-                **{m: f[m] for m in SURVEY_METRICS},
-            )
-            for f in figures
-        ],
-        batch_size=2000,
-        update_conflicts=True,
-        unique_fields=["term", "unit"],
-        update_fields=["computed_at", *SURVEY_METRICS],
+    """The questionnaire rows of ``figures`` (reports.rollup.survey_figures); a unit
+    whose last survey was unpublished loses its row."""
+    return _term_unit_snapshots_write(
+        SurveySnapshot, SURVEY_METRICS, term=term, figures=figures, stamp=stamp, unit_ids=unit_ids
     )
-    stale = SurveySnapshot.objects.filter(term=term).exclude(computed_at=stamp)
-    if unit_ids is not None:
-        stale = stale.filter(unit_id__in=list(unit_ids))
-    stale.delete()
-    return len(figures)
 
 
 def attainment_compute(*, term: Term, unit_ids=None, stamp=None) -> int:
