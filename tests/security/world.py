@@ -263,7 +263,7 @@ def _side(tag: str, *, district_region, term, superuser, amount: Decimal, minute
     )
     # The alliance's questionnaire template and the parent school's term survey of it.
     survey_template = keep(SurveyTemplateFactory(alliance=alliance, name=f"{tag}问卷模板"))
-    keep(
+    survey = keep(
         SurveyFactory(
             template=survey_template,
             title=f"{tag}学期问卷",
@@ -272,6 +272,7 @@ def _side(tag: str, *, district_region, term, superuser, amount: Decimal, minute
             unit=unit,
         )
     )
+    keep(survey.version)
     # The unit's evaluation loop: a target, the district's feedback, an action and its update.
     responsibility = ResponsibilityFactory(code="world-sessions", name="开课次数（测试）")
     keep(UnitTargetFactory(unit=unit, term=term, responsibility=responsibility))
