@@ -31,11 +31,8 @@ member, ``left_on`` empty; a family in two alliances is on both lists):
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import connection
 from django.utils.translation import gettext as _
 
@@ -44,6 +41,7 @@ from courses.models import CreditEntry
 from handbook.models import Claim, HandbookItem, ItemKind
 from members.models import Child, Guardian, Membership, User
 from parent_school.models import Term
+from parent_school.selectors import term_window
 
 from .models import LearningFamilyEntry, LearningFamilyRule
 
@@ -74,14 +72,6 @@ def family_display_name(name: str, family_id: int) -> str:
 
 def _t(model) -> str:
     return f'"{model._meta.db_table}"'
-
-
-def term_bounds(term: Term) -> tuple[dt.datetime, dt.datetime]:
-    """The term's first and the day after its last day, as local midnights."""
-    zone = ZoneInfo(settings.TIME_ZONE)
-    start = dt.datetime.combine(term.starts_on, dt.time.min, tzinfo=zone)
-    end = dt.datetime.combine(term.ends_on + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
-    return start, end
 
 
 def _families_of_alliance_sql() -> str:
@@ -229,7 +219,7 @@ def figures_sql(*, families: str = "alliance", portable: bool = False) -> str:
 
 
 def figures_params(*, rule: LearningFamilyRule | None, term: Term, **extra) -> dict:
-    start, end = term_bounds(term)
+    start, end = term_window(term)
     params = {
         "term_id": term.pk,
         "term_start": start,

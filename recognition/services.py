@@ -21,6 +21,7 @@ from members import access
 from members.models import Alliance, Membership, MemberUnit
 from members.services import audit_log_record
 from parent_school.models import Term
+from parent_school.selectors import term_window
 
 from . import computation
 from .errors import RecognitionError
@@ -224,7 +225,7 @@ def alliances_due_for_computation(*, today=None) -> list[tuple[int, int]]:
         if found is not None:
             if found.status == LearningFamilyList.Status.PUBLISHED:
                 continue
-            _start, term_over = computation.term_bounds(rule.term)
+            _start, term_over = term_window(rule.term)
             if found.computed_at is not None and found.computed_at >= term_over:
                 continue
         due.append((rule.alliance_id, rule.term_id))

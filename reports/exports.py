@@ -55,6 +55,7 @@ from members.formatting import when_label
 from members.models import MemberUnit
 from members.privacy import MaskPhone, SpreadsheetSafe, mask_phone
 from parent_school.models import Term
+from parent_school.selectors import term_window
 
 from .models import (
     TERM_PERIOD,
@@ -63,7 +64,7 @@ from .models import (
     SurveySnapshot,
     UnitAttainment,
 )
-from .rollup import HANDBOOK_METRICS, _rate, mean_of, small_group_hides, term_window
+from .rollup import HANDBOOK_METRICS, _rate, mean_of, small_group_hides
 from .selectors import attainment_suppressed, attainment_with_sample, key_figures
 
 CSV_CHUNK = 5000  # rows per fetch from the server-side cursor

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -24,10 +23,10 @@ from bookings.models import Booking, BookingAttendee, Offering
 from courses.models import Course, CourseSession, CreditEntry, LessonProgress, OnlineLesson
 from events.models import Event
 from parent_school.models import Instructor, ParentSchool, Target, Term
+from parent_school.selectors import term_window
 
 from .models import TERM_PERIOD
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_SESSIONS_REQUIRED = 10
 
 T = {
@@ -69,13 +68,6 @@ def _param(value):
     return (
         connection.ops.adapt_datetimefield_value(value) if isinstance(value, dt.datetime) else value
     )
-
-
-def term_window(term: Term) -> tuple[dt.datetime, dt.datetime]:
-    """The term as [start, end) in UTC-aware datetimes, from Shanghai dates."""
-    start = dt.datetime.combine(term.starts_on, dt.time.min, tzinfo=SHANGHAI)
-    end = dt.datetime.combine(term.ends_on + dt.timedelta(days=1), dt.time.min, tzinfo=SHANGHAI)
-    return start, end
 
 
 def _in(column: str, values) -> tuple[str, list]:

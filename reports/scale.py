@@ -48,6 +48,7 @@ from members.models import (
     User,
 )
 from parent_school.models import Instructor, ParentSchool, Target, Term
+from parent_school.selectors import term_window
 from recognition.models import LearningFamilyRule
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -1041,10 +1042,7 @@ def handbook_generate(*, p: Preset, seed: int, term: Term, alliances, first: dic
             },
         ),
     )
-    start, end = (
-        dt.datetime.combine(term.starts_on, dt.time.min, tzinfo=SHANGHAI),
-        dt.datetime.combine(term.ends_on + dt.timedelta(days=1), dt.time.min, tzinfo=SHANGHAI),
-    )
+    start, end = term_window(term)
     for label, item, join in (
         (
             "handbook claims from sessions attended",

@@ -12,26 +12,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from bookings.models import Booking
 from members.models import Membership
+from parent_school.selectors import term_window
 
 from .models import Survey
 
 PRESENT = Q(status=Booking.Status.CONFIRMED, attendance=Booking.Attendance.PRESENT)
 CONFIRMED = Q(status=Booking.Status.CONFIRMED)
-
-
-def term_bounds(term) -> tuple[dt.datetime, dt.datetime]:
-    """The term's first and last day as aware datetimes [start, end)."""
-    tz = timezone.get_current_timezone()
-    start = dt.datetime.combine(term.starts_on, dt.time.min, tzinfo=tz)
-    end = dt.datetime.combine(term.ends_on + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-    return start, end
 
 
 def alliance_unit_ids(alliance_id: int, term) -> QuerySet:
@@ -53,7 +43,7 @@ def bookings_counting(survey: Survey) -> QuerySet[Booking]:
             offering__course_session__course__term_id=survey.term_id,
         )
     if survey.scope == Survey.Scope.ALLIANCE_TERM:
-        start, end = term_bounds(survey.term)
+        start, end = term_window(survey.term)
         return Booking.objects.filter(
             CONFIRMED,
             offering__unit_id__in=alliance_unit_ids(survey.alliance_id, survey.term),

@@ -15,8 +15,9 @@ from courses.services import family_of
 from members import access
 from members.models import Membership
 from members.sealing import SealError, unseal
+from parent_school.selectors import term_window
 
-from .eligibility import is_eligible, term_bounds
+from .eligibility import is_eligible
 from .errors import SurveyError
 from .models import Draft, Participation, Question, Survey, SurveyTemplate, TemplateVersion
 
@@ -277,7 +278,7 @@ def surveys_open_for_family(*, family, now: dt.datetime | None = None) -> list[S
             if (m["left_on"] is None or m["left_on"] >= term.starts_on)
             and (m["joined_on"] is None or m["joined_on"] <= term.ends_on)
         }
-        start, end = term_bounds(term)
+        start, end = term_window(term)
         return any(
             b["offering__unit_id"] in units and start <= b["offering__starts_at"] < end
             for b in bookings
