@@ -8,9 +8,10 @@
   the families marked present answer it the next day, except the demo parent,
   who finds it open in 我的问卷.
 * An anonymous term survey of 溪口镇社区家长学校: its families with a booking this
-  term, plus three families that booked the next session (made here, no usable
-  password), answer; five are released as batch 1 (so results can show them) and
-  one waits 「1 份答卷待汇总」; the demo parent has not answered yet.
+  term, plus seven families that booked the next session (made here, no usable
+  password), answer: ten answers, so one batch of five is released (a batch goes
+  out only while two wait, so results can show it) and five wait 「5 份答卷待汇总」
+  until closing; the demo parent has not answered yet.
 * A named survey of the alliance template on an event the alliance held.
 
 Everything goes through surveys.services (template and question saves, survey
@@ -152,6 +153,10 @@ EXTRA_FAMILIES = [
     ("survey_a", "demo_family_survey_a", "钱女士（演示）", "13900015101"),
     ("survey_b", "demo_family_survey_b", "吴先生（演示）", "13900015102"),
     ("survey_c", "demo_family_survey_c", "郑女士（演示）", "13900015103"),
+    ("survey_d", "demo_family_survey_d", "冯先生（演示）", "13900015104"),
+    ("survey_e", "demo_family_survey_e", "陈女士（演示）", "13900015105"),
+    ("survey_f", "demo_family_survey_f", "褚女士（演示）", "13900015106"),
+    ("survey_g", "demo_family_survey_g", "卫先生（演示）", "13900015107"),
 ]
 
 
@@ -260,7 +265,7 @@ def _present_users(offering, exclude: str):
 
 
 def _extra_families(offering) -> list:
-    """Three more families of the parent school, booked on its next session."""
+    """More families of the parent school, booked on its next session."""
     from bookings.models import Booking
     from bookings.services import booking_create
     from members import demo as members_demo
