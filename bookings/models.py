@@ -15,6 +15,7 @@ class Offering(models.Model):
     class Kind(models.TextChoices):
         COURSE_SESSION = "course_session", _("课程场次")
         EVENT = "event", _("活动")
+        GROUP_SESSION = "group_session", _("小组活动")
 
     class Status(models.TextChoices):
         OPEN = "open", _("开放报名")

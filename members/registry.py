@@ -56,6 +56,8 @@ PORTAL_APPS = (
     "events",
     "handbook",
     "recognition",
+    "groups",
+    "community",
     "surveys",
     "evaluation",
     "reports",

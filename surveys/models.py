@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Offering
 from courses.models import Course
+from groups.models import Group
 from members.models import Alliance, Family, MemberUnit
 from parent_school.models import ParentSchool, Term
 
@@ -203,6 +204,7 @@ class Survey(models.Model):
         COURSE = "course", _("课程（每个场次）")
         PARENT_SCHOOL_TERM = "parent_school_term", _("家长学校学期")
         ALLIANCE_TERM = "alliance_term", _("联盟学期")
+        GROUP = "group", _("学伴/家伴小组")
 
     # Scopes answered by the families recorded as attending one offering.
     ATTENDANCE_SCOPES = (Scope.SESSION, Scope.EVENT)
@@ -249,6 +251,15 @@ class Survey(models.Model):
     alliance = models.ForeignKey(
         Alliance,
         verbose_name=_("联盟"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="surveys",
+    )
+    # Group surveys: answered by the group's current members (issue 16).
+    group = models.ForeignKey(
+        Group,
+        verbose_name=_("小组"),
         null=True,
         blank=True,
         on_delete=models.CASCADE,
@@ -306,7 +317,10 @@ class Survey(models.Model):
             models.CheckConstraint(
                 name="survey_scope_matches_target",
                 condition=(
-                    Q(scope__in=["session", "event"], offering__isnull=False, alliance__isnull=True)
+                    (
+                        Q(scope__in=["session", "event"], offering__isnull=False)
+                        & Q(alliance__isnull=True)
+                    )
                     | Q(scope="course", course__isnull=False, offering__isnull=True)
                     | Q(
                         scope="parent_school_term",
@@ -320,6 +334,13 @@ class Survey(models.Model):
                         offering__isnull=True,
                         course__isnull=True,
                         parent_school__isnull=True,
+                    )
+                    | Q(
+                        scope="group",
+                        group__isnull=False,
+                        offering__isnull=True,
+                        course__isnull=True,
+                        alliance__isnull=True,
                     )
                 ),
             ),
@@ -351,6 +372,11 @@ class Survey(models.Model):
                 fields=["template", "offering"],
                 condition=Q(scope__in=["session", "event"], series__isnull=True),
                 name="survey_one_per_offering",
+            ),
+            models.UniqueConstraint(
+                fields=["template", "term", "group"],
+                condition=Q(scope="group"),
+                name="survey_one_per_group_term",
             ),
             models.UniqueConstraint(
                 fields=["template", "course"],

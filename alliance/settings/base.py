@@ -52,6 +52,9 @@ INSTALLED_APPS = [
     # The smart-parent handbook, then learning families built on it (issue 14).
     "handbook",
     "recognition",
+    # Buddy groups (学伴/家伴), then the mutual-help boards built on them (issue 16).
+    "groups",
+    "community",
     # Questionnaires, then the evaluation loop that counts their figures (issue 15).
     "surveys",
     "evaluation",

@@ -27,6 +27,8 @@ APPS = [
     "events",
     "handbook",
     "recognition",
+    "groups",
+    "community",
     "surveys",
     "evaluation",
     "reports",

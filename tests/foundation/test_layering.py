@@ -14,6 +14,8 @@ LAYERS = [
     "events",
     "handbook",
     "recognition",
+    "groups",
+    "community",
     "surveys",
     "evaluation",
     "reports",

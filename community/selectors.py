@@ -1,0 +1,261 @@
+"""Reads of the boards. The first section answers who may read, post on and
+moderate which board: every page, the API, the queue and the search ask it.
+
+Readers (docs/COMMUNITY.md):
+- a **school board**: the families of the parent school (a child at its host
+  unit, a confirmed booking of one of its courses, or an active group of it),
+  the staff who see its host unit;
+- a **group board**: the group's active members, its facilitator and the
+  coordinators of the school; once the group is **dissolved** (board archived)
+  only the families that were members then and the facilitator, nobody else;
+  a family that left reads nothing of it, before or after;
+- an **alliance board**: the families of the parent schools whose host unit is a
+  current member of the alliance, and the staff who see the alliance.
+Visibility never widens when a group changes: nothing here falls back to a
+wider audience when a group, a membership or a board is missing.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from bookings.models import Booking
+from groups.models import Group
+from groups.selectors import former_group_ids, member_group_ids
+from members.access import (
+    alliances_visible_to,
+    can_change_unit,
+    coordinated_alliance_ids,
+    is_district_admin,
+    is_staff_member,
+    units_changeable_by,
+    visible_unit_ids,
+)
+from members.models import Child, Family, Guardian, Membership, RoleAssignment
+from parent_school.models import ParentSchool
+
+from .models import Board, Mute, Post, Thread
+
+
+def family_of(user) -> Family | None:
+    """The signed-in guardian's family (None for staff without one, or anonymous)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    cached = getattr(user, "_community_family", False)
+    if cached is False:
+        guardian = Guardian.objects.filter(user_id=user.pk).select_related("family").first()
+        cached = guardian.family if guardian is not None else None
+        user._community_family = cached
+    return cached
+
+
+def has_verified_phone(user) -> bool:
+    """Real-name rule (后台实名): only a guardian with a verified phone may post."""
+    return bool(getattr(user, "phone", "") and getattr(user, "phone_verified", False))
+
+
+# --- whose boards ---------------------------------------------------------------------
+
+
+def family_parent_school_ids(family: Family | int | None) -> QuerySet:
+    """Parent schools a family belongs to, for ``__in`` filters: a child at the
+    host unit, a confirmed booking (now or before) of one of its courses, or an
+    active group of it."""
+    family_id = family.pk if isinstance(family, Family) else family
+    if family_id is None:
+        return ParentSchool.objects.none().values("pk")
+    child_units = Child.objects.filter(family_id=family_id, school__isnull=False).values(
+        "school_id"
+    )
+    booked = Booking.objects.filter(
+        family_id=family_id,
+        status=Booking.Status.CONFIRMED,
+        offering__course_session__isnull=False,
+    ).values("offering__course_session__course__parent_school_id")
+    grouped = Group.objects.filter(pk__in=member_group_ids(family_id)).values("parent_school_id")
+    return (
+        ParentSchool.objects.filter(
+            Q(host_unit_id__in=child_units) | Q(pk__in=booked) | Q(pk__in=grouped)
+        )
+        .order_by()
+        .values("pk")
+    )
+
+
+def _family_board_condition(family_id: int) -> Q:
+    schools = family_parent_school_ids(family_id)
+    school_units = ParentSchool.objects.filter(pk__in=schools).values("host_unit_id")
+    alliances = Membership.objects.filter(unit_id__in=school_units, left_on__isnull=True).values(
+        "alliance_id"
+    )
+    return (
+        Q(kind=Board.Kind.SCHOOL, parent_school_id__in=schools)
+        | Q(kind=Board.Kind.ALLIANCE, alliance_id__in=alliances)
+        | Q(kind=Board.Kind.GROUP, is_archived=False, group_id__in=member_group_ids(family_id))
+        | Q(kind=Board.Kind.GROUP, is_archived=True, group_id__in=former_group_ids(family_id))
+    )
+
+
+def _staff_board_condition(user) -> Q:
+    condition = Q(kind=Board.Kind.GROUP, group__facilitator_id=user.pk)
+    if not is_staff_member(user):
+        return condition
+    if is_district_admin(user):
+        # Every board but the archived group boards of others (former members only).
+        return condition | ~Q(kind=Board.Kind.GROUP) | Q(kind=Board.Kind.GROUP, is_archived=False)
+    units = visible_unit_ids(user)
+    return (
+        condition
+        | Q(kind=Board.Kind.SCHOOL, unit_id__in=units)
+        | Q(kind=Board.Kind.ALLIANCE, alliance_id__in=alliances_visible_to(user).values("pk"))
+        # Active group boards: the coordinators who moderate the school's boards.
+        | Q(
+            kind=Board.Kind.GROUP,
+            is_archived=False,
+            unit_id__in=units_changeable_by(user).values("pk"),
+        )
+    )
+
+
+def boards_readable_by(user) -> QuerySet[Board]:
+    """Every board the user may read (none for anyone signed out)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Board.objects.none()
+    condition = _staff_board_condition(user)
+    family = family_of(user)
+    if family is not None:
+        condition |= _family_board_condition(family.pk)
+    return Board.objects.filter(condition)
+
+
+def board_readable(user, board_id) -> Board | None:
+    board_pk = _int_or_none(board_id)
+    if board_pk is None:
+        return None
+    return (
+        boards_readable_by(user)
+        .select_related("parent_school", "group", "alliance", "unit")
+        .filter(pk=board_pk)
+        .first()
+    )
+
+
+def thread_readable(user, thread_id) -> Thread | None:
+    """A thread the user may open: on a readable board, and published, or held or
+    hidden but the user's own family's or the user moderates the board."""
+    thread_pk = _int_or_none(thread_id)
+    if thread_pk is None:
+        return None
+    thread = (
+        Thread.objects.filter(pk=thread_pk, board__in=boards_readable_by(user))
+        .select_related("board", "board__group", "board__parent_school", "board__unit")
+        .first()
+    )
+    if thread is None:
+        return None
+    if thread.status == Post.Status.PUBLISHED:
+        return thread
+    family = family_of(user)
+    if thread.status == Post.Status.HELD and family is not None:
+        if thread.author_family_id == family.pk:
+            return thread
+    return thread if can_moderate(user, thread.board) else None
+
+
+# --- who may do what -------------------------------------------------------------------
+
+
+def can_moderate(user, board: Board) -> bool:
+    """Moderators: the coordinators of the board's unit (a school's boards and its
+    groups'), the alliance's coordinators on its board, and a group's facilitator
+    on that group's board only."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if board.kind == Board.Kind.GROUP and board.group_id:
+        if board.group.facilitator_id == user.pk:
+            return True
+        if board.is_archived:
+            return False
+    if board.kind == Board.Kind.ALLIANCE:
+        return is_district_admin(user) or board.alliance_id in coordinated_alliance_ids(user)
+    return can_change_unit(user, board.unit_id)
+
+
+def boards_moderated_by(user) -> QuerySet[Board]:
+    """The boards whose queue the user works (the same rule as can_moderate)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Board.objects.none()
+    condition = Q(kind=Board.Kind.GROUP, group__facilitator_id=user.pk)
+    if is_district_admin(user):
+        return Board.objects.filter(condition | Q(is_archived=False))
+    alliances = coordinated_alliance_ids(user)
+    units = units_changeable_by(user).values("pk")
+    condition |= Q(kind=Board.Kind.ALLIANCE, alliance_id__in=alliances)
+    condition |= Q(kind=Board.Kind.SCHOOL, unit_id__in=units)
+    condition |= Q(kind=Board.Kind.GROUP, is_archived=False, unit_id__in=units)
+    return Board.objects.filter(condition)
+
+
+def staff_role_on(user, board: Board) -> str | None:
+    """How a staff member appears on this board (None: as a family, or not staff)."""
+    if board.kind == Board.Kind.GROUP and board.group_id and board.group.facilitator_id == user.pk:
+        return Post.Role.FACILITATOR
+    if can_moderate(user, board):
+        return Post.Role.COORDINATOR
+    if board.kind != Board.Kind.ALLIANCE and _is_instructor_at(user, board):
+        return Post.Role.INSTRUCTOR
+    return None
+
+
+def _is_instructor_at(user, board: Board) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if board.kind == Board.Kind.GROUP:
+        return False  # a group's staff are its facilitator and the moderators
+    return (
+        RoleAssignment.objects.filter(user_id=user.pk, role=RoleAssignment.Role.INSTRUCTOR).exists()
+        and visible_unit_ids(user).filter(pk=board.unit_id).exists()
+    )
+
+
+def can_accept(user, thread: Thread) -> bool:
+    """An instructor, mentor or facilitator of the board, a moderator, or the
+    asking family may mark a reply as the accepted answer of a question."""
+    if thread.kind != Thread.Kind.QUESTION:
+        return False
+    if staff_role_on(user, thread.board) is not None:
+        return True
+    family = family_of(user)
+    return family is not None and family.pk == thread.author_family_id
+
+
+def active_mute(*, family: Family | int | None, board: Board, now=None) -> Mute | None:
+    """The mute that keeps the family from posting on this board now, if any: one
+    on the board's school (its board and its groups') or on the board's group."""
+    family_id = family.pk if isinstance(family, Family) else family
+    if family_id is None:
+        return None
+    now = now or timezone.now()
+    scope = Q(pk__in=[])
+    school_id = board.parent_school_id
+    if board.kind == Board.Kind.GROUP and board.group_id:
+        scope |= Q(group_id=board.group_id)
+        school_id = board.group.parent_school_id
+    if school_id:
+        scope |= Q(parent_school_id=school_id)
+    return Mute.objects.filter(scope, family_id=family_id, until__gt=now).order_by("-until").first()
+
+
+def mute_label(until: datetime.datetime) -> str:
+    return timezone.localtime(until).strftime("%Y-%m-%d %H:%M")
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        number = int(str(value))
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None
