@@ -27,6 +27,8 @@ urlpatterns = [
     path("", include("handbook.urls")),
     path("", include("notifications.urls")),
     path("", include("recognition.urls")),
+    path("", include("groups.urls")),
+    path("", include("community.urls")),
     path("", include("surveys.urls")),
     path("", include("evaluation.urls")),
     path("", include("reports.urls")),

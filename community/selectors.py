@@ -22,9 +22,7 @@ import datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from bookings.models import Booking
-from groups.models import Group
-from groups.selectors import former_group_ids, member_group_ids
+from groups.selectors import family_parent_school_ids, former_group_ids, member_group_ids
 from members.access import (
     alliances_visible_to,
     can_change_unit,
@@ -34,7 +32,7 @@ from members.access import (
     units_changeable_by,
     visible_unit_ids,
 )
-from members.models import Child, Family, Guardian, Membership, RoleAssignment
+from members.models import Family, Guardian, Membership, RoleAssignment
 from parent_school.models import ParentSchool
 
 from .models import Board, Mute, Post, Thread
@@ -58,31 +56,6 @@ def has_verified_phone(user) -> bool:
 
 
 # --- whose boards ---------------------------------------------------------------------
-
-
-def family_parent_school_ids(family: Family | int | None) -> QuerySet:
-    """Parent schools a family belongs to, for ``__in`` filters: a child at the
-    host unit, a confirmed booking (now or before) of one of its courses, or an
-    active group of it."""
-    family_id = family.pk if isinstance(family, Family) else family
-    if family_id is None:
-        return ParentSchool.objects.none().values("pk")
-    child_units = Child.objects.filter(family_id=family_id, school__isnull=False).values(
-        "school_id"
-    )
-    booked = Booking.objects.filter(
-        family_id=family_id,
-        status=Booking.Status.CONFIRMED,
-        offering__course_session__isnull=False,
-    ).values("offering__course_session__course__parent_school_id")
-    grouped = Group.objects.filter(pk__in=member_group_ids(family_id)).values("parent_school_id")
-    return (
-        ParentSchool.objects.filter(
-            Q(host_unit_id__in=child_units) | Q(pk__in=booked) | Q(pk__in=grouped)
-        )
-        .order_by()
-        .values("pk")
-    )
 
 
 def _family_board_condition(family_id: int) -> Q:
@@ -259,3 +232,11 @@ def _int_or_none(value) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if 0 < number < 2**63 else None
+
+
+# --- pages: boards, thread lists, thread pages, search, the moderation queue -----------
+# (helper 4 adds its reads above the measures marker)
+
+
+# --- measures: questions asked, answered, time to the first answer ---------------------
+# (helper 6 adds its reads below this line)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
+from bookings.models import Booking
 from members.access import units_changeable_by, visible_unit_ids
-from members.models import Family
+from members.models import Child, Family
+from parent_school.models import ParentSchool
 
 from .models import Group, GroupMembership
 
@@ -61,6 +63,34 @@ def member_family_ids(group: Group | int) -> QuerySet:
         .order_by()
         .values("family_id")
         .distinct()
+    )
+
+
+# --- whose school -------------------------------------------------------------------
+
+
+def family_parent_school_ids(family: Family | int | None) -> QuerySet:
+    """Parent schools a family belongs to, for ``__in`` filters: a child at the
+    host unit, a confirmed booking (now or before) of one of its courses, or an
+    active group of it."""
+    family_id = family.pk if isinstance(family, Family) else family
+    if family_id is None:
+        return ParentSchool.objects.none().values("pk")
+    child_units = Child.objects.filter(family_id=family_id, school__isnull=False).values(
+        "school_id"
+    )
+    booked = Booking.objects.filter(
+        family_id=family_id,
+        status=Booking.Status.CONFIRMED,
+        offering__course_session__isnull=False,
+    ).values("offering__course_session__course__parent_school_id")
+    grouped = Group.objects.filter(pk__in=member_group_ids(family_id)).values("parent_school_id")
+    return (
+        ParentSchool.objects.filter(
+            Q(host_unit_id__in=child_units) | Q(pk__in=booked) | Q(pk__in=grouped)
+        )
+        .order_by()
+        .values("pk")
     )
 
 

@@ -259,6 +259,12 @@ CELERY_BEAT_SCHEDULE["surveys-due-sweep"] = {
     "schedule": 600.0,
     "options": {"expires": 590},
 }
+# community: at 20:00 Asia/Shanghai, one digest notice per person who chose the daily
+# digest and has board notices waiting (community.tasks.digests_send).
+CELERY_BEAT_SCHEDULE["community-daily-digests"] = {
+    "task": "community.tasks.digests_send",
+    "schedule": __import__("celery.schedules").schedules.crontab(hour=20, minute=0),
+}
 CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
     "task": "api.tasks.idempotency_purge",
     "schedule": __import__("celery.schedules").schedules.crontab(hour=4, minute=10),
@@ -450,6 +456,18 @@ HANDBOOK_BURST_MINUTES = env.int("HANDBOOK_BURST_MINUTES", default=10)
 SURVEYS_MIN_GROUP = env.int("SURVEYS_MIN_GROUP", default=5)
 SURVEYS_ANONYMOUS_BATCH = env.int("SURVEYS_ANONYMOUS_BATCH", default=5)
 SURVEYS_INVITE_DELAY_MINUTES = env.int("SURVEYS_INVITE_DELAY_MINUTES", default=120)
+# Buddy groups (groups/, docs/GROUPS.md): a family (家伴) or a child (学伴) is in at
+# most this many groups of each kind at once; the database holds the limit.
+GROUPS_MAX_PER_KIND = env.int("GROUPS_MAX_PER_KIND", default=3)
+# Boards (community/, docs/COMMUNITY.md). A post has at most this many characters
+# and pictures; reports from this many families hold a published post for review;
+# the cloud content check (COMMUNITY_CONTENT_CHECK: "" = off, "wechat" = WeChat's
+# msgSecCheck, or a dotted path to a checker class) is off by default.
+COMMUNITY_POST_MAX_CHARS = env.int("COMMUNITY_POST_MAX_CHARS", default=5000)
+COMMUNITY_POST_MAX_IMAGES = env.int("COMMUNITY_POST_MAX_IMAGES", default=4)
+COMMUNITY_REPORTS_HOLD = env.int("COMMUNITY_REPORTS_HOLD", default=3)
+COMMUNITY_CONTENT_CHECK = env("COMMUNITY_CONTENT_CHECK", default="")
+COMMUNITY_DIGEST_HOUR = 20
 # The key that seals anonymous answers waiting for release and answer drafts
 # (members/sealing.py); empty: derived from SECRET_KEY. Changing it makes waiting
 # sealed values unreadable, so set it once.
