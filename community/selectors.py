@@ -18,8 +18,19 @@ wider audience when a group, a membership or a board is missing.
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+)
 from django.utils import timezone
 
 from groups.selectors import family_parent_school_ids, former_group_ids, member_group_ids
@@ -240,3 +251,109 @@ def _int_or_none(value) -> int | None:
 
 # --- measures: questions asked, answered, time to the first answer ---------------------
 # (helper 6 adds its reads below this line)
+
+
+@dataclass(frozen=True)
+class BoardMeasures:
+    """互助交流 on one parent school's board in a window: questions asked (published
+    question threads), answered (a staff reply or an accepted answer) and the
+    median time to the first staff reply of those a staff member answered."""
+
+    parent_school_id: int
+    asked: int = 0
+    answered: int = 0
+    median_minutes: float | None = None
+
+    @property
+    def answer_rate(self) -> Decimal | None:
+        """Answered questions per hundred asked (one decimal), None when none was asked."""
+        if not self.asked:
+            return None
+        return (Decimal(self.answered) * 100 / Decimal(self.asked)).quantize(
+            Decimal("0.1"), rounding=ROUND_HALF_UP
+        )
+
+
+class _MedianInterval(Aggregate):
+    """PostgreSQL's exact median of an interval (percentile_cont accepts intervals)."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = DurationField()
+    allow_distinct = False
+
+
+def board_measures(
+    *, parent_school_ids, since: datetime.datetime | None = None, until=None
+) -> dict[int, BoardMeasures]:
+    """The measures of each parent school's board, one query whatever the number of
+    schools (PostgreSQL: counts and the median in one GROUP BY; elsewhere the
+    answer delays come in one ordered query and the median is taken here).
+
+    A question counts in the window [since, until) by its publication time; it is
+    answered when a staff member replied (``first_staff_reply_at``) or an answer
+    was accepted, at any time up to now. Schools without a board or a question
+    get zeros, so a dashboard can show every school it asked for."""
+    ids = sorted({pk for pk in (_int_or_none(v) for v in parent_school_ids) if pk is not None})
+    result = {pk: BoardMeasures(parent_school_id=pk) for pk in ids}
+    if not ids:
+        return result
+    questions = Thread.objects.filter(
+        board__kind=Board.Kind.SCHOOL,
+        board__parent_school_id__in=ids,
+        kind=Thread.Kind.QUESTION,
+        status=Post.Status.PUBLISHED,
+        published_at__isnull=False,
+    )
+    if since is not None:
+        questions = questions.filter(published_at__gte=since)
+    if until is not None:
+        questions = questions.filter(published_at__lt=until)
+    staff_answered = Q(first_staff_reply_at__isnull=False)
+    delay = ExpressionWrapper(F("first_staff_reply_at") - F("published_at"), DurationField())
+    aggregates = {
+        "asked": Count("pk"),
+        "answered": Count("pk", filter=staff_answered | Q(accepted_post__isnull=False)),
+    }
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        aggregates["median"] = _MedianInterval(delay, filter=staff_answered)
+    rows = questions.values("board__parent_school_id").order_by().annotate(**aggregates)
+    medians: dict[int, float | None] = {}
+    for row in rows:
+        school_id = row["board__parent_school_id"]
+        result[school_id] = BoardMeasures(
+            parent_school_id=school_id, asked=row["asked"], answered=row["answered"]
+        )
+        if postgres:
+            medians[school_id] = _minutes(row["median"])
+    if not postgres:
+        medians = _medians_in_python(questions.filter(staff_answered), delay)
+    for school_id, minutes in medians.items():
+        if school_id in result:
+            result[school_id] = replace(result[school_id], median_minutes=minutes)
+    return result
+
+
+def _minutes(delay: datetime.timedelta | None) -> float | None:
+    if delay is None:
+        return None
+    return round(max(delay.total_seconds(), 0) / 60, 1)
+
+
+def _medians_in_python(questions: QuerySet[Thread], delay) -> dict[int, float | None]:
+    """SQLite (the development default) has no percentile_cont: the delays of all
+    the schools in one query, ordered, and the middle of each school's run."""
+    by_school: dict[int, list[datetime.timedelta]] = {}
+    for school_id, value in (
+        questions.annotate(delay=delay)
+        .order_by("board__parent_school_id", "delay")
+        .values_list("board__parent_school_id", "delay")
+    ):
+        by_school.setdefault(school_id, []).append(value)
+    medians = {}
+    for school_id, delays in by_school.items():
+        middle, odd = divmod(len(delays), 2)
+        value = delays[middle] if odd else (delays[middle - 1] + delays[middle]) / 2
+        medians[school_id] = _minutes(value)
+    return medians

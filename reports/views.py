@@ -13,12 +13,14 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from community import selectors as community_selectors
 from evaluation import selectors as evaluation_selectors
 from members import access, charts
 from members.decorators import coordinator_required
 from members.models import MemberUnit
 from members.services import audit_log_record
 from parent_school.models import ParentSchool
+from parent_school.selectors import term_window
 
 from . import exports, selectors, services
 from .errors import ReportError
@@ -148,6 +150,16 @@ def unit_dashboard(request, unit_id: int):
     return render(request, "reports/unit.html", context)
 
 
+def _community(term, school) -> dict:
+    """互助交流 on the school's board in the term (community.selectors.board_measures:
+    live, one aggregate query; the board keeps its counters, so no snapshot)."""
+    since, until = term_window(term)
+    measures = community_selectors.board_measures(
+        parent_school_ids=[school.pk], since=since, until=until
+    )[school.pk]
+    return {"board_measures": measures}
+
+
 @coordinator_required
 def school_dashboard(request, school_id: int):
     school = get_object_or_404(ParentSchool.objects.select_related("host_unit"), pk=school_id)
@@ -158,6 +170,7 @@ def school_dashboard(request, school_id: int):
         return render(request, "reports/empty.html")
     qs = selectors.snapshots_for(user=request.user, term=term).filter(parent_school=school)
     context = _common(request, term, qs, title=school.name, unit=school.host_unit)
+    context.update(_community(term, school))
     context["school"] = school
     return render(request, "reports/school.html", context)
 
