@@ -258,6 +258,8 @@ class _WeChatHandler(_KeepAliveJsonHandler):
             return self._answer(server.with_token(query, server.phone_number, body))
         if url.path == "/cgi-bin/message/subscribe/send":
             return self._answer(server.with_token(query, server.subscribe_send, body))
+        if url.path == "/wxa/msg_sec_check":
+            return self._answer(server.with_token(query, server.msg_sec_check, body))
         return self._answer({"errcode": 404, "errmsg": "not found"}, status=404)
 
     def _answer(self, answer: dict, status: int = 200) -> None:
@@ -289,6 +291,10 @@ class FakeWeChatServer(ThreadingHTTPServer):
       ``.messages``. ``.answers[openid] = 43101`` (or -1 …) makes it answer that
       instead. With ``.strict_grants`` it also counts one-time acceptances as
       WeChat does (:meth:`accept`; 43101 when none is left).
+    - ``/wxa/msg_sec_check`` (v2 only: version 2, an openid, scene 1–4): "pass"
+      (label 100) unless the content contains a key of ``.sec_verdicts``
+      (``{"坏词": ("risky", 20001)}``); ``.sec_answers[openid] = 61010`` (or -1 …)
+      makes it answer that errcode. Each request body is kept in ``.sec_checks``.
     """
 
     daemon_threads = True
@@ -315,6 +321,9 @@ class FakeWeChatServer(ThreadingHTTPServer):
         self.messages: list[dict] = []
         self.calls: Counter = Counter()
         self.delay_seconds = 0.0
+        self.sec_verdicts: dict[str, tuple[str, int]] = {}
+        self.sec_answers: dict[str, int] = {}
+        self.sec_checks: list[dict] = []
 
     # --- set-up helpers ------------------------------------------------------------
     def add_code(self, code: str, *, openid: str, unionid: str = "", session_key: str = ""):
@@ -451,6 +460,40 @@ class FakeWeChatServer(ThreadingHTTPServer):
                 self.grants[(openid, template_id)] -= 1
             self.messages.append(body)
         return {"errcode": 0, "errmsg": "ok"}
+
+    def msg_sec_check(self, body: dict) -> dict:
+        openid = body.get("openid", "")
+        content = body.get("content")
+        with self.lock:
+            self.calls["msg_sec_check"] += 1
+            self.sec_checks.append(body)
+            if str(body.get("version")) != "2":
+                return {"errcode": 47001, "errmsg": "data format error: version"}
+            if not openid:
+                return {"errcode": 40003, "errmsg": "invalid openid"}
+            if body.get("scene") not in (1, 2, 3, 4):
+                return {"errcode": 40003, "errmsg": "invalid scene"}
+            if not isinstance(content, str) or not content:
+                return {"errcode": 47001, "errmsg": "data format error: content"}
+            if openid in self.sec_answers:
+                return {"errcode": self.sec_answers[openid], "errmsg": "refused by the test"}
+            suggest, label = "pass", 100
+            for needle, (verdict, verdict_label) in self.sec_verdicts.items():
+                if needle in content:
+                    suggest, label = verdict, verdict_label
+                    if verdict == "risky":
+                        break
+        detail = [
+            {"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label},
+            {"strategy": "keyword", "errcode": 0},
+        ]
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "result": {"suggest": suggest, "label": label},
+            "detail": detail,
+            "trace_id": secrets.token_hex(8),
+        }
 
     def handle_error(self, request, client_address):
         # A client that gave up waiting (a read-timeout test) is not an error here.

@@ -1,13 +1,15 @@
 """A small client for WeChat's mini-program server APIs (docs/WECHAT.md).
 
-The portal needs four of them, behind :class:`WeChatClient`:
+The portal needs five of them, behind :class:`WeChatClient`:
 
 - ``code2Session`` (``GET /sns/jscode2session``): a ``wx.login`` code → openid,
   unionid and session_key;
 - ``getPhoneNumber`` (``POST /wxa/business/getuserphonenumber``): the phone
   button's code → the number;
 - ``subscribeMessage.send`` (``POST /cgi-bin/message/subscribe/send``);
-- and the access token the last two need (``getStableAccessToken``,
+- ``msgSecCheck`` v2 (``POST /wxa/msg_sec_check``): the content-security check
+  of a text a user wrote (the boards' optional cloud check, community/content_check.py);
+- and the access token the last three need (``getStableAccessToken``,
   ``POST /cgi-bin/stable_token``, or the older ``GET /cgi-bin/token``).
 
 Which backend answers is chosen by ``settings.WECHAT_BACKEND`` alone:
@@ -49,6 +51,7 @@ logger = logging.getLogger("wechat")
 __all__ = [
     "ConsoleWeChatClient",
     "HttpWeChatClient",
+    "SecCheck",
     "Session",
     "WeChatClient",
     "WeChatError",
@@ -70,8 +73,23 @@ class Session:
         return f"Session(openid={self.openid!r}, unionid={self.unionid!r})"
 
 
+@dataclass(frozen=True)
+class SecCheck:
+    """What msgSecCheck v2 says of a text: ``suggest`` is "pass", "review" or
+    "risky"; ``label`` WeChat's number (100 normal, 10001 ads, 20001 politics,
+    20002 porn, 20003 abuse, 20006 crime, 20008 fraud, 20012 vulgar, 21000 other)."""
+
+    suggest: str
+    label: int = 100
+
+    SCENE_PROFILE = 1
+    SCENE_COMMENT = 2
+    SCENE_FORUM = 3
+    SCENE_SOCIAL_LOG = 4
+
+
 class WeChatClient:
-    """The interface: every backend answers these three, raising :class:`WeChatError`."""
+    """The interface: every backend answers these four, raising :class:`WeChatError`."""
 
     app_id: str = ""
 
@@ -86,6 +104,12 @@ class WeChatClient:
         self, *, openid: str, template_id: str, page: str, data: dict[str, str], state: str
     ) -> None:
         """Send one subscription message; ``data`` maps WeChat's keys to plain values."""
+        raise NotImplementedError
+
+    def msg_sec_check(self, *, openid: str, content: str, scene: int = 3) -> SecCheck:
+        """WeChat's content-security check (v2) of ``content`` written by ``openid``
+        (who must have opened the mini-program in the last two hours); ``scene``
+        1 profile, 2 comment, 3 forum (论坛), 4 social log."""
         raise NotImplementedError
 
 
@@ -267,6 +291,19 @@ class HttpWeChatClient(WeChatClient):
             body["page"] = page
         self._with_token("/cgi-bin/message/subscribe/send", body)
 
+    def msg_sec_check(self, *, openid: str, content: str, scene: int = 3) -> SecCheck:
+        body = {"content": content, "version": 2, "scene": scene, "openid": openid}
+        answer = self._with_token("/wxa/msg_sec_check", body)
+        result = answer.get("result") or {}
+        suggest = str(result.get("suggest") or "")
+        if suggest not in ("pass", "review", "risky"):
+            raise WeChatNoAnswer(f"msg_sec_check suggest {suggest!r}")
+        try:
+            label = int(result.get("label") or 100)
+        except (TypeError, ValueError):
+            label = 0
+        return SecCheck(suggest=suggest, label=label)
+
 
 class ConsoleWeChatClient(WeChatClient):
     """The embedded default: no WeChat needed.
@@ -305,6 +342,11 @@ class ConsoleWeChatClient(WeChatClient):
             state,
             data,
         )
+
+    def msg_sec_check(self, *, openid: str, content: str, scene: int = 3) -> SecCheck:
+        # Nothing to ask: the local word list is the check when WeChat is not there.
+        logger.info("WeChat msgSecCheck skipped for %s (%s characters)", openid, len(content))
+        return SecCheck(suggest="pass")
 
 
 _clients: dict[tuple, WeChatClient] = {}
