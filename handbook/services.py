@@ -24,8 +24,6 @@ writers never deadlock on each other's counters.
 from __future__ import annotations
 
 import datetime
-import hashlib
-import io
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -44,6 +42,7 @@ from bookings.locking import is_lock_timeout, lock_timeout_set
 from bookings.models import Booking, Offering
 from members.access import alliances_visible_to, coordinated_alliance_ids, is_district_admin
 from members.models import AuditLog, Child, Family, Guardian
+from members.photos import PhotoRejected, photo_clean
 from members.services import audit_log_record
 from parent_school.models import Term
 from parent_school.selectors import term_current
@@ -165,53 +164,21 @@ class ProcessedPhoto:
 def photo_process(upload) -> ProcessedPhoto:
     """Check, clean and shrink an uploaded photo; HandbookError naming 照片 if it is not one.
 
-    The picture is decoded, turned upright by its EXIF orientation, resized to at
-    most HANDBOOK_PHOTO_MAX_SIDE pixels on its long side and re-encoded as a new
-    JPEG from its pixels alone: EXIF (GPS, camera, time) and every other chunk
-    of metadata is left behind.
+    members.photos.photo_clean does the work (upright by EXIF, at most
+    HANDBOOK_PHOTO_MAX_SIDE pixels on the long side, re-encoded from its pixels
+    alone, so EXIF, GPS and every other piece of metadata is left behind).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    max_bytes = settings.HANDBOOK_PHOTO_MAX_BYTES
-    size = getattr(upload, "size", None)
-    if size is not None and size > max_bytes:
-        raise HandbookError("photo_too_large", field="photo", mb=max_bytes // (1024 * 1024))
     try:
-        upload.seek(0)
-    except (AttributeError, OSError):
-        pass
-    raw = upload.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise HandbookError("photo_too_large", field="photo", mb=max_bytes // (1024 * 1024))
-    max_side = settings.HANDBOOK_PHOTO_MAX_SIDE
-    try:
-        with Image.open(io.BytesIO(raw)) as probe:
-            probe.verify()
-        image = Image.open(io.BytesIO(raw))
-        # A decompression bomb (a tiny file of a huge picture) is refused, not decoded.
-        if image.width * image.height > 64_000_000:
-            raise HandbookError("photo_too_large", field="photo", mb=max_bytes // (1024 * 1024))
-        image.draft("RGB", (max_side * 2, max_side * 2))
-        image = ImageOps.exif_transpose(image)
-        image = image.convert("RGB")
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    except HandbookError:
-        raise
-    except (
-        UnidentifiedImageError,
-        OSError,
-        ValueError,
-        SyntaxError,
-        Image.DecompressionBombError,
-    ) as error:
+        clean = photo_clean(
+            upload,
+            max_bytes=settings.HANDBOOK_PHOTO_MAX_BYTES,
+            max_side=settings.HANDBOOK_PHOTO_MAX_SIDE,
+        )
+    except PhotoRejected as error:
+        if error.code == "too_large":
+            raise HandbookError("photo_too_large", field="photo", mb=error.mb) from error
         raise HandbookError("photo_not_image", field="photo") from error
-    digest = hashlib.sha256(f"{image.width}x{image.height}:".encode() + image.tobytes()).hexdigest()
-    # A new image from the pixels alone: nothing of the original file's metadata
-    # (EXIF, XMP, ICC, comments) can come along.
-    clean = Image.frombytes("RGB", image.size, image.tobytes())
-    out = io.BytesIO()
-    clean.save(out, format="JPEG", quality=85, optimize=True)
-    return ProcessedPhoto(content=out.getvalue(), digest=digest)
+    return ProcessedPhoto(content=clean.content, digest=clean.digest)
 
 
 def _photo_name() -> str:

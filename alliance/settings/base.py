@@ -468,6 +468,10 @@ COMMUNITY_POST_MAX_IMAGES = env.int("COMMUNITY_POST_MAX_IMAGES", default=4)
 COMMUNITY_REPORTS_HOLD = env.int("COMMUNITY_REPORTS_HOLD", default=3)
 COMMUNITY_CONTENT_CHECK = env("COMMUNITY_CONTENT_CHECK", default="")
 COMMUNITY_DIGEST_HOUR = 20
+# A board picture: refused above this size, shrunk to this many pixels on its
+# long side and re-encoded without metadata (members.photos.photo_clean).
+COMMUNITY_IMAGE_MAX_BYTES = env.int("COMMUNITY_IMAGE_MAX_BYTES", default=8 * 1024 * 1024)
+COMMUNITY_IMAGE_MAX_SIDE = env.int("COMMUNITY_IMAGE_MAX_SIDE", default=1600)
 # The key that seals anonymous answers waiting for release and answer drafts
 # (members/sealing.py); empty: derived from SECRET_KEY. Changing it makes waiting
 # sealed values unreadable, so set it once.
