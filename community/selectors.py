@@ -26,10 +26,14 @@ from django.db.models import (
     Aggregate,
     Count,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
+    OuterRef,
+    Prefetch,
     Q,
     QuerySet,
+    Subquery,
 )
 from django.utils import timezone
 
@@ -46,7 +50,7 @@ from members.access import (
 from members.models import Family, Guardian, Membership, RoleAssignment
 from parent_school.models import ParentSchool
 
-from .models import Board, Mute, Post, Thread
+from .models import Board, CommunityPreference, Mute, Post, PostImage, Report, Thread
 
 
 def family_of(user) -> Family | None:
@@ -247,6 +251,279 @@ def _int_or_none(value) -> int | None:
 
 # --- pages: boards, thread lists, thread pages, search, the moderation queue -----------
 # (helper 4 adds its reads above the measures marker)
+
+# A board's list and a thread's replies are read a page at a time: two queries
+# (the count and the page) whatever the size, plus one for the images and one
+# for the family's own reports on that page.
+THREADS_PER_PAGE = 20
+REPLIES_PER_PAGE = 20
+SEARCH_PER_PAGE = 20
+QUEUE_PER_PAGE = 20
+# The home page lists at most this many boards per section (a district
+# administrator reads every board; the queue, not this list, is their tool).
+HOME_BOARDS_PER_SECTION = 30
+SEARCH_MAX_CHARS = 50
+
+
+@dataclass
+class BoardSection:
+    key: str  # "school" | "group" | "alliance"
+    title: str
+    boards: list
+    more: bool  # more readable boards than HOME_BOARDS_PER_SECTION
+
+
+def board_home(*, user) -> list[BoardSection]:
+    """The boards the user may read, by section (my schools, my groups,
+    announcements), each with its latest published thread; one query per section."""
+    from django.utils.translation import gettext as _
+
+    latest = Thread.objects.filter(board=OuterRef("pk"), status=Post.Status.PUBLISHED).order_by(
+        "-last_activity_at", "-pk"
+    )
+    readable = (
+        boards_readable_by(user)
+        .select_related("group")
+        .annotate(
+            latest_at=Subquery(latest.values("last_activity_at")[:1]),
+            latest_title=Subquery(latest.values("title")[:1]),
+            latest_thread_id=Subquery(latest.values("pk")[:1]),
+        )
+        .order_by(F("latest_at").desc(nulls_last=True), "title", "pk")
+    )
+    sections = []
+    for key, title in (
+        (Board.Kind.SCHOOL, _("我的家长学校")),
+        (Board.Kind.GROUP, _("我的小组")),
+        (Board.Kind.ALLIANCE, _("联盟公告")),
+    ):
+        rows = list(readable.filter(kind=key)[: HOME_BOARDS_PER_SECTION + 1])
+        sections.append(
+            BoardSection(
+                key=str(key),
+                title=title,
+                boards=rows[:HOME_BOARDS_PER_SECTION],
+                more=len(rows) > HOME_BOARDS_PER_SECTION,
+            )
+        )
+    return sections
+
+
+def _opening_post(field: str):
+    return Subquery(Post.objects.filter(thread=OuterRef("pk"), is_opening=True).values(field)[:1])
+
+
+def _thread_rows(queryset: QuerySet[Thread]) -> QuerySet[Thread]:
+    """A thread as a list shows it: its opening post's author snapshot beside it."""
+    return queryset.annotate(
+        author_name=_opening_post("author_name"),
+        author_school=_opening_post("author_school"),
+        author_role=_opening_post("author_role"),
+    )
+
+
+def board_threads(*, user, board: Board, page=None):
+    """A page of the board's published threads, pinned first then the latest
+    activity (the index thread_board_list). A Django Page."""
+    from django.core.paginator import Paginator
+
+    threads = _thread_rows(
+        Thread.objects.filter(board=board, status=Post.Status.PUBLISHED).order_by(
+            "-is_pinned", "-last_activity_at", "-pk"
+        )
+    )
+    return Paginator(threads, THREADS_PER_PAGE).get_page(page)
+
+
+def board_own_held_threads(*, user, board: Board) -> list[Thread]:
+    """The user's family's threads waiting for review on this board (shown to them
+    only, marked 审核中)."""
+    family = family_of(user)
+    author = Q(author_user_id=user.pk)
+    if family is not None:
+        author |= Q(author_family_id=family.pk)
+    return list(
+        _thread_rows(
+            Thread.objects.filter(author, board=board, status=Post.Status.HELD).order_by("-pk")
+        )[:THREADS_PER_PAGE]
+    )
+
+
+def board_queue_count(*, user, board: Board) -> int | None:
+    """For a moderator: how many posts of this board wait in the queue (else None)."""
+    if not can_moderate(user, board):
+        return None
+    return _queue_posts(Board.objects.filter(pk=board.pk)).count()
+
+
+def _visible_posts(user, thread: Thread) -> Q:
+    """Which of a thread's posts the user sees: published ones; their own family's
+    held ones; every one (held and hidden, marked) for a moderator."""
+    if can_moderate(user, thread.board):
+        return Q()
+    family = family_of(user)
+    own = Q(author_user_id=user.pk)
+    if family is not None:
+        own |= Q(author_family_id=family.pk)
+    return Q(status=Post.Status.PUBLISHED) | (Q(status=Post.Status.HELD) & own)
+
+
+@dataclass
+class ThreadPage:
+    thread: Thread
+    opening: Post | None
+    accepted: Post | None  # the accepted reply, shown first (None when not visible)
+    replies: object  # a Django Page of the other replies
+    reported_ids: set  # posts on this page the user's family (or the user) reported
+    is_moderator: bool
+    can_accept: bool
+    staff_role: str | None
+
+
+def thread_page(*, user, thread: Thread, page=None) -> ThreadPage:
+    """The opening post, the accepted answer (first), and a page of the other
+    replies, with their images: the same few queries for any number of posts."""
+    from django.core.paginator import Paginator
+
+    visible = _visible_posts(user, thread)
+    posts = Post.objects.filter(visible, thread=thread).prefetch_related("images")
+    opening = posts.filter(is_opening=True).first()
+    accepted = None
+    if thread.accepted_post_id:
+        accepted = posts.filter(pk=thread.accepted_post_id, is_opening=False).first()
+    replies = posts.filter(is_opening=False).order_by("created_at", "pk")
+    if accepted is not None:
+        replies = replies.exclude(pk=accepted.pk)
+    paginator = Paginator(replies, REPLIES_PER_PAGE)
+    # "last": where a reply just sent is (the count is read once either way).
+    replies_page = paginator.get_page(paginator.num_pages if page == "last" else page)
+    shown = [p.pk for p in (opening, accepted) if p is not None]
+    shown += [p.pk for p in replies_page.object_list]
+    family = family_of(user)
+    reporter = (
+        Q(reporter_family_id=family.pk) if family is not None else Q(reporter_user_id=user.pk)
+    )
+    reported_ids = set(
+        Report.objects.filter(reporter, post_id__in=shown).values_list("post_id", flat=True)
+    )
+    return ThreadPage(
+        thread=thread,
+        opening=opening,
+        accepted=accepted,
+        replies=replies_page,
+        reported_ids=reported_ids,
+        is_moderator=can_moderate(user, thread.board),
+        can_accept=can_accept(user, thread),
+        staff_role=staff_role_on(user, thread.board),
+    )
+
+
+def post_readable(user, post_id) -> Post | None:
+    """A post the user may see (its thread readable and the post visible to them)."""
+    post_pk = _int_or_none(post_id)
+    if post_pk is None:
+        return None
+    post = Post.objects.filter(pk=post_pk).only("pk", "thread_id").first()
+    if post is None:
+        return None
+    thread = thread_readable(user, post.thread_id)
+    if thread is None:
+        return None
+    return (
+        Post.objects.filter(_visible_posts(user, thread), pk=post_pk)
+        .select_related("thread", "board")
+        .first()
+    )
+
+
+def post_image_readable(user, image_id) -> PostImage | None:
+    image_pk = _int_or_none(image_id)
+    if image_pk is None:
+        return None
+    image = PostImage.objects.filter(pk=image_pk).only("pk", "post_id", "image").first()
+    if image is None or post_readable(user, image.post_id) is None:
+        return None
+    return image
+
+
+def search_clean(q) -> str:
+    return " ".join(str(q or "").split())[:SEARCH_MAX_CHARS]
+
+
+def search_posts(*, user, q: str, page=None):
+    """Published posts (of published threads) on the boards the user may read whose
+    text or thread title contains ``q``, newest first. A Django Page (empty for an
+    empty query)."""
+    from django.core.paginator import Paginator
+
+    q = search_clean(q)
+    posts = Post.objects.none()
+    if q:
+        posts = (
+            Post.objects.filter(
+                Q(body__icontains=q) | Q(is_opening=True, thread__title__icontains=q),
+                board__in=boards_readable_by(user),
+                status=Post.Status.PUBLISHED,
+                thread__status=Post.Status.PUBLISHED,
+            )
+            .select_related("thread", "board")
+            .order_by("-created_at", "-pk")
+        )
+    return Paginator(posts, SEARCH_PER_PAGE).get_page(page)
+
+
+QUEUE_REASONS = ("sensitive", "new_member", "cloud", "reports")
+
+
+def _open_reports() -> Exists:
+    return Exists(Report.objects.filter(post=OuterRef("pk"), resolved_at__isnull=True))
+
+
+def _queue_posts(boards) -> QuerySet[Post]:
+    return Post.objects.filter(
+        Q(status=Post.Status.HELD) | Q(_open_reports(), ~Q(status=Post.Status.HIDDEN)),
+        board__in=boards,
+    )
+
+
+def moderation_queue(*, user, board_id=None, reason: str = "", page=None):
+    """Held posts and posts with open reports on the boards the user moderates,
+    oldest first; with the poster's real account (for the real-name rule: the
+    moderators of that school see who posted) and the open reports. A Django Page."""
+    from django.core.paginator import Paginator
+
+    boards = boards_moderated_by(user)
+    board_pk = _int_or_none(board_id)
+    if board_pk is not None:
+        boards = boards.filter(pk=board_pk)
+    posts = _queue_posts(boards.values("pk"))
+    if reason == "reports":
+        posts = posts.filter(Q(held_for=Post.HeldFor.REPORTS) | _open_reports())
+    elif reason in QUEUE_REASONS:
+        posts = posts.filter(status=Post.Status.HELD, held_for=reason)
+    posts = (
+        posts.select_related("thread", "board", "author_user")
+        .prefetch_related(
+            Prefetch(
+                "reports",
+                queryset=Report.objects.filter(resolved_at__isnull=True).order_by("pk"),
+                to_attr="open_reports",
+            ),
+            "images",
+        )
+        .order_by("created_at", "pk")
+    )
+    return Paginator(posts, QUEUE_PER_PAGE).get_page(page)
+
+
+def digest_preference(user) -> bool:
+    """Whether the person gets the board's notices as one digest a day."""
+    return CommunityPreference.objects.filter(user_id=user.pk, daily_digest=True).exists()
+
+
+def queue_boards(user) -> list[Board]:
+    """The boards in the queue's filter (those the user moderates)."""
+    return list(boards_moderated_by(user).order_by("kind", "title", "pk")[:200])
 
 
 # --- measures: questions asked, answered, time to the first answer ---------------------
