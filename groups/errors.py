@@ -45,6 +45,7 @@ MESSAGES = {
     "session_capacity_invalid": _("名额请填写 1 到 500 之间的整数。"),
     "session_url_invalid": _("线上链接须以 https:// 或 http:// 开头。"),
     "booking_missing": _("没有找到这条预约。"),
+    "child_ambiguous": _("这个家庭没有或有不止一个孩子的信息，请家长在小组页自己选择孩子加入。"),
 }
 
 

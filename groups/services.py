@@ -636,6 +636,11 @@ def group_member_add(*, user, group_id, phone, child_id=None) -> GroupMembership
     if guardian is None:
         raise GroupError("phone_unknown", field="phone")
     family = guardian.family
+    if group.kind == Group.Kind.STUDY and child_id in (None, ""):
+        children = list(Child.objects.filter(family=family).values_list("pk", flat=True)[:2])
+        if len(children) != 1:
+            raise GroupError("child_ambiguous", field="phone")
+        child_id = children[0]
     child = _child_for(group, family, child_id)
     now = timezone.now()
     try:

@@ -107,6 +107,8 @@ def _family_bookings(family: Family) -> QuerySet[Booking]:
         "offering__course_session",
         "offering__course_session__course",
         "offering__event",
+        "offering__group_session",
+        "offering__group_session__group",
     )
 
 
@@ -131,6 +133,13 @@ def _event_of(offering: Offering) -> Event | None:
 def _session_of(offering: Offering):
     try:
         return offering.course_session
+    except ObjectDoesNotExist:
+        return None
+
+
+def _group_session_of(offering: Offering):
+    try:
+        return offering.group_session
     except ObjectDoesNotExist:
         return None
 
@@ -164,6 +173,23 @@ def _item(booking: Booking, *, me_guardian_id: int | None, now, next_path: str) 
             cancel_url=_with_next(reverse("events:unregister", args=[event.pk]), next_path),
             called_off=event.status == Event.Status.CANCELLED
             or offering.status == Offering.Status.CANCELLED,
+        )
+        if booking.status == Booking.Status.CONFIRMED and not item.called_off:
+            item.ticket = _ticket_display(ticket_code(booking=booking))
+    elif (group_session := _group_session_of(offering)) is not None:
+        # A buddy group's own session (groups): 「小组活动 · <group name>」.
+        item = AgendaItem(
+            booking=booking,
+            is_event=False,
+            kind_label=_("小组活动 · %(name)s") % {"name": group_session.group.name},
+            title=offering.title,
+            url=reverse("groups:session", args=[group_session.pk]),
+            venue=group_session.venue,
+            online_url=group_session.online_url,
+            people=labels,
+            decision=decision,
+            cancel_url=_with_next(reverse("groups:session_cancel", args=[booking.pk]), next_path),
+            called_off=offering.status == Offering.Status.CANCELLED,
         )
         if booking.status == Booking.Status.CONFIRMED and not item.called_off:
             item.ticket = _ticket_display(ticket_code(booking=booking))
