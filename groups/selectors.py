@@ -392,3 +392,21 @@ def facilitators_for_school(user, school: ParentSchool) -> list:
         .order_by("display_name", "pk")
     )
     return [u for u in users if is_staff_member(u) and can_view_unit(u, school.host_unit_id)]
+
+
+def cosign_claims_scope(user) -> Q | None:
+    """Handbook claims a group facilitator may verify: "cosign" items of families
+    that are active members of active groups they facilitate (none once the family
+    left or the group was dissolved). Registered in apps.ready()."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    families = (
+        GroupMembership.objects.filter(
+            status=Status.ACTIVE,
+            group__status=Group.Status.ACTIVE,
+            group__facilitator_id=user.pk,
+        )
+        .order_by()
+        .values("family_id")
+    )
+    return Q(item__evidence="cosign", family_id__in=families)

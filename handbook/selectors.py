@@ -8,6 +8,7 @@ carries the claim's child only for the claim's own page (``claim_for_verifier``)
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
@@ -288,11 +289,34 @@ def claim_for_family(*, user, claim_id) -> Claim:
 # --- verification -----------------------------------------------------------------
 
 
+# Apps to the right of handbook widen who may verify which claims without handbook
+# importing them (groups: a facilitator co-signs their members' claims). Each
+# function takes the user and returns a Q over Claim, or None for nothing.
+_verifier_scopes: list[Callable[[object], Q | None]] = []
+
+
+def claim_verifier_scope_register(fn: Callable[[object], Q | None]) -> None:
+    """Add ``fn(user) -> Q | None`` to ``claims_verifiable_by`` (once; ready() may rerun)."""
+    if fn not in _verifier_scopes:
+        _verifier_scopes.append(fn)
+
+
 def claims_verifiable_by(user) -> QuerySet[Claim]:
-    """Claims whose verifying unit the staff user sees; none for anyone else."""
-    if not getattr(user, "is_authenticated", False) or not is_staff_member(user):
+    """Claims whose verifying unit the staff user sees, and those a registered scope
+    grants (a group facilitator's co-signs); none for anyone else."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Claim.objects.none()
-    return Claim.objects.filter(unit_id__in=visible_unit_ids(user))
+    conditions = [Q(unit_id__in=visible_unit_ids(user))] if is_staff_member(user) else []
+    for scope in _verifier_scopes:
+        extra = scope(user)
+        if extra is not None:
+            conditions.append(extra)
+    if not conditions:
+        return Claim.objects.none()
+    condition = conditions[0]
+    for extra in conditions[1:]:
+        condition |= extra
+    return Claim.objects.filter(condition)
 
 
 def claims_queue(
