@@ -7,7 +7,9 @@
 * parent_school_term: families with a confirmed booking on a session of a course
   of that parent school in that term;
 * alliance_term: families with a confirmed booking on any offering of a unit that
-  is an active member of the alliance during the term, starting within the term.
+  is an active member of the alliance during the term, starting within the term;
+* group: the group's active member families, now (groups.selectors.member_family_ids):
+  a family that left, was removed or whose group was dissolved no longer answers.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from bookings.models import Booking
+from groups.models import Group
+from groups.selectors import member_family_ids
 from members.models import Membership
 from parent_school.selectors import term_window
 
@@ -55,6 +59,8 @@ def bookings_counting(survey: Survey) -> QuerySet[Booking]:
 
 def eligible_families(survey: Survey) -> QuerySet:
     """Ids of the families who may answer ``survey`` (``values_list`` of family_id)."""
+    if survey.scope == Survey.Scope.GROUP:
+        return _group_families(survey)
     return (
         bookings_counting(survey)
         .order_by("family_id")
@@ -63,5 +69,20 @@ def eligible_families(survey: Survey) -> QuerySet:
     )
 
 
+def _group_families(survey: Survey) -> QuerySet:
+    if survey.group_id is None:
+        return Booking.objects.none().values_list("family_id", flat=True)
+    # member_family_ids is .values("family_id"); the callers want a flat list of ids
+    # that they may filter and exclude on family_id.
+    return (
+        member_family_ids(survey.group_id)
+        .filter(group__status=Group.Status.ACTIVE)
+        .order_by("family_id")
+        .values_list("family_id", flat=True)
+    )
+
+
 def is_eligible(survey: Survey, family_id: int) -> bool:
+    if survey.scope == Survey.Scope.GROUP:
+        return _group_families(survey).filter(family_id=family_id).exists()
     return bookings_counting(survey).filter(family_id=family_id).exists()

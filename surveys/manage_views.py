@@ -21,6 +21,8 @@ from django.views.decorators.http import require_POST
 
 from bookings.models import Offering
 from courses.models import Course
+from groups.models import Group
+from groups.selectors import groups_changeable_by
 from members import access, charts
 from members.decorators import coordinator_required
 from members.formatting import when_label
@@ -83,7 +85,10 @@ def _target_querysets(user, search: str = "") -> dict:
     courses = Course.objects.filter(parent_school__host_unit__in=units)
     schools = ParentSchool.objects.filter(host_unit__in=units)
     alliances = access.alliances_changeable_by(user)
+    # The groups the person may manage (facilitator, or coordinator of the school).
+    groups = groups_changeable_by(user).filter(status=Group.Status.ACTIVE)
     if search:
+        groups = groups.filter(name__icontains=search)
         offerings = offerings.filter(title__icontains=search)
         courses = courses.filter(title__icontains=search)
         schools = schools.filter(name__icontains=search)
@@ -97,6 +102,7 @@ def _target_querysets(user, search: str = "") -> dict:
         Scope.COURSE: courses.order_by("-pk"),
         Scope.PARENT_SCHOOL_TERM: schools.order_by("name", "pk"),
         Scope.ALLIANCE_TERM: alliances.order_by("name", "pk"),
+        Scope.GROUP: groups.order_by("name", "pk"),
     }
 
 
@@ -134,7 +140,7 @@ def index(request):
     surveys = (
         selectors.surveys_manageable(user=request.user)
         .filter(series__isnull=True)
-        .select_related("template", "term", "unit", "offering", "course", "parent_school")
+        .select_related("template", "term", "unit", "offering", "course", "parent_school", "group")
         .order_by("-created_at", "-pk")
     )
     page = Paginator(surveys, PAGE_SIZE).get_page(request.GET.get("page"))

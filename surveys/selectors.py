@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 
 from bookings.models import Booking
 from courses.services import family_of
+from groups.selectors import groups_changeable_by, member_group_ids
 from members import access
 from members.models import Membership
 from members.sealing import SealError, unseal
@@ -127,7 +128,7 @@ def visible_questions(questions: list[Question], answers: dict) -> list[Question
 
 # What the family's list shows of each survey (what it is about): joined here so
 # the page reads no more per survey.
-FAMILY_LIST_RELATIONS = ("offering", "course", "parent_school", "alliance", "term")
+FAMILY_LIST_RELATIONS = ("offering", "course", "parent_school", "alliance", "group", "term")
 
 
 @dataclass
@@ -217,7 +218,8 @@ def surveys_open_for_family(*, family, now: dt.datetime | None = None) -> list[S
     """The surveys ``family`` may answer now (published, open, eligible, not
     answered), soonest closing first. Three queries whatever the number of
     surveys and bookings: the family's bookings, the candidate surveys, and the
-    memberships of the alliances of alliance-term candidates."""
+    memberships of the alliances of alliance-term candidates. Group surveys of
+    the family's active groups are among the candidates (a subquery)."""
     now = now or timezone.now()
     if family is None:
         return []
@@ -232,6 +234,9 @@ def surveys_open_for_family(*, family, now: dt.datetime | None = None) -> list[S
         )
     )
     present = {b["offering_id"] for b in bookings if b["attendance"] == Booking.Attendance.PRESENT}
+    # A group survey is answered by the group's active members (a subquery: no
+    # extra query, and a family without bookings may still be in a group).
+    in_my_groups = Q(scope=Survey.Scope.GROUP, group_id__in=member_group_ids(family))
     school_terms = {
         (
             b["offering__course_session__course__parent_school_id"],
@@ -240,19 +245,18 @@ def surveys_open_for_family(*, family, now: dt.datetime | None = None) -> list[S
         for b in bookings
         if b["offering__course_session__course__parent_school_id"]
     }
-    if not bookings:
-        return []
+    by_bookings = (
+        Q(scope__in=Survey.ATTENDANCE_SCOPES, offering_id__in=present)
+        | Q(
+            scope=Survey.Scope.PARENT_SCHOOL_TERM,
+            parent_school_id__in={ps for ps, _t in school_terms},
+        )
+        | Q(scope=Survey.Scope.ALLIANCE_TERM)
+    )
     candidates = list(
         Survey.objects.filter(is_published=True)
         .exclude(scope=Survey.Scope.COURSE)
-        .filter(
-            Q(scope__in=Survey.ATTENDANCE_SCOPES, offering_id__in=present)
-            | Q(
-                scope=Survey.Scope.PARENT_SCHOOL_TERM,
-                parent_school_id__in={ps for ps, _t in school_terms},
-            )
-            | Q(scope=Survey.Scope.ALLIANCE_TERM)
-        )
+        .filter((by_bookings | in_my_groups) if bookings else in_my_groups)
         .filter(Q(closes_at__isnull=True) | Q(closes_at__gt=now))
         .exclude(Exists(Participation.objects.filter(survey=OuterRef("pk"), family=family)))
         .select_related(*FAMILY_LIST_RELATIONS, "template")
@@ -267,6 +271,8 @@ def surveys_open_for_family(*, family, now: dt.datetime | None = None) -> list[S
             memberships.setdefault(m["alliance_id"], []).append(m)
 
     def eligible(survey: Survey) -> bool:
+        if survey.scope == Survey.Scope.GROUP:
+            return True  # the query asked for the family's groups only
         if survey.scope in Survey.ATTENDANCE_SCOPES:
             return survey.offering_id in present
         if survey.scope == Survey.Scope.PARENT_SCHOOL_TERM:
@@ -308,9 +314,11 @@ def surveys_manageable(*, user) -> QuerySet[Survey]:
     surveys = Survey.objects.select_related("template", "term", "unit", "offering")
     if access.is_district_admin(user):
         return surveys
+    mine = Q(scope=Survey.Scope.GROUP, group_id__in=groups_changeable_by(user).values("pk"))
     if not access.is_staff_member(user):
-        return surveys.none()
-    return surveys.filter(unit_id__in=access.visible_unit_ids(user))
+        # A group's facilitator sees its surveys.
+        return surveys.filter(mine)
+    return surveys.filter(Q(unit_id__in=access.visible_unit_ids(user)) | mine)
 
 
 def survey_for_manager(*, user, survey_id: int) -> Survey:
@@ -321,6 +329,8 @@ def survey_for_manager(*, user, survey_id: int) -> Survey:
 
 
 def survey_changeable(*, user, survey: Survey) -> bool:
+    if survey.scope == Survey.Scope.GROUP:
+        return groups_changeable_by(user).filter(pk=survey.group_id).exists()
     if survey.scope == Survey.Scope.ALLIANCE_TERM:
         return access.is_district_admin(user) or (
             survey.alliance_id in access.coordinated_alliance_ids(user)
@@ -373,3 +383,75 @@ def survey_notice_check(notice) -> str:
     if survey is None or survey_is_closed(survey):
         return gettext("问卷已截止")
     return ""
+
+
+# The group page's panel (groups/panels.py; registered in apps.py) ---------------------
+
+
+def group_survey_panel(*, group, family, user, now: dt.datetime | None = None) -> list:
+    """The group's questionnaires on its page. A member family: the open ones,
+    each with its answer link and whether the family answered. The group's
+    facilitator and managers: all of them, with their state and answer count, and
+    the results link for those who reach the coordinator pages. Anyone else:
+    nothing. At most three queries."""
+    from django.db.models import Count
+    from django.urls import reverse
+
+    from groups.panels import PanelItem
+    from groups.selectors import is_member
+
+    now = now or timezone.now()
+    surveys = Survey.objects.filter(scope=Survey.Scope.GROUP, group_id=group.pk)
+    if groups_changeable_by(user).filter(pk=group.pk).exists():
+        results_reachable = access.is_coordinator(user)
+        items = []
+        rows = surveys.annotate(answered=Count("participations")).order_by("-opens_at", "-pk")
+        for survey in rows:
+            if not survey.is_published:
+                state = gettext("未发布")
+            elif survey_is_open(survey, now):
+                state = gettext("进行中")
+            elif survey.opens_at and now < survey.opens_at:
+                state = gettext("未开始")
+            else:
+                state = gettext("已截止")
+            note = gettext("%(state)s · %(n)s 户已填写") % {"state": state, "n": survey.answered}
+            url = reverse("surveys:manage_survey", args=[survey.pk]) if results_reachable else ""
+            items.append(PanelItem(title=survey.title, url=url, note=note))
+        return items
+    if family is None or not is_member(family=family, group=group):
+        return []
+    open_surveys = [
+        s
+        for s in surveys.filter(is_published=True, opens_at__lte=now, closes_at__gt=now).order_by(
+            "closes_at", "pk"
+        )
+        if survey_is_open(s, now)
+    ]
+    if not open_surveys:
+        return []
+    answered = set(
+        Participation.objects.filter(
+            family_id=family.pk, survey_id__in=[s.pk for s in open_surveys]
+        ).values_list("survey_id", flat=True)
+    )
+    items = []
+    for survey in open_surveys:
+        closes = timezone.localtime(survey.closes_at).strftime("%m-%d %H:%M")
+        if survey.pk in answered:
+            items.append(
+                PanelItem(
+                    title=survey.title,
+                    url=reverse("surveys:done", args=[survey.pk]),
+                    note=gettext("已填写，谢谢您"),
+                )
+            )
+        else:
+            items.append(
+                PanelItem(
+                    title=survey.title,
+                    url=reverse("surveys:start", args=[survey.pk]),
+                    note=gettext("未填写 · %(closes)s 截止") % {"closes": closes},
+                )
+            )
+    return items

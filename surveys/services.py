@@ -24,6 +24,8 @@ from bookings.locking import is_lock_timeout, lock_timeout_set
 from bookings.models import Offering
 from courses.models import Course, CourseSession
 from events.services import notice_send
+from groups.models import Group
+from groups.selectors import groups_changeable_by
 from members import access
 from members.models import Alliance, Membership
 from members.sealing import SealError, seal, unseal
@@ -780,6 +782,7 @@ def _target_resolve(scope: str, target_id: int, term_id: int | None) -> dict:
         Survey.Scope.COURSE: _("课程"),
         Survey.Scope.PARENT_SCHOOL_TERM: _("家长学校"),
         Survey.Scope.ALLIANCE_TERM: _("联盟"),
+        Survey.Scope.GROUP: _("小组"),
     }
     if scope not in missing:
         raise SurveyError("scope_invalid", field="scope")
@@ -822,6 +825,24 @@ def _target_resolve(scope: str, target_id: int, term_id: int | None) -> dict:
             "term": term or course.term,
             "name": course.title,
         }
+    if scope == Survey.Scope.GROUP:
+        # Only an active group: a dissolved one has nobody left to ask.
+        group = (
+            Group.objects.select_related("parent_school")
+            .filter(pk=target_id, status=Group.Status.ACTIVE)
+            .first()
+        )
+        if group is None:
+            raise SurveyError("target_missing", field="target", what=missing[scope])
+        term = term or Term.objects.filter(is_current=True).first()
+        if term is None:
+            raise SurveyError("term_missing", field="term")
+        return {
+            "group": group,
+            "unit_id": group.parent_school.host_unit_id,
+            "term": term,
+            "name": group.name,
+        }
     if term is None:
         raise SurveyError("term_missing", field="term")
     if scope == Survey.Scope.PARENT_SCHOOL_TERM:
@@ -841,8 +862,15 @@ def _target_resolve(scope: str, target_id: int, term_id: int | None) -> dict:
     return {"alliance": alliance, "unit_id": unit_id, "term": term, "name": alliance.name}
 
 
-def _usable_template(actor, template_id: int) -> tuple[SurveyTemplate, TemplateVersion]:
-    template = selectors.templates_usable(user=actor).filter(pk=template_id).first()
+def _usable_template(
+    actor, template_id: int, *, for_group: bool = False
+) -> tuple[SurveyTemplate, TemplateVersion]:
+    templates = selectors.templates_usable(user=actor)
+    if for_group:
+        # A group's facilitator need not be a coordinator: the district's own
+        # templates are theirs to use too (its managers' templates as before).
+        templates = templates | SurveyTemplate.objects.filter(alliance__isnull=True)
+    template = templates.filter(pk=template_id).first()
     if template is None:
         raise SurveyError("template_missing", field="template")
     if not template.is_active:
@@ -853,7 +881,9 @@ def _usable_template(actor, template_id: int) -> tuple[SurveyTemplate, TemplateV
     return template, version
 
 
-def _may_change(actor, *, scope, unit_id, alliance_id=None) -> bool:
+def _may_change(actor, *, scope, unit_id, alliance_id=None, group_id=None) -> bool:
+    if scope == Survey.Scope.GROUP:
+        return groups_changeable_by(actor).filter(pk=group_id).exists()
     if scope == Survey.Scope.ALLIANCE_TERM:
         return access.is_district_admin(actor) or alliance_id in access.coordinated_alliance_ids(
             actor
@@ -866,7 +896,8 @@ def survey_create(
     actor,
     template_id: int,
     scope: str,
-    target_id: int,
+    target_id: int | None = None,
+    group_id: int | None = None,
     term_id: int | None = None,
     title: str = "",
     is_anonymous: bool = False,
@@ -876,12 +907,24 @@ def survey_create(
     answer_days: int = 7,
     remind_before_hours: int = 24,
 ) -> Survey:
-    """A survey (unpublished) of a template put to the families of a target."""
-    template, _version = _usable_template(actor, template_id)
+    """A survey (unpublished) of a template put to the families of a target.
+
+    A group survey (scope "group", the group as ``group_id`` or ``target_id``) is
+    made by those who may manage the group, for the current term unless ``term_id``
+    says otherwise; its unit is the group's parent school's host unit."""
+    is_group = scope == Survey.Scope.GROUP
+    if is_group and group_id is not None:
+        target_id = group_id
+    template, _version = _usable_template(actor, template_id, for_group=is_group)
     target = _target_resolve(scope, target_id, term_id)
     alliance = target.get("alliance")
+    group = target.get("group")
     if not _may_change(
-        actor, scope=scope, unit_id=target["unit_id"], alliance_id=alliance.pk if alliance else None
+        actor,
+        scope=scope,
+        unit_id=target["unit_id"],
+        alliance_id=alliance.pk if alliance else None,
+        group_id=group.pk if group else None,
     ):
         raise SurveyError("not_allowed")
     title = " ".join(str(title or "").split()) or f"{target['name']} · {template.name}"[:TITLE_MAX]
@@ -940,6 +983,8 @@ def _same_target(template: SurveyTemplate, scope: str, target: dict):
         return surveys.filter(course=target["course"])
     if scope == Survey.Scope.PARENT_SCHOOL_TERM:
         return surveys.filter(parent_school=target["parent_school"], term=target["term"])
+    if scope == Survey.Scope.GROUP:
+        return surveys.filter(group=target["group"], term=target["term"])
     return surveys.filter(alliance=target["alliance"], term=target["term"])
 
 
@@ -968,6 +1013,7 @@ def _survey_insert(
         course=target.get("course"),
         parent_school=target.get("parent_school"),
         alliance=alliance,
+        group=target.get("group"),
         term=target["term"],
         unit_id=target["unit_id"],
         is_anonymous=bool(is_anonymous),
@@ -988,7 +1034,7 @@ def _survey_insert(
 
 
 def _target_pk(target: dict) -> int:
-    for name in ("offering", "course", "parent_school", "alliance"):
+    for name in ("offering", "course", "parent_school", "alliance", "group"):
         if target.get(name) is not None:
             return target[name].pk
     return 0

@@ -61,6 +61,8 @@ def about(survey: Survey) -> str:
         return f"{survey.parent_school.name} · {survey.term}"
     if survey.alliance_id:
         return f"{survey.alliance.name} · {survey.term}"
+    if survey.group_id:
+        return f"{survey.group.name} · {survey.term}"
     return str(survey.term)
 
 
