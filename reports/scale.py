@@ -892,6 +892,23 @@ def generate(*, preset_name: str, seed: int, log: Callable[[str], None] = print)
             run=run,
         )
     )
+    counts.update(
+        community_generate(
+            p=p,
+            seed=seed,
+            term=terms[-1],
+            first={
+                "school": schools[0].pk,
+                "unit": unit0,
+                "user": user0,
+                "family": family0,
+                "child": child0,
+            },
+            step=step,
+            run=run,
+            shape=COMMUNITY_SHAPES[preset_name],
+        )
+    )
     for model in (
         User,
         Family,
@@ -1507,5 +1524,453 @@ def surveys_generate(*, p: Preset, seed: int, term: Term, first: dict, step, run
     step("survey answers (participations, responses, answers)", answered)
     counts["surveys"] = Survey.objects.filter(pk__gt=survey0).count()
     for model in (Survey, Invitation, Participation, Answer):
+        _reset_sequence(model)
+    return counts
+
+
+# --- the boards and the buddy groups (issue 16) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommunityShape:
+    """How much of 互助交流 and the buddy groups generate_scale_data makes.
+
+    ``groups`` groups over the parent schools (家伴 and 学伴 alternately), each with
+    4–6 member families (never more than GROUPS_MAX_PER_KIND groups of a kind for
+    a family or a child: the quota rows say so too); ``boards`` boards: one per
+    parent school, the rest the first groups' boards; ``posts`` posts in
+    ``posts / 10`` threads. The sizes are skewed on purpose, for the bench: every
+    tenth thread is on the first school's board (the big board), every hundredth
+    on the second's (a tenth of it), the others round the other boards; a tenth
+    of the replies go to a hundred long threads of the big board. The last 1% of the threads wait for moderation."""
+
+    boards: int
+    posts: int
+    groups: int
+    staff_reply_percent: int = 12  # replies written by an instructor or facilitator
+    question_percent: int = 60
+    accepted_percent: int = 50  # of the questions a staff member answered
+
+
+COMMUNITY_SHAPES = {
+    "small": CommunityShape(boards=60, posts=5_000, groups=50),
+    "district-large": CommunityShape(boards=2_000, posts=500_000, groups=5_000),
+}
+SCALE_FACILITATOR = "scale_fac"
+_THREAD_TITLES = [
+    "孩子写作业拖拉怎么办",
+    "青春期孩子不愿意沟通",
+    "周末亲子活动推荐",
+    "二年级数学怎么辅导",
+    "孩子沉迷手机游戏",
+    "如何培养阅读习惯",
+    "分享：我们家的作息表",
+    "幼小衔接需要准备什么",
+]
+_POST_PHRASES = [
+    "我家孩子最近也遇到类似的情况，",
+    "老师在家长课堂上讲过这个方法，",
+    "可以先和孩子约定好时间，",
+    "我们试过每天一起读二十分钟书，",
+    "不要急着批评，先听听孩子怎么说，",
+    "学校的心理老师建议多鼓励少比较，",
+    "周末带孩子去图书馆效果不错，",
+    "坚持了一个月，变化挺明显的。",
+]
+
+
+def _community_first(preset_name: str, seed: int) -> dict:
+    """The first ids of a generated data set's rows (for community_add)."""
+    prefix = f"S{seed}-{preset_name}-U"
+    schools = ParentSchool.objects.filter(host_unit__code__startswith=prefix).order_by("pk")
+    units = MemberUnit.objects.filter(code__startswith=prefix).order_by("pk")
+    user1 = User.objects.get(username="scale_p1")
+    guardian = Guardian.objects.get(user=user1)
+    child = Child.objects.filter(family_id=guardian.family_id).order_by("pk").first()
+    return {
+        "school": schools.first().pk,
+        "unit": units.first().pk,
+        "user": user1.pk - 1,
+        "family": guardian.family_id - 1,
+        "child": child.pk - 1,
+    }
+
+
+def community_add(*, preset_name: str, seed: int, log: Callable[[str], None] = print, shape=None):
+    """The boards and groups for a data set generated before them (as surveys_add
+    is for the questionnaires): nothing when its groups are already there.
+    Returns the posts made."""
+    from groups.models import Group
+
+    if Group.objects.filter(
+        name__startswith="规模测试",
+        parent_school__host_unit__code__startswith=(f"S{seed}-{preset_name}-U"),
+    ).exists():
+        return 0
+    p = PRESETS[preset_name]
+    args = {"seed": seed, "ref": REFERENCE}
+    counts: dict[str, int] = {}
+
+    def step(label: str, fn):
+        t0 = time.perf_counter()
+        with transaction.atomic():
+            counts[label] = fn()
+        log(f"  {label}: {counts[label]:,} rows in {time.perf_counter() - t0:.1f} s")
+
+    def run(model, columns, source, extra=None):
+        params = {**args, **(extra or {})}
+        names, expressions = list(columns), list(columns.values())
+        for column, value in _missing_defaults(model, names):
+            names.append(column)
+            expressions.append(f"%(default_{column})s")
+            params[f"default_{column}"] = value
+        sql = (
+            f"INSERT INTO {_table(model)} ({', '.join(names)}) "
+            f"SELECT {', '.join(expressions)} FROM {source}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(re.sub(r"%(?!\()", "%%", sql), params)
+            return cursor.rowcount
+
+    made = community_generate(
+        p=p,
+        seed=seed,
+        term=Term.objects.get(is_current=True),
+        first=_community_first(preset_name, seed),
+        step=step,
+        run=run,
+        shape=shape or COMMUNITY_SHAPES[preset_name],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return made["posts"]
+
+
+def community_generate(
+    *, p: Preset, seed: int, term: Term, first: dict, step, run, shape: CommunityShape
+) -> dict:
+    """Groups, memberships and quotas, boards, threads and posts in bulk SQL.
+
+    ``first``: the ids before the data set's first school, unit, user, family and
+    child (``school`` and ``unit`` are the first ones themselves). The rows are
+    what the services would have written: snapshots of a nickname and the school
+    on every post (never a phone or a child's name), each thread's reply count,
+    last activity, first staff reply and accepted answer kept as
+    community.services keeps them.
+    """
+    from django.conf import settings
+
+    from community.models import Board, Post, Thread
+    from groups.models import Group, GroupMembership, GroupQuota
+
+    S, U, P = p.parent_schools, p.units, p.parents
+    G = shape.groups
+    group_boards = max(0, min(shape.boards - S, G))
+    B = S + group_boards
+    T = max(shape.posts // 10, 100)
+    held = T // 100
+    published_threads = T - held
+    R = max(shape.posts - T, 0)
+    school0, unit0 = first["school"], first["unit"]
+    family0, user0, child0 = first["family"], first["user"], first["child"]
+    counts: dict[str, int] = {}
+
+    # A facilitator per unit: an instructor there (the groups' facilitators and the
+    # staff who answer on the boards). The ORM: a few hundred rows.
+    password = make_password(SCALE_PASSWORD, salt="scaledata")
+    units = list(MemberUnit.objects.filter(pk__gte=unit0).order_by("pk")[:U])
+    # The parents' bulk rows named their ids: move the sequences past them first.
+    _reset_sequence(User)
+    _reset_sequence(RoleAssignment)
+    with transaction.atomic():
+        facilitators = User.objects.bulk_create(
+            [
+                User(
+                    username=f"{SCALE_FACILITATOR}{i + 1}_{seed}",
+                    password=password,
+                    display_name=f"规模讲师{i + 1:04d}",
+                    is_staff=True,
+                )
+                for i in range(len(units))
+            ]
+        )
+        RoleAssignment.objects.bulk_create(
+            [
+                RoleAssignment(user=user, role=RoleAssignment.Role.INSTRUCTOR, unit=unit)
+                for user, unit in zip(facilitators, units, strict=True)
+            ]
+        )
+    facs = [user.pk for user in facilitators]
+    # school s (id school0 + s) is hosted by unit s % U: its staff member facs[s % U]
+    staff_of = f"(%(facs)s::bigint[])[1 + ((ps.id - {school0}) % {len(facs)})]"
+    window = int((REFERENCE - dt.timedelta(days=5) - term_window(term)[0]).total_seconds())
+    common = {"facs": facs, "tstart": term_window(term)[0], "window": window}
+
+    group0 = _base(Group)
+    membership0 = _base(GroupMembership)
+    step(
+        "groups",
+        lambda: run(
+            Group,
+            {
+                "id": f"{group0} + 1 + g",
+                "kind": "CASE WHEN g % 2 = 0 THEN 'family' ELSE 'study' END",
+                "name": "CASE WHEN g % 2 = 0 THEN '规模测试家伴小组' ELSE '规模测试学伴小组' END || g",
+                "description": "'一起陪伴孩子成长的小组'",
+                "parent_school_id": f"{school0} + g % {S}",
+                "facilitator_id": f"(%(facs)s::bigint[])[1 + (g % {S}) % {len(facs)}]",
+                "facilitator_role": "'instructor'",
+                "min_size": "2",
+                "max_size": "8",
+                "joining": "(ARRAY['open','request','facilitator'])[1 + g % 3]",
+                "status": "'active'",
+                "member_count": "0",
+                "created_by_id": "NULL",
+                "created_at": "%(ref)s",
+                "dissolved_at": "NULL",
+                "dissolved_by_id": "NULL",
+            },
+            "generate_series(0, %(n)s - 1) AS g",
+            {"n": G, **common},
+        ),
+    )
+    # Member k of group g is family (g·7919 + k·104729) mod P (distinct within a
+    # group, see bookings); a family's groups of a kind beyond the limit are left out.
+    step(
+        "group memberships",
+        lambda: run(
+            GroupMembership,
+            {
+                "group_id": f"{group0} + 1 + x.g",
+                "family_id": f"{family0} + 1 + x.fam",
+                "child_id": f"CASE WHEN x.g % 2 = 1 THEN {child0} + 1 + x.fam END",
+                "status": "'active'",
+                "requested_at": "NULL",
+                "joined_at": "%(ref)s - make_interval(days => 30 + x.g % 30)",
+                "ended_at": "NULL",
+                "added_by_id": "NULL",
+            },
+            "(SELECT g, fam, row_number() OVER (PARTITION BY fam, g % 2 ORDER BY g) AS rn "
+            "FROM (SELECT g, (g * 7919 + k * 104729) % %(parents)s AS fam "
+            "FROM generate_series(0, %(n)s - 1) AS g CROSS JOIN generate_series(0, 5) AS k "
+            "WHERE k < 4 + g % 3) c) x WHERE x.rn <= %(per_kind)s",
+            {"n": G, "parents": P, "per_kind": settings.GROUPS_MAX_PER_KIND},
+        ),
+    )
+
+    def member_counts() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_table(Group)} grp SET member_count = x.n FROM "
+                f"(SELECT group_id, count(*) AS n FROM {_table(GroupMembership)} "
+                "WHERE id > %s AND status = 'active' GROUP BY group_id) x "
+                "WHERE grp.id = x.group_id",
+                [membership0],
+            )
+            return cursor.rowcount
+
+    step("group member counts", member_counts)
+    # As groups.services.quota_key: a 学伴 place is the child's, a 家伴 place the family's.
+    step(
+        "group quotas",
+        lambda: run(
+            GroupQuota,
+            {"key": "x.key", "used": "x.used"},
+            "(SELECT CASE WHEN grp.kind = 'study' THEN 'child:' || m.child_id || ':study' "
+            "ELSE 'family:' || m.family_id || ':family' END AS key, count(*) AS used "
+            f"FROM {_table(GroupMembership)} m JOIN {_table(Group)} grp ON grp.id = m.group_id "
+            f"WHERE m.id > {membership0} GROUP BY 1) x",
+        ),
+    )
+
+    board0 = _base(Board)
+    step(
+        "school boards",
+        lambda: run(
+            Board,
+            {
+                "id": f"{board0} + 1 + (ps.id - {school0})",
+                "kind": "'school'",
+                "title": "ps.name || '交流区'",
+                "parent_school_id": "ps.id",
+                "group_id": "NULL",
+                "alliance_id": "NULL",
+                "unit_id": "ps.host_unit_id",
+                "hold_first_posts": "0",
+                "is_archived": "false",
+                "archived_at": "NULL",
+                "created_at": "%(ref)s",
+            },
+            f"{_table(ParentSchool)} ps WHERE ps.id BETWEEN {school0} AND {school0 + S - 1}",
+        ),
+    )
+    step(
+        "group boards",
+        lambda: run(
+            Board,
+            {
+                "id": f"{board0} + 1 + {S} + (grp.id - {group0} - 1)",
+                "kind": "'group'",
+                "title": "grp.name || '交流区'",
+                "parent_school_id": "grp.parent_school_id",
+                "group_id": "grp.id",
+                "alliance_id": "NULL",
+                "unit_id": "ps.host_unit_id",
+                "hold_first_posts": "0",
+                "is_archived": "false",
+                "archived_at": "NULL",
+                "created_at": "%(ref)s",
+            },
+            f"{_table(Group)} grp JOIN {_table(ParentSchool)} ps ON ps.id = grp.parent_school_id "
+            f"WHERE grp.id BETWEEN {group0 + 1} AND {group0 + group_boards}",
+        ),
+    )
+
+    thread0 = _base(Thread)
+    post0 = _base(Post)
+    big, medium = board0 + 1, board0 + 2
+    published = (
+        "(%(tstart)s::timestamptz + make_interval(secs => "
+        "(abs(hashint8extended(t::bigint, %(seed)s + 42)) % %(window)s)::double precision))"
+    )
+    family_of_thread = f"((t * 7919) % {P})"
+    step(
+        "threads",
+        lambda: run(
+            Thread,
+            {
+                "id": f"{thread0} + 1 + t",
+                "board_id": f"CASE WHEN t % 10 = 0 THEN {big} WHEN t % 100 = 1 THEN {medium} "
+                f"ELSE {board0} + 3 + t % {B - 2} END",
+                "kind": f"CASE WHEN {_rnd('t', 40)} < {shape.question_percent} "
+                "THEN 'question' ELSE 'sharing' END",
+                "title": f"(%(titles)s::text[])[1 + t % {len(_THREAD_TITLES)}] || '（' || t || '）'",
+                "status": f"CASE WHEN t >= {published_threads} THEN 'held' "
+                f"WHEN {_rnd('t', 41)} < 1 THEN 'hidden' ELSE 'published' END",
+                "author_family_id": f"{family0} + 1 + {family_of_thread}",
+                "author_user_id": f"{user0} + 1 + {family_of_thread}",
+                "is_pinned": "t % 10 = 0 AND t < 30",
+                "is_closed": f"{_rnd('t', 45)} < 2",
+                "accepted_post_id": "NULL",
+                "accepted_by_id": "NULL",
+                "accepted_at": "NULL",
+                "reply_count": "0",
+                "last_activity_at": published,
+                "published_at": f"CASE WHEN t >= {published_threads} THEN NULL ELSE {published} END",
+                "first_staff_reply_at": "NULL",
+                "created_at": published,
+            },
+            "generate_series(0, %(n)s - 1) AS t",
+            {"n": T, "titles": _THREAD_TITLES, **common},
+        ),
+    )
+    thread_t = _table(Thread)
+    board_t = _table(Board)
+    ps_t = _table(ParentSchool)
+    body = (
+        f"(%(phrases)s::text[])[1 + {_rnd('{x}', 46)} % {len(_POST_PHRASES)}] || "
+        f"(%(phrases)s::text[])[1 + {_rnd('{x}', 47)} % {len(_POST_PHRASES)}] || "
+        f"(%(phrases)s::text[])[1 + {_rnd('{x}', 48)} % {len(_POST_PHRASES)}]"
+    )
+    step(
+        "opening posts",
+        lambda: run(
+            Post,
+            {
+                "thread_id": "th.id",
+                "board_id": "th.board_id",
+                "is_opening": "true",
+                "body": body.format(x="th.id"),
+                "author_family_id": "th.author_family_id",
+                "author_user_id": "th.author_user_id",
+                "author_role": "'family'",
+                "author_name": f"'规模家长' || (th.author_family_id - {family0})",
+                "author_school": "ps.name",
+                "status": "th.status",
+                "held_for": "CASE WHEN th.status = 'held' THEN 'new_member' ELSE '' END",
+                "matched_categories": "''",
+                "report_count": "0",
+                "created_at": "th.created_at",
+                "published_at": "th.published_at",
+                "decided_at": "NULL",
+            },
+            f"{thread_t} th JOIN {board_t} bd ON bd.id = th.board_id "
+            f"JOIN {ps_t} ps ON ps.id = bd.parent_school_id WHERE th.id > {thread0}",
+            {"phrases": _POST_PHRASES},
+        ),
+    )
+    # Reply r: a tenth go to the hundred long threads of the big board (t = 0, 10, …,
+    # 990), the rest round the published threads; held threads get none.
+    reply_thread = (
+        f"CASE WHEN r < {R // 10} THEN ((r % 100) * 10) % {published_threads} "
+        f"ELSE r % {published_threads} END"
+    )
+    staff = f"{_rnd('r', 43)} < {shape.staff_reply_percent}"
+    reply_family = f"((r * 104729) % {P})"
+    reply_at = "th.published_at + make_interval(mins => (3 + r % 2880)::int)"
+    step(
+        "replies",
+        lambda: run(
+            Post,
+            {
+                "thread_id": "th.id",
+                "board_id": "th.board_id",
+                "is_opening": "false",
+                "body": body.format(x="r"),
+                "author_family_id": f"CASE WHEN {staff} THEN NULL ELSE {family0} + 1 + {reply_family} END",
+                "author_user_id": f"CASE WHEN {staff} THEN {staff_of} ELSE {user0} + 1 + {reply_family} END",
+                "author_role": f"CASE WHEN NOT {staff} THEN 'family' "
+                "WHEN bd.kind = 'group' THEN 'facilitator' ELSE 'instructor' END",
+                "author_name": f"CASE WHEN {staff} THEN '规模讲师' || lpad(((ps.id - {school0}) "
+                f"% {len(facs)} + 1)::text, 4, '0') ELSE '规模家长' || {reply_family} + 1 END",
+                "author_school": "ps.name",
+                "status": "'published'",
+                "held_for": "''",
+                "matched_categories": "''",
+                "report_count": "0",
+                "created_at": reply_at,
+                "published_at": reply_at,
+                "decided_at": "NULL",
+            },
+            f"generate_series(0, %(n)s - 1) AS r JOIN {thread_t} th "
+            f"ON th.id = {thread0} + 1 + ({reply_thread}) "
+            f"JOIN {board_t} bd ON bd.id = th.board_id "
+            f"JOIN {ps_t} ps ON ps.id = bd.parent_school_id",
+            {"n": R, "phrases": _POST_PHRASES, **common},
+        ),
+    )
+
+    def thread_counters() -> int:
+        """As community.services keeps them: published replies, the latest activity,
+        the first staff reply, and (for half of the questions a staff member
+        answered) that reply accepted by the staff member."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {thread_t} th SET reply_count = x.replies, "
+                "last_activity_at = GREATEST(th.last_activity_at, x.latest), "
+                "first_staff_reply_at = x.first_staff, "
+                f"accepted_post_id = CASE WHEN th.kind = 'question' AND {_rnd('th.id', 44)} "
+                f"< {shape.accepted_percent} THEN x.first_staff_post END, "
+                f"accepted_by_id = CASE WHEN th.kind = 'question' AND {_rnd('th.id', 44)} "
+                f"< {shape.accepted_percent} THEN x.first_staff_user END, "
+                f"accepted_at = CASE WHEN th.kind = 'question' AND {_rnd('th.id', 44)} "
+                f"< {shape.accepted_percent} THEN x.first_staff END "
+                "FROM (SELECT thread_id, count(*) AS replies, max(published_at) AS latest, "
+                "min(published_at) FILTER (WHERE author_role <> 'family') AS first_staff, "
+                "(array_agg(id ORDER BY published_at, id) FILTER "
+                "(WHERE author_role <> 'family'))[1] AS first_staff_post, "
+                "(array_agg(author_user_id ORDER BY published_at, id) FILTER "
+                "(WHERE author_role <> 'family'))[1] AS first_staff_user "
+                f"FROM {_table(Post)} WHERE id > %(post0)s AND NOT is_opening "
+                "GROUP BY thread_id) x WHERE th.id = x.thread_id".replace("%", "%%").replace(
+                    "%%(", "%("
+                ),
+                {"seed": seed, "post0": post0},
+            )
+            return cursor.rowcount
+
+    step("thread counters", thread_counters)
+    counts["posts"] = Post.objects.filter(pk__gt=post0).count()
+    for model in (User, RoleAssignment, Group, GroupMembership, GroupQuota, Board, Thread, Post):
         _reset_sequence(model)
     return counts

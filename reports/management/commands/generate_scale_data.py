@@ -13,7 +13,8 @@ class Command(BaseCommand):
         "families, one per present booking from attendance) with their tallies and a "
         "learning-family rule per alliance; the district's term survey at every parent school "
         "(answered by 30% of the families, every fourth anonymous) and session surveys on "
-        "every tenth held session."
+        "every tenth held session; 2,000 boards (one per parent school, the rest the groups') "
+        "with 500,000 posts, and 5,000 buddy groups with their members."
     )
 
     def add_arguments(self, parser):
@@ -26,6 +27,9 @@ class Command(BaseCommand):
             added = scale.surveys_add(preset_name=preset, seed=seed, log=self.stdout.write)
             if added:
                 self.stdout.write(f"{preset} (seed {seed}): {added:,} surveys added.")
+            posts = scale.community_add(preset_name=preset, seed=seed, log=self.stdout.write)
+            if posts:
+                self.stdout.write(f"{preset} (seed {seed}): boards with {posts:,} posts added.")
             self.stdout.write(f"{preset} (seed {seed}) is already in this database: nothing to do.")
             return
         try:
