@@ -100,3 +100,42 @@ def test_the_same_family_twice_at_once_joins_once():
     group.refresh_from_db()
     assert group.member_count == 1
     assert GroupQuota.objects.get(key=f"family:{guardian.family.pk}:family").used == 1
+
+
+def test_done_when_a_facilitator_s_group_of_six_races_books_and_a_leaver_loses_the_board():
+    """Issue 16, Done when #2, end to end on PostgreSQL."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from bookings.models import Booking
+    from community.selectors import board_readable
+    from community.services import board_for_group
+
+    school, parent_school, facilitator = _school_and_facilitator()
+    group = _group(parent_school, facilitator, max_size=6)
+    guardians = [family_at(school) for _ in range(7)]
+    outcome = run_together(
+        [(lambda g=g: services.group_join(user=g.user, group_id=group.pk)) for g in guardians],
+        meet_before_write=["groups_group"],
+    )
+    members = [g for g, r in zip(guardians, outcome.results, strict=True) if r is not None]
+    assert len(members) == 6
+    starts = timezone.now() + dt.timedelta(days=5)
+    session = services.group_session_create(
+        user=facilitator,
+        group_id=group.pk,
+        title="家伴小组第一次活动",
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=2),
+        capacity=12,
+        venue="蛟川社区活动室",
+    )
+    booking = services.group_session_book(user=members[0].user, session_id=session.pk)
+    assert booking.status == Booking.Status.CONFIRMED
+    board = board_for_group(group)
+    leaver = members[1]
+    assert board_readable(leaver.user, board.pk) is not None
+    services.group_leave(user=leaver.user, group_id=group.pk)
+    assert board_readable(leaver.user, board.pk) is None
+    assert board_readable(members[2].user, board.pk) is not None
