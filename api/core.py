@@ -180,8 +180,10 @@ def _mount_routers() -> None:
     # One router per area; each module's ``router`` is mounted under its prefix.
     from . import (
         catalogue,
+        community,
         events,
         family,
+        groups,
         handbook,
         learning,
         notifications,
@@ -193,6 +195,8 @@ def _mount_routers() -> None:
 
     for prefix, module in (
         ("/catalogue", catalogue),
+        ("/community", community),
+        ("/groups", groups),
         ("/learning", learning),
         ("/events", events),
         ("/family", family),

@@ -14,9 +14,14 @@ from django.utils import timezone
 
 from bookings.models import Booking, Offering
 from bookings.services import booking_create
+from community.models import Board, Post, Thread
+from community.tests.factories import BoardFactory, PostFactory, ThreadFactory
 from courses.tests.factories import CourseFactory, make_session
 from events.services import calendar_feed_get_or_create, ticket_code
 from events.tests.factories import make_event
+from groups.models import Group, GroupSession
+from groups.services import group_session_create
+from groups.tests.factories import GroupFactory, GroupMembershipFactory
 from handbook.models import Claim
 from handbook.tests.factories import ClaimFactory, HandbookItemFactory
 from members.models import ApiToken, RoleAssignment
@@ -69,6 +74,14 @@ class Side:
     # questionnaires: a survey of a session the family attended, open now, with a
     # draft in progress
     survey: Survey | None = None
+    # the board: the parent school's board with the family's question and the
+    # unit coordinator's answer; a buddy group of the school with the family in it,
+    # and the group's own session
+    board: Board | None = None
+    thread: Thread | None = None
+    posts: list[Post] = field(default_factory=list)
+    group: Group | None = None
+    group_session: GroupSession | None = None
     secrets: list[str] = field(default_factory=list)
 
     def ids(self) -> dict[str, list[int]]:
@@ -98,6 +111,11 @@ class Side:
             "claim_id": [self.claim.pk, self.attendance_claim.pk],
             "claim_ids": [self.attendance_claim.pk, self.claim.pk],
             "survey_id": [self.survey.pk],
+            "board_id": [self.board.pk],
+            "thread_id": [self.thread.pk],
+            "post_id": [post.pk for post in self.posts],
+            "group_id": [self.group.pk],
+            "group_session_id": [self.group_session.pk],
             # a family's ticket, as staff scan it at the door
             "code": [
                 ticket_code(booking=self.course_booking),
@@ -196,8 +214,12 @@ def make_side(label: str, phone: str) -> Side:
         answers={"suggestion": f"{label}家的问卷草稿建议"},
         step=1,
     )
+    board, thread, posts = _board_with_a_question(school, family, guardian, staff, label)
+    group, group_session = _group_with_a_session(school, family, staff, label)
     secrets = [
         f"{label}家的问卷草稿建议",
+        f"{label}家的提问内容",
+        f"{label}单位协调员的回答",
         child.nickname,
         guardian.user.display_name,
         phone,
@@ -226,8 +248,64 @@ def make_side(label: str, phone: str) -> Side:
         claim=claim,
         attendance_claim=attendance_claim,
         survey=survey,
+        board=board,
+        thread=thread,
+        posts=posts,
+        group=group,
+        group_session=group_session,
         secrets=secrets,
     )
+
+
+def _board_with_a_question(school, family, guardian, staff, label: str):
+    """The school's board, the family's question on it and the coordinator's reply:
+    rows as community.services leaves them (nickname and school snapshots)."""
+    board = BoardFactory(parent_school=school, title=f"{school.name}交流区")
+    thread = ThreadFactory(
+        board=board,
+        title=f"{label}家的提问",
+        author_family=family,
+        author_user=guardian.user,
+        reply_count=1,
+    )
+    opening = PostFactory(
+        thread=thread,
+        is_opening=True,
+        body=f"{label}家的提问内容",
+        author_family=family,
+        author_user=guardian.user,
+        author_name=f"{label}家昵称",
+        author_school=school.name,
+    )
+    reply = PostFactory(
+        thread=thread,
+        body=f"{label}单位协调员的回答",
+        author_user=staff,
+        author_role=Post.Role.COORDINATOR,
+        author_name=f"{label}单位协调员",
+        author_school=school.name,
+    )
+    return board, thread, [opening, reply]
+
+
+def _group_with_a_session(school, family, staff, label: str):
+    """An open 家伴 group of the school led by the unit's coordinator, the family
+    its one member, and its session next week (through groups.services)."""
+    group = GroupFactory(
+        parent_school=school, facilitator=staff, name=f"{label}家伴小组", member_count=1
+    )
+    GroupMembershipFactory(group=group, family=family)
+    starts_at = timezone.now() + datetime.timedelta(days=7)
+    session = group_session_create(
+        user=staff,
+        group_id=group.pk,
+        title=f"{label}小组的活动",
+        starts_at=starts_at,
+        ends_at=starts_at + datetime.timedelta(hours=2),
+        capacity=10,
+        venue=f"{label}社区活动室",
+    )
+    return group, session
 
 
 def _attended_session_survey(guardian, course, unit, term, alliance, label: str) -> Survey:

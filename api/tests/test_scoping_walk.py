@@ -40,6 +40,19 @@ ACCESS = {
     "GET /catalogue/courses": PUBLIC,
     "GET /catalogue/courses/{course_id}": PUBLIC,
     "GET /catalogue/sessions/{session_id}": PUBLIC,
+    "GET /community/boards": FAMILY,
+    "GET /community/boards/{board_id}/threads": FAMILY,
+    "POST /community/boards/{board_id}/threads": FAMILY,
+    "GET /community/threads/{thread_id}": FAMILY,
+    "POST /community/threads/{thread_id}/replies": FAMILY,
+    "POST /community/threads/{thread_id}/accept": FAMILY,
+    "POST /community/posts/{post_id}/reports": FAMILY,
+    "GET /groups": FAMILY,
+    "GET /groups/{group_id}": FAMILY,
+    "POST /groups/{group_id}/join": FAMILY,
+    "POST /groups/{group_id}/leave": FAMILY,
+    "GET /groups/{group_id}/sessions": FAMILY,
+    "POST /groups/sessions/{group_session_id}/booking": FAMILY,
     "GET /learning/": FAMILY,
     "POST /learning/bookings": FAMILY,
     "GET /learning/bookings/{booking_id}": FAMILY,
@@ -290,7 +303,44 @@ def _fingerprint(side: Side) -> tuple:
         _preferences(side),
         _claims(side),
         _surveys(side),
+        _board(side),
+        _group(side),
     )
+
+
+def _board(side: Side) -> list:
+    from community.models import Post, Report, Thread
+
+    threads = Thread.objects.filter(board=side.board).order_by("pk")
+    posts = Post.objects.filter(board=side.board).order_by("pk")
+    return [
+        list(
+            threads.values_list(
+                "pk", "status", "reply_count", "accepted_post_id", "is_pinned", "is_closed"
+            )
+        ),
+        list(posts.values_list("pk", "status", "body", "report_count")),
+        list(Report.objects.filter(post__board=side.board).values_list("pk")),
+    ]
+
+
+def _group(side: Side) -> list:
+    from bookings.models import Booking
+    from groups.models import Group, GroupMembership
+
+    return [
+        list(Group.objects.filter(pk=side.group.pk).values_list("status", "member_count")),
+        list(
+            GroupMembership.objects.filter(group=side.group)
+            .order_by("pk")
+            .values_list("pk", "family_id", "status")
+        ),
+        list(
+            Booking.objects.filter(offering_id=side.group_session.offering_id).values_list(
+                "pk", "status"
+            )
+        ),
+    ]
 
 
 def _surveys(side: Side) -> list:
