@@ -302,3 +302,14 @@ def test_my_surveys_page_names_the_group(group_world, client):
     html = page.content.decode()
     assert "小组活动反馈" in html
     assert "周末亲子阅读家伴组" in html
+
+
+def test_the_group_page_shows_the_panel_to_a_member(group_world, client):
+    w = group_world
+    survey = _group_survey(w, title="小组活动反馈")
+    client.force_login(w.newcomer_parent)
+    page = client.get(reverse("groups:detail", args=[w.group.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "小组问卷" in html and "小组活动反馈" in html
+    assert reverse("surveys:start", args=[survey.pk]) in html
