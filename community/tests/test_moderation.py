@@ -319,3 +319,89 @@ def test_pins_and_closing_are_audited(board_world):
         services.thread_pin(user=w.dad.user, thread_id=thread.pk, pinned=False)
     assert error.value.code == "not_allowed"
     assert Post.objects.filter(thread=thread).count() == 1
+
+
+# --- the word list ---------------------------------------------------------------------
+
+
+def test_only_district_administrators_change_the_word_list_stored_normalised(board_world):
+    from community.filtering import text_check
+    from community.models import SensitiveWord
+
+    w = board_world
+    for user in (w.coordinator, w.alliance_coordinator, w.mum.user):
+        with pytest.raises(CommunityError) as error:
+            services.sensitive_word_save(user=user, word="代购", category="ads")
+        assert error.value.code == "not_allowed"
+    word = services.sensitive_word_save(user=w.district_admin, word=" 代 购 ", category="广告引流")
+    assert (word.word, word.category, word.updated_by) == ("代购", "ads", w.district_admin)
+    assert text_check("专业代-购，价格实惠").hit  # the next check sees it (version bumped)
+    for fields, code in (
+        ({"word": "  ", "category": "ads"}, "word_empty"),
+        ({"word": "!!!", "category": "ads"}, "word_empty"),
+        ({"word": "长" * 51, "category": "ads"}, "word_too_long"),
+        ({"word": "代购", "category": "ads"}, "word_duplicate"),
+        ({"word": "ＤＡＩ购", "category": "nonsense"}, "category_invalid"),
+    ):
+        with pytest.raises(CommunityError) as error:
+            services.sensitive_word_save(user=w.district_admin, **fields)
+        assert error.value.code == code, fields
+        assert error.value.field in ("word", "category")
+    services.sensitive_word_save(
+        user=w.district_admin, word="代购", category="ads", is_active=False, word_id=word.pk
+    )
+    assert not text_check("专业代购").hit
+    services.sensitive_word_delete(user=w.district_admin, word_id=word.pk)
+    assert not SensitiveWord.objects.exists()
+    assert [
+        a
+        for a in AuditLog.objects.filter(action__startswith="community.word.")
+        .order_by("pk")
+        .values_list("action", flat=True)
+    ] == [
+        "community.word.add",
+        "community.word.change",
+        "community.word.delete",
+    ]
+
+
+def test_importing_words_is_all_or_nothing_with_row_and_column_errors(board_world):
+    from community.filtering import text_check
+    from community.models import SensitiveWord
+
+    w = board_world
+    SensitiveWordFactory(word="刷单", category="other")
+    with pytest.raises(CommunityError) as error:
+        services.sensitive_words_import(
+            user=w.district_admin,
+            rows=[
+                (2, "加微信", "ads"),
+                (3, "", "诈骗与违法"),
+                (4, "赌球", "体育"),
+                (5, "加 微信", "ads"),
+            ],
+        )
+    message = error.value.message
+    assert (
+        "第 3 行“敏感词”" in message and "第 4 行“类别”" in message and "第 5 行“敏感词”" in message
+    )
+    assert [(r, c) for r, c, _why in error.value.row_errors] == [
+        (3, "敏感词"),
+        (4, "类别"),
+        (5, "敏感词"),
+    ]
+    assert SensitiveWord.objects.count() == 1
+
+    taken = services.sensitive_words_import(
+        user=w.district_admin, rows=[(2, "加微信", "ads"), (3, "刷单", "诈骗与违法")]
+    )
+
+    assert taken == 2
+    assert dict(SensitiveWord.objects.values_list("word", "category")) == {
+        "加微信": "ads",
+        "刷单": "fraud",
+    }
+    assert text_check("加wei xin").hit
+    assert AuditLog.objects.filter(action="community.word.import").count() == 1
+    with pytest.raises(CommunityError):
+        services.sensitive_words_import(user=w.coordinator, rows=[(2, "赌博", "gambling")])

@@ -378,3 +378,23 @@ def test_other_boards_and_units_are_unchanged_by_board_creation(board_world):
     before = Board.objects.count()
     services.board_for_school(ParentSchoolFactory(host_unit=MemberUnitFactory()))
     assert Board.objects.count() == before + 1
+
+
+def test_dissolving_a_group_archives_its_board_in_the_same_transaction(board_world):
+    from django.db import transaction
+
+    from groups.signals import group_dissolved
+
+    w = board_world
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            group_dissolved.send(sender=Group, group=w.group)
+            assert Board.objects.get(pk=w.group_board.pk).is_archived
+            raise RuntimeError("the dissolution fails")
+    assert not Board.objects.get(pk=w.group_board.pk).is_archived
+    group_dissolved.send(sender=Group, group=w.group)
+    board = Board.objects.get(pk=w.group_board.pk)
+    assert board.is_archived and board.archived_at
+    with pytest.raises(CommunityError) as error:
+        services.reply_create(user=w.instructor, thread_id=0, body="x")
+    assert error.value.code == "thread_missing"
