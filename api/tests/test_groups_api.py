@@ -24,6 +24,9 @@ pytestmark = pytest.mark.django_db
 
 API = "/api/v1/groups"
 MISSING_ID = 2**31 - 2
+# Measured (docs/API.md): the token's lookup, the family, the groups, the family's
+# memberships in them, whatever the number of groups.
+GROUP_LIST_MAX_QUERIES = 5
 
 
 def _client(user, scopes=("read", "write")):
@@ -257,3 +260,25 @@ def test_a_dissolved_groups_board_stays_with_its_former_members(world):
     assert threads.status_code == 200 and threads.json()["board"]["is_archived"] is True
     # and another family of the school does not
     assert _client(world.dad.user).get(f"{API}/{world.group.pk}").status_code == 404
+
+
+def test_the_group_list_takes_the_same_queries_for_few_or_many_groups(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from groups.tests.factories import GroupFactory, GroupMembershipFactory
+
+    mum = _client(world.mum.user)
+    mum.get(API)  # the token's first use is marked once
+    counts = []
+    for extra in (1, 10):
+        for _ in range(extra):
+            GroupFactory(parent_school=world.parent_school, facilitator=world.instructor)
+            mine = GroupFactory(parent_school=world.parent_school, member_count=1)
+            GroupMembershipFactory(group=mine, family=world.mum.family)
+        with CaptureQueriesContext(connection) as captured:
+            answer = mum.get(f"{API}?limit=50")
+        assert answer.status_code == 200, answer.content
+        assert len(answer.json()["items"]) == 1 + 2 * (1 if extra == 1 else 11)
+        counts.append(len(captured))
+    assert counts[0] == counts[1] <= GROUP_LIST_MAX_QUERIES, counts
