@@ -12,6 +12,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from django.urls import reverse
+from django.utils import timezone
 
 from bookings import services as booking_services
 from courses.tests.factories import CourseFactory, OnlineLessonFactory, ThemeFactory, make_session
@@ -99,6 +100,8 @@ def build_site() -> SimpleNamespace:
     survey = _survey(course.term, school, unit)
     surveys = _surveys(course.term, school, unit)
     _evaluation(course.term, unit, district)
+    community = _community(school, guardian)
+    groups = _groups(school, guardian, coordinator)
     return SimpleNamespace(
         unit=unit,
         school=school,
@@ -114,6 +117,8 @@ def build_site() -> SimpleNamespace:
         learning=learning,
         survey=survey,
         surveys=surveys,
+        community=community,
+        groups=groups,
         users={"parent": guardian.user, "coordinator": coordinator, "admin": district},
     )
 
@@ -194,6 +199,74 @@ def _evaluation(term, unit, district) -> None:
         unit=unit, term=term, feedback=feedback, what="每次课后当场扫码填问卷", status="in_progress"
     )
     ActionUpdateFactory(action=action, note="第一场已扫码")
+
+
+def _community(school, guardian) -> dict:
+    """The parent school's board: a question with an accepted answer and a report,
+    and a held post in the coordinator's queue (from the factories)."""
+    from community import services as community
+    from community.models import Post, Thread
+    from community.tests.factories import PostFactory, ReportFactory, ThreadFactory
+
+    board = community.board_for_school(school)
+    question = ThreadFactory(board=board, title="孩子写作业总拖拉怎么办", reply_count=1)
+    PostFactory(thread=question, is_opening=True, body="每天都要催。\n见 https://example.cn/a")
+    answer = PostFactory(
+        thread=question, body="试试番茄钟。", author_role=Post.Role.INSTRUCTOR, author_name="吴老师"
+    )
+    Thread.objects.filter(pk=question.pk).update(accepted_post=answer)
+    ReportFactory(post=answer)
+    held = ThreadFactory(board=board, title="待审核的帖子", status="held")
+    PostFactory(
+        thread=held,
+        is_opening=True,
+        status="held",
+        held_for="sensitive",
+        matched_categories="ads",
+        author_family=guardian.family,
+        author_user=guardian.user,
+    )
+    return {"board": board, "question": question, "answer": answer}
+
+
+def _groups(school, guardian, coordinator) -> dict:
+    """A 家伴 group of the school led by the coordinator, the guardian a member, with
+    a session she booked, and a pending request from another family."""
+    from groups import services as groups
+    from groups.models import Group, GroupMembership
+
+    group = groups.group_create(
+        user=coordinator,
+        parent_school_id=school.pk,
+        kind=Group.Kind.FAMILY,
+        name="周末亲子阅读家伴组",
+        facilitator_id=coordinator.pk,
+        facilitator_role=Group.FacilitatorRole.MENTOR,
+        min_size=2,
+        max_size=6,
+        joining=Group.Joining.OPEN,
+        description="每两周读一本书。",
+    )
+    GroupMembership.objects.create(
+        group=group, family=guardian.family, status="active", joined_at=timezone.now()
+    )
+    Group.objects.filter(pk=group.pk).update(member_count=1)
+    other = GuardianFactory()
+    GroupMembership.objects.create(
+        group=group, family=other.family, status="requested", requested_at=timezone.now()
+    )
+    starts = timezone.now() + timedelta(days=4)
+    session = groups.group_session_create(
+        user=coordinator,
+        group_id=group.pk,
+        title="亲子共读会",
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=2),
+        capacity=10,
+        venue="学校图书室",
+    )
+    booking = groups.group_session_book(user=guardian.user, session_id=session.pk)
+    return {"group": group, "session": session, "booking": booking}
 
 
 def _first_responsibility_id() -> int:
@@ -432,6 +505,53 @@ def main_pages(site: SimpleNamespace) -> list[Page]:
             reverse("evaluation:targets") + f"?term={site.course.term.code}",
             "admin",
         ),
+        # The boards (community/)
+        Page("boards", reverse("community:home"), "parent"),
+        Page("board", reverse("community:board", args=[site.community["board"].pk]), "parent"),
+        Page(
+            "board thread",
+            reverse("community:thread", args=[site.community["question"].pk]),
+            "parent",
+        ),
+        Page(
+            "board new thread",
+            reverse("community:new_thread", args=[site.community["board"].pk]),
+            "parent",
+        ),
+        Page(
+            "board report",
+            reverse("community:report", args=[site.community["answer"].pk]),
+            "parent",
+        ),
+        Page("board search", reverse("community:search") + "?q=作业", "parent"),
+        Page("board profile", reverse("community:profile"), "parent"),
+        Page("board moderation", reverse("community:moderation"), "coordinator"),
+        Page(
+            "board thread (moderator)",
+            reverse("community:thread", args=[site.community["question"].pk]),
+            "coordinator",
+        ),
+        # Buddy groups (groups/)
+        Page("my groups", reverse("groups:mine"), "parent"),
+        Page("group", reverse("groups:detail", args=[site.groups["group"].pk]), "parent"),
+        Page(
+            "group session", reverse("groups:session", args=[site.groups["session"].pk]), "parent"
+        ),
+        Page(
+            "group session cancel",
+            reverse("groups:session_cancel", args=[site.groups["booking"].pk]),
+            "parent",
+        ),
+        Page("groups managed", reverse("groups:manage_list"), "coordinator"),
+        Page("group new", reverse("groups:manage_new"), "coordinator"),
+        Page(
+            "group manage", reverse("groups:manage", args=[site.groups["group"].pk]), "coordinator"
+        ),
+        Page(
+            "group session roster",
+            reverse("groups:session", args=[site.groups["session"].pk]),
+            "coordinator",
+        ),
     ]
 
 
@@ -507,6 +627,14 @@ def form_error_pages(site: SimpleNamespace) -> list[tuple[Page, dict]]:
                 "coordinator",
             ),
             {"term": site.course.term.code, "what": "", "owner": "", "due_on": ""},
+        ),
+        (
+            Page(
+                "board profile with errors",
+                reverse("community:profile"),
+                "parent",
+            ),
+            {"nickname": "1"},
         ),
         (
             Page(
