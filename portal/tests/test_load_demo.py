@@ -33,6 +33,8 @@ PROJECT_APPS = (
     "events",
     "handbook",
     "recognition",
+    "groups",
+    "community",
     "surveys",
     "evaluation",
     "reports",

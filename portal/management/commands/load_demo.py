@@ -20,6 +20,8 @@ DEMO_MODULES = [
     # and the learning-family rules with their draft lists (not published).
     ("handbook.demo", {}),
     ("recognition.demo", {}),
+    # Buddy groups: a 家伴 group with the demo parent, a 学伴 group, a booked session.
+    ("groups.demo", {}),
     # Questionnaires: templates, a session's named answers, an anonymous term survey.
     ("surveys.demo", {}),
     # The evaluation loop: this term's targets, a district feedback, two actions.
