@@ -22,6 +22,19 @@ from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 
 from bookings import services as booking_services
+from bookings.models import Offering
+from bookings.tests.factories import OfferingFactory
+from community.models import Decision, Report
+from community.tests.factories import (
+    BoardFactory,
+    BoardProfileFactory,
+    DecisionFactory,
+    MuteFactory,
+    PostFactory,
+    ReportFactory,
+    SensitiveWordFactory,
+    ThreadFactory,
+)
 from courses.models import CreditEntry, LessonProgress
 from courses.tests.factories import (
     CourseFactory,
@@ -40,6 +53,9 @@ from evaluation.tests.factories import (
 from events import services as event_services
 from events.models import Delivery, Notice, ReminderRule
 from events.tests.factories import make_event
+from groups.models import Group as BuddyGroup
+from groups.models import GroupMembership
+from groups.tests.factories import GroupSessionFactory
 from handbook.tests.factories import ClaimFactory, HandbookItemFactory
 from members import registry
 from members.models import AuditLog, FamilyInvitation, Guardian, RoleAssignment
@@ -99,7 +115,103 @@ def _label(model) -> str:
     return model._meta.label_lower
 
 
-def _side(tag: str, *, district_region, term, superuser, amount: Decimal, minutes: int) -> dict:
+def _board_and_group_rows(
+    tag,
+    keep,
+    *,
+    unit,
+    school,
+    family,
+    parent,
+    coordinator,
+    facilitator,
+    days,
+    report_reason,
+    decision_action,
+):
+    """The unit's buddy group (facilitated by its instructor) with the family in it
+    and a session; the school's board with a thread, its opening post, a report, a
+    decision and a mute; the family's board nickname. Reports and decisions are
+    named by their reason or action only, so each side has its own (a shared label
+    would read as a leak)."""
+    group = keep(
+        BuddyGroup.objects.create(
+            kind=BuddyGroup.Kind.FAMILY,
+            name=f"{tag}家伴小组",
+            parent_school=school,
+            facilitator=facilitator,
+            facilitator_role=BuddyGroup.FacilitatorRole.INSTRUCTOR,
+            max_size=6,
+            joining=BuddyGroup.Joining.OPEN,
+            member_count=1,
+        )
+    )
+    keep(
+        GroupMembership.objects.create(
+            group=group,
+            family=family,
+            status=GroupMembership.Status.ACTIVE,
+            joined_at=timezone.now(),
+        )
+    )
+    keep(
+        GroupSessionFactory(
+            group=group,
+            offering=OfferingFactory(
+                kind=Offering.Kind.GROUP_SESSION, unit=unit, title=f"{tag}小组活动"
+            ),
+            venue=f"{tag}活动室",
+            created_by=facilitator,
+        )
+    )
+    board = keep(BoardFactory(parent_school=school, unit=unit, title=f"{tag}家长学校交流区"))
+    keep(BoardProfileFactory(family=family, nickname=f"{tag}昵称"))
+    thread = keep(
+        ThreadFactory(board=board, title=f"{tag}提问帖", author_family=family, author_user=parent)
+    )
+    post = keep(
+        PostFactory(
+            thread=thread,
+            is_opening=True,
+            body=f"{tag}帖子内容",
+            author_family=family,
+            author_user=parent,
+            author_name=f"{tag}昵称",
+            author_school=school.name,
+        )
+    )
+    keep(
+        ReportFactory(post=post, reporter_family=family, reporter_user=parent, reason=report_reason)
+    )
+    keep(
+        DecisionFactory(
+            board=board, post=post, family=family, action=decision_action, decided_by=coordinator
+        )
+    )
+    keep(
+        MuteFactory(
+            family=family,
+            parent_school=school,
+            until=timezone.now() + datetime.timedelta(days=days),
+            decision=DecisionFactory(
+                board=board, post=post, family=family, action="mute", decided_by=coordinator
+            ),
+        )
+    )
+
+
+def _side(
+    tag: str,
+    *,
+    district_region,
+    term,
+    superuser,
+    amount: Decimal,
+    minutes: int,
+    days: int,
+    report_reason: str,
+    decision_action: str,
+) -> dict:
     rows: dict = {}
 
     def keep(obj):
@@ -285,6 +397,19 @@ def _side(tag: str, *, district_region, term, superuser, amount: Decimal, minute
         )
     )
     keep(ActionUpdateFactory(action=action, note=f"{tag}进展", by=coordinator))
+    _board_and_group_rows(
+        tag,
+        keep,
+        unit=unit,
+        school=school,
+        family=family,
+        parent=parent,
+        coordinator=coordinator,
+        facilitator=instructor_user,
+        days=days,
+        report_reason=report_reason,
+        decision_action=decision_action,
+    )
     rows["coordinator"] = coordinator
     rows["instructor_user"] = instructor_user
     rows["user"] = parent
@@ -303,6 +428,9 @@ def build_world() -> World:
         superuser=world.superuser,
         amount=Decimal("1.0"),
         minutes=60,
+        days=3,
+        report_reason=Report.Reason.ADS,
+        decision_action=Decision.Action.APPROVE,
     )
     # District-wide reference rows: nobody's, everyone's to pick.
     world.ours["parent_school.term"] = term
@@ -314,6 +442,8 @@ def build_world() -> World:
     world.ours["wechat.subscriptiontemplate"] = SubscriptionTemplate.objects.create(
         kind="reminder", template_id="提醒模板", field_map={"thing1": "title"}
     )
+    # The district's word list: nobody's side, the district administrators' to edit.
+    world.ours["community.sensitiveword"] = SensitiveWordFactory(word="测试敏感词")
     world.theirs = _side(
         "乙方",
         district_region=district_region,
@@ -321,6 +451,9 @@ def build_world() -> World:
         superuser=world.superuser,
         amount=Decimal("7.7"),
         minutes=4321,
+        days=5,
+        report_reason=Report.Reason.PRIVACY,
+        decision_action=Decision.Action.DISMISS,
     )
 
     district = UserFactory(username="district", display_name="区级管理员甲")
