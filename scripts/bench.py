@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import (  # noqa: E402
     api_catalogue,
     catalogue,
+    community,
     dashboards,
     enrolment,
     exports,
@@ -106,6 +107,10 @@ def dataset_counts() -> None:
         "booking attendees": "bookings_bookingattendee",
         "credit entries": "courses_creditentry",
         "handbook claims": "handbook_claim",
+        "boards": "community_board",
+        "board threads": "community_thread",
+        "board posts": "community_post",
+        "buddy groups": "groups_group",
     }
     with connection.cursor() as cursor:
         for label, table in tables.items():
@@ -208,6 +213,8 @@ def main() -> None:
         ("reminders", reminders.bench_reminders, reminders.GOALS),
         ("survey_comparison", surveys.bench_survey_comparison, surveys.COMPARISON_GOALS),
         ("survey_rollup", surveys.bench_survey_rollup, surveys.ROLLUP_GOALS),
+        ("community_pages", community.bench_board_pages, community.PAGE_GOALS),
+        ("word_check", community.bench_word_check, community.WORD_GOALS),
         ("suite", suite.bench_suite, [suite.GOAL_SUITE]),
     ]
     unmeasured: dict[str, str] = {}
