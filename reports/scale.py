@@ -1632,15 +1632,17 @@ def community_add(*, preset_name: str, seed: int, log: Callable[[str], None] = p
             cursor.execute(re.sub(r"%(?!\()", "%%", sql), params)
             return cursor.rowcount
 
-    made = community_generate(
-        p=p,
-        seed=seed,
-        term=Term.objects.get(is_current=True),
-        first=_community_first(preset_name, seed),
-        step=step,
-        run=run,
-        shape=shape or COMMUNITY_SHAPES[preset_name],
-    )
+    # One transaction: a run stopped half-way leaves nothing, and the next one starts again.
+    with transaction.atomic():
+        made = community_generate(
+            p=p,
+            seed=seed,
+            term=Term.objects.get(is_current=True),
+            first=_community_first(preset_name, seed),
+            step=step,
+            run=run,
+            shape=shape or COMMUNITY_SHAPES[preset_name],
+        )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return made["posts"]
@@ -1833,7 +1835,7 @@ def community_generate(
         "(%(tstart)s::timestamptz + make_interval(secs => "
         "(abs(hashint8extended(t::bigint, %(seed)s + 42)) % %(window)s)::double precision))"
     )
-    family_of_thread = f"((t * 7919) % {P})"
+    family_of_thread = f"((t::bigint * 7919) % {P})"
     step(
         "threads",
         lambda: run(
@@ -1906,7 +1908,7 @@ def community_generate(
         f"ELSE r % {published_threads} END"
     )
     staff = f"{_rnd('r', 43)} < {shape.staff_reply_percent}"
-    reply_family = f"((r * 104729) % {P})"
+    reply_family = f"((r::bigint * 104729) % {P})"
     reply_at = "th.published_at + make_interval(mins => (3 + r % 2880)::int)"
     step(
         "replies",
