@@ -345,3 +345,45 @@ def test_the_board_list_takes_the_same_queries_for_few_or_many_boards(world):
         assert answer.status_code == 200, answer.content
         counts.append(len(captured))
     assert counts[0] == counts[1], counts
+
+
+def test_a_question_with_a_listed_word_in_pinyin_is_held_approved_answered_and_accepted(world):
+    from events.models import Delivery, Notice
+
+    # given the district's word list with 刷单 (fraud)
+    services.sensitive_word_save(user=world.district_admin, word="刷单", category="fraud")
+    mum = _client(world.mum.user)
+
+    # when the mother asks a question with the word written in pinyin
+    asked = _ask(
+        mum, world.board, title="有人问我要不要做兼职", body="群里有人说 shua dan 能赚钱，靠谱吗？"
+    )
+
+    # then it is held and she is told politely, without the word
+    assert asked.status_code == 201, asked.content
+    body = asked.json()
+    assert body["held"] is True and "管理员审核" in body["message"]
+    assert "刷单" not in body["message"] and "shua" not in body["message"]
+    thread_id, post_id = body["thread_id"], body["post"]["id"]
+    assert _client(world.dad.user).get(f"{API}/threads/{thread_id}").status_code == 404
+
+    # when the school's coordinator approves it (the moderation queue's service)
+    services.post_decide(user=world.coordinator, post_id=post_id, action="approve")
+
+    # then other families read it; the instructor answers and marks the answer accepted
+    assert _client(world.dad.user).get(f"{API}/threads/{thread_id}").status_code == 200
+    instructor = _client(world.instructor)
+    reply = _post(
+        instructor, f"{API}/threads/{thread_id}/replies", {"body": "这是诈骗，千万别信。"}
+    )
+    assert reply.status_code == 201, reply.content
+    for _ in range(2):
+        accepted = _post(
+            instructor, f"{API}/threads/{thread_id}/accept", {"post_id": reply.json()["post"]["id"]}
+        )
+        assert accepted.status_code == 200, accepted.content
+    assert accepted.json()["accepted"]["author"]["role"] == "instructor"
+    # and she is told of the acceptance once
+    notices = Notice.objects.filter(key=f"community.accepted:{thread_id}")
+    assert notices.count() == 1
+    assert Delivery.objects.filter(notice__in=notices, user=world.mum.user).count() >= 1
