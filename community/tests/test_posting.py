@@ -398,3 +398,29 @@ def test_dissolving_a_group_archives_its_board_in_the_same_transaction(board_wor
     with pytest.raises(CommunityError) as error:
         services.reply_create(user=w.instructor, thread_id=0, body="x")
     assert error.value.code == "thread_missing"
+
+
+class ReviewEverything:
+    """A cloud check that asks a person to look at every text (the interface of
+    community.content_check.ContentChecker)."""
+
+    seen: list = []
+
+    def check(self, *, text, user):
+        from community.content_check import Verdict
+
+        ReviewEverything.seen.append((text, user.pk))
+        return Verdict("review", "广告")
+
+
+def test_the_cloud_checks_review_holds_a_post_but_not_a_moderators(board_world, settings):
+    w = board_world
+    settings.COMMUNITY_CONTENT_CHECK = f"{__name__}.ReviewEverything"
+    ReviewEverything.seen = []
+    held = _ask(w.mum.user, w.board)
+    assert (held.opening_post.status, held.opening_post.held_for) == ("held", "cloud")
+    assert ReviewEverything.seen == [(f"{QUESTION}\n{BODY}", w.mum.user.pk)]
+    assert _ask(w.coordinator, w.board).opening_post.status == "published"
+    assert len(ReviewEverything.seen) == 1  # moderators are not sent to the cloud
+    settings.COMMUNITY_CONTENT_CHECK = ""
+    assert _ask(w.dad.user, w.board).opening_post.status == "published"
