@@ -126,12 +126,17 @@ def detail(request, group_id: int):
                 and (group.kind == Group.Kind.FAMILY or children)
             ),
             "panels": panels_for(group=group, family=family, user=request.user),
-            "board_readable": is_member
-            or can_manage
-            or not group.is_active
-            and bool(
-                family is not None
-                and selectors.former_group_ids(family).filter(group_id=group.pk).exists()
+            # The same rule as community's readers: an active group's board for its
+            # members and managers; a dissolved group's archive for its last members
+            # and its facilitator only.
+            "board_readable": (
+                (is_member or can_manage)
+                if group.is_active
+                else group.facilitator_id == request.user.pk
+                or (
+                    family is not None
+                    and selectors.former_group_ids(family).filter(group_id=group.pk).exists()
+                )
             ),
         },
     )
