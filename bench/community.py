@@ -154,6 +154,7 @@ def bench_board_pages() -> None:
                 "+ CaptureQueriesContext (bench/community.py)",
             )
     same = all(len(set(values)) == 1 for values in counts.values())
+    _measures()
     goal(
         GOAL_PAGE_QUERIES,
         same,
@@ -236,4 +237,38 @@ def bench_word_check() -> None:
         GOAL_WORD_CHECK,
         worst < WORD_CHECK_LIMIT_MS,
         f"slowest median {worst:.2f} ms of {WORD_CHECK_LIMIT_MS:.0f} ms",
+    )
+
+
+def _measures() -> None:
+    """The school dashboards' 互助交流 figures (community.selectors.board_measures) of
+    every generated parent school at once, in the current term."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from community.models import Board
+    from community.selectors import board_measures
+    from parent_school.models import Term
+    from parent_school.selectors import term_window
+
+    since, until = term_window(Term.objects.get(is_current=True))
+    schools = list(
+        Board.objects.filter(kind=Board.Kind.SCHOOL).values_list("parent_school_id", flat=True)
+    )
+
+    def measure():
+        return board_measures(parent_school_ids=schools, since=since, until=until)
+
+    with CaptureQueriesContext(connection) as ctx:
+        result = measure()
+    queries = len(ctx.captured_queries)
+    asked = sum(m.asked for m in result.values())
+    ms = _median_ms(measure)
+    record(
+        "community",
+        f"board_measures of {len(schools):,} parent schools in the term ({asked:,} questions): "
+        "queries / median time",
+        f"{queries} / {ms:.0f} ms",
+        "community.selectors.board_measures(parent_school_ids=…, since=…, until=…) "
+        "(bench/community.py)",
     )
