@@ -22,6 +22,9 @@ DEMO_MODULES = [
     ("recognition.demo", {}),
     # Buddy groups: a 家伴 group with the demo parent, a 学伴 group, a booked session.
     ("groups.demo", {}),
+    # The boards: a word list, the demo parent's school board (an accepted answer,
+    # a post held for the queue), the alliance's announcements, the group's board.
+    ("community.demo", {}),
     # Questionnaires: templates, a session's named answers, an anonymous term survey.
     ("surveys.demo", {}),
     # The evaluation loop: this term's targets, a district feedback, two actions.
