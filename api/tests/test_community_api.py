@@ -387,3 +387,39 @@ def test_a_question_with_a_listed_word_in_pinyin_is_held_approved_answered_and_a
     notices = Notice.objects.filter(key=f"community.accepted:{thread_id}")
     assert notices.count() == 1
     assert Delivery.objects.filter(notice__in=notices, user=world.mum.user).count() >= 1
+
+
+def test_threads_page_pinned_first_then_latest_activity_by_cursor(world):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    # given three threads, the oldest one pinned, and a thread with three replies
+    now = timezone.now()
+    old, middle, new = (
+        ThreadFactory(board=world.board, last_activity_at=now - dt.timedelta(hours=h))
+        for h in (3, 2, 1)
+    )
+    Thread.objects.filter(pk=old.pk).update(is_pinned=True)
+    for thread in (old, middle, new):
+        PostFactory(thread=thread, is_opening=True)
+    replies = [PostFactory(thread=new) for _ in range(3)]
+    dad = _client(world.dad.user)
+
+    # when another family pages through them two at a time
+    first = dad.get(f"{API}/boards/{world.board.pk}/threads?limit=2").json()
+    second = dad.get(
+        f"{API}/boards/{world.board.pk}/threads?limit=2&cursor={first['next_cursor']}"
+    ).json()
+
+    # then the pinned one comes first, then the latest activity, each once
+    assert [t["id"] for t in first["items"]] == [old.pk, new.pk]
+    assert first["items"][0]["is_pinned"] is True
+    assert [t["id"] for t in second["items"]] == [middle.pk] and second["next_cursor"] is None
+    # and a thread's posts page oldest first, the cursor of one list refused by another
+    page = dad.get(f"{API}/threads/{new.pk}?limit=2").json()
+    rest = dad.get(f"{API}/threads/{new.pk}?limit=2&cursor={page['next_cursor']}").json()
+    assert len(page["posts"]) == 2 and page["posts"][0]["is_opening"] is True
+    assert [p["id"] for p in rest["posts"]] == [r.pk for r in replies[1:]]
+    foreign = dad.get(f"{API}/threads/{middle.pk}?cursor={page['next_cursor']}")
+    assert foreign.status_code == 400 and foreign.json()["code"] == "bad_cursor"
