@@ -1080,23 +1080,31 @@ def digests_send(*, now=None) -> int:
     for tomorrow's. Returns the digests written."""
     now = now or timezone.now()
     today = _shanghai_day(now)
+    waiting = DigestEntry.objects.filter(sent_at__isnull=True, day__lte=today)
     sent = 0
-    done: set[int] = set()
+    last_user = 0
     while True:
+        # The next people by id (keyset, so each pass is one index range), then
+        # all their waiting entries under a row lock that a second run skips.
+        people = list(
+            waiting.filter(user_id__gt=last_user)
+            .order_by("user_id")
+            .values_list("user_id", flat=True)
+            .distinct()[:DIGEST_BATCH]
+        )
+        if not people:
+            return sent
+        last_user = people[-1]
         with transaction.atomic():
-            entries = list(
-                DigestEntry.objects.select_for_update(skip_locked=True)
-                .filter(sent_at__isnull=True, day__lte=today)
-                .exclude(user_id__in=done)
-                .order_by("user_id", "created_at", "pk")[: DIGEST_BATCH * 20]
-            )
-            if not entries:
-                return sent
             by_user: dict[int, list[DigestEntry]] = defaultdict(list)
-            for entry in entries:
+            locked = (
+                waiting.select_for_update(skip_locked=True)
+                .filter(user_id__in=people)
+                .order_by("user_id", "created_at", "pk")
+            )
+            for entry in locked:
                 by_user[entry.user_id].append(entry)
-            for user_id in sorted(by_user)[:DIGEST_BATCH]:
-                done.add(user_id)
+            for user_id in sorted(by_user):
                 if _digest_write(user_id, by_user[user_id], day=today, now=now):
                     sent += 1
 

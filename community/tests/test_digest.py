@@ -129,3 +129,27 @@ def test_the_worker_sends_the_digest_once(celery_worker_process):
     wait_for(lambda: rows.filter(status="sent").exists(), timeout=60)
     wait_for(lambda: not DigestEntry.objects.filter(sent_at__isnull=True).exists(), timeout=60)
     assert notices.count() == 1 and rows.count() == 1
+
+
+@pytest.mark.django_db
+def test_people_are_taken_in_batches_and_each_gets_one_digest(board_world, monkeypatch):
+    w = board_world
+    monkeypatch.setattr(services, "DIGEST_BATCH", 1)
+    services.digest_preference_set(user=w.dad.user, daily=True)
+    thread, _first, _second = _digest_world(w)
+    other = services.thread_create(
+        user=w.dad.user, board_id=w.board.pk, kind="sharing", title="分享一本绘本", body="好看"
+    )
+    services.reply_create(user=w.mum.user, thread_id=other.pk, body="收藏了")
+
+    assert services.digests_send() == 2
+
+    keys = set(
+        Notice.objects.filter(key__startswith="community.digest:").values_list("key", flat=True)
+    )
+    day = timezone.localdate().isoformat()
+    assert keys == {
+        f"community.digest:{w.mum.user.pk}:{day}",
+        f"community.digest:{w.dad.user.pk}:{day}",
+    }
+    assert not DigestEntry.objects.filter(sent_at__isnull=True).exists()
