@@ -1550,6 +1550,9 @@ class CommunityShape:
     staff_reply_percent: int = 12  # replies written by an instructor or facilitator
     question_percent: int = 60
     accepted_percent: int = 50  # of the questions a staff member answered
+    # Every this many groups is dissolved: its members ENDED, places and quotas
+    # released, its board (if it has one) archived, as groups.services leaves them.
+    dissolved_every: int = 50
 
 
 COMMUNITY_SHAPES = {
@@ -1710,6 +1713,8 @@ def community_generate(
 
     group0 = _base(Group)
     membership0 = _base(GroupMembership)
+    # Groups 19, 69, 119, …: among the first ones, which have boards (archived now).
+    dissolved = f"g % {shape.dissolved_every} = {min(19, shape.dissolved_every - 1)}"
     step(
         "groups",
         lambda: run(
@@ -1725,11 +1730,11 @@ def community_generate(
                 "min_size": "2",
                 "max_size": "8",
                 "joining": "(ARRAY['open','request','facilitator'])[1 + g % 3]",
-                "status": "'active'",
+                "status": f"CASE WHEN {dissolved} THEN 'dissolved' ELSE 'active' END",
                 "member_count": "0",
                 "created_by_id": "NULL",
                 "created_at": "%(ref)s",
-                "dissolved_at": "NULL",
+                "dissolved_at": f"CASE WHEN {dissolved} THEN %(ref)s - interval '10 days' END",
                 "dissolved_by_id": "NULL",
             },
             "generate_series(0, %(n)s - 1) AS g",
@@ -1746,10 +1751,10 @@ def community_generate(
                 "group_id": f"{group0} + 1 + x.g",
                 "family_id": f"{family0} + 1 + x.fam",
                 "child_id": f"CASE WHEN x.g % 2 = 1 THEN {child0} + 1 + x.fam END",
-                "status": "'active'",
+                "status": f"CASE WHEN x.{dissolved} THEN 'ended' ELSE 'active' END",
                 "requested_at": "NULL",
                 "joined_at": "%(ref)s - make_interval(days => 30 + x.g % 30)",
-                "ended_at": "NULL",
+                "ended_at": f"CASE WHEN x.{dissolved} THEN %(ref)s - interval '10 days' END",
                 "added_by_id": "NULL",
             },
             "(SELECT g, fam, row_number() OVER (PARTITION BY fam, g % 2 ORDER BY g) AS rn "
@@ -1781,7 +1786,7 @@ def community_generate(
             "(SELECT CASE WHEN grp.kind = 'study' THEN 'child:' || m.child_id || ':study' "
             "ELSE 'family:' || m.family_id || ':family' END AS key, count(*) AS used "
             f"FROM {_table(GroupMembership)} m JOIN {_table(Group)} grp ON grp.id = m.group_id "
-            f"WHERE m.id > {membership0} GROUP BY 1) x",
+            f"WHERE m.id > {membership0} AND m.status = 'active' GROUP BY 1) x",
         ),
     )
 
@@ -1819,8 +1824,8 @@ def community_generate(
                 "alliance_id": "NULL",
                 "unit_id": "ps.host_unit_id",
                 "hold_first_posts": "0",
-                "is_archived": "false",
-                "archived_at": "NULL",
+                "is_archived": "grp.status = 'dissolved'",
+                "archived_at": "grp.dissolved_at",
                 "created_at": "%(ref)s",
             },
             f"{_table(Group)} grp JOIN {_table(ParentSchool)} ps ON ps.id = grp.parent_school_id "

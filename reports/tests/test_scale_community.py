@@ -50,11 +50,22 @@ def test_small_preset_has_boards_threads_posts_and_groups(db):
     )
     assert per_kind <= settings.GROUPS_MAX_PER_KIND
     assert not GroupMembership.objects.filter(group__kind="family", child__isnull=False).exists()
-    study = GroupMembership.objects.filter(group__kind="study")
+    study = GroupMembership.objects.filter(group__kind="study", status="active")
     assert not study.filter(child__isnull=True).exists()
     assert not study.exclude(child__family=F("family")).exists()
+    # a dissolved group: members ENDED, no place or quota held, its board archived
+    dissolved = Group.objects.filter(status="dissolved")
+    assert dissolved.count() == shape.groups // shape.dissolved_every
+    assert not dissolved.exclude(member_count=0).exists()
+    assert not dissolved.filter(dissolved_at__isnull=True).exists()
+    assert not GroupMembership.objects.filter(group__in=dissolved).exclude(status="ended").exists()
+    assert not GroupMembership.objects.filter(group__status="active", status="ended").exists()
+    archived = Board.objects.filter(kind="group", group__status="dissolved")
+    assert archived.exists()
+    assert not archived.exclude(is_archived=True).exists()
+    assert not Board.objects.filter(is_archived=True).exclude(group__status="dissolved").exists()
     quotas = dict(GroupQuota.objects.values_list("key", "used"))
-    assert sum(quotas.values()) == GroupMembership.objects.count()
+    assert sum(quotas.values()) == GroupMembership.objects.filter(status="active").count()
     m = study.first()
     assert quotas[f"child:{m.child_id}:study"] == study.filter(child=m.child).count()
 
