@@ -178,3 +178,61 @@ def test_dissolve_through_the_page(client, world):
     assert response.status_code == 302
     world.group.refresh_from_db()
     assert world.group.status == Group.Status.DISSOLVED
+
+
+def test_session_and_settings_forms_through_the_manage_page(client, world):
+    client.force_login(world.instructor)
+    starts = timezone.localtime(timezone.now() + dt.timedelta(days=3)).replace(
+        second=0, microsecond=0
+    )
+    data = {
+        "session-title": "户外亲子徒步",
+        "session-starts_at": starts.strftime("%Y-%m-%dT%H:%M"),
+        "session-ends_at": (starts + dt.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"),
+        "session-capacity": "10",
+        "session-venue": "溪口镇武岭公园",
+        "session-online_url": "",
+        "session-note": "",
+    }
+    response = client.post(reverse("groups:manage_session_new", args=[world.group.pk]), data)
+    assert response.status_code == 302
+    created = world.group.sessions.get()
+    assert created.offering.starts_at == starts
+    bad = client.post(
+        reverse("groups:manage_session_new", args=[world.group.pk]),
+        {**data, "session-online_url": "ftp://x"},
+    )
+    assert bad.status_code == 400 and "线上链接须以" in bad.content.decode()
+    edit = {
+        "edit-name": "周末亲子阅读家伴组",
+        "edit-description": "",
+        "edit-joining": "request",
+        "edit-min_size": "1",
+        "edit-max_size": "0",
+    }
+    response = client.post(reverse("groups:manage_edit", args=[world.group.pk]), edit)
+    assert response.status_code == 400
+    response = client.post(
+        reverse("groups:manage_edit", args=[world.group.pk]), {**edit, "edit-max_size": "4"}
+    )
+    assert response.status_code == 302
+    world.group.refresh_from_db()
+    assert (world.group.joining, world.group.max_size) == ("request", 4)
+
+
+def test_the_group_page_shows_registered_panels(client, world, monkeypatch):
+    from groups import panels
+
+    seen = []
+
+    def fake_panel(*, group, family, user):
+        seen.append((group.pk, getattr(family, "pk", None), user.pk))
+        return [panels.PanelItem(title="本周小任务", url="/groups/", note="未完成")]
+
+    monkeypatch.setitem(panels._PANELS, "tasks", fake_panel)
+    monkeypatch.setitem(panels._PANELS, "empty", lambda **kwargs: [])
+    client.force_login(world.mum.user)
+    page = client.get(reverse("groups:detail", args=[world.group.pk])).content.decode()
+    assert "本周小任务" in page and "未完成" in page
+    assert ">empty<" not in page
+    assert seen == [(world.group.pk, world.mum.family.pk, world.mum.user.pk)]
