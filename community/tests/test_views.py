@@ -455,3 +455,14 @@ def test_a_posts_image_is_served_to_its_readers_only(client, board_world):
     client.force_login(w.dad.user)
     page = client.get(reverse("community:thread", args=[post.thread_id])).content.decode()
     assert 'alt="帖子图片 1"' in page and 'width="2"' in page
+
+
+def test_staff_whose_boards_do_not_exist_yet_see_an_empty_queue(client):
+    from members.models import RoleAssignment
+    from members.tests.factories import RoleAssignmentFactory
+
+    coordinator = RoleAssignmentFactory(role=RoleAssignment.Role.UNIT_COORDINATOR).user
+
+    status, body = _page(client, coordinator, "community:moderation")
+
+    assert status == 200 and "没有待处理的内容" in body
