@@ -56,6 +56,7 @@ MESSAGES = {
     "word_duplicate": _("敏感词“%(word)s”已经在词表里了。"),
     "word_missing": _("没有找到这个敏感词。"),
     "category_invalid": _("请选择敏感词类别。"),
+    "note_too_long": _("备注不能超过 %(max)s 个字。"),
     "import_invalid": _("导入未完成，没有写入任何内容：%(errors)s"),
     "import_row": _("第 %(row)s 行“%(column)s”：%(why)s"),
 }

@@ -848,7 +848,7 @@ def _line_clean(value, *, field: str, label: str, limit: int) -> str:
         raise CommunityError("control_chars", field=field, label=label)
     text = " ".join(raw.split())
     if len(text) > limit:
-        code = "detail_too_long" if field == "detail" else "reason_too_long"
+        code = {"detail": "detail_too_long", "note": "note_too_long"}.get(field, "reason_too_long")
         raise CommunityError(code, field=field, max=limit)
     return text
 
