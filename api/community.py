@@ -13,17 +13,25 @@ ever reads it.
 
 What a post shows is what the pages show: the snapshot of the family's board
 nickname (or a staff member's name) and the school, the role, never a phone,
-never a child's name (the post rows hold none). Pictures are not posted through
-the API (a post with pictures is made on the page); the pictures of a post are
-counted in ``image_count``.
+never a child's name (the post rows hold none). A new thread or a reply is JSON,
+or the same fields as ``multipart/form-data`` with up to
+``COMMUNITY_POST_MAX_IMAGES`` pictures in ``images`` (cleaned by the service:
+EXIF stripped, resized, re-encoded); the pictures of a post are counted in
+``image_count`` and shown on the site's pages.
 """
 
 import datetime
+import json
 from typing import Literal
 
+import pydantic
+from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.db.models import OuterRef, Prefetch, Q, Subquery
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Schema
+from ninja.errors import ValidationError as SchemaValidationError
 from pydantic import Field
 
 from community import selectors, services
@@ -448,6 +456,69 @@ def thread_page(request, query: Query[ThreadPageQuery], thread_id: int = ThreadI
 
 
 # Writing ------------------------------------------------------------------------------
+# A post is JSON, or a form with its pictures (as the handbook's claims with a photo).
+
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def _form_schema(model: type[Schema]) -> dict:
+    schema = model.model_json_schema()
+    properties = dict(schema.get("properties", {}))
+    properties["images"] = {
+        "type": "array",
+        "items": {"type": "string", "format": "binary"},
+        "maxItems": settings.COMMUNITY_POST_MAX_IMAGES,
+        "title": "Images",
+        "description": "图片（JPG、PNG 或 WebP，可多张）",
+    }
+    return {
+        "type": "object",
+        "title": f"{schema.get('title', model.__name__)}Form",
+        "properties": properties,
+        "required": schema.get("required", []),
+    }
+
+
+def _json_or_form(model: type[Schema]) -> dict:
+    """OpenAPI for a body that is JSON (no pictures) or a form with pictures."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": model.model_json_schema()},
+                "multipart/form-data": {"schema": _form_schema(model)},
+            },
+        }
+    }
+
+
+def _invalid(loc: str):
+    return SchemaValidationError([{"loc": ("body", loc), "type": "value_error", "msg": ""}])
+
+
+def _read_post_body(request, model: type[Schema]):
+    """(payload, images): the body as JSON, or as a form with ``images`` files."""
+    images = []
+    if request.content_type in FORM_TYPES:
+        try:
+            data = {name: request.POST.get(name) for name in request.POST}
+            images = request.FILES.getlist("images")
+        except (MultiPartParserError, SuspiciousOperation):
+            raise _invalid("body") from None
+    else:
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            raise _invalid("body") from None
+        if not isinstance(data, dict):
+            raise _invalid("body")
+    try:
+        payload = model.model_validate(data)
+    except pydantic.ValidationError as error:
+        raise SchemaValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+        ) from None
+    return payload, images
 
 
 class ThreadIn(Schema):
@@ -480,14 +551,21 @@ def _posted(user, post: Post) -> PostedOut:
     "/boards/{board_id}/threads",
     auth=signed_in,
     response={201: PostedOut, **WRITE_ANSWERS},
-    summary="发帖：提问、分享（联盟公告区只有管理员可以发布）",
+    summary="发帖：提问、分享（JSON；带图片时用 multipart/form-data 的 images）",
+    openapi_extra=_json_or_form(ThreadIn),
 )
 @idempotent
-def thread_create(request, payload: ThreadIn, board_id: int = BoardId):
+def thread_create(request, board_id: int = BoardId):
     require_scope(request, "write")
     user = request.user
+    payload, images = _read_post_body(request, ThreadIn)
     thread = services.thread_create(
-        user=user, board_id=board_id, kind=payload.kind, title=payload.title, body=payload.body
+        user=user,
+        board_id=board_id,
+        kind=payload.kind,
+        title=payload.title,
+        body=payload.body,
+        images=images,
     )
     opening = Post.objects.get(thread=thread, is_opening=True)
     return 201, _posted(user, opening)
@@ -501,13 +579,15 @@ class ReplyIn(Schema):
     "/threads/{thread_id}/replies",
     auth=signed_in,
     response={201: PostedOut, **WRITE_ANSWERS},
-    summary="回复一个主题帖",
+    summary="回复一个主题帖（JSON；带图片时用 multipart/form-data 的 images）",
+    openapi_extra=_json_or_form(ReplyIn),
 )
 @idempotent
-def reply_create(request, payload: ReplyIn, thread_id: int = ThreadId):
+def reply_create(request, thread_id: int = ThreadId):
     require_scope(request, "write")
     user = request.user
-    post = services.reply_create(user=user, thread_id=thread_id, body=payload.body)
+    payload, images = _read_post_body(request, ReplyIn)
+    post = services.reply_create(user=user, thread_id=thread_id, body=payload.body, images=images)
     return 201, _posted(user, post)
 
 

@@ -423,3 +423,62 @@ def test_threads_page_pinned_first_then_latest_activity_by_cursor(world):
     assert [p["id"] for p in rest["posts"]] == [r.pk for r in replies[1:]]
     foreign = dad.get(f"{API}/threads/{middle.pk}?cursor={page['next_cursor']}")
     assert foreign.status_code == 400 and foreign.json()["code"] == "bad_cursor"
+
+
+def _png(color=(200, 30, 30)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_post_with_pictures_is_sent_as_a_form(world, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from community.models import PostImage
+
+    settings.MEDIA_ROOT = tmp_path
+    mum = _client(world.mum.user)
+    url = f"{API}/boards/{world.board.pk}/threads"
+    fields = {"kind": "sharing", "title": "孩子画的全家福", "body": "周末一起画的。"}
+
+    # when the mother posts two pictures as a form
+    posted = mum.post(
+        url,
+        {
+            **fields,
+            "images": [
+                SimpleUploadedFile("小雨点.png", _png(), content_type="image/png"),
+                SimpleUploadedFile("b.png", _png((0, 90, 200)), content_type="image/png"),
+            ],
+        },
+    )
+
+    # then the post has them, cleaned and renamed (never the uploaded name)
+    assert posted.status_code == 201, posted.content
+    assert posted.json()["post"]["image_count"] == 2
+    images = PostImage.objects.filter(post_id=posted.json()["post"]["id"])
+    assert images.count() == 2
+    assert not any("小雨点" in image.image.name for image in images)
+    # and a reply takes pictures the same way
+    reply = mum.post(
+        f"{API}/threads/{posted.json()['thread_id']}/replies",
+        {
+            "body": "再补一张",
+            "images": [SimpleUploadedFile("c.png", _png(), content_type="image/png")],
+        },
+    )
+    assert reply.status_code == 201 and reply.json()["post"]["image_count"] == 1
+
+    # when a file is no picture, or the form misses a field
+    bad = mum.post(url, {**fields, "images": [SimpleUploadedFile("a.png", b"not a picture")]})
+    missing = mum.post(url, {"kind": "sharing", "body": "没有标题"})
+
+    # then each is refused naming its field, and nothing more is written
+    assert bad.status_code == 400 and bad.json()["code"] == "image_not_image", bad.content
+    assert "images" in bad.json()["fields"]
+    assert missing.status_code == 422 and "title" in missing.json()["fields"]
+    assert Thread.objects.count() == 1 and PostImage.objects.count() == 3
