@@ -224,6 +224,14 @@ def _managed_group(user, group_id, *, lock: bool = False) -> Group:
     return group
 
 
+def _group_lock(group_id: int) -> None:
+    """Every writer locks the group row before any membership or quota row, so two
+    writers of one group take turns instead of deadlocking."""
+    Group.objects.select_for_update(of=("self",)).filter(pk=group_id).values_list(
+        "pk", flat=True
+    ).first()
+
+
 def _open_membership(group: Group, family: Family, child: Child | None):
     return (
         GroupMembership.objects.filter(
@@ -488,6 +496,7 @@ def group_join(*, user, group_id, child_id=None) -> GroupMembership:
     now = timezone.now()
     try:
         with _locked_atomic():
+            _group_lock(group.pk)
             existing = _open_membership(group, family, child)
             if existing is not None:
                 code = "already_member" if existing.status == Status.ACTIVE else "already_requested"
@@ -645,6 +654,7 @@ def group_member_add(*, user, group_id, phone, child_id=None) -> GroupMembership
     now = timezone.now()
     try:
         with _locked_atomic():
+            _group_lock(group.pk)
             existing = _open_membership(group, family, child)
             if existing is not None and existing.status == Status.ACTIVE:
                 raise GroupError("already_member", field="phone")

@@ -139,3 +139,26 @@ def test_done_when_a_facilitator_s_group_of_six_races_books_and_a_leaver_loses_t
     services.group_leave(user=leaver.user, group_id=group.pk)
     assert board_readable(leaver.user, board.pk) is None
     assert board_readable(members[2].user, board.pk) is not None
+
+
+def test_approve_and_withdraw_at_once_keep_the_count_true():
+    school, parent_school, facilitator = _school_and_facilitator()
+    group = _group(parent_school, facilitator)
+    Group.objects.filter(pk=group.pk).update(joining=Group.Joining.REQUEST)
+    guardian = family_at(school)
+    request = services.group_join(user=guardian.user, group_id=group.pk)
+    outcome = run_together(
+        [
+            lambda: services.group_request_decide(
+                user=facilitator, membership_id=request.pk, approve=True
+            ),
+            lambda: services.group_leave(user=guardian.user, group_id=group.pk),
+        ],
+        meet_before_write=["groups_group"],
+    )
+    assert all(isinstance(e, GroupError) for e in outcome.errors), outcome.errors
+    group.refresh_from_db()
+    active = GroupMembership.objects.filter(group=group, status="active").count()
+    assert group.member_count == active
+    quota = GroupQuota.objects.filter(key=f"family:{guardian.family.pk}:family").first()
+    assert (quota.used if quota else 0) == active
