@@ -213,6 +213,7 @@ OUR_APPS = ("members", "notifications", "parent_school", "bookings", "courses", 
 OUR_APPS += ("handbook", "recognition", "reports", "portal")
 OUR_APPS += ("surveys",)
 OUR_APPS += ("evaluation",)
+OUR_APPS += ("groups", "community")
 
 # Who may open each of the portal's own views. A view added anywhere (at any depth
 # of include) that is not listed here fails test_every_view_has_an_access_rule.
@@ -353,6 +354,47 @@ ACCESS = {
     "evaluation:action_update": COORDINATOR,
     "evaluation:targets": COORDINATOR,
     "evaluation:targets_default": COORDINATOR,
+    # the boards: community.selectors decide who reads, posts and moderates (404 outside)
+    "community:home": SIGNED_IN,
+    "community:search": SIGNED_IN,
+    "community:profile": SIGNED_IN,
+    "community:board": SIGNED_IN,
+    "community:new_thread": SIGNED_IN,
+    "community:group_board": SIGNED_IN,
+    "community:thread": SIGNED_IN,
+    "community:reply": SIGNED_IN,
+    "community:accept": SIGNED_IN,
+    "community:report": SIGNED_IN,
+    "community:image": SIGNED_IN,
+    # moderators' actions: a group's facilitator need not be staff, so these are
+    # scoped by the board (can_moderate), not refused by role
+    "community:board_settings": SIGNED_IN,
+    "community:pin": SIGNED_IN,
+    "community:close": SIGNED_IN,
+    "community:decide": SIGNED_IN,
+    # the queue: families have none (403)
+    "community:moderation": STAFF,
+    # buddy groups: groups.selectors scope every group, session, booking and membership
+    "groups:mine": SIGNED_IN,
+    "groups:detail": SIGNED_IN,
+    "groups:join": SIGNED_IN,
+    "groups:leave": SIGNED_IN,
+    "groups:session": SIGNED_IN,
+    "groups:session_book": SIGNED_IN,
+    "groups:session_cancel": SIGNED_IN,
+    # a group's managers: its facilitator (maybe a volunteer, not staff) or the
+    # school's coordinators; groups.selectors.managed_groups (404 outside)
+    "groups:manage": SIGNED_IN,
+    "groups:manage_edit": SIGNED_IN,
+    "groups:manage_add": SIGNED_IN,
+    "groups:manage_session_new": SIGNED_IN,
+    "groups:manage_dissolve": SIGNED_IN,
+    "groups:request_decide": SIGNED_IN,
+    "groups:member_remove": SIGNED_IN,
+    "groups:attendance": SIGNED_IN,
+    # the lists of groups to manage and the new-group form: families are refused (403)
+    "groups:manage_list": STAFF,
+    "groups:manage_new": STAFF,
 }
 
 
@@ -476,6 +518,7 @@ def world(settings, tmp_path):
     evaluation_action = ImprovementActionFactory(unit=unit, term=course.term)
 
     survey = SurveyFactory(template=with_questions().template, title="甲家的课后问卷")
+    board_rows = _board_rows(a, child, unit)
     kwargs = {
         "surveys:start": {"survey_id": survey.pk},
         "surveys:question": {"survey_id": survey.pk, "n": 1},
@@ -545,10 +588,14 @@ def world(settings, tmp_path):
         "recognition:commendation_remove": {"commendation_id": commendation.pk},
     }
     for route in our_routes():
+        if route.name.split(":")[0] in ("community", "groups"):
+            kwargs.setdefault(route.name, {p: board_rows[p] for p in route.parameters})
+    for route in our_routes():
         if route.name.startswith("events:") and set(route.parameters) == {"pk"}:
             kwargs.setdefault(route.name, {"pk": event.pk})
     secrets = ["秘密小明", "甲家妈妈", "13911112222", "13733334444", "甲家的私人通知", feed.token]
     secrets += ["甲家的平板", "甲家的手册说明"]
+    secrets += ["甲家的帖子内容", "甲家的小组"]
 
     def fingerprint():
         a.family.refresh_from_db()
@@ -562,11 +609,69 @@ def world(settings, tmp_path):
             list(type(feed).objects.filter(family=a.family).values_list("token", "revoked_at")),
             list(type(api_token).objects.filter(user=a.user).values_list("pk", "revoked_at")),
             list(Claim.objects.filter(family=a.family).values_list("pk", "status", "note")),
+            board_rows["fingerprint"](),
         )
 
     return SimpleNamespace(
         a=a, b=b, kwargs=kwargs, secrets=secrets, fingerprint=fingerprint, routes=our_routes()
     )
+
+
+def _board_rows(a, child, unit) -> dict:
+    """Family A on a board and in a group: its thread, post and picture, its 学伴
+    membership with its child, the group's session booked; ids by URL parameter."""
+    from bookings.services import booking_create
+    from community.models import Post, Thread
+    from community.tests.factories import (
+        BoardFactory,
+        PostFactory,
+        PostImageFactory,
+        ThreadFactory,
+    )
+    from groups.models import Group, GroupMembership
+    from groups.tests.factories import GroupFactory, GroupMembershipFactory, GroupSessionFactory
+    from parent_school.tests.factories import ParentSchoolFactory
+
+    school = ParentSchoolFactory(host_unit=unit, name="甲家的家长学校")
+    board = BoardFactory(parent_school=school, unit=unit, title="甲家学校的交流区")
+    thread = ThreadFactory(board=board, title="甲家的提问", author_family=a.family)
+    post = PostFactory(
+        thread=thread,
+        is_opening=True,
+        body="甲家的帖子内容",
+        author_family=a.family,
+        author_user=a.user,
+        author_name="甲家昵称",
+    )
+    image = PostImageFactory(post=post)
+    group = GroupFactory(
+        parent_school=school, name="甲家的小组", kind=Group.Kind.STUDY, member_count=1
+    )
+    membership = GroupMembershipFactory(group=group, family=a.family, child=child)
+    session = GroupSessionFactory(group=group, offering__unit=unit, offering__capacity=10)
+    booking = booking_create(
+        offering_id=session.offering_id, family=a.family, booked_by=a.user, guardian_ids=[a.pk]
+    )
+
+    def fingerprint():
+        return (
+            list(Thread.objects.filter(board=board).values_list("pk", "status", "is_closed")),
+            list(Post.objects.filter(board=board).values_list("pk", "status", "report_count")),
+            list(GroupMembership.objects.filter(group=group).values_list("pk", "status")),
+            list(Group.objects.filter(pk=group.pk).values_list("status", "name")),
+        )
+
+    return {
+        "board_id": board.pk,
+        "thread_id": thread.pk,
+        "post_id": post.pk,
+        "image_id": image.pk,
+        "group_id": group.pk,
+        "session_id": session.pk,
+        "booking_id": booking.pk,
+        "membership_id": membership.pk,
+        "fingerprint": fingerprint,
+    }
 
 
 def our_routes() -> list[Route]:
@@ -654,6 +759,10 @@ def test_a_parent_of_another_family_sees_and_changes_nothing_of_family_a(client,
         ):
             # objects of family A, looked up inside B's family: not found
             assert response.status_code == 404, (route, response.status_code)
+        if route.parameters and route.name.startswith(("community:", "groups:")):
+            # family A's board, thread, post, picture, group, session, booking or
+            # membership: not B's to open or act on (tests/security/test_board_privacy_walk.py)
+            assert response.status_code in (403, 404), (route, response.status_code)
 
     # and nothing of family A changed
     assert world.fingerprint() == before
