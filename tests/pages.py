@@ -644,6 +644,10 @@ def form_error_pages(site: SimpleNamespace) -> list[tuple[Page, dict]]:
             ),
             {f"t-{site.unit.pk}-{_first_responsibility_id()}": "abc"},
         ),
+        (
+            Page("group new with errors", reverse("groups:manage_new"), "coordinator"),
+            {"parent_school_id": site.school.pk, "kind": "family", "name": "", "min_size": "9"},
+        ),
     ]
 
 
