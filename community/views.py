@@ -413,7 +413,11 @@ def moderation(request):
 @require_POST
 def decide(request, post_id: int):
     default = reverse("community:moderation")
-    post_pk = selectors._int_or_none(post_id)
+    # A post the user does not moderate is 404 before anything else is read.
+    post = selectors.post_readable(request.user, post_id)
+    if post is None or not selectors.can_moderate(request.user, post.board):
+        raise Http404(CommunityError("post_missing").message)
+    post_pk = post.pk
     form = DecideForm(request.POST, prefix=f"p{post_pk}")
     if not form.is_valid():
         for errors in form.errors.values():

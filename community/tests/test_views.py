@@ -466,3 +466,16 @@ def test_staff_whose_boards_do_not_exist_yet_see_an_empty_queue(client):
     status, body = _page(client, coordinator, "community:moderation")
 
     assert status == 200 and "没有待处理的内容" in body
+
+
+def test_any_post_to_decide_on_a_post_one_does_not_moderate_is_404(client, board_world):
+    w = board_world
+    post = _thread(w.board, title="本校的一个帖子").posts.get(is_opening=True)
+    for user in (w.mum.user, w.outsider.user, w.other_coordinator):
+        client.force_login(user)
+        # with a valid decision or with nothing at all: 404 either way
+        for data in ({f"p{post.pk}-action": "hide", f"p{post.pk}-reason": "x"}, {}):
+            response = client.post(reverse("community:decide", args=[post.pk]), data)
+            assert response.status_code == 404, (user, data)
+    post.refresh_from_db()
+    assert post.status == Post.Status.PUBLISHED and not Decision.objects.exists()
