@@ -47,7 +47,7 @@ from members.privacy import mask_phone, person_name
 from members.resources import ChineseCSV, ChineseXLSX, ImportFileError
 from members.services import audit_log_record
 
-from . import selectors
+from . import selectors, services
 from .errors import CommunityError
 from .models import Board, BoardProfile, Decision, Mute, Post, Report, SensitiveWord, Thread
 
@@ -195,8 +195,6 @@ class SensitiveWordAdminForm(_ServiceForm):
         fields = ["word", "category", "match_pinyin", "is_active", "note"]
 
     def service_call(self, data):
-        from . import services
-
         return services.sensitive_word_save(
             user=self.request.user,
             word=data.get("word") or "",
@@ -265,16 +263,12 @@ class SensitiveWordAdmin(_ServiceSaveMixin, ScopedAdminMixin, admin.ModelAdmin):
         return access.is_district_admin(request.user)
 
     def delete_model(self, request, obj):
-        from . import services
-
         try:
             services.sensitive_word_delete(user=request.user, word_id=obj.pk)
         except CommunityError as error:
             self.service_refused(request, error.message)
 
     def delete_queryset(self, request, queryset):
-        from . import services
-
         for word in queryset.order_by("pk"):
             try:
                 services.sensitive_word_delete(user=request.user, word_id=word.pk)
@@ -306,8 +300,6 @@ class SensitiveWordAdmin(_ServiceSaveMixin, ScopedAdminMixin, admin.ModelAdmin):
             except WordListFileError as error:
                 errors = error.messages
             else:
-                from . import services
-
                 try:
                     with transaction.atomic():
                         count = services.sensitive_words_import(user=request.user, rows=rows)
@@ -451,8 +443,6 @@ class BoardAdminForm(_ServiceForm):
         fields = ["hold_first_posts"]
 
     def service_call(self, data):
-        from . import services
-
         return services.board_settings_update(
             user=self.request.user,
             board_id=self.instance.pk,

@@ -30,7 +30,7 @@ from members.admin_scoping import (
 )
 from members.privacy import person_name
 
-from . import selectors
+from . import selectors, services
 from .errors import GroupError
 from .models import Group, GroupMembership, GroupSession
 
@@ -93,8 +93,6 @@ class GroupAdminForm(forms.ModelForm):
         self.request = request
 
     def service_call(self, data):
-        from . import services
-
         return services.group_update(
             user=self.request.user,
             group_id=self.instance.pk,
