@@ -327,12 +327,16 @@ def board_threads(*, user, board: Board, page=None):
     activity (the index thread_board_list). A Django Page."""
     from django.core.paginator import Paginator
 
-    threads = _thread_rows(
-        Thread.objects.filter(board=board, status=Post.Status.PUBLISHED).order_by(
-            "-is_pinned", "-last_activity_at", "-pk"
-        )
-    )
-    return Paginator(threads, THREADS_PER_PAGE).get_page(page)
+    order = ("-is_pinned", "-last_activity_at", "-pk")
+    threads = Thread.objects.filter(board=board, status=Post.Status.PUBLISHED).order_by(*order)
+    result = Paginator(threads, THREADS_PER_PAGE).get_page(page)
+    # The page's ids first (LIMIT/OFFSET over the list index alone), then the
+    # opening posts' snapshots for those rows only, in the same query: annotating
+    # before the OFFSET made PostgreSQL compute them for every skipped row (1.2 s
+    # for the last page of a 5,000-thread board, docs/PERFORMANCE.md).
+    page_ids = result.object_list.values("pk")
+    result.object_list = _thread_rows(Thread.objects.filter(pk__in=page_ids).order_by(*order))
+    return result
 
 
 def board_own_held_threads(*, user, board: Board) -> list[Thread]:
