@@ -930,7 +930,9 @@ def post_decide(*, user, post_id, action, reason="", mute_days=None, now=None) -
             Mute.objects.create(
                 family_id=locked.author_family_id, until=mute_until, decision=decision, **mute_scope
             )
-        Report.objects.filter(post=locked, resolved_at__isnull=True).update(resolved_at=now)
+        reports_resolved = Report.objects.filter(post=locked, resolved_at__isnull=True).update(
+            resolved_at=now
+        )
         if locked.status != before:
             _thread_after_post_change(thread, locked)
         audit_log_record(
@@ -947,7 +949,9 @@ def post_decide(*, user, post_id, action, reason="", mute_days=None, now=None) -
                 "held_for": locked.held_for,
             },
         )
-        _decision_notify(decision, locked, thread, before=before, now=now)
+        _decision_notify(
+            decision, locked, thread, before=before, reports_resolved=reports_resolved, now=now
+        )
         if (
             not locked.is_opening
             and before != Post.Status.PUBLISHED
@@ -976,18 +980,28 @@ def _mute_scope(user, board: Board) -> dict:
     return {"parent_school_id": board.parent_school_id}
 
 
-def _decision_notify(decision: Decision, post: Post, thread: Thread, *, before, now) -> None:
-    """The author is told every decision that changes something for them: hide,
-    warn, mute always; approve and dismiss when the post is shown again (telling
-    someone that reports they never heard of were dismissed only stirs things)."""
+def _decision_notify(
+    decision: Decision, post: Post, thread: Thread, *, before, reports_resolved: int, now
+) -> None:
+    """The author is told every decision (the issue: "every decision audit-logged
+    and the author told"), in words that fit it: a post shown (again), a post
+    that stayed shown after its reports were checked, hidden, a warning, a mute.
+    Only a repeat that decides nothing (approving a shown post with no open
+    report: a double click) tells nobody."""
     Action = Decision.Action
     if post.author_user_id is None:
         return
     shown_again = before != Post.Status.PUBLISHED and post.status == Post.Status.PUBLISHED
-    if decision.action in (Action.APPROVE, Action.DISMISS) and not shown_again:
-        return
     names = {"board": thread.board.title, "title": thread.title, "reason": decision.reason}
-    if decision.action == Action.APPROVE:
+    if decision.action in (Action.APPROVE, Action.DISMISS) and not shown_again:
+        if not reports_resolved:
+            return
+        subject = _("您的帖子经核实没有问题")
+        lead = _(
+            "有家长对您在“%(board)s”发的内容（“%(title)s”）提出了意见，管理员核实后认为没有问题，"
+            "内容继续显示。感谢您的分享。"
+        )
+    elif decision.action == Action.APPROVE:
         subject = _("您的帖子已通过审核")
         lead = _("您在“%(board)s”发的内容（“%(title)s”）已通过审核，其他家长现在可以看到了。")
     elif decision.action == Action.DISMISS:

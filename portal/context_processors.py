@@ -25,13 +25,17 @@ def nav_tab(resolver_match) -> str:
     if namespace == "events" and name in _PUBLIC_EVENT_PAGES:
         return TAB_EVENTS
     if namespace in (
+        "community",
         "courses",
+        "evaluation",
         "events",
+        "groups",
         "handbook",
         "members",
         "notifications",
         "recognition",
         "reports",
+        "surveys",
     ):
         return TAB_MINE
     if (name or "").startswith("account_"):  # allauth's sign-in and account pages

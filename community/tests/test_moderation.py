@@ -223,10 +223,13 @@ def test_dismiss_shows_a_reports_held_post_again_and_resolves_the_reports(board_
     assert not Report.objects.filter(post=reply, resolved_at__isnull=True).exists()
     assert AuditLog.objects.filter(action="community.post.dismiss").count() == 1
     assert _told(w.instructor, f"community.decision:{decision.pk}").count() == 1
-    # dismissing reports on a post that stayed shown resolves them, tells nobody
+    # dismissing reports on a post that stayed shown resolves them, and the author
+    # is told that too (every decision is), without the reporters or their reasons
     services.report_create(user=_family_at(w, "吴奶奶").user, post_id=reply.pk, reason="ads")
-    quiet = services.post_decide(user=w.coordinator, post_id=reply.pk, action="dismiss")
-    assert not Notice.objects.filter(key=f"community.decision:{quiet.pk}").exists()
+    checked = services.post_decide(user=w.coordinator, post_id=reply.pk, action="dismiss")
+    told = Notice.objects.get(key=f"community.decision:{checked.pk}")
+    assert "核实" in told.subject and "吴奶奶" not in told.lead
+    assert _told(w.instructor, f"community.decision:{checked.pk}").count() == 1
     assert not Report.objects.filter(post=reply, resolved_at__isnull=True).exists()
 
 
