@@ -30,7 +30,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
@@ -105,11 +105,10 @@ def _family_label(family_id) -> str:
 
 
 def _moderation_link():
-    try:
-        url = reverse("community:moderation")
-    except NoReverseMatch:  # the pages are not mounted (never in the portal)
-        return "—"
-    return format_html('<a href="{}">{}</a>', url, gettext("到审核队列处理"))
+    # Decisions are made in the queue, which tells the author; the admin only shows.
+    return format_html(
+        '<a href="{}">{}</a>', reverse("community:moderation"), gettext("到审核队列处理")
+    )
 
 
 class _Rollback(Exception):
@@ -170,7 +169,8 @@ class _ServiceSaveMixin(ServiceWriteMixin):
 
 
 def _form_with_request(form_class, request):
-    """The admin builds the form class; this one carries the request to clean()."""
+    """The admin builds the form class; this one carries the request to the
+    service check (the service needs the user)."""
 
     class WithRequest(form_class):
         def __init__(self, *args, **kwargs):
