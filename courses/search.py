@@ -167,7 +167,7 @@ def search_words(query: str) -> tuple[SearchWord, ...]:
     return tuple((longer or words)[:MAX_WORDS])
 
 
-def _bigrams(texts: tuple[str, ...]) -> list[str]:
+def bigrams(texts: tuple[str, ...]) -> list[str]:
     """The two-character pieces of the texts, as courses_bigrams() makes them."""
     return sorted({t.lower()[i : i + 2] for t in texts for i in range(len(t) - 1)})
 
@@ -185,11 +185,12 @@ class CourseTextHasBigrams(Expression):
 
     conditional = True
     output_field = BooleanField()
+    COLUMNS = ("title", "summary", "body")
 
     def __init__(self, bigrams: list[str]):
         super().__init__()
         self.bigrams = bigrams
-        self.columns = [F("title"), F("summary"), F("body")]
+        self.columns = [F(column) for column in self.COLUMNS]
 
     def get_source_expressions(self):
         return self.columns
@@ -205,6 +206,15 @@ class CourseTextHasBigrams(Expression):
             params.extend(column_params)
         text = " || ' ' || ".join(sql)
         return f"courses_bigrams(lower({text})) @> %s::text[]", (*params, self.bigrams)
+
+
+class TextHasBigrams(CourseTextHasBigrams):
+    """The same test over other columns: each must be written exactly as its GIN
+    index is (community migration 0003: a post's body, a thread's title)."""
+
+    def __init__(self, bigrams: list[str], *columns: str):
+        self.COLUMNS = columns
+        super().__init__(bigrams)
 
 
 class InSubqueryArray(Func):
@@ -261,7 +271,7 @@ def _word_index_hint(word: SearchWord) -> Q | None:
     foreign key), so the planner finds the candidates with a BitmapOr of index
     scans; the exact test then runs on those rows only. None for a one-character
     word, which has no bigram (the search then scans, with the LIKEs alone)."""
-    pieces = _bigrams(word.parts or (word.text,))  # the parts' pieces cover both ways
+    pieces = bigrams(word.parts or (word.text,))  # the parts' pieces cover both ways
     if not pieces:
         return None
     themes = Course.themes.through.objects.filter(theme__name__icontains=word.text)
@@ -364,7 +374,7 @@ def _word_anywhere_ranked(word: SearchWord) -> Q:
     it; those courses come from one bitmap scan of the index (a hashed subquery)."""
     if not _exact_in_texts(word):
         return _word_anywhere(word)
-    in_texts = Course.objects.filter(CourseTextHasBigrams(_bigrams((word.text,)))).values("pk")
+    in_texts = Course.objects.filter(CourseTextHasBigrams(bigrams((word.text,)))).values("pk")
     return Q(pk__in=in_texts) | _word_in("themes", word) | _word_in("parent_school", word)
 
 
