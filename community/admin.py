@@ -506,6 +506,10 @@ class BoardAdmin(_ServiceSaveMixin, _ModeratedRowsAdmin):
 
     def has_change_permission(self, request, obj=None):
         if obj is None:
+            # Coordinators moderate their units' boards (each row is checked below);
+            # asked without a query, as the admin's app list asks it on every page.
+            if access.is_coordinator(request.user):
+                return True
             return selectors.boards_moderated_by(request.user).exists()
         return selectors.can_moderate(request.user, obj)
 

@@ -228,6 +228,11 @@ class GroupAdmin(ServiceWriteMixin, _VisibleGroupRowsAdmin):
 
     def has_change_permission(self, request, obj=None):
         if obj is None:
+            # A coordinator changes the groups of the units they coordinate (each row
+            # is checked below); asked without a query, as the admin's app list asks
+            # it on every page. Anyone else (a facilitator) is looked up.
+            if access.is_coordinator(request.user):
+                return True
             return selectors.groups_changeable_by(request.user).exists()
         return obj.is_active and selectors.can_manage_group(request.user, obj)
 
