@@ -687,13 +687,30 @@ def group_member_add(*, user, group_id, phone, child_id=None) -> GroupMembership
         raise GroupError("already_member", field="phone") from error
 
 
-def _end_memberships(group: Group, memberships, *, status: str, now) -> None:
+def _end_memberships(group: Group, memberships, *, status: str, now, user) -> None:
+    """End the memberships; a family with no active membership left in the group
+    also loses its bookings of the group's sessions still to come (it may no longer
+    read the group, so it may not keep a place in it)."""
     for membership in memberships:
         if membership.status == Status.ACTIVE:
             _unseat(group, membership)
         membership.status = status
         membership.ended_at = now
         membership.save(update_fields=["status", "ended_at"])
+    for family_id in {m.family_id for m in memberships}:
+        if GroupMembership.objects.filter(
+            group=group, family_id=family_id, status=Status.ACTIVE
+        ).exists():
+            continue
+        upcoming = Booking.objects.filter(
+            family_id=family_id,
+            offering__group_session__group=group,
+            offering__starts_at__gt=now,
+        ).exclude(status=Booking.Status.CANCELLED)
+        for booking_id in upcoming.order_by("pk").values_list("pk", flat=True):
+            booking_services.booking_cancel(
+                booking_id=booking_id, family=None, cancelled_by=user, force=True
+            )
 
 
 def group_leave(*, user, group_id, child_id=None) -> list[GroupMembership]:
@@ -717,7 +734,7 @@ def group_leave(*, user, group_id, child_id=None) -> list[GroupMembership]:
             if not GroupMembership.objects.filter(group=group, family=family).exists():
                 raise GroupError("group_missing")
             raise GroupError("not_member")
-        _end_memberships(group, memberships, status=Status.LEFT, now=now)
+        _end_memberships(group, memberships, status=Status.LEFT, now=now, user=user)
         for membership in memberships:
             audit_log_record(
                 actor=user,
@@ -758,7 +775,7 @@ def group_member_remove(*, user, membership_id, reason) -> GroupMembership:
         )
         if membership is None:
             raise GroupError("membership_missing")
-        _end_memberships(group, [membership], status=Status.REMOVED, now=now)
+        _end_memberships(group, [membership], status=Status.REMOVED, now=now, user=user)
         audit_log_record(
             actor=user,
             action="groups.membership.remove",

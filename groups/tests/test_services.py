@@ -253,6 +253,18 @@ def test_remove_tells_the_family(world):
     assert not boards_readable_by(world.mum.user).filter(pk=world.group_board.pk).exists()
 
 
+def test_a_removed_family_loses_its_places_in_the_group_s_sessions(world):
+    session = _session(world, world.group)
+    booking = services.group_session_book(user=world.mum.user, session_id=session.pk)
+    membership = GroupMembership.objects.get(group=world.group, family=world.mum.family)
+    services.group_member_remove(user=world.instructor, membership_id=membership.pk, reason="")
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CANCELLED
+    assert AuditLog.objects.filter(
+        action="bookings.booking.cancel", actor=world.instructor
+    ).exists()
+
+
 # --- dissolving ---------------------------------------------------------------------------
 
 

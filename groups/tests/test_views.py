@@ -3,7 +3,7 @@ import datetime as dt
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings.models import Booking
+from bookings.models import Booking, Offering
 from groups import services
 from groups.models import Group, GroupMembership
 from members.privacy import mask_phone
@@ -236,3 +236,35 @@ def test_the_group_page_shows_registered_panels(client, world, monkeypatch):
     assert "本周小任务" in page and "未完成" in page
     assert ">empty<" not in page
     assert seen == [(world.group.pk, world.mum.family.pk, world.mum.user.pk)]
+
+
+def test_leaving_cancels_the_family_s_places_in_the_group_s_sessions(client, world):
+    session = _session(world)
+    past = services.group_session_create(
+        user=world.instructor,
+        group_id=world.group.pk,
+        title="上周的亲子共读会",
+        starts_at=timezone.now() + dt.timedelta(hours=1),
+        ends_at=timezone.now() + dt.timedelta(hours=2),
+        capacity=8,
+    )
+    client.force_login(world.mum.user)
+    for booked in (session, past):
+        client.post(reverse("groups:session_book", args=[booked.pk]), {"guardians": [world.mum.pk]})
+    # The second session has begun by the time she leaves: it is history, kept.
+    Offering.objects.filter(pk=past.offering_id).update(
+        starts_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+    assert (
+        f"小组活动 · {world.group.name}"
+        in client.get(reverse("portal:my_learning")).content.decode()
+    )
+    client.post(reverse("groups:leave", args=[world.group.pk]))
+    upcoming = Booking.objects.get(family=world.mum.family, offering=session.offering)
+    assert upcoming.status == "cancelled"
+    session.offering.refresh_from_db()
+    assert session.offering.places_taken == 0
+    begun = Booking.objects.get(family=world.mum.family, offering=past.offering)
+    assert begun.status == "confirmed"
+    learning = client.get(reverse("portal:my_learning")).content.decode()
+    assert reverse("groups:session_cancel", args=[upcoming.pk]) not in learning
