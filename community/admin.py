@@ -28,6 +28,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -96,6 +97,12 @@ def _person_label(user) -> str:
     phone = mask_phone(getattr(user, "phone", "") or "")
     name = person_name(user)
     return f"{name} · {phone}" if phone and phone != name else name
+
+
+def _real_name_label(obj, family_id, user) -> str:
+    if not getattr(obj, "poster_visible", False):
+        return gettext("（实名只有本校管理员可见）")
+    return format_html("{} · {}", _family_label(family_id), _person_label(user))
 
 
 def _family_label(family_id) -> str:
@@ -454,10 +461,23 @@ class _ModeratedRowsAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """Rows on the boards the user moderates; staff and facilitators reach them."""
 
     board_path = "board"
+    # Rows that name people (posters, reporters) carry ``poster_visible``: the
+    # real-name rule lets the school's coordinators see who posted, not a
+    # facilitator who moderates only their group's board.
+    names_people = False
 
     def get_queryset(self, request):
         rows = super().get_queryset(request)
-        return rows.filter(**{f"{self.board_path}__in": _moderated_board_ids(request.user)})
+        rows = rows.filter(**{f"{self.board_path}__in": _moderated_board_ids(request.user)})
+        if self.names_people:
+            rows = rows.annotate(
+                poster_visible=Exists(
+                    selectors.boards_showing_posters_to(request.user).filter(
+                        pk=OuterRef(self.board_path)
+                    )
+                )
+            )
+        return rows
 
     def _reaches(self, request) -> bool:
         user = request.user
@@ -517,8 +537,19 @@ class BoardAdmin(_ServiceSaveMixin, _ModeratedRowsAdmin):
 # -- threads and posts (read-only) ---------------------------------------------------
 
 
+class _PostFieldsMixin:
+    @admin.display(description=_("发帖人（实名）"))
+    def author_label(self, obj):
+        return _real_name_label(obj, obj.author_family_id, obj.author_user)
+
+    @admin.display(description=_("图片"))
+    def image_count(self, obj):
+        return obj.images.count()
+
+
 @admin.register(Thread)
-class ThreadAdmin(ServiceRowsReadOnlyMixin, _ModeratedRowsAdmin):
+class ThreadAdmin(_PostFieldsMixin, ServiceRowsReadOnlyMixin, _ModeratedRowsAdmin):
+    names_people = True
     list_display = [
         "title",
         "board",
@@ -556,12 +587,6 @@ class ThreadAdmin(ServiceRowsReadOnlyMixin, _ModeratedRowsAdmin):
     def status_label(self, obj):
         return Post.Status(obj.status).label if obj.status in Post.Status.values else obj.status
 
-    @admin.display(description=_("发帖人（实名）"))
-    def author_label(self, obj):
-        return format_html(
-            "{} · {}", _family_label(obj.author_family_id), _person_label(obj.author_user)
-        )
-
     @admin.display(description=_("处理"))
     def moderation_link(self, obj):
         return _moderation_link()
@@ -570,20 +595,9 @@ class ThreadAdmin(ServiceRowsReadOnlyMixin, _ModeratedRowsAdmin):
         return super().get_queryset(request).select_related("author_user", "board")
 
 
-class _PostFieldsMixin:
-    @admin.display(description=_("发帖人（实名）"))
-    def author_label(self, obj):
-        return format_html(
-            "{} · {}", _family_label(obj.author_family_id), _person_label(obj.author_user)
-        )
-
-    @admin.display(description=_("图片"))
-    def image_count(self, obj):
-        return obj.images.count()
-
-
 @admin.register(Post)
 class PostAdmin(_PostFieldsMixin, ServiceRowsReadOnlyMixin, _ModeratedRowsAdmin):
+    names_people = True
     list_display = [
         "short_body",
         "thread",
@@ -636,6 +650,7 @@ class PostAdmin(_PostFieldsMixin, ServiceRowsReadOnlyMixin, _ModeratedRowsAdmin)
 @admin.register(Report)
 class ReportAdmin(ServiceRowsReadOnlyMixin, _ModeratedRowsAdmin):
     board_path = "post__board"
+    names_people = True
     list_display = ["post", "reason", "reporter_label", "created_at", "resolved_at"]
     search_fields = ["post__body", "detail"]
     list_select_related = ["post", "reporter_user"]
@@ -646,9 +661,7 @@ class ReportAdmin(ServiceRowsReadOnlyMixin, _ModeratedRowsAdmin):
 
     @admin.display(description=_("举报人"))
     def reporter_label(self, obj):
-        return format_html(
-            "{} · {}", _family_label(obj.reporter_family_id), _person_label(obj.reporter_user)
-        )
+        return _real_name_label(obj, obj.reporter_family_id, obj.reporter_user)
 
 
 @admin.register(Decision)

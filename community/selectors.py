@@ -189,6 +189,29 @@ def boards_moderated_by(user) -> QuerySet[Board]:
     return Board.objects.filter(condition)
 
 
+def boards_showing_posters_to(user) -> QuerySet[Board]:
+    """The real-name rule (后台实名): the boards whose posters' real names the user
+    may see: a school's coordinators on its boards and its groups', the alliance's
+    coordinators on its board. A facilitator who moderates only their group's board
+    sees nicknames there, as the members do."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Board.objects.none()
+    if is_district_admin(user):
+        return Board.objects.all()
+    return Board.objects.filter(
+        Q(kind=Board.Kind.ALLIANCE, alliance_id__in=coordinated_alliance_ids(user))
+        | Q(
+            kind__in=(Board.Kind.SCHOOL, Board.Kind.GROUP),
+            unit_id__in=units_changeable_by(user).values("pk"),
+        )
+    )
+
+
+def can_see_poster(user, board: Board) -> bool:
+    """``boards_showing_posters_to`` for one board."""
+    return boards_showing_posters_to(user).filter(pk=board.pk).exists()
+
+
 def staff_role_on(user, board: Board) -> str | None:
     """How a staff member appears on this board (None: as a family, or not staff)."""
     if board.kind == Board.Kind.GROUP and board.group_id and board.group.facilitator_id == user.pk:
@@ -453,7 +476,10 @@ def post_image_readable(user, image_id) -> PostImage | None:
 
 
 def search_clean(q) -> str:
-    return " ".join(str(q or "").split())[:SEARCH_MAX_CHARS]
+    """The query as searched: control characters (a NUL byte PostgreSQL refuses
+    among them) become spaces, runs of space one, at most SEARCH_MAX_CHARS."""
+    text = "".join(ch if ch.isprintable() else " " for ch in str(q or ""))
+    return " ".join(text.split())[:SEARCH_MAX_CHARS]
 
 
 def search_posts(*, user, q: str, page=None):
@@ -541,8 +567,9 @@ def _queue_posts(boards) -> QuerySet[Post]:
 
 def moderation_queue(*, user, board_id=None, reason: str = "", page=None):
     """Held posts and posts with open reports on the boards the user moderates,
-    oldest first; with the poster's real account (for the real-name rule: the
-    moderators of that school see who posted) and the open reports. A Django Page."""
+    oldest first; with the poster's real account and ``poster_visible`` on each post
+    (the real-name rule: the school's coordinators see who posted, a facilitator
+    does not; ``boards_showing_posters_to``) and the open reports. A Django Page."""
     from django.core.paginator import Paginator
 
     boards = boards_moderated_by(user)
@@ -565,6 +592,9 @@ def moderation_queue(*, user, board_id=None, reason: str = "", page=None):
             "images",
         )
         .order_by("created_at", "pk")
+    )
+    posts = posts.annotate(
+        poster_visible=Exists(boards_showing_posters_to(user).filter(pk=OuterRef("board_id")))
     )
     return Paginator(posts, QUEUE_PER_PAGE).get_page(page)
 

@@ -26,6 +26,15 @@ class SensitiveWordFactory(factory.django.DjangoModelFactory):
     word = factory.Sequence(lambda n: f"违禁词{n}")
     category = SensitiveWord.Category.OTHER
 
+    @factory.post_generation
+    def list_changed(word, create, extracted, **kwargs):
+        # As the service does: without the bump a process that built its matcher in
+        # an earlier test (same version, rolled back) would keep the old words.
+        if create:
+            from community.filtering import wordlist_bump
+
+            wordlist_bump()
+
 
 class WordListVersionFactory(factory.django.DjangoModelFactory):
     class Meta:

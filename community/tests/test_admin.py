@@ -306,6 +306,36 @@ def test_moderators_see_who_posted_with_a_masked_phone_and_nothing_of_other_scho
     assert list(threads.context["cl"].result_list) == [post.thread]
 
 
+def test_a_facilitator_s_admin_shows_posters_and_reporters_by_nickname_only(client, board_world):
+    w = board_world
+    thread = ThreadFactory(board=w.group_board, title="小组求助", author_family=w.mum.family)
+    post = PostFactory(
+        thread=thread,
+        is_opening=True,
+        author_family=w.mum.family,
+        author_user=w.mum.user,
+        author_name="雨点妈妈",
+    )
+    report = ReportFactory(post=post, reporter_family=w.dad.family, reporter_user=w.dad.user)
+    masked = w.mum.user.phone[:3] + "****" + w.mum.user.phone[-4:]
+    pages = (
+        reverse("admin:community_post_change", args=[post.pk]),
+        reverse("admin:community_thread_change", args=[thread.pk]),
+        reverse("admin:community_report_change", args=[report.pk]),
+        reverse("admin:community_report_changelist"),
+    )
+    client.force_login(w.instructor)
+    for url in pages:
+        body = client.get(url).content.decode()
+        assert "实名只有本校管理员可见" in body, url
+        for person in (w.mum, w.dad):
+            assert person.user.display_name not in body, url
+    assert masked not in client.get(pages[0]).content.decode()
+    client.force_login(w.coordinator)
+    assert masked in client.get(pages[0]).content.decode()
+    assert w.dad.user.display_name in client.get(pages[2]).content.decode()
+
+
 def test_reports_decisions_and_mutes_are_read_only_lists_of_the_moderated_boards(
     client, board_world
 ):

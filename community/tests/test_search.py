@@ -66,3 +66,14 @@ def test_on_postgresql_the_search_reads_the_bigram_indexes(board_world):
             cursor.execute("RESET enable_seqscan")
     assert "Bitmap Index Scan on post_body_bigrams" in post_plan
     assert "Bitmap Index Scan on thread_title_bigrams" in title_plan
+
+
+def test_control_characters_in_a_query_are_spaces_not_an_error(client, board_world):
+    w = board_world
+    thread = ThreadFactory(board=w.board, title="作业")
+    PostFactory(thread=thread, body="孩子写作业拖拉", is_opening=True)
+    assert selectors.search_clean("作\x00业\x07 \t拖拉") == "作 业 拖拉"
+    client.force_login(w.mum.user)
+    response = client.get("/community/search/", {"q": "\x00拖拉"})
+    assert response.status_code == 200
+    assert [p.pk for p in response.context["page_obj"]] == [thread.posts.get().pk]

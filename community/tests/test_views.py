@@ -387,6 +387,23 @@ def test_the_queue_shows_the_real_poster_to_the_schools_moderators_only(client, 
     assert "加微信领资料" not in reports_only
 
 
+def test_a_facilitator_moderates_by_nickname_and_the_school_sees_who_posted(client, board_world):
+    w = board_world
+    held = _thread(w.group_board, title="小组里的求助", author=w.mum, status="held")
+    Post.objects.filter(thread=held).update(held_for="sensitive")
+    masked = w.mum.user.phone[:3] + "****" + w.mum.user.phone[-4:]
+
+    status, facilitator = _page(client, w.instructor, "community:moderation")
+    assert status == 200
+    assert "小组里的求助" in facilitator and "雨点妈妈" in facilitator
+    assert w.mum.user.display_name not in facilitator and masked not in facilitator
+    assert "发帖人：" not in facilitator
+
+    _status, coordinator = _page(client, w.coordinator, "community:moderation")
+    assert "小组里的求助" in coordinator
+    assert w.mum.user.display_name in coordinator and masked in coordinator
+
+
 def test_the_group_board_opens_for_members_and_is_404_for_others(client, board_world):
     w = board_world
     client.force_login(w.mum.user)
