@@ -17,7 +17,7 @@ capacity, an event edited by its coordinator) does it inside
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -45,16 +45,23 @@ def is_lock_timeout(error: OperationalError) -> bool:
 
 
 @contextmanager
-def offering_transaction() -> Iterator[None]:
-    """``atomic()`` with a bounded lock wait; a lock timeout becomes ``BookingBusy``."""
+def bounded_atomic(busy: Callable[[], Exception]) -> Iterator[None]:
+    """``atomic()`` whose lock waits are bounded (BOOKING_LOCK_TIMEOUT); a lock
+    timeout or deadlock anywhere inside raises ``busy()`` (each app's own "busy,
+    try again" error), never a 500. Every app's locking writer opens this one."""
     try:
         with transaction.atomic():
             lock_timeout_set()
             yield
     except OperationalError as error:
         if is_lock_timeout(error):
-            raise BookingBusy() from error
+            raise busy() from error
         raise
+
+
+def offering_transaction():
+    """``bounded_atomic`` for offerings: a lock timeout becomes ``BookingBusy``."""
+    return bounded_atomic(BookingBusy)
 
 
 def offerings_lock(offering_ids: Iterable[int]) -> dict[int, Offering]:

@@ -26,20 +26,19 @@ import re
 import secrets
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Value
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from bookings.locking import is_lock_timeout, lock_timeout_set
+from bookings.locking import bounded_atomic
 from events.services import notice_send
 from groups.models import Group
 from groups.selectors import family_parent_school_ids
@@ -95,18 +94,8 @@ _LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _PHONE_LIKE = re.compile(r"\d{5,}")
 
 
-@contextmanager
-def _locked_atomic() -> Iterator[None]:
-    """``atomic()`` whose lock waits are bounded (BOOKING_LOCK_TIMEOUT); a lock
-    timeout or deadlock becomes CommunityError("busy"), never a 500."""
-    try:
-        with transaction.atomic():
-            lock_timeout_set()
-            yield
-    except OperationalError as error:
-        if is_lock_timeout(error):
-            raise CommunityError("busy") from error
-        raise
+def _locked_atomic():
+    return bounded_atomic(lambda: CommunityError("busy"))
 
 
 def _int_or_none(value) -> int | None:

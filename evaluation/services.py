@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from bookings.locking import is_lock_timeout, lock_timeout_set
+from bookings.locking import bounded_atomic
 from events.services import notice_send
 from members import access
 from members.models import MemberUnit
@@ -63,17 +62,8 @@ COUNT_MAX = 1_000_000
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
-@contextmanager
-def evaluation_transaction() -> Iterator[None]:
-    """``atomic()`` with a bounded lock wait; a lock timeout becomes EvaluationError("busy")."""
-    try:
-        with transaction.atomic():
-            lock_timeout_set()
-            yield
-    except OperationalError as error:
-        if is_lock_timeout(error):
-            raise EvaluationError("busy") from error
-        raise
+def evaluation_transaction():
+    return bounded_atomic(lambda: EvaluationError("busy"))
 
 
 # --- lookups with scope ------------------------------------------------------------

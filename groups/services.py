@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bookings import services as booking_services
-from bookings.locking import is_lock_timeout, lock_timeout_set
+from bookings.locking import bounded_atomic
 from bookings.models import Booking, Offering
 from events.services import notice_send
 from members.access import (
@@ -57,18 +55,8 @@ SIZE_LIMIT = 50
 SESSION_CAPACITY_MAX = 500
 
 
-@contextmanager
-def _locked_atomic() -> Iterator[None]:
-    """``atomic()`` with bounded lock waits; a lock timeout or deadlock becomes
-    GroupError("busy"), never a 500."""
-    try:
-        with transaction.atomic():
-            lock_timeout_set()
-            yield
-    except OperationalError as error:
-        if is_lock_timeout(error):
-            raise GroupError("busy") from error
-        raise
+def _locked_atomic():
+    return bounded_atomic(lambda: GroupError("busy"))
 
 
 def _table(model) -> str:

@@ -26,19 +26,18 @@ from __future__ import annotations
 import datetime
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from bookings.locking import is_lock_timeout, lock_timeout_set
+from bookings.locking import bounded_atomic
 from bookings.models import Booking, Offering
 from members.access import alliances_visible_to, coordinated_alliance_ids, is_district_admin
 from members.models import AuditLog, Child, Family, Guardian
@@ -65,18 +64,8 @@ LIMIT_CODES = {
 # --- transactions and locks -------------------------------------------------------
 
 
-@contextmanager
-def claim_transaction() -> Iterator[None]:
-    """``atomic()`` with a bounded lock wait (like bookings.locking); a lock
-    timeout or a deadlock becomes HandbookError("busy"), never a 500."""
-    try:
-        with transaction.atomic():
-            lock_timeout_set()
-            yield
-    except OperationalError as error:
-        if is_lock_timeout(error):
-            raise HandbookError("busy") from error
-        raise
+def claim_transaction():
+    return bounded_atomic(lambda: HandbookError("busy"))
 
 
 # --- limits: the tallies ----------------------------------------------------------

@@ -12,15 +12,14 @@ import datetime as dt
 import random
 import re
 from collections.abc import Iterable
-from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from bookings.locking import is_lock_timeout, lock_timeout_set
+from bookings.locking import bounded_atomic
 from bookings.models import Offering
 from courses.models import Course, CourseSession
 from events.services import notice_send
@@ -72,18 +71,8 @@ CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 TERM_INVITE_RESCAN = dt.timedelta(hours=1)
 
 
-@contextmanager
 def _locked_atomic():
-    """``atomic()`` whose lock waits are bounded (BOOKING_LOCK_TIMEOUT); a lock
-    timeout or deadlock becomes SurveyError("busy"), never a 500."""
-    try:
-        with transaction.atomic():
-            lock_timeout_set()
-            yield
-    except OperationalError as error:
-        if is_lock_timeout(error):
-            raise SurveyError("busy") from error
-        raise
+    return bounded_atomic(lambda: SurveyError("busy"))
 
 
 def _now(now):
