@@ -31,6 +31,8 @@ urlpatterns = [
     path("", include("community.urls")),
     path("", include("surveys.urls")),
     path("", include("evaluation.urls")),
+    path("", include("guidance.urls")),
+    path("", include("volunteers.urls")),
     path("", include("reports.urls")),
     path("", include("portal.urls")),
     # /api/v1/: the JSON API, its schema and docs (docs/API.md).

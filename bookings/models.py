@@ -16,6 +16,7 @@ class Offering(models.Model):
         COURSE_SESSION = "course_session", _("课程场次")
         EVENT = "event", _("活动")
         GROUP_SESSION = "group_session", _("小组活动")
+        CONSULTATION = "consultation", _("指导咨询")
 
     class Status(models.TextChoices):
         OPEN = "open", _("开放报名")

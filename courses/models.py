@@ -90,6 +90,17 @@ class Course(models.Model):
     instructors = models.ManyToManyField(
         Instructor, verbose_name=_("讲师"), related_name="courses", blank=True
     )
+    # 三师联动: an expert (tier 专家) assigned to review this course; set only by
+    # courses.services.course_reviewer_assign, shown on the course page.
+    reviewer = models.ForeignKey(
+        Instructor,
+        verbose_name=_("审阅专家"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="courses_reviewed",
+        editable=False,
+    )
     credits = models.DecimalField(_("学分"), max_digits=4, decimal_places=1, default=1)
     is_published = models.BooleanField(_("已发布"), default=False)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from bookings.models import Booking, Offering
 from members.models import Alliance, Family, FamilyInvitation, MemberUnit
 from members.privacy import mask_phone
+from parent_school.models import BrandProgramme, Instructor
 
 
 class Event(models.Model):
@@ -61,6 +62,18 @@ class Event(models.Model):
     online_url = models.URLField(_("线上链接"), blank=True)
     offering = models.OneToOneField(
         Offering, verbose_name=_("名额"), on_delete=models.PROTECT, related_name="event"
+    )
+    brand = models.ForeignKey(
+        BrandProgramme,
+        verbose_name=_("特色品牌"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+    )
+    # The instructors and volunteers who led it (their service hours: volunteers).
+    led_by = models.ManyToManyField(
+        Instructor, verbose_name=_("主讲/带领"), related_name="events_led", blank=True
     )
     status = models.CharField(
         _("状态"), max_length=20, choices=Status.choices, default=Status.DRAFT

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Offering
 from members.models import Child, Family
-from parent_school.models import ParentSchool
+from parent_school.models import BrandProgramme, ParentSchool
 
 
 class Group(models.Model):
@@ -43,6 +43,14 @@ class Group(models.Model):
     description = models.CharField(_("小组介绍"), max_length=300, blank=True)
     parent_school = models.ForeignKey(
         ParentSchool, verbose_name=_("家长学校"), on_delete=models.PROTECT, related_name="groups"
+    )
+    brand = models.ForeignKey(
+        BrandProgramme,
+        verbose_name=_("特色品牌"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="groups",
     )
     facilitator = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -60,6 +60,8 @@ PORTAL_APPS = (
     "community",
     "surveys",
     "evaluation",
+    "guidance",
+    "volunteers",
     "reports",
     "portal",
     "api",

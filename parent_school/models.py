@@ -166,6 +166,9 @@ class BrandProgramme(models.Model):
         related_name="brand_programmes",
     )
     description = models.TextField(_("简介"), blank=True)
+    # Re-encoded from pixels by members.photos (EXIF stripped) before it is saved.
+    logo = models.ImageField(_("标志"), upload_to="brands/", blank=True)
+    is_active = models.BooleanField(_("在用"), default=True)
 
     class Meta:
         verbose_name = _("特色品牌")

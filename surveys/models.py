@@ -205,9 +205,11 @@ class Survey(models.Model):
         PARENT_SCHOOL_TERM = "parent_school_term", _("家长学校学期")
         ALLIANCE_TERM = "alliance_term", _("联盟学期")
         GROUP = "group", _("学伴/家伴小组")
+        CONSULTATION = "consultation", _("指导咨询（满意度）")
 
-    # Scopes answered by the families recorded as attending one offering.
-    ATTENDANCE_SCOPES = (Scope.SESSION, Scope.EVENT)
+    # Scopes answered by the families recorded as attending one offering (a
+    # consultation's slot is an offering: guidance puts its satisfaction survey).
+    ATTENDANCE_SCOPES = (Scope.SESSION, Scope.EVENT, Scope.CONSULTATION)
 
     template = models.ForeignKey(
         SurveyTemplate, verbose_name=_("问卷模板"), on_delete=models.PROTECT, related_name="surveys"

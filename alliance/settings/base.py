@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     # Questionnaires, then the evaluation loop that counts their figures (issue 15).
     "surveys",
     "evaluation",
+    "guidance",
+    "volunteers",
     "reports",
     "portal",
     # The JSON API calls every app's services and selectors, the pages' too (docs/ARCHITECTURE.md).
@@ -472,7 +474,15 @@ COMMUNITY_DIGEST_HOUR = 20
 # long side and re-encoded without metadata (members.photos.photo_clean).
 COMMUNITY_IMAGE_MAX_BYTES = env.int("COMMUNITY_IMAGE_MAX_BYTES", default=8 * 1024 * 1024)
 COMMUNITY_IMAGE_MAX_SIDE = env.int("COMMUNITY_IMAGE_MAX_SIDE", default=1600)
+# Growth guidance (guidance/, docs/GUIDANCE.md): a weekly slot pattern is made into
+# slots this many weeks ahead; a booking's need has at most this many characters.
+# Per-family limits are each station's own settings (Station.open_bookings_max,
+# Station.term_bookings_max), held by the database (GuidanceQuota).
+GUIDANCE_PATTERN_WEEKS = env.int("GUIDANCE_PATTERN_WEEKS", default=4)
+GUIDANCE_NEED_MAX_CHARS = env.int("GUIDANCE_NEED_MAX_CHARS", default=500)
+GUIDANCE_NOTE_MAX_CHARS = env.int("GUIDANCE_NOTE_MAX_CHARS", default=5000)
 # The key that seals anonymous answers waiting for release and answer drafts
+# and the guidance station's private and restricted notes and booking needs
 # (members/sealing.py); empty: derived from SECRET_KEY. Changing it makes waiting
 # sealed values unreadable, so set it once.
 SEALING_KEY = env("SEALING_KEY", default="")

@@ -31,6 +31,8 @@ APPS = [
     "community",
     "surveys",
     "evaluation",
+    "guidance",
+    "volunteers",
     "reports",
     "portal",
     "api",

@@ -18,6 +18,8 @@ LAYERS = [
     "community",
     "surveys",
     "evaluation",
+    "guidance",
+    "volunteers",
     "reports",
     "portal",
     "api",

@@ -1,0 +1,5 @@
+app_name = "volunteers"
+
+urlpatterns: list = [
+    # --- SECTION pages (helper owners in docs/ISSUE17_SPEC.md) ---
+]

@@ -1,0 +1,1 @@
+"""Thin views: forms in, services and selectors called, templates out."""
