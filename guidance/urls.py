@@ -1,5 +1,10 @@
+from django.urls import path
+
+from . import views
+
 app_name = "guidance"
 
 urlpatterns: list = [
-    # --- SECTION pages (helper owners in docs/ISSUE17_SPEC.md) ---
+    # --- SECTION pages (helper 1) ---
+    # --- SECTION notes (helper 2) ---
 ]

@@ -271,6 +271,12 @@ CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
     "task": "api.tasks.idempotency_purge",
     "schedule": __import__("celery.schedules").schedules.crontab(hour=4, minute=10),
 }
+# guidance: make the slots of the mentors' weekly patterns GUIDANCE_PATTERN_WEEKS
+# ahead every night (03:20 Asia/Shanghai); publishing a pattern makes them at once.
+CELERY_BEAT_SCHEDULE["guidance-patterns-materialise"] = {
+    "task": "guidance.tasks.patterns_materialise",
+    "schedule": __import__("celery.schedules").schedules.crontab(hour=3, minute=20),
+}
 
 # Email: SMTP by default (a mail catcher in docker-compose).
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

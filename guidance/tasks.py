@@ -1,0 +1,20 @@
+"""Celery tasks of the guidance station: thin wrappers over guidance.services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import services
+
+# --- SECTION slots (helper 1) -------------------------------------------------------
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def patterns_materialise() -> int:
+    """The beat entry (nightly): make the slots of every active weekly pattern for
+    the next GUIDANCE_PATTERN_WEEKS weeks. Safe to run twice: a pattern has one
+    slot per date (unique (pattern, occurs_on))."""
+    return services.patterns_materialise()
+
+
+# --- SECTION follow-ups and satisfaction (helper 2) ---------------------------------
