@@ -364,90 +364,91 @@ def manage(request, group_id: int):
     return render(request, "groups/manage.html", _manage_context(request, group))
 
 
+def _manage_post(request, group_id, *, form_class, prefix, write, success, done):
+    """The manage page's POST forms: the form is checked, ``write(group, data)``
+    (a groups service) is called, a refusal is shown on the form with the page
+    again (400), success is told and ``done(group, result)`` redirects."""
+    group = _managed_or_404(request, group_id)
+    form = form_class(request.POST, prefix=prefix)
+    if form.is_valid():
+        try:
+            result = write(group, form.cleaned_data)
+        except GroupError as error:
+            _show_error(form, error)
+        except BookingError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, success)
+            return done(group, result)
+    context = _manage_context(request, group, **{f"{prefix}_form": form})
+    return render(request, "groups/manage.html", context, status=400)
+
+
+def _to_manage(group, _result):
+    return redirect("groups:manage", group_id=group.pk)
+
+
 @login_required
 @require_POST
 def manage_edit(request, group_id: int):
-    group = _managed_or_404(request, group_id)
-    form = GroupEditForm(request.POST, prefix="edit")
-    if form.is_valid():
-        try:
-            services.group_update(user=request.user, group_id=group.pk, **form.cleaned_data)
-        except GroupError as error:
-            _show_error(form, error)
-        else:
-            messages.success(request, _("已保存。"))
-            return redirect("groups:manage", group_id=group.pk)
-    return render(
-        request, "groups/manage.html", _manage_context(request, group, edit_form=form), status=400
+    return _manage_post(
+        request,
+        group_id,
+        form_class=GroupEditForm,
+        prefix="edit",
+        write=lambda group, data: services.group_update(
+            user=request.user, group_id=group.pk, **data
+        ),
+        success=_("已保存。"),
+        done=_to_manage,
     )
 
 
 @login_required
 @require_POST
 def manage_add(request, group_id: int):
-    group = _managed_or_404(request, group_id)
-    form = AddMemberForm(request.POST, prefix="add")
-    if form.is_valid():
-        try:
-            services.group_member_add(
-                user=request.user, group_id=group.pk, phone=form.cleaned_data["phone"]
-            )
-        except GroupError as error:
-            _show_error(form, error)
-        else:
-            messages.success(request, _("已把这个家庭加入小组，并通知了家长。"))
-            return redirect("groups:manage", group_id=group.pk)
-    return render(
-        request, "groups/manage.html", _manage_context(request, group, add_form=form), status=400
+    return _manage_post(
+        request,
+        group_id,
+        form_class=AddMemberForm,
+        prefix="add",
+        write=lambda group, data: services.group_member_add(
+            user=request.user, group_id=group.pk, phone=data["phone"]
+        ),
+        success=_("已把这个家庭加入小组，并通知了家长。"),
+        done=_to_manage,
     )
 
 
 @login_required
 @require_POST
 def manage_session_new(request, group_id: int):
-    group = _managed_or_404(request, group_id)
-    form = SessionForm(request.POST, prefix="session")
-    if form.is_valid():
-        try:
-            created = services.group_session_create(
-                user=request.user, group_id=group.pk, **form.cleaned_data
-            )
-        except (GroupError, BookingError) as error:
-            if isinstance(error, GroupError):
-                _show_error(form, error)
-            else:
-                form.add_error(None, error.message)
-        else:
-            messages.success(request, _("活动已发布，并通知了小组成员。"))
-            return redirect("groups:session", session_id=created.pk)
-    return render(
+    return _manage_post(
         request,
-        "groups/manage.html",
-        _manage_context(request, group, session_form=form),
-        status=400,
+        group_id,
+        form_class=SessionForm,
+        prefix="session",
+        write=lambda group, data: services.group_session_create(
+            user=request.user, group_id=group.pk, **data
+        ),
+        success=_("活动已发布，并通知了小组成员。"),
+        done=lambda group, created: redirect("groups:session", session_id=created.pk),
     )
 
 
 @login_required
 @require_POST
 def manage_dissolve(request, group_id: int):
-    group = _managed_or_404(request, group_id)
-    form = ReasonForm(request.POST, prefix="dissolve")
-    if form.is_valid():
-        try:
-            services.group_dissolve(
-                user=request.user, group_id=group.pk, reason=form.cleaned_data["reason"]
-            )
-        except GroupError as error:
-            _show_error(form, error)
-        else:
-            messages.success(request, _("小组已解散，成员已收到通知。"))
-            return redirect("groups:manage_list")
-    return render(
+    return _manage_post(
         request,
-        "groups/manage.html",
-        _manage_context(request, group, dissolve_form=form),
-        status=400,
+        group_id,
+        form_class=ReasonForm,
+        prefix="dissolve",
+        write=lambda group, data: services.group_dissolve(
+            user=request.user, group_id=group.pk, reason=data["reason"]
+        ),
+        success=_("小组已解散，成员已收到通知。"),
+        done=lambda group, _result: redirect("groups:manage_list"),
     )
 
 
