@@ -534,3 +534,71 @@ def _credit_lesson(*, lesson: OnlineLesson, progress: LessonProgress, user) -> b
         actor=user, action="courses.lesson.complete", target=progress, data={"credit": entry.pk}
     )
     return True
+
+
+# --- 三师联动 (volunteers issue 17) ---
+
+
+class CourseReviewerError(CourseError):
+    """Refusals of ``course_reviewer_assign`` (a ``CourseError``, with its own messages)."""
+
+    def __init__(self, code: str):
+        # Imported here: this block keeps to itself (courses/errors.py is unchanged).
+        from django.utils.translation import gettext
+
+        messages = {
+            "reviewer_missing": gettext("没有找到这位专家，请从列表中选择。"),
+            "reviewer_not_expert": gettext("只有「专家」层级的讲师/志愿者可以担任课程的审阅专家。"),
+        }
+        self.code = code
+        self.message = messages[code]
+        Exception.__init__(self, code)
+
+
+def reviewer_candidates(user):
+    """Instructors a user may name as a course's reviewer: experts of the units
+    they see, and expert volunteers of the corps (who serve the whole district)."""
+    from parent_school.models import Instructor
+
+    return Instructor.objects.filter(tier=Instructor.Tier.EXPERT).filter(
+        Q(is_volunteer=True) | Q(unit__in=access.visible_unit_ids(user))
+    )
+
+
+def course_reviewer_assign(*, user, course_id, instructor_id) -> Course:
+    """Name an expert (tier 专家) to review a course of the user's units; None clears.
+
+    The course page then shows 「审阅专家：name」. Audit-logged.
+    """
+    from parent_school.models import Instructor
+
+    with transaction.atomic():
+        course = (
+            Course.objects.select_for_update(of=("self",))
+            .select_related("parent_school")
+            .filter(pk=course_id)
+            .first()
+        )
+        if course is None or not access.can_change_unit(user, course.parent_school.host_unit_id):
+            raise CourseError("course_missing")
+        reviewer = None
+        if instructor_id is not None:
+            reviewer = Instructor.objects.filter(pk=instructor_id).first()
+            if reviewer is None:
+                raise CourseReviewerError("reviewer_missing")
+            if reviewer.tier != Instructor.Tier.EXPERT:
+                raise CourseReviewerError("reviewer_not_expert")
+            if not reviewer_candidates(user).filter(pk=reviewer.pk).exists():
+                raise CourseReviewerError("reviewer_missing")
+        if course.reviewer_id == getattr(reviewer, "pk", None):
+            return course
+        previous = course.reviewer_id
+        course.reviewer = reviewer
+        course.save(update_fields=["reviewer"])
+        audit_log_record(
+            actor=user,
+            action="courses.course.reviewer_assign",
+            target=course,
+            data={"reviewer": getattr(reviewer, "pk", None), "previous": previous},
+        )
+    return course

@@ -278,6 +278,14 @@ CELERY_BEAT_SCHEDULE["guidance-patterns-materialise"] = {
     "schedule": __import__("celery.schedules").schedules.crontab(hour=3, minute=20),
 }
 
+# volunteers: record the current term's automatic service hours (course sessions,
+# events and consultations volunteers led) every night at 02:10 Asia/Shanghai,
+# before the 02:30 roll-up reads them.
+CELERY_BEAT_SCHEDULE["volunteers-hours-record"] = {
+    "task": "volunteers.tasks.hours_record",
+    "schedule": __import__("celery.schedules").schedules.crontab(hour=2, minute=10),
+}
+
 # Email: SMTP by default (a mail catcher in docker-compose).
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="127.0.0.1")
