@@ -56,6 +56,19 @@ from events.tests.factories import make_event
 from groups.models import Group as BuddyGroup
 from groups.models import GroupMembership
 from groups.tests.factories import GroupSessionFactory
+from guidance.models import Note
+from guidance.tests.factories import (
+    ConsultationFactory,
+    FollowUpFactory,
+    GuidanceQuotaFactory,
+    LimitLiftFactory,
+    MentorFactory,
+    NoteFactory,
+    ReferralFactory,
+    SlotFactory,
+    SlotPatternFactory,
+    StationFactory,
+)
 from handbook.tests.factories import ClaimFactory, HandbookItemFactory
 from members import registry
 from members.models import AuditLog, FamilyInvitation, Guardian, RoleAssignment
@@ -85,6 +98,7 @@ from recognition.tests.factories import (
 )
 from reports.models import ParticipationSnapshot, ReportJob
 from surveys.tests.factories import SurveyFactory, SurveyTemplateFactory
+from volunteers.tests.factories import ServiceHourFactory, VolunteerApplicationFactory
 from wechat.models import SubscriptionGrant, SubscriptionTemplate, WeChatIdentity
 
 Role = RoleAssignment.Role
@@ -198,6 +212,54 @@ def _board_and_group_rows(
             ),
         )
     )
+
+
+def _guidance_rows(tag, keep, *, unit, term, family, child, parent, instructor, area, hours):
+    """The unit's guidance station with a mentor (the unit's instructor login), a
+    weekly pattern and a slot, a consultation of the family with a referral, a
+    summary note, a follow-up, the family's tally and a lift; a volunteer
+    application to the unit and a service-hour row of its instructor (added for
+    issue 17's admins). Each side refers to another area, so the referrals'
+    labels differ."""
+    station = keep(StationFactory(unit=unit, name=f"{tag}成长指导站"))
+    mentor = keep(
+        MentorFactory(
+            station=station, name=f"{tag}导师", user=instructor.user, instructor=instructor
+        )
+    )
+    pattern = keep(SlotPatternFactory(mentor=mentor, venue=f"{tag}咨询室"))
+    slot = keep(
+        SlotFactory(
+            mentor=mentor,
+            pattern=pattern,
+            offering=OfferingFactory(
+                kind=Offering.Kind.CONSULTATION, unit=unit, capacity=1, title=f"{tag}咨询时段"
+            ),
+        )
+    )
+    consultation = keep(
+        ConsultationFactory(
+            slot=slot, family=family, child=child, booked_by=parent, term=term, area=area
+        )
+    )
+    keep(ReferralFactory(consultation=consultation, to_area=area, to_mentor=mentor))
+    keep(
+        NoteFactory(
+            consultation=consultation,
+            level=Note.Level.SUMMARY,
+            body=f"{tag}咨询摘要",
+            author=instructor.user,
+        )
+    )
+    keep(FollowUpFactory(consultation=consultation, message=f"{tag}回访提醒"))
+    keep(GuidanceQuotaFactory(station=station, family=family, used=1, max_used=2))
+    keep(LimitLiftFactory(station=station, family=family, term=term, reason=f"{tag}上限说明"))
+    keep(
+        VolunteerApplicationFactory(
+            centre=unit, user=parent, name=f"{tag}志愿者申请人", station=station
+        )
+    )
+    keep(ServiceHourFactory(instructor=instructor, term=term, unit=unit, hours=hours))
 
 
 def _side(
@@ -397,6 +459,18 @@ def _side(
         )
     )
     keep(ActionUpdateFactory(action=action, note=f"{tag}进展", by=coordinator))
+    _guidance_rows(
+        tag,
+        keep,
+        unit=unit,
+        term=term,
+        family=family,
+        child=child,
+        parent=parent,
+        instructor=instructor,
+        area="family_education" if tag == "甲方" else "career",
+        hours=Decimal("2.0") if tag == "甲方" else Decimal("3.5"),
+    )
     _board_and_group_rows(
         tag,
         keep,
