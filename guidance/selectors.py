@@ -4,12 +4,17 @@ page, API answer, admin list and export of this app asks them (docs/GUIDANCE.md,
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
 
+from bookings.models import Offering
 from members.access import can_change_unit, is_district_admin, units_changeable_by
 from members.selectors import family_for_user
+from parent_school.models import GuidanceArea
 
-from .models import Consultation, Mentor, Note, Referral, Station
+from .models import Consultation, GuidanceQuota, Mentor, Note, Referral, Slot, Station
 
 # --- SECTION access (lead) ---------------------------------------------------------
 
@@ -122,6 +127,231 @@ def note_levels_writable(user, consultation: Consultation) -> list[str]:
 
 
 # --- SECTION pages and booking reads (helper 1) -------------------------------------
+# Lists are a fixed number of queries whatever their length: mentors are read with
+# their station in one query and filtered by area in Python (a station has tens of
+# mentors; JSON containment is not portable to SQLite), their free slots in one more.
+
+FREE_SLOTS_PER_MENTOR = 5
+CONSULTATIONS_PAGE_SIZE = 20
+
+
+def stations_active() -> QuerySet[Station]:
+    return Station.objects.filter(is_active=True).select_related("unit").order_by("name", "pk")
+
+
+def station_active(station_id) -> Station | None:
+    try:
+        return stations_active().filter(pk=int(station_id)).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def station_areas(station: Station) -> list[dict]:
+    """The five areas with how many active mentors of the station serve each."""
+    counts: dict[str, int] = {}
+    for areas in Mentor.objects.filter(station=station, is_active=True).values_list(
+        "areas", flat=True
+    ):
+        for area in set(areas or ()):
+            counts[area] = counts.get(area, 0) + 1
+    return [
+        {"value": value, "label": label, "mentors": counts.get(value, 0)}
+        for value, label in GuidanceArea.choices
+    ]
+
+
+def mentors_for(station: Station, area: str, audience: str | None = None) -> list[Mentor]:
+    """Active mentors of the station serving ``area`` (and ``audience``, if given)."""
+    mentors = Mentor.objects.filter(station=station, is_active=True).order_by(
+        "-is_chief", "name", "pk"
+    )
+    return [
+        m
+        for m in mentors
+        if area in (m.areas or ()) and (not audience or audience in (m.audiences or ()))
+    ]
+
+
+def mentor_public(mentor_id) -> Mentor | None:
+    """An active mentor of an active station (the public profile), or None."""
+    try:
+        pk = int(mentor_id)
+    except (TypeError, ValueError):
+        return None
+    return (
+        Mentor.objects.select_related("station", "station__unit")
+        .filter(pk=pk, is_active=True, station__is_active=True)
+        .first()
+    )
+
+
+def _free_slots_query(now):
+    return (
+        Slot.objects.select_related("offering", "mentor")
+        .filter(
+            offering__status=Offering.Status.OPEN,
+            offering__starts_at__gt=now,
+            offering__places_taken__lt=F("offering__capacity"),
+        )
+        .filter(Q(offering__booking_closes_at__isnull=True) | Q(offering__booking_closes_at__gt=now))
+        .order_by("offering__starts_at", "pk")
+    )
+
+
+def free_slots(mentor: Mentor, *, now=None, limit: int = FREE_SLOTS_PER_MENTOR) -> list[Slot]:
+    """The mentor's next slots with a free place, soonest first."""
+    now = now or timezone.now()
+    return list(_free_slots_query(now).filter(mentor=mentor)[:limit])
+
+
+def free_slots_by_mentor(
+    mentors: list[Mentor], *, now=None, limit: int = FREE_SLOTS_PER_MENTOR
+) -> dict[int, list[Slot]]:
+    """``free_slots`` of several mentors in one query (a window per mentor)."""
+    now = now or timezone.now()
+    ids = [m.pk for m in mentors]
+    if not ids:
+        return {}
+    ranked = (
+        _free_slots_query(now)
+        .filter(mentor_id__in=ids)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("mentor_id")],
+                order_by=[F("offering__starts_at").asc(), F("pk").asc()],
+            )
+        )
+        .filter(rank__lte=limit)
+    )
+    by_mentor: dict[int, list[Slot]] = {pk: [] for pk in ids}
+    for slot in ranked:
+        by_mentor[slot.mentor_id].append(slot)
+    return by_mentor
+
+
+def slot_bookable(slot_id) -> Slot | None:
+    """A slot families may still book (open, not started, active mentor and station)."""
+    try:
+        pk = int(slot_id)
+    except (TypeError, ValueError):
+        return None
+    return (
+        Slot.objects.select_related("offering", "mentor", "mentor__station")
+        .filter(
+            pk=pk,
+            offering__status=Offering.Status.OPEN,
+            offering__starts_at__gt=timezone.now(),
+            mentor__is_active=True,
+            mentor__station__is_active=True,
+        )
+        .first()
+    )
+
+
+def _consultation_rows() -> QuerySet[Consultation]:
+    return Consultation.objects.select_related(
+        "slot", "slot__offering", "mentor", "station", "child", "booking"
+    )
+
+
+def family_consultations(family, page) -> Page:
+    """The family's consultations, latest slot first, a page at a time."""
+    rows = _consultation_rows().filter(family=family).order_by("-slot__offering__starts_at", "-pk")
+    return Paginator(rows, CONSULTATIONS_PAGE_SIZE).get_page(page)
+
+
+def desk_consultations(user, page) -> Page:
+    """A mentor's cases (their own, referred to them; the chief mentor: the whole
+    station's): open ones first, soonest first; then the rest, latest first."""
+    mentor_ids = list(mentors_of_user(user).values_list("pk", flat=True))
+    if not mentor_ids:
+        return Paginator(Consultation.objects.none(), CONSULTATIONS_PAGE_SIZE).get_page(1)
+    chief_stations = list(
+        mentors_of_user(user).filter(is_chief=True).values_list("station_id", flat=True)
+    )
+    condition = Q(mentor_id__in=mentor_ids) | Q(station_id__in=chief_stations)
+    condition |= Q(
+        pk__in=Referral.objects.filter(to_mentor_id__in=mentor_ids).values("consultation_id")
+    )
+    is_open = Case(
+        When(status__in=Consultation.OPEN_STATUSES, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    rows = (
+        _consultation_rows()
+        .filter(condition)
+        .annotate(is_closed=is_open)
+        .order_by("is_closed", "slot__offering__starts_at", "pk")
+    )
+    return Paginator(rows, CONSULTATIONS_PAGE_SIZE).get_page(page)
+
+
+def desk_slots(user, *, now=None, limit: int = 50) -> list[Slot]:
+    """The signed-in mentor's slots still to come (all states), soonest first."""
+    now = now or timezone.now()
+    return list(
+        Slot.objects.select_related("offering", "mentor")
+        .filter(mentor__in=mentors_of_user(user), offering__ends_at__gt=now)
+        .order_by("offering__starts_at", "pk")[:limit]
+    )
+
+
+def consultation_for(user, consultation_id) -> Consultation | None:
+    """The consultation if ``user`` may open it (consultations_visible_to), else None."""
+    try:
+        pk = int(consultation_id)
+    except (TypeError, ValueError):
+        return None
+    return (
+        consultations_visible_to(user)
+        .filter(pk=pk)
+        .select_related(
+            "slot", "slot__offering", "mentor", "station", "station__unit", "child", "booking"
+        )
+        .first()
+    )
+
+
+def consultation_referrals(consultation: Consultation) -> list[Referral]:
+    return list(
+        Referral.objects.filter(consultation=consultation).select_related("to_mentor")
+    )
+
+
+def family_limits(station: Station, family, term) -> dict:
+    """The family's tallies at the station: used and allowed, open and this term."""
+    from .services import quota_limits  # the one formula of the limits
+
+    term_id = getattr(term, "pk", term)
+    open_max, term_max = quota_limits(station, family.pk, term_id)
+    keys = {f"open:{station.pk}:{family.pk}": "open"}
+    if term_id:
+        keys[f"term:{station.pk}:{family.pk}:{term_id}"] = "term"
+    used = {"open": 0, "term": 0}
+    for key, value in GuidanceQuota.objects.filter(key__in=keys).values_list("key", "used"):
+        used[keys[key]] = value
+    return {
+        "open_used": used["open"],
+        "open_max": open_max,
+        "term_used": used["term"],
+        "term_max": term_max,
+    }
+
+
+def consultation_offering_for_family(family, offering_id) -> Consultation | None:
+    """The family's latest consultation on a slot's offering (links in receipts
+    and reminders name the offering, not the consultation)."""
+    if family is None:
+        return None
+    return (
+        Consultation.objects.filter(family=family, slot__offering_id=offering_id)
+        .order_by("-pk")
+        .first()
+    )
+
+
 
 
 # --- SECTION notes, follow-ups and the station's dashboard (helper 2) ---------------
