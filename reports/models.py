@@ -57,9 +57,12 @@ class ParticipationSnapshot(models.Model):
     credits_posted = models.DecimalField(_("学分"), max_digits=12, decimal_places=1, default=0)
     event_participants = models.PositiveIntegerField(_("活动参与人数"), default=0)
     volunteer_hours = models.DecimalField(
-        _("志愿授课时长（小时）"), max_digits=12, decimal_places=1, default=0
+        _("志愿服务时长（小时）"), max_digits=12, decimal_places=1, default=0
     )
     lessons_completed = models.PositiveIntegerField(_("完成线上微课"), default=0)
+    # Consultations of the unit's guidance station held in the month (the
+    # station's unit, key parent_school 0): counts only, no family or mentor.
+    consultations_held = models.PositiveIntegerField(_("指导咨询（已咨询）"), default=0)
     target_sessions = models.PositiveSmallIntegerField(_("目标开课次数"), null=True, blank=True)
     target_met = models.BooleanField(_("达标"), null=True, blank=True)
     computed_at = models.DateTimeField(_("计算时间"))
@@ -303,3 +306,36 @@ class UnitAttainment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.term_id}/{self.unit_id}/{self.responsibility_id}"
+
+
+class BrandSnapshot(models.Model):
+    """One brand programme's figures in one term (品牌项目, docs/BRANDS.md): held
+    course sessions of its courses, held events and group sessions that carry
+    it, and the person-times and distinct families of the present bookings on
+    them — the same "took part" as ParticipationSnapshot. Written by the same
+    roll-up (reports/rollup.py, ``brand_figures``); a brand with nothing in the
+    term has no row (the pages show 0)."""
+
+    term = models.ForeignKey(
+        Term, verbose_name=_("学期"), on_delete=models.CASCADE, related_name="+"
+    )
+    brand = models.ForeignKey(
+        "parent_school.BrandProgramme",
+        verbose_name=_("特色品牌"),
+        on_delete=models.CASCADE,
+        related_name="snapshots",
+    )
+    sessions = models.PositiveIntegerField(_("开展场次"), default=0)
+    person_times = models.PositiveIntegerField(_("服务人次"), default=0)
+    families = models.PositiveIntegerField(_("覆盖家庭数"), default=0)
+    computed_at = models.DateTimeField(_("计算时间"))
+
+    class Meta:
+        verbose_name = _("品牌项目统计快照")
+        verbose_name_plural = _("品牌项目统计快照")
+        constraints = [
+            models.UniqueConstraint(fields=["term", "brand"], name="brand_snapshot_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.term_id}/{self.brand_id}/brand"

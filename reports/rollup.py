@@ -218,15 +218,11 @@ def _queries(term: Term, now: dt.datetime, keys=None) -> list[tuple[str, list[st
     sql, params = _with_scoped(term, now, "COUNT(DISTINCT a.child_id) AS children", body, keys)
     queries.append(("children", ["children"], sql, params))
 
-    body = (
-        "FROM (SELECT s.unit_id, s.parent_school_id, s.period, s.hours FROM scoped s "
-        f"JOIN {T['session']} cs ON cs.offering_id = s.offering_id "
-        f"JOIN {T['course_instructors']} ci ON ci.course_id = cs.course_id "
-        f"JOIN {T['instructor']} i ON i.id = ci.instructor_id "
-        "WHERE s.held AND i.is_volunteer) x"
-    )
-    sql, params = _with_scoped(term, now, "SUM(hours) AS volunteer_hours", body, keys)
+    sql, params = volunteer_hours_sql(term, keys)
     queries.append(("volunteers", ["volunteer_hours"], sql, params))
+
+    sql, params = consultations_held_sql(term, keys)
+    queries.append(("consultations", ["consultations_held"], sql, params))
 
     # Credits and online lessons have no offering: their unit is the parent
     # school's host unit and their month the month they were posted/completed.
@@ -255,6 +251,73 @@ def _queries(term: Term, now: dt.datetime, keys=None) -> list[tuple[str, list[st
     sql, params = _grouped("COUNT(*) AS lessons_completed", lesson_from, [term.pk, *school_params])
     queries.append(("lessons", ["lessons_completed"], sql, params))
     return queries
+
+
+def _volunteer_tables() -> dict[str, str]:
+    # Imported here, like the handbook's and surveys' tables below.
+    from guidance.models import Consultation, Station
+    from volunteers.models import ServiceHour
+
+    return {
+        "hour": ServiceHour._meta.db_table,
+        "consultation": Consultation._meta.db_table,
+        "station": Station._meta.db_table,
+        "counted": ", ".join(f"'{status}'" for status in ServiceHour.COUNTED),
+        "held": Consultation.Status.HELD.value,
+    }
+
+
+def date_month_sql(column: str) -> str:
+    """The calendar month of a DATE column, as 'YYYY-MM' (a date has no time zone)."""
+    if _is_postgres():
+        return f"to_char({column}, 'YYYY-MM')"
+    return f"substr({column}, 1, 7)"
+
+
+def volunteer_hours_sql(term: Term, keys=None) -> tuple[str, list]:
+    """志愿服务时长: the volunteers' service-hours record (volunteers.ServiceHour),
+    counted rows only (recorded from the portal's records, or entered and
+    verified; pending and rejected ones never), of the term, by the month of
+    ``served_on``. A row with a parent school counts in that school's row (its
+    host unit, as every course figure); one without (an event, a consultation,
+    a manual entry) in its unit's row of key 0."""
+    t = _volunteer_tables()
+    only, params = "", [term.pk]
+    if keys is not None:
+        school_ids, event_units = _key_parts(keys)
+        in_schools, school_params = _in("sh.parent_school_id", school_ids)
+        in_units, unit_params = _in("sh.unit_id", event_units)
+        only = f" AND ({in_schools} OR (sh.parent_school_id IS NULL AND {in_units}))"
+        params += school_params + unit_params
+    body = (
+        "FROM (SELECT COALESCE(ps.host_unit_id, sh.unit_id) AS unit_id, "
+        f"sh.parent_school_id AS parent_school_id, {date_month_sql('sh.served_on')} AS period, "
+        f"sh.hours AS hours FROM {t['hour']} sh "
+        f"LEFT JOIN {T['parent_school']} ps ON ps.id = sh.parent_school_id "
+        f"WHERE sh.term_id = %s AND sh.status IN ({t['counted']}){only}) x"
+    )
+    return _grouped("SUM(hours) AS volunteer_hours", body, params)
+
+
+def consultations_held_sql(term: Term, keys=None) -> tuple[str, list]:
+    """指导咨询: the guidance station's consultations marked held, counted at the
+    station's unit (key 0, beside its events) by the Shanghai month of
+    ``held_at``, those held inside the term's dates. Only a count: nothing of
+    the family, the child, the need or the notes."""
+    t = _volunteer_tables()
+    start, end = term_window(term)
+    only, params = "", [t["held"], _param(start), _param(end)]
+    if keys is not None:
+        in_units, unit_params = _in("st.unit_id", _key_parts(keys)[1])
+        only = f" AND {in_units}"
+        params += unit_params
+    body = (
+        "FROM (SELECT st.unit_id AS unit_id, CAST(NULL AS BIGINT) AS parent_school_id, "
+        f"{month_sql('cn.held_at')} AS period FROM {t['consultation']} cn "
+        f"JOIN {t['station']} st ON st.id = cn.station_id "
+        f"WHERE cn.status = %s AND cn.held_at >= %s AND cn.held_at < %s{only}) x"
+    )
+    return _grouped("COUNT(*) AS consultations_held", body, params)
 
 
 def _targets(term: Term, school_ids: list[int] | None = None) -> dict[int, tuple[int, int]]:
@@ -379,6 +442,7 @@ def compute_term_figures(
             "children",
             "event_participants",
             "lessons_completed",
+            "consultations_held",
         ):
             row[metric] = int(figures.get(metric, 0))
         row["credits_posted"] = Decimal(figures.get("credits_posted", 0) or 0).quantize(ONE_DECIMAL)
@@ -432,7 +496,8 @@ def marks_insert_sql(
             f"LEFT JOIN {T['course']} c ON c.id = cs.course_id "
             f"LEFT JOIN {T['parent_school']} ps ON ps.id = c.parent_school_id "
             f"JOIN {Term._meta.db_table} t ON (o.kind = 'course_session' AND t.id = c.term_id) "
-            f"OR (o.kind = 'event' AND {local_date_sql('o.starts_at')} "
+            # A consultation counts at the station's unit (its offering's), key 0.
+            f"OR (o.kind IN ('event', 'consultation') AND {local_date_sql('o.starts_at')} "
             "BETWEEN t.starts_on AND t.ends_on) "
             f"WHERE {in_ids}"
         )
@@ -771,3 +836,75 @@ def attainment_achieved(metric: str, participation: dict | None, surveys: dict |
     if metric in ("response_rate", "satisfaction"):
         return None if surveys is None else surveys[metric]
     return None
+
+
+# --- brand programmes (per brand and term: reports.BrandSnapshot) --------------------------
+
+BRAND_METRICS = ["sessions", "person_times", "families"]
+
+
+def brand_figures_sql(term: Term, now: dt.datetime) -> tuple[str, list]:
+    """The one aggregate statement behind ``brand_figures``, ``GROUP BY`` brand:
+    the term's held offerings that carry a brand — course sessions of the term's
+    courses (the course's brand), events inside the term's dates (the event's),
+    group sessions inside them (the group's) — and the present bookings on them.
+
+    "Held" and "took part" are the unit snapshots' (``scoped_cte``, ``PRESENT``):
+    not cancelled (an event neither draft nor cancelled), started by ``now``; a
+    confirmed booking marked present, its party size the person-times. Sessions
+    and bookings are aggregated apart and then joined, so the bookings never
+    multiply the sessions. Consultations carry no brand and are never here."""
+    from groups.models import Group, GroupSession
+
+    group, group_session = Group._meta.db_table, GroupSession._meta.db_table
+    start, end = term_window(term)
+    sql = f"""
+    WITH branded AS (
+        SELECT o.id AS offering_id, COALESCE(c.brand_id, e.brand_id, g.brand_id) AS brand_id
+          FROM {T["offering"]} o
+          LEFT JOIN {T["session"]} cs ON cs.offering_id = o.id
+          LEFT JOIN {T["course"]} c ON c.id = cs.course_id
+          LEFT JOIN {T["event"]} e ON e.offering_id = o.id
+          LEFT JOIN {group_session} gs ON gs.offering_id = o.id
+          LEFT JOIN {group} g ON g.id = gs.group_id
+         WHERE o.status <> 'cancelled' AND o.starts_at <= %s
+           AND (e.id IS NULL OR e.status NOT IN ('draft', 'cancelled'))
+           AND ((o.kind = 'course_session' AND c.term_id = %s AND c.brand_id IS NOT NULL)
+             OR (o.kind = 'event' AND o.starts_at >= %s AND o.starts_at < %s
+                 AND e.brand_id IS NOT NULL)
+             OR (o.kind = 'group_session' AND o.starts_at >= %s AND o.starts_at < %s
+                 AND g.brand_id IS NOT NULL))
+    ),
+    held AS (
+        SELECT brand_id, COUNT(*) AS sessions FROM branded GROUP BY brand_id
+    ),
+    present AS (
+        SELECT s.brand_id, SUM(b.party_size) AS person_times,
+               COUNT(DISTINCT b.family_id) AS families
+          FROM branded s JOIN {T["booking"]} b ON b.offering_id = s.offering_id
+         WHERE b.status = 'confirmed' AND b.attendance = 'present'
+         GROUP BY s.brand_id
+    )
+    SELECT h.brand_id, h.sessions, COALESCE(p.person_times, 0), COALESCE(p.families, 0)
+      FROM held h LEFT JOIN present p ON p.brand_id = h.brand_id"""
+    window = [_param(start), _param(end)]
+    return sql, [_param(now), term.pk, *window, *window]
+
+
+def brand_figures(*, term: Term, now: dt.datetime) -> list[dict]:
+    """One dict of brand figures (BRAND_METRICS) per brand that held anything in
+    ``term``. One query."""
+    sql, params = brand_figures_sql(term, now)
+    with connection.cursor() as cursor, transaction.atomic():
+        reporting_session(cursor)
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        {
+            "brand_id": brand_id,
+            "sessions": int(sessions),
+            "person_times": int(person_times or 0),
+            "families": int(families or 0),
+        }
+        for brand_id, sessions, person_times, families in rows
+    ]

@@ -38,6 +38,7 @@ SUMMED = [
     "event_participants",
     "volunteer_hours",
     "lessons_completed",
+    "consultations_held",
 ]
 
 
@@ -170,14 +171,22 @@ KEY_FIGURES = [
     ),
     Figure(
         "volunteer_hours",
-        _("志愿授课时长（小时）"),
-        _("已开课场次的时长 × 该课程的志愿者讲师人数；在职讲师不计。"),
+        _("志愿服务时长（小时）"),
+        _(
+            "志愿者服务时长记录中已计入的时长：系统按授课、活动和指导咨询自动记录的，"
+            "以及手工登记并经核实的；待核实和未通过的不计。"
+        ),
         kind="decimal",
     ),
     Figure(
         "lessons_completed",
         _("完成线上微课"),
         _("本学期课程的线上微课被学完的次数，每个家庭每节计 1 次。"),
+    ),
+    Figure(
+        "consultations_held",
+        _("指导咨询（次）"),
+        _("本单位成长指导工作站本学期已完成的咨询次数，按咨询日期计；不含家庭和孩子信息。"),
     ),
 ]
 

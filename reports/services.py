@@ -29,6 +29,7 @@ from . import exports
 from .errors import ReportError
 from .models import (
     TERM_PERIOD,
+    BrandSnapshot,
     HandbookSnapshot,
     ParticipationSnapshot,
     ReportJob,
@@ -37,9 +38,11 @@ from .models import (
     UnitAttainment,
 )
 from .rollup import (
+    BRAND_METRICS,
     HANDBOOK_METRICS,
     SURVEY_METRICS,
     attainment_achieved,
+    brand_figures,
     compute_term_figures,
     handbook_figures,
     handbook_marks_insert_sql,
@@ -65,6 +68,7 @@ SNAPSHOT_METRICS = [
     "event_participants",
     "volunteer_hours",
     "lessons_completed",
+    "consultations_held",
     "target_sessions",
     "target_met",
 ]
@@ -141,6 +145,29 @@ def survey_snapshots_write(*, term: Term, figures: list[dict], stamp, unit_ids=N
     return _term_unit_snapshots_write(
         SurveySnapshot, SURVEY_METRICS, term=term, figures=figures, stamp=stamp, unit_ids=unit_ids
     )
+
+
+def brand_snapshots_write(*, term: Term, figures: list[dict], stamp) -> int:
+    """The brand rows of ``figures`` (reports.rollup.brand_figures), one per brand
+    and term; a brand that held nothing in the term any more loses its row. The
+    caller holds the transaction (the full roll-up's)."""
+    BrandSnapshot.objects.bulk_create(
+        [
+            BrandSnapshot(
+                term=term,
+                brand_id=f["brand_id"],
+                computed_at=stamp,
+                **{m: f[m] for m in BRAND_METRICS},
+            )
+            for f in figures
+        ],
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["term", "brand"],
+        update_fields=["computed_at", *BRAND_METRICS],
+    )
+    BrandSnapshot.objects.filter(term=term).exclude(computed_at=stamp).delete()
+    return len(figures)
 
 
 def attainment_compute(*, term: Term, unit_ids=None, stamp=None) -> int:
@@ -253,6 +280,7 @@ def participation_rollup(
         figures = compute_term_figures(term=term, now=now, progress=progress)
         handbook = handbook_figures(term=term)
         surveys = survey_figures(term=term)
+        brands = brand_figures(term=term, now=now)
         stamp = timezone.now()
         rows = _snapshot_rows(figures, term=term, stamp=stamp)
         with transaction.atomic():
@@ -260,6 +288,7 @@ def participation_rollup(
             ParticipationSnapshot.objects.filter(term=term).exclude(computed_at=stamp).delete()
             handbook_snapshots_write(term=term, figures=handbook, stamp=stamp)
             survey_snapshots_write(term=term, figures=surveys, stamp=stamp)
+            brand_snapshots_write(term=term, figures=brands, stamp=stamp)
             # 考核 after the snapshots it reads, in the same transaction.
             attainment_compute(term=term, stamp=stamp)
             for start in range(0, len(covered), 10_000):

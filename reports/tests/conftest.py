@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from unittest import mock
 
 import pytest
+from django.utils import timezone
 
 from bookings.models import Booking, Offering
 from courses.models import CreditEntry, LessonProgress, OnlineLesson
@@ -19,6 +20,8 @@ from members.tests.factories import (
     RoleAssignmentFactory,
     UserFactory,
 )
+from volunteers.models import ServiceHour
+from volunteers.tests.factories import ServiceHourFactory
 
 from .factories import (
     CourseFactory,
@@ -172,6 +175,31 @@ def dataset(db):
         when=local(2025, 10, 1, 12),
         key="old",
     )
+
+    # The volunteer's service-hours record (volunteers.ServiceHour, what the roll-up's
+    # volunteer hours read): A1 2 h, A2 1.5 h, C1 1 h as the portal records them, and
+    # a pending and a rejected hand entry that count nowhere.
+    for session, hours in ((d.a1, "2.0"), (d.a2, "1.5"), (d.c1, "1.0")):
+        ServiceHourFactory(
+            instructor=d.volunteer,
+            term=d.term,
+            source=ServiceHour.Source.SESSION,
+            offering=session.offering,
+            unit=session.course.parent_school.host_unit,
+            parent_school=session.course.parent_school,
+            served_on=timezone.localdate(session.offering.starts_at),
+            hours=Decimal(hours),
+            status=ServiceHour.Status.RECORDED,
+        )
+    for status in (ServiceHour.Status.PENDING, ServiceHour.Status.REJECTED):
+        ServiceHourFactory(
+            instructor=d.volunteer,
+            term=d.term,
+            unit=d.u1,
+            served_on=local(2026, 4, 1).date(),
+            hours=Decimal("3.0"),
+            status=status,
+        )
 
     lesson_a = OnlineLesson.objects.create(course=d.course_a, title="微课1", duration_seconds=600)
     lesson_c = OnlineLesson.objects.create(course=d.course_c, title="微课2", duration_seconds=600)

@@ -51,6 +51,8 @@ from members.tests.factories import (
     UserFactory,
 )
 from reports.services import participation_rollup
+from volunteers.models import ServiceHour
+from volunteers.tests.factories import ServiceHourFactory
 
 from .factories import (
     CourseFactory,
@@ -233,6 +235,25 @@ def term(db):
     with demo_clock(local(2026, 5, 10, 10)):
         event_services.event_cancel(event_id=e4.pk, cancelled_by=None)
 
+    # The volunteer's service-hours record, as volunteers.services records it from
+    # the held sessions of her courses (A1 2 h, A2 1.5 h, C1 1 h): the roll-up's
+    # volunteer hours read this record (a pending entry counts nowhere).
+    for session, hours, school in ((a1, "2.0", d.ps_a), (a2, "1.5", d.ps_a), (c1, "1.0", d.ps_c)):
+        ServiceHourFactory(
+            instructor=volunteer,
+            term=d.term,
+            source=ServiceHour.Source.SESSION,
+            offering=session.offering,
+            unit=school.host_unit,
+            parent_school=school,
+            served_on=session.offering.starts_at.astimezone(local(2026, 1, 1).tzinfo).date(),
+            hours=Decimal(hours),
+            status=ServiceHour.Status.RECORDED,
+        )
+    ServiceHourFactory(
+        instructor=volunteer, term=d.term, unit=d.u1, served_on=local(2026, 4, 1).date()
+    )
+
     # Lesson progress is written directly (its heartbeat service is not what is
     # under test here); only completed lessons count.
     lesson = OnlineLesson.objects.create(course=course_a, title="微课", duration_seconds=600)
@@ -351,9 +372,10 @@ def test_every_figure_of_the_alliance_dashboard_matches_the_term_worked_out_by_h
         # E1 (E2 draft, E3 after the term, E4 cancelled)
         "events_held": "1",
         "event_participants": "2",
-        # A1 2 h + A2 1.5 h with one volunteer; C1 1 h with one volunteer
+        # the volunteer's counted service hours: A1 2 h + A2 1.5 h + C1 1 h (not the pending one)
         "volunteer_hours": "4.5",
         "lessons_completed": "1",
+        "consultations_held": "0",
     }
     # the monthly trend: month, sessions, events, person-times, attendance rate, credits
     assert body_rows(page.tables["月度趋势数据"]) == [
@@ -405,6 +427,7 @@ def test_every_figure_of_a_unit_and_a_school_dashboard_matches_the_hand_count(cl
         "event_participants": "2",
         "volunteer_hours": "3.5",
         "lessons_completed": "1",
+        "consultations_held": "0",
     }
     # its parent schools and events: sessions, events, person-times, families, rate, credits
     assert body_rows(unit_page.tables["本单位各家长学校本学期数字"]) == [
@@ -426,6 +449,7 @@ def test_every_figure_of_a_unit_and_a_school_dashboard_matches_the_hand_count(cl
         "event_participants": "0",
         "volunteer_hours": "1.0",
         "lessons_completed": "0",
+        "consultations_held": "0",
     }
     assert body_rows(school_page.tables["月度趋势数据"]) == [
         ["2026-05", "1", "0", "1", "50.0%", "1.5"]

@@ -9,6 +9,7 @@ from courses.models import LessonProgress
 from reports.models import ParticipationSnapshot
 from reports.services import participation_rollup
 from reports.tasks import rollup_current_term
+from volunteers.models import ServiceHour
 
 FIELDS = [
     "sessions_planned",
@@ -25,6 +26,7 @@ FIELDS = [
     "event_participants",
     "volunteer_hours",
     "lessons_completed",
+    "consultations_held",
     "target_sessions",
     "target_met",
 ]
@@ -190,6 +192,8 @@ def test_rollup_updates_changed_figures_and_drops_rows_that_no_longer_exist(data
 
     # when: C1 is cancelled after the fact and F3's lesson is reset
     Offering.objects.filter(pk=dataset.c1.offering_id).update(status=Offering.Status.CANCELLED)
+    # (and the volunteer's record of it goes too: her hours are what the record says)
+    ServiceHour.objects.filter(offering_id=dataset.c1.offering_id).delete()
     LessonProgress.objects.filter(family=dataset.f3).update(completed_at=None, percent=0)
     participation_rollup(term=dataset.term, now=dataset.now)
 

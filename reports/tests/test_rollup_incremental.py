@@ -249,10 +249,11 @@ def test_the_incremental_roll_up_gives_the_full_roll_ups_snapshot(
     }
 
     # when one pass runs: a fixed number of queries for all these keys (savepoint,
-    # lock, claim, term, planner, the six aggregates, targets, upsert, delete of
+    # lock, claim, term, planner, the seven aggregates (with the consultations held),
+    # targets, upsert, delete of
     # vanished rows, delete of the marks, release; and 考核 of the units re-rolled:
     # their unit targets, none here, and the delete of attainment no longer targeted)
-    with django_assert_max_num_queries(18):
+    with django_assert_max_num_queries(19):
         keys = snapshot_marks_rollup(now=now)
 
     # then the snapshot is field by field the one a full roll-up computes now
