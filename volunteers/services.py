@@ -374,14 +374,14 @@ def _candidates_sql(term: Term, now: dt.datetime) -> tuple[str, list]:
           JOIN {t["course_instructors"]} ci ON ci.course_id = c.id
          WHERE c.term_id = %s AND o.status <> 'cancelled' AND o.ends_at <= %s
         UNION ALL
-        SELECT el.instructor_id, 'event', o.id, o.unit_id, NULL
+        SELECT el.instructor_id, 'event', o.id, o.unit_id, CAST(NULL AS bigint)
           FROM {t["offering"]} o
           JOIN {t["event"]} e ON e.offering_id = o.id
           JOIN {t["led_by"]} el ON el.event_id = e.id
          WHERE e.status IN ('published', 'finished') AND o.status <> 'cancelled'
            AND o.starts_at >= %s AND o.starts_at < %s AND o.ends_at <= %s
         UNION ALL
-        SELECT DISTINCT m.instructor_id, 'consultation', o.id, o.unit_id, NULL
+        SELECT DISTINCT m.instructor_id, 'consultation', o.id, o.unit_id, CAST(NULL AS bigint)
           FROM {t["consultation"]} gc
           JOIN {t["mentor"]} m ON m.id = gc.mentor_id
           JOIN {t["slot"]} sl ON sl.id = gc.slot_id
