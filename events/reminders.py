@@ -933,6 +933,14 @@ def _path_for(delivery: Delivery, info: OfferingInfo) -> str:
                 return reverse(name)
             except NoReverseMatch:
                 continue
+    if delivery.offering.kind == Offering.Kind.CONSULTATION:
+        # A guidance consultation: the family's consultation page, found from the
+        # slot's offering (the texts are rendered once per offering, so the link
+        # names the offering, never one family's consultation).
+        try:
+            return reverse("guidance:booked", args=[delivery.offering_id])
+        except NoReverseMatch:
+            return ""
     return info.path
 
 

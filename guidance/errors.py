@@ -62,6 +62,13 @@ MESSAGES = {
     "lift_invalid": _("增加的次数请填写 0 到 20 之间的整数。"),
     "lift_empty": _("请至少增加一项次数。"),
     "no_term": _("当前没有设置学期，暂时不能调整上限。"),
+    # helper 2: notes, follow-ups
+    "note_level_invalid": _("请选择记录级别：共享摘要、导师私密记录或限阅记录。"),
+    "note_required": _("请填写记录内容。"),
+    "note_too_long": _("记录内容不能超过 %(n)s 个字。"),
+    "due_at_invalid": _("请填写回访提醒时间，例如 2026-03-05 15:00。"),
+    "due_at_past": _("回访提醒时间已经过去，请选择以后的时间。"),
+    "followup_closed": _("这条回访提醒已经发出、完成或取消，不能再这样操作。"),
 }
 
 

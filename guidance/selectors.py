@@ -4,17 +4,34 @@ page, API answer, admin list and export of this app asks them (docs/GUIDANCE.md,
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import RowNumber, TruncMonth
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookings.models import Offering
 from members.access import can_change_unit, is_district_admin, units_changeable_by
 from members.selectors import family_for_user
 from parent_school.models import GuidanceArea
 
-from .models import Consultation, GuidanceQuota, Mentor, Note, Referral, Slot, Station
+from .models import Consultation, FollowUp, GuidanceQuota, Mentor, Note, Referral, Slot, Station
 
 # --- SECTION access (lead) ---------------------------------------------------------
 
@@ -193,7 +210,9 @@ def _free_slots_query(now):
             offering__starts_at__gt=now,
             offering__places_taken__lt=F("offering__capacity"),
         )
-        .filter(Q(offering__booking_closes_at__isnull=True) | Q(offering__booking_closes_at__gt=now))
+        .filter(
+            Q(offering__booking_closes_at__isnull=True) | Q(offering__booking_closes_at__gt=now)
+        )
         .order_by("offering__starts_at", "pk")
     )
 
@@ -315,9 +334,7 @@ def consultation_for(user, consultation_id) -> Consultation | None:
 
 
 def consultation_referrals(consultation: Consultation) -> list[Referral]:
-    return list(
-        Referral.objects.filter(consultation=consultation).select_related("to_mentor")
-    )
+    return list(Referral.objects.filter(consultation=consultation).select_related("to_mentor"))
 
 
 def family_limits(station: Station, family, term) -> dict:
@@ -352,6 +369,144 @@ def consultation_offering_for_family(family, offering_id) -> Consultation | None
     )
 
 
-
-
 # --- SECTION notes, follow-ups and the station's dashboard (helper 2) ---------------
+#
+# The station's dashboard is anonymised by construction: every figure is a SQL
+# GROUP BY over consultations and follow-ups that selects only an area, a mentor,
+# a month, a status and counts or durations — never a family, a child, a need or
+# a note — in a fixed number of queries whatever the station's size.
+
+DASHBOARD_MONTHS = 12
+
+
+class _Median(Aggregate):
+    """PostgreSQL's ``percentile_cont(0.5)`` over an interval (the median)."""
+
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = DurationField()
+
+
+def _months_back(now, months: int) -> list[dt.date]:
+    first = timezone.localtime(now).date().replace(day=1)
+    out = []
+    for _i in range(months):
+        out.append(first)
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    return list(reversed(out))
+
+
+def _month_key(value) -> dt.date:
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return value.replace(day=1)
+
+
+def _days(value: dt.timedelta | None) -> float | None:
+    return None if value is None else round(value.total_seconds() / 86400, 1)
+
+
+def station_dashboard(station: Station, *, now=None, months: int = DASHBOARD_MONTHS) -> dict:
+    """The figures of ``station`` for the last ``months`` months (by the slot's start
+    month, Asia/Shanghai):
+
+    - consultations (every one not cancelled) per area × month and per mentor × month;
+    - held / missed / cancelled / still open per month, and in total;
+    - the waiting time to a slot (booking made → slot start), median and average,
+      over consultations not cancelled;
+    - follow-ups scheduled (all), sent, done, cancelled, by their due month.
+    """
+    now = now or timezone.now()
+    month_list = _months_back(now, months)
+    zone = timezone.get_current_timezone()
+    since = dt.datetime.combine(month_list[0], dt.time(), tzinfo=zone)
+    base = Consultation.objects.filter(station=station, slot__offering__starts_at__gte=since)
+    month = TruncMonth("slot__offering__starts_at", tzinfo=zone)
+    counted = base.exclude(status=Consultation.Status.CANCELLED)
+
+    def pivot(rows, key):
+        table: dict = {}
+        for row in rows:
+            cells = table.setdefault(row[key], {m: 0 for m in month_list})
+            cells[_month_key(row["month"])] = row["n"]
+        return table
+
+    by_area_rows = (
+        counted.annotate(month=month).values("area", "month").annotate(n=Count("pk")).order_by()
+    )
+    areas = pivot(by_area_rows, "area")
+    by_mentor_rows = (
+        counted.annotate(month=month)
+        .values("mentor_id", "mentor__name", "month")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    mentor_names = {r["mentor_id"]: r["mentor__name"] for r in by_mentor_rows}
+    mentors = pivot(by_mentor_rows, "mentor_id")
+    status_rows = (
+        base.annotate(month=month).values("status", "month").annotate(n=Count("pk")).order_by()
+    )
+    statuses = pivot(status_rows, "status")
+    waiting = counted.annotate(
+        wait=ExpressionWrapper(
+            F("slot__offering__starts_at") - F("created_at"), output_field=DurationField()
+        )
+    ).aggregate(median=_Median("wait"), average=Avg("wait"), n=Count("pk"))
+    followup_rows = (
+        FollowUp.objects.filter(consultation__station=station, due_at__gte=since)
+        .values("status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    followups = {s: 0 for s in FollowUp.Status.values}
+    for row in followup_rows:
+        followups[row["status"]] = row["n"]
+
+    def rows_of(table, labels):
+        out = []
+        for key, cells in table.items():
+            values = [cells[m] for m in month_list]
+            out.append({"label": labels(key), "cells": values, "total": sum(values)})
+        return sorted(out, key=lambda r: (-r["total"], str(r["label"])))
+
+    area_labels = dict(GuidanceArea.choices)
+    status_labels = dict(Consultation.Status.choices)
+    status_totals = {s: sum(statuses.get(s, {}).values()) for s in Consultation.Status.values}
+    by_area = rows_of(areas, lambda a: area_labels.get(a, a))
+    by_mentor = rows_of(mentors, lambda pk: mentor_names.get(pk, ""))
+    by_status = [
+        {
+            "label": status_labels[s],
+            "status": s,
+            "cells": [statuses.get(s, {}).get(m, 0) for m in month_list],
+            "total": status_totals[s],
+        }
+        for s in Consultation.Status.values
+    ]
+    return {
+        "station": station,
+        "months": month_list,
+        "by_area": by_area,
+        "by_mentor": by_mentor,
+        "by_status": by_status,
+        "tables": [
+            {"id": "areas", "title": _("各领域咨询人次"), "first": _("指导领域"), "rows": by_area},
+            {"id": "mentors", "title": _("各导师咨询人次"), "first": _("导师"), "rows": by_mentor},
+            {"id": "statuses", "title": _("咨询结果"), "first": _("状态"), "rows": by_status},
+        ],
+        "status_totals": status_totals,
+        "waiting": {
+            "median": waiting["median"],
+            "average": waiting["average"],
+            "median_days": _days(waiting["median"]),
+            "average_days": _days(waiting["average"]),
+            "count": waiting["n"],
+        },
+        "followups": {
+            "scheduled": sum(followups.values()),
+            "sent": followups[FollowUp.Status.SENT],
+            "done": followups[FollowUp.Status.DONE],
+            "cancelled": followups[FollowUp.Status.CANCELLED],
+            "waiting": followups[FollowUp.Status.SCHEDULED],
+        },
+    }

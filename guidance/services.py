@@ -9,10 +9,10 @@ import re
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime, parse_time
 from django.utils.translation import gettext as _
@@ -23,7 +23,7 @@ from bookings.models import Booking, Offering
 from events.services import notice_send
 from members.access import is_staff_member
 from members.errors import MembersError
-from members.models import Child, Family, Guardian, SchoolStage
+from members.models import AuditLog, Child, Family, Guardian, SchoolStage
 from members.sealing import seal, unseal
 from members.selectors import family_for_user, guardian_for_user
 from members.services import audit_log_record, family_create_for_user
@@ -34,9 +34,11 @@ from . import selectors
 from .errors import GuidanceError
 from .models import (
     Consultation,
+    FollowUp,
     GuidanceQuota,
     LimitLift,
     Mentor,
+    Note,
     Referral,
     Slot,
     SlotKind,
@@ -1028,9 +1030,7 @@ def note_read(*, user, note) -> str:
     """A note's text for someone note_readable lets read it; a sealed level leaves
     an audit row (``guidance.note.read``). Anyone else: GuidanceError("note_missing")."""
     if not isinstance(note, Note):
-        note = (
-            Note.objects.select_related("consultation").filter(pk=_int_or_none(note)).first()
-        )
+        note = Note.objects.select_related("consultation").filter(pk=_int_or_none(note)).first()
     if note is None or not selectors.note_readable(user, note):
         raise GuidanceError("note_missing")
     return _note_read_logged(user, note)
@@ -1041,7 +1041,7 @@ def notes_panel(*, user, consultation) -> dict:
     consultation: the notes they may read (sealed ones unsealed here, each read
     audit-logged), the levels they may write and the form. A family sees the
     summary only; a coordinator nothing."""
-    from .note_forms import NoteForm
+    from .note_forms import FollowUpForm, NoteForm
 
     notes = list(
         Note.objects.filter(consultation=consultation)
@@ -1071,9 +1071,15 @@ def notes_panel(*, user, consultation) -> dict:
     form = None
     if levels:
         form = NoteForm(levels=levels, consultation_id=consultation.pk)
+    is_case_mentor = _is_case_mentor(user, consultation)
     return {
         "consultation": consultation,
         "notes": readable,
+        # the follow-ups are the mentors' (the family gets the reminder itself)
+        "followups": list(consultation.followups.order_by("due_at", "pk"))
+        if is_case_mentor
+        else [],
+        "followup_form": FollowUpForm() if is_case_mentor and consultation.family_id else None,
         "writable_levels": [(v, Note.Level(v).label) for v in levels],
         "note_form": form,
         "has_summary": summary is not None,
@@ -1216,9 +1222,9 @@ def followup_cancel(*, user, followup_id) -> FollowUp:
     """Cancel a follow-up not yet sent (the case's mentors, the chief mentor)."""
     followup = _followup_for_change(user, followup_id)
     with guidance_transaction():
-        changed = FollowUp.objects.filter(
-            pk=followup.pk, status=FollowUp.Status.SCHEDULED
-        ).update(status=FollowUp.Status.CANCELLED)
+        changed = FollowUp.objects.filter(pk=followup.pk, status=FollowUp.Status.SCHEDULED).update(
+            status=FollowUp.Status.CANCELLED
+        )
         if not changed:
             raise GuidanceError("followup_closed")
         audit_log_record(actor=user, action="guidance.followup.cancel", target=followup)

@@ -30,12 +30,14 @@ def nav_tab(resolver_match) -> str:
         "evaluation",
         "events",
         "groups",
+        "guidance",
         "handbook",
         "members",
         "notifications",
         "recognition",
         "reports",
         "surveys",
+        "volunteers",
     ):
         return TAB_MINE
     if (name or "").startswith("account_"):  # allauth's sign-in and account pages

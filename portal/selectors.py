@@ -109,6 +109,8 @@ def _family_bookings(family: Family) -> QuerySet[Booking]:
         "offering__event",
         "offering__group_session",
         "offering__group_session__group",
+        "offering__guidance_slot",
+        "guidance_consultation",
     )
 
 
@@ -140,6 +142,13 @@ def _session_of(offering: Offering):
 def _group_session_of(offering: Offering):
     try:
         return offering.group_session
+    except ObjectDoesNotExist:
+        return None
+
+
+def _consultation_of(booking: Booking):
+    try:
+        return booking.guidance_consultation
     except ObjectDoesNotExist:
         return None
 
@@ -193,6 +202,23 @@ def _item(booking: Booking, *, me_guardian_id: int | None, now, next_path: str) 
         )
         if booking.status == Booking.Status.CONFIRMED and not item.called_off:
             item.ticket = _ticket_display(ticket_code(booking=booking))
+    elif (consultation := _consultation_of(booking)) is not None:
+        # A guidance consultation (guidance): 「指导咨询 · <area>」, its page, and
+        # cancelling there (the station's rules). Never the need or a note.
+        slot = offering.guidance_slot
+        item = AgendaItem(
+            booking=booking,
+            is_event=False,
+            kind_label=_("指导咨询 · %(area)s") % {"area": consultation.get_area_display()},
+            title=offering.title,
+            url=reverse("guidance:consultation", args=[consultation.pk]),
+            venue=slot.venue,
+            online_url=slot.online_url,
+            people=labels,
+            decision=decision,
+            cancel_url=reverse("guidance:cancel", args=[consultation.pk]),
+            called_off=offering.status == Offering.Status.CANCELLED,
+        )
     else:
         session = _session_of(offering)
         item = AgendaItem(
