@@ -76,6 +76,9 @@ class EventAdminForm(forms.ModelForm):
             "online_url",
             "description",
             "status",
+            # 特色品牌 (issue 17): a label no event service owns, saved beside
+            # event_create / event_update by EventAdmin.save_model.
+            "brand",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -167,7 +170,7 @@ class EventAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        data = {k: form.cleaned_data[k] for k in EventAdminForm.Meta.fields}
+        data = {k: form.cleaned_data[k] for k in EventAdminForm.Meta.fields if k != "brand"}
         times = {
             k: form.cleaned_data[k]
             for k in ("starts_at", "ends_at", "booking_opens_at", "booking_closes_at")
@@ -189,6 +192,7 @@ class EventAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin):
                     **times,
                 )
                 obj.pk, obj.offering = event.pk, event.offering
+            Event.objects.filter(pk=obj.pk).update(brand=form.cleaned_data.get("brand"))
         except (EventError, BookingError) as error:
             # The admin has no hook to re-show the form here; tell and keep the old
             # row (event_update changes all or nothing). The form's clean() runs

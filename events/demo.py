@@ -28,6 +28,7 @@ from members import demo as members_demo
 from members.demo import demo_clock
 from members.models import Alliance, MemberUnit
 from members.sms import BaseSMSBackend
+from parent_school.models import BrandProgramme
 
 from .models import Delivery, Event, ReminderPlan, ReminderRule
 from .reminders import (
@@ -193,6 +194,12 @@ EVENT_HISTORY = {
     ],
 }
 
+# Brand programmes (courses.demo.BRANDS) that some demo events belong to.
+EVENT_BRANDS = {
+    "慧育家·爱有方：家庭教育公益讲座": "慧育家·爱有方",
+    "亲子实践：武岭公园秋季亲子徒步": "溪口家庭成长营",
+}
+
 # Parent–child days are announced earlier: two days and three hours before.
 KIND_RULES = [(Event.Kind.PARENT_CHILD, 48 * 60), (Event.Kind.PARENT_CHILD, 3 * 60)]
 
@@ -245,6 +252,10 @@ def load(stdout=None) -> dict[str, int]:
                 status=Event.Status.PUBLISHED,
             )
         made += 1
+    for title, brand_name in EVENT_BRANDS.items():
+        Event.objects.filter(title=title, brand__isnull=True).update(
+            brand=BrandProgramme.objects.filter(name=brand_name).first()
+        )
     # The term so far, courses and events in one timeline, with the outbox
     # sending each message at its moment (courses.demo leaves its history to this).
     replay = OutboxReplay(until=now)

@@ -86,7 +86,9 @@ class GroupAdminForm(forms.ModelForm):
 
     class Meta:
         model = Group
-        fields = list(GROUP_FIELDS)
+        # brand (特色品牌, issue 17) is a label no group service owns: saved beside
+        # group_update by GroupAdmin.save_model.
+        fields = [*GROUP_FIELDS, "brand"]
 
     def __init__(self, *args, request=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -203,6 +205,7 @@ class GroupAdmin(ServiceWriteMixin, _VisibleGroupRowsAdmin):
         "facilitator_label",
         "facilitator_role",
         "description",
+        "brand",
         "joining",
         "min_size",
         "max_size",
@@ -257,6 +260,7 @@ class GroupAdmin(ServiceWriteMixin, _VisibleGroupRowsAdmin):
         except GroupError as error:  # a race the check could not foresee
             self.service_refused(request, error.message)
             return
+        Group.objects.filter(pk=obj.pk).update(brand=form.cleaned_data.get("brand"))
         obj.refresh_from_db()
 
 

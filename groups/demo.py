@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from bookings.models import Booking
 from members.models import Guardian
+from parent_school.models import BrandProgramme
 
 from . import services
 from .models import Group, GroupMembership, GroupSession
@@ -40,6 +41,7 @@ FAMILY_GROUP = {
     "description": "每两周的周六上午，几个家庭带孩子一起读一本书，聊聊陪伴中的小事。",
     "members": [("demo_parent", None), ("demo_family_wang", None), ("demo_family_zhou", None)],
     "requests": [],
+    "brand": "溪口家庭成长营",  # a brand programme of courses.demo.BRANDS
 }
 STUDY_GROUP = {
     "school": "溪口镇社区家长学校",
@@ -105,6 +107,9 @@ def load(stdout=None) -> dict[str, int]:
         return {"学伴/家伴小组": 0}
     family_group = _group(facilitator, FAMILY_GROUP)
     study_group = _group(facilitator, STUDY_GROUP)
+    Group.objects.filter(pk=family_group.pk, brand__isnull=True).update(
+        brand=BrandProgramme.objects.filter(name=FAMILY_GROUP["brand"]).first()
+    )
     for group, spec in ((family_group, FAMILY_GROUP), (study_group, STUDY_GROUP)):
         for username, child_name in spec["members"]:
             membership = _join(group, username, child_name)

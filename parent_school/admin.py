@@ -17,6 +17,7 @@ from members.admin_scoping import (
     pick_rule_register_shared,
 )
 
+from . import services as brand_services
 from .models import BrandProgramme, GuidanceArea, Instructor, ParentSchool, Target, Term
 
 pick_rule_register_shared(Term)
@@ -169,9 +170,54 @@ class InstructorAdmin(UnitScopedAdmin):
         return "、".join(str(labels.get(code, code)) for code in obj.specialties or [])
 
 
+class BrandProgrammeForm(forms.ModelForm):
+    """The logo is not a model field here: the upload is re-encoded by
+    parent_school.services (members.photos.photo_clean), which owns ``logo``."""
+
+    logo_upload = forms.ImageField(
+        label=_("上传新标志"),
+        required=False,
+        help_text=_("JPG 或 PNG；保存时会重新编码并去除照片信息（EXIF）。"),
+    )
+    logo_remove = forms.BooleanField(label=_("删除现有标志"), required=False)
+
+    class Meta:
+        model = BrandProgramme
+        fields = ["name", "owner_unit", "description", "is_active"]
+
+    def clean_logo_upload(self):
+        upload = self.cleaned_data.get("logo_upload")
+        if not upload:
+            return None
+        try:
+            return brand_services.brand_logo_clean(upload)
+        except brand_services.BrandLogoRejected as error:
+            raise forms.ValidationError(error.message) from error
+
+
 @admin.register(BrandProgramme)
 class BrandProgrammeAdmin(UnitScopedAdmin):
+    form = BrandProgrammeForm
     unit_path = "owner_unit"
-    list_display = ["name", "owner_unit"]
+    list_display = ["name", "owner_unit", "is_active"]
+    list_filter = ["is_active"]
     search_fields = ["name", "owner_unit__name"]
     list_select_related = ["owner_unit"]
+    readonly_fields = ["logo"]
+    fields = [
+        "name",
+        "owner_unit",
+        "description",
+        "is_active",
+        "logo",
+        "logo_upload",
+        "logo_remove",
+    ]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        cleaned = form.cleaned_data.get("logo_upload")
+        if cleaned:
+            brand_services.brand_logo_set(brand=obj, content=cleaned, actor=request.user)
+        elif form.cleaned_data.get("logo_remove"):
+            brand_services.brand_logo_remove(brand=obj, actor=request.user)

@@ -6,15 +6,18 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from members import access
-from parent_school.models import Term
+from members.models import MemberUnit, Region
+from parent_school.models import BrandProgramme, Term
 
 from .errors import ReportError
 from .models import (
     TERM_PERIOD,
+    BrandSnapshot,
     HandbookSnapshot,
     ParticipationSnapshot,
     ReportJob,
@@ -474,3 +477,117 @@ def rollup_job_open(*, term: Term) -> ReportJob | None:
 
 def jobs_of(*, user, limit: int = 10) -> list[ReportJob]:
     return list(ReportJob.objects.filter(requested_by=user).select_related("term", "unit")[:limit])
+
+
+# --- brand programmes (品牌项目: reports.BrandSnapshot, docs/BRANDS.md) ------------------
+
+BRAND_LIST_LIMIT = 50  # courses, events and groups listed on a brand's page, each
+
+
+def _brand_figures_of(term: Term) -> dict:
+    row = BrandSnapshot.objects.filter(term=term, brand_id=OuterRef("pk"))
+    return {
+        metric: Coalesce(Subquery(row.values(metric)[:1]), 0)
+        for metric in ("sessions", "person_times", "families")
+    }
+
+
+def brand_matrix(*, term: Term, unit_kind: str = "", street_id: int | None = None) -> QuerySet:
+    """The district's brand matrix: every active brand with its host unit and its
+    figures of ``term`` (its BrandSnapshot row, 0 without one), most person-times
+    first — one query. ``unit_kind`` keeps brands whose host unit is of that kind;
+    ``street_id`` those whose host unit lies in that street (its region, or its
+    region's parent: a community of the street)."""
+    qs = BrandProgramme.objects.filter(is_active=True).select_related("owner_unit")
+    if unit_kind:
+        qs = qs.filter(owner_unit__kind=unit_kind)
+    if street_id is not None:
+        qs = qs.filter(
+            Q(owner_unit__region_id=street_id) | Q(owner_unit__region__parent_id=street_id)
+        )
+    return qs.annotate(**_brand_figures_of(term)).order_by("-person_times", "name", "pk")
+
+
+def brand_matrix_totals(*, term: Term, matrix: QuerySet) -> dict:
+    """Sessions, person-times and families of ``term`` summed over the brands of
+    ``matrix`` (one query)."""
+    totals = BrandSnapshot.objects.filter(
+        term=term, brand_id__in=matrix.order_by().values("pk")
+    ).aggregate(
+        sessions=Sum("sessions"), person_times=Sum("person_times"), families=Sum("families")
+    )
+    return {key: value or 0 for key, value in totals.items()}
+
+
+def brand_filter_choices() -> dict:
+    """The filters' options: the kinds of the active brands' host units, and the
+    streets (two queries)."""
+    kinds = dict(MemberUnit.Kind.choices)
+    used = (
+        BrandProgramme.objects.filter(is_active=True)
+        .values_list("owner_unit__kind", flat=True)
+        .distinct()
+        .order_by("owner_unit__kind")
+    )
+    streets = Region.objects.filter(kind=Region.Kind.STREET).only("pk", "name").order_by("name")
+    return {
+        "unit_kinds": [(kind, kinds.get(kind, kind)) for kind in used],
+        "streets": list(streets),
+    }
+
+
+def brand_public(*, brand_id: int) -> BrandProgramme | None:
+    """An active brand with its host unit, for its public page."""
+    return (
+        BrandProgramme.objects.filter(pk=brand_id, is_active=True)
+        .select_related("owner_unit", "owner_unit__region")
+        .first()
+    )
+
+
+def brand_programme_of(brand: BrandProgramme) -> dict:
+    """What a brand's public page lists: its published courses (title, parent
+    school, term), its published or finished events (title, organising unit,
+    start), its active groups (name, parent school) — names and schools only, no
+    person — at most BRAND_LIST_LIMIT of each; its figures per term (its
+    BrandSnapshot rows, latest term first) and their totals. Five queries."""
+    from courses.models import Course
+    from events.models import Event
+    from groups.models import Group
+
+    courses = list(
+        Course.objects.filter(brand=brand, is_published=True)
+        .select_related("parent_school", "term")
+        .only("pk", "title", "parent_school__name", "term__code", "term__starts_on")
+        .order_by("-term__starts_on", "title", "pk")[:BRAND_LIST_LIMIT]
+    )
+    events = list(
+        Event.objects.filter(
+            brand=brand, status__in=[Event.Status.PUBLISHED, Event.Status.FINISHED]
+        )
+        .select_related("organiser_unit", "offering")
+        .only("pk", "title", "organiser_unit__name", "offering__starts_at")
+        .order_by("-offering__starts_at", "pk")[:BRAND_LIST_LIMIT]
+    )
+    groups = list(
+        Group.objects.filter(brand=brand, status=Group.Status.ACTIVE)
+        .select_related("parent_school")
+        .only("pk", "name", "kind", "parent_school__name")
+        .order_by("name", "pk")[:BRAND_LIST_LIMIT]
+    )
+    terms = list(
+        BrandSnapshot.objects.filter(brand=brand)
+        .select_related("term")
+        .order_by("-term__starts_on", "term_id")
+    )
+    return {
+        "courses": courses,
+        "events": events,
+        "groups": groups,
+        "terms": terms,
+        "totals": {
+            "sessions": sum(row.sessions for row in terms),
+            "person_times": sum(row.person_times for row in terms),
+        },
+        "computed_at": max((row.computed_at for row in terms), default=None),
+    }

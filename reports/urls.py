@@ -12,4 +12,8 @@ urlpatterns = [
     path("reports/export/", views.export, name="export"),
     path("reports/jobs/<int:job_id>/", views.job_detail, name="job"),
     path("reports/jobs/<int:job_id>/download/", views.job_download, name="job_download"),
+    # 品牌项目: public, no login (docs/BRANDS.md)
+    path("brands/", views.brands, name="brands"),
+    path("brands/<int:brand_id>/", views.brand, name="brand"),
+    path("brands/<int:brand_id>/logo/", views.brand_logo, name="brand_logo"),
 ]

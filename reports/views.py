@@ -267,3 +267,73 @@ def job_download(request, job_id: int):
         ip_address=request.META.get("REMOTE_ADDR"),
     )
     return FileResponse(path.open("rb"), as_attachment=True, filename=job.filename)
+
+
+# --- brand programmes (品牌项目): public pages from the roll-up's BrandSnapshot ---------
+
+BRAND_PAGE_SIZE = 30
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def brands(request):
+    """The district's brand matrix (public: brand figures are counts, no person):
+    every active brand with its figures of a term, filtered by the host unit's
+    kind and street. A constant number of queries whatever the brands."""
+    term = _term_or_message(request)
+    if term is None:
+        return render(request, "reports/empty.html")
+    unit_kind = request.GET.get("kind", "")
+    choices = selectors.brand_filter_choices()
+    if unit_kind not in {kind for kind, _label in choices["unit_kinds"]}:
+        unit_kind = ""
+    street_id = _int_or_none(request.GET.get("street"))
+    if street_id is not None and street_id not in {street.pk for street in choices["streets"]}:
+        street_id = None
+    matrix = selectors.brand_matrix(term=term, unit_kind=unit_kind, street_id=street_id)
+    page = Paginator(matrix, BRAND_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "reports/brands.html",
+        {
+            "term": term,
+            "terms": selectors.term_list(),
+            "page": page,
+            "totals": selectors.brand_matrix_totals(term=term, matrix=matrix),
+            "unit_kind": unit_kind,
+            "street_id": street_id,
+            **choices,
+        },
+    )
+
+
+def brand(request, brand_id: int):
+    """A brand's public page: who hosts it, what it runs, what it has done."""
+    programme = selectors.brand_public(brand_id=brand_id)
+    if programme is None:
+        raise Http404
+    return render(
+        request,
+        "reports/brand.html",
+        {"brand": programme, **selectors.brand_programme_of(programme)},
+    )
+
+
+def brand_logo(request, brand_id: int):
+    """The brand's logo (re-encoded without metadata when it was uploaded): media
+    has no public address, so it is handed out here, for active brands only."""
+    programme = selectors.brand_public(brand_id=brand_id)
+    if programme is None or not programme.logo:
+        raise Http404
+    try:
+        handle = programme.logo.open("rb")
+    except (FileNotFoundError, OSError) as error:
+        raise Http404 from error
+    response = FileResponse(handle, content_type="image/jpeg")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
