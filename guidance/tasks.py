@@ -18,3 +18,12 @@ def patterns_materialise() -> int:
 
 
 # --- SECTION follow-ups and satisfaction (helper 2) ---------------------------------
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def followups_send() -> int:
+    """The beat entry (every 5 minutes): the follow-ups due are sent through the
+    outbox, once each (notice key ``guidance.followup:<id>``; rows claimed with
+    SKIP LOCKED and marked sent in the same transaction), so a redelivery or two
+    workers at once send nothing twice."""
+    return services.followups_send()

@@ -320,7 +320,7 @@ class Survey(models.Model):
                 name="survey_scope_matches_target",
                 condition=(
                     (
-                        Q(scope__in=["session", "event"], offering__isnull=False)
+                        Q(scope__in=["session", "event", "consultation"], offering__isnull=False)
                         & Q(alliance__isnull=True)
                     )
                     | Q(scope="course", course__isnull=False, offering__isnull=True)
@@ -372,7 +372,7 @@ class Survey(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["template", "offering"],
-                condition=Q(scope__in=["session", "event"], series__isnull=True),
+                condition=Q(scope__in=["session", "event", "consultation"], series__isnull=True),
                 name="survey_one_per_offering",
             ),
             models.UniqueConstraint(

@@ -772,6 +772,7 @@ def _target_resolve(scope: str, target_id: int, term_id: int | None) -> dict:
         Survey.Scope.PARENT_SCHOOL_TERM: _("家长学校"),
         Survey.Scope.ALLIANCE_TERM: _("联盟"),
         Survey.Scope.GROUP: _("小组"),
+        Survey.Scope.CONSULTATION: _("咨询时段"),
     }
     if scope not in missing:
         raise SurveyError("scope_invalid", field="scope")
@@ -789,6 +790,10 @@ def _target_resolve(scope: str, target_id: int, term_id: int | None) -> dict:
                 raise SurveyError("offering_not_session", field="target")
             session = CourseSession.objects.select_related("course").get(offering=offering)
             term = term or session.course.term
+        elif scope == Survey.Scope.CONSULTATION:
+            # A guidance consultation's slot (guidance puts its satisfaction survey).
+            if offering.kind != Offering.Kind.CONSULTATION:
+                raise SurveyError("target_missing", field="target", what=missing[scope])
         elif offering.kind != Offering.Kind.EVENT:
             raise SurveyError("offering_not_event", field="target")
         term = (
@@ -1204,6 +1209,79 @@ def session_surveys_ensure(*, series_id: int, now: dt.datetime | None = None) ->
             continue
         made += 1
     return made
+
+
+def consultation_survey_ensure(
+    *, offering_id: int, template_name: str, description: str, questions: list[dict]
+) -> Survey:
+    """The published satisfaction survey of a guidance consultation's slot (scope
+    consultation, answered by the families marked present), made by the system
+    when the mentor marks the consultation held (guidance.services
+    .satisfaction_invite). The district template ``template_name`` is made with
+    ``questions`` (dicts of question fields: kind, label, options, required,
+    measure) the first time; later calls reuse it as its owners left it. Both are
+    get-or-create on their unique keys, so two simultaneous first calls make one
+    of each. Invitations follow surveys' own path (surveys_due → invitations_send)."""
+    offering = Offering.objects.get(pk=offering_id)
+    template = SurveyTemplate.objects.filter(alliance__isnull=True, name=template_name).first()
+    if template is None:
+        try:
+            with transaction.atomic():
+                template = SurveyTemplate.objects.create(
+                    alliance=None, name=template_name, description=description
+                )
+                version = TemplateVersion.objects.create(template=template, number=1)
+                section = Section.objects.create(version=version, title=_("第一部分"), position=0)
+                for position, fields in enumerate(questions):
+                    Question.objects.create(
+                        version=version,
+                        section=section,
+                        key=f"q{position + 1}",
+                        position=position,
+                        kind=fields["kind"],
+                        label=fields["label"],
+                        options=list(fields.get("options", ())),
+                        required=fields.get("required", True),
+                        measure=fields.get("measure", ""),
+                    )
+                audit_log_record(
+                    actor=None,
+                    action="surveys.template.create",
+                    target=template,
+                    data={"alliance": None, "system": True},
+                )
+        except IntegrityError:
+            template = SurveyTemplate.objects.get(alliance__isnull=True, name=template_name)
+    survey = Survey.objects.filter(
+        template=template, scope=Survey.Scope.CONSULTATION, offering=offering
+    ).first()
+    if survey is not None:
+        return survey
+    target = _target_resolve(Survey.Scope.CONSULTATION, offering.pk, None)
+    try:
+        with transaction.atomic():
+            survey = _survey_insert(
+                None,
+                template=template,
+                version=selectors.current_version(template.pk),
+                title=f"{target['name']} · {template.name}"[:TITLE_MAX],
+                scope=Survey.Scope.CONSULTATION,
+                target=target,
+                is_anonymous=False,
+                opens_at=None,
+                closes_at=None,
+                delay=settings.SURVEYS_INVITE_DELAY_MINUTES,
+                answer_days=7,
+                remind_before_hours=24,
+            )
+            survey.is_published = True
+            survey.save(update_fields=["is_published"])
+    except IntegrityError:
+        # Made at the same moment by another call (survey_one_per_offering).
+        survey = Survey.objects.get(
+            template=template, scope=Survey.Scope.CONSULTATION, offering=offering
+        )
+    return survey
 
 
 # Invitations and reminders ----------------------------------------------------------

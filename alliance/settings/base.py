@@ -277,6 +277,12 @@ CELERY_BEAT_SCHEDULE["guidance-patterns-materialise"] = {
     "task": "guidance.tasks.patterns_materialise",
     "schedule": __import__("celery.schedules").schedules.crontab(hour=3, minute=20),
 }
+# guidance: send the follow-up reminders that are due, every 5 minutes (due times
+# stay in the database; no far-future ETA tasks on Redis).
+CELERY_BEAT_SCHEDULE["guidance-followups-send"] = {
+    "task": "guidance.tasks.followups_send",
+    "schedule": __import__("celery.schedules").schedules.crontab(minute="*/5"),
+}
 
 # volunteers: record the current term's automatic service hours (course sessions,
 # events and consultations volunteers led) every night at 02:10 Asia/Shanghai,
