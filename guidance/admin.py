@@ -89,6 +89,10 @@ def _choice_labels(choices, values) -> str:
     return "、".join(str(labels.get(v, v)) for v in values or []) or "—"
 
 
+# A service's argument → the admin form's field it came from.
+SERVICE_ARGUMENT_FIELDS = {"login_user_id": "user", "instructor_id": "instructor"}
+
+
 class _Rollback(Exception):
     pass
 
@@ -117,8 +121,8 @@ class _ServiceForm(forms.ModelForm):
         except _Rollback:
             pass
         except GuidanceError as error:
-            field = error.field if error.field in self.fields else None
-            self.add_error(field, error.message)
+            field = SERVICE_ARGUMENT_FIELDS.get(error.field, error.field)
+            self.add_error(field if field in self.fields else None, error.message)
 
     def validate_unique(self):
         pass  # the service's
@@ -276,10 +280,8 @@ class MentorAdminForm(_ServiceForm):
             "is_invented",
         ]
 
-    def _profile(self, data) -> dict:
-        user = data.get("user")
-        instructor = data.get("instructor")
-        return {
+    def service_call(self, data):
+        profile = {
             "name": data.get("name") or "",
             "title": data.get("title") or "",
             "areas": list(data.get("areas") or []),
@@ -287,23 +289,24 @@ class MentorAdminForm(_ServiceForm):
             "stages": list(data.get("stages") or []),
             "modes": list(data.get("modes") or []),
             "bio": data.get("bio") or "",
-            "login_user_id": user.pk if user is not None else None,
-            "instructor_id": instructor.pk if instructor is not None else None,
-            "is_chief": bool(data.get("is_chief")),
             "is_invented": bool(data.get("is_invented")),
         }
-
-    def service_call(self, data):
-        profile = self._profile(data)
-        if self.instance.pk is None:
-            station = data.get("station")
-            return services.mentor_create(
-                user=self.request.user, station_id=station.pk if station else None, **profile
+        if self.instance.pk is not None:
+            # The login, the volunteer record and the chief's seat are set when
+            # the mentor is added (mentor_update does not move them).
+            return services.mentor_update(
+                user=self.request.user,
+                mentor_id=self.instance.pk,
+                is_active=bool(data.get("is_active")),
+                **profile,
             )
-        return services.mentor_update(
+        station, login, instructor = (data.get(n) for n in ("station", "user", "instructor"))
+        return services.mentor_create(
             user=self.request.user,
-            mentor_id=self.instance.pk,
-            is_active=bool(data.get("is_active")),
+            station_id=station.pk if station is not None else None,
+            login_user_id=login.pk if login is not None else None,
+            instructor_id=instructor.pk if instructor is not None else None,
+            is_chief=bool(data.get("is_chief")),
             **profile,
         )
 
@@ -347,7 +350,9 @@ class MentorAdmin(_ServiceSaveMixin, _StationRowsAdmin):
         if obj is not None and not self.has_change_permission(request, obj):
             return [*MentorAdminForm.Meta.fields]
         if obj is not None:
-            return ["station"]  # a mentor stays at their station
+            # A mentor stays at their station; the login, the volunteer record and
+            # the chief's seat are set when the mentor is added.
+            return ["station", "user", "instructor", "is_chief"]
         return []
 
 

@@ -29,6 +29,11 @@ DEMO_MODULES = [
     ("surveys.demo", {}),
     # The evaluation loop: this term's targets, a district feedback, two actions.
     ("evaluation.demo", {}),
+    # The 海天舒 guidance station: a chief and 29 mentors, weekly slots, the demo
+    # parent's consultations (one booked, one held with a summary and a follow-up).
+    ("guidance.demo", {}),
+    # 渝中家长成长指导中心's 138 volunteers, applications waiting, service hours.
+    ("volunteers.demo", {}),
 ]
 
 
