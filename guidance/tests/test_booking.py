@@ -313,3 +313,30 @@ def test_booking_twice_is_bookings_refusal_and_the_tallies_roll_back(station_wor
     with pytest.raises(BookingError):
         book(w.mum, slot)
     assert used_of(w, w.mum.family) == {"open": 1, "term": 1}
+
+
+def test_marking_held_marks_the_booking_present_and_releases_the_open_tally(station_world):
+    w = station_world
+    slot = slot_for(w.psych)
+    consultation = book(w.mum, slot)
+    Offering.objects.filter(pk=slot.offering_id).update(
+        starts_at=timezone.now() - dt.timedelta(minutes=50), ends_at=timezone.now()
+    )
+    marked = services.consultation_mark(
+        user=w.chief.user, consultation_id=consultation.pk, held=True
+    )
+    assert marked.status == Consultation.Status.HELD and marked.held_at is not None
+    assert marked.booking.attendance == Booking.Attendance.PRESENT
+    assert used_of(w, w.mum.family) == {"open": 0, "term": 1}
+    with pytest.raises(GuidanceError) as refused:
+        services.consultation_mark(user=w.psych.user, consultation_id=consultation.pk, held=False)
+    assert refused.value.code == "consultation_closed"
+
+
+def test_marking_before_the_start_is_bookings_refusal(station_world):
+    w = station_world
+    consultation = book(w.mum, slot_for(w.psych, days=5))
+    with pytest.raises(BookingError):
+        services.consultation_mark(user=w.psych.user, consultation_id=consultation.pk, held=True)
+    consultation.refresh_from_db()
+    assert consultation.status == Consultation.Status.BOOKED

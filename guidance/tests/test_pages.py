@@ -253,3 +253,27 @@ def test_the_lists_are_constant(client, station_world, django_assert_max_num_que
     client.force_login(w.mum.user)
     with django_assert_max_num_queries(small_mine):
         client.get(mine_url)
+
+
+def test_the_mentor_reads_the_need_and_the_family_does_not(client, station_world):
+    w = station_world
+    consultation = book(w.mum, slot_for(w.psych))
+    url = reverse("guidance:consultation", args=[consultation.pk])
+    client.force_login(w.psych.user)
+    page = client.get(url).content.decode()
+    assert NEED in page and "登记咨询情况" in page
+    client.force_login(w.mum.user)
+    page = client.get(url).content.decode()
+    assert NEED not in page and "登记咨询情况" not in page
+
+
+def test_a_receipt_link_lands_on_the_familys_own_consultation(client, station_world):
+    w = station_world
+    slot = slot_for(w.psych, capacity=3, kind="small_group")
+    mine = book(w.mum, slot)
+    book(w.dad, slot)
+    url = reverse("guidance:booked", args=[slot.offering_id])
+    client.force_login(w.mum.user)
+    assert client.get(url)["Location"] == reverse("guidance:consultation", args=[mine.pk])
+    client.force_login(w.teacher)
+    assert client.get(url)["Location"] == reverse("guidance:mine")
