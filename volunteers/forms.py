@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from parent_school.models import GuidanceArea, Instructor
 
+from .errors import MESSAGES
 from .models import VolunteerApplication
 from .services import (
     MAX_AVAILABILITY,
@@ -20,27 +21,44 @@ from .services import (
 
 
 class ApplicationForm(forms.Form):
-    centre = forms.TypedChoiceField(label=_("申请加入的指导中心"), coerce=int, choices=())
-    name = forms.CharField(label=_("姓名"), max_length=MAX_NAME)
+    centre = forms.TypedChoiceField(
+        label=_("申请加入的指导中心"),
+        coerce=int,
+        choices=(),
+        error_messages={
+            "required": MESSAGES["centre_missing"],
+            "invalid_choice": MESSAGES["centre_missing"],
+        },
+    )
+    name = forms.CharField(
+        label=_("姓名"), max_length=MAX_NAME, error_messages={"required": MESSAGES["name_required"]}
+    )
     background = forms.CharField(
         label=_("专业背景"),
         max_length=MAX_BACKGROUND,
+        error_messages={"required": MESSAGES["background_required"]},
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("例如：所在单位、职业、相关经历。只有审核的协调员能看到。"),
     )
     expertise = forms.CharField(
         label=_("擅长方向"),
         max_length=MAX_EXPERTISE,
+        error_messages={"required": MESSAGES["expertise_required"]},
         help_text=_("例如：亲子沟通、青春期心理。通过后会显示在您的公开简介里。"),
     )
     areas = forms.MultipleChoiceField(
         label=_("指导领域"),
         choices=GuidanceArea.choices,
         widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "required": MESSAGES["areas_required"],
+            "invalid_choice": MESSAGES["areas_invalid"],
+        },
     )
     availability = forms.CharField(
         label=_("可服务时间"),
         max_length=MAX_AVAILABILITY,
+        error_messages={"required": MESSAGES["availability_required"]},
         help_text=_("例如：周末下午、工作日晚上。"),
     )
 
@@ -93,11 +111,23 @@ class DecisionForm(forms.Form):
 class HoursForm(forms.Form):
     instructor = forms.TypedChoiceField(label=_("志愿者"), coerce=int, choices=())
     served_on = forms.DateField(
-        label=_("服务日期"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("服务日期"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={
+            "required": MESSAGES["served_on_required"],
+            "invalid": MESSAGES["served_on_required"],
+        },
     )
     hours = forms.DecimalField(
         label=_("时长（小时）"),
         min_value=0,
+        error_messages={
+            "required": MESSAGES["hours_invalid"],
+            "invalid": MESSAGES["hours_invalid"],
+            "min_value": MESSAGES["hours_invalid"],
+            "max_digits": MESSAGES["hours_invalid"],
+            "max_decimal_places": MESSAGES["hours_invalid"],
+        },
         max_digits=4,
         decimal_places=1,
         help_text=_("以半小时为单位，例如 1.5。"),
@@ -106,6 +136,7 @@ class HoursForm(forms.Form):
     description = forms.CharField(
         label=_("服务内容"),
         max_length=MAX_DESCRIPTION,
+        error_messages={"required": MESSAGES["description_required"]},
         help_text=_("例如：社区家庭教育讲座、家长沙龙。"),
     )
 
