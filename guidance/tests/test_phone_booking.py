@@ -107,3 +107,44 @@ def test_a_parent_books_a_mental_health_mentor_for_her_child_on_a_phone(live_ser
     )
     assert reminder.exists()
     assert not Delivery.objects.filter(booking__offering=second_slot.offering).exists()
+
+
+def test_the_mentors_pages_on_a_phone(live_server, browser):
+    # given a booked consultation with 林老师
+    w = build_station_world()
+    slot = slot_for(w.psych, days=2)
+    consultation = services.consultation_book(
+        user=w.mum.user,
+        slot_id=slot.pk,
+        area="mental_health",
+        for_whom="child",
+        child_id=w.mum_child.pk,
+        need=NEED,
+    )
+    context, page = signed_in_phone(browser, live_server, w.psych.user)
+    try:
+        # when 林老师 opens her desk, the case and publishes a new slot
+        page.goto(f"{live_server.url}/guidance/desk/")
+        _settled(page, "desk")
+        page.get_by_role("link", name="心理健康辅导 · 林老师").first.click()
+        page.wait_for_url(f"**/guidance/consultations/{consultation.pk}/")
+        assert NEED in page.content()
+        _settled(page, "consultation (mentor)")
+        page.goto(f"{live_server.url}/guidance/desk/slots/new/")
+        _settled(page, "new slot form")
+        page.get_by_role("button", name="发布").click()
+        page.wait_for_load_state("networkidle")
+        assert "请填写开始时间" in page.get_by_role("alert").first.inner_text()
+        _settled(page, "new slot form with an error")
+        page.goto(f"{live_server.url}/guidance/desk/patterns/new/")
+        _settled(page, "new pattern form")
+        # and the public pages read well too
+        for path in (
+            f"/guidance/stations/{w.station.pk}/",
+            f"/guidance/mentors/{w.psych.pk}/",
+            "/guidance/mine/",
+        ):
+            page.goto(f"{live_server.url}{path}")
+            _settled(page, path)
+    finally:
+        context.close()
