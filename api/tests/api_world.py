@@ -82,6 +82,14 @@ class Side:
     posts: list[Post] = field(default_factory=list)
     group: Group | None = None
     group_session: GroupSession | None = None
+    # the guidance station (issue 17): a station at the unit, its mentor's slot,
+    # the family's consultation on it with a shared summary, a private note and
+    # an open referral
+    station: object = None
+    mentor: object = None
+    slot: object = None
+    consultation: object = None
+    referral: object = None
     secrets: list[str] = field(default_factory=list)
 
     def ids(self) -> dict[str, list[int]]:
@@ -116,6 +124,11 @@ class Side:
             "post_id": [post.pk for post in self.posts],
             "group_id": [self.group.pk],
             "group_session_id": [self.group_session.pk],
+            "station_id": [self.station.pk],
+            "mentor_id": [self.mentor.pk],
+            "slot_id": [self.slot.pk],
+            "consultation_id": [self.consultation.pk],
+            "referral_id": [self.referral.pk],
             # a family's ticket, as staff scan it at the door
             "code": [
                 ticket_code(booking=self.course_booking),
@@ -216,7 +229,9 @@ def make_side(label: str, phone: str) -> Side:
     )
     board, thread, posts = _board_with_a_question(school, family, guardian, staff, label)
     group, group_session = _group_with_a_session(school, family, staff, label)
+    guidance = _guidance_case(unit, guardian, child, label)
     secrets = [
+        *guidance["secrets"],
         f"{label}家的问卷草稿建议",
         f"{label}家的提问内容",
         f"{label}单位协调员的回答",
@@ -253,8 +268,81 @@ def make_side(label: str, phone: str) -> Side:
         posts=posts,
         group=group,
         group_session=group_session,
+        station=guidance["station"],
+        mentor=guidance["mentor"],
+        slot=guidance["slot"],
+        consultation=guidance["consultation"],
+        referral=guidance["referral"],
         secrets=secrets,
     )
+
+
+def _guidance_case(unit, guardian, child, label: str) -> dict:
+    """A guidance station at the unit with one mentor and her slot, booked by the
+    family for its child (guidance.services); the mentor's shared summary, private
+    note and referral on it (rows, as the notes service leaves them)."""
+    from guidance import services as guidance_services
+    from guidance.models import Note
+    from guidance.tests.factories import NoteFactory, ReferralFactory, StationFactory
+    from members.sealing import seal
+
+    station = StationFactory(unit=unit, name=f"{label}成长指导站")
+    mentor_user = UserFactory(display_name=f"{label}站林老师")
+    mentor = guidance_services.mentor_create(
+        user=None,
+        station_id=station.pk,
+        name=f"{label}站林老师",
+        areas=["mental_health", "family_education"],
+        audiences=["parent", "student"],
+        modes=["in_person"],
+        login_user_id=mentor_user.pk,
+    )
+    starts = timezone.localtime() + datetime.timedelta(days=6)
+    slot = guidance_services.slot_create(
+        user=mentor_user,
+        mentor_id=mentor.pk,
+        starts_at=starts.replace(hour=15, minute=0, second=0, microsecond=0),
+        minutes=50,
+        kind="small_group",
+        capacity=4,
+        mode="in_person",
+        venue=f"{label}站咨询室",
+    )
+    need = f"{label}家的咨询需求"
+    consultation = guidance_services.consultation_book(
+        user=guardian.user,
+        slot_id=slot.pk,
+        area="mental_health",
+        for_whom="child",
+        child_id=child.pk,
+        need=need,
+    )
+    summary = NoteFactory(
+        consultation=consultation, body=f"{label}家的咨询摘要", author=mentor_user
+    )
+    private = f"{label}家的导师私密记录"
+    NoteFactory(
+        consultation=consultation,
+        level=Note.Level.PRIVATE,
+        body="",
+        body_sealed=seal(private, purpose="guidance.note"),
+        author=mentor_user,
+    )
+    referral = ReferralFactory(
+        consultation=consultation,
+        to_area="family_education",
+        to_mentor=mentor,
+        message=f"{label}家的转介说明",
+        created_by=mentor_user,
+    )
+    return {
+        "station": station,
+        "mentor": mentor,
+        "slot": slot,
+        "consultation": consultation,
+        "referral": referral,
+        "secrets": [need, summary.body, private, referral.message],
+    }
 
 
 def _board_with_a_question(school, family, guardian, staff, label: str):

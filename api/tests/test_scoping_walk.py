@@ -53,6 +53,15 @@ ACCESS = {
     "POST /groups/{group_id}/leave": FAMILY,
     "GET /groups/{group_id}/sessions": FAMILY,
     "POST /groups/sessions/{group_session_id}/booking": FAMILY,
+    "GET /guidance/stations": PUBLIC,
+    "GET /guidance/stations/{station_id}": PUBLIC,
+    "GET /guidance/stations/{station_id}/mentors": PUBLIC,
+    "GET /guidance/mentors/{mentor_id}": PUBLIC,
+    "GET /guidance/mentors/{mentor_id}/slots": PUBLIC,
+    "GET /guidance/consultations": FAMILY,
+    "POST /guidance/consultations": FAMILY,
+    "GET /guidance/consultations/{consultation_id}": FAMILY,
+    "POST /guidance/consultations/{consultation_id}/cancel": FAMILY,
     "GET /learning/": FAMILY,
     "POST /learning/bookings": FAMILY,
     "GET /learning/bookings/{booking_id}": FAMILY,
@@ -125,6 +134,11 @@ PUBLIC_IDS = {
     # claim it is the service's rule (its children's schools' alliance), which the
     # walk's own changes to A's child may move: tested in test_handbook_api.py.
     "item_id",
+    # The guidance stations, their mentors and free slots are public; any family
+    # may book any station's slot (the consultation and the referral are its own).
+    "station_id",
+    "mentor_id",
+    "slot_id",
 }
 REFUSED = {403, 404}
 # An id that names nothing, for every id parameter (a ticket code that checks out as none).
@@ -305,7 +319,32 @@ def _fingerprint(side: Side) -> tuple:
         _surveys(side),
         _board(side),
         _group(side),
+        _guidance(side),
     )
+
+
+def _guidance(side: Side) -> list:
+    from guidance.models import Consultation, GuidanceQuota, Note, Referral
+
+    family = side.family
+    return [
+        list(
+            Consultation.objects.filter(family=family)
+            .order_by("pk")
+            .values_list("pk", "status", "need_sealed")
+        ),
+        list(
+            Referral.objects.filter(consultation__family=family)
+            .order_by("pk")
+            .values_list("pk", "status")
+        ),
+        list(
+            Note.objects.filter(consultation__family=family)
+            .order_by("pk")
+            .values_list("pk", "body", "body_sealed")
+        ),
+        sorted(GuidanceQuota.objects.filter(family=family).values_list("key", "used")),
+    ]
 
 
 def _board(side: Side) -> list:
