@@ -5,6 +5,7 @@ pages, admin, API, tasks and commands call (docs/GUIDANCE.md). Refusals are
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 
 from django.conf import settings
@@ -998,6 +999,7 @@ FOLLOWUP_MESSAGE_MAX = FollowUp._meta.get_field("message").max_length
 # meets more than a handful; 200 keeps a backlog after an outage in short batches.
 FOLLOWUP_BATCH = 200
 SATISFACTION_TEMPLATE = "指导咨询满意度"
+logger = logging.getLogger(__name__)
 
 
 def _consultation_path(consultation_id: int) -> str:
@@ -1311,11 +1313,19 @@ def satisfaction_invite(*, consultation, now=None) -> None:
     .consultation_survey_ensure (get-or-create, no migration). Invitations go out
     through surveys' own path: its sweep invites the families marked present once
     the slot has ended (+ the invitation delay), through the outbox."""
+    from surveys.errors import SurveyError
     from surveys.services import consultation_survey_ensure
 
-    consultation_survey_ensure(
-        offering_id=consultation.slot.offering_id,
-        template_name=SATISFACTION_TEMPLATE,
-        description=_("成长指导工作站每次咨询后的简短满意度问卷（系统自动创建）。"),
-        questions=SATISFACTION_QUESTIONS,
-    )
+    try:
+        consultation_survey_ensure(
+            offering_id=consultation.slot.offering_id,
+            template_name=SATISFACTION_TEMPLATE,
+            description=_("成长指导工作站每次咨询后的简短满意度问卷（系统自动创建）。"),
+            questions=SATISFACTION_QUESTIONS,
+        )
+    except SurveyError as error:
+        # No term to file it under (the district has not set one): the consultation
+        # is still marked held; the questionnaire is what is missed, and logged.
+        logger.warning(
+            "satisfaction survey of consultation %s not made: %s", consultation.pk, error.code
+        )
