@@ -49,6 +49,7 @@ from members.access import (
     units_changeable_by,
     visible_unit_ids,
 )
+from members.formatting import id_or_none
 from members.models import Family, Guardian, Membership, RoleAssignment
 from parent_school.models import ParentSchool
 
@@ -122,7 +123,7 @@ def boards_readable_by(user) -> QuerySet[Board]:
 
 
 def board_readable(user, board_id) -> Board | None:
-    board_pk = _int_or_none(board_id)
+    board_pk = id_or_none(board_id)
     if board_pk is None:
         return None
     return (
@@ -136,7 +137,7 @@ def board_readable(user, board_id) -> Board | None:
 def thread_readable(user, thread_id) -> Thread | None:
     """A thread the user may open: on a readable board, and published, or held or
     hidden but the user's own family's or the user moderates the board."""
-    thread_pk = _int_or_none(thread_id)
+    thread_pk = id_or_none(thread_id)
     if thread_pk is None:
         return None
     thread = (
@@ -264,14 +265,6 @@ def active_mute(*, family: Family | int | None, board: Board, now=None) -> Mute 
 
 def mute_label(until: datetime.datetime) -> str:
     return timezone.localtime(until).strftime("%Y-%m-%d %H:%M")
-
-
-def _int_or_none(value) -> int | None:
-    try:
-        number = int(str(value))
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number < 2**63 else None
 
 
 # --- pages: boards, thread lists, thread pages, search, the moderation queue -----------
@@ -449,7 +442,7 @@ def thread_page(*, user, thread: Thread, page=None) -> ThreadPage:
 
 def post_readable(user, post_id) -> Post | None:
     """A post the user may see (its thread readable and the post visible to them)."""
-    post_pk = _int_or_none(post_id)
+    post_pk = id_or_none(post_id)
     if post_pk is None:
         return None
     post = Post.objects.filter(pk=post_pk).only("pk", "thread_id").first()
@@ -466,7 +459,7 @@ def post_readable(user, post_id) -> Post | None:
 
 
 def post_image_readable(user, image_id) -> PostImage | None:
-    image_pk = _int_or_none(image_id)
+    image_pk = id_or_none(image_id)
     if image_pk is None:
         return None
     image = PostImage.objects.filter(pk=image_pk).only("pk", "post_id", "image").first()
@@ -573,7 +566,7 @@ def moderation_queue(*, user, board_id=None, reason: str = "", page=None):
     from django.core.paginator import Paginator
 
     boards = boards_moderated_by(user)
-    board_pk = _int_or_none(board_id)
+    board_pk = id_or_none(board_id)
     if board_pk is not None:
         boards = boards.filter(pk=board_pk)
     posts = _queue_posts(boards.values("pk"))
@@ -654,7 +647,7 @@ def board_measures(
     answered when a staff member replied (``first_staff_reply_at``) or an answer
     was accepted, at any time up to now. Schools without a board or a question
     get zeros, so a dashboard can show every school it asked for."""
-    ids = sorted({pk for pk in (_int_or_none(v) for v in parent_school_ids) if pk is not None})
+    ids = sorted({pk for pk in (id_or_none(v) for v in parent_school_ids) if pk is not None})
     result = {pk: BoardMeasures(parent_school_id=pk) for pk in ids}
     if not ids:
         return result

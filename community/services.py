@@ -43,6 +43,7 @@ from events.services import notice_send
 from groups.models import Group
 from groups.selectors import family_parent_school_ids
 from members.access import can_change_unit, is_district_admin, is_staff_member, visible_unit_ids
+from members.formatting import id_or_none
 from members.models import Alliance, Family, Membership
 from members.photos import PhotoRejected, photo_clean
 from members.services import audit_log_record
@@ -96,10 +97,6 @@ _PHONE_LIKE = re.compile(r"\d{5,}")
 
 def _locked_atomic():
     return bounded_atomic(lambda: CommunityError("busy"))
-
-
-def _int_or_none(value) -> int | None:
-    return selectors._int_or_none(value)
 
 
 def _path(name: str, *args, fallback: str) -> str:
@@ -679,7 +676,7 @@ def answer_accept(*, user, thread_id, post_id, now=None) -> Thread:
         raise CommunityError("thread_missing")
     if not selectors.can_accept(user, thread):
         raise CommunityError("not_allowed")
-    post_pk = _int_or_none(post_id)
+    post_pk = id_or_none(post_id)
     with _locked_atomic():
         locked = _thread_lock(thread.pk)
         post = Post.objects.filter(
@@ -771,7 +768,7 @@ def report_create(*, user, post_id, reason, detail="", now=None) -> Report:
     COMMUNITY_REPORTS_HOLD open reports the post is held for the moderators; on a
     group board the group's facilitator is told of each report."""
     now = now or timezone.now()
-    post = Post.objects.filter(pk=_int_or_none(post_id)).only("pk", "thread_id", "status").first()
+    post = Post.objects.filter(pk=id_or_none(post_id)).only("pk", "thread_id", "status").first()
     if post is None or post.status != Post.Status.PUBLISHED:
         raise CommunityError("post_missing")
     thread = selectors.thread_readable(user, post.thread_id)
@@ -867,9 +864,7 @@ def post_decide(*, user, post_id, action, reason="", mute_days=None, now=None) -
     audit-logged and is told to the author (with the reason, never the words)."""
     now = now or timezone.now()
     post = (
-        Post.objects.filter(pk=_int_or_none(post_id))
-        .select_related("board", "board__group")
-        .first()
+        Post.objects.filter(pk=id_or_none(post_id)).select_related("board", "board__group").first()
     )
     if post is None or not selectors.can_moderate(user, post.board):
         raise CommunityError("post_missing")
@@ -1188,7 +1183,7 @@ def sensitive_word_save(
     note = _line_clean(note, field="note", label=_("备注"), limit=200)
     with _locked_atomic():
         if word_id is not None:
-            row = SensitiveWord.objects.select_for_update().filter(pk=_int_or_none(word_id)).first()
+            row = SensitiveWord.objects.select_for_update().filter(pk=id_or_none(word_id)).first()
             if row is None:
                 raise CommunityError("word_missing")
             verb = "change"
@@ -1218,7 +1213,7 @@ def sensitive_word_delete(*, user, word_id) -> None:
 
     _words_admin(user)
     with _locked_atomic():
-        row = SensitiveWord.objects.select_for_update().filter(pk=_int_or_none(word_id)).first()
+        row = SensitiveWord.objects.select_for_update().filter(pk=id_or_none(word_id)).first()
         if row is None:
             raise CommunityError("word_missing")
         audit_log_record(

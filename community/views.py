@@ -25,6 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from groups.models import Group
 from groups.selectors import can_manage_group, is_member
 from members.access import is_staff_member
+from members.formatting import id_or_none
 
 from . import selectors, services
 from .errors import CommunityError
@@ -195,7 +196,7 @@ def board_settings(request, board_id: int):
 def group_board(request, group_id: int):
     """A group's board: made on first visit by someone who may read it, then shown.
     Anyone else (a family that left, another school's family) gets 404."""
-    group_pk = selectors._int_or_none(group_id)
+    group_pk = id_or_none(group_id)
     group = Group.objects.filter(pk=group_pk).select_related("parent_school").first()
     if group is None:
         raise Http404(CommunityError("board_missing").message)

@@ -37,6 +37,7 @@ from members.access import (
     families_visible_to,
     is_staff_member,
 )
+from members.formatting import id_or_none
 from members.models import Child, Family, Guardian
 from members.selectors import family_for_user, guardian_for_user
 from members.services import audit_log_record
@@ -173,13 +174,6 @@ def _choice(value, choices, *, field: str, code: str) -> str:
     return value
 
 
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _family_required(user) -> Family:
     family = family_for_user(user)
     if family is None:
@@ -192,7 +186,7 @@ def _child_for(group: Group, family: Family, child_id) -> Child | None:
     if group.kind == Group.Kind.STUDY:
         if child_id in (None, ""):
             raise GroupError("child_required", field="child_id")
-        child = Child.objects.filter(pk=_int_or_none(child_id), family=family).first()
+        child = Child.objects.filter(pk=id_or_none(child_id), family=family).first()
         if child is None:
             raise GroupError("child_invalid", field="child_id")
         return child
@@ -206,7 +200,7 @@ def _managed_group(user, group_id, *, lock: bool = False) -> Group:
     groups = selectors.groups_changeable_by(user)
     if lock:
         groups = groups.select_for_update(of=("self",))
-    group = groups.filter(pk=_int_or_none(group_id)).first()
+    group = groups.filter(pk=id_or_none(group_id)).first()
     if group is None:
         raise GroupError("group_missing")
     return group
@@ -237,7 +231,7 @@ def _facilitator_check(facilitator_id, unit) -> object:
     from django.contrib.auth import get_user_model
 
     facilitator = (
-        get_user_model().objects.filter(pk=_int_or_none(facilitator_id), is_active=True).first()
+        get_user_model().objects.filter(pk=id_or_none(facilitator_id), is_active=True).first()
     )
     if facilitator is None or not is_staff_member(facilitator):
         raise GroupError("facilitator_invalid", field="facilitator_id")
@@ -263,7 +257,7 @@ def group_create(
     may create any; an instructor who sees the unit only one they facilitate."""
     school = (
         ParentSchool.objects.select_related("host_unit")
-        .filter(pk=_int_or_none(parent_school_id))
+        .filter(pk=id_or_none(parent_school_id))
         .first()
     )
     if school is None or school.host_unit_id is None:
@@ -273,7 +267,7 @@ def group_create(
         may_facilitate = is_staff_member(user) and can_view_unit(user, school.host_unit_id)
         if not may_facilitate:
             raise GroupError("school_missing", field="parent_school_id")
-        if _int_or_none(facilitator_id) != user.pk:
+        if id_or_none(facilitator_id) != user.pk:
             raise GroupError("facilitator_invalid", field="facilitator_id")
     kind = _choice(kind, Group.Kind.choices, field="kind", code="kind_invalid")
     joining = _choice(joining, Group.Joining.choices, field="joining", code="joining_invalid")
@@ -463,7 +457,7 @@ def _joinable_group(user, group_id, family: Family) -> Group:
     group = (
         selectors.groups_joinable_lookup(family)
         .select_related("parent_school")
-        .filter(pk=_int_or_none(group_id))
+        .filter(pk=id_or_none(group_id))
         .first()
     )
     if group is None:
@@ -550,7 +544,7 @@ def group_request_decide(*, user, membership_id, approve: bool) -> GroupMembersh
         membership = (
             GroupMembership.objects.select_related("group", "group__parent_school")
             .filter(
-                pk=_int_or_none(membership_id),
+                pk=id_or_none(membership_id),
                 group__in=selectors.groups_changeable_by(user).values("pk"),
             )
             .first()
@@ -706,7 +700,7 @@ def group_leave(*, user, group_id, child_id=None) -> list[GroupMembership]:
     names the child; without it every child of the family leaves. From then on the
     family reads nothing of the group (its board included)."""
     family = _family_required(user)
-    group_pk = _int_or_none(group_id)
+    group_pk = id_or_none(group_id)
     now = timezone.now()
     with _locked_atomic():
         group = Group.objects.select_for_update(of=("self",)).filter(pk=group_pk).first()
@@ -716,7 +710,7 @@ def group_leave(*, user, group_id, child_id=None) -> list[GroupMembership]:
             group=group, family=family, status__in=GroupMembership.OPEN_STATUSES
         )
         if group.kind == Group.Kind.STUDY and child_id not in (None, ""):
-            memberships = memberships.filter(child_id=_int_or_none(child_id))
+            memberships = memberships.filter(child_id=id_or_none(child_id))
         memberships = list(memberships.order_by("pk"))
         if not memberships:
             if not GroupMembership.objects.filter(group=group, family=family).exists():
@@ -742,7 +736,7 @@ def group_member_remove(*, user, membership_id, reason) -> GroupMembership:
     with _locked_atomic():
         found = (
             GroupMembership.objects.filter(
-                pk=_int_or_none(membership_id),
+                pk=id_or_none(membership_id),
                 status=Status.ACTIVE,
                 group__in=selectors.groups_changeable_by(user).values("pk"),
             )
@@ -758,7 +752,7 @@ def group_member_remove(*, user, membership_id, reason) -> GroupMembership:
         )
         membership = (
             GroupMembership.objects.select_for_update(of=("self",))
-            .filter(pk=_int_or_none(membership_id), status=Status.ACTIVE)
+            .filter(pk=id_or_none(membership_id), status=Status.ACTIVE)
             .first()
         )
         if membership is None:
@@ -890,13 +884,13 @@ def group_session_book(*, user, session_id, guardian_ids=(), child_ids=()) -> Bo
     family = _family_required(user)
     session = (
         GroupSession.objects.select_related("group")
-        .filter(pk=_int_or_none(session_id), group__in=selectors.member_group_ids(family))
+        .filter(pk=id_or_none(session_id), group__in=selectors.member_group_ids(family))
         .first()
     )
     if session is None:
         raise GroupError("session_missing")
-    guardian_ids = [i for i in (_int_or_none(g) for g in guardian_ids or ()) if i is not None]
-    child_ids = [i for i in (_int_or_none(c) for c in child_ids or ()) if i is not None]
+    guardian_ids = [i for i in (id_or_none(g) for g in guardian_ids or ()) if i is not None]
+    child_ids = [i for i in (id_or_none(c) for c in child_ids or ()) if i is not None]
     if not guardian_ids and not child_ids:
         guardian = guardian_for_user(user)
         guardian_ids = [guardian.pk] if guardian else []
@@ -913,7 +907,7 @@ def group_session_cancel(*, user, booking_id) -> Booking:
     """A family cancels its own booking of a group session."""
     family = _family_required(user)
     booking = Booking.objects.filter(
-        pk=_int_or_none(booking_id), family=family, offering__group_session__isnull=False
+        pk=id_or_none(booking_id), family=family, offering__group_session__isnull=False
     ).first()
     if booking is None:
         raise GroupError("booking_missing")
@@ -923,7 +917,7 @@ def group_session_cancel(*, user, booking_id) -> Booking:
 def group_session_attendance(*, user, booking_id, present: bool) -> Booking:
     """The facilitator (or a coordinator) marks a member's booking present or absent."""
     booking = Booking.objects.filter(
-        pk=_int_or_none(booking_id),
+        pk=id_or_none(booking_id),
         offering__group_session__group__in=selectors.groups_changeable_by(user).values("pk"),
     ).first()
     if booking is None:

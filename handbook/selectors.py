@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from members.access import is_staff_member, visible_unit_ids
+from members.formatting import id_or_none
 from members.models import Alliance, Family, Guardian, Membership
 from parent_school.models import Term
 
@@ -277,7 +278,7 @@ def claim_for_family(*, user, claim_id) -> Claim:
     """A claim of the user's own family, or HandbookError("claim_missing")."""
     family_ids = Guardian.objects.filter(user_id=getattr(user, "pk", None)).values("family_id")
     claim = (
-        Claim.objects.filter(pk=_int_or_none(claim_id), family_id__in=family_ids)
+        Claim.objects.filter(pk=id_or_none(claim_id), family_id__in=family_ids)
         .select_related("item", "child", "term", "unit")
         .first()
     )
@@ -332,7 +333,7 @@ def claims_queue(
     )
     if status in Claim.Status.values:
         claims = claims.filter(status=status)
-    unit_pk = _int_or_none(unit_id)
+    unit_pk = id_or_none(unit_id)
     if unit_pk is not None:
         claims = claims.filter(unit_id=unit_pk)
     if kind in ItemKind.values:
@@ -346,7 +347,7 @@ def claim_for_verifier(*, user, claim_id) -> Claim:
     """A claim the user may verify (with its child's nickname), or claim_missing."""
     claim = (
         claims_verifiable_by(user)
-        .filter(pk=_int_or_none(claim_id))
+        .filter(pk=id_or_none(claim_id))
         .select_related("item", "child", "term", "unit", "booking__offering")
         .first()
     )
@@ -370,13 +371,6 @@ def family_label(family: Family | int | None) -> str:
     return str(_("家庭 #%(id)s") % {"id": family_id})
 
 
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def claim_notice_check(notice) -> str:
     """The outbox's skip hook for "handbook.claim" notices (events/notices.py): a
     rejection or an ask-for-more still goes out only while the claim is in that
@@ -386,9 +380,7 @@ def claim_notice_check(notice) -> str:
     wanted = {"reject": Claim.Status.REJECTED, "more": Claim.Status.MORE_INFO}
     if len(parts) < 3 or parts[2] not in wanted:
         return ""
-    status = (
-        Claim.objects.filter(pk=_int_or_none(parts[1])).values_list("status", flat=True).first()
-    )
+    status = Claim.objects.filter(pk=id_or_none(parts[1])).values_list("status", flat=True).first()
     if status is None:
         return str(_("申报已删除"))
     if status != wanted[parts[2]]:

@@ -40,6 +40,7 @@ from django.utils.translation import gettext as _
 from bookings.locking import bounded_atomic
 from bookings.models import Booking, Offering
 from members.access import alliances_visible_to, coordinated_alliance_ids, is_district_admin
+from members.formatting import id_or_none
 from members.models import AuditLog, Child, Family, Guardian
 from members.photos import PhotoRejected, photo_clean
 from members.services import audit_log_record
@@ -328,7 +329,7 @@ def _burst_flag(*, family: Family, claim: Claim, now: datetime.datetime) -> bool
 
 
 def _family_item(*, family: Family, item_id) -> HandbookItem:
-    pk = selectors._int_or_none(item_id)
+    pk = id_or_none(item_id)
     item = (
         selectors.handbook_items(selectors.handbook_alliance_id(family)).filter(pk=pk).first()
         if pk is not None
@@ -364,7 +365,7 @@ def _claim_date(value, *, term: Term, now: datetime.datetime) -> datetime.date:
 def _family_child(*, family: Family, child_id) -> Child | None:
     if child_id in (None, ""):
         return None
-    pk = selectors._int_or_none(child_id)
+    pk = id_or_none(child_id)
     child = Child.objects.filter(pk=pk, family=family).first() if pk is not None else None
     if child is None:
         raise HandbookError("child_missing", field="child")
@@ -383,7 +384,7 @@ def _family_claim_locked(*, user, claim_id) -> Claim:
     claim = (
         Claim.objects.select_for_update(of=("self",))
         .select_related("item", "term")
-        .filter(pk=selectors._int_or_none(claim_id), family=family)
+        .filter(pk=id_or_none(claim_id), family=family)
         .first()
     )
     if claim is None:
@@ -487,7 +488,7 @@ def _decide(*, user, claim_id, decision, reason, now, attendance_only: bool = Fa
         selectors.claims_verifiable_by(user)
         .select_for_update(of=("self",))
         .select_related("item", "term")
-        .filter(pk=selectors._int_or_none(claim_id))
+        .filter(pk=id_or_none(claim_id))
         .first()
     )
     if claim is None:
@@ -593,7 +594,7 @@ def claims_bulk_approve(*, user, claim_ids: Iterable[int]) -> int:
     decided (or the attendance withdrew) meanwhile is skipped, never the whole
     batch rolled back; so is one whose booking is no longer confirmed and present.
     """
-    ids = sorted({pk for pk in (selectors._int_or_none(v) for v in claim_ids) if pk is not None})
+    ids = sorted({pk for pk in (id_or_none(v) for v in claim_ids) if pk is not None})
     candidates = list(
         selectors.claims_verifiable_by(user)
         .filter(pk__in=ids, source=Claim.Source.ATTENDANCE, status=Claim.Status.PENDING)
@@ -899,7 +900,7 @@ def _coordinator_alliance(*, user, alliance_id, district_default_ok: bool = Fals
         if not is_district_admin(user):
             raise HandbookError("not_coordinator")
         return None
-    pk = selectors._int_or_none(alliance_id)
+    pk = id_or_none(alliance_id)
     alliance = alliances_visible_to(user).filter(pk=pk).first() if pk is not None else None
     if alliance is None:
         raise HandbookError("alliance_missing", field="alliance")
@@ -955,7 +956,7 @@ def handbook_item_save(*, user, alliance_id, item_id=None, **fields) -> Handbook
         else:
             item = (
                 HandbookItem.objects.select_for_update()
-                .filter(pk=selectors._int_or_none(item_id), alliance=alliance)
+                .filter(pk=id_or_none(item_id), alliance=alliance)
                 .first()
             )
             if item is None:

@@ -5,7 +5,6 @@ and a HandbookError is shown on the field it names."""
 
 from __future__ import annotations
 
-import functools
 import mimetypes
 from urllib.parse import quote
 
@@ -20,9 +19,8 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from courses.services import family_of
 from members import access
-from members.decorators import coordinator_required, staff_member_required
+from members.decorators import coordinator_required, family_required, staff_member_required
 from parent_school.selectors import term_current
 
 from . import selectors, services
@@ -41,18 +39,7 @@ def _show_error(form, error: HandbookError) -> None:
     form.add_error(field, error.message)
 
 
-def _family_required(view):
-    """The view is given the user's family; a user without one is sent to fill it in."""
-
-    @functools.wraps(view)
-    def with_family(request, *args, **kwargs):
-        family = family_of(request.user)
-        if family is None:
-            messages.error(request, HandbookError("no_family").message)
-            return redirect("members:family")
-        return view(request, family, *args, **kwargs)
-
-    return with_family
+_family_required = family_required(HandbookError("no_family").message)
 
 
 def _term_context(family) -> dict:

@@ -28,3 +28,25 @@ coordinator_required = _guard(access.is_coordinator)
 
 staff_member_required = _guard(access.is_staff_member)
 """Coordinators and instructors (rosters, check-in)."""
+
+
+def family_required(message):
+    """The view is given the user's family as its second argument; a user without
+    one is sent to fill it in and told ``message`` (each app's own words)."""
+    from django.contrib import messages
+    from django.shortcuts import redirect
+
+    from .selectors import family_for_user
+
+    def decorator(view):
+        @wraps(view)
+        def with_family(request, *args, **kwargs):
+            family = family_for_user(request.user) if request.user.is_authenticated else None
+            if family is None:
+                messages.error(request, str(message))
+                return redirect("members:family")
+            return view(request, family, *args, **kwargs)
+
+        return with_family
+
+    return decorator

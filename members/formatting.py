@@ -59,3 +59,16 @@ def duration_label(seconds: int | None) -> str:
     if minutes:
         parts.append(ngettext("%(count)d 分钟", "%(count)d 分钟", minutes) % {"count": minutes})
     return " ".join(parts)
+
+
+def id_or_none(value) -> int | None:
+    """An id from a form, URL or JSON value: a positive integer that fits a bigint,
+    or None (so a foreign, empty, negative or absurd id is "missing", never a
+    database error)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from members import access
 from members.decorators import coordinator_required, staff_member_required
+from members.formatting import id_or_none
 from members.models import Alliance, Guardian, Membership
 from parent_school.models import Term
 
@@ -211,13 +212,6 @@ def list_print(request, list_id: int):
     )
 
 
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 @coordinator_required
 def commendations(request):
     term = selectors.term_choose(request.GET.get("term") or request.POST.get("term"))
@@ -225,7 +219,7 @@ def commendations(request):
         raise Http404
     units = list(access.units_changeable_by(request.user).order_by("name").only("pk", "name")[:500])
     # Step one picks the unit (and searches its guardians); step two nominates.
-    wanted = _int_or_none(request.POST.get("unit") or request.GET.get("unit"))
+    wanted = id_or_none(request.POST.get("unit") or request.GET.get("unit"))
     unit = next((u for u in units if u.pk == wanted), units[0] if len(units) == 1 else None)
     search = request.GET.get("q", "")
     search_form = GuardianSearchForm(

@@ -10,8 +10,6 @@ a hidden question's screen sends the family on to the next visible one.
 
 from __future__ import annotations
 
-import functools
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -20,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
-from courses.services import family_of
+from members.decorators import family_required
 
 from . import selectors, services
 from .errors import SurveyError
@@ -66,18 +64,7 @@ def about(survey: Survey) -> str:
     return str(survey.term)
 
 
-def _family_required(view):
-    """The view is given the user's family; a user without one is sent to fill it in."""
-
-    @functools.wraps(view)
-    def with_family(request, *args, **kwargs):
-        family = family_of(request.user)
-        if family is None:
-            messages.error(request, SurveyError("no_family").message)
-            return redirect("members:family")
-        return view(request, family, *args, **kwargs)
-
-    return with_family
+_family_required = family_required(SurveyError("no_family").message)
 
 
 def _unavailable(request, error: SurveyError, survey_id: int):
