@@ -26,6 +26,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from events.reminders import reminders_plan_due
+from events.selectors import reminder_offsets_for_offerings
 from members.demo import demo_clock
 from members.models import Guardian, MemberUnit
 from parent_school.models import Instructor
@@ -352,7 +354,17 @@ def _held(guardian: Guardian, chief: Mentor) -> None:
             for_whom=Consultation.ForWhom.PARENT,
             need=HELD_NEED,
         )
-    with demo_clock(starts_at + dt.timedelta(minutes=55)):
+    # The reminders before the slot are planned at their moments, as on the real
+    # beat (events.demo's history does the same for sessions), so a second load
+    # finds them planned and plans nothing; the outbox sends them after commit.
+    marked_at = starts_at + dt.timedelta(minutes=55)
+    offsets = reminder_offsets_for_offerings([slot.offering])[slot.offering_id]
+    for offset in sorted(offsets, reverse=True):
+        moment = starts_at - dt.timedelta(minutes=offset)
+        if published < moment < marked_at:
+            with demo_clock(moment):
+                reminders_plan_due(now=moment)
+    with demo_clock(marked_at):
         services.consultation_mark(user=chief.user, consultation_id=consultation.pk, held=True)
         services.note_write(
             user=chief.user,
