@@ -27,6 +27,12 @@ pick_rule_register_by_unit(Booking, "offering__unit")
 pick_rule_register_by_unit(BookingAttendee, "booking__offering__unit")
 
 
+# Who booked a guidance consultation is the station's case record (guidance app:
+# the family's mentors and the chief mentor only, never the unit's coordinators):
+# its bookings are in no admin list, inline or picker here.
+PRIVATE_KIND = Offering.Kind.CONSULTATION
+
+
 class ScopedByUnitMixin(UnitScopedAdmin):
     """Rows of the units members/access.py lets the user see; role-based permissions."""
 
@@ -47,6 +53,9 @@ class BookingInline(PickerScopeMixin, admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).exclude(offering__kind=PRIVATE_KIND)
 
 
 # Written only by the owner's services (move, cancel, event edit): never here.
@@ -232,6 +241,9 @@ class BookingAdmin(ScopedByUnitMixin):
     # Attendance is marked on the session roster (courses) or the event roster,
     # which also post credits; not here.
     actions = ["cancel_bookings"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).exclude(offering__kind=PRIVATE_KIND)
 
     def has_add_permission(self, request):
         # New bookings come from families (or the coordinator pages), through the service.

@@ -572,7 +572,8 @@ class LimitLiftAdmin(_ReadOnlyStationRowsAdmin):
         "term",
         "extra_open",
         "extra_term",
-        "reason",
+        # Not the chief's reason: it speaks of the family's case, which is the
+        # mentors' and the chief's, not the unit's coordinators'.
         "granted_by_label",
         "created_at",
     ]

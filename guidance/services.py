@@ -24,6 +24,7 @@ from bookings.models import Booking, Offering
 from events.services import notice_send
 from members.access import is_staff_member
 from members.errors import MembersError
+from members.formatting import id_or_none
 from members.models import AuditLog, Child, Family, Guardian, SchoolStage
 from members.sealing import seal, unseal
 from members.selectors import family_for_user, guardian_for_user
@@ -79,7 +80,9 @@ MENTOR_FIELDS = (
 REFERRAL_MESSAGE_MAX = Referral._meta.get_field("message").max_length
 
 
-def _int_or_none(value) -> int | None:
+def _whole_number(value) -> int | None:
+    """A number field (minutes, places, weekday, limits; 0 included), or None.
+    Ids are read with members.formatting.id_or_none."""
     try:
         return int(str(value).strip())
     except (TypeError, ValueError):
@@ -120,7 +123,7 @@ def _url(value, *, field: str) -> str:
 def _station_for_manager(user, station_id) -> Station:
     """The station if ``user`` manages it (``user=None``: the system, e.g. the demo)."""
     stations = Station.objects.all() if user is None else selectors.stations_managed_by(user)
-    station = stations.filter(pk=_int_or_none(station_id)).first()
+    station = stations.filter(pk=id_or_none(station_id)).first()
     if station is None:
         raise GuidanceError("station_missing")
     return station
@@ -131,7 +134,7 @@ def _mentor_for_slots(user, mentor_id) -> Mentor:
     the station's chief mentor, its managers (coordinators of its unit)."""
     mentor = (
         Mentor.objects.select_related("station", "station__unit")
-        .filter(pk=_int_or_none(mentor_id), is_active=True)
+        .filter(pk=id_or_none(mentor_id), is_active=True)
         .first()
     )
     if mentor is None:
@@ -161,7 +164,7 @@ def station_update(*, user, station_id, **fields) -> Station:
     station = _station_for_manager(user, station_id)
     for name in ("open_bookings_max", "term_bookings_max"):
         if name in fields:
-            number = _int_or_none(fields[name])
+            number = _whole_number(fields[name])
             if number is None or not 1 <= number <= 99:
                 raise GuidanceError("limit_invalid", field=name)
             fields[name] = number
@@ -254,12 +257,12 @@ def mentor_create(
     )
     login = None
     if login_user_id not in (None, ""):
-        login = get_user_model().objects.filter(pk=_int_or_none(login_user_id)).first()
+        login = get_user_model().objects.filter(pk=id_or_none(login_user_id)).first()
         if login is None:
             raise GuidanceError("login_invalid", field="login_user_id")
     instructor = None
     if instructor_id not in (None, ""):
-        instructor = Instructor.objects.filter(pk=_int_or_none(instructor_id)).first()
+        instructor = Instructor.objects.filter(pk=id_or_none(instructor_id)).first()
         if instructor is None:
             raise GuidanceError("instructor_invalid", field="instructor_id")
     try:
@@ -287,7 +290,7 @@ def mentor_update(*, user, mentor_id, **fields) -> Mentor:
     unknown = set(fields) - set(MENTOR_FIELDS)
     if unknown:
         raise TypeError(f"mentor_update cannot change {sorted(unknown)}")
-    mentor = Mentor.objects.select_related("station").filter(pk=_int_or_none(mentor_id)).first()
+    mentor = Mentor.objects.select_related("station").filter(pk=id_or_none(mentor_id)).first()
     if mentor is None:
         raise GuidanceError("mentor_missing")
     manages = user is None or selectors.can_manage_station(user, mentor.station)
@@ -313,14 +316,14 @@ def slot_title(mentor: Mentor) -> str:
 
 
 def _slot_values_clean(*, mentor: Mentor, minutes, kind, capacity, mode, venue, online_url):
-    minutes = _int_or_none(minutes)
+    minutes = _whole_number(minutes)
     if minutes is None or not SLOT_MINUTES_MIN <= minutes <= SLOT_MINUTES_MAX:
         raise GuidanceError(
             "minutes_invalid", field="minutes", low=SLOT_MINUTES_MIN, high=SLOT_MINUTES_MAX
         )
     if kind not in SlotKind.values:
         raise GuidanceError("kind_invalid", field="kind")
-    capacity = _int_or_none(capacity)
+    capacity = _whole_number(capacity)
     top = 1 if kind == SlotKind.ONE_TO_ONE else SMALL_GROUP_MAX
     if capacity is None or not 1 <= capacity <= top:
         raise GuidanceError("capacity_invalid", field="capacity", n=top)
@@ -483,7 +486,7 @@ def pattern_create(
     """A weekly pattern; its slots for the next GUIDANCE_PATTERN_WEEKS weeks are
     made at once (and every night by ``patterns_materialise``)."""
     mentor = _mentor_for_slots(user, mentor_id)
-    weekday = _int_or_none(weekday)
+    weekday = _whole_number(weekday)
     if weekday is None or not 0 <= weekday <= 6:
         raise GuidanceError("weekday_invalid", field="weekday")
     starts_time = _time(starts_time, field="starts_time")
@@ -548,7 +551,7 @@ def slot_cancel(*, user, slot_id) -> Slot:
     offering is cancelled through bookings (families told there), and its open
     consultations are cancelled with both tallies given back — the station called
     it off, so it does not count against the family."""
-    slot = Slot.objects.select_related("mentor").filter(pk=_int_or_none(slot_id)).first()
+    slot = Slot.objects.select_related("mentor").filter(pk=id_or_none(slot_id)).first()
     if slot is None:
         raise GuidanceError("slot_missing")
     _mentor_for_slots(user, slot.mentor_id)
@@ -577,12 +580,15 @@ def _quota_keys(station_id: int, family_id: int, term_id: int | None) -> tuple[s
 
 def quota_limits(station: Station, family_id: int, term_id: int | None) -> tuple[int, int]:
     """The family's limits at the station now: the station's settings plus what the
-    chief mentor lifted for this family this term."""
-    lifts = {"open": 0, "term": 0}
-    if term_id:
-        lifts = LimitLift.objects.filter(
-            station=station, family_id=family_id, term_id=term_id
-        ).aggregate(open=Coalesce(Sum("extra_open"), 0), term=Coalesce(Sum("extra_term"), 0))
+    chief mentor lifted for this family. The open allowance spans terms, so it takes
+    the lifts granted in the current term (limit_lift files them there); the term
+    allowance takes the lifts of the slot's term ``term_id``."""
+    current = term_current()
+    current_id = current.pk if current else None
+    lifts = LimitLift.objects.filter(station=station, family_id=family_id).aggregate(
+        open=Coalesce(Sum("extra_open", filter=Q(term_id=current_id)), 0),
+        term=Coalesce(Sum("extra_term", filter=Q(term_id=term_id)), 0),
+    )
     return station.open_bookings_max + lifts["open"], station.term_bookings_max + lifts["term"]
 
 
@@ -683,7 +689,7 @@ def consultation_book(
     slot = (
         Slot.objects.select_related("mentor", "mentor__station", "offering")
         .filter(
-            pk=_int_or_none(slot_id),
+            pk=id_or_none(slot_id),
             mentor__is_active=True,
             mentor__station__is_active=True,
             offering__status=Offering.Status.OPEN,
@@ -698,8 +704,11 @@ def consultation_book(
     referral = None
     if referral_id not in (None, ""):
         referral = Referral.objects.filter(
-            pk=_int_or_none(referral_id),
+            pk=id_or_none(referral_id),
             consultation__family=family,
+            # A referral is the station's own decision: it opens that station's
+            # slots, never another station's (nor skips another's limits).
+            consultation__station_id=slot.mentor.station_id,
             status=Referral.Status.OPEN,
         ).first()
         if referral is None:
@@ -715,7 +724,7 @@ def consultation_book(
     if for_whom == Consultation.ForWhom.CHILD:
         if child_id in (None, ""):
             raise GuidanceError("child_required", field="child_id")
-        child = Child.objects.filter(pk=_int_or_none(child_id), family=family).first()
+        child = Child.objects.filter(pk=id_or_none(child_id), family=family).first()
         if child is None:
             raise GuidanceError("child_invalid", field="child_id")
     guardian = guardian_for_user(user)
@@ -809,7 +818,7 @@ def bookings_confirmed(*, bookings) -> None:
 def _consultation_for_update(user, consultation_id) -> Consultation:
     consultation = (
         selectors.consultations_visible_to(user)
-        .filter(pk=_int_or_none(consultation_id))
+        .filter(pk=id_or_none(consultation_id))
         .select_related("station", "mentor", "slot__offering", "booking")
         .first()
     )
@@ -887,7 +896,7 @@ def referral_create(*, user, consultation_id, to_area, to_mentor_id=None, messag
     to_mentor = None
     if to_mentor_id not in (None, ""):
         to_mentor = Mentor.objects.filter(
-            pk=_int_or_none(to_mentor_id), station_id=consultation.station_id, is_active=True
+            pk=id_or_none(to_mentor_id), station_id=consultation.station_id, is_active=True
         ).first()
         if to_mentor is None:
             raise GuidanceError("mentor_missing", field="to_mentor_id")
@@ -937,13 +946,13 @@ def referral_create(*, user, consultation_id, to_area, to_mentor_id=None, messag
 def limit_lift(*, user, station_id, family_id, extra_open=0, extra_term=0, reason="") -> LimitLift:
     """The station's chief mentor lifts a family's limits for the current term
     (audit-logged); the family's current tallies take the new limits at once."""
-    station = Station.objects.filter(pk=_int_or_none(station_id)).first()
+    station = Station.objects.filter(pk=id_or_none(station_id)).first()
     if station is None or not selectors.is_chief_of(user, station):
         raise GuidanceError("not_allowed")
-    family = Family.objects.filter(pk=_int_or_none(family_id)).first()
+    family = Family.objects.filter(pk=id_or_none(family_id)).first()
     if family is None or not Consultation.objects.filter(station=station, family=family).exists():
         raise GuidanceError("family_missing")
-    extra_open, extra_term = _int_or_none(extra_open), _int_or_none(extra_term)
+    extra_open, extra_term = _whole_number(extra_open), _whole_number(extra_term)
     if extra_open is None or not 0 <= extra_open <= 20:
         raise GuidanceError("lift_invalid", field="extra_open")
     if extra_term is None or not 0 <= extra_term <= 20:
@@ -1032,7 +1041,7 @@ def note_read(*, user, note) -> str:
     """A note's text for someone note_readable lets read it; a sealed level leaves
     an audit row (``guidance.note.read``). Anyone else: GuidanceError("note_missing")."""
     if not isinstance(note, Note):
-        note = Note.objects.select_related("consultation").filter(pk=_int_or_none(note)).first()
+        note = Note.objects.select_related("consultation").filter(pk=id_or_none(note)).first()
     if note is None or not selectors.note_readable(user, note):
         raise GuidanceError("note_missing")
     return _note_read_logged(user, note)
@@ -1107,7 +1116,7 @@ def note_write(*, user, consultation_id, level, body, note_id=None) -> Note:
     n the summary's revision)."""
     consultation = (
         selectors.consultations_visible_to(user)
-        .filter(pk=_int_or_none(consultation_id))
+        .filter(pk=id_or_none(consultation_id))
         .select_related("station")
         .first()
     )
@@ -1127,7 +1136,7 @@ def note_write(*, user, consultation_id, level, body, note_id=None) -> Note:
             note = Note.objects.filter(consultation=consultation, level=level).first()
         elif note_id not in (None, ""):
             note = Note.objects.filter(
-                pk=_int_or_none(note_id), consultation=consultation, level=level
+                pk=id_or_none(note_id), consultation=consultation, level=level
             ).first()
             if note is None or note.author_id != user.pk:
                 raise GuidanceError("note_missing")
@@ -1183,7 +1192,7 @@ def need_read(*, user, consultation) -> str | None:
 def _followup_for_change(user, followup_id) -> FollowUp:
     followup = (
         FollowUp.objects.select_related("consultation", "consultation__mentor")
-        .filter(pk=_int_or_none(followup_id))
+        .filter(pk=id_or_none(followup_id))
         .first()
     )
     if followup is None or not _is_case_mentor(user, followup.consultation):

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from bookings.errors import BookingError
 from bookings.selectors import booking_decision
 from members.access import is_staff_member
+from members.formatting import id_or_none
 from members.selectors import family_children, family_for_user
 from parent_school.models import GuidanceArea
 from parent_school.selectors import term_current
@@ -39,20 +40,25 @@ def _area_label(area: str) -> str:
     return str(dict(GuidanceArea.choices).get(area, ""))
 
 
-def _referral_for(request) -> Referral | None:
-    """An open referral of the signed-in family named by ?referral= (links in the
-    referral notice), else None: another family's id is silently ignored."""
+def _referral_for(request, station_id) -> Referral | None:
+    """An open referral of the signed-in family at this station named by ?referral=
+    (links in the referral notice), else None: another family's or another
+    station's id is silently ignored."""
     family = family_for_user(request.user) if request.user.is_authenticated else None
     raw = request.GET.get("referral") or request.POST.get("referral_id")
     if family is None or not raw:
         return None
-    try:
-        pk = int(raw)
-    except ValueError:
+    pk = id_or_none(raw)
+    if pk is None:
         return None
     return (
         Referral.objects.select_related("to_mentor")
-        .filter(pk=pk, consultation__family=family, status=Referral.Status.OPEN)
+        .filter(
+            pk=pk,
+            consultation__family=family,
+            consultation__station_id=station_id,
+            status=Referral.Status.OPEN,
+        )
         .first()
     )
 
@@ -91,7 +97,7 @@ def area(request, station_id: int, area: str):
         audience = ""
     mentors = selectors.mentors_for(found, area, audience or None)
     slots = selectors.free_slots_by_mentor(mentors)
-    referral = _referral_for(request)
+    referral = _referral_for(request, found.pk)
     return render(
         request,
         "guidance/area.html",
@@ -123,7 +129,7 @@ def mentor(request, mentor_id: int):
             "audience_labels": [audiences.get(a, a) for a in found.audiences],
             "mode_labels": [modes.get(m, m) for m in found.modes],
             "slots": selectors.free_slots(found, limit=10),
-            "referral": _referral_for(request),
+            "referral": _referral_for(request, found.station_id),
         },
     )
 
@@ -140,7 +146,7 @@ def book(request, slot_id: int):
     family = family_for_user(request.user)
     is_teacher = is_staff_member(request.user)
     children = list(family_children(family=family)) if family is not None else []
-    referral = _referral_for(request)
+    referral = _referral_for(request, slot.mentor.station_id)
     areas = slot.mentor.areas
     if referral is not None:
         areas = [referral.to_area]

@@ -48,6 +48,10 @@ SUMMED = [
 def term_choose(*, code: str | None) -> Term:
     """The term named by ``code``, else the current one, else the latest."""
     if code:
+        # A code from the address bar: what cannot be a code (a NUL byte PostgreSQL
+        # refuses, more than the field holds) is simply not a term.
+        if "\x00" in code or len(code) > Term._meta.get_field("code").max_length:
+            raise ReportError("unknown_term")
         term = Term.objects.filter(code=code).first()
         if term is None:
             raise ReportError("unknown_term")

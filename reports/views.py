@@ -17,6 +17,7 @@ from community import selectors as community_selectors
 from evaluation import selectors as evaluation_selectors
 from members import access, charts
 from members.decorators import coordinator_required
+from members.formatting import id_or_none
 from members.models import MemberUnit
 from members.services import audit_log_record
 from parent_school.models import ParentSchool
@@ -274,13 +275,6 @@ def job_download(request, job_id: int):
 BRAND_PAGE_SIZE = 30
 
 
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value) if value else None
-    except (TypeError, ValueError):
-        return None
-
-
 def brands(request):
     """The district's brand matrix (public: brand figures are counts, no person):
     every active brand with its figures of a term, filtered by the host unit's
@@ -292,7 +286,7 @@ def brands(request):
     choices = selectors.brand_filter_choices()
     if unit_kind not in {kind for kind, _label in choices["unit_kinds"]}:
         unit_kind = ""
-    street_id = _int_or_none(request.GET.get("street"))
+    street_id = id_or_none(request.GET.get("street"))
     if street_id is not None and street_id not in {street.pk for street in choices["streets"]}:
         street_id = None
     matrix = selectors.brand_matrix(term=term, unit_kind=unit_kind, street_id=street_id)

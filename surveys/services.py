@@ -1267,7 +1267,11 @@ def consultation_survey_ensure(
                 title=f"{target['name']} · {template.name}"[:TITLE_MAX],
                 scope=Survey.Scope.CONSULTATION,
                 target=target,
-                is_anonymous=False,
+                # Anonymous: a consultation slot is one family (or a handful), so
+                # a named answer sheet would tell the station's coordinators who
+                # consulted and what they thought; its answers count in the
+                # template's results from 5 answers on, like every small group.
+                is_anonymous=True,
                 opens_at=None,
                 closes_at=None,
                 delay=settings.SURVEYS_INVITE_DELAY_MINUTES,

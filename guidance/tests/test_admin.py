@@ -135,6 +135,25 @@ def test_no_need_note_phone_or_child_anywhere_in_the_guidance_admin(
         assert case.need_sealed[:40] not in html
 
 
+@pytest.mark.parametrize("who", ["coordinator", "district"])
+def test_who_booked_a_consultation_is_in_no_bookings_admin_page(client, station_world, case, who):
+    from bookings.models import Booking, Offering
+
+    w = station_world
+    client.force_login(_viewers(w)[who])
+    bookings = client.get(_url(Booking, "changelist"))
+    assert bookings.status_code == 200
+    assert case.booking not in list(bookings.context["cl"].result_list)
+    assert client.get(_url(Booking, "change", case.booking.pk)).status_code in (302, 404)
+    offering = client.get(_url(Offering, "change", case.slot.offering_id))
+    html = offering.content.decode()
+    assert offering.status_code == 200
+    assert f"/admin/bookings/booking/{case.booking.pk}/" not in html
+    assert f"家庭 #{w.mum.family.pk}" not in html and str(w.mum.family) not in html
+    for text in (w.mum_child.nickname, w.mum.user.display_name):
+        assert text not in html
+
+
 def test_the_coordinator_sees_only_her_station_and_another_station_is_404(
     client, station_world, case
 ):

@@ -143,3 +143,34 @@ def test_two_simultaneous_bookings_race_for_the_last_allowed_one():
     assert Consultation.objects.filter(family=w.mum.family).count() == 2
     quota = GuidanceQuota.objects.get(key=f"open:{w.station.pk}:{w.mum.family.pk}")
     assert (quota.used, quota.max_used) == (2, 2)
+
+
+@pytest.mark.django_db
+def test_the_chief_s_open_lift_holds_for_a_slot_in_the_next_term(station_world):
+    # given the chief's lift of the open limit this term, and a next term
+    import datetime as dt
+
+    from parent_school.tests.factories import TermFactory
+
+    w = station_world
+    next_term = TermFactory(
+        code="g-next",
+        starts_on=w.term.ends_on + dt.timedelta(days=1),
+        ends_on=w.term.ends_on + dt.timedelta(days=150),
+    )
+    book(w.mum, slot_for(w.psych, days=2))
+    services.limit_lift(
+        user=w.chief.user, station_id=w.station.pk, family_id=w.mum.family.pk, extra_open=1
+    )
+    # when she books a slot of the next term, and then one more this term
+    days_ahead = (next_term.starts_on - w.term.ends_on).days + (
+        w.term.ends_on - dt.date.today()
+    ).days
+    book(w.mum, slot_for(w.psych, days=days_ahead + 3))
+    # then the open allowance is still the lifted 3 (not reset to the station's 2)
+    key = f"open:{w.station.pk}:{w.mum.family.pk}"
+    assert GuidanceQuota.objects.get(key=key).max_used == 3
+    assert book(w.mum, slot_for(w.psych, days=4)).status == Consultation.Status.BOOKED
+    with pytest.raises(GuidanceError) as refused:
+        book(w.mum, slot_for(w.psych, days=5))
+    assert refused.value.code == "open_limit"

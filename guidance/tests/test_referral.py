@@ -84,3 +84,26 @@ def test_a_referral_to_a_mentor_who_does_not_serve_the_area_is_refused(station_w
             to_mentor_id=w.family_mentor.pk,
         )
     assert refused.value.field == "to_mentor_id"
+
+
+def test_a_referral_opens_only_its_own_station_s_slots(client, station_world):
+    # given a referral at 海天舒 and the family at the other station's open limit
+    w = station_world
+    first = book(w.mum, slot_for(w.psych))
+    referral = services.referral_create(
+        user=w.psych.user, consultation_id=first.pk, to_area="mental_health"
+    )
+    book(w.mum, slot_for(w.other_mentor, days=2))
+    book(w.mum, slot_for(w.other_mentor, days=3))
+    elsewhere = slot_for(w.other_mentor, days=4)
+    # when she tries to book the other station's slot with it, it is not hers there
+    with pytest.raises(GuidanceError) as refused:
+        book(w.mum, elsewhere, referral_id=referral.pk)
+    assert refused.value.code == "referral_missing"
+    assert GuidanceQuota.objects.get(key=f"open:{w.other_station.pk}:{w.mum.family.pk}").used == 2
+    # and the other station's pages do not offer it as 「不占用次数」
+    client.force_login(w.mum.user)
+    page = client.get(f"/guidance/slots/{elsewhere.pk}/book/?referral={referral.pk}")
+    assert page.status_code == 200 and page.context["referral"] is None
+    referral.refresh_from_db()
+    assert referral.status == Referral.Status.OPEN

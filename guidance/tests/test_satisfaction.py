@@ -38,7 +38,9 @@ def test_marking_held_makes_the_survey_and_the_family_is_invited(station_world):
 
     survey = Survey.objects.get(scope=Survey.Scope.CONSULTATION)
     assert survey.offering_id == consultation.slot.offering_id
-    assert survey.is_published and not survey.is_anonymous
+    # anonymous: a slot is one family, so a named sheet would tell the station's
+    # coordinators who consulted and what they said
+    assert survey.is_published and survey.is_anonymous
     assert survey.unit_id == w.station.unit_id
     assert survey.template.name == "指导咨询满意度" and survey.template.alliance_id is None
     assert Question.objects.filter(version=survey.version).count() == 4

@@ -188,3 +188,9 @@ def test_a_file_that_is_not_a_picture_is_refused_naming_the_logo(world):
     assert "标志" in refused.value.message
     world.star.refresh_from_db()
     assert not world.star.logo
+
+
+def test_a_term_code_that_cannot_be_one_is_a_message_not_a_500(client, db):
+    for code in ("\x00", "x" * 200):
+        response = client.get("/brands/", {"term": code})
+        assert response.status_code in (200, 400), code
