@@ -395,6 +395,10 @@ def load(stdout=None) -> dict[str, int]:
         child = guardian.family.children.filter(nickname=DEMO_CHILD).first()
         _held(guardian, mentors[CHIEF["name"]])
         _booked(guardian, child, mentors["林晓岚"])
+    # The slots are made after events.demo replayed the history: plan the reminder
+    # rules whose moment has already come now, as the beat would have, so that a
+    # second load (whose replay sees these slots) finds them planned.
+    reminders_plan_due(now=timezone.now())
     counts = {
         "成长指导工作站": Station.objects.count(),
         "导师": Mentor.objects.filter(station=station).count(),

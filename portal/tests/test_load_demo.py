@@ -37,6 +37,8 @@ PROJECT_APPS = (
     "community",
     "surveys",
     "evaluation",
+    "guidance",
+    "volunteers",
     "reports",
 )
 # Rewritten on every run (a fresh audit entry, the snapshot's computed_at).
@@ -46,6 +48,7 @@ NOT_COMPARED = {
     "reports.HandbookSnapshot": {"computed_at"},
     "reports.SurveySnapshot": {"computed_at"},
     "reports.UnitAttainment": {"computed_at"},
+    "reports.BrandSnapshot": {"computed_at"},
 }
 
 
@@ -199,10 +202,13 @@ def test_demo_pages_show_real_numbers_on_first_start():
 
 
 def test_load_demo_is_fast(django_assert_max_num_queries):
-    # A bounded number of queries keeps it a matter of seconds (about 5,000 today,
-    # most of them the outbox sending the history's 200 messages one by one).
+    # A bounded number of queries keeps it a matter of seconds (about 5,000 before
+    # issue 17, most of them the outbox sending the history's 200 messages one by
+    # one; the guidance station's 30 mentors with a month of slots, two
+    # consultations replayed and the volunteer corps add about 850, through the
+    # services as every demo does).
     started = time.monotonic()
-    with django_assert_max_num_queries(7000):
+    with django_assert_max_num_queries(8000):
         _load()
     assert time.monotonic() - started < 60  # generous: CI machines are shared
 
