@@ -31,7 +31,7 @@ MESSAGES = {
     "need_too_long": _("咨询需求不能超过 %(n)s 个字。"),
     "area_not_served": _("这位导师不负责这个领域，请选择其他导师。"),
     "teacher_only": _("只有教师可以以教师身份预约。"),
-    # helper 1: stations, mentors, slots, booking, referrals, limits
+    # stations, mentors, slots, booking, referrals, limits
     "text_too_long": _("这一项不能超过 %(n)s 个字。"),
     "name_required": _("请填写名称。"),
     "limit_invalid": _("预约上限请填写 1 到 99 之间的整数。"),
@@ -62,7 +62,7 @@ MESSAGES = {
     "lift_invalid": _("增加的次数请填写 0 到 20 之间的整数。"),
     "lift_empty": _("请至少增加一项次数。"),
     "no_term": _("当前没有设置学期，暂时不能调整上限。"),
-    # helper 2: notes, follow-ups
+    # notes, follow-ups
     "note_level_invalid": _("请选择记录级别：共享摘要、导师私密记录或限阅记录。"),
     "note_required": _("请填写记录内容。"),
     "note_too_long": _("记录内容不能超过 %(n)s 个字。"),

@@ -33,7 +33,7 @@ from parent_school.models import GuidanceArea
 
 from .models import Consultation, FollowUp, GuidanceQuota, Mentor, Note, Referral, Slot, Station
 
-# --- SECTION access (lead) ---------------------------------------------------------
+# --- access (lead) ---------------------------------------------------------
 
 
 def _active(user) -> bool:
@@ -143,7 +143,7 @@ def note_levels_writable(user, consultation: Consultation) -> list[str]:
     return []
 
 
-# --- SECTION pages and booking reads (helper 1) -------------------------------------
+# --- pages and booking reads -------------------------------------
 # Lists are a fixed number of queries whatever their length: mentors are read with
 # their station in one query and filtered by area in Python (a station has tens of
 # mentors; JSON containment is not portable to SQLite), their free slots in one more.
@@ -369,7 +369,7 @@ def consultation_offering_for_family(family, offering_id) -> Consultation | None
     )
 
 
-# --- SECTION notes, follow-ups and the station's dashboard (helper 2) ---------------
+# --- notes, follow-ups and the station's dashboard ---------------
 #
 # The station's dashboard is anonymised by construction: every figure is a SQL
 # GROUP BY over consultations and follow-ups that selects only an area, a mentor,

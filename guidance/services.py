@@ -54,7 +54,7 @@ def guidance_transaction():
     return bounded_atomic(lambda: GuidanceError("busy"))
 
 
-# --- SECTION stations, mentors, slots, booking, referrals, limits (helper 1) --------
+# --- stations, mentors, slots, booking, referrals, limits --------
 #
 # Limits per family are held by the database: one conditional upsert per tally
 # (GuidanceQuota: ``open:<station>:<family>`` and ``term:<station>:<family>:<term>``)
@@ -991,7 +991,7 @@ def limit_lift(*, user, station_id, family_id, extra_open=0, extra_term=0, reaso
     return lift
 
 
-# --- SECTION notes, needs, follow-ups, satisfaction (helper 2) ----------------------
+# --- notes, needs, follow-ups, satisfaction ----------------------
 #
 # Three levels of notes (guidance.models.Note): the shared summary in clear, the
 # private and restricted notes sealed (members.sealing, purpose "guidance.note").
@@ -1012,7 +1012,7 @@ logger = logging.getLogger(__name__)
 
 
 def _consultation_path(consultation_id: int) -> str:
-    """The consultation's page (helper 1's), else the station's home."""
+    """The consultation's page, else the station's home."""
     try:
         return reverse("guidance:consultation", args=[consultation_id])
     except NoReverseMatch:

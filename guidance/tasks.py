@@ -6,7 +6,7 @@ from celery import shared_task
 
 from . import services
 
-# --- SECTION slots (helper 1) -------------------------------------------------------
+# --- slots -------------------------------------------------------
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -17,7 +17,7 @@ def patterns_materialise() -> int:
     return services.patterns_materialise()
 
 
-# --- SECTION follow-ups and satisfaction (helper 2) ---------------------------------
+# --- follow-ups and satisfaction ---------------------------------
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -5,7 +5,7 @@ from . import views
 app_name = "guidance"
 
 urlpatterns: list = [
-    # --- SECTION pages (helper 1) ---
+    # --- pages ---
     path("guidance/", views.home, name="home"),
     path("guidance/stations/<int:station_id>/", views.station, name="station"),
     path("guidance/stations/<int:station_id>/areas/<str:area>/", views.area, name="area"),
@@ -26,7 +26,7 @@ urlpatterns: list = [
     path("guidance/desk/slots/new/", views.slot_new, name="slot_new"),
     path("guidance/desk/patterns/new/", views.pattern_new, name="pattern_new"),
     path("guidance/slots/<int:slot_id>/cancel/", views.slot_cancel, name="slot_cancel"),
-    # --- SECTION notes (helper 2) ---
+    # --- notes ---
     path(
         "guidance/consultations/<int:consultation_id>/notes/",
         views.note_write,

@@ -1,6 +1,6 @@
 """Thin views: forms in, services and selectors called, templates out.
 
-The station's pages (helper 1 block): families find an area, a mentor and a free
+The station's pages: families find an area, a mentor and a free
 slot and book it; mentors work at their desk. A consultation, mentor or slot
 outside the viewer's reach is a 404 (never a 403 that would say it exists); a
 GuidanceError is shown on the field it names, or above the form."""
@@ -495,7 +495,7 @@ def slot_cancel(request, slot_id: int):
     return redirect(reverse("guidance:desk"))
 
 
-# --- helper 2 views ---
+# --- notes, follow-ups and the dashboard ---
 # Notes, follow-ups and the station's dashboard. Every POST goes through
 # guidance.services; a GuidanceError is a message on the consultation page (the
 # form is small and the page shows it again), never a 500; a consultation or

@@ -5,7 +5,7 @@ from . import views
 app_name = "volunteers"
 
 urlpatterns: list = [
-    # --- SECTION pages (helper owners in docs/ISSUE17_SPEC.md) ---
+    # --- pages (helper owners in docs/ISSUE17_SPEC.md) ---
     path("volunteers/", views.mine, name="mine"),
     path("volunteers/apply/", views.apply, name="apply"),
     path("volunteers/applications/<int:application_id>/withdraw/", views.withdraw, name="withdraw"),
