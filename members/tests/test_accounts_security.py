@@ -346,6 +346,10 @@ ACCESS = {
     "reports:export": COORDINATOR,
     "reports:job": COORDINATOR,
     "reports:job_download": COORDINATOR,
+    # brand programmes: public counts and logos, no person (reports/views.py)
+    "reports:brands": PUBLIC,
+    "reports:brand": PUBLIC,
+    "reports:brand_logo": PUBLIC,
     # the evaluation loop: evaluation.selectors scope units, feedback and actions (404 outside)
     "evaluation:unit": COORDINATOR,
     "evaluation:feedback_write": COORDINATOR,
@@ -487,6 +491,24 @@ def world(settings, tmp_path):
     lesson = OnlineLessonFactory(course=course)
     settings.MEDIA_ROOT = str(tmp_path / "media")  # the uploaded lesson's files
     video_lesson = OnlineLessonFactory(course=course, uploaded=True)
+    # a brand with a logo (its public page and the logo itself)
+    import io as _io
+
+    from PIL import Image
+
+    from parent_school.services import brand_logo_clean, brand_logo_set
+    from parent_school.tests.factories import BrandProgrammeFactory
+
+    brand = BrandProgrammeFactory()
+    picture = _io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 80, 60)).save(picture, "PNG")
+    picture.seek(0)
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    brand_logo_set(
+        brand=brand,
+        content=brand_logo_clean(SimpleUploadedFile("logo.png", picture.read(), "image/png")),
+    )
     course_booking = booking_create(
         offering_id=session.offering_id, family=a.family, booked_by=a.user, guardian_ids=[a.pk]
     )
@@ -565,6 +587,8 @@ def world(settings, tmp_path):
         "reports:school": {"school_id": course.parent_school_id},
         "reports:job": {"job_id": job.pk},
         "reports:job_download": {"job_id": job.pk},
+        "reports:brand": {"brand_id": brand.pk},
+        "reports:brand_logo": {"brand_id": brand.pk},
         "evaluation:unit": {"unit_id": unit.pk},
         "evaluation:feedback_write": {"unit_id": unit.pk},
         "evaluation:action_add": {"unit_id": unit.pk},
