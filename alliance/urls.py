@@ -33,6 +33,7 @@ urlpatterns = [
     path("", include("evaluation.urls")),
     path("", include("guidance.urls")),
     path("", include("volunteers.urls")),
+    path("", include("certificates.urls")),
     path("", include("reports.urls")),
     path("", include("portal.urls")),
     # /api/v1/: the JSON API, its schema and docs (docs/API.md).

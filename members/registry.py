@@ -62,6 +62,7 @@ PORTAL_APPS = (
     "evaluation",
     "guidance",
     "volunteers",
+    "certificates",
     "reports",
     "portal",
     "api",

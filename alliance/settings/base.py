@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "evaluation",
     "guidance",
     "volunteers",
+    "certificates",
     "reports",
     "portal",
     # The JSON API calls every app's services and selectors, the pages' too (docs/ARCHITECTURE.md).
@@ -292,6 +293,9 @@ CELERY_BEAT_SCHEDULE["volunteers-hours-record"] = {
     "schedule": __import__("celery.schedules").schedules.crontab(hour=2, minute=10),
 }
 
+# SECTION certificates beat (helper C): term-end issuing
+# END SECTION certificates beat
+
 # Email: SMTP by default (a mail catcher in docker-compose).
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="127.0.0.1")
@@ -506,6 +510,9 @@ GUIDANCE_NOTE_MAX_CHARS = env.int("GUIDANCE_NOTE_MAX_CHARS", default=5000)
 # (members/sealing.py); empty: derived from SECRET_KEY. Changing it makes waiting
 # sealed values unreadable, so set it once.
 SEALING_KEY = env("SEALING_KEY", default="")
+
+# SECTION certificates settings (helper A: signing key, issuer; helper C: batch sizes)
+# END SECTION certificates settings
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {

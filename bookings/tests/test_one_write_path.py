@@ -33,6 +33,7 @@ APPS = [
     "evaluation",
     "guidance",
     "volunteers",
+    "certificates",
     "reports",
     "portal",
     "api",

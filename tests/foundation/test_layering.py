@@ -20,6 +20,7 @@ LAYERS = [
     "evaluation",
     "guidance",
     "volunteers",
+    "certificates",
     "reports",
     "portal",
     "api",
