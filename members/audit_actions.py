@@ -165,6 +165,9 @@ AUDIT_ACTION_LABELS = {
     "volunteers.hours.enter": _("登记志愿服务时长"),
     "volunteers.hours.verify": _("核实志愿服务时长"),
     "volunteers.hours.reject": _("驳回志愿服务时长"),
+    # certificates
+    # SECTION certificates audit (helpers add their actions here)
+    # END SECTION certificates audit
     # reports
     "reports.snapshot.rollup": _("重新计算统计"),
     "reports.export.xlsx": _("导出学期报表（Excel）"),
