@@ -40,8 +40,9 @@ from django.utils.translation import gettext_lazy as _
 from members import access
 from members.admin_scoping import (
     ScopedAdminMixin,
+    ServiceForm,
     ServiceRowsReadOnlyMixin,
-    ServiceWriteMixin,
+    ServiceSaveMixin,
     pick_rule_register,
 )
 from members.privacy import mask_phone, person_name
@@ -118,73 +119,11 @@ def _moderation_link():
     )
 
 
-class _Rollback(Exception):
-    pass
+class _ServiceForm(ServiceForm):
+    """Saved by a community service (members.admin_scoping.ServiceForm): a typed
+    word that normalises to a listed one is refused there, in its words."""
 
-
-class _ServiceForm(forms.ModelForm):
-    """A model form saved by a service, whose refusal shows on the field it names.
-
-    The service is the one place that knows its rules (normalising, duplicates,
-    who may). While the form is checked it is tried in a savepoint that is always
-    rolled back, so its refusal appears on the field it names and nothing stays
-    written; ``save_model`` then makes the real call, once the whole page is valid.
-    The model's own unique checks are the service's too (a typed word that
-    normalises to a listed one is refused there, in its words).
-    """
-
-    def __init__(self, *args, request=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.request = request
-
-    def service_call(self, data: dict):
-        raise NotImplementedError
-
-    def _post_clean(self):
-        super()._post_clean()
-        if self.errors or self.request is None:
-            return
-        try:
-            with transaction.atomic():
-                self.service_call(self.cleaned_data)
-                raise _Rollback
-        except _Rollback:
-            pass
-        except CommunityError as error:
-            field = error.field if error.field in self.fields else None
-            self.add_error(field, error.message)
-
-    def validate_unique(self):
-        pass  # the service's
-
-
-class _ServiceSaveMixin(ServiceWriteMixin):
-    """save_model calls the form's service; a refusal the check could not foresee
-    (a race) becomes an error message, never a 500."""
-
-    def save_model(self, request, obj, form, change):
-        try:
-            saved = form.service_call(form.cleaned_data)
-        except CommunityError as error:
-            self.service_refused(request, error.message)
-            return
-        obj.pk = saved.pk
-        obj.refresh_from_db()  # the page names the row as stored (the normalised word)
-
-    def get_form(self, request, obj=None, **kwargs):
-        return _form_with_request(super().get_form(request, obj, **kwargs), request)
-
-
-def _form_with_request(form_class, request):
-    """The admin builds the form class; this one carries the request to the
-    service check (the service needs the user)."""
-
-    class WithRequest(form_class):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, request=request, **kwargs)
-
-    WithRequest.__name__ = form_class.__name__
-    return WithRequest
+    service_error = CommunityError
 
 
 # -- 敏感词 --------------------------------------------------------------------------
@@ -226,7 +165,7 @@ class WordListImportForm(forms.Form):
 
 
 @admin.register(SensitiveWord)
-class SensitiveWordAdmin(_ServiceSaveMixin, ScopedAdminMixin, admin.ModelAdmin):
+class SensitiveWordAdmin(ServiceSaveMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = SensitiveWordAdminForm
     list_display = [
         "word",
@@ -491,7 +430,7 @@ class _ModeratedRowsAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Board)
-class BoardAdmin(_ServiceSaveMixin, _ModeratedRowsAdmin):
+class BoardAdmin(ServiceSaveMixin, _ModeratedRowsAdmin):
     form = BoardAdminForm
     board_path = "pk"
     list_display = ["title", "kind", "unit", "hold_first_posts", "is_archived", "created_at"]

@@ -14,9 +14,7 @@ they are the database's side of the per-kind limit.
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin
-from django.db import transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -24,8 +22,9 @@ from members import access
 from members.admin_scoping import (
     PickerScopeMixin,
     ScopedAdminMixin,
+    ServiceForm,
     ServiceRowsReadOnlyMixin,
-    ServiceWriteMixin,
+    ServiceSaveMixin,
     pick_rule_register,
 )
 from members.privacy import person_name
@@ -74,25 +73,18 @@ def _family_label(family_id) -> str:
     return gettext("家庭 #%(id)s") % {"id": family_id}
 
 
-class _Rollback(Exception):
-    pass
+class GroupAdminForm(ServiceForm):
+    """Saved by group_update (members.admin_scoping.ServiceForm): a maximum below
+    the members, or sizes the wrong way round, shows on the field it names."""
 
-
-class GroupAdminForm(forms.ModelForm):
-    """Saved by group_update. While the form is checked the service is tried in a
-    savepoint that is always rolled back, so its refusal (a maximum below the
-    members, sizes the wrong way round) shows on the field it names and nothing
-    stays written; GroupAdmin.save_model makes the real call once the page is valid."""
+    service_error = GroupError
+    service_check_on_add = False
 
     class Meta:
         model = Group
         # brand (特色品牌, issue 17) is a label no group service owns: saved beside
-        # group_update by GroupAdmin.save_model.
+        # group_update by GroupAdmin.after_service_save.
         fields = [*GROUP_FIELDS, "brand"]
-
-    def __init__(self, *args, request=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.request = request
 
     def service_call(self, data):
         return services.group_update(
@@ -100,23 +92,6 @@ class GroupAdminForm(forms.ModelForm):
             group_id=self.instance.pk,
             **{name: data.get(name) for name in GROUP_FIELDS},
         )
-
-    def _post_clean(self):
-        super()._post_clean()
-        if self.errors or self.request is None or self.instance.pk is None:
-            return
-        try:
-            with transaction.atomic():
-                self.service_call(self.cleaned_data)
-                raise _Rollback
-        except _Rollback:
-            pass
-        except GroupError as error:
-            field = getattr(error, "field", None)
-            self.add_error(field if field in self.fields else None, error.message)
-
-    def validate_unique(self):
-        pass  # the service's
 
 
 class GroupMembershipInline(PickerScopeMixin, admin.TabularInline):
@@ -170,7 +145,7 @@ class _VisibleGroupRowsAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Group)
-class GroupAdmin(ServiceWriteMixin, _VisibleGroupRowsAdmin):
+class GroupAdmin(ServiceSaveMixin, _VisibleGroupRowsAdmin):
     form = GroupAdminForm
     group_path = "pk"
     list_display = [
@@ -244,24 +219,8 @@ class GroupAdmin(ServiceWriteMixin, _VisibleGroupRowsAdmin):
             return self.fields
         return self.readonly_fields
 
-    def get_form(self, request, obj=None, **kwargs):
-        form_class = super().get_form(request, obj, **kwargs)
-
-        class WithRequest(form_class):
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, request=request, **kwargs)
-
-        WithRequest.__name__ = form_class.__name__
-        return WithRequest
-
-    def save_model(self, request, obj, form, change):
-        try:
-            form.service_call(form.cleaned_data)
-        except GroupError as error:  # a race the check could not foresee
-            self.service_refused(request, error.message)
-            return
+    def after_service_save(self, request, obj, form) -> None:
         Group.objects.filter(pk=obj.pk).update(brand=form.cleaned_data.get("brand"))
-        obj.refresh_from_db()
 
 
 @admin.register(GroupMembership)

@@ -20,15 +20,15 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from members import access
 from members.admin_scoping import (
     ScopedAdminMixin,
+    ServiceForm,
     ServiceRowsReadOnlyMixin,
-    ServiceWriteMixin,
+    ServiceSaveMixin,
     pick_rule_register,
 )
 from members.models import SchoolStage
@@ -89,66 +89,11 @@ def _choice_labels(choices, values) -> str:
     return "、".join(str(labels.get(v, v)) for v in values or []) or "—"
 
 
-# A service's argument → the admin form's field it came from.
-SERVICE_ARGUMENT_FIELDS = {"login_user_id": "user", "instructor_id": "instructor"}
+class _ServiceForm(ServiceForm):
+    """Saved by a guidance service (members.admin_scoping.ServiceForm)."""
 
-
-class _Rollback(Exception):
-    pass
-
-
-class _ServiceForm(forms.ModelForm):
-    """A model form saved by a guidance service, whose refusal shows on the field
-    it names. While the form is checked the service is tried in a savepoint that
-    is always rolled back, so nothing stays written; ``save_model`` makes the
-    real call once the whole page is valid (as community and groups admin do)."""
-
-    def __init__(self, *args, request=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.request = request
-
-    def service_call(self, data: dict):
-        raise NotImplementedError
-
-    def _post_clean(self):
-        super()._post_clean()
-        if self.errors or self.request is None:
-            return
-        try:
-            with transaction.atomic():
-                self.service_call(self.cleaned_data)
-                raise _Rollback
-        except _Rollback:
-            pass
-        except GuidanceError as error:
-            field = SERVICE_ARGUMENT_FIELDS.get(error.field, error.field)
-            self.add_error(field if field in self.fields else None, error.message)
-
-    def validate_unique(self):
-        pass  # the service's
-
-
-def _form_with_request(form_class, request):
-    class WithRequest(form_class):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, request=request, **kwargs)
-
-    WithRequest.__name__ = form_class.__name__
-    return WithRequest
-
-
-class _ServiceSaveMixin(ServiceWriteMixin):
-    def save_model(self, request, obj, form, change):
-        try:
-            saved = form.service_call(form.cleaned_data)
-        except GuidanceError as error:  # a race the check could not foresee
-            self.service_refused(request, error.message)
-            return
-        obj.pk = saved.pk
-        obj.refresh_from_db()
-
-    def get_form(self, request, obj=None, **kwargs):
-        return _form_with_request(super().get_form(request, obj, **kwargs), request)
+    service_error = GuidanceError
+    service_argument_fields = {"login_user_id": "user", "instructor_id": "instructor"}
 
 
 class _StationRowsAdmin(ScopedAdminMixin, admin.ModelAdmin):
@@ -205,7 +150,7 @@ class StationAdminForm(_ServiceForm):
 
 
 @admin.register(Station)
-class StationAdmin(_ServiceSaveMixin, _StationRowsAdmin):
+class StationAdmin(ServiceSaveMixin, _StationRowsAdmin):
     form = StationAdminForm
     station_path = "pk"
     list_display = [
@@ -312,7 +257,7 @@ class MentorAdminForm(_ServiceForm):
 
 
 @admin.register(Mentor)
-class MentorAdmin(_ServiceSaveMixin, _StationRowsAdmin):
+class MentorAdmin(ServiceSaveMixin, _StationRowsAdmin):
     form = MentorAdminForm
     list_display = [
         "name",

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django import forms
 from django.apps import apps
 from django.contrib import messages as django_messages
 from django.contrib.admin.filters import RelatedFieldListFilter
@@ -43,6 +44,7 @@ from django.contrib.admin.utils import NotRelationField, get_fields_from_path
 from django.contrib.admin.views.main import IS_POPUP_VAR, ChangeList
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget, ManyToManyRawIdWidget
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import transaction
 from django.db.models import Model, Q, QuerySet
 from django.forms import ModelChoiceField
 from django.http import Http404
@@ -424,6 +426,94 @@ class ServiceWriteMixin:
         if getattr(request, "_admin_service_refused", False) and level == django_messages.SUCCESS:
             return
         super().message_user(request, message, level, *args, **kwargs)
+
+
+class _Rollback(Exception):
+    pass
+
+
+class ServiceForm(forms.ModelForm):
+    """A model form saved by an app's service, whose refusal shows on the field it
+    names.
+
+    The service is the one place that knows its rules (normalising, duplicates,
+    who may). While the form is checked it is tried in a savepoint that is always
+    rolled back, so its refusal appears on the field it names and nothing stays
+    written; ``ServiceSaveMixin.save_model`` then makes the real call, once the
+    whole page is valid. The model's own unique checks are the service's too.
+
+    A subclass sets ``service_error`` (its app's error class, with ``field`` and
+    ``message``) and ``service_call``; ``service_argument_fields`` maps a service
+    argument that an error names to the form field it came from.
+    """
+
+    service_error: type[Exception] | None = None
+    service_argument_fields: dict[str, str] = {}
+    #: False: the service is tried only on a change page (its add is not a service).
+    service_check_on_add = True
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def service_call(self, data: dict):
+        raise NotImplementedError
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.errors or self.request is None:
+            return
+        if self.instance.pk is None and not self.service_check_on_add:
+            return
+        if self.service_error is None:
+            raise TypeError(f"{type(self).__name__} must name its service_error")
+        try:
+            with transaction.atomic():
+                self.service_call(self.cleaned_data)
+                raise _Rollback
+        except _Rollback:
+            pass
+        except self.service_error as error:
+            field = getattr(error, "field", None)
+            field = self.service_argument_fields.get(field, field)
+            self.add_error(field if field in self.fields else None, error.message)
+
+    def validate_unique(self):
+        pass  # the service's
+
+
+def form_with_request(form_class, request):
+    """The admin builds the form class; this one carries the request to the
+    service check (the service needs the user)."""
+
+    class WithRequest(form_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, request=request, **kwargs)
+
+    WithRequest.__name__ = form_class.__name__
+    return WithRequest
+
+
+class ServiceSaveMixin(ServiceWriteMixin):
+    """``save_model`` calls the form's service (a ``ServiceForm``); a refusal the
+    check could not foresee (a race) becomes an error message, never a 500.
+    ``after_service_save`` may save what no service owns beside it."""
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = form.service_call(form.cleaned_data)
+        except form.service_error as error:
+            self.service_refused(request, error.message)
+            return
+        obj.pk = saved.pk if saved is not None else obj.pk
+        self.after_service_save(request, obj, form)
+        obj.refresh_from_db()  # the page names the row as stored (normalised)
+
+    def after_service_save(self, request, obj, form) -> None:
+        pass
+
+    def get_form(self, request, obj=None, **kwargs):
+        return form_with_request(super().get_form(request, obj, **kwargs), request)
 
 
 # -- rules of the members app's own models -----------------------------------------
