@@ -4,7 +4,8 @@ scoped by guidance.selectors.
 - **成长指导工作站**: the stations the user manages (``stations_managed_by``: the
   coordinators of the station's unit, its chief mentor, district administrators).
   Its name, description, limits and whether it is in use are saved through
-  ``station_update``; the unit is read-only. Stations are not added or deleted here.
+  ``station_update``; the unit is read-only. District administrators add a
+  station at a unit through ``station_create`` (one per unit); none is deleted.
 - **导师**: the mentors of those stations, added through ``mentor_create`` and
   changed through ``mentor_update`` (the station of a mentor stays where it is).
   The station, login and volunteer-record pickers offer only what the rules allow.
@@ -142,10 +143,14 @@ class StationAdminForm(_ServiceForm):
         fields = list(STATION_FIELDS)
 
     def service_call(self, data):
+        fields = {name: data.get(name) for name in STATION_FIELDS}
+        if self.instance.pk is None:
+            unit = data.get("unit")
+            return services.station_create(
+                user=self.request.user, unit_id=unit.pk if unit else None, **fields
+            )
         return services.station_update(
-            user=self.request.user,
-            station_id=self.instance.pk,
-            **{name: data.get(name) for name in STATION_FIELDS},
+            user=self.request.user, station_id=self.instance.pk, **fields
         )
 
 
@@ -172,7 +177,8 @@ class StationAdmin(ServiceSaveMixin, _StationRowsAdmin):
         return obj.mentors.filter(is_active=True).count()
 
     def has_add_permission(self, request):
-        return False  # a station belongs to a unit; the district sets it up
+        # A station belongs to a unit; the district sets it up (station_create).
+        return access.is_district_admin(request.user)
 
     def has_delete_permission(self, request, obj=None):
         return False  # consultations keep their station (mark it not in use)
@@ -181,7 +187,9 @@ class StationAdmin(ServiceSaveMixin, _StationRowsAdmin):
         return self._may_manage(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is not None and not self.has_change_permission(request, obj):
+        if obj is None:
+            return []  # adding: the unit is chosen once, then stays
+        if not self.has_change_permission(request, obj):
             return self.fields
         return self.readonly_fields
 

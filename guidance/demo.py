@@ -223,12 +223,10 @@ def _login(spec):
 
 
 def _station(unit: MemberUnit) -> Station:
-    # No service makes a station (the district sets one up at a unit); its
-    # settings afterwards go through station_update.
     station = Station.objects.filter(unit=unit).first()
     if station is None:
-        station = Station.objects.create(
-            unit=unit, name=STATION_NAME, description=STATION_DESCRIPTION
+        station = services.station_create(
+            user=None, unit_id=unit.pk, name=STATION_NAME, description=STATION_DESCRIPTION
         )
     return station
 

@@ -9,6 +9,8 @@ MESSAGES = {
     "not_allowed": _("您没有权限进行这项操作。"),
     "no_family": _("请先完善家庭信息（监护人资料）后再预约。"),
     "station_missing": _("没有找到这个指导站。"),
+    "unit_missing": _("请选择指导站所在的单位。"),
+    "station_exists": _("这个单位已经有指导站了，一个单位只设一个指导站。"),
     "mentor_missing": _("没有找到这位导师。"),
     "slot_missing": _("没有找到这个咨询时段，或它已不能预约。"),
     "consultation_missing": _("没有找到这次咨询预约，或您没有查看权限。"),

@@ -22,10 +22,10 @@ from bookings import services as booking_services
 from bookings.locking import bounded_atomic, offerings_lock
 from bookings.models import Booking, Offering
 from events.services import notice_send
-from members.access import is_staff_member
+from members.access import is_district_admin, is_staff_member
 from members.errors import MembersError
 from members.formatting import id_or_none
-from members.models import AuditLog, Child, Family, Guardian, SchoolStage
+from members.models import AuditLog, Child, Family, Guardian, MemberUnit, SchoolStage
 from members.sealing import seal, unseal
 from members.selectors import family_for_user, guardian_for_user
 from members.services import audit_log_record, family_create_for_user
@@ -156,12 +156,10 @@ def _is_case_mentor(user, consultation: Consultation) -> bool:
     )
 
 
-def station_update(*, user, station_id, **fields) -> Station:
-    """Change a station's name, description, limits (each ≥ 1) or whether it is in use."""
+def _station_fields_clean(fields: dict) -> dict:
     unknown = set(fields) - set(STATION_FIELDS)
     if unknown:
-        raise TypeError(f"station_update cannot change {sorted(unknown)}")
-    station = _station_for_manager(user, station_id)
+        raise TypeError(f"a station has no fields {sorted(unknown)}")
     for name in ("open_bookings_max", "term_bookings_max"):
         if name in fields:
             number = _whole_number(fields[name])
@@ -176,6 +174,33 @@ def station_update(*, user, station_id, **fields) -> Station:
         fields["description"] = _text(fields["description"], field="description", limit=2000)
     if "is_active" in fields:
         fields["is_active"] = bool(fields["is_active"])
+    return fields
+
+
+def station_create(*, user, unit_id, **fields) -> Station:
+    """Set up a station at a unit (one per unit): district administrators only
+    (``user=None``: the system, e.g. the demo). The name is required; the limits
+    default to the model's. A second station at the same unit, even by two
+    simultaneous first calls, is refused with ``station_exists``."""
+    if user is not None and not is_district_admin(user):
+        raise GuidanceError("not_allowed")
+    unit = MemberUnit.objects.filter(pk=id_or_none(unit_id)).first()
+    if unit is None:
+        raise GuidanceError("unit_missing", field="unit")
+    fields = _station_fields_clean({"name": fields.pop("name", ""), **fields})
+    try:
+        with transaction.atomic():
+            station = Station.objects.create(unit=unit, **fields)
+    except IntegrityError as error:
+        raise GuidanceError("station_exists", field="unit") from error
+    audit_log_record(actor=user, action="guidance.station.create", target=station)
+    return station
+
+
+def station_update(*, user, station_id, **fields) -> Station:
+    """Change a station's name, description, limits (each ≥ 1) or whether it is in use."""
+    fields = _station_fields_clean(fields)
+    station = _station_for_manager(user, station_id)
     changed = sorted(n for n, v in fields.items() if getattr(station, n) != v)
     if changed:
         for name in changed:

@@ -140,6 +140,7 @@ AUDIT_ACTION_LABELS = {
     "parent_school.brand.logo": _("上传品牌标志"),
     "parent_school.brand.logo_remove": _("删除品牌标志"),
     # growth guidance (guidance/): the reads of sealed texts are logged too
+    "guidance.station.create": _("设立成长指导工作站"),
     "guidance.station.update": _("修改指导站设置"),
     "guidance.mentor.create": _("新增导师"),
     "guidance.mentor.update": _("修改导师资料"),
