@@ -268,116 +268,117 @@ def _decimal(value) -> Decimal | None:
     return value if value > 0 else None
 
 
-def candidates(rule: CertificateRule, term, *, after: str = "", limit: int) -> list[Candidate]:
-    """The rule's candidates in ``term`` whose key sorts after ``after`` (bytewise),
-    at most ``limit``, in key order. Whether one already holds the certificate is
-    not asked here: issuing is once per key (services.certificate_issue)."""
+def _query(rule: CertificateRule, term, *, after: str, limit: int | None):
+    """The rule's statement and its parameters (None: the rule certifies nobody)."""
     params = {
         "alliance_id": rule.alliance_id,
         "term_id": term.pk,
         "after": after or "",
-        "limit": max(int(limit), 0),
+        "limit": None if limit is None else max(int(limit), 0),  # LIMIT NULL: all
     }
     if rule.kind == Kind.COURSE:
-        return _course_candidates(rule, params)
-    if rule.kind == Kind.CREDITS:
-        return _credits_candidates(rule, term, params)
+        params.update(
+            now=timezone.now(),
+            percent=rule.attendance_percent,
+            lessons_required=rule.lessons_required,
+        )
+        return _course_sql(), params
+    if rule.kind == Kind.CREDITS and rule.credits_min is not None:
+        return _credits_sql(), {**params, "credits_min": rule.credits_min}
     if rule.kind == Kind.LEARNING_FAMILY:
-        return _learning_family_candidates(term, params)
-    if rule.kind == Kind.VOLUNTEER:
-        return _volunteer_candidates(rule, term, params)
-    return []
+        return _learning_family_sql(), params
+    if rule.kind == Kind.VOLUNTEER and rule.hours_min is not None:
+        return _volunteer_sql(), {**params, "hours_min": rule.hours_min}
+    # a credits or volunteer rule without its threshold certifies nobody
+    return None
 
 
-def _course_candidates(rule, params) -> list[Candidate]:
-    params.update(
-        now=timezone.now(),
-        percent=rule.attendance_percent,
-        lessons_required=rule.lessons_required,
-    )
-    found = []
-    for row in _rows(_course_sql(), params):
-        nickname = ""
-        if rule.mentions_child and row["nickname_shown"] and row["only_child"]:
-            nickname = row["only_child"]
-        found.append(
-            Candidate(
-                key=row["key"],
-                kind=Kind.COURSE,
-                unit_id=row["unit_id"],
-                holder_name=real_name(row["last_name"], row["first_name"], row["display_name"]),
-                subject_title=row["title"],
-                family_id=row["family_id"],
-                user_id=row["user_id"],
-                course_id=row["course_id"],
-                credits=_decimal(row["credits"]),
-                child_nickname=nickname,
-            )
-        )
-    return found
-
-
-def _credits_candidates(rule, term, params) -> list[Candidate]:
-    if rule.credits_min is None:
-        return []  # a credits rule without its threshold certifies nobody
-    params["credits_min"] = rule.credits_min
-    subject = _("%(term)s学分达标") % {"term": term}
-    return [
-        Candidate(
-            key=row["key"],
-            kind=Kind.CREDITS,
-            unit_id=row["unit_id"],
-            holder_name=real_name(row["last_name"], row["first_name"], row["display_name"]),
-            subject_title=subject,
-            family_id=row["family_id"],
-            user_id=row["user_id"],
-            credits=_decimal(row["credits"]),
-        )
-        for row in _rows(_credits_sql(), params)
-    ]
-
-
-def _learning_family_candidates(term, params) -> list[Candidate]:
-    subject = _("%(term)s学习型家庭") % {"term": term}
-    found = []
-    for row in _rows(_learning_family_sql(), params):
-        if row["unit_id"] is None:
-            continue  # no issuing unit (an alliance without base, a family without school)
-        name = real_name(row["last_name"], row["first_name"], row["display_name"])
-        found.append(
-            Candidate(
-                key=row["key"],
-                kind=Kind.LEARNING_FAMILY,
-                unit_id=row["unit_id"],
-                holder_name=_("%(name)s家庭") % {"name": name},
-                subject_title=subject,
-                family_id=row["family_id"],
-                user_id=row["user_id"],
-                credits=_decimal(row["credits"]),
-            )
-        )
-    return found
-
-
-def _volunteer_candidates(rule, term, params) -> list[Candidate]:
-    if rule.hours_min is None:
+def candidates(rule: CertificateRule, term, *, after: str = "", limit: int) -> list[Candidate]:
+    """The rule's candidates in ``term`` whose key sorts after ``after`` (bytewise),
+    at most ``limit``, in key order. Whether one already holds the certificate is
+    not asked here: issuing is once per key (services.certificate_issue)."""
+    query = _query(rule, term, after=after, limit=limit)
+    if query is None:
         return []
-    params["hours_min"] = rule.hours_min
-    found = []
-    for row in _rows(_volunteer_sql(), params):
-        hours = _decimal(row["hours"])
-        # A volunteer's registered name (姓名) comes before the display name.
-        registered = (row["name"] or "").strip() or row["display_name"]
-        name = real_name(row["last_name"], row["first_name"], registered, _("志愿者"))
-        found.append(
-            Candidate(
-                key=row["key"],
-                kind=Kind.VOLUNTEER,
-                unit_id=row["unit_id"],
-                holder_name=name,
-                subject_title=_("%(term)s志愿服务 %(hours)s 小时") % {"term": term, "hours": hours},
-                user_id=row["user_id"],
-                hours=hours,
-            )
-        )
-    return found
+    rows = _rows(*query)
+    build = {
+        Kind.COURSE: _course_candidate,
+        Kind.CREDITS: _credits_candidate,
+        Kind.LEARNING_FAMILY: _learning_family_candidate,
+        Kind.VOLUNTEER: _volunteer_candidate,
+    }[rule.kind]
+    found = (build(row, rule, term) for row in rows)
+    return [candidate for candidate in found if candidate is not None]
+
+
+def candidate_count(rule: CertificateRule, term) -> int:
+    """How many candidates the rule has in ``term`` (a batch's total), one query."""
+    query = _query(rule, term, after="", limit=None)
+    if query is None:
+        return 0
+    sql, params = query
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM ({sql}) counted", params)
+        return cursor.fetchone()[0]
+
+
+def _course_candidate(row, rule, term) -> Candidate:
+    nickname = ""
+    if rule.mentions_child and row["nickname_shown"] and row["only_child"]:
+        nickname = row["only_child"]
+    return Candidate(
+        key=row["key"],
+        kind=Kind.COURSE,
+        unit_id=row["unit_id"],
+        holder_name=real_name(row["last_name"], row["first_name"], row["display_name"]),
+        subject_title=row["title"],
+        family_id=row["family_id"],
+        user_id=row["user_id"],
+        course_id=row["course_id"],
+        credits=_decimal(row["credits"]),
+        child_nickname=nickname,
+    )
+
+
+def _credits_candidate(row, rule, term) -> Candidate:
+    return Candidate(
+        key=row["key"],
+        kind=Kind.CREDITS,
+        unit_id=row["unit_id"],
+        holder_name=real_name(row["last_name"], row["first_name"], row["display_name"]),
+        subject_title=_("%(term)s学分达标") % {"term": term},
+        family_id=row["family_id"],
+        user_id=row["user_id"],
+        credits=_decimal(row["credits"]),
+    )
+
+
+def _learning_family_candidate(row, rule, term) -> Candidate | None:
+    if row["unit_id"] is None:
+        return None  # no issuing unit: an alliance without a base, a family without a school
+    name = real_name(row["last_name"], row["first_name"], row["display_name"])
+    return Candidate(
+        key=row["key"],
+        kind=Kind.LEARNING_FAMILY,
+        unit_id=row["unit_id"],
+        holder_name=_("%(name)s家庭") % {"name": name},
+        subject_title=_("%(term)s学习型家庭") % {"term": term},
+        family_id=row["family_id"],
+        user_id=row["user_id"],
+        credits=_decimal(row["credits"]),
+    )
+
+
+def _volunteer_candidate(row, rule, term) -> Candidate:
+    hours = _decimal(row["hours"])
+    # A volunteer's registered name (姓名) comes before the display name.
+    registered = (row["name"] or "").strip() or row["display_name"]
+    return Candidate(
+        key=row["key"],
+        kind=Kind.VOLUNTEER,
+        unit_id=row["unit_id"],
+        holder_name=real_name(row["last_name"], row["first_name"], registered, _("志愿者")),
+        subject_title=_("%(term)s志愿服务 %(hours)s 小时") % {"term": term, "hours": hours},
+        user_id=row["user_id"],
+        hours=hours,
+    )

@@ -10,6 +10,19 @@ MESSAGES = {
     "certificate_missing": _("没有找到这份证书，或您没有查看权限。"),
     "batch_missing": _("没有找到这个发放批次，或您没有查看权限。"),
     # SECTION issuance (helper C)
+    "alliance_missing": _("没有找到这个联盟，或您没有发放证书的权限。"),
+    "term_missing": _("没有找到这个学期，请重新选择。"),
+    "no_rules": _("这个联盟还没有启用的证书规则，请先在管理后台的「证书规则」里设置。"),
+    "trigger_invalid": _("发起方式不正确。"),
+    "reason_required": _("请填写原因。"),
+    "reason_too_long": _("原因最多 %(max)s 个字。"),
+    "not_valid": _("只有有效的证书才能撤销或重新发放，这份证书已撤销或已被替换。"),
+    "kind_invalid": _("请选择证书类别。"),
+    "attendance_percent_invalid": _("出席比例须是 1 到 100 之间的整数。"),
+    "credits_min_invalid": _("学分门槛须大于 0，最多一位小数。"),
+    "credits_min_required": _("启用学期学分达标证书须填写学分门槛。"),
+    "hours_min_invalid": _("服务时长门槛须大于 0，最多一位小数。"),
+    "hours_min_required": _("启用志愿服务证书须填写服务时长门槛。"),
     # END SECTION issuance
     # SECTION documents (helper B)
     # END SECTION documents

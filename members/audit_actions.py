@@ -168,6 +168,10 @@ AUDIT_ACTION_LABELS = {
     "volunteers.hours.reject": _("驳回志愿服务时长"),
     # certificates
     # SECTION certificates audit (helpers add their actions here)
+    "certificates.batch.start": _("发起证书发放批次"),
+    "certificates.certificate.revoke": _("撤销证书"),
+    "certificates.certificate.reissue": _("重新发放证书"),
+    "certificates.rule.update": _("修改证书规则"),
     # END SECTION certificates audit
     # reports
     "reports.snapshot.rollup": _("重新计算统计"),

@@ -294,6 +294,13 @@ CELERY_BEAT_SCHEDULE["volunteers-hours-record"] = {
 }
 
 # SECTION certificates beat (helper C): term-end issuing
+# certificates: at 05:10 Asia/Shanghai start one term-end batch per alliance with
+# active rules whose term ended in the last CERTIFICATES_TERM_END_DAYS days (once
+# per alliance and term); workers issue it in chunks (docs/CERTIFICATES.md).
+CELERY_BEAT_SCHEDULE["certificates-term-end"] = {
+    "task": "certificates.tasks.certificates_term_end",
+    "schedule": __import__("celery.schedules").schedules.crontab(hour=5, minute=10),
+}
 # END SECTION certificates beat
 
 # Email: SMTP by default (a mail catcher in docker-compose).
@@ -512,6 +519,11 @@ GUIDANCE_NOTE_MAX_CHARS = env.int("GUIDANCE_NOTE_MAX_CHARS", default=5000)
 SEALING_KEY = env("SEALING_KEY", default="")
 
 # SECTION certificates settings (helper A: signing key, issuer; helper C: batch sizes)
+# Issuing: candidates per chunk (one transaction, one task; the task re-enqueues
+# itself until the batch is done: 500 stay well inside CELERY_TASK_SOFT_TIME_LIMIT),
+# and how many days after a term's end the beat still starts its batch.
+CERTIFICATES_BATCH_CHUNK = env.int("CERTIFICATES_BATCH_CHUNK", default=500)
+CERTIFICATES_TERM_END_DAYS = env.int("CERTIFICATES_TERM_END_DAYS", default=14)
 # END SECTION certificates settings
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
