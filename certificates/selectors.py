@@ -67,4 +67,101 @@ def batches_visible_to(user) -> QuerySet[CertificateBatch]:
 # SECTION holder (helper D): 我的证书, transcript, public verification
 # END SECTION holder
 # SECTION staff (helper C): coordinators' lists and batch progress
+
+
+def code_normalise(code) -> str:
+    """「k7q2m-9xd4p」, 「K7Q2M 9XD4P」 → 「K7Q2M9XD4P」 (typed from paper)."""
+    return "".join(ch for ch in str(code or "").upper() if ch.isalnum())[:20]
+
+
+def manage_list(
+    user,
+    *,
+    alliance_id: int | None = None,
+    term_id: int | None = None,
+    kind: str = "",
+    status: str = "",
+    code: str = "",
+) -> QuerySet[Certificate]:
+    """The coordinator's list: certificates they manage, newest first, filtered;
+    each row's alliance, unit and term in the same query (a page is constant)."""
+    rows = certificates_manageable_by(user).select_related("alliance", "unit", "term")
+    if alliance_id:
+        rows = rows.filter(alliance_id=alliance_id)
+    if term_id:
+        rows = rows.filter(term_id=term_id)
+    if kind:
+        rows = rows.filter(kind=kind)
+    if status:
+        rows = rows.filter(status=status)
+    code = code_normalise(code)
+    if code:
+        rows = rows.filter(code__startswith=code)
+    return rows.order_by("-id")
+
+
+def manage_filter_choices(user) -> dict:
+    """The alliances and terms the coordinator's certificates have (the filters)."""
+    from parent_school.models import Term
+
+    mine = certificates_manageable_by(user).order_by()
+    return {
+        "alliances": list(
+            Alliance.objects.filter(pk__in=mine.values("alliance_id")).order_by("name")
+        ),
+        "terms": list(Term.objects.filter(pk__in=mine.values("term_id")).order_by("-starts_on")),
+    }
+
+
+def certificate_managed(user, certificate_id) -> Certificate | None:
+    from members.formatting import id_or_none
+
+    certificate_id = id_or_none(certificate_id)
+    if certificate_id is None:
+        return None
+    return (
+        certificates_manageable_by(user)
+        .select_related("alliance", "unit", "term", "superseded_by")
+        .filter(pk=certificate_id)
+        .first()
+    )
+
+
+def batch_visible(user, batch_id) -> CertificateBatch | None:
+    from members.formatting import id_or_none
+
+    batch_id = id_or_none(batch_id)
+    if batch_id is None:
+        return None
+    return (
+        batches_visible_to(user)
+        .select_related("alliance", "term", "requested_by")
+        .filter(pk=batch_id)
+        .first()
+    )
+
+
+def recent_batches(user, *, limit: int = 10) -> list[CertificateBatch]:
+    return list(
+        batches_visible_to(user)
+        .select_related("alliance", "term")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def batch_progress(batch: CertificateBatch) -> dict:
+    """What the progress page and its JSON show."""
+    percent = 100 if batch.status == CertificateBatch.Status.DONE else 0
+    if batch.total and batch.status != CertificateBatch.Status.DONE:
+        percent = min(99, batch.processed * 100 // batch.total)
+    return {
+        "status": batch.status,
+        "total": batch.total,
+        "processed": batch.processed,
+        "issued": batch.issued,
+        "skipped": batch.skipped,
+        "percent": percent,
+    }
+
+
 # END SECTION staff

@@ -9,4 +9,13 @@ urlpatterns: list = []
 # SECTION holder (helper D): 我的证书, downloads, transcript, public verification
 # END SECTION holder
 # SECTION staff (helper C): coordinators' pages
+from . import staff_views  # noqa: E402
+
+urlpatterns += [
+    path("certificates/manage/", staff_views.manage, name="manage"),
+    path("certificates/manage/batches/", staff_views.batch_start, name="batch_start"),
+    path("certificates/manage/batches/<int:batch_id>/", staff_views.batch, name="batch"),
+    path("certificates/manage/<int:certificate_id>/revoke/", staff_views.revoke, name="revoke"),
+    path("certificates/manage/<int:certificate_id>/reissue/", staff_views.reissue, name="reissue"),
+]
 # END SECTION staff
