@@ -262,6 +262,35 @@ def _guidance_rows(tag, keep, *, unit, term, family, child, parent, instructor, 
     keep(ServiceHourFactory(instructor=instructor, term=term, unit=unit, hours=hours))
 
 
+def _certificate_rows(tag, keep, *, alliance, unit, term, guardian, course):
+    """The alliance's certificate rule and design, a batch, a certificate of the
+    family issued by it and the family's preference (added for issue 18's admins)."""
+    from certificates.tests.factories import (
+        CertificateBatchFactory,
+        CertificateDesignFactory,
+        CertificateFactory,
+        CertificatePreferenceFactory,
+        CertificateRuleFactory,
+    )
+
+    keep(CertificateRuleFactory(alliance=alliance))
+    keep(CertificateDesignFactory(alliance=alliance, issuer_name=f"{tag}落款"))
+    batch = keep(CertificateBatchFactory(alliance=alliance, term=term))
+    keep(
+        CertificateFactory(
+            alliance=alliance,
+            unit=unit,
+            term=term,
+            guardian=guardian,
+            course=course,
+            batch=batch,
+            holder_name=f"{tag}持证人",
+            subject_title=f"{tag}课程证书",
+        )
+    )
+    keep(CertificatePreferenceFactory(family=guardian.family))
+
+
 def _side(
     tag: str,
     *,
@@ -483,6 +512,9 @@ def _side(
         days=days,
         report_reason=report_reason,
         decision_action=decision_action,
+    )
+    _certificate_rows(
+        tag, keep, alliance=alliance, unit=unit, term=term, guardian=guardian, course=course
     )
     rows["coordinator"] = coordinator
     rows["instructor_user"] = instructor_user
