@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from bookings.models import Offering
-from certificates.eligibility import Candidate, candidates, real_name
+from certificates.eligibility import Candidate, candidate_count, candidates, real_name
 from certificates.models import Kind
 from certificates.tests.factories import CertificatePreferenceFactory, CertificateRuleFactory
 from certificates.tests.issuing_world import (
@@ -321,6 +321,8 @@ def test_chunks_walk_every_candidate_once_in_key_order_with_one_query_each(
     assert len(seen) == 12 == len(set(seen))
     assert seen == sorted(seen)
     assert set(seen) == {f"course:{w.course.pk}:family:{g.family_id}" for g in families}
+    with django_assert_num_queries(1):
+        assert candidate_count(rule, w.term) == 12
 
 
 def test_a_parent_school_of_another_unit_in_the_alliance_counts_too(w):
