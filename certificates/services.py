@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime
 import logging
 from decimal import Decimal, InvalidOperation
-from functools import partial
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -92,6 +91,18 @@ def _current(key: str) -> Certificate | None:
     )
 
 
+def _after_commit(function, argument) -> None:
+    """Run ``function(argument)`` after the commit; if it fails (the broker is
+    down), the write stands and the error is logged. A named closure, not a
+    functools.partial: Django's robust on_commit logs the callback's __qualname__."""
+
+    def callback():
+        function(argument)
+
+    callback.__qualname__ = f"{function.__qualname__}({argument})"
+    transaction.on_commit(callback, robust=True)
+
+
 def _render_enqueue(certificate_id: int) -> None:
     from .tasks import certificate_render as render_task
 
@@ -162,7 +173,7 @@ def certificate_issue(
                 unit=current.unit_id,
                 **_holder_ids(current),
             )
-            transaction.on_commit(partial(_render_enqueue, current.pk), robust=True)
+            _after_commit(_render_enqueue, current.pk)
             return current, True
     raise CertificateError("busy")
 
@@ -265,7 +276,7 @@ def batch_start(*, alliance, term, trigger, user=None) -> CertificateBatch:
                     target=batch,
                     data={"alliance": alliance_id, "term": term_id},
                 )
-            transaction.on_commit(partial(_batch_enqueue, batch.pk), robust=True)
+            _after_commit(_batch_enqueue, batch.pk)
     except IntegrityError:
         # Another start at the same instant (or a term-end run while a manual one
         # is open): theirs is the run.
@@ -455,7 +466,7 @@ def certificate_revoke(*, user, certificate, reason: str) -> Certificate:
             unit=locked.unit_id,
             **_holder_ids(locked),
         )
-        transaction.on_commit(partial(_status_list_changed, locked.status_list_number), robust=True)
+        _after_commit(_status_list_changed, locked.status_list_number)
     return locked
 
 
@@ -547,7 +558,7 @@ def certificate_reissue(*, user, certificate, reason: str = "") -> Certificate:
             unit=new.unit_id,
             **_holder_ids(new),
         )
-        transaction.on_commit(partial(_render_enqueue, new.pk), robust=True)
+        _after_commit(_render_enqueue, new.pk)
     return new
 
 

@@ -216,3 +216,39 @@ def test_revoking_needs_a_reason_and_then_the_list_shows_it_revoked(client, w):
     reissue = client.post(reverse("certificates:reissue", args=[certificate.pk]), {})
     assert reissue.status_code == 400
     assert Certificate.objects.filter(key=certificate.key).count() == 1
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_coordinator_starts_a_batch_and_revokes_on_a_phone(live_server, browser):
+    from tests.phone import fits_and_is_accessible, signed_in_phone
+
+    w = build_issuing_world()
+    CertificateRuleFactory(alliance=w.alliance, kind=Kind.CREDITS, credits_min=50)
+    certificate = _cert(w)
+    context, page = signed_in_phone(browser, live_server, w.coordinator)
+    try:
+        page.goto(f"{live_server.url}{reverse('certificates:manage')}")
+        fits_and_is_accessible(page, "manage")
+        assert certificate.code_display in page.content()
+
+        # the batch (nobody reaches 50 credits): its progress page, done
+        page.get_by_label("学期").select_option(str(w.term.pk))
+        page.get_by_role("button", name="开始发放").click()
+        page.wait_for_url("**/certificates/manage/batches/*/")
+        fits_and_is_accessible(page, "batch")
+        page.wait_for_function("() => document.body.innerText.includes('已完成')", timeout=15000)
+
+        # revoke the certificate with a reason
+        page.goto(f"{live_server.url}{reverse('certificates:revoke', args=[certificate.pk])}")
+        fits_and_is_accessible(page, "revoke")
+        page.get_by_label("原因").fill("课程出勤记录有误")
+        page.get_by_role("button", name="确认撤销").click()
+        page.wait_for_url("**/certificates/manage/?code=*")
+        fits_and_is_accessible(page, "after revoke")
+        assert "已撤销" in page.content()
+    finally:
+        context.close()
+    certificate.refresh_from_db()
+    assert certificate.status == "revoked"
+    assert CertificateBatch.objects.get().status == "done"
