@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import (  # noqa: E402
     api_catalogue,
     catalogue,
+    certificates,
     community,
     dashboards,
     enrolment,
@@ -215,6 +216,7 @@ def main() -> None:
         ("survey_rollup", surveys.bench_survey_rollup, surveys.ROLLUP_GOALS),
         ("community_pages", community.bench_board_pages, community.PAGE_GOALS),
         ("word_check", community.bench_word_check, community.WORD_GOALS),
+        ("certificates", certificates.bench_certificates, certificates.GOALS),
         ("suite", suite.bench_suite, [suite.GOAL_SUITE]),
     ]
     unmeasured: dict[str, str] = {}
