@@ -58,7 +58,8 @@ class ManageFilterForm(forms.Form):
 
     def __init__(self, data=None, *, alliances=(), terms=()):
         data = data.copy() if data is not None else None
-        super().__init__(data)
+        # Its own ids: the batch form on the same page has fields of the same names.
+        super().__init__(data, auto_id="filter_%s")
         everything = [("", _("全部"))]
         self.fields["alliance"].choices = everything + [(str(a.pk), a.name) for a in alliances]
         self.fields["term"].choices = everything + [(str(t.pk), str(t)) for t in terms]
