@@ -5,6 +5,16 @@ app_name = "certificates"
 urlpatterns: list = []
 
 # SECTION credentials (helper A): /.well-known/…, status lists
+from . import credential_views  # noqa: E402
+
+urlpatterns += [
+    path(".well-known/did.json", credential_views.did_json, name="did"),
+    path(
+        "certificates/status/<int:list_number>.json",
+        credential_views.status_list,
+        name="status_list",
+    ),
+]
 # END SECTION credentials
 # SECTION holder (helper D): 我的证书, downloads, transcript, public verification
 # END SECTION holder

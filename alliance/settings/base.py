@@ -524,6 +524,14 @@ SEALING_KEY = env("SEALING_KEY", default="")
 # and how many days after a term's end the beat still starts its batch.
 CERTIFICATES_BATCH_CHUNK = env.int("CERTIFICATES_BATCH_CHUNK", default=500)
 CERTIFICATES_TERM_END_DAYS = env.int("CERTIFICATES_TERM_END_DAYS", default=14)
+# Signing (certificates/credentials.py, docs/CERTIFICATES.md): the district's
+# Ed25519 seed (base64url, 32 bytes; `manage.py certificate_key --generate`). Empty:
+# derived from SECRET_KEY (development only). Set it once: earlier certificates
+# verify only while their public key is current or listed as retired (z6Mk…).
+CERTIFICATES_SIGNING_KEY = env("CERTIFICATES_SIGNING_KEY", default="")
+CERTIFICATES_RETIRED_PUBLIC_KEYS = env.list("CERTIFICATES_RETIRED_PUBLIC_KEYS", default=[])
+# The issuer's id in every credential; empty: did:web:<host of PORTAL_BASE_URL>.
+CERTIFICATES_ISSUER_ID = env("CERTIFICATES_ISSUER_ID", default="")
 # END SECTION certificates settings
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
