@@ -233,7 +233,7 @@ def test_a_coordinator_starts_a_batch_and_revokes_on_a_phone(live_server, browse
         assert certificate.code_display in page.content()
 
         # the batch (nobody reaches 50 credits): its progress page, done
-        page.get_by_label("学期").select_option(str(w.term.pk))
+        page.locator("#id_term").select_option(str(w.term.pk))
         page.get_by_role("button", name="开始发放").click()
         page.wait_for_url("**/certificates/manage/batches/*/")
         fits_and_is_accessible(page, "batch")
