@@ -548,14 +548,14 @@ def decode_bitstring(encoded: str) -> bytes:
         raise ValueError("encodedList must be multibase base64url ('u')")
     body = encoded[1:]
     try:
-        compressed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        compressed = base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_", validate=True)
         # A list larger than 16 MiB is not ours; refuse rather than inflate it.
         with gzip.GzipFile(fileobj=io.BytesIO(compressed)) as stream:
             raw = stream.read(16 * 1024 * 1024 + 1)
     except (OSError, EOFError, base64.binascii.Error) as exc:
         raise ValueError("encodedList is not GZIP base64url") from exc
-    if len(raw) > 16 * 1024 * 1024:
-        raise ValueError("status list too large")
+    if not raw or len(raw) > 16 * 1024 * 1024:
+        raise ValueError("status list empty or too large")
     return raw
 
 
