@@ -25,6 +25,11 @@ MESSAGES = {
     "hours_min_required": _("启用志愿服务证书须填写服务时长门槛。"),
     # END SECTION issuance
     # SECTION documents (helper B)
+    "seal_invalid": _("印章图片：无法识别这个文件，请上传 PNG 或 JPG 图片（透明底的 PNG 最好）。"),
+    "seal_too_large": _("印章图片：文件太大，请上传不超过 %(mb)s MB 的图片。"),
+    "issuer_name_too_long": _("落款名称最多 %(max)s 个字。"),
+    "signatory_too_long": _("签发人最多 %(max)s 个字。"),
+    "footer_too_long": _("页脚说明最多 %(max)s 个字。"),
     # END SECTION documents
     # SECTION holder (helper D)
     # END SECTION holder

@@ -5,7 +5,9 @@ tasks and commands all call them)."""
 from __future__ import annotations
 
 import datetime
+import io
 import logging
+import secrets
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -28,6 +30,7 @@ from .models import (
     RULE_KINDS,
     Certificate,
     CertificateBatch,
+    CertificateDesign,
     CertificatePreference,
     CertificateRule,
     Kind,
@@ -633,6 +636,151 @@ def rule_update(*, user, alliance, kind, **fields) -> CertificateRule:
 # END SECTION issuance
 
 # SECTION design (helper B)
+#
+# The seal is printed over the issuer line of every certificate, so it is taken
+# only as pixels: decoded, shrunk, and re-encoded as a new PNG that keeps its
+# transparency (metadata and anything else in the upload stay behind), under a
+# random name. The file is written after the commit (the admin tries this service
+# once in a rolled-back savepoint before saving; that try leaves no file behind).
+
+SEAL_MAX_BYTES = 2 * 1024 * 1024
+SEAL_MAX_SIDE = 800
+DESIGN_FIELD_MAX = {"issuer_name": 120, "signatory": 60, "footer": 200}
+
+
+def seal_clean(upload) -> bytes:
+    """The uploaded seal as a new RGBA PNG of at most SEAL_MAX_SIDE px.
+    A seal scanned on white paper (no alpha of its own) gets its white made
+    transparent, so the issuer line shows through it as under a real stamp."""
+    from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError  # noqa: PLC0415
+
+    from members.photos import MAX_PIXELS  # noqa: PLC0415
+
+    mb = SEAL_MAX_BYTES // (1024 * 1024)
+    size = getattr(upload, "size", None)
+    if size is not None and size > SEAL_MAX_BYTES:
+        raise CertificateError("seal_too_large", field="seal", mb=mb)
+    try:
+        upload.seek(0)
+    except (AttributeError, OSError):
+        pass
+    raw = upload.read(SEAL_MAX_BYTES + 1)
+    if len(raw) > SEAL_MAX_BYTES:
+        raise CertificateError("seal_too_large", field="seal", mb=mb)
+    try:
+        with Image.open(io.BytesIO(raw)) as probe:
+            probe.verify()
+        image = Image.open(io.BytesIO(raw))
+        if image.width * image.height > MAX_PIXELS:
+            raise CertificateError("seal_too_large", field="seal", mb=mb)
+        image = ImageOps.exif_transpose(image)
+        has_alpha = image.mode in ("RGBA", "LA", "PA") or (
+            image.mode == "P" and "transparency" in image.info
+        )
+        image = image.convert("RGBA")
+        image.thumbnail((SEAL_MAX_SIDE, SEAL_MAX_SIDE), Image.Resampling.LANCZOS)
+    except CertificateError:
+        raise
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+    ) as error:
+        raise CertificateError("seal_invalid", field="seal") from error
+    if not has_alpha:
+        # Near-white becomes transparent, with a soft edge so the ink keeps its shape.
+        red, green, blue, _alpha = image.split()
+        darkest = ImageChops.darker(ImageChops.darker(red, green), blue)
+        image.putalpha(darkest.point(lambda v: 0 if v >= 245 else min(255, (245 - v) * 8)))
+    clean = Image.frombytes("RGBA", image.size, image.tobytes())
+    out = io.BytesIO()
+    clean.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _design_text(name: str, value) -> str:
+    text = " ".join(str(value or "").split())
+    if len(text) > DESIGN_FIELD_MAX[name]:
+        raise CertificateError(f"{name}_too_long", field=name, max=DESIGN_FIELD_MAX[name])
+    return text
+
+
+def design_update(
+    *,
+    user,
+    alliance,
+    issuer_name: str = "",
+    signatory: str = "",
+    footer: str = "",
+    seal=None,
+    seal_remove: bool = False,
+) -> CertificateDesign:
+    """Set how an alliance's certificates look (the issuer line, signatory, footer
+    and seal). Only who may issue for the alliance; audit-logged. ``seal`` is an
+    uploaded file (cleaned by seal_clean); ``seal_remove`` takes the seal off.
+    Certificates rendered afterwards use the new design; stored PDFs keep theirs."""
+    alliance_id = alliance if isinstance(alliance, int) else getattr(alliance, "pk", None)
+    if alliance_id is None or not can_issue_for(user, alliance_id):
+        raise CertificateError("not_allowed")
+    texts = {
+        "issuer_name": _design_text("issuer_name", issuer_name),
+        "signatory": _design_text("signatory", signatory),
+        "footer": _design_text("footer", footer),
+    }
+    content = seal_clean(seal) if seal is not None else None
+    with issuing_transaction():
+        CertificateDesign.objects.bulk_create(
+            [CertificateDesign(alliance_id=alliance_id)], ignore_conflicts=True
+        )
+        design = CertificateDesign.objects.select_for_update().get(alliance_id=alliance_id)
+        changed = [name for name, value in texts.items() if getattr(design, name) != value]
+        for name, value in texts.items():
+            setattr(design, name, value)
+        storage = design.seal.storage
+        old_seal = design.seal.name or ""
+        if content is not None:
+            new_name = design.seal.field.generate_filename(design, f"{secrets.token_hex(16)}.png")
+            design.seal.name = new_name
+            transaction.on_commit(_seal_store(storage, new_name, content), robust=True)
+            changed.append("seal")
+        elif seal_remove and old_seal:
+            design.seal.name = ""
+            changed.append("seal")
+        design.save()
+        if old_seal and design.seal.name != old_seal:
+            transaction.on_commit(_seal_delete(storage, old_seal), robust=True)
+        audit_log_record(
+            actor=user,
+            action="certificates.design.update",
+            target=design,
+            data={"changed": changed, "seal": bool(design.seal)},
+        )
+    return design
+
+
+# After-commit work as named closures (a robust on_commit logs a failure by the
+# callback's __qualname__). A seal that could not be written leaves the design
+# without a printed seal (documents skip an unreadable one), never a 500.
+
+
+def _seal_store(storage, name: str, content: bytes):
+    def store_seal():
+        stored = storage.save(name, ContentFile(content))
+        if stored != name:  # the random name was taken: point the row at the file written
+            CertificateDesign.objects.filter(seal=name).update(seal=stored)
+
+    return store_seal
+
+
+def _seal_delete(storage, name: str):
+    def delete_old_seal():
+        storage.delete(name)
+
+    return delete_old_seal
+
+
 # END SECTION design
 
 # SECTION holder (helper D)

@@ -172,6 +172,7 @@ AUDIT_ACTION_LABELS = {
     "certificates.certificate.revoke": _("撤销证书"),
     "certificates.certificate.reissue": _("重新发放证书"),
     "certificates.rule.update": _("修改证书规则"),
+    "certificates.design.update": _("修改证书样式（落款、印章）"),
     # END SECTION certificates audit
     # reports
     "reports.snapshot.rollup": _("重新计算统计"),
