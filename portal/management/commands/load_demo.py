@@ -34,6 +34,8 @@ DEMO_MODULES = [
     ("guidance.demo", {}),
     # 渝中家长成长指导中心's 138 volunteers, applications waiting, service hours.
     ("volunteers.demo", {}),
+    # Certificates: both alliances' rules and seals, and the coordinator's button for the term.
+    ("certificates.demo", {}),
 ]
 
 
