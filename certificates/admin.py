@@ -195,7 +195,7 @@ class DesignAdminForm(ServiceForm):
         )
 
 
-# Registered once services.design_update (helper B's) is on main.
+@admin.register(CertificateDesign)
 class CertificateDesignAdmin(ServiceSaveMixin, _IssuingAdmin):
     form = DesignAdminForm
     list_display = ["alliance", "issuer_name", "signatory", "has_seal", "updated_at"]

@@ -8,7 +8,13 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from certificates.models import Certificate, CertificateBatch, CertificateRule, Kind
+from certificates.models import (
+    Certificate,
+    CertificateBatch,
+    CertificateDesign,
+    CertificateRule,
+    Kind,
+)
 from certificates.tests.factories import (
     CertificateBatchFactory,
     CertificateFactory,
@@ -161,3 +167,28 @@ def test_a_district_administrator_sees_every_alliance(client, w):
     assert len(rules.context["cl"].result_list) == 2
     assert client.get(_url(CertificateRule, "add")).status_code == 200
     assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_a_design_is_saved_through_the_service_for_the_coordinators_alliance(client, w):
+    client.force_login(w.coordinator)
+    data = {"alliance": w.alliance.pk, "issuer_name": " 镇海区 教育局 ", "signatory": "王校长"}
+
+    response = client.post(_url(CertificateDesign, "add"), data)
+
+    assert response.status_code == 302
+    design = CertificateDesign.objects.get()
+    assert (design.alliance, design.issuer_name, design.signatory) == (
+        w.alliance,
+        "镇海区 教育局",
+        "王校长",
+    )
+    assert AuditLog.objects.filter(action="certificates.design.update", actor=w.coordinator)
+    foreign = client.post(_url(CertificateDesign, "add"), {**data, "alliance": w.other_alliance.pk})
+    assert foreign.status_code == 200 and CertificateDesign.objects.count() == 1
+    change = client.post(
+        _url(CertificateDesign, "change", design.pk),
+        {"issuer_name": "镇海联盟", "alliance": w.other_alliance.pk},
+    )
+    assert change.status_code == 302
+    design.refresh_from_db()
+    assert (design.alliance, design.issuer_name, design.signatory) == (w.alliance, "镇海联盟", "")
