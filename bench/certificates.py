@@ -7,7 +7,8 @@ and a credits rule certifies them all. The clock runs from the batch's start
 (``services.batch_start``, as the beat does) until every certificate of the batch
 is issued, signed and has its PDF stored; the worker does all of it, in chunks of
 BENCH_CERTIFICATES_CHUNK. Then gunicorn serves /v/<code>/ for those codes and
-/bench/bare/ back to back. Everything the step made is removed at its end.
+/bench/bare/ back to back. What issuing wrote is removed at the step's end (the synthetic alliance and its
+credits stay for the next run: the credit ledger is append-only).
 """
 
 from __future__ import annotations
@@ -43,27 +44,40 @@ def _world(count: int):
     from parent_school.models import ParentSchool, Term
 
     today = timezone.localdate()
-    term = Term.objects.create(
+    term, _ = Term.objects.get_or_create(
         code=MARK[:20],
-        school_year="2025–2026",
-        semester=Term.Semester.FIRST,
-        starts_on=today - dt.timedelta(days=120),
-        ends_on=today - dt.timedelta(days=1),
-        is_current=False,
+        defaults={
+            "school_year": "2025–2026",
+            "semester": Term.Semester.FIRST,
+            "starts_on": today - dt.timedelta(days=120),
+            "ends_on": today - dt.timedelta(days=1),
+            "is_current": False,
+        },
     )
     region = Region.objects.order_by("pk").first()
-    unit = MemberUnit.objects.create(
-        code=MARK, name="压测证书发证中心", kind=MemberUnit.Kind.GUIDANCE_CENTRE, region=region
+    unit, _ = MemberUnit.objects.get_or_create(
+        code=MARK,
+        defaults={
+            "name": "压测证书发证中心",
+            "kind": MemberUnit.Kind.GUIDANCE_CENTRE,
+            "region": region,
+        },
     )
-    alliance = Alliance.objects.create(
-        name="压测证书联盟", short_name="压测", base_unit=unit, region=region
+    alliance, _ = Alliance.objects.get_or_create(
+        name="压测证书联盟", defaults={"short_name": "压测", "base_unit": unit, "region": region}
     )
-    Membership.objects.create(alliance=alliance, unit=unit, role=Membership.Role.BASE)
-    school = ParentSchool.objects.create(
-        name="压测证书家长学校", kind=ParentSchool.Kind.COMMUNITY, host_unit=unit, region=region
+    Membership.objects.get_or_create(
+        alliance=alliance, unit=unit, defaults={"role": Membership.Role.BASE}
     )
-    course = Course.objects.create(
-        parent_school=school, title="压测证书课程", summary="压测", term=term, credits=1
+    school, _ = ParentSchool.objects.get_or_create(
+        name="压测证书家长学校",
+        host_unit=unit,
+        defaults={"kind": ParentSchool.Kind.COMMUNITY, "region": region},
+    )
+    course, _ = Course.objects.get_or_create(
+        parent_school=school,
+        title="压测证书课程",
+        defaults={"summary": "压测", "term": term, "credits": 1},
     )
     families = list(
         Family.objects.filter(guardians__user__isnull=False)
@@ -84,41 +98,35 @@ def _world(count: int):
             for family in families
         ],
         batch_size=2000,
+        ignore_conflicts=True,
     )
-    CertificateRule.objects.create(
-        alliance=alliance, kind="credits", credits_min=Decimal("1"), is_active=True
+    CertificateRule.objects.get_or_create(
+        alliance=alliance, kind="credits", defaults={"credits_min": Decimal("1")}
     )
     return alliance, term, len(families)
 
 
 def _undo() -> None:
+    """Remove what issuing wrote (certificates, their PDFs and notices, batches).
+    The synthetic alliance, term, course and credits stay for the next run: the
+    credit ledger is append-only, by design."""
     from django.core.files.storage import default_storage
 
-    from certificates.models import Certificate, CertificateBatch, CertificateRule
-    from courses.models import Course, CreditEntry
+    from certificates.models import Certificate, CertificateBatch
     from events.models import Notice
-    from members.models import Alliance, Membership, MemberUnit
-    from parent_school.models import ParentSchool, Term
+    from members.models import Alliance
 
     alliance = Alliance.objects.filter(name="压测证书联盟").first()
-    if alliance is not None:
-        certificates = Certificate.objects.filter(alliance=alliance)
-        for name in certificates.exclude(pdf="").values_list("pdf", flat=True):
-            default_storage.delete(name)
-        ids = list(certificates.values_list("pk", flat=True))
-        Notice.objects.filter(key__in=[f"certificates.issued:{pk}" for pk in ids]).delete()
-        certificates.update(superseded_by=None)
-        certificates.delete()
-        CertificateBatch.objects.filter(alliance=alliance).delete()
-        CertificateRule.objects.filter(alliance=alliance).delete()
-    CreditEntry.objects.filter(key__startswith=f"{MARK}:").delete()
-    Course.objects.filter(title="压测证书课程").delete()
-    ParentSchool.objects.filter(name="压测证书家长学校").delete()
-    if alliance is not None:
-        Membership.objects.filter(alliance=alliance).delete()
-        alliance.delete()
-    MemberUnit.objects.filter(code=MARK).delete()
-    Term.objects.filter(code=MARK[:20]).delete()
+    if alliance is None:
+        return
+    certificates = Certificate.objects.filter(alliance=alliance)
+    for name in certificates.exclude(pdf="").values_list("pdf", flat=True):
+        default_storage.delete(name)
+    ids = list(certificates.values_list("pk", flat=True))
+    Notice.objects.filter(key__in=[f"certificates.issued:{pk}" for pk in ids]).delete()
+    certificates.update(superseded_by=None)
+    certificates.delete()
+    CertificateBatch.objects.filter(alliance=alliance).delete()
 
 
 def _worker_rss(workers: CeleryWorkers) -> float:
