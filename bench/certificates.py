@@ -203,8 +203,8 @@ def _issue(alliance, term, count: int) -> list[str]:
     )
     record(
         SECTION,
-        f"of which the batch's chunks (issue + sign + outbox, {batch.total:,} candidates, "
-        f"chunks of {CHUNK})",
+        f"first chunk's start to last chunk's end ({batch.total:,} candidates, chunks of "
+        f"{CHUNK}; the one worker renders PDFs between chunks)",
         f"{issued_s:.1f} s",
         "CertificateBatch.finished_at − started_at",
     )
