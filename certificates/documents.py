@@ -531,6 +531,7 @@ def _transcript_story(certificate: Certificate) -> list:
     info_table.setStyle(
         TableStyle(
             [
+                ("FONTNAME", (0, 0), (-1, -1), LATIN_FONT),
                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
             ]
@@ -546,6 +547,7 @@ def _transcript_story(certificate: Certificate) -> list:
     ]
     body = [header]
     commands = [
+        ("FONTNAME", (0, 0), (-1, -1), LATIN_FONT),  # the empty cells' font
         ("BACKGROUND", (0, 0), (-1, 0), RED),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 1), (-1, -1), 0.4, colors.HexColor("#D9D2C3")),
@@ -612,7 +614,6 @@ class _NumberedCanvas(pdf_canvas.Canvas):
     """Holds the pages until the end so each can say 「第 2 页，共 5 页」."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("initialFontName", LATIN_FONT)
         super().__init__(*args, **kwargs)
         self._pages: list[dict] = []
 
@@ -686,6 +687,8 @@ def _transcript_pdf(certificate: Certificate, design, seal, url: str, out) -> No
         author=_issuer_name(certificate, design),
         subject=document_title(certificate),
         creator="alliance certificates",
+        # Our font from the start: no unembedded Helvetica in the page resources.
+        initialFontName=LATIN_FONT,
     )
     doc.addPageTemplates([PageTemplate(id="transcript", frames=[frame], onPage=on_page)])
     doc.build(_transcript_story(certificate), canvasmaker=_NumberedCanvas)

@@ -183,6 +183,7 @@ def test_a_transcript_runs_over_pages_with_the_qr_block_on_each():
     assert "2025–2026学年第一学期" in text and "2025–2026学年第二学期" in text
     assert "合计105" in text
     assert f"第{pages}页，共{pages}页" in text
+    assert all(embedded for _, embedded in fonts_of(pdf))
     url = credentials.verification_url(certificate)
     assert qr_texts(pdf) == [[url]] * pages
     assert json.loads(reader.attachments["credential.json"][0]) == certificate.credential
