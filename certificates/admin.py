@@ -87,6 +87,15 @@ def _issuing_alliances(user):
     return selectors.alliances_issuing_for(user)
 
 
+def _issues_for_some_alliance(user) -> bool:
+    # From the roles already read for the page, without a query: the admin asks
+    # this of every model on every page (its app list), as alliances_issuing_for
+    # decides it (district administrators, alliance coordinators).
+    if not getattr(user, "is_active", False):
+        return False
+    return access.is_district_admin(user) or bool(access.coordinated_alliance_ids(user))
+
+
 class _IssuingAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """Rows of the alliances the user issues for (alliance coordinators, district)."""
 
@@ -100,7 +109,7 @@ class _IssuingAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return rows.filter(alliance__in=_issuing_alliance_ids(request.user))
 
     def _issues(self, request) -> bool:
-        return selectors.alliances_issuing_for(request.user).exists()
+        return _issues_for_some_alliance(request.user)
 
     def has_module_permission(self, request):
         return self._issues(request)
@@ -334,7 +343,7 @@ class CertificateBatchAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.Mo
         return rows.filter(pk__in=selectors.batches_visible_to(request.user).values("pk"))
 
     def has_module_permission(self, request):
-        return selectors.alliances_issuing_for(request.user).exists()
+        return _issues_for_some_alliance(request.user)
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
