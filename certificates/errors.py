@@ -32,6 +32,11 @@ MESSAGES = {
     "footer_too_long": _("页脚说明最多 %(max)s 个字。"),
     # END SECTION documents
     # SECTION holder (helper D)
+    "family_missing": _("请先完善家庭信息（监护人资料），再生成成绩单或设置证书偏好。"),
+    "no_credits": _("您的家庭还没有学分记录。出席课程或完成线上微课后，就可以生成成绩单。"),
+    "no_issuer": _("您的学分所在的家长学校还没有加入联盟，暂时不能出具成绩单。"),
+    "transcript_revoked": _("内容相同的成绩单已被撤销，暂时不能再生成；如有疑问，请联系%(unit)s。"),
+    "code_missing": _("没有找到这个验证码的证书，请核对证书上的验证码后再试。"),
     # END SECTION holder
     # SECTION credentials (helper A)
     # END SECTION credentials

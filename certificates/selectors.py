@@ -3,7 +3,11 @@ admin list, export and API answer of this app asks), then each page's selectors.
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
+
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from courses.services import family_of
 from members.access import (
@@ -14,7 +18,7 @@ from members.access import (
 )
 from members.models import Alliance
 
-from .models import Certificate, CertificateBatch
+from .models import Certificate, CertificateBatch, CertificatePreference, Kind
 
 
 def _active(user) -> bool:
@@ -65,6 +69,114 @@ def batches_visible_to(user) -> QuerySet[CertificateBatch]:
 
 
 # SECTION holder (helper D): 我的证书, transcript, public verification
+
+#: A chain of re-issues is short; the verification page follows at most this many links.
+CHAIN_MAX = 20
+
+
+def my_certificates(user) -> QuerySet[Certificate]:
+    """我的证书: the holder's certificates that are not replaced (valid and revoked),
+    newest first, with what each card shows in the same query."""
+    return (
+        certificates_held_by(user)
+        .exclude(status=Certificate.Status.SUPERSEDED)
+        .select_related("alliance", "unit", "term")
+        .order_by("-issued_on", "-id")
+    )
+
+
+def certificate_for_holder(user, certificate_id) -> Certificate | None:
+    """One of the holder's certificates (a replaced one too: its PDF stays theirs)."""
+    from members.formatting import id_or_none
+
+    certificate_id = id_or_none(certificate_id)
+    if certificate_id is None:
+        return None
+    return (
+        certificates_held_by(user)
+        .select_related("alliance", "unit", "term", "course")
+        .filter(pk=certificate_id)
+        .first()
+    )
+
+
+def transcript_current(user) -> Certificate | None:
+    """The family's newest transcript that is not replaced (None before the first)."""
+    return (
+        certificates_held_by(user)
+        .filter(kind=Kind.TRANSCRIPT)
+        .exclude(status=Certificate.Status.SUPERSEDED)
+        .select_related("alliance", "unit")
+        .order_by("-id")
+        .first()
+    )
+
+
+def child_nickname_shown(family) -> bool:
+    if family is None:
+        return False
+    return CertificatePreference.objects.filter(family=family, child_nickname_shown=True).exists()
+
+
+def current_of(certificate: Certificate) -> Certificate:
+    """The certificate in force now: ``certificate`` itself, or the end of its chain
+    of re-issues (one query per link; a chain is short)."""
+    for _step in range(CHAIN_MAX):
+        if not certificate.superseded_by_id:
+            break
+        certificate = Certificate.objects.select_related("alliance", "unit", "term").get(
+            pk=certificate.superseded_by_id
+        )
+    return certificate
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What the public verification page shows of a certificate: no phone, no
+    child, the holder masked (张*华), the revocation date but not its reason."""
+
+    certificate: Certificate
+    holder: str
+    title: str
+    # The certificate that replaces this one, at the end of the re-issue chain.
+    current: Certificate | None
+
+    @property
+    def status(self) -> str:
+        return self.certificate.status
+
+    @property
+    def is_valid(self) -> bool:
+        return self.certificate.status == Certificate.Status.VALID
+
+    @property
+    def revoked_on(self) -> datetime.date | None:
+        revoked_at = self.certificate.revoked_at
+        return timezone.localdate(revoked_at) if revoked_at else None
+
+
+def verification(code) -> Verification | None:
+    """The verification of the certificate with this code (as typed from paper:
+    any case, dashes and spaces ignored), or None."""
+    from .credentials import public_name
+    from .documents import document_title
+
+    code = code_normalise(code)
+    if not code:
+        return None
+    certificate = (
+        Certificate.objects.select_related("alliance", "unit", "term").filter(code=code).first()
+    )
+    if certificate is None:
+        return None
+    return Verification(
+        certificate=certificate,
+        holder=public_name(certificate),
+        title=document_title(certificate),
+        current=current_of(certificate) if certificate.superseded_by_id else None,
+    )
+
+
 # END SECTION holder
 # SECTION staff (helper C): coordinators' lists and batch progress
 

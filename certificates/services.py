@@ -784,4 +784,87 @@ def _seal_delete(storage, name: str):
 # END SECTION design
 
 # SECTION holder (helper D)
+#
+# A transcript is asked for by a guardian and freezes the family's credit-bank
+# rows. Its key carries a digest of the rows, so asking twice with nothing new
+# is the same transcript (the unique key), and a transcript with new rows
+# replaces the family's previous one (shown 「已被新证书替换」 with a link). The
+# family's row is locked while that happens: two guardians asking at the same
+# instant get one transcript.
+
+
+def transcript_issue(*, user) -> tuple[Certificate, bool]:
+    """The family's transcript of every credit now: (certificate, created)."""
+    from courses.services import family_of
+    from members.models import Family
+
+    from .transcripts import transcript_source
+
+    family = family_of(user)
+    if family is None:
+        raise CertificateError("family_missing")
+    with issuing_transaction():
+        Family.objects.select_for_update().filter(pk=family.pk).first()
+        source = transcript_source(family)
+        if not source.rows:
+            raise CertificateError("no_credits")
+        if source.alliance_id is None:
+            raise CertificateError("no_issuer")
+        holder = eligibility.real_name(user.last_name, user.first_name, user.display_name)
+        key = f"transcript:family:{family.pk}:{source.digest}"
+        existing = _current(key)
+        if existing is not None and existing.status == Certificate.Status.REVOKED:
+            raise CertificateError("transcript_revoked", unit=existing.unit.name)
+        today = timezone.localdate()
+        candidate = eligibility.Candidate(
+            key=key,
+            kind=Kind.TRANSCRIPT,
+            unit_id=source.unit_id,
+            holder_name=holder,
+            subject_title=_("学分银行成绩单（截至 %(date)s）") % {"date": today.isoformat()},
+            family_id=family.pk,
+            user_id=user.pk,
+            credits=source.total,
+        )
+        certificate, created = certificate_issue(
+            candidate=candidate,
+            alliance=source.alliance_id,
+            term=None,
+            issued_on=today,
+            data={"rows": source.rows, "total": str(source.total)},
+        )
+        if created:
+            # The family's earlier transcripts that are still valid step aside.
+            Certificate.objects.filter(
+                family_id=family.pk, kind=Kind.TRANSCRIPT, status=Certificate.Status.VALID
+            ).exclude(pk=certificate.pk).update(
+                status=Certificate.Status.SUPERSEDED, superseded_by=certificate
+            )
+    return certificate, created
+
+
+def preference_update(*, user, child_nickname_shown: bool) -> CertificatePreference:
+    """Whether the family's certificates about a child may carry the child's
+    nickname (never the name); any guardian of the family sets it."""
+    from courses.services import family_of
+
+    family = family_of(user)
+    if family is None:
+        raise CertificateError("family_missing")
+    preference, _created = CertificatePreference.objects.update_or_create(
+        family=family, defaults={"child_nickname_shown": bool(child_nickname_shown)}
+    )
+    return preference
+
+
+def transcript_export_record(*, user, certificate: Certificate, fmt: str) -> None:
+    """Audit a transcript's CSV or JSON download (the holder's own data leaving)."""
+    audit_log_record(
+        actor=user,
+        action="certificates.transcript.export",
+        target=certificate,
+        data={"code": certificate.code, "format": fmt},
+    )
+
+
 # END SECTION holder

@@ -129,17 +129,6 @@ def _certificate_or_404(request, certificate_id: int) -> Certificate:
     return certificate
 
 
-def _current_of(certificate: Certificate) -> Certificate:
-    # Follow the chain of re-issues to the certificate in force now.
-    seen = {certificate.pk}
-    while certificate.superseded_by_id and certificate.superseded_by_id not in seen:
-        seen.add(certificate.superseded_by_id)
-        certificate = Certificate.objects.select_related("superseded_by").get(
-            pk=certificate.superseded_by_id
-        )
-    return certificate
-
-
 def _act(request, certificate_id: int, *, action: str):
     certificate = _certificate_or_404(request, certificate_id)
     revoke = action == "revoke"
@@ -176,7 +165,7 @@ def _act(request, certificate_id: int, *, action: str):
             )
     context = {
         "certificate": certificate,
-        "current": _current_of(certificate),
+        "current": selectors.current_of(certificate),
         "form": form,
         "action": action,
     }

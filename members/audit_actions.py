@@ -173,6 +173,7 @@ AUDIT_ACTION_LABELS = {
     "certificates.certificate.reissue": _("重新发放证书"),
     "certificates.rule.update": _("修改证书规则"),
     "certificates.design.update": _("修改证书样式（落款、印章）"),
+    "certificates.transcript.export": _("下载学分银行成绩单数据（CSV/JSON）"),
     # END SECTION certificates audit
     # reports
     "reports.snapshot.rollup": _("重新计算统计"),
