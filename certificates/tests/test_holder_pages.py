@@ -168,9 +168,7 @@ def test_my_learning_shows_the_newest_certificates(client, w, issued):
     assert reverse("certificates:mine") in html
 
 
-def test_the_list_is_a_constant_number_of_queries(
-    client, w, issued, django_assert_max_num_queries
-):
+def test_the_list_is_a_constant_number_of_queries(client, w, issued, django_assert_max_num_queries):
     from certificates.tests.factories import CertificateFactory
 
     client.force_login(w.mum.user)
