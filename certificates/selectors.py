@@ -101,10 +101,10 @@ def certificate_for_holder(user, certificate_id) -> Certificate | None:
 
 
 def transcript_current(user) -> Certificate | None:
-    """The family's newest transcript that is not replaced (None before the first)."""
+    """The user's newest transcript that is not replaced (None before the first)."""
     return (
         certificates_held_by(user)
-        .filter(kind=Kind.TRANSCRIPT)
+        .filter(kind=Kind.TRANSCRIPT, user=user)
         .exclude(status=Certificate.Status.SUPERSEDED)
         .select_related("alliance", "unit")
         .order_by("-id")

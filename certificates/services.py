@@ -785,12 +785,12 @@ def _seal_delete(storage, name: str):
 
 # SECTION holder (helper D)
 #
-# A transcript is asked for by a guardian and freezes the family's credit-bank
-# rows. Its key carries a digest of the rows, so asking twice with nothing new
-# is the same transcript (the unique key), and a transcript with new rows
-# replaces the family's previous one (shown 「已被新证书替换」 with a link). The
-# family's row is locked while that happens: two guardians asking at the same
-# instant get one transcript.
+# A transcript is asked for by a guardian, names them, and freezes the family's
+# credit-bank rows. Its key carries the guardian and a digest of the rows, so
+# asking twice with nothing new is the same transcript (the unique key), and a
+# transcript with new rows replaces the guardian's previous one (shown
+# 「已被新证书替换」 with a link). The family's row is locked meanwhile: two
+# taps at the same instant get one transcript.
 
 
 def transcript_issue(*, user) -> tuple[Certificate, bool]:
@@ -811,7 +811,7 @@ def transcript_issue(*, user) -> tuple[Certificate, bool]:
         if source.alliance_id is None:
             raise CertificateError("no_issuer")
         holder = eligibility.real_name(user.last_name, user.first_name, user.display_name)
-        key = f"transcript:family:{family.pk}:{source.digest}"
+        key = f"transcript:family:{family.pk}:user:{user.pk}:{source.digest}"
         existing = _current(key)
         if existing is not None and existing.status == Certificate.Status.REVOKED:
             raise CertificateError("transcript_revoked", unit=existing.unit.name)
@@ -831,12 +831,15 @@ def transcript_issue(*, user) -> tuple[Certificate, bool]:
             alliance=source.alliance_id,
             term=None,
             issued_on=today,
-            data={"rows": source.rows, "total": str(source.total)},
+            data={"rows": source.rows, "total": source.total_text},
         )
         if created:
-            # The family's earlier transcripts that are still valid step aside.
+            # This guardian's earlier transcript, if still valid, steps aside.
             Certificate.objects.filter(
-                family_id=family.pk, kind=Kind.TRANSCRIPT, status=Certificate.Status.VALID
+                family_id=family.pk,
+                user_id=user.pk,
+                kind=Kind.TRANSCRIPT,
+                status=Certificate.Status.VALID,
             ).exclude(pk=certificate.pk).update(
                 status=Certificate.Status.SUPERSEDED, superseded_by=certificate
             )

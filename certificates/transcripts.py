@@ -56,9 +56,13 @@ class TranscriptSource:
     unit_id: int | None
 
     @property
+    def total_text(self) -> str:
+        return _credits_text(self.total)
+
+    @property
     def digest(self) -> str:
         """Same rows and total → same digest (asking twice is one transcript)."""
-        payload = json.dumps({"rows": self.rows, "total": str(self.total)}, sort_keys=True)
+        payload = json.dumps({"rows": self.rows, "total": self.total_text}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
