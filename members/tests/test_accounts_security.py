@@ -214,6 +214,7 @@ OUR_APPS += ("handbook", "recognition", "reports", "portal")
 OUR_APPS += ("surveys",)
 OUR_APPS += ("evaluation",)
 OUR_APPS += ("groups", "community")
+OUR_APPS += ("certificates",)
 
 # Who may open each of the portal's own views. A view added anywhere (at any depth
 # of include) that is not listed here fails test_every_view_has_an_access_rule.
@@ -399,6 +400,25 @@ ACCESS = {
     # the lists of groups to manage and the new-group form: families are refused (403)
     "groups:manage_list": STAFF,
     "groups:manage_new": STAFF,
+    # certificates: what a verifier fetches is public (masked name, no phone, no
+    # child); a holder's own pages are scoped by certificates.selectors (404 outside)
+    "certificates:did": PUBLIC,
+    "certificates:status_list": PUBLIC,
+    "certificates:verify_home": PUBLIC,
+    "certificates:verify": PUBLIC,
+    "certificates:verify_credential": PUBLIC,
+    "certificates:mine": SIGNED_IN,
+    "certificates:pdf": SIGNED_IN,
+    "certificates:credential": SIGNED_IN,
+    "certificates:preference": SIGNED_IN,
+    "certificates:transcript": SIGNED_IN,
+    "certificates:transcript_csv": SIGNED_IN,
+    "certificates:transcript_json": SIGNED_IN,
+    "certificates:manage": COORDINATOR,
+    "certificates:batch_start": COORDINATOR,
+    "certificates:batch": COORDINATOR,
+    "certificates:revoke": COORDINATOR,
+    "certificates:reissue": COORDINATOR,
 }
 
 
@@ -539,6 +559,19 @@ def world(settings, tmp_path):
     evaluation_feedback = FeedbackFactory(unit=unit, term=course.term)
     evaluation_action = ImprovementActionFactory(unit=unit, term=course.term)
 
+    from certificates.models import Kind as CertificateKind
+    from certificates.tests.factories import CertificateBatchFactory, CertificateFactory
+
+    # family A's transcript: its printed name and child must not reach anyone else
+    certificate = CertificateFactory(
+        guardian=a,
+        kind=CertificateKind.TRANSCRIPT,
+        holder_name="甲家妈妈",
+        child_nickname="秘密小明",
+        data={"rows": [{"course": "甲家的课程", "credits": "2"}], "total": "2"},
+    )
+    certificate_batch = CertificateBatchFactory(alliance=certificate.alliance)
+
     survey = SurveyFactory(template=with_questions().template, title="甲家的课后问卷")
     board_rows = _board_rows(a, child, unit)
     kwargs = {
@@ -610,7 +643,13 @@ def world(settings, tmp_path):
         "recognition:print": {"list_id": learning_list.pk},
         "recognition:override": {"entry_id": entry.pk},
         "recognition:commendation_remove": {"commendation_id": commendation.pk},
+        "certificates:status_list": {"list_number": certificate.status_list_number},
+        "certificates:verify": {"code": certificate.code},
+        "certificates:verify_credential": {"code": certificate.code},
+        "certificates:batch": {"batch_id": certificate_batch.pk},
     }
+    for name in ("pdf", "credential", "transcript_csv", "transcript_json", "revoke", "reissue"):
+        kwargs[f"certificates:{name}"] = {"certificate_id": certificate.pk}
     for route in our_routes():
         if route.name.split(":")[0] in ("community", "groups"):
             kwargs.setdefault(route.name, {p: board_rows[p] for p in route.parameters})
@@ -620,6 +659,7 @@ def world(settings, tmp_path):
     secrets = ["秘密小明", "甲家妈妈", "13911112222", "13733334444", "甲家的私人通知", feed.token]
     secrets += ["甲家的平板", "甲家的手册说明"]
     secrets += ["甲家的帖子内容", "甲家的小组"]
+    secrets += ["甲家的课程"]
 
     def fingerprint():
         a.family.refresh_from_db()
@@ -778,8 +818,11 @@ def test_a_parent_of_another_family_sees_and_changes_nothing_of_family_a(client,
         body = content.decode(errors="replace")
         for secret in world.secrets:
             assert secret not in body, (route, secret)
-        if "pk" in route.parameters and route.name.startswith(
-            ("members:", "notifications:", "courses:cancel", "handbook:")
+        holder_id = "certificate_id" in route.parameters and rule == SIGNED_IN
+        if (
+            holder_id
+            or "pk" in route.parameters
+            and route.name.startswith(("members:", "notifications:", "courses:cancel", "handbook:"))
         ):
             # objects of family A, looked up inside B's family: not found
             assert response.status_code == 404, (route, response.status_code)
