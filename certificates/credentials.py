@@ -16,9 +16,10 @@ Revocation is published as a Bitstring Status List v1.0 credential per 131,072
 certificates (bit = the certificate's id), signed the same way.
 
 Privacy: the credential is public (the verification page offers it), so it names
-the holder only masked (张*华) plus an Open Badges ``IdentityObject`` (a salted
-SHA-256 of the full name) that lets someone who knows the name confirm it; it
-never carries a child or a phone number.
+the holder only masked (张*华); it never carries a child or a phone number. It
+has no Open Badges ``IdentityObject`` either: with its salt published beside the
+masked name, a salted hash of a three-character Chinese name is undone by
+trying the few thousand characters that could fill the mask.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import copy
 import datetime
 import gzip
 import hashlib
-import hmac
 import io
 import json
 import uuid
@@ -287,23 +287,6 @@ def public_name(certificate) -> str:
     return mask_name(name)
 
 
-def _salt(certificate) -> str:
-    # Stable per certificate (building twice gives the same document) and not
-    # guessable from the certificate's public fields.
-    secret = signing_key().private_bytes(
-        serialization.Encoding.Raw,
-        serialization.PrivateFormat.Raw,
-        serialization.NoEncryption(),
-    )
-    digest = hmac.new(secret, f"identity-salt:{certificate.uuid}".encode(), "sha256")
-    return digest.hexdigest()[:32]
-
-
-def identity_hash(name: str, salt: str) -> str:
-    """Open Badges 3.0 ``identityHash``: "sha256$" + hex(sha256(name + salt))."""
-    return "sha256$" + hashlib.sha256((name + salt).encode("utf-8")).hexdigest()
-
-
 def _decimal_text(value) -> str:
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
@@ -330,7 +313,6 @@ def credential_build(certificate) -> dict:
     except CertificateDesign.DoesNotExist:
         design_name = ""
     issuer_name = design_name or certificate.alliance.name
-    salt = _salt(certificate)
     unit = certificate.unit
     term = certificate.term
 
@@ -344,18 +326,8 @@ def credential_build(certificate) -> dict:
     }
     subject = {
         "type": ["AchievementSubject"],
-        # Public: the masked name only; the hash lets a verifier who knows the
-        # full name (it is printed on the holder's PDF) confirm it.
+        # Public: the masked name only (see the module's note on privacy).
         "name": public_name(certificate),
-        "identifier": [
-            {
-                "type": "IdentityObject",
-                "identityHash": identity_hash(certificate.holder_name, salt),
-                "identityType": "name",
-                "hashed": True,
-                "salt": salt,
-            }
-        ],
         "achievement": achievement,
         "source": {
             "id": _urn(issuer, "unit", unit.pk),
