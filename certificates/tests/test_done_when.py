@@ -249,7 +249,7 @@ def test_a_parent_downloads_scans_and_verifies_and_the_coordinator_revokes_and_r
     desk.locator("details.filters").evaluate("(d) => { d.open = true; }")
     desk.get_by_label("验证码").fill(theirs.code_display.lower())
     desk.get_by_role("button", name="筛选").click()
-    desk.wait_for_url(re.compile(r".*[?&]code="))
+    desk.wait_for_url(re.compile(rf"[?&]code={re.escape(theirs.code_display.lower())}(&|$)"))
     row = desk.locator("li.card", has_text=theirs.code_display)
     row.get_by_role("link", name=re.compile(r"^重新发放")).click()
     desk.wait_for_url("**" + reverse("certificates:reissue", args=[theirs.pk]))
