@@ -82,7 +82,7 @@ def mine(request):
 @require_safe
 def pdf(request, certificate_id: int):
     certificate = services.certificate_pdf_ensure(_held_or_404(request, certificate_id))
-    response = file_response(request, certificate.pdf)
+    response = file_response(request, certificate.pdf, cache_control="private, no-store")
     if response.status_code in (200, 206):
         response["Content-Type"] = "application/pdf"
     return _attachment(response, certificate, "pdf")

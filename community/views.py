@@ -6,15 +6,12 @@ they may read), so none is cached."""
 
 from __future__ import annotations
 
-import mimetypes
 from types import SimpleNamespace
-from urllib.parse import quote
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -22,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from courses.streaming import file_response
 from groups.models import Group
 from groups.selectors import can_manage_group, is_member
 from members.access import is_staff_member
@@ -503,19 +501,4 @@ def post_image(request, image_id: int):
     image = selectors.post_image_readable(request.user, image_id)
     if image is None or not image.image:
         raise Http404
-    fieldfile = image.image
-    content_type = mimetypes.guess_type(fieldfile.name)[0] or "image/jpeg"
-    if settings.MEDIA_ACCEL_REDIRECT_PREFIX:
-        # Behind nginx: the check stays here, nginx sends the bytes (internal location).
-        response = HttpResponse(content_type=content_type)
-        prefix = settings.MEDIA_ACCEL_REDIRECT_PREFIX.rstrip("/")
-        response["X-Accel-Redirect"] = f"{prefix}/{quote(fieldfile.name)}"
-    else:
-        try:
-            response = FileResponse(fieldfile.open("rb"), content_type=content_type)
-        except (OSError, ValueError) as error:
-            raise Http404 from error
-    response["Cache-Control"] = IMAGE_CACHE_CONTROL
-    response["Content-Disposition"] = "inline"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return file_response(request, image.image, cache_control=IMAGE_CACHE_CONTROL)

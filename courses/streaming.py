@@ -74,25 +74,29 @@ def _read(path: str, first: int, last: int):
             yield chunk
 
 
-def _accel_response(fieldfile, content_type: str) -> HttpResponse:
+def _accel_response(fieldfile, content_type: str, cache_control: str) -> HttpResponse:
     # nginx keeps Content-Type, Content-Disposition and Cache-Control from this
     # answer and serves the bytes and the ranges itself (it adds Accept-Ranges; a
     # second one from here would be repeated).
     response = HttpResponse(content_type=content_type)
     prefix = settings.MEDIA_ACCEL_REDIRECT_PREFIX.rstrip("/")
     response["X-Accel-Redirect"] = f"{prefix}/{quote(fieldfile.name)}"
-    response["Cache-Control"] = CACHE_CONTROL
+    response["Cache-Control"] = cache_control
     response["Content-Disposition"] = "inline"
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
-def file_response(request, fieldfile) -> HttpResponse:
-    """The file of a FileField as the answer to a GET or HEAD, honouring Range."""
+def file_response(request, fieldfile, *, cache_control: str = CACHE_CONTROL) -> HttpResponse:
+    """The file of a FileField as the answer to a GET or HEAD, honouring Range.
+    Every protected file of the portal (lesson videos, a post's picture, a
+    handbook photo, a certificate's PDF) leaves through here, after its view has
+    checked who may see it; ``cache_control`` says how long a browser keeps it."""
     if not fieldfile:
         raise Http404
     content_type = mimetypes.guess_type(fieldfile.name)[0] or "application/octet-stream"
     if settings.MEDIA_ACCEL_REDIRECT_PREFIX:
-        return _accel_response(fieldfile, content_type)
+        return _accel_response(fieldfile, content_type, cache_control)
     try:
         path = fieldfile.path
         stat = os.stat(path)
@@ -106,8 +110,9 @@ def file_response(request, fieldfile) -> HttpResponse:
         response["Accept-Ranges"] = "bytes"
         response["ETag"] = etag
         response["Last-Modified"] = last_modified
-        response["Cache-Control"] = CACHE_CONTROL
+        response["Cache-Control"] = cache_control
         response["Content-Disposition"] = "inline"
+        response["X-Content-Type-Options"] = "nosniff"
         return response
 
     if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:

@@ -5,20 +5,17 @@ and a HandbookError is shown on the field it names."""
 
 from __future__ import annotations
 
-import mimetypes
-from urllib.parse import quote
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from courses.streaming import file_response
 from members import access
 from members.decorators import coordinator_required, family_required, staff_member_required
 from parent_school.selectors import term_current
@@ -177,25 +174,7 @@ def claim_photo(request, pk: int):
             continue
     if claim is None or not claim.photo:
         raise Http404
-    return _photo_response(claim.photo)
-
-
-def _photo_response(fieldfile) -> HttpResponse:
-    content_type = mimetypes.guess_type(fieldfile.name)[0] or "image/jpeg"
-    if settings.MEDIA_ACCEL_REDIRECT_PREFIX:
-        # Behind nginx: the check stays here, nginx sends the bytes (internal location).
-        response = HttpResponse(content_type=content_type)
-        prefix = settings.MEDIA_ACCEL_REDIRECT_PREFIX.rstrip("/")
-        response["X-Accel-Redirect"] = f"{prefix}/{quote(fieldfile.name)}"
-    else:
-        try:
-            response = FileResponse(fieldfile.open("rb"), content_type=content_type)
-        except (OSError, ValueError) as error:
-            raise Http404 from error
-    response["Cache-Control"] = PHOTO_CACHE_CONTROL
-    response["Content-Disposition"] = "inline"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return file_response(request, claim.photo, cache_control=PHOTO_CACHE_CONTROL)
 
 
 @login_required
