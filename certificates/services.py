@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from bookings.locking import bounded_atomic
 from events.services import notice_send
+from members.commit import after_commit
 from members.formatting import id_or_none
 from members.models import Alliance
 from members.services import audit_log_record
@@ -94,18 +95,6 @@ def _current(key: str) -> Certificate | None:
     )
 
 
-def _after_commit(function, argument) -> None:
-    """Run ``function(argument)`` after the commit; if it fails (the broker is
-    down), the write stands and the error is logged. A named closure, not a
-    functools.partial: Django's robust on_commit logs the callback's __qualname__."""
-
-    def callback():
-        function(argument)
-
-    callback.__qualname__ = f"{function.__qualname__}({argument})"
-    transaction.on_commit(callback, robust=True)
-
-
 def _render_enqueue(certificate_id: int) -> None:
     from .tasks import certificate_render as render_task
 
@@ -176,7 +165,7 @@ def certificate_issue(
                 unit=current.unit_id,
                 **_holder_ids(current),
             )
-            _after_commit(_render_enqueue, current.pk)
+            after_commit(_render_enqueue, current.pk)
             return current, True
     raise CertificateError("busy")
 
@@ -279,7 +268,7 @@ def batch_start(*, alliance, term, trigger, user=None) -> CertificateBatch:
                     target=batch,
                     data={"alliance": alliance_id, "term": term_id},
                 )
-            _after_commit(_batch_enqueue, batch.pk)
+            after_commit(_batch_enqueue, batch.pk)
     except IntegrityError:
         # Another start at the same instant (or a term-end run while a manual one
         # is open): theirs is the run.
@@ -469,7 +458,7 @@ def certificate_revoke(*, user, certificate, reason: str) -> Certificate:
             unit=locked.unit_id,
             **_holder_ids(locked),
         )
-        _after_commit(_status_list_changed, locked.status_list_number)
+        after_commit(_status_list_changed, locked.status_list_number)
     return locked
 
 
@@ -561,7 +550,7 @@ def certificate_reissue(*, user, certificate, reason: str = "") -> Certificate:
             unit=new.unit_id,
             **_holder_ids(new),
         )
-        _after_commit(_render_enqueue, new.pk)
+        after_commit(_render_enqueue, new.pk)
     return new
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.db.models import CharField, Exists, OuterRef, Value
@@ -18,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from events.models import Notice
 from events.services import notice_send
 from members import access
+from members.commit import after_commit
 from members.models import Alliance, Membership, MemberUnit
 from members.services import audit_log_record
 from parent_school.models import Term
@@ -330,7 +330,7 @@ def list_publish(*, user, list_id: int) -> LearningFamilyList:
         )
         # robust: a broker that is down must not undo the publishing; the beat
         # (tasks.learning_families_term_end) enqueues the notices again.
-        transaction.on_commit(partial(_notices_enqueue, family_list.pk), robust=True)
+        after_commit(_notices_enqueue, family_list.pk)
     return family_list
 
 

@@ -23,7 +23,7 @@ def computed(db):
 
 def _enqueues(callbacks) -> int:
     """How many of the commit callbacks enqueue the notices task."""
-    return sum(1 for c in callbacks if getattr(c, "func", None) is services._notices_enqueue)
+    return sum(1 for c in callbacks if getattr(c, "function", None) is services._notices_enqueue)
 
 
 def _entry(world, family):
@@ -324,3 +324,27 @@ def test_a_notice_of_a_list_not_published_is_skipped_by_the_outbox(
     assert learning_family_notice_check(notice) == "家庭已不在学习型家庭名单中"
     notice.key = services.notice_key(computed.family_list.pk, 999999)
     assert learning_family_notice_check(notice) == "家庭已不在学习型家庭名单中"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publishing_stands_when_the_broker_is_down(monkeypatch):
+    # given a computed list, and a broker that refuses the notices task
+    world = build_world()
+    result = services.learning_families_compute(
+        alliance_id=world.alliance.pk, term_id=world.term.pk
+    )
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.learning_family_notices, "delay", refuse)
+
+    # when it is published (a real commit, so the robust callback runs)
+    published = services.list_publish(
+        user=world.alliance_coordinator, list_id=result.family_list.pk
+    )
+
+    # then the list is published and the beat will tell the families later
+    stored = LearningFamilyList.objects.get(pk=published.pk)
+    assert stored.status == LearningFamilyList.Status.PUBLISHED
+    assert stored.pk in services.lists_with_untold_families()
