@@ -180,6 +180,7 @@ def _mount_routers() -> None:
     # One router per area; each module's ``router`` is mounted under its prefix.
     from . import (
         catalogue,
+        certificates,
         community,
         events,
         family,
@@ -196,6 +197,7 @@ def _mount_routers() -> None:
 
     for prefix, module in (
         ("/catalogue", catalogue),
+        ("/certificates", certificates),
         ("/community", community),
         ("/groups", groups),
         ("/guidance", guidance),

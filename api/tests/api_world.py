@@ -90,6 +90,9 @@ class Side:
     slot: object = None
     consultation: object = None
     referral: object = None
+    # certificates (issue 18): the family's course certificate and its transcript
+    certificate: object = None
+    transcript: object = None
     secrets: list[str] = field(default_factory=list)
 
     def ids(self) -> dict[str, list[int]]:
@@ -129,6 +132,7 @@ class Side:
             "slot_id": [self.slot.pk],
             "consultation_id": [self.consultation.pk],
             "referral_id": [self.referral.pk],
+            "certificate_id": [self.certificate.pk, self.transcript.pk],
             # a family's ticket, as staff scan it at the door
             "code": [
                 ticket_code(booking=self.course_booking),
@@ -230,8 +234,11 @@ def make_side(label: str, phone: str) -> Side:
     board, thread, posts = _board_with_a_question(school, family, guardian, staff, label)
     group, group_session = _group_with_a_session(school, family, staff, label)
     guidance = _guidance_case(unit, guardian, child, label)
+    certificate, transcript = _certificates(guardian, alliance, unit, course, term)
     secrets = [
         *guidance["secrets"],
+        certificate.code,
+        transcript.code,
         f"{label}家的问卷草稿建议",
         f"{label}家的提问内容",
         f"{label}单位协调员的回答",
@@ -273,6 +280,8 @@ def make_side(label: str, phone: str) -> Side:
         slot=guidance["slot"],
         consultation=guidance["consultation"],
         referral=guidance["referral"],
+        certificate=certificate,
+        transcript=transcript,
         secrets=secrets,
     )
 
@@ -343,6 +352,40 @@ def _guidance_case(unit, guardian, child, label: str) -> dict:
         "referral": referral,
         "secrets": [need, summary.body, private, referral.message],
     }
+
+
+def _certificates(guardian, alliance, unit, course, term):
+    """The family's signed course certificate, and its credit-bank transcript of a
+    credit for the course (certificates.services.transcript_issue)."""
+    from decimal import Decimal
+
+    from certificates.credentials import credential_for
+    from certificates.services import transcript_issue
+    from certificates.tests.factories import CertificateFactory
+    from courses.models import CreditEntry
+
+    certificate = CertificateFactory(
+        guardian=guardian,
+        alliance=alliance,
+        unit=unit,
+        term=term,
+        course=course,
+        holder_name=guardian.user.display_name,
+        subject_title=course.title,
+    )
+    certificate.credential = credential_for(certificate)
+    certificate.save(update_fields=["credential"])
+    CreditEntry.objects.create(
+        key=f"api-world-credit:{guardian.family_id}",
+        family=guardian.family,
+        guardian=guardian,
+        term=term,
+        course=course,
+        amount=Decimal("2"),
+        reason=CreditEntry.Reason.ATTENDANCE,
+    )
+    transcript, _created = transcript_issue(user=guardian.user)
+    return certificate, transcript
 
 
 def _board_with_a_question(school, family, guardian, staff, label: str):

@@ -40,6 +40,12 @@ ACCESS = {
     "GET /catalogue/courses": PUBLIC,
     "GET /catalogue/courses/{course_id}": PUBLIC,
     "GET /catalogue/sessions/{session_id}": PUBLIC,
+    "GET /certificates": FAMILY,
+    "POST /certificates/transcript": FAMILY,
+    "GET /certificates/{certificate_id}": FAMILY,
+    "GET /certificates/{certificate_id}/pdf": FAMILY,
+    "GET /certificates/{certificate_id}/credential": FAMILY,
+    "GET /certificates/{certificate_id}/transcript.json": FAMILY,
     "GET /community/boards": FAMILY,
     "GET /community/boards/{board_id}/threads": FAMILY,
     "POST /community/boards/{board_id}/threads": FAMILY,
@@ -277,6 +283,8 @@ def _readable(response) -> str:
     try:
         return json.dumps(response.json(), ensure_ascii=False)
     except ValueError:
+        if response.streaming:  # a file (a certificate's PDF)
+            return b"".join(response.streaming_content).decode(errors="replace")
         return response.content.decode(errors="replace")
 
 
@@ -320,6 +328,17 @@ def _fingerprint(side: Side) -> tuple:
         _board(side),
         _group(side),
         _guidance(side),
+        _certificates(side),
+    )
+
+
+def _certificates(side: Side) -> list:
+    from certificates.models import Certificate
+
+    return list(
+        Certificate.objects.filter(family=side.family)
+        .order_by("pk")
+        .values_list("pk", "status", "superseded_by_id", "pdf")
     )
 
 
