@@ -165,7 +165,10 @@ def verification(code) -> Verification | None:
     if not code:
         return None
     certificate = (
-        Certificate.objects.select_related("alliance", "unit", "term").filter(code=code).first()
+        Certificate.objects.select_related("alliance", "unit", "term")
+        .defer("credential", "data")  # large, and not on the page
+        .filter(code=code)
+        .first()
     )
     if certificate is None:
         return None
@@ -175,6 +178,11 @@ def verification(code) -> Verification | None:
         title=document_title(certificate),
         current=current_of(certificate) if certificate.superseded_by_id else None,
     )
+
+
+def verification_page_key(code: str, language: str) -> str:
+    """Where the verification page shared by anonymous visitors is kept."""
+    return f"certificates:verify-page:v1:{language}:{code}"
 
 
 # END SECTION holder

@@ -429,6 +429,16 @@ def _status_list_changed(list_number: int) -> None:
     status_list_changed(list_number)
 
 
+def verification_page_forget(code: str) -> None:
+    """Drop the shared copies of a certificate's verification page (its status
+    changed); the next visitor sees the new status at once."""
+    from django.core.cache import cache
+
+    from .selectors import verification_page_key
+
+    cache.delete_many([verification_page_key(code, lang) for lang, _name in settings.LANGUAGES])
+
+
 def certificate_revoke(*, user, certificate, reason: str) -> Certificate:
     """Revoke a valid certificate the user manages, with a reason (audit-logged;
     the public page shows the date only). The holder is told once (outbox key
@@ -459,6 +469,7 @@ def certificate_revoke(*, user, certificate, reason: str) -> Certificate:
             **_holder_ids(locked),
         )
         after_commit(_status_list_changed, locked.status_list_number)
+        after_commit(verification_page_forget, locked.code)
     return locked
 
 
@@ -551,6 +562,7 @@ def certificate_reissue(*, user, certificate, reason: str = "") -> Certificate:
             **_holder_ids(new),
         )
         after_commit(_render_enqueue, new.pk)
+        after_commit(verification_page_forget, old.code)
     return new
 
 

@@ -14,18 +14,21 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_cache_control
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import content_disposition_header
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from courses.services import family_of
 from courses.streaming import file_response
+from members.page_cache import shareable_request, shareable_response
 
 from . import selectors, services
 from .errors import MESSAGES, CertificateError
@@ -189,6 +192,16 @@ def verify_home(request):
 
 @require_safe
 def verify(request, code: str):
+    """The page the QR code opens. Anonymous visitors (nearly every scan) share one
+    copy per code and language for a minute; a revocation or re-issue drops it."""
+    shareable = shareable_request(request)
+    key = selectors.verification_page_key(code, get_language())
+    if shareable:
+        content = cache.get(key)
+        if content is not None:
+            response = HttpResponse(content)
+            patch_vary_headers(response, ["Cookie"])
+            return _public(response)
     found = selectors.verification(code)
     if found is None:
         context = {"typed": code[:40], "error": MESSAGES["code_missing"]}
@@ -196,7 +209,11 @@ def verify(request, code: str):
     if found.certificate.code != code:
         # 「k7q2m-9xd4p」 typed by hand: the one address of the certificate.
         return redirect("certificates:verify", code=found.certificate.code, permanent=True)
-    return _public(render(request, "certificates/verify.html", {"v": found}))
+    response = render(request, "certificates/verify.html", {"v": found})
+    patch_vary_headers(response, ["Cookie"])
+    if shareable and shareable_response(request, response):
+        cache.set(key, response.content, VERIFY_CACHE_SECONDS)
+    return _public(response)
 
 
 @require_safe

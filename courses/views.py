@@ -28,6 +28,7 @@ from bookings.models import Booking
 from bookings.selectors import attendance_marking, booking_decision, booking_for_family
 from members import access, roster_contacts
 from members.decorators import staff_member_required
+from members.page_cache import shareable_request, shareable_response
 
 from . import selectors, services, streaming
 from .errors import CourseError
@@ -80,17 +81,6 @@ def _catalogue_cache_key(request) -> str:
     return f"courses:catalogue-body:v1:{get_language()}:{digest}"
 
 
-def _shareable_whole_page(request) -> bool:
-    """An anonymous visitor with no session or messages: the whole page is the
-    same for everyone who asks this URL in this language."""
-    return (
-        request.method == "GET"
-        and settings.SESSION_COOKIE_NAME not in request.COOKIES
-        and "messages" not in request.COOKIES
-        and not request.user.is_authenticated
-    )
-
-
 def catalogue(request):
     """The catalogue's content is the same for every visitor, so it is rendered
     once per query string and language and shared for a few seconds
@@ -101,7 +91,7 @@ def catalogue(request):
         return render(request, "courses/catalogue.html", _catalogue_context(request))
     key = _catalogue_cache_key(request)
     page_key = key.replace("catalogue-body", "catalogue-page")
-    shareable = _shareable_whole_page(request)
+    shareable = shareable_request(request)
     if shareable:
         content = cache.get(page_key)
         if content is not None:
@@ -118,15 +108,7 @@ def catalogue(request):
             cache.set(key, body, seconds)
     response = render(request, "courses/catalogue.html", {"catalogue_body": body})
     patch_vary_headers(response, ["Cookie"])
-    # Never share a page that set a cookie or used a CSRF token: both are per visitor.
-    # Nor one that used a CSP nonce: it is per response, so a shared copy's inline
-    # script would not match the next response's header (bool() is False if unused).
-    if (
-        shareable
-        and not response.cookies
-        and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
-        and not getattr(request, "csp_nonce", None)
-    ):
+    if shareable and shareable_response(request, response):
         cache.set(page_key, response.content, seconds)
     return response
 

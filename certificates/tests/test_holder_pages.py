@@ -180,3 +180,29 @@ def test_the_list_is_a_constant_number_of_queries(client, w, issued, django_asse
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = client.get(reverse("certificates:mine"))
     assert _text(page).count("data-certificate=") == 16
+
+
+def test_scanners_share_one_copy_until_the_status_changes(
+    client, w, issued, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    url = reverse("certificates:verify", args=[issued.code])
+    first = client.get(url)
+    assert 'data-status="valid"' in _text(first)
+
+    # a second scanner is answered from the shared copy, without the database
+    with django_assert_num_queries(0):
+        again = client.get(url)
+    assert again.content == first.content and again["Cache-Control"].startswith("public")
+
+    # a revocation drops it after the commit: the next scanner sees 已撤销 at once
+    with django_capture_on_commit_callbacks(execute=True):
+        services.certificate_revoke(user=w.coordinator, certificate=issued, reason="重复")
+    assert 'data-status="revoked"' in _text(client.get(url))
+
+
+def test_a_signed_in_visitor_is_never_given_the_shared_copy(client, w, issued):
+    url = reverse("certificates:verify", args=[issued.code])
+    client.get(url)  # anonymous: shared
+    client.force_login(w.dad.user)
+    page = _text(client.get(url))
+    assert "退出" in page  # their own header, not the anonymous one
