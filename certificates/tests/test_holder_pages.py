@@ -206,3 +206,12 @@ def test_a_signed_in_visitor_is_never_given_the_shared_copy(client, w, issued):
     client.force_login(w.dad.user)
     page = _text(client.get(url))
     assert "退出" in page  # their own header, not the anonymous one
+
+
+def test_the_mine_page_leads_parents_and_coordinators_to_their_certificate_pages(client, w):
+    client.force_login(w.mum.user)
+    page = _text(client.get(reverse("portal:mine")))
+    assert reverse("certificates:mine") in page
+    assert reverse("certificates:manage") not in page
+    client.force_login(w.coordinator)
+    assert reverse("certificates:manage") in _text(client.get(reverse("portal:mine")))
