@@ -548,3 +548,32 @@ LOGGING = {
         "celery": {"level": "INFO"},
     },
 }
+
+# --- queues (issue 19)
+# Celery queues by workload (docs/OPERATIONS.md, "scale-out"): production runs
+# workers pinned to each (`celery worker -Q notify`, docker-compose's production
+# profile), so a term-end certificate batch never delays a booking receipt.
+# - notify: the outbox (claim and send deliveries) and the tasks whose work is
+#   making notices (digests, follow-ups, survey invitations and reminders,
+#   learning-family notices);
+# - reports: roll-ups, exports, certificates, learning-family lists, service hours;
+# - default: everything else (sweeps, the handbook's proposals, purges, heartbeat).
+# All three are declared, so a worker started without -Q (`make run`, the tests'
+# real workers) consumes every queue.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [
+    __import__("kombu").Queue(name, routing_key=name) for name in ("notify", "reports", "default")
+]
+CELERY_TASK_ROUTES = {
+    "events.tasks.*": {"queue": "notify"},
+    "community.tasks.digests_send": {"queue": "notify"},
+    "guidance.tasks.followups_send": {"queue": "notify"},
+    "surveys.tasks.survey_invitations": {"queue": "notify"},
+    "surveys.tasks.survey_reminders": {"queue": "notify"},
+    "recognition.tasks.learning_family_notices": {"queue": "notify"},
+    "reports.tasks.*": {"queue": "reports"},
+    "certificates.tasks.*": {"queue": "reports"},
+    "recognition.tasks.learning_families_compute": {"queue": "reports"},
+    "recognition.tasks.learning_families_term_end": {"queue": "reports"},
+    "volunteers.tasks.hours_record": {"queue": "reports"},
+}
