@@ -11,9 +11,8 @@
 # --single-transaction` (all or nothing; the restoring role owns everything) and
 # drops it again if anything fails. Then it runs `manage.py migrate --check`
 # against the restored copy (non-zero when the dump is older than the code's
-# migrations: run `manage.py migrate` on it before serving) and prints
-# `showmigrations` for the record. A checksum file next to the dump is verified
-# first. The password is passed through PGPASSWORD, never printed.
+# migrations: it then lists the pending ones; run `manage.py migrate` on the copy
+# before serving it). A checksum file next to the dump is verified first. The password is passed through PGPASSWORD, never printed.
 #
 # Settings (environment):
 #   DATABASE_URL               required
@@ -93,11 +92,11 @@ if [[ "${RESTORE_SKIP_DJANGO_CHECK:-0}" != "1" ]]; then
     restored_url="${DATABASE_URL%%\?*}"
     restored_url="${restored_url%/*}/${target}${query}"
     cd "$project"
-    DATABASE_URL="$restored_url" "$python" manage.py showmigrations --plan >&2 ||
-        die "manage.py showmigrations failed on $target"
     if ! DATABASE_URL="$restored_url" "$python" manage.py migrate --check >/dev/null; then
-        created="" # the copy is whole; only its schema is behind the code
-        die "$target is restored, but migrations are pending: run manage.py migrate on it before serving"
+        created="" # the copy is whole; only its schema is behind the code (or Django failed)
+        DATABASE_URL="$restored_url" "$python" manage.py showmigrations --list 2>&1 |
+            awk '/^[^ ]/ { app = $0 } /\[ \]/ { print "  pending: " app "." $2 }' >&2 || true
+        die "$target is restored, but manage.py migrate --check failed (pending migrations above): run manage.py migrate on it before serving"
     fi
     log "migrations: none pending"
 fi
