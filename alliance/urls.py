@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
+from alliance.metrics import metrics, readyz
 from portal.views import healthz
 
 # The admin signs in through allauth, so its login has the same rate limits
@@ -13,6 +14,10 @@ admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Readiness (database, cache, no pending migration) and Prometheus metrics,
+    # the latter for the monitoring network or token only (alliance/metrics.py).
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request latency, status and SQL queries per URL name (alliance/metrics.py, issue 19).
+    "alliance.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outside WhiteNoise and the 429 middleware, so every response carries the policy.
     "csp.middleware.CSPMiddleware",
@@ -577,3 +579,26 @@ CELERY_TASK_ROUTES = {
     "recognition.tasks.learning_families_term_end": {"queue": "reports"},
     "volunteers.tasks.hours_record": {"queue": "reports"},
 }
+
+# --- metrics (issue 19)
+# Prometheus metrics (alliance/metrics.py, docs/OPERATIONS.md "metrics"). /metrics
+# answers a request with `Authorization: Bearer <METRICS_TOKEN>` (empty: no token
+# accepted), or one reaching the node directly (no X-Forwarded-For) from one of
+# METRICS_ALLOWED_NETS; anything else gets a 404. Gunicorn's and Celery's worker
+# processes share their values through PROMETHEUS_MULTIPROC_DIR (an environment
+# variable, set before the process starts, emptied at each deploy).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETS = env.list("METRICS_ALLOWED_NETS", default=["127.0.0.1/32", "::1/128"])
+# A worker node's own scrape port (0: none), served by the main worker process.
+METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=0)
+METRICS_WORKER_ADDR = env("METRICS_WORKER_ADDR", default="127.0.0.1")
+# Extra queue names to measure besides CELERY_TASK_QUEUES (a worker's -Q of its own).
+METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=[])
+# Bounded scrape-time counts: failed deliveries among the newest rows, and the
+# newest bookings searched for those of the last minute (more than a minute's worth).
+METRICS_OUTBOX_FAILED_WINDOW = env.int("METRICS_OUTBOX_FAILED_WINDOW", default=100_000)
+METRICS_BOOKINGS_WINDOW = env.int("METRICS_BOOKINGS_WINDOW", default=20_000)
+# /readyz keeps its unapplied-migrations answer this long (seconds).
+READYZ_MIGRATIONS_CACHE_SECONDS = env.int("READYZ_MIGRATIONS_CACHE_SECONDS", default=5)
+# Workers import the module that connects the task-outcome signals.
+CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "alliance.metrics"]

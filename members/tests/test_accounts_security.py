@@ -215,12 +215,19 @@ OUR_APPS += ("surveys",)
 OUR_APPS += ("evaluation",)
 OUR_APPS += ("groups", "community")
 OUR_APPS += ("certificates",)
+# /readyz and /metrics (alliance/metrics.py, issue 19): the project package's own views.
+OUR_APPS += ("alliance",)
 
 # Who may open each of the portal's own views. A view added anywhere (at any depth
 # of include) that is not listed here fails test_every_view_has_an_access_rule.
 PUBLIC, TOKEN, SIGNED_IN, STAFF, COORDINATOR = "public", "token", "signed_in", "staff", "coord"
 ACCESS = {
     "healthz": PUBLIC,
+    # Load balancers' probe: the same few words for everyone, nothing of anyone.
+    "readyz": PUBLIC,
+    # The monitoring network (the test client's 127.0.0.1 is in METRICS_ALLOWED_NETS)
+    # or the bearer token is the permission; names of views and queues, no one's data.
+    "metrics": TOKEN,
     "portal:home": PUBLIC,
     "portal:language": PUBLIC,
     "members:privacy": PUBLIC,
