@@ -602,3 +602,9 @@ METRICS_BOOKINGS_WINDOW = env.int("METRICS_BOOKINGS_WINDOW", default=20_000)
 READYZ_MIGRATIONS_CACHE_SECONDS = env.int("READYZ_MIGRATIONS_CACHE_SECONDS", default=5)
 # Workers import the module that connects the task-outcome signals.
 CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "alliance.metrics"]
+# Probes and scrapes reach a node directly over plain HTTP (no proxy, no
+# X-Forwarded-Proto): not redirected to HTTPS when SECURE_SSL_REDIRECT is on.
+SECURE_REDIRECT_EXEMPT = [
+    *globals().get("SECURE_REDIRECT_EXEMPT", []),
+    r"^(healthz|readyz|metrics)$",
+]

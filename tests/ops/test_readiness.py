@@ -113,3 +113,14 @@ def test_not_ready_when_redis_is_unreachable(client, settings):
 
 def test_healthz_stays_the_liveness_check(client):
     assert client.get("/healthz").status_code == 200
+
+
+def test_probes_are_not_redirected_to_https(client, settings):
+    # given production's HTTPS redirect: a probe reaches the node over plain HTTP
+    settings.SECURE_SSL_REDIRECT = True
+
+    # then the pages answer, while every other page is redirected
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
+    assert client.get("/").status_code == 301
