@@ -197,3 +197,22 @@ def smtp_server():
 
     with started_smtp_server() as controller:
         yield controller
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    """No phone number in any log line of the run (issue 19): the JSON logs every
+    process of this run wrote (settings.TEST_LOG_DIR, alliance/logging.py)."""
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the controller reads every process's file
+    from alliance.logging import check_test_logs
+
+    check_test_logs(session)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    # A failed test's "Captured log" section is redacted like the logs (alliance/logging.py).
+    from alliance.logging import redact_pytest_reports
+
+    redact_pytest_reports(config)

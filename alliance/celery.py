@@ -10,6 +10,8 @@ import os
 from celery import Celery
 from celery.signals import setup_logging
 
+from alliance.logging import connect_celery_signals
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance.settings.local")
 
 app = Celery("alliance")
@@ -25,5 +27,9 @@ def _use_django_logging(*args, **kwargs):
 
     dictConfig(settings.LOGGING)
 
+
+# Tasks carry the request id of the request (or task) that queued them, and their
+# log lines show it (alliance/logging.py).
+connect_celery_signals()
 
 app.autodiscover_tasks()

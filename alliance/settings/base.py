@@ -68,6 +68,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id, bound for every line below, and the request's log line
+    # (alliance/logging.py).
+    "alliance.logging.RequestLogMiddleware",
     # Request latency, status and SQL queries per URL name (alliance/metrics.py, issue 19).
     "alliance.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -536,20 +539,34 @@ CERTIFICATES_RETIRED_PUBLIC_KEYS = env.list("CERTIFICATES_RETIRED_PUBLIC_KEYS", 
 CERTIFICATES_ISSUER_ID = env("CERTIFICATES_ISSUER_ID", default="")
 # END SECTION certificates settings
 
+# Logs (alliance/logging.py, docs/OPERATIONS.md "logs"): one JSON object per line
+# on stderr, from web nodes and workers alike, phone numbers and secrets redacted;
+# LOG_FORMAT=console shows the same fields for eyes (development).
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "alliance.logging.json_formatter"},
+        "console": {"()": "alliance.logging.console_formatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # runserver's access lines: the request line below says the same, query-less
+        "django.server": {"level": "WARNING"},
         "celery": {"level": "INFO"},
+        # one line per request and per task, whatever LOG_LEVEL says of the rest
+        "alliance.request": {"level": "INFO"},
+        "alliance.task": {"level": "INFO"},
     },
 }
+# structlog's loggers write through the handlers above (alliance/logging.py).
+from alliance.logging import configure_structlog  # noqa: E402
+
+configure_structlog()
 
 # --- queues (issue 19)
 # Celery queues by workload (docs/OPERATIONS.md, "scale-out"): production runs
