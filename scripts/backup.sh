@@ -6,7 +6,8 @@
 #
 # What it writes under BACKUP_DIR (docs/OPERATIONS.md, "Backups and restore"):
 #   db/daily/<db>-YYYYMMDDTHHMMSSZ.dump    pg_dump --format=custom, checked with pg_restore --list
-#   db/daily/<db>-….dump.sha256            its checksum (sha256sum -c)
+#   db/daily/<db>-….dump.counts            rows per table, counted in the dump's own snapshot
+#   db/daily/<db>-….dump.sha256            checksums of both (sha256sum -c)
 #   db/weekly/…                            the same file (a hard link) on BACKUP_WEEKLY_DAY
 #   media/YYYYMMDDTHHMMSSZ/                MEDIA_ROOT as it was: rsync --link-dest against the
 #                                          previous snapshot, so an unchanged file is stored once
@@ -74,23 +75,53 @@ name="${PGDATABASE}-${stamp}.dump"
 daily="$BACKUP_DIR/db/daily/$name"
 partial="$daily.partial"
 media_partial=""
-trap 'rm -rf -- "$partial" ${media_partial:+"$media_partial"}' EXIT
+trap 'rm -rf -- "$partial" "$partial.counts" ${media_partial:+"$media_partial"}' EXIT
 
 # --- database -----------------------------------------------------------------
+# One read-only snapshot for the dump and the row counts written next to it
+# (<dump>.counts: "table<TAB>rows" per table of the public schema), so that
+# scripts/restore.sh can prove the restored copy holds exactly what was dumped.
 log "dumping database $PGDATABASE on ${PGHOST:-local socket}:$PGPORT"
+coproc SNAPSHOT { psql -XAtq -F $'\t' --set ON_ERROR_STOP=1 2>&1; }
+snapshot_pid="$SNAPSHOT_PID"
+snapshot_in="${SNAPSHOT[1]}"
+snapshot_out="${SNAPSHOT[0]}"
+printf '%s\n' "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;" \
+    "SELECT 'snapshot', pg_export_snapshot();" \
+    "SELECT table_name, (xpath('/row/c/text()', query_to_xml(format(
+       'SELECT count(*) AS c FROM public.%I', table_name), false, true, '')))[1]::text
+     FROM information_schema.tables
+     WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1;" \
+    "SELECT 'end', 'counts';" >&"$snapshot_in"
+snapshot_id=""
+: >"$partial.counts"
+while IFS=$'\t' read -r -t 600 first second <&"$snapshot_out"; do
+    case "$first" in
+    snapshot) snapshot_id="$second" ;;
+    end) break ;;
+    *)
+        [[ -n "$snapshot_id" && "$second" =~ ^[0-9]+$ ]] || die "counting rows failed: $first"
+        printf '%s\t%s\n' "$first" "$second" >>"$partial.counts"
+        ;;
+    esac
+done
+[[ -n "$snapshot_id" && "$first" == "end" ]] || die "could not open a snapshot of the database"
 pg_dump --format=custom --compress="$COMPRESS" --lock-wait-timeout=120s \
-    --file="$partial" || die "pg_dump exited with $?"
+    --snapshot="$snapshot_id" --file="$partial" || die "pg_dump exited with $?"
+printf '%s\n' "COMMIT;" "\\q" >&"$snapshot_in"
+wait "$snapshot_pid" 2>/dev/null || true
 # A dump that pg_restore cannot read is no backup.
 pg_restore --list "$partial" >/dev/null || die "pg_restore cannot read the new dump"
+mv -- "$partial.counts" "$daily.counts"
 mv -- "$partial" "$daily"
-(cd "$BACKUP_DIR/db/daily" && sha256sum -- "$name" >"$name.sha256")
+(cd "$BACKUP_DIR/db/daily" && sha256sum -- "$name" "$name.counts" >"$name.sha256")
 log "database: $daily ($(du -h -- "$daily" | cut -f1))"
 printf 'dump: %s\n' "$daily"
 
 if [[ "$(date -u +%u)" == "$WEEKLY_DAY" ]] && ((KEEP_WEEKLY > 0)); then
     ln -f -- "$daily" "$BACKUP_DIR/db/weekly/$name" 2>/dev/null ||
         cp -- "$daily" "$BACKUP_DIR/db/weekly/$name"
-    cp -- "$daily.sha256" "$BACKUP_DIR/db/weekly/$name.sha256"
+    cp -- "$daily.sha256" "$daily.counts" "$BACKUP_DIR/db/weekly/"
     log "weekly copy: $BACKUP_DIR/db/weekly/$name"
 fi
 
@@ -119,7 +150,7 @@ prune() { # prune FOLDER KEEP GLOB: keep the KEEP newest entries (names sort by 
     local folder="$1" keep="$2" glob="$3" entries=() index
     mapfile -t entries < <(cd "$folder" && find . -maxdepth 1 -name "$glob" -printf '%f\n' | sort -r)
     for ((index = keep; index < ${#entries[@]}; index++)); do
-        rm -rf -- "${folder:?}/${entries[index]}" "${folder:?}/${entries[index]}.sha256"
+        rm -rf -- "${folder:?}/${entries[index]}" "${folder:?}/${entries[index]}".{sha256,counts}
         log "removed old backup ${folder}/${entries[index]}"
     done
 }

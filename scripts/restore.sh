@@ -78,9 +78,23 @@ created=1
 log "restoring $dump into $target"
 pg_restore --no-owner --no-privileges --exit-on-error --single-transaction \
     --dbname="$target" -- "$dump" || die "pg_restore exited with $?"
-tables="$(psql --dbname="$target" -XtAc \
-    "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")"
-log "restored $tables tables into $target"
+counts="$(psql --dbname="$target" -XAtq -F $'\t' --set ON_ERROR_STOP=1 -c \
+    "SELECT table_name, (xpath('/row/c/text()', query_to_xml(format(
+       'SELECT count(*) AS c FROM public.%I', table_name), false, true, '')))[1]::text
+     FROM information_schema.tables
+     WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1")" ||
+    die "cannot count the rows of $target"
+tables="$(printf '%s\n' "$counts" | grep -c .)"
+# backup.sh counted the rows in the dump's own snapshot: the copy must hold exactly those.
+if [[ -f "$dump.counts" ]]; then
+    if ! difference="$(diff -- "$dump.counts" <(printf '%s\n' "$counts"))"; then
+        printf '%s\n' "$difference" >&2
+        die "the rows of $target differ from those counted at the backup (above: < backup, > restored)"
+    fi
+    log "restored $tables tables into $target; every table has the rows counted at the backup"
+else
+    log "restored $tables tables into $target (no .counts file next to the dump to compare with)"
+fi
 
 if [[ "${RESTORE_SKIP_DJANGO_CHECK:-0}" != "1" ]]; then
     project="$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"

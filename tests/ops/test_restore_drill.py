@@ -28,6 +28,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils.html import escape
 
+from bookings.models import Booking
 from courses.models import Course
 from tests.fakes import free_port
 
@@ -191,7 +192,7 @@ def test_the_nightly_backup_restores_into_a_new_database_that_serves_the_portal(
     # when the nightly backup runs
     backup = _run(BACKUP, env=env)
 
-    # then it wrote a checked dump and a media snapshot, kept the newest 2 dailies,
+    # then it wrote a checked dump with its row counts and a media snapshot, kept the newest 2 dailies,
     # made today's weekly copy, and printed no password
     assert backup.returncode == 0, backup.stderr
     assert PASSWORD not in backup.stdout + backup.stderr
@@ -199,6 +200,10 @@ def test_the_nightly_backup_restores_into_a_new_database_that_serves_the_portal(
     dump = Path(next(line for line in backup.stdout.splitlines() if line.startswith("dump: "))[6:])
     assert dumps == [old[2], dump]
     assert (daily / f"{dump.name}.sha256").exists()
+    counted = dict(
+        line.split("\t") for line in (daily / f"{dump.name}.counts").read_text().splitlines()
+    )
+    assert int(counted["bookings_booking"]) == Booking.objects.count() > 0
     assert (tmp_path / "backups" / "db" / "weekly" / dump.name).exists()
     snapshot = tmp_path / "backups" / "media" / "latest"
     assert (snapshot / "drill" / "lesson.txt").read_text(encoding="utf-8") == "课程讲义"
@@ -211,6 +216,8 @@ def test_the_nightly_backup_restores_into_a_new_database_that_serves_the_portal(
         assert restore.returncode == 0, restore.stderr
         assert PASSWORD not in restore.stdout + restore.stderr
         assert f"restored: {restored}" in restore.stdout
+        assert "every table has the rows counted at the backup" in restore.stderr
+        assert "migrations: none pending" in restore.stderr
 
         # then every table has the same rows in both, the main ones some, sequences agree
         with _connect(source) as original, _connect(restored) as copy:
