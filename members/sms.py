@@ -99,14 +99,15 @@ class BaseSMSBackend:
 
 
 class ConsoleSMSBackend(BaseSMSBackend):
-    """Development backend: the text (with its code) goes to the console and the log.
+    """Development backend: the text (with its code) goes to the console; the log
+    gets only the masked number and the length, never a code.
 
     The number is masked so that console logs hold no full phone numbers.
     """
 
     def send(self, message: SMSMessage) -> None:
         line = f"[SMS to {mask_phone(message.phone)}] {message.text}"
-        logger.info(line)
+        logger.info("SMS to %s (%s characters)", mask_phone(message.phone), len(message.text))
         print(line, file=sys.stdout, flush=True)
 
 

@@ -239,3 +239,20 @@ def test_request_ids_from_nginx_are_kept():
     assert request_id_from(nginx_id) == nginx_id
     assert request_id_from("13812345678") != "13812345678"
     assert request_id_from("x" * 65) != "x" * 65
+
+
+def test_the_console_sms_backend_logs_no_code():
+    # given the development SMS backend, in a bound request
+    from members.sms import ConsoleSMSBackend, SMSMessage
+
+    structlog.contextvars.bind_contextvars(request_id=(request_id := a_request_id()))
+    try:
+        # when it sends a sign-in code
+        ConsoleSMSBackend().send(SMSMessage(phone="13812341234", text="验证码 482913"))
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+
+    # then its log line has the masked number and no code
+    [line] = lines_of(request_id)
+    assert line["event"] == "SMS to 138****1234 (10 characters)"
+    assert "482913" not in raw_text_of(request_id)
