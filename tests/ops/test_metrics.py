@@ -247,6 +247,7 @@ def test_the_queue_length_gauge_reads_redis(client, settings):
             for key in redis.keys(f"*{queue}*"):
                 redis.delete(key)
             app.conf.task_always_eager = eager
+            app.amqp.queues.pop(queue, None)  # sending declared it in this process
 
     # then its gauge shows them, and the declared queues are measured too
     assert value(text, "alliance_celery_queue_length", queue=queue) == 2
