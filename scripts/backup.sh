@@ -24,7 +24,7 @@
 #   MEDIA_ROOT            the uploaded files; unset or BACKUP_MEDIA=0: database only
 #   BACKUP_KEEP_DAILY     14
 #   BACKUP_KEEP_WEEKLY    8
-#   BACKUP_WEEKLY_DAY     7 (ISO weekday of the weekly copy: 1 = Monday … 7 = Sunday)
+#   BACKUP_WEEKLY_DAY     7 (ISO weekday of the weekly copy, in UTC like the names: 1 = Monday … 7 = Sunday)
 #   BACKUP_COMPRESS       6 (pg_dump --compress level, 0–9)
 set -euo pipefail
 umask 077
