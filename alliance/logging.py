@@ -24,10 +24,12 @@ import re
 import time
 import uuid
 from collections.abc import Iterable
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 
 import structlog
+from django.core.signals import request_finished
 from structlog.contextvars import bind_contextvars, get_contextvars, reset_contextvars
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -260,31 +262,46 @@ class RequestLogMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
+        # Django logs a 4xx/5xx answer (django.request) after the middleware has
+        # returned: the id stays bound until the response is closed.
+        request_finished.connect(_unbind_request, dispatch_uid="alliance.logging.request")
 
     def __call__(self, request):
         request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id
-        tokens = bind_contextvars(request_id=request_id)
+        _unbind_request()  # a request whose close never came (an error in a view's iterator)
+        _request_tokens.set(bind_contextvars(request_id=request_id))
         started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-            response[REQUEST_ID_HEADER] = request_id
-            status = response.status_code
-            level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else 0
-            match = getattr(request, "resolver_match", None)
-            request_logger.log(
-                level or logging.INFO,
-                "request",
-                method=request.method,
-                path=loggable_path(request),
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                view=match.view_name if match else None,
-                user_id=_user_id(request),
-            )
-            return response
-        finally:
-            reset_contextvars(**tokens)
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        status = response.status_code
+        level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else 0
+        match = getattr(request, "resolver_match", None)
+        request_logger.log(
+            level or logging.INFO,
+            "request",
+            method=request.method,
+            path=loggable_path(request),
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            view=match.view_name if match else None,
+            user_id=_user_id(request),
+        )
+        return response
+
+
+_request_tokens: ContextVar[dict | None] = ContextVar("alliance_request_log", default=None)
+
+
+def _unbind_request(**kwargs) -> None:
+    tokens = _request_tokens.get()
+    if not tokens:
+        return
+    _request_tokens.set(None)
+    try:
+        reset_contextvars(**tokens)
+    except ValueError:  # closed in another context (ASGI): drop the id all the same
+        structlog.contextvars.unbind_contextvars("request_id")
 
 
 # --- Celery ----------------------------------------------------------------------

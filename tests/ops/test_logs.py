@@ -113,10 +113,12 @@ def test_a_request_without_a_sane_id_gets_a_new_one(client):
 
     # then each gets a new id, echoed and logged
     ids = [plain["X-Request-ID"], smuggled["X-Request-ID"], broken["X-Request-ID"]]
+    # and nothing is left bound once the response is closed
+    assert "request_id" not in structlog.contextvars.get_contextvars()
     assert len(set(ids)) == 3 and "13812345678" not in ids
     for request_id in ids:
         assert len(request_id) == 32 and int(request_id, 16) >= 0
-        [line] = lines_of(request_id)
+        [line] = [line for line in lines_of(request_id) if line["logger"] == "alliance.request"]
         assert line["path"] == "/healthz" and line["user_id"] is None
 
 
@@ -177,6 +179,11 @@ def test_phone_numbers_and_tokens_never_reach_a_log_line(client, celery_worker_p
         assert not find_phones(text), request_id
         assert phone not in text and phone[-8:] not in text
         assert secret not in text and "123456" not in text
+    # Django's own line for the 404, written after the middleware, has the id too
+    assert [line["logger"] for line in lines_of(ids["notfound"])] == [
+        "alliance.request",
+        "django.request",
+    ]
     feed = [line for line in lines_of(ids["feed"]) if line["logger"] == "alliance.request"]
     assert feed[0]["path"] == "/calendar/[redacted].ics"
     query = [line for line in lines_of(ids["query"]) if line["logger"] == "alliance.request"]
