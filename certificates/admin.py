@@ -275,7 +275,7 @@ class CertificateAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelAd
 
     @admin.display(description=_("处理"))
     def manage_link(self, obj):
-        if obj.status != Certificate.Status.VALID:
+        if not obj.can_be_changed:
             return "—"
         return format_html(
             "{} · {}",

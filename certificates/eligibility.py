@@ -218,6 +218,11 @@ def _learning_family_sql() -> str:
       JOIN {_t(LearningFamilyList)} l ON l.id = e.family_list_id
       WHERE l.alliance_id = %(alliance_id)s AND l.term_id = %(term_id)s
         AND l.status = '{LearningFamilyList.Status.PUBLISHED.value}' AND e.included
+        -- no issuing unit (an alliance without a base, a family without a
+        -- school): not a candidate, so pages and the batch's total agree
+        AND COALESCE(
+          (SELECT base_unit_id FROM {_t(Alliance)} WHERE id = %(alliance_id)s), e.unit_id
+        ) IS NOT NULL
     )
     SELECT fam.key, fam.family_id, fam.credits,
            COALESCE(a.base_unit_id, fam.unit_id) AS unit_id,
@@ -237,7 +242,7 @@ def _volunteer_sql() -> str:
       SELECT 'volunteer:' || CAST(%(alliance_id)s AS text) || ':' || CAST(%(term_id)s AS text)
                || ':user:' || i.user_id
                AS key,
-             i.user_id, MIN(i.name) AS name, MIN(i.unit_id) AS unit_id, SUM(h.hours) AS hours
+             i.user_id, MIN(i.name) AS name, MIN(h.unit_id) AS unit_id, SUM(h.hours) AS hours
       FROM {_t(ServiceHour)} h JOIN {_t(Instructor)} i ON i.id = h.instructor_id
       WHERE h.term_id = %(term_id)s AND h.status IN ({counted}) AND i.user_id IS NOT NULL
         AND h.unit_id IN (SELECT unit_id FROM units)

@@ -324,10 +324,6 @@ class Certificate(models.Model):
                 condition=~Q(status="revoked") | Q(revoked_at__isnull=False),
                 name="certificate_revoked_has_date",
             ),
-            models.CheckConstraint(
-                condition=Q(family__isnull=False) | Q(user__isnull=False),
-                name="certificate_has_holder",
-            ),
         ]
         indexes = [
             models.Index(fields=["family", "kind"], name="certificate_family_kind"),
@@ -345,6 +341,12 @@ class Certificate(models.Model):
     @property
     def status_list_index(self) -> int:
         return self.pk % STATUS_LIST_SIZE
+
+    @property
+    def can_be_changed(self) -> bool:
+        """Only a valid certificate can be revoked or re-issued (the services'
+        rule; pages and admin offer the buttons from it)."""
+        return self.status == self.Status.VALID
 
     @property
     def code_display(self) -> str:

@@ -80,6 +80,9 @@ def my_certificates(user) -> QuerySet[Certificate]:
     return (
         certificates_held_by(user)
         .exclude(status=Certificate.Status.SUPERSEDED)
+        # a transcript names the guardian who asked for it: the other guardian's
+        # is theirs (it can still be opened by the family, not listed)
+        .exclude(Q(kind=Kind.TRANSCRIPT) & ~Q(user=user))
         .select_related("alliance", "unit", "term")
         .order_by("-issued_on", "-id")
     )

@@ -76,8 +76,8 @@ def _mine_path() -> str:
 
 def _holder_ids(certificate: Certificate) -> dict:
     # A family's certificate is told to every guardian of the family; a volunteer's
-    # to the volunteer.
-    if certificate.family_id:
+    # to the volunteer, a transcript to the guardian it names.
+    if certificate.family_id and certificate.kind != Kind.TRANSCRIPT:
         return {"family_ids": [certificate.family_id]}
     return {"user_ids": [certificate.user_id] if certificate.user_id else []}
 
@@ -124,9 +124,17 @@ def certificate_issue(
         return existing, False
     for _attempt in range(3):
         with issuing_transaction():
+            # 1, unless the key's rows are all replaced (a transcript whose rows
+            # came back to an earlier state): then the next revision.
+            latest = (
+                Certificate.objects.filter(key=candidate.key)
+                .order_by("-revision")
+                .values_list("revision", flat=True)
+                .first()
+            )
             row = Certificate(
                 key=candidate.key,
-                revision=1,
+                revision=(latest or 0) + 1,
                 kind=candidate.kind,
                 alliance_id=alliance_id,
                 unit_id=candidate.unit_id,
@@ -293,7 +301,10 @@ def batch_run_chunk(*, batch_id: int, limit: int | None = None) -> bool:
     limit = max(int(limit or settings.CERTIFICATES_BATCH_CHUNK), 1)
     with issuing_transaction():
         batch = (
-            CertificateBatch.objects.select_for_update(skip_locked=True)
+            # of=self: the joined alliance and term rows stay unlocked (other
+            # alliances' batches of the term, and every insert that references
+            # them, go on meanwhile)
+            CertificateBatch.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("alliance", "term")
             .filter(pk=batch_id)
             .first()
@@ -418,7 +429,7 @@ def _managed_valid(user, certificate) -> Certificate:
     )
     if locked is None:
         raise CertificateError("certificate_missing")
-    if locked.status != Certificate.Status.VALID:
+    if not locked.can_be_changed:
         raise CertificateError("not_valid")
     return locked
 
@@ -805,7 +816,9 @@ def transcript_issue(*, user) -> tuple[Certificate, bool]:
     if family is None:
         raise CertificateError("family_missing")
     with issuing_transaction():
-        Family.objects.select_for_update().filter(pk=family.pk).first()
+        # FOR NO KEY UPDATE: serialises two taps, without blocking the family's
+        # bookings and credit entries (their foreign-key checks share the row).
+        Family.objects.select_for_update(no_key=True).filter(pk=family.pk).first()
         source = transcript_source(family)
         if not source.rows:
             raise CertificateError("no_credits")
@@ -836,14 +849,15 @@ def transcript_issue(*, user) -> tuple[Certificate, bool]:
         )
         if created:
             # This guardian's earlier transcript, if still valid, steps aside.
-            Certificate.objects.filter(
+            earlier = Certificate.objects.filter(
                 family_id=family.pk,
                 user_id=user.pk,
                 kind=Kind.TRANSCRIPT,
                 status=Certificate.Status.VALID,
-            ).exclude(pk=certificate.pk).update(
-                status=Certificate.Status.SUPERSEDED, superseded_by=certificate
-            )
+            ).exclude(pk=certificate.pk)
+            for code in earlier.values_list("code", flat=True):
+                after_commit(verification_page_forget, code)
+            earlier.update(status=Certificate.Status.SUPERSEDED, superseded_by=certificate)
     return certificate, created
 
 
