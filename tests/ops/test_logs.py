@@ -263,3 +263,24 @@ def test_the_console_sms_backend_logs_no_code():
     [line] = lines_of(request_id)
     assert line["event"] == "SMS to 138****1234 (10 characters)"
     assert "482913" not in raw_text_of(request_id)
+
+
+def test_an_eager_task_logs_under_its_callers_id_and_gives_the_context_back():
+    # given a request's id bound, and tasks run eagerly (the test settings)
+    from portal.tasks import heartbeat
+
+    structlog.contextvars.bind_contextvars(request_id=(request_id := a_request_id()))
+    try:
+        # when a task runs inside it
+        heartbeat.delay("ping")
+
+        # then the caller's context is as it was: no task fields left behind
+        assert structlog.contextvars.get_contextvars() == {"request_id": request_id}
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+
+    # and the task's lines carry the caller's id
+    events = [line["event"] for line in lines_of(request_id) if line["logger"] == "alliance.task"]
+    assert events == ["task started", "task finished"]
+    finished = lines_of(request_id)[-1]
+    assert finished["task"] == "portal.tasks.heartbeat" and finished["state"] == "SUCCESS"
