@@ -90,3 +90,32 @@ def test_english_accept_language_still_gets_chinese_until_switched(client):
     client.cookies["django_language"] = "en"
     response = client.get("/", HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert 'lang="en"' in response.content.decode()
+
+
+def test_the_filesystem_broker_keeps_its_exchange_tables_under_its_own_folder(tmp_path):
+    # A worker (or `make run`) started from any folder binds its queues: the
+    # exchange tables go under .celery/, never ./control where it was started.
+    code = (
+        "from alliance.celery import app; "
+        "from kombu import Exchange, Queue; "
+        "queue = Queue('settings-test', Exchange('settings-test', type='fanout')); "
+        "channel = app.connection().default_channel; "
+        "queue(channel).declare(); "
+        "print(channel.control_folder)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update({"DJANGO_SETTINGS_MODULE": "alliance.settings.local", "PYTHONPATH": str(ROOT)})
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    folder = Path(result.stdout.strip())
+    assert folder == ROOT / ".celery" / "control"
+    assert (folder / "settings-test.exchange").exists()
+    assert not (tmp_path / "control").exists()
+    (folder / "settings-test.exchange").unlink()
