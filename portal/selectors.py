@@ -29,7 +29,6 @@ from bookings.selectors import (
     booking_annotate_waiting_position,
     booking_decision,
 )
-from certificates.selectors import my_certificates
 from courses.selectors import CreditBalance, credit_balances, credit_recent
 from courses.services import family_of
 from events.models import Event
@@ -46,7 +45,6 @@ HISTORY_PAGE_SIZE = 20
 HOME_UPCOMING = 3
 HOME_WAITING = 5
 HOME_NOTICES = 3
-MY_LEARNING_CERTIFICATES = 3
 
 
 @dataclass
@@ -88,8 +86,6 @@ class MyLearning:
     balances: list[CreditBalance]
     recent_credits: list
     now: datetime.datetime
-    # 我的证书: the newest few (the page of them lists all).
-    certificates: list = field(default_factory=list)
 
 
 @dataclass
@@ -298,7 +294,6 @@ def my_learning(*, user, family: Family, page: str | None) -> MyLearning:
         balances=credit_balances(family=family),
         recent_credits=credit_recent(family=family, limit=10),
         now=timezone.now(),
-        certificates=list(my_certificates(user)[:MY_LEARNING_CERTIFICATES]),
     )
 
 

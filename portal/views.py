@@ -8,11 +8,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from certificates.selectors import my_certificates
 from courses.services import family_of
 from members.privacy import person_name
 
 from . import selectors
 from .health import health_report
+
+#: 我的学习 shows the newest few certificates; 我的证书 lists them all.
+MY_LEARNING_CERTIFICATES = 3
 
 
 def home(request):
@@ -44,6 +48,8 @@ def my_learning(request):
         context["learning"] = selectors.my_learning(
             user=request.user, family=family, page=request.GET.get("page")
         )
+        # 我的证书: the newest few (their own page lists them all)
+        context["certificates"] = list(my_certificates(request.user)[:MY_LEARNING_CERTIFICATES])
     response = render(request, "portal/my_learning.html", context)
     add_never_cache_headers(response)
     return response
