@@ -6,6 +6,7 @@ docs/PERFORMANCE.md, "scale-out")."""
 
 import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -51,3 +52,5 @@ def test_a_web_node_killed_under_load_loses_and_doubles_nothing():
     assert result.sessions_still_valid == 6
     assert len(result.nodes_answering_after) == 2
     assert result.requests > 100
+    assert all(scaleout.verdict(result).values())
+    shutil.rmtree(result.workdir)  # the logs are kept when the test fails
