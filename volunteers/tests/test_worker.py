@@ -41,5 +41,7 @@ def test_the_worker_records_the_current_terms_hours_once(celery_worker_process):
 def _queue_empty() -> bool:
     from alliance.celery import app
 
+    # the queue the hours task is routed to (alliance/settings/base.py, "queues")
+    queue = app.amqp.router.route({}, "volunteers.tasks.hours_record")["queue"].name
     with app.connection_for_write() as conn:
-        return conn.default_channel.client.llen("celery") == 0
+        return conn.default_channel.client.llen(queue) == 0
