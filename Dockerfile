@@ -8,4 +8,4 @@ COPY . .
 RUN DJANGO_SETTINGS_MODULE=alliance.settings.local python manage.py compilemessages --ignore=.venv -v0 \
  && DJANGO_SETTINGS_MODULE=alliance.settings.local python manage.py collectstatic --noinput -v0
 EXPOSE 8000
-CMD ["gunicorn", "alliance.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "alliance.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

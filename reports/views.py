@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.contrib import messages
@@ -10,10 +11,12 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from community import selectors as community_selectors
+from courses.streaming import file_response
 from evaluation import selectors as evaluation_selectors
 from members import access, charts
 from members.decorators import coordinator_required
@@ -267,7 +270,12 @@ def job_download(request, job_id: int):
         data={"file": job.filename},
         ip_address=request.META.get("REMOTE_ADDR"),
     )
-    return FileResponse(path.open("rb"), as_attachment=True, filename=job.filename)
+    # Through the one protected-file path: behind nginx an X-Accel-Redirect (nginx
+    # sends the bytes), else streamed here; never cached.
+    stored = SimpleNamespace(name=job.file_path, path=str(path))
+    response = file_response(request, stored, cache_control="private, no-store")
+    response["Content-Disposition"] = content_disposition_header(True, job.filename)
+    return response
 
 
 # --- brand programmes (品牌项目): public pages from the roll-up's BrandSnapshot ---------
