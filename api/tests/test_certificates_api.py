@@ -22,10 +22,13 @@ from django.test.utils import CaptureQueriesContext
 
 from certificates import services
 from certificates.credentials import credential_verify
-from certificates.eligibility import candidates
 from certificates.models import Certificate, Kind
-from certificates.tests.factories import CertificateFactory, CertificateRuleFactory
-from certificates.tests.issuing_world import build_issuing_world, credit, finish_course
+from certificates.tests.factories import CertificateFactory
+from certificates.tests.issuing_world import (
+    build_issuing_world,
+    credit,
+    mums_course_certificate,
+)
 from certificates.transcripts import SCHEMA_ID
 from courses.models import CreditEntry
 from members.models import ApiToken, AuditLog
@@ -55,15 +58,7 @@ def w():
 @pytest.fixture
 def issued(w):
     """张晓华's course certificate, with her child's nickname on it (she opted in)."""
-    from certificates.tests.factories import CertificatePreferenceFactory
-
-    finish_course(w, w.mum)
-    rule = CertificateRuleFactory(alliance=w.alliance, kind=Kind.COURSE, mentions_child=True)
-    CertificatePreferenceFactory(family=w.mum.family, child_nickname_shown=True)
-    (candidate,) = candidates(rule, w.term, limit=1)
-    certificate, _ = services.certificate_issue(
-        candidate=candidate, alliance=w.alliance, term=w.term
-    )
+    certificate = mums_course_certificate(w)
     assert certificate.child_nickname == "小雨点"
     return certificate
 

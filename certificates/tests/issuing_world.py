@@ -223,3 +223,24 @@ def finish_course(w: IssuingWorld, g) -> None:
         attend(g, session)
     finish_lessons(g, w.course)
     credit(g, w.course, w.course.credits)
+
+
+def mums_course_certificate(w: IssuingWorld):
+    """张晓华's course certificate, issued as a batch would, with her child's
+    nickname on it (the rule mentions the child and she opted in)."""
+    from certificates import services
+    from certificates.eligibility import candidates
+    from certificates.models import Kind
+    from certificates.tests.factories import (
+        CertificatePreferenceFactory,
+        CertificateRuleFactory,
+    )
+
+    finish_course(w, w.mum)
+    rule = CertificateRuleFactory(alliance=w.alliance, kind=Kind.COURSE, mentions_child=True)
+    CertificatePreferenceFactory(family=w.mum.family, child_nickname_shown=True)
+    (candidate,) = candidates(rule, w.term, limit=1)
+    certificate, _created = services.certificate_issue(
+        candidate=candidate, alliance=w.alliance, term=w.term
+    )
+    return certificate

@@ -14,15 +14,12 @@ The QR and command part without a browser: test_done_when_offline.py."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 
 import pypdfium2
 import pytest
-import requests
 import zxingcpp
-from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -32,6 +29,7 @@ from certificates.models import Certificate, CertificateBatch
 from tests.phone import PHONE, fits_and_is_accessible
 
 from .issuing_world import build_issuing_world, finish_course
+from .verifying import fresh_status_list, verify_exit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,24 +41,6 @@ PHONE_NUMBER = re.compile(r"1[3-9]\d{9}")
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def _verify(*args) -> int:
-    """``certificate_verify``'s exit status (0 valid, 1 signature, 2 status)."""
-    try:
-        call_command("certificate_verify", *map(str, args), stdout=io.StringIO())
-    except CommandError as failed:
-        return failed.returncode
-    except SystemExit as stop:
-        return int(stop.code or 0)
-    return 0
-
-
-def _fresh_status_list(credential: dict, path):
-    answer = requests.get(credential["credentialStatus"]["statusListCredential"], timeout=10)
-    assert answer.status_code == 200
-    path.write_bytes(answer.content)
-    return path
 
 
 def _sign_in(page, login: str, password: str) -> None:
@@ -197,17 +177,17 @@ def test_a_parent_downloads_scans_and_verifies_and_the_coordinator_revokes_and_r
     assert credential == offered
     saved = tmp_path / "certificate.pdf"
     saved.write_bytes(pdf)
-    listed = _fresh_status_list(credential, tmp_path / "status-before.json")
-    assert _verify(saved, "--status-list", listed) == 0
+    listed = fresh_status_list(credential, tmp_path / "status-before.json")
+    assert verify_exit(saved, "--status-list", listed) == 0
     signed = tmp_path / "credential.json"
     signed.write_text(json.dumps(credential, ensure_ascii=False), encoding="utf-8")
-    assert _verify(signed, "--status-list", listed) == 0
+    assert verify_exit(signed, "--status-list", listed) == 0
     text = signed.read_text(encoding="utf-8")
     changed = text.replace("张*华", "张*明", 1)
     assert changed != text and len(changed) == len(text)
     tampered = tmp_path / "tampered.json"
     tampered.write_text(changed, encoding="utf-8")
-    assert _verify(tampered, "--status-list", listed) == 1
+    assert verify_exit(tampered, "--status-list", listed) == 1
     parent.close()
 
     # 8. the coordinator signs in and revokes it: 证书管理 → 撤销 → reason → 确认撤销
@@ -241,9 +221,9 @@ def test_a_parent_downloads_scans_and_verifies_and_the_coordinator_revokes_and_r
     assert "出勤记录" not in shown
     public.close()
     # and the command with a freshly fetched status list fails the status check
-    fresh = _fresh_status_list(credential, tmp_path / "status-after.json")
-    assert _verify(saved, "--status-list", fresh) == 2
-    assert _verify(signed, "--status-list", fresh) == 2
+    fresh = fresh_status_list(credential, tmp_path / "status-after.json")
+    assert verify_exit(saved, "--status-list", fresh) == 2
+    assert verify_exit(signed, "--status-list", fresh) == 2
 
     # 9. the coordinator finds 李建国's by its code as typed from paper and re-issues it
     desk.locator("details.filters").evaluate("(d) => { d.open = true; }")

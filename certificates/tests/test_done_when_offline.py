@@ -8,38 +8,18 @@ status list exits 2."""
 
 from __future__ import annotations
 
-import io
-
 import pypdfium2
 import pytest
-import requests
 import zxingcpp
-from django.core.management import CommandError, call_command
 
 from certificates import services
 from certificates.credentials import credential_from_pdf, verification_url
 from certificates.models import Certificate, CertificateBatch
 
 from .issuing_world import build_issuing_world, finish_course
+from .verifying import fresh_status_list, verify_exit
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _verify(*args) -> int:
-    try:
-        call_command("certificate_verify", *map(str, args), stdout=io.StringIO())
-    except CommandError as failed:  # the command's failures carry their exit status
-        return failed.returncode
-    except SystemExit as stop:
-        return int(stop.code or 0)
-    return 0
-
-
-def _status_list(credential: dict, path):
-    answer = requests.get(credential["credentialStatus"]["statusListCredential"], timeout=10)
-    assert answer.status_code == 200
-    path.write_bytes(answer.content)
-    return path
 
 
 def test_the_pdf_verifies_offline_and_a_revocation_fails_the_status_check(
@@ -76,11 +56,11 @@ def test_the_pdf_verifies_offline_and_a_revocation_fails_the_status_check(
     saved.write_bytes(pdf)
     credential = credential_from_pdf(pdf)
     assert credential == mine.credential
-    listed = _status_list(credential, tmp_path / "status-1.json")
-    assert _verify(saved, "--status-list", listed) == 0
+    listed = fresh_status_list(credential, tmp_path / "status-1.json")
+    assert verify_exit(saved, "--status-list", listed) == 0
     signed = tmp_path / "credential.json"
     signed.write_bytes(_json(credential))
-    assert _verify(signed, "--status-list", listed) == 0
+    assert verify_exit(signed, "--status-list", listed) == 0
 
     # and one character changed fails the signature
     text = signed.read_text(encoding="utf-8")
@@ -88,15 +68,15 @@ def test_the_pdf_verifies_offline_and_a_revocation_fails_the_status_check(
     assert changed != text
     tampered = tmp_path / "tampered.json"
     tampered.write_text(changed, encoding="utf-8")
-    assert _verify(tampered, "--status-list", listed) == 1
+    assert verify_exit(tampered, "--status-list", listed) == 1
 
     # when the coordinator revokes it, a fresh status list fails the status check
     services.certificate_revoke(user=w.coordinator, certificate=mine, reason="重复发放")
-    fresh = _status_list(credential, tmp_path / "status-2.json")
-    assert _verify(saved, "--status-list", fresh) == 2
-    assert _verify(signed, "--status-list", fresh) == 2
+    fresh = fresh_status_list(credential, tmp_path / "status-2.json")
+    assert verify_exit(saved, "--status-list", fresh) == 2
+    assert verify_exit(signed, "--status-list", fresh) == 2
     # (the old list, saved before, still says valid: a verifier must fetch it anew)
-    assert _verify(signed, "--status-list", listed) == 0
+    assert verify_exit(signed, "--status-list", listed) == 0
 
 
 def _json(document: dict) -> bytes:

@@ -12,10 +12,11 @@ from django.urls import reverse
 
 from certificates import services
 from certificates.credentials import credential_verify
-from certificates.eligibility import candidates
-from certificates.models import Certificate, CertificatePreference, Kind
-from certificates.tests.factories import CertificatePreferenceFactory, CertificateRuleFactory
-from certificates.tests.issuing_world import build_issuing_world, finish_course
+from certificates.models import Certificate, CertificatePreference
+from certificates.tests.issuing_world import (
+    build_issuing_world,
+    mums_course_certificate,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,13 +29,7 @@ def w():
 @pytest.fixture
 def issued(w):
     """张晓华's course certificate, with her child's nickname on it (she opted in)."""
-    finish_course(w, w.mum)
-    rule = CertificateRuleFactory(alliance=w.alliance, kind=Kind.COURSE, mentions_child=True)
-    CertificatePreferenceFactory(family=w.mum.family, child_nickname_shown=True)
-    (candidate,) = candidates(rule, w.term, limit=1)
-    certificate, _ = services.certificate_issue(
-        candidate=candidate, alliance=w.alliance, term=w.term
-    )
+    certificate = mums_course_certificate(w)
     assert certificate.child_nickname == "小雨点"
     return certificate
 

@@ -9,11 +9,12 @@ from decimal import Decimal
 import pytest
 
 from certificates import credentials, services
-from certificates.eligibility import candidates
 from certificates.errors import CertificateError
-from certificates.models import Certificate, CertificateRule, Kind
-from certificates.tests.factories import CertificatePreferenceFactory, CertificateRuleFactory
-from certificates.tests.issuing_world import build_issuing_world, finish_course
+from certificates.models import Certificate, CertificateRule
+from certificates.tests.issuing_world import (
+    build_issuing_world,
+    mums_course_certificate,
+)
 from events.models import Notice
 from members.models import AuditLog
 
@@ -27,13 +28,8 @@ def w():
 
 @pytest.fixture
 def issued(w):
-    finish_course(w, w.mum)
-    rule = CertificateRuleFactory(alliance=w.alliance, kind=Kind.COURSE, mentions_child=True)
-    CertificatePreferenceFactory(family=w.mum.family, child_nickname_shown=True)
-    (candidate,) = candidates(rule, w.term, limit=1)
-    certificate, _ = services.certificate_issue(
-        candidate=candidate, alliance=w.alliance, term=w.term
-    )
+    """张晓华's course certificate, with her child's nickname on it (she opted in)."""
+    certificate = mums_course_certificate(w)
     return certificate
 
 
