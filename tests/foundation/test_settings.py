@@ -103,6 +103,8 @@ def test_the_filesystem_broker_keeps_its_exchange_tables_under_its_own_folder(tm
         "queue(channel).declare(); "
         "print(channel.control_folder)"
     )
+    for folder in ("queue", "processed"):  # as `make run` makes them
+        (ROOT / ".celery" / folder).mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update({"DJANGO_SETTINGS_MODULE": "alliance.settings.local", "PYTHONPATH": str(ROOT)})
     result = subprocess.run(
