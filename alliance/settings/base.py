@@ -167,14 +167,20 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# Redis is the cache and the Celery broker when REDIS_URL is set.
+# Redis is the cache and the Celery broker when REDIS_URL is set. With Redis down
+# the cache answers as an empty one (alliance/cache.py): short timeouts, then a
+# per-process breaker skips Redis for a few seconds (docs/OPERATIONS.md, "outages").
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "alliance.cache.TolerantRedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+            "OPTIONS": {
+                "socket_connect_timeout": 0.5,
+                "socket_timeout": 1,
+                "breaker_seconds": env.float("CACHE_BREAKER_SECONDS", default=5),
+            },
         }
     }
 else:

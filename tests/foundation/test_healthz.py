@@ -16,7 +16,7 @@ def test_healthz_reports_every_part_up_on_real_postgres_and_redis(client):
     body = response.json()
     assert body["status"] == "ok"
     assert body["checks"]["database"] == {"ok": True, "detail": "postgresql"}
-    assert body["checks"]["cache"] == {"ok": True, "detail": "RedisCache"}
+    assert body["checks"]["cache"] == {"ok": True, "detail": "TolerantRedisCache"}
     assert body["checks"]["broker"] == {"ok": True, "detail": "redis"}
     assert body["checks"]["migrations"] == {"ok": True, "detail": "up to date"}
 
