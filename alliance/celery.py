@@ -11,6 +11,7 @@ from celery import Celery
 from celery.signals import setup_logging
 
 from alliance.logging import connect_celery_signals
+from alliance.replica import connect_celery_signals as connect_replica_signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance.settings.local")
 
@@ -31,5 +32,7 @@ def _use_django_logging(*args, **kwargs):
 # Tasks carry the request id of the request (or task) that queued them, and their
 # log lines show it (alliance/logging.py).
 connect_celery_signals()
+# Export tasks read from the read replica when there is one (alliance/replica.py).
+connect_replica_signals()
 
 app.autodiscover_tasks()

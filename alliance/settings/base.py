@@ -637,3 +637,54 @@ SECURE_REDIRECT_EXEMPT = [
     *globals().get("SECURE_REDIRECT_EXEMPT", []),
     r"^(healthz|readyz|metrics)$",
 ]
+
+# --- read replica (issue 19)
+# Optional PostgreSQL streaming replica (docs/OPERATIONS.md "read replica"). Only the
+# coordinator dashboards and exports below, and the export tasks, read from it
+# (alliance/db_router.py, alliance/replica.py); bookings, check-in and every write use
+# the primary. While it is unreachable they read from the primary (a warning is logged)
+# and ask it again after REPLICA_RETRY_SECONDS.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL and DATABASE_URL:
+    _replica = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        **_replica,
+        # A replica that is down answers "no" within seconds, not the OS's TCP timeout.
+        "OPTIONS": {
+            "connect_timeout": 3,
+            **DATABASES["default"].get("OPTIONS", {}),
+            **_replica.get("OPTIONS", {}),
+        },
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": True,
+        # Tests: no test database is made on the replica; it replays the primary's.
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["alliance.db_router.ReplicaRouter"]
+REPLICA_RETRY_SECONDS = env.int("REPLICA_RETRY_SECONDS", default=10)
+# GET/HEAD pages read from the replica: pure reports that no form redirects to after
+# saving (a page shown right after a save must show it: those stay on the primary).
+REPLICA_READ_VIEWS = [
+    "reports:overview",
+    "reports:unit",
+    "reports:school",
+    "reports:job_download",
+    "guidance:dashboard",
+    "surveys:manage_comparison",
+    "surveys:manage_comparison_print",
+]
+# POST exports: each writes its audit entry (on the primary), then only reads.
+REPLICA_READ_EXPORT_VIEWS = [
+    "reports:export",
+    "recognition:export",
+    "surveys:manage_comparison_export",
+    "surveys:manage_survey_export",
+]
+# Tasks that only read (and write a file): never a roll-up, whose marks are deleted
+# with the re-roll and so must count the primary's rows.
+REPLICA_READ_TASKS = ["reports.tasks.export_job_run"]
+# Read from the primary even inside those: the job row a task was queued for may not
+# have reached the replica yet; sessions are saved a moment before the page reads them.
+REPLICA_PRIMARY_MODELS = ["reports.reportjob", "sessions.session", "usersessions.usersession"]
+MIDDLEWARE = [*MIDDLEWARE, "alliance.replica.ReplicaReadMiddleware"]
