@@ -199,6 +199,12 @@ if REDIS_URL:
         # Longer than any task's hard limit, so a running task is never redelivered;
         # reminders are never scheduled as ETA tasks (see docs/ARCHITECTURE.md).
         "visibility_timeout": 3600,
+        # With Redis down, a task queued after a commit with retry=False (the
+        # outbox kicks) fails at once instead of kombu retrying the connection for
+        # ~6 s inside the web request; the rows stay pending for the beat pass.
+        # Workers reconnect through their own loop (broker_connection_max_retries).
+        "max_retries": 0,
+        "socket_connect_timeout": 1,
     }
 else:
     CELERY_BROKER_URL = "filesystem://"
