@@ -135,6 +135,11 @@ class TolerantRedisCache(RedisCache):
         if breaker.was_tripped(self._location) and breaker.close(self._location):
             logger.info("cache_recovered", server=self._location)
 
+    def guarded(self, operation: str, missing, function, *args, **kwargs):
+        """``function(*args, **kwargs)`` under the breaker: ``missing`` when Redis
+        is down or skipped (for callers that use the raw client, api.ratelimit)."""
+        return self._call(operation, missing, function, *args, **kwargs)
+
     def _call(self, operation: str, missing, function, *args, **kwargs):
         if breaker.is_open(self._location):
             return missing

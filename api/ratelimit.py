@@ -3,7 +3,8 @@
 Fixed one-minute windows counted in the cache (Redis in production, shared by
 every web process; both counters of a request in one pipelined round trip). Going over answers 429 with ``Retry-After``: the seconds
 left in the window. The limits are settings (``API_RATE_PER_TOKEN``,
-``API_RATE_PER_IP``: requests per minute); docs/API.md.
+``API_RATE_PER_IP``: requests per minute); docs/API.md. With Redis down the
+limits are off (fail open), never a 500 (alliance/cache.py).
 """
 
 from __future__ import annotations
@@ -35,17 +36,27 @@ def _redis_client():
     return get_client(write=True) if get_client is not None else None
 
 
+def _pipelined_counts(client, names: list[str], window: int) -> list[int]:
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        key = cache.make_key(f"api:rate:{name}:{window}")
+        pipe.incr(key)
+        pipe.expire(key, WINDOW_SECONDS + 5, nx=True)
+    answers = pipe.execute()
+    return [int(answers[i]) for i in range(0, len(answers), 2)]
+
+
 def _counts(names: list[str], window: int) -> list[int]:
     """Count one request under each name in this window: one round trip to Redis."""
     client = _redis_client()
     if client is not None:
-        pipe = client.pipeline(transaction=False)
-        for name in names:
-            key = cache.make_key(f"api:rate:{name}:{window}")
-            pipe.incr(key)
-            pipe.expire(key, WINDOW_SECONDS + 5, nx=True)
-        answers = pipe.execute()
-        return [int(answers[i]) for i in range(0, len(answers), 2)]
+        guarded = getattr(cache, "guarded", None)
+        if guarded is None:
+            return _pipelined_counts(client, names, window)
+        # Redis down (or skipped by the cache's breaker, logged once per opening):
+        # every count reads 0, so nobody is limited. Failing open keeps the API
+        # answering; docs/OPERATIONS.md, "outages".
+        return guarded("api_rate_limit", [0] * len(names), _pipelined_counts, client, names, window)
     counts = []
     for name in names:
         key = f"api:rate:{name}:{window}"
