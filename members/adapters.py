@@ -82,13 +82,39 @@ class AccountAdapter(DefaultAccountAdapter):
         return ChinaMobileField(**kwargs)
 
     def send_verification_code_sms(self, user, phone: str, code: str, **kwargs) -> None:
+        self._refuse_sms_while_cache_is_down()
         account_message_send(kind="verification_code", phone=phone, code=code, user=user)
 
     def send_unknown_account_sms(self, phone: str, **kwargs) -> None:
+        # Refused the same way as a known number's code: the answer must not
+        # tell whether the number has an account.
+        self._refuse_sms_while_cache_is_down()
         account_message_send(kind="unknown_account", phone=phone)
 
     def send_account_already_exists_sms(self, phone: str) -> None:
+        self._refuse_sms_while_cache_is_down()
         account_message_send(kind="account_exists", phone=phone)
+
+    def _refuse_sms_while_cache_is_down(self) -> None:
+        """A text's words wait in the cache for the worker that sends it
+        (account_message_send): with Redis down the worker would find nothing
+        and the person would wait for a code that never comes. Say so now and
+        go back to the page they came from; allauth has stashed nothing yet
+        (it persists the code's state after the send). docs/OPERATIONS.md, "outages"."""
+        from alliance.cache import cache_available
+
+        if cache_available():
+            return
+        from django.contrib import messages
+        from django.shortcuts import redirect
+
+        request = allauth_context.request
+        if request is None:  # outside a request (a shell): nothing to answer
+            from alliance.cache import CacheUnavailable
+
+            raise CacheUnavailable("the cache is unavailable; no code can be sent")
+        messages.error(request, _("短信验证码服务暂时不可用，请稍后再试或使用密码登录。"))
+        raise ImmediateHttpResponse(redirect(request.get_full_path()))
 
     def set_phone(self, user, phone: str, verified: bool) -> None:
         user.phone = phone
