@@ -197,6 +197,7 @@ class PortalCollector:
         yield from self._queues()
         yield from self._outbox()
         yield from self._bookings()
+        yield from self._replica()
 
     def _queues(self):
         gauge = GaugeMetricFamily(
@@ -293,6 +294,48 @@ class PortalCollector:
             return
         gauge.add_metric([], n)
         yield gauge
+
+    def _replica(self):
+        """The read replica's lag (only with DATABASE_REPLICA_URL; docs/OPERATIONS.md
+        "read replica"): two one-row queries, the primary's WAL position then the
+        replica's replay position."""
+        from django.db import connections
+
+        from alliance.db_router import REPLICA, replica_configured
+
+        if not replica_configured():
+            return
+        up = GaugeMetricFamily("alliance_db_replica_up", "1 while the read replica answers.")
+        behind = GaugeMetricFamily(
+            "alliance_db_replica_lag_bytes",
+            "WAL written on the primary that the replica has not replayed yet.",
+        )
+        seconds = GaugeMetricFamily(
+            "alliance_db_replica_lag_seconds",
+            "While WAL waits to be replayed, the age of the last replayed transaction; "
+            "0 when the replica has caught up (an idle primary is not lag).",
+        )
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT pg_current_wal_lsn()::text")
+                lsn = cursor.fetchone()[0]
+            with connections[REPLICA].cursor() as cursor:
+                cursor.execute(
+                    "SELECT greatest(pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn()), 0),"
+                    " coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)",
+                    [lsn],
+                )
+                lag_bytes, age = cursor.fetchone()
+        except Exception:  # noqa: BLE001 - replica (or primary) down: up 0
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        behind.add_metric([], float(lag_bytes))
+        seconds.add_metric([], float(age) if lag_bytes > 0 else 0.0)
+        yield up
+        yield behind
+        yield seconds
 
 
 def celery_queue_lengths(url: str) -> dict[str, int]:

@@ -51,7 +51,7 @@ def _issuing_alliance_ids(user):
 
 def _by_alliance(model):
     def rule(user):
-        if access.is_district_admin(user):
+        if access.sees_every_district(user):
             return None
         return model._default_manager.filter(alliance__in=_issuing_alliance_ids(user))
 
@@ -59,13 +59,13 @@ def _by_alliance(model):
 
 
 def _certificates(user):
-    if access.is_district_admin(user):
+    if access.sees_every_district(user):
         return None
     return selectors.certificates_manageable_by(user)
 
 
 def _batches(user):
-    if access.is_district_admin(user):
+    if access.sees_every_district(user):
         return None
     return selectors.batches_visible_to(user)
 
@@ -82,7 +82,7 @@ pick_rule_register(
 
 
 def _issuing_alliances(user):
-    if access.is_district_admin(user):
+    if access.sees_every_district(user):
         return Alliance.objects.all()
     return selectors.alliances_issuing_for(user)
 
@@ -93,7 +93,7 @@ def _issues_for_some_alliance(user) -> bool:
     # decides it (district administrators, alliance coordinators).
     if not getattr(user, "is_active", False):
         return False
-    return access.is_district_admin(user) or bool(access.coordinated_alliance_ids(user))
+    return access.sees_every_district(user) or bool(access.coordinated_alliance_ids(user))
 
 
 class _IssuingAdmin(ScopedAdminMixin, admin.ModelAdmin):
@@ -104,7 +104,7 @@ class _IssuingAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         rows = super().get_queryset(request).select_related("alliance")
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return rows
         return rows.filter(alliance__in=_issuing_alliance_ids(request.user))
 
@@ -285,7 +285,7 @@ class CertificateAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelAd
 
     def get_queryset(self, request):
         rows = super().get_queryset(request)
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return rows
         return rows.filter(pk__in=selectors.certificates_manageable_by(request.user).values("pk"))
 
@@ -338,7 +338,7 @@ class CertificateBatchAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.Mo
 
     def get_queryset(self, request):
         rows = super().get_queryset(request)
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return rows
         return rows.filter(pk__in=selectors.batches_visible_to(request.user).values("pk"))
 

@@ -13,7 +13,7 @@ from courses.services import family_of
 from members.access import (
     alliances_changeable_by,
     coordinated_alliance_ids,
-    is_district_admin,
+    sees_every_district,
     units_changeable_by,
 )
 from members.models import Alliance
@@ -43,7 +43,7 @@ def certificates_manageable_by(user) -> QuerySet[Certificate]:
     coordinators those their unit issued."""
     if not _active(user):
         return Certificate.objects.none()
-    if is_district_admin(user):
+    if sees_every_district(user):
         return Certificate.objects.all()
     return Certificate.objects.filter(
         Q(alliance_id__in=coordinated_alliance_ids(user))

@@ -62,7 +62,7 @@ def _moderated_board_ids(user):
 
 def _district_only(model):
     def rule(user):
-        return None if access.is_district_admin(user) else model._default_manager.none()
+        return None if access.sees_every_district(user) else model._default_manager.none()
 
     return rule
 
@@ -191,22 +191,22 @@ class SensitiveWordAdmin(ServiceSaveMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     # The district's list: district administrators only, whatever the permissions.
     def has_module_permission(self, request):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_add_permission(self, request):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_delete_permission(self, request, obj=None):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_export_permission(self, request):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def delete_model(self, request, obj):
         try:
@@ -665,7 +665,7 @@ class BoardProfileAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelA
         return _family_label(obj.family_id)
 
     def has_module_permission(self, request):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)

@@ -44,8 +44,8 @@ from members.access import (
     alliances_visible_to,
     can_change_unit,
     coordinated_alliance_ids,
-    is_district_admin,
     is_staff_member,
+    sees_every_district,
     units_changeable_by,
     visible_unit_ids,
 )
@@ -94,7 +94,7 @@ def _staff_board_condition(user) -> Q:
     condition = Q(kind=Board.Kind.GROUP, group__facilitator_id=user.pk)
     if not is_staff_member(user):
         return condition
-    if is_district_admin(user):
+    if sees_every_district(user):
         # Every board but the archived group boards of others (former members only).
         return condition | ~Q(kind=Board.Kind.GROUP) | Q(kind=Board.Kind.GROUP, is_archived=False)
     units = visible_unit_ids(user)
@@ -171,7 +171,7 @@ def can_moderate(user, board: Board) -> bool:
         if board.is_archived:
             return False
     if board.kind == Board.Kind.ALLIANCE:
-        return is_district_admin(user) or board.alliance_id in coordinated_alliance_ids(user)
+        return sees_every_district(user) or board.alliance_id in coordinated_alliance_ids(user)
     return can_change_unit(user, board.unit_id)
 
 
@@ -180,7 +180,7 @@ def boards_moderated_by(user) -> QuerySet[Board]:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Board.objects.none()
     condition = Q(kind=Board.Kind.GROUP, group__facilitator_id=user.pk)
-    if is_district_admin(user):
+    if sees_every_district(user):
         return Board.objects.filter(condition | Q(is_archived=False))
     alliances = coordinated_alliance_ids(user)
     units = units_changeable_by(user).values("pk")
@@ -197,7 +197,7 @@ def boards_showing_posters_to(user) -> QuerySet[Board]:
     sees nicknames there, as the members do."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Board.objects.none()
-    if is_district_admin(user):
+    if sees_every_district(user):
         return Board.objects.all()
     return Board.objects.filter(
         Q(kind=Board.Kind.ALLIANCE, alliance_id__in=coordinated_alliance_ids(user))

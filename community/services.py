@@ -42,7 +42,7 @@ from bookings.locking import bounded_atomic
 from events.services import notice_send
 from groups.models import Group
 from groups.selectors import family_parent_school_ids
-from members.access import can_change_unit, is_district_admin, is_staff_member, visible_unit_ids
+from members.access import can_change_unit, is_staff_member, sees_every_district, visible_unit_ids
 from members.formatting import id_or_none
 from members.models import Alliance, Family, Membership
 from members.photos import PhotoRejected, photo_clean
@@ -1145,7 +1145,7 @@ class _KeyOnly:
 
 
 def _words_admin(user) -> None:
-    if not is_district_admin(user):
+    if not sees_every_district(user):
         raise CommunityError("not_allowed")
 
 

@@ -944,7 +944,7 @@ def session_list_for_staff(*, user, include_past: bool = False) -> QuerySet[Cour
     from members import access
 
     sessions = CourseSession.objects.select_related("offering", "course", "offering__unit")
-    if not access.is_district_admin(user):
+    if not access.sees_every_district(user):
         sessions = sessions.filter(offering__unit__in=access.visible_unit_ids(user))
     now = timezone.now()
     if include_past:

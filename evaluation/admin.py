@@ -87,10 +87,10 @@ class ResponsibilityAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin)
         return access.is_coordinator(request.user)
 
     def has_add_permission(self, request):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_delete_permission(self, request, obj=None):
         # Targets point at responsibilities: one is taken out of use (在用), not deleted.
@@ -115,7 +115,7 @@ class _UnitRowsAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmi
 
     def get_queryset(self, request):
         rows = super().get_queryset(request)
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return rows
         return rows.filter(**{f"{self.unit_path}__in": access.visible_unit_ids(request.user)})
 

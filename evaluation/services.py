@@ -206,7 +206,7 @@ def unit_targets_default(*, actor, term_id, unit_ids=None, now=None) -> int:
     default values. Targets already set are kept. Idempotent and race-safe: one
     ``INSERT … SELECT … ON CONFLICT DO NOTHING``; returns the targets written."""
     scope = selectors.units_for_targets(actor)
-    if not access.is_district_admin(actor) and not access.coordinated_alliance_ids(actor):
+    if not access.sees_every_district(actor) and not access.coordinated_alliance_ids(actor):
         raise EvaluationError("not_target_setter")
     term = _term(term_id)
     if unit_ids is not None:
@@ -269,7 +269,7 @@ def unit_targets_default(*, actor, term_id, unit_ids=None, now=None) -> int:
 
 
 def _written_as(actor, unit: MemberUnit) -> str:
-    if access.is_district_admin(actor):
+    if access.sees_every_district(actor):
         return _("区级")
     from members.models import Alliance
 
@@ -524,7 +524,7 @@ def responsibility_save(
 ) -> Responsibility:
     """Add (``responsibility_id`` None) or change one line of the district's list.
     District administrators only; the default value is checked like a target."""
-    if not access.is_district_admin(actor):
+    if not access.sees_every_district(actor):
         raise EvaluationError("not_district_admin")
     code = str(code or "").strip()
     if not code:

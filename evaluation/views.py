@@ -204,7 +204,7 @@ def action_update(request, action_id: int):
 
 def _targets_scope(request):
     units = selectors.units_for_targets(request.user)
-    if not access.is_district_admin(request.user) and not access.coordinated_alliance_ids(
+    if not access.sees_every_district(request.user) and not access.coordinated_alliance_ids(
         request.user
     ):
         raise PermissionDenied

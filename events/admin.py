@@ -42,7 +42,7 @@ def _delivery_scope(user) -> Q:
 pick_rule_register(
     Delivery,
     lambda user: (
-        None if access.is_district_admin(user) else Delivery.objects.filter(_delivery_scope(user))
+        None if access.sees_every_district(user) else Delivery.objects.filter(_delivery_scope(user))
     ),
 )
 pick_rule_register_by_unit(Notice, "unit")
@@ -50,7 +50,7 @@ pick_rule_register(
     CalendarFeed,
     lambda user: (
         None
-        if access.is_district_admin(user)
+        if access.sees_every_district(user)
         else CalendarFeed.objects.filter(family__in=access.families_visible_to(user).values("pk"))
     ),
 )
@@ -157,7 +157,7 @@ class EventAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         events = super().get_queryset(request).select_related("offering", "organiser_unit")
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return events
         return events.filter(organiser_unit__in=access.visible_unit_ids(request.user))
 
@@ -226,10 +226,10 @@ class ReminderRuleAdmin(PickerScopeMixin, admin.ModelAdmin):
     raw_id_fields = ["event"]
 
     def has_module_permission(self, request):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     has_view_permission = has_add_permission = has_change_permission = (
-        lambda self, request, obj=None: access.is_district_admin(request.user)
+        lambda self, request, obj=None: access.sees_every_district(request.user)
     )
     has_delete_permission = has_change_permission
 
@@ -277,7 +277,7 @@ class DeliveryAdmin(ServiceRowsReadOnlyMixin, PickerScopeMixin, admin.ModelAdmin
 
     def get_queryset(self, request):
         deliveries = super().get_queryset(request)
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return deliveries
         return deliveries.filter(_delivery_scope(request.user))
 
@@ -289,12 +289,14 @@ class CalendarFeedAdmin(PickerScopeMixin, admin.ModelAdmin):
     exclude = ["token"]
 
     def has_module_permission(self, request):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_view_permission(self, request, obj=None):
         # A family's secret calendar links: district level only, whatever the
         # permissions a coordinator was given by hand.
-        return access.is_district_admin(request.user) and super().has_view_permission(request, obj)
+        return access.sees_every_district(request.user) and super().has_view_permission(
+            request, obj
+        )
 
     def has_add_permission(self, request):
         return False
@@ -324,6 +326,6 @@ class NoticeAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         notices = super().get_queryset(request).annotate(told=Count("deliveries"))
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return notices
         return notices.filter(unit__in=access.visible_unit_ids(request.user))

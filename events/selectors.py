@@ -169,7 +169,7 @@ def event_public(*, pk: int) -> Event | None:
 
 def event_list_for_coordinator(*, user, status: str = "") -> QuerySet[Event]:
     events = Event.objects.select_related("offering", "organiser_unit", "organiser_alliance")
-    if not access.is_district_admin(user):
+    if not access.sees_every_district(user):
         events = events.filter(organiser_unit__in=access.visible_unit_ids(user))
     if status:
         events = events.filter(status=status)

@@ -42,7 +42,7 @@ pick_rule_register(
     Group,
     lambda user: (
         None
-        if access.is_district_admin(user)
+        if access.sees_every_district(user)
         else Group.objects.filter(pk__in=_visible_groups(user))
     ),
 )
@@ -50,7 +50,7 @@ pick_rule_register(
     GroupMembership,
     lambda user: (
         None
-        if access.is_district_admin(user)
+        if access.sees_every_district(user)
         else GroupMembership.objects.filter(group__in=_visible_groups(user))
     ),
 )
@@ -58,7 +58,7 @@ pick_rule_register(
     GroupSession,
     lambda user: (
         None
-        if access.is_district_admin(user)
+        if access.sees_every_district(user)
         else GroupSession.objects.filter(group__in=_visible_groups(user))
     ),
 )

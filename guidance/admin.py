@@ -60,7 +60,7 @@ def _managed_station_ids(user):
 
 def _by_station(model, station_path: str):
     def rule(user):
-        if access.is_district_admin(user):
+        if access.sees_every_district(user):
             return None
         return model._default_manager.filter(**{f"{station_path}__in": _managed_station_ids(user)})
 
@@ -105,7 +105,7 @@ class _StationRowsAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         rows = super().get_queryset(request)
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return rows
         return rows.filter(**{f"{self.station_path}__in": _managed_station_ids(request.user)})
 
@@ -178,7 +178,7 @@ class StationAdmin(ServiceSaveMixin, _StationRowsAdmin):
 
     def has_add_permission(self, request):
         # A station belongs to a unit; the district sets it up (station_create).
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_delete_permission(self, request, obj=None):
         return False  # consultations keep their station (mark it not in use)

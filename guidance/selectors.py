@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bookings.models import Offering
-from members.access import can_change_unit, is_district_admin, units_changeable_by
+from members.access import can_change_unit, sees_every_district, units_changeable_by
 from members.selectors import family_for_user
 from parent_school.models import GuidanceArea
 
@@ -59,7 +59,7 @@ def stations_managed_by(user) -> QuerySet[Station]:
     notes (those follow ``consultations_visible_to`` and ``note_readable``)."""
     if not _active(user):
         return Station.objects.none()
-    if is_district_admin(user):
+    if sees_every_district(user):
         return Station.objects.all()
     chief = Q(pk__in=mentors_of_user(user).filter(is_chief=True).values("station_id"))
     return Station.objects.filter(chief | Q(unit__in=units_changeable_by(user).values("pk")))

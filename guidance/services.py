@@ -22,7 +22,7 @@ from bookings import services as booking_services
 from bookings.locking import bounded_atomic, offerings_lock
 from bookings.models import Booking, Offering
 from events.services import notice_send
-from members.access import is_district_admin, is_staff_member
+from members.access import is_staff_member, sees_every_district
 from members.errors import MembersError
 from members.formatting import id_or_none
 from members.models import AuditLog, Child, Family, Guardian, MemberUnit, SchoolStage
@@ -182,7 +182,7 @@ def station_create(*, user, unit_id, **fields) -> Station:
     (``user=None``: the system, e.g. the demo). The name is required; the limits
     default to the model's. A second station at the same unit, even by two
     simultaneous first calls, is refused with ``station_exists``."""
-    if user is not None and not is_district_admin(user):
+    if user is not None and not sees_every_district(user):
         raise GuidanceError("not_allowed")
     unit = MemberUnit.objects.filter(pk=id_or_none(unit_id)).first()
     if unit is None:

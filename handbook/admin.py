@@ -39,7 +39,7 @@ from .models import Claim, ClaimTally, HandbookItem
 
 def _items_pickable(user):
     """The default set and the items of the alliances the user sees."""
-    if access.is_district_admin(user):
+    if access.sees_every_district(user):
         return None
     return HandbookItem.objects.filter(
         Q(alliance__isnull=True) | Q(alliance__in=access.alliances_visible_to(user).values("pk"))
@@ -52,7 +52,7 @@ pick_rule_register(
     ClaimTally,
     lambda user: (
         None
-        if access.is_district_admin(user)
+        if access.sees_every_district(user)
         else ClaimTally.objects.filter(family__in=access.families_visible_to(user).values("pk"))
     ),
 )
@@ -110,7 +110,7 @@ class HandbookItemAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         items = super().get_queryset(request).select_related("alliance")
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return items
         return items.filter(
             Q(alliance__isnull=True)
@@ -118,7 +118,7 @@ class HandbookItemAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin):
         )
 
     def _may_change(self, request, obj) -> bool:
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return True
         if obj is None:
             return access.alliances_changeable_by(request.user).exists()
@@ -144,7 +144,7 @@ class HandbookItemAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
-        if "alliance" in form.base_fields and not access.is_district_admin(request.user):
+        if "alliance" in form.base_fields and not access.sees_every_district(request.user):
             # Coordinators edit their alliance's items; the default set is the district's.
             form.base_fields["alliance"].required = True
             form.base_fields["alliance"].empty_label = None
@@ -233,7 +233,7 @@ class ClaimAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         claims = super().get_queryset(request)
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return claims
         return claims.filter(unit__in=access.visible_unit_ids(request.user))
 

@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 
 from bookings.locking import bounded_atomic
 from bookings.models import Booking, Offering
-from members.access import alliances_visible_to, coordinated_alliance_ids, is_district_admin
+from members.access import alliances_visible_to, coordinated_alliance_ids, sees_every_district
 from members.formatting import id_or_none
 from members.models import AuditLog, Child, Family, Guardian
 from members.photos import PhotoRejected, photo_clean
@@ -897,14 +897,14 @@ def _coordinator_alliance(*, user, alliance_id, district_default_ok: bool = Fals
     """The alliance whose items ``user`` may change; with ``district_default_ok``
     an empty ``alliance_id`` means the district's default set (district admins only)."""
     if alliance_id in (None, "") and district_default_ok:
-        if not is_district_admin(user):
+        if not sees_every_district(user):
             raise HandbookError("not_coordinator")
         return None
     pk = id_or_none(alliance_id)
     alliance = alliances_visible_to(user).filter(pk=pk).first() if pk is not None else None
     if alliance is None:
         raise HandbookError("alliance_missing", field="alliance")
-    if not (is_district_admin(user) or alliance.pk in coordinated_alliance_ids(user)):
+    if not (sees_every_district(user) or alliance.pk in coordinated_alliance_ids(user)):
         raise HandbookError("not_coordinator")
     return alliance
 

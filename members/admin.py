@@ -116,7 +116,7 @@ class RegistryImportExportAdmin(ScopedAdminMixin, ImportExportModelAdmin):
 
     def has_import_permission(self, request):
         # Imports create and update rows anywhere in the registry: district level only.
-        return super().has_import_permission(request) and access.is_district_admin(request.user)
+        return super().has_import_permission(request) and access.sees_every_district(request.user)
 
     def add_data_read_fail_error_to_form(self, form, e):
         # Our formats say what is wrong (an XLSX chosen as CSV, an empty sheet…);
@@ -176,6 +176,31 @@ class RegionAdmin(RegistryImportExportAdmin):
         # Regions are district data, but a coordinator given the view permission
         # by hand still sees only the regions that hold their units.
         return access.regions_visible_to(request.user)
+
+    # A district administrator edits the regions inside their district and puts
+    # new ones there; the district itself and the city above are the city's.
+    pick_rules = {"parent": access.regions_placeable_by}
+
+    def _changeable(self, request, obj) -> bool:
+        if obj is None or access.sees_every_district(request.user):
+            return True
+        return access.regions_changeable_by(request.user).filter(pk=obj.pk).exists()
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if "parent" in form.base_fields and not access.sees_every_district(request.user):
+            # Only the city puts a region at the top.
+            form.base_fields["parent"].required = True
+        return form
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and access.is_district_admin(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._changeable(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._changeable(request, obj)
 
 
 # -- member units ------------------------------------------------------------
@@ -332,6 +357,7 @@ class MemberUnitAdmin(RegistryImportExportAdmin):
     search_fields = ["name", "code", "contact_name", "contact_phone", "region__name"]
     search_help_text = _("按名称、单位编码、联系人、联系电话或区域名称搜索")
     autocomplete_fields = ["region", "parent"]
+    pick_rules = {"region": access.regions_placeable_by}
     inlines = [UnitMembershipInline]
     actions = ["deactivate_units", "add_to_alliance"]
     ordering = ["name"]
@@ -370,9 +396,10 @@ class MemberUnitAdmin(RegistryImportExportAdmin):
         return access.can_change_unit(request.user, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and access.is_district_admin(
+        allowed = super().has_delete_permission(request, obj) and access.is_district_admin(
             request.user
         )
+        return allowed and (obj is None or access.can_change_unit(request.user, obj))
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) and access.is_district_admin(request.user)
@@ -476,13 +503,20 @@ class AllianceMembershipInline(PickerScopeMixin, admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def _alliance_changeable(self, request, alliance) -> bool:
+        if not access.is_district_admin(request.user):
+            return False
+        return alliance is None or (
+            access.alliances_changeable_by(request.user).filter(pk=alliance.pk).exists()
+        )
+
     def has_change_permission(self, request, obj=None):
-        return access.is_district_admin(request.user) and super().has_change_permission(
+        return self._alliance_changeable(request, obj) and super().has_change_permission(
             request, obj
         )
 
     def has_delete_permission(self, request, obj=None):
-        return access.is_district_admin(request.user) and super().has_delete_permission(
+        return self._alliance_changeable(request, obj) and super().has_delete_permission(
             request, obj
         )
 
@@ -511,15 +545,20 @@ class AllianceAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def unit_count(self, obj):
         return obj.current_units
 
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and access.is_district_admin(
-            request.user
+    pick_rules = {"region": access.regions_placeable_by}
+
+    def _changeable(self, request, obj) -> bool:
+        if not access.is_district_admin(request.user):
+            return False
+        return (
+            obj is None or access.alliances_changeable_by(request.user).filter(pk=obj.pk).exists()
         )
 
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._changeable(request, obj)
+
     def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and access.is_district_admin(
-            request.user
-        )
+        return super().has_delete_permission(request, obj) and self._changeable(request, obj)
 
 
 # -- memberships -------------------------------------------------------------
@@ -605,24 +644,62 @@ def _portal_autocomplete_view(request):
 admin.site.autocomplete_view = _portal_autocomplete_view
 
 
+class RoleAssignmentForm(forms.ModelForm):
+    class Meta:
+        model = RoleAssignment
+        fields = ["user", "role", "region", "alliance", "unit"]
+
+    def clean(self):
+        cleaned = super().clean()
+        request = getattr(self, "request", None)
+        if request is not None and not self.errors:
+            candidate = RoleAssignment(
+                role=cleaned.get("role"),
+                region=cleaned.get("region"),
+                alliance=cleaned.get("alliance"),
+                unit=cleaned.get("unit"),
+            )
+            if not registry.role_grant_allowed(request.user, candidate):
+                raise forms.ValidationError(registry.MESSAGES["role_out_of_scope"])
+        return cleaned
+
+
 @admin.register(RoleAssignment)
 class RoleAssignmentAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """Roles are assigned and revoked here; both go through the registry services
     (staff flag, admin group, audit entry). A role is never edited in place.
 
+    A district administrator grants within their district only (its district
+    administrators, its alliances' coordinators, its units' staff); the pickers
+    offer no more and ``registry.role_grant_allowed`` refuses the rest.
+
     The user picker names each person by display name, masked phone (or e-mail)
     and the units they already serve, so that two 王老师 can be told apart."""
 
-    list_display = ["user_label", "role", "alliance", "unit", "created_at"]
-    list_select_related = ["user", "alliance", "unit"]
+    form = RoleAssignmentForm
+    list_display = ["user_label", "role", "region", "alliance", "unit", "created_at"]
+    list_select_related = ["user", "region", "alliance", "unit"]
     list_filter = ["role"]
     search_fields = ["user__username", "user__display_name", "user__email", "user__phone"]
-    autocomplete_fields = ["user", "alliance", "unit"]
-    fields = ["user", "role", "alliance", "unit"]
+    autocomplete_fields = ["user", "region", "alliance", "unit"]
+    fields = ["user", "role", "region", "alliance", "unit"]
+    pick_rules = {
+        "region": access.districts_grantable_by,
+        "alliance": access.alliances_changeable_by,
+        "unit": access.units_changeable_by,
+    }
 
     @admin.display(description=_("用户"), ordering="user__display_name")
     def user_label(self, obj):
         return _person_label(obj.user)
+
+    def get_queryset(self, request):
+        return access.roles_visible_to(request.user)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.request = request
+        return form
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -645,6 +722,8 @@ class RoleAssignmentAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        if obj is not None and not registry.role_grant_allowed(request.user, obj):
+            return False
         return access.is_district_admin(request.user) and super().has_delete_permission(
             request, obj
         )
@@ -656,6 +735,7 @@ class RoleAssignmentAdmin(ScopedAdminMixin, admin.ModelAdmin):
             role=obj.role,
             alliance=obj.alliance,
             unit=obj.unit,
+            region=obj.region,
             ip_address=_client_ip(request),
         )
         obj.pk = assignment.pk
@@ -666,10 +746,16 @@ class RoleAssignmentAdmin(ScopedAdminMixin, admin.ModelAdmin):
         registry.role_revoke(actor=request.user, assignment=obj, ip_address=_client_ip(request))
 
     def delete_queryset(self, request, queryset):
+        refused = 0
         for assignment in queryset.select_related("user"):
-            registry.role_revoke(
-                actor=request.user, assignment=assignment, ip_address=_client_ip(request)
-            )
+            try:
+                registry.role_revoke(
+                    actor=request.user, assignment=assignment, ip_address=_client_ip(request)
+                )
+            except registry.RegistryError:
+                refused += 1
+        if refused:
+            self.message_user(request, registry.MESSAGES["role_out_of_scope"], messages.ERROR)
 
 
 # -- audit log ---------------------------------------------------------------
@@ -868,10 +954,12 @@ class AuditLogAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin
             return obj.target_type
 
     def has_module_permission(self, request):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return access.is_district_admin(request.user) and super().has_view_permission(request, obj)
+        return access.sees_every_district(request.user) and super().has_view_permission(
+            request, obj
+        )
 
     def get_actions(self, request):
         return {}
@@ -926,13 +1014,15 @@ if not admin.site.is_registered(User):
 
         def get_queryset(self, request):
             users = super().get_queryset(request)
-            if access.is_district_admin(request.user):
+            if access.sees_every_district(request.user):
                 return users
             return users.filter(pk__in=access.users_pickable_by(request.user).values("pk"))
 
         def has_module_permission(self, request):
             # Not in the coordinators' index: for them it is only a picker.
-            return super().has_module_permission(request) and access.is_district_admin(request.user)
+            return super().has_module_permission(request) and access.sees_every_district(
+                request.user
+            )
 
         def has_view_permission(self, request, obj=None):
             return super().has_view_permission(request, obj) or access.is_coordinator(request.user)
@@ -1011,7 +1101,7 @@ class ApiTokenAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin
 
     def get_queryset(self, request):
         tokens = super().get_queryset(request)
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return tokens
         if not access.is_coordinator(request.user):
             return tokens.none()

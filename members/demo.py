@@ -74,7 +74,10 @@ XIKOU_MEMBERS = [
 
 # Demo sign-ins, documented in docs/REGISTRY.md. For demonstrations only.
 DEMO_USERS = {
-    "district": ("demo_district_admin", "区级管理员（演示）", "Demo-Admin-2025"),
+    # demo_district_admin keeps its name (docs and bookmarks use it) but is the
+    # city administrator: it sees Ningbo's and Chongqing's districts alike.
+    "district": ("demo_district_admin", "市级管理员（演示）", "Demo-Admin-2025"),
+    "yuzhong_admin": ("demo_yuzhong_admin", "渝中区管理员（演示）", "Demo-Yuzhong-2025"),
     "xikou": ("demo_xikou_coordinator", "溪口联盟协调员（演示）", "Demo-Xikou-2025"),
     "unit": ("demo_xikou_school_coordinator", "溪口中学协调员（演示）", "Demo-Unit-2025"),
 }
@@ -155,11 +158,13 @@ def _user(key: str):
     return user
 
 
-def _role(user, role: str, *, alliance=None, unit=None) -> None:
+def _role(user, role: str, *, alliance=None, unit=None, region=None) -> None:
     if not RoleAssignment.objects.filter(
-        user=user, role=role, alliance=alliance, unit=unit
+        user=user, role=role, alliance=alliance, unit=unit, region=region
     ).exists():
-        registry.role_assign(actor=None, user=user, role=role, alliance=alliance, unit=unit)
+        registry.role_assign(
+            actor=None, user=user, role=role, alliance=alliance, unit=unit, region=region
+        )
 
 
 @transaction.atomic
@@ -274,9 +279,10 @@ def load(stdout=None) -> dict[str, int]:
         note="在澥浦中学揭牌；由镇海区教育局管理",
     )
 
-    # Demo sign-ins: a district admin, the Xikou coordinator, 溪口中学's coordinator.
-    district_admin = _user("district")
-    _role(district_admin, RoleAssignment.Role.DISTRICT_ADMIN)
+    # Demo sign-ins: the city admin, Yuzhong's district admin, the Xikou coordinator,
+    # 溪口中学's coordinator.
+    _role(_user("district"), RoleAssignment.Role.CITY_ADMIN)
+    _role(_user("yuzhong_admin"), RoleAssignment.Role.DISTRICT_ADMIN, region=yuzhong)
     _role(_user("xikou"), RoleAssignment.Role.ALLIANCE_COORDINATOR, alliance=xikou)
     _role(_user("unit"), RoleAssignment.Role.UNIT_COORDINATOR, unit=xikou_units["溪口中学"])
 

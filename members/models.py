@@ -231,6 +231,7 @@ class RoleAssignment(models.Model):
     """A role held by a user. Scoping questions are answered in members/access.py."""
 
     class Role(models.TextChoices):
+        CITY_ADMIN = "city_admin", _("市级管理员")
         DISTRICT_ADMIN = "district_admin", _("区级管理员")
         ALLIANCE_COORDINATOR = "alliance_coordinator", _("联盟协调员")
         UNIT_COORDINATOR = "unit_coordinator", _("单位协调员")
@@ -243,6 +244,16 @@ class RoleAssignment(models.Model):
         related_name="role_assignments",
     )
     role = models.CharField(_("角色"), max_length=30, choices=Role.choices)
+    # A district administrator administers one district (a region of kind
+    # "district") and everything below it; a city administrator has no scope.
+    region = models.ForeignKey(
+        Region,
+        verbose_name=_("管辖区县"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        limit_choices_to={"kind": Region.Kind.DISTRICT},
+    )
     alliance = models.ForeignKey(
         Alliance, verbose_name=_("联盟"), null=True, blank=True, on_delete=models.CASCADE
     )
@@ -258,10 +269,27 @@ class RoleAssignment(models.Model):
             models.CheckConstraint(
                 name="role_scope_matches_role",
                 condition=(
-                    Q(role="district_admin", alliance__isnull=True, unit__isnull=True)
-                    | Q(role="alliance_coordinator", alliance__isnull=False, unit__isnull=True)
+                    Q(
+                        role="city_admin",
+                        region__isnull=True,
+                        alliance__isnull=True,
+                        unit__isnull=True,
+                    )
+                    | Q(
+                        role="district_admin",
+                        region__isnull=False,
+                        alliance__isnull=True,
+                        unit__isnull=True,
+                    )
+                    | Q(
+                        role="alliance_coordinator",
+                        region__isnull=True,
+                        alliance__isnull=False,
+                        unit__isnull=True,
+                    )
                     | Q(
                         role__in=["unit_coordinator", "instructor"],
+                        region__isnull=True,
                         alliance__isnull=True,
                         unit__isnull=False,
                     )
@@ -269,8 +297,13 @@ class RoleAssignment(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["user", "role"],
-                condition=Q(role="district_admin"),
-                name="role_unique_district_admin",
+                condition=Q(role="city_admin"),
+                name="role_unique_city_admin",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "region"],
+                condition=Q(region__isnull=False),
+                name="role_unique_per_district",
             ),
             models.UniqueConstraint(
                 fields=["user", "role", "alliance"],
@@ -285,18 +318,25 @@ class RoleAssignment(models.Model):
         ]
 
     def __str__(self) -> str:
-        scope = self.alliance or self.unit or _("全区")
+        scope = self.region or self.alliance or self.unit or _("全市")
         return f"{self.user} · {self.get_role_display()} · {scope}"
 
     def clean(self) -> None:
         needs_alliance = self.role == self.Role.ALLIANCE_COORDINATOR
         needs_unit = self.role in (self.Role.UNIT_COORDINATOR, self.Role.INSTRUCTOR)
-        if needs_alliance and (not self.alliance_id or self.unit_id):
+        needs_region = self.role == self.Role.DISTRICT_ADMIN
+        if needs_alliance and (not self.alliance_id or self.unit_id or self.region_id):
             raise ValidationError(_("联盟协调员须且只能指定一个联盟。"))
-        if needs_unit and (not self.unit_id or self.alliance_id):
+        if needs_unit and (not self.unit_id or self.alliance_id or self.region_id):
             raise ValidationError(_("单位协调员和讲师须且只能指定一个单位。"))
-        if self.role == self.Role.DISTRICT_ADMIN and (self.unit_id or self.alliance_id):
-            raise ValidationError(_("区级管理员不指定联盟或单位。"))
+        if needs_region and (not self.region_id or self.unit_id or self.alliance_id):
+            raise ValidationError(_("区级管理员须且只能指定一个区县，不指定联盟或单位。"))
+        if needs_region and self.region.kind != Region.Kind.DISTRICT:
+            raise ValidationError(_("区级管理员的管辖范围须是“区/县”类型的区域。"))
+        if self.role == self.Role.CITY_ADMIN and (
+            self.region_id or self.unit_id or self.alliance_id
+        ):
+            raise ValidationError(_("市级管理员不指定区县、联盟或单位。"))
 
 
 def _new_token() -> str:

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import access
-from .models import Alliance, AuditLog, Membership, MemberUnit, RoleAssignment
+from .models import Alliance, AuditLog, Membership, MemberUnit, Region, RoleAssignment
 from .services import audit_log_record
 
 Role = RoleAssignment.Role
@@ -28,6 +28,9 @@ MESSAGES = {
     "unit_not_allowed": _("您无权修改所选的部分单位。"),
     "role_invalid": _("角色设置不正确：%(detail)s"),
     "role_exists": _("该用户已拥有这一角色。"),
+    "role_out_of_scope": _(
+        "您只能在自己管辖的区县内授予或撤销角色；市级管理员只能由市级管理员授予。"
+    ),
     "no_units": _("请至少选择一个单位。"),
 }
 
@@ -75,6 +78,7 @@ EVERY_PORTAL_PERMISSION = "every portal permission"
 # codenames are the members app's; their other admin pages (parent schools,
 # courses, offerings …) follow their role, not model permissions.
 ROLE_GROUPS: dict[str, tuple[str, list[str] | str]] = {
+    Role.CITY_ADMIN: ("市级管理员", EVERY_PORTAL_PERMISSION),
     Role.DISTRICT_ADMIN: ("区级管理员", EVERY_PORTAL_PERMISSION),
     Role.ALLIANCE_COORDINATOR: (
         "联盟协调员",
@@ -180,11 +184,19 @@ def role_assign(
     role: str,
     alliance: Alliance | None = None,
     unit: MemberUnit | None = None,
+    region: Region | None = None,
     ip_address: str | None = None,
 ) -> RoleAssignment:
-    """Give ``user`` a role. Coordinators become staff and join the role's admin group."""
-    assignment = RoleAssignment(user=user, role=role, alliance=alliance, unit=unit)
-    if RoleAssignment.objects.filter(user=user, role=role, alliance=alliance, unit=unit).exists():
+    """Give ``user`` a role. Coordinators become staff and join the role's admin group.
+
+    ``actor`` None is the system (demo data, commands); a person may grant only
+    within their own scope (``role_grant_allowed``)."""
+    assignment = RoleAssignment(user=user, role=role, alliance=alliance, unit=unit, region=region)
+    if actor is not None and not role_grant_allowed(actor, assignment):
+        raise RegistryError("role_out_of_scope")
+    if RoleAssignment.objects.filter(
+        user=user, role=role, alliance=alliance, unit=unit, region=region
+    ).exists():
         raise RegistryError("role_exists")
     try:
         # clean() checks that the scope fits the role; the database constraints
@@ -199,7 +211,7 @@ def role_assign(
         # The same grant sent twice at once: the unique keys let the first in,
         # and the second is told the role exists, as if it had come later.
         if not RoleAssignment.objects.filter(
-            user=user, role=role, alliance=alliance, unit=unit
+            user=user, role=role, alliance=alliance, unit=unit, region=region
         ).exists():
             raise
         raise RegistryError("role_exists") from error
@@ -213,15 +225,36 @@ def role_assign(
             "role": role,
             "alliance_id": alliance.pk if alliance else None,
             "unit_id": unit.pk if unit else None,
+            "region_id": region.pk if region else None,
         },
         ip_address=ip_address,
     )
     return assignment
 
 
+def role_grant_allowed(actor, assignment: RoleAssignment) -> bool:
+    """May ``actor`` grant (or revoke) ``assignment``? City administrators may grant
+    anything; a district administrator grants within their district only: its
+    district administrators, the coordinators of its alliances, the staff of its
+    units. Nobody else grants roles."""
+    if access.sees_every_district(actor):
+        return True
+    if not access.is_district_admin(actor):
+        return False
+    if assignment.role == Role.CITY_ADMIN:
+        return False
+    if assignment.role == Role.DISTRICT_ADMIN:
+        return assignment.region_id in access.administered_district_ids(actor)
+    if assignment.role == Role.ALLIANCE_COORDINATOR:
+        return assignment.alliance_id in access.coordinated_alliance_ids(actor)
+    return access.units_changeable_by(actor).filter(pk=assignment.unit_id).exists()
+
+
 @transaction.atomic
 def role_revoke(*, actor, assignment: RoleAssignment, ip_address: str | None = None) -> None:
     """Take a role away; a user left without coordinator roles loses admin access."""
+    if actor is not None and not role_grant_allowed(actor, assignment):
+        raise RegistryError("role_out_of_scope")
     user = assignment.user
     audit_log_record(
         actor=actor,

@@ -77,7 +77,7 @@ def users_for_picker(users: QuerySet, *, viewer) -> QuerySet:
     two queries for a page of answers, whatever its length. Only roles at units or
     alliances the viewer sees are named, so a label never shows another scope."""
     roles = RoleAssignment.objects.select_related("unit", "alliance").order_by("pk")
-    if not access.is_district_admin(viewer):
+    if not access.sees_every_district(viewer):
         roles = roles.filter(
             Q(unit__in=access.visible_unit_ids(viewer))
             | Q(alliance__in=access.alliances_visible_to(viewer).values("pk"))

@@ -592,12 +592,12 @@ def api_token_revoke(*, token: ApiToken, actor: User, ip_address: str | None = N
     """Revoke at once: the next request with the token is refused. The owner,
     a district administrator, or (for a device) whoever may change its unit may
     revoke. Returns False if it was already revoked."""
-    from .access import can_change_unit, is_district_admin
+    from .access import can_change_unit, sees_every_district
 
     allowed = (
         token.user_id == actor.pk
         or actor.is_superuser
-        or is_district_admin(actor)
+        or sees_every_district(actor)
         or (token.unit_id is not None and can_change_unit(actor, token.unit_id))
     )
     if not allowed:

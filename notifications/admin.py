@@ -14,10 +14,10 @@ pick_rule_register_by_user(NotificationPreference)
 
 class _DistrictOnly(PickerScopeMixin):
     def has_module_permission(self, request):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_delete_permission(self, request, obj=None):
         # A family's inbox and choices are theirs: nobody deletes them here.

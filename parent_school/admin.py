@@ -58,7 +58,7 @@ class UnitScopedAdmin(PickerScopeMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return queryset
         return queryset.filter(**{f"{self.unit_path}__in": access.visible_unit_ids(request.user)})
 
@@ -107,13 +107,13 @@ class TermAdmin(PickerScopeMixin, admin.ModelAdmin):
         return access.is_staff_member(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_add_permission(self, request):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_delete_permission(self, request, obj=None):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
 
 class TargetInline(RoleInlineMixin, admin.TabularInline):

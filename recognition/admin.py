@@ -28,20 +28,20 @@ from .models import Commendation, LearningFamilyEntry, LearningFamilyList, Learn
 
 
 def _rules_pickable(user):
-    if access.is_district_admin(user):
+    if access.sees_every_district(user):
         return None
     return LearningFamilyRule.objects.filter(alliance__in=access.alliances_visible_to(user))
 
 
 def _lists_pickable(user):
-    if access.is_district_admin(user):
+    if access.sees_every_district(user):
         return None
     return selectors.lists_visible_to(user)
 
 
 def _entries_visible(user):
     entries = LearningFamilyEntry.objects.all()
-    if access.is_district_admin(user):
+    if access.sees_every_district(user):
         return entries
     return entries.filter(
         Q(family_list__alliance_id__in=access.coordinated_alliance_ids(user))
@@ -53,7 +53,7 @@ pick_rule_register(LearningFamilyRule, _rules_pickable)
 pick_rule_register(LearningFamilyList, _lists_pickable)
 pick_rule_register(
     LearningFamilyEntry,
-    lambda user: None if access.is_district_admin(user) else _entries_visible(user),
+    lambda user: None if access.sees_every_district(user) else _entries_visible(user),
 )
 pick_rule_register_by_unit(Commendation, "unit")
 
@@ -86,7 +86,7 @@ class LearningFamilyRuleAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAd
 
     def get_queryset(self, request):
         rules = super().get_queryset(request)
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return rules
         return rules.filter(alliance__in=access.alliances_visible_to(request.user).values("pk"))
 
@@ -100,7 +100,7 @@ class LearningFamilyRuleAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAd
         return access.is_staff_member(request.user)
 
     def has_add_permission(self, request):
-        return access.is_district_admin(request.user) or bool(
+        return access.sees_every_district(request.user) or bool(
             access.coordinated_alliance_ids(request.user)
         )
 
@@ -176,6 +176,6 @@ class CommendationAdmin(_ScopedReadOnly):
 
     def get_queryset(self, request):
         qs = super().get_queryset(request).select_related("guardian__user")
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return qs
         return qs.filter(unit__in=access.visible_unit_ids(request.user))

@@ -190,7 +190,7 @@ def lists_visible_to(user) -> QuerySet[LearningFamilyList]:
     lists = LearningFamilyList.objects.select_related("alliance", "term")
     if not access.is_coordinator(user):
         return lists.none()
-    if access.is_district_admin(user):
+    if access.sees_every_district(user):
         return lists
     with_units = LearningFamilyEntry.objects.filter(unit__in=entry_unit_ids(user))
     return lists.filter(
@@ -204,9 +204,9 @@ def entries_visible_to(user, family_list: LearningFamilyList) -> QuerySet[Learni
     alliance's coordinators, else those of the families of the units they
     coordinate."""
     entries = LearningFamilyEntry.objects.filter(family_list=family_list)
-    if access.is_district_admin(user) or family_list.alliance_id in access.coordinated_alliance_ids(
+    if access.sees_every_district(
         user
-    ):
+    ) or family_list.alliance_id in access.coordinated_alliance_ids(user):
         return entries
     return entries.filter(unit__in=entry_unit_ids(user))
 
@@ -236,7 +236,7 @@ def commendations_visible_to(user, *, term: Term | None = None) -> QuerySet[Comm
         return qs.none()
     if term is not None:
         qs = qs.filter(term=term)
-    if access.is_district_admin(user):
+    if access.sees_every_district(user):
         return qs
     return qs.filter(unit__in=access.visible_unit_ids(user))
 

@@ -51,7 +51,7 @@ def may_manage_alliance(user, alliance_id: int) -> bool:
     """Alliance coordinators of that alliance and district administrators."""
     if user is None:
         return True  # the term-end task and management commands
-    return access.is_district_admin(user) or alliance_id in access.coordinated_alliance_ids(user)
+    return access.sees_every_district(user) or alliance_id in access.coordinated_alliance_ids(user)
 
 
 def _alliance_and_term(*, user, alliance_id, term_id) -> tuple[Alliance, Term]:
@@ -528,7 +528,7 @@ def commendations_export(
             raise RecognitionError("unit_not_allowed", field="unit")
         unit_ids: list[int] | None = [unit_id]
         scope = MemberUnit.objects.get(pk=unit_id).name
-    elif access.is_district_admin(user):
+    elif access.sees_every_district(user):
         unit_ids, scope = None, _("全部单位")
     else:
         unit_ids = list(access.visible_unit_ids(user).values_list("pk", flat=True))

@@ -17,7 +17,7 @@ class _UnitRowsMixin(PickerScopeMixin):
 
     def get_queryset(self, request):
         rows = super().get_queryset(request)
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return rows
         return rows.filter(unit__in=access.visible_unit_ids(request.user))
 

@@ -407,7 +407,7 @@ def generate(*, preset_name: str, seed: int, log: Callable[[str], None] = print)
         # Coordinators to sign in with: a district admin, one per alliance, one per first unit.
         password = make_password(SCALE_PASSWORD, salt="scaledata")
         admin = User.objects.create(username=f"scale_admin_{seed}", password=password)
-        RoleAssignment.objects.create(user=admin, role=RoleAssignment.Role.DISTRICT_ADMIN)
+        RoleAssignment.objects.create(user=admin, role=RoleAssignment.Role.CITY_ADMIN)
         for a, alliance in enumerate(alliances):
             user = User.objects.create(username=f"scale_alliance{a + 1}_{seed}", password=password)
             RoleAssignment.objects.create(

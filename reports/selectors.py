@@ -71,7 +71,7 @@ def term_list() -> list[Term]:
 def snapshots_for(*, user, term: Term) -> QuerySet[ParticipationSnapshot]:
     """The term's snapshots of the units ``user`` may see."""
     qs = ParticipationSnapshot.objects.filter(term=term)
-    if not access.is_district_admin(user):
+    if not access.sees_every_district(user):
         qs = qs.filter(unit_id__in=access.visible_unit_ids(user))
     return qs
 
@@ -302,7 +302,7 @@ def handbook_snapshots_for(*, user, term: Term) -> QuerySet[HandbookSnapshot]:
     """The term's handbook rows of the units ``user`` may see (scoped like
     ``snapshots_for``)."""
     qs = HandbookSnapshot.objects.filter(term=term)
-    if not access.is_district_admin(user):
+    if not access.sees_every_district(user):
         qs = qs.filter(unit_id__in=access.visible_unit_ids(user))
     return qs
 
@@ -361,7 +361,7 @@ def handbook_unit_table(qs: QuerySet[HandbookSnapshot]) -> QuerySet[HandbookSnap
 def survey_snapshots_for(*, user, term: Term) -> QuerySet[SurveySnapshot]:
     """The term's questionnaire rows of the units ``user`` may see."""
     qs = SurveySnapshot.objects.filter(term=term)
-    if not access.is_district_admin(user):
+    if not access.sees_every_district(user):
         qs = qs.filter(unit_id__in=access.visible_unit_ids(user))
     return qs
 

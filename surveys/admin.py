@@ -30,7 +30,7 @@ from .models import Survey, SurveyTemplate
 
 def _templates_visible(user):
     """The district's templates and those of the alliances the user sees."""
-    if access.is_district_admin(user):
+    if access.sees_every_district(user):
         return None
     return SurveyTemplate.objects.filter(
         Q(alliance__isnull=True) | Q(alliance__in=access.alliances_visible_to(user).values("pk"))
@@ -126,7 +126,7 @@ class SurveyAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         surveys = super().get_queryset(request)
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return surveys
         return surveys.filter(unit__in=access.visible_unit_ids(request.user))
 

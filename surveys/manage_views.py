@@ -155,7 +155,7 @@ def index(request):
         {
             "page": page,
             "templates": templates,
-            "may_deploy": access.is_district_admin(request.user)
+            "may_deploy": access.sees_every_district(request.user)
             or bool(access.coordinated_alliance_ids(request.user)),
             "may_create_template": _template_owners(request.user) != [],
         },
@@ -230,7 +230,7 @@ def survey_close(request, survey_id: int):
 @coordinator_required
 def deploy(request):
     if not (
-        access.is_district_admin(request.user) or access.coordinated_alliance_ids(request.user)
+        access.sees_every_district(request.user) or access.coordinated_alliance_ids(request.user)
     ):
         raise Http404
     form = DeployForm(request.POST or None, templates=_usable_templates(request))
@@ -261,7 +261,7 @@ def deploy(request):
 
 def _template_owners(user) -> list[tuple[str, str]]:
     owners = []
-    if access.is_district_admin(user):
+    if access.sees_every_district(user):
         owners.append(("", _("全区通用")))
     owners += [
         (str(a.pk), a.name) for a in access.alliances_changeable_by(user).order_by("name")[:200]

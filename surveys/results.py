@@ -709,7 +709,7 @@ def template_comparison(*, user, template_id, by: str, term_ids=None, unit_ids=N
     surveys = Survey.objects.filter(template_id=template.pk, is_published=True).exclude(
         scope=Survey.Scope.COURSE  # a series has no answers: its sessions do
     )
-    if not access.is_district_admin(user):
+    if not access.sees_every_district(user):
         surveys = surveys.filter(unit_id__in=access.visible_unit_ids(user))
     if term_ids is not None:
         surveys = surveys.filter(term_id__in=list(term_ids))

@@ -312,7 +312,7 @@ def surveys_answered_by_family(*, family) -> list[Participation]:
 def surveys_manageable(*, user) -> QuerySet[Survey]:
     """Surveys whose responsible unit the user may see (docs/SURVEYS.md, scoping)."""
     surveys = Survey.objects.select_related("template", "term", "unit", "offering")
-    if access.is_district_admin(user):
+    if access.sees_every_district(user):
         return surveys
     mine = Q(scope=Survey.Scope.GROUP, group_id__in=groups_changeable_by(user).values("pk"))
     if not access.is_staff_member(user):
@@ -332,7 +332,7 @@ def survey_changeable(*, user, survey: Survey) -> bool:
     if survey.scope == Survey.Scope.GROUP:
         return groups_changeable_by(user).filter(pk=survey.group_id).exists()
     if survey.scope == Survey.Scope.ALLIANCE_TERM:
-        return access.is_district_admin(user) or (
+        return access.sees_every_district(user) or (
             survey.alliance_id in access.coordinated_alliance_ids(user)
         )
     return access.can_change_unit(user, survey.unit_id)
@@ -342,7 +342,7 @@ def templates_usable(*, user) -> QuerySet[SurveyTemplate]:
     """District templates for every coordinator; an alliance's for its coordinators
     and its units' coordinators."""
     templates = SurveyTemplate.objects.select_related("alliance")
-    if access.is_district_admin(user):
+    if access.sees_every_district(user):
         return templates
     if not access.is_coordinator(user):
         return templates.none()
@@ -353,13 +353,13 @@ def templates_usable(*, user) -> QuerySet[SurveyTemplate]:
 def templates_editable(*, user) -> QuerySet[SurveyTemplate]:
     """District templates by district admins; an alliance's by its coordinators."""
     templates = SurveyTemplate.objects.select_related("alliance")
-    if access.is_district_admin(user):
+    if access.sees_every_district(user):
         return templates
     return templates.filter(alliance_id__in=access.coordinated_alliance_ids(user))
 
 
 def template_editable_by(user, template: SurveyTemplate) -> bool:
-    if access.is_district_admin(user):
+    if access.sees_every_district(user):
         return True
     return template.alliance_id is not None and template.alliance_id in (
         access.coordinated_alliance_ids(user)

@@ -879,7 +879,7 @@ def _may_change(actor, *, scope, unit_id, alliance_id=None, group_id=None) -> bo
     if scope == Survey.Scope.GROUP:
         return groups_changeable_by(actor).filter(pk=group_id).exists()
     if scope == Survey.Scope.ALLIANCE_TERM:
-        return access.is_district_admin(actor) or alliance_id in access.coordinated_alliance_ids(
+        return access.sees_every_district(actor) or alliance_id in access.coordinated_alliance_ids(
             actor
         )
     return access.can_change_unit(actor, unit_id)

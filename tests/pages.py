@@ -94,7 +94,7 @@ def build_site() -> SimpleNamespace:
         actor=root, user=coordinator, role=RoleAssignment.Role.UNIT_COORDINATOR, unit=unit
     )
     district = UserFactory(username="district", display_name="区教育局")
-    registry.role_assign(actor=root, user=district, role=RoleAssignment.Role.DISTRICT_ADMIN)
+    registry.role_assign(actor=root, user=district, role=RoleAssignment.Role.CITY_ADMIN)
     claims = _handbook(course.term, guardian, child, unit)
     learning = _recognition(course.term, guardian, unit, district)
     survey = _survey(course.term, school, unit)

@@ -30,7 +30,7 @@ def _changeable_unit_ids(user):
 
 def _by_unit(model, unit_path: str):
     def rule(user):
-        if access.is_district_admin(user):
+        if access.sees_every_district(user):
             return None
         return model._default_manager.filter(**{f"{unit_path}__in": _changeable_unit_ids(user)})
 
@@ -55,7 +55,7 @@ class _CentreRowsAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelAd
 
     def get_queryset(self, request):
         rows = super().get_queryset(request)
-        if access.is_district_admin(request.user):
+        if access.sees_every_district(request.user):
             return rows
         return rows.filter(**{f"{self.unit_path}__in": _changeable_unit_ids(request.user)})
 

@@ -22,10 +22,10 @@ pick_rule_register_by_user(SubscriptionGrant)
 
 class _DistrictOnly(PickerScopeMixin):
     def has_module_permission(self, request):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
 
 @admin.register(SubscriptionTemplate)
@@ -35,13 +35,13 @@ class SubscriptionTemplateAdmin(_DistrictOnly, admin.ModelAdmin):
     fields = ["kind", "template_id", "page", "field_map", "is_active"]
 
     def has_add_permission(self, request):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
     def has_delete_permission(self, request, obj=None):
-        return access.is_district_admin(request.user)
+        return access.sees_every_district(request.user)
 
 
 @admin.register(WeChatIdentity)
@@ -61,7 +61,7 @@ class WeChatIdentityAdmin(ServiceRowsReadOnlyMixin, _DistrictOnly, admin.ModelAd
     def get_actions(self, request):
         # The unbind action stands in for deleting (which admin would do without the audit entry).
         actions = super().get_actions(request)
-        if not access.is_district_admin(request.user):
+        if not access.sees_every_district(request.user):
             actions.pop("unbind", None)
         return actions
 

@@ -157,7 +157,7 @@ def build_issuing_world(*, term_days_ago: int = 3) -> IssuingWorld:
         user=other_coordinator, role=Role.ALLIANCE_COORDINATOR, alliance=other_alliance, unit=None
     )
     district_admin = staff_user("区教育局刘科长")
-    RoleAssignmentFactory(user=district_admin, role=Role.DISTRICT_ADMIN, unit=None)
+    RoleAssignmentFactory(user=district_admin, role=Role.CITY_ADMIN, unit=None)
     return IssuingWorld(
         term=term,
         alliance=alliance,

@@ -136,7 +136,7 @@ def build_world() -> World:
     alliance_coordinator = _staff(
         "联盟郑老师", Role.ALLIANCE_COORDINATOR, alliance=alliance, unit=None
     )
-    district_admin = _staff("区教育局刘科长", Role.DISTRICT_ADMIN, unit=None)
+    district_admin = _staff("区教育局刘科长", Role.CITY_ADMIN, unit=None)
     other_coordinator = _staff("渝中孙主任", Role.UNIT_COORDINATOR, unit=other_school)
     group = Group.objects.create(
         kind=Group.Kind.FAMILY,

@@ -62,7 +62,7 @@ def build_world() -> World:
     other_school = MemberUnitFactory(name="武岭小学")
     MembershipFactory(alliance=other_alliance, unit=other_school)
     district = RoleAssignmentFactory(
-        role=Role.DISTRICT_ADMIN, unit=None, user=UserFactory(display_name="区教育局张老师")
+        role=Role.CITY_ADMIN, unit=None, user=UserFactory(display_name="区教育局张老师")
     ).user
     return World(
         last_term=last_term,

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin_user():
-    user = RoleAssignmentFactory(role=RoleAssignment.Role.DISTRICT_ADMIN, unit=None).user
+    user = RoleAssignmentFactory(role=RoleAssignment.Role.CITY_ADMIN, unit=None).user
     user.is_staff = True
     user.is_superuser = True
     user.save()
@@ -269,7 +269,7 @@ def test_a_district_admin_who_is_not_a_superuser_manages_events(client):
 
     root = UserFactory(username="root", is_superuser=True, is_staff=True)
     district = UserFactory(username="district")
-    registry.role_assign(actor=root, user=district, role=RoleAssignment.Role.DISTRICT_ADMIN)
+    registry.role_assign(actor=root, user=district, role=RoleAssignment.Role.CITY_ADMIN)
     event = make_event()
     client.force_login(district)
     # then events and the delivery log open, and the event can be cancelled

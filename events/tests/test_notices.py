@@ -400,7 +400,7 @@ def test_the_district_admin_sees_every_notice_in_the_log(client):
         unit=MemberUnitFactory(),
     )
     _send(key="c", subject="区里的通知", family_ids=[GuardianFactory().family_id])
-    admin = RoleAssignmentFactory(role=RoleAssignment.Role.DISTRICT_ADMIN, unit=None).user
+    admin = RoleAssignmentFactory(role=RoleAssignment.Role.CITY_ADMIN, unit=None).user
     admin.is_staff = admin.is_superuser = True
     admin.save()
     client.force_login(admin)

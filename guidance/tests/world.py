@@ -119,7 +119,7 @@ def build_station_world() -> StationWorld:
     teacher = _user("吴老师", is_staff=True)
     RoleAssignmentFactory(user=teacher, role=Role.INSTRUCTOR, unit=school)
     district_admin = _user("区教育局刘科长", is_staff=True)
-    RoleAssignmentFactory(user=district_admin, role=Role.DISTRICT_ADMIN, unit=None)
+    RoleAssignmentFactory(user=district_admin, role=Role.CITY_ADMIN, unit=None)
     return StationWorld(
         term=term,
         unit=unit,

@@ -96,7 +96,7 @@ def test_only_a_district_admin_changes_the_district_default_set(alliance_world):
     # given a default item, a district admin and the alliance's coordinator
     _alliance, coordinator, _family = alliance_world
     district_admin = RoleAssignmentFactory(
-        role=RoleAssignment.Role.DISTRICT_ADMIN, alliance=None, unit=None
+        role=RoleAssignment.Role.CITY_ADMIN, alliance=None, unit=None
     ).user
     item = HandbookItem.objects.filter(alliance__isnull=True).order_by("pk").first()
 

@@ -43,7 +43,7 @@ def people():
 
     return {
         "root": root,
-        "district_admin": role("district_admin", Role.DISTRICT_ADMIN),
+        "district_admin": role("district_admin", Role.CITY_ADMIN),
         "alliance_coord": role("alliance_coord", Role.ALLIANCE_COORDINATOR, alliance=alliance),
         "coord_a": role("coord_a", Role.UNIT_COORDINATOR, unit=a),
         "teacher_a": role("teacher_a", Role.INSTRUCTOR, unit=a),

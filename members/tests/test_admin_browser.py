@@ -21,7 +21,7 @@ def test_district_admin_finds_filters_edits_imports_and_exports(live_server, pag
     admin = UserFactory(username="browser_admin", email="browser_admin@example.cn", phone=None)
     admin.set_password("Browser-Pass-2025")
     admin.save()
-    registry.role_assign(actor=None, user=admin, role=RoleAssignment.Role.DISTRICT_ADMIN)
+    registry.role_assign(actor=None, user=admin, role=RoleAssignment.Role.CITY_ADMIN)
     before = MemberUnit.objects.count()
 
     # when: signing in on the way to the unit list

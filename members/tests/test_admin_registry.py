@@ -29,7 +29,7 @@ Role = RoleAssignment.Role
 @pytest.fixture
 def district_admin():
     user = UserFactory(username="district")
-    registry.role_assign(actor=None, user=user, role=Role.DISTRICT_ADMIN)
+    registry.role_assign(actor=None, user=user, role=Role.CITY_ADMIN)
     return user
 
 

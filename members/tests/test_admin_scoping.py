@@ -45,7 +45,7 @@ def world():
 
     superuser = UserFactory(username="root", is_superuser=True, is_staff=True)
     district = UserFactory(username="district")
-    registry.role_assign(actor=superuser, user=district, role=Role.DISTRICT_ADMIN)
+    registry.role_assign(actor=superuser, user=district, role=Role.CITY_ADMIN)
     coord_a = UserFactory(username="coord_a")
     registry.role_assign(
         actor=superuser, user=coord_a, role=Role.ALLIANCE_COORDINATOR, alliance=alliance_a

@@ -163,7 +163,7 @@ def test_the_admin_lists_tokens_by_scope_and_shows_no_hash(client, django_assert
     # a district administrator: every token
     district = UserFactory()
     registry.role_assign(
-        actor=UserFactory(is_superuser=True), user=district, role=Role.DISTRICT_ADMIN
+        actor=UserFactory(is_superuser=True), user=district, role=Role.CITY_ADMIN
     )
     client.force_login(district)
     body = client.get(ADMIN_LIST).content.decode()

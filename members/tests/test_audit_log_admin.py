@@ -26,7 +26,7 @@ UTC = datetime.UTC
 @pytest.fixture
 def district_admin(client):
     user = UserFactory(username="district", display_name="区教育局")
-    registry.role_assign(actor=None, user=user, role=RoleAssignment.Role.DISTRICT_ADMIN)
+    registry.role_assign(actor=None, user=user, role=RoleAssignment.Role.CITY_ADMIN)
     client.force_login(user)
     return user
 

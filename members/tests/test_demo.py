@@ -23,7 +23,7 @@ def test_load_twice_gives_the_same_counts():
         "成员单位": 115,
         "联盟": 2,
         "联盟成员关系": 113,
-        "角色授权": 3,
+        "角色授权": 4,
     }
     assert Region.objects.count() == 17
 

@@ -136,7 +136,7 @@ def test_english_column_titles_are_named_with_their_chinese_title(demo_data):
 @pytest.fixture
 def district_client(client, demo_data):
     user = UserFactory(username="district_shape")
-    registry.role_assign(actor=None, user=user, role=RoleAssignment.Role.DISTRICT_ADMIN)
+    registry.role_assign(actor=None, user=user, role=RoleAssignment.Role.CITY_ADMIN)
     client.force_login(user)
     return client
 

@@ -268,7 +268,7 @@ def test_memberships_report_duplicates_and_bad_dates(demo_data):
 @pytest.fixture
 def district_client(client, demo_data):
     user = UserFactory(username="district_importer")
-    registry.role_assign(actor=None, user=user, role=RoleAssignment.Role.DISTRICT_ADMIN)
+    registry.role_assign(actor=None, user=user, role=RoleAssignment.Role.CITY_ADMIN)
     client.force_login(user)
     client.user = user
     return client

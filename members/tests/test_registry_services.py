@@ -20,7 +20,7 @@ Role = RoleAssignment.Role
 @pytest.fixture
 def admin_user():
     user = UserFactory(username="district")
-    registry.role_assign(actor=None, user=user, role=Role.DISTRICT_ADMIN)
+    registry.role_assign(actor=None, user=user, role=Role.CITY_ADMIN)
     return user
 
 

@@ -26,7 +26,7 @@ PICKER = {"app_label": "members", "model_name": "roleassignment", "field_name": 
 @pytest.fixture
 def district_admin(client):
     user = UserFactory(username="district", display_name="区教育局")
-    registry.role_assign(actor=None, user=user, role=Role.DISTRICT_ADMIN)
+    registry.role_assign(actor=None, user=user, role=Role.CITY_ADMIN)
     client.force_login(user)
     return user
 

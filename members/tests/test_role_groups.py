@@ -15,7 +15,7 @@ from members.tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 Role = RoleAssignment.Role
-DISTRICT_GROUP = registry.ROLE_GROUPS[Role.DISTRICT_ADMIN][0]
+DISTRICT_GROUP = registry.ROLE_GROUPS[Role.CITY_ADMIN][0]
 
 PAGES = [
     "admin:events_event_changelist",
@@ -35,7 +35,7 @@ PAGES = [
 def district_admin():
     root = UserFactory(username="root", is_superuser=True, is_staff=True)
     user = UserFactory(username="district")
-    registry.role_assign(actor=root, user=user, role=Role.DISTRICT_ADMIN)
+    registry.role_assign(actor=root, user=user, role=Role.CITY_ADMIN)
     assert not user.is_superuser
     return user
 

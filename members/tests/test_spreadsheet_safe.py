@@ -82,7 +82,7 @@ def test_an_apostrophe_before_a_formula_character_is_read_as_the_escape():
 @pytest.fixture
 def district_client(client):
     user = UserFactory(username="district_exporter")
-    registry.role_assign(actor=None, user=user, role=RoleAssignment.Role.DISTRICT_ADMIN)
+    registry.role_assign(actor=None, user=user, role=RoleAssignment.Role.CITY_ADMIN)
     client.force_login(user)
     return client
 

@@ -64,7 +64,7 @@ def test_times_are_written_in_shanghai_time_without_a_zone():
 @pytest.fixture
 def district_client(client):
     user = UserFactory(username="district_exporter")
-    registry.role_assign(actor=None, user=user, role=RoleAssignment.Role.DISTRICT_ADMIN)
+    registry.role_assign(actor=None, user=user, role=RoleAssignment.Role.CITY_ADMIN)
     client.force_login(user)
     return client
 

@@ -218,7 +218,7 @@ def people(dataset):
     """A district admin, the alliance's coordinator, u1's coordinator, u3's coordinator, a parent."""
     d = dataset
     admin = UserFactory(username="district")
-    RoleAssignmentFactory(user=admin, role=RoleAssignment.Role.DISTRICT_ADMIN, unit=None)
+    RoleAssignmentFactory(user=admin, role=RoleAssignment.Role.CITY_ADMIN, unit=None)
     alliance_coord = UserFactory(username="alliance_coord")
     RoleAssignmentFactory(
         user=alliance_coord,

@@ -451,7 +451,7 @@ def test_the_dashboard_says_when_its_figures_were_computed_and_what_is_pending(c
     w = build_world(now)
     participation_rollup(term=w.term, now=now)
     admin = UserFactory()
-    RoleAssignmentFactory(user=admin, role=RoleAssignment.Role.DISTRICT_ADMIN, unit=None)
+    RoleAssignmentFactory(user=admin, role=RoleAssignment.Role.CITY_ADMIN, unit=None)
     client.force_login(admin)
     url = reverse("reports:overview")
 

@@ -388,7 +388,7 @@ def test_the_dashboards_show_survey_figures_and_attainment(world, client):
     _target(w.u1, w.term, _responsibility("d-attendance", Metric.ATTENDANCE_RATE, "80"), "80")
     participation_rollup(term=w.term)
     admin = UserFactory()
-    RoleAssignmentFactory(user=admin, role=RoleAssignment.Role.DISTRICT_ADMIN, unit=None)
+    RoleAssignmentFactory(user=admin, role=RoleAssignment.Role.CITY_ADMIN, unit=None)
     client.force_login(admin)
 
     # the unit's page: its survey figures, the attainment table, the evaluation panel

@@ -58,7 +58,7 @@ def _unit_with_answers(term, version, counts, *, name="样本单位"):
 
 def _admin_client(client):
     admin = UserFactory()
-    RoleAssignmentFactory(user=admin, role=RoleAssignment.Role.DISTRICT_ADMIN, unit=None)
+    RoleAssignmentFactory(user=admin, role=RoleAssignment.Role.CITY_ADMIN, unit=None)
     client.force_login(admin)
     return client
 
@@ -184,7 +184,7 @@ def test_the_invited_count_and_rate_are_those_of_the_survey_results(term):
     unit, (survey,) = _unit_with_answers(term, version, [5])
     _answered(survey, version, FamilyFactory(), 5)  # answered, never invited
     admin = UserFactory()
-    RoleAssignmentFactory(user=admin, role=RoleAssignment.Role.DISTRICT_ADMIN, unit=None)
+    RoleAssignmentFactory(user=admin, role=RoleAssignment.Role.CITY_ADMIN, unit=None)
     results = survey_results(user=admin, survey_id=survey.pk)
     (row,) = survey_figures(term=term)
     assert (results.invited, results.answered) == (row["invited"], row["answered"]) == (7, 6)

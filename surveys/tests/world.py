@@ -152,7 +152,7 @@ def build_world() -> World:
         role=RoleAssignment.Role.ALLIANCE_COORDINATOR, alliance=alliance, unit=None
     ).user
     district_admin = RoleAssignmentFactory(
-        role=RoleAssignment.Role.DISTRICT_ADMIN, alliance=None, unit=None
+        role=RoleAssignment.Role.CITY_ADMIN, alliance=None, unit=None
     ).user
     other_coordinator = RoleAssignmentFactory(
         unit=other_school, role=RoleAssignment.Role.UNIT_COORDINATOR

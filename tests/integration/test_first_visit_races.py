@@ -440,7 +440,7 @@ def test_two_reversals_of_one_credit_at_once_reverse_it_once():
 
 def test_the_same_role_granted_twice_at_once_is_granted_once():
     # given a district administrator and a teacher without roles
-    admin = RoleAssignmentFactory(role=RoleAssignment.Role.DISTRICT_ADMIN, unit=None).user
+    admin = RoleAssignmentFactory(role=RoleAssignment.Role.CITY_ADMIN, unit=None).user
     teacher = UserFactory()
     unit = MemberUnitFactory()
 
@@ -465,7 +465,7 @@ def test_the_same_role_granted_twice_at_once_is_granted_once():
 
 
 def test_units_added_to_an_alliance_twice_at_once_are_added_once():
-    admin = RoleAssignmentFactory(role=RoleAssignment.Role.DISTRICT_ADMIN, unit=None).user
+    admin = RoleAssignmentFactory(role=RoleAssignment.Role.CITY_ADMIN, unit=None).user
     alliance = AllianceFactory()
     units = [MemberUnitFactory(), MemberUnitFactory()]
 

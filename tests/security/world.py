@@ -563,7 +563,7 @@ def build_world() -> World:
     )
 
     district = UserFactory(username="district", display_name="区级管理员甲")
-    registry.role_assign(actor=world.superuser, user=district, role=Role.DISTRICT_ADMIN)
+    registry.role_assign(actor=world.superuser, user=district, role=Role.CITY_ADMIN)
     alliance_coordinator = UserFactory(username="alliance", display_name="甲方联盟协调员")
     registry.role_assign(
         actor=world.superuser,
