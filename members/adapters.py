@@ -37,6 +37,19 @@ from django.utils.translation import gettext_lazy
 
 from .services import account_message_send
 
+#: With the cache down, a texted code cannot be sent (see _refuse_while_cache_is_down).
+_SMS_DOWN = gettext_lazy("短信验证码服务暂时不可用，请稍后再试或使用密码登录。")
+#: allauth mails someone asks for on a form (sign-in code, password reset, and the
+#: "no such account" answer both give, so a refusal says nothing about the address);
+#: a signup's confirmation mail is not refused (the account exists by then).
+_MAILS_ASKED_FOR_ON_A_FORM = frozenset(
+    {
+        "account/email/login_code",
+        "account/email/password_reset_key",
+        "account/email/unknown_account",
+    }
+)
+
 _CN_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
 
 
@@ -82,21 +95,21 @@ class AccountAdapter(DefaultAccountAdapter):
         return ChinaMobileField(**kwargs)
 
     def send_verification_code_sms(self, user, phone: str, code: str, **kwargs) -> None:
-        self._refuse_sms_while_cache_is_down()
+        self._refuse_while_cache_is_down(_SMS_DOWN)
         account_message_send(kind="verification_code", phone=phone, code=code, user=user)
 
     def send_unknown_account_sms(self, phone: str, **kwargs) -> None:
         # Refused the same way as a known number's code: the answer must not
         # tell whether the number has an account.
-        self._refuse_sms_while_cache_is_down()
+        self._refuse_while_cache_is_down(_SMS_DOWN)
         account_message_send(kind="unknown_account", phone=phone)
 
     def send_account_already_exists_sms(self, phone: str) -> None:
-        self._refuse_sms_while_cache_is_down()
+        self._refuse_while_cache_is_down(_SMS_DOWN)
         account_message_send(kind="account_exists", phone=phone)
 
-    def _refuse_sms_while_cache_is_down(self) -> None:
-        """A text's words wait in the cache for the worker that sends it
+    def _refuse_while_cache_is_down(self, text: str) -> None:
+        """A message's words wait in the cache for the worker that sends it
         (account_message_send): with Redis down the worker would find nothing
         and the person would wait for a code that never comes. Say so now and
         go back to the page they came from; allauth has stashed nothing yet
@@ -113,7 +126,7 @@ class AccountAdapter(DefaultAccountAdapter):
             from alliance.cache import CacheUnavailable
 
             raise CacheUnavailable("the cache is unavailable; no code can be sent")
-        messages.error(request, _("短信验证码服务暂时不可用，请稍后再试或使用密码登录。"))
+        messages.error(request, text)
         raise ImmediateHttpResponse(redirect(request.get_full_path()))
 
     def set_phone(self, user, phone: str, verified: bool) -> None:
@@ -182,6 +195,8 @@ class AccountAdapter(DefaultAccountAdapter):
         )
         # Rendered here, as allauth's own send_mail does (the request's language
         # and links), then handed to the outbox instead of being sent on the spot.
+        if template_prefix in _MAILS_ASKED_FOR_ON_A_FORM:
+            self._refuse_while_cache_is_down(_("邮件暂时无法发送，请稍后再试。"))
         request = allauth_context.request
         message = self.render_mail(
             template_prefix,

@@ -283,3 +283,29 @@ def test_readyz_answers_within_about_a_second_when_redis_hangs(client, settings)
     # then both say not ready because of the cache
     assert first.status_code == second.status_code == 503
     assert first.json()["reason"] == "cache"
+
+
+def test_account_mails_asked_for_on_a_form_are_refused_while_redis_is_down(own_redis, world):
+    # given Redis gone
+    own_redis.kill()
+    anonymous = Client()
+
+    # when a password reset and an emailed sign-in code are asked for, for a known
+    # address and an unknown one
+    answers = [
+        anonymous.post("/accounts/password/reset/", {"email": "mum@example.cn"}),
+        anonymous.post("/accounts/password/reset/", {"email": "nobody@example.cn"}),
+        anonymous.post("/accounts/login/code/", {"phone": "", "email": "mum@example.cn"}),
+    ]
+
+    # then each goes back to its form with the same message, and nothing is queued
+    assert [answer["Location"] for answer in answers] == [
+        "/accounts/password/reset/",
+        "/accounts/password/reset/",
+        "/accounts/login/code/",
+    ]
+    assert (
+        "邮件暂时无法发送，请稍后再试。"
+        in anonymous.get("/accounts/password/reset/").content.decode()
+    )
+    assert not Delivery.objects.filter(purpose=Delivery.Purpose.ACCOUNT).exists()
