@@ -236,9 +236,12 @@ def role_grant_allowed(actor, assignment: RoleAssignment) -> bool:
     """May ``actor`` grant (or revoke) ``assignment``? City administrators may grant
     anything; a district administrator grants within their district only: its
     district administrators, the coordinators of its alliances, the staff of its
-    units. Nobody else grants roles."""
+    units. A coordinator makes instructors of the units they change (approving a
+    volunteer, say). Nobody else grants roles."""
     if access.sees_every_district(actor):
         return True
+    if assignment.role == Role.INSTRUCTOR and not access.is_district_admin(actor):
+        return access.units_changeable_by(actor).filter(pk=assignment.unit_id).exists()
     if not access.is_district_admin(actor):
         return False
     if assignment.role == Role.CITY_ADMIN:

@@ -67,8 +67,9 @@ def _is_portal(model) -> bool:
 
 
 ADMINS = [_label(model) for model, _ in _registered()]
-GRANTS = [("district", "role")] + [
-    (role, grant) for role in STAFF_ROLES[1:] for grant in ("role", "every")
+# Administrators hold every portal permission through their role already.
+GRANTS = [("city", "role"), ("district", "role")] + [
+    (role, grant) for role in STAFF_ROLES[2:] for grant in ("role", "every")
 ]
 
 
@@ -115,7 +116,7 @@ class Leaks:
         self.user = user
         self.labels = []
         self.urls = []
-        self.sees_all = access.is_district_admin(user)
+        self.sees_all = access.sees_every_district(user)
         for label, obj in world.theirs.items():
             if "." not in label or label in UNOWNED:
                 continue
@@ -142,6 +143,25 @@ class Leaks:
 def _theirs(world, model):
     obj = world.theirs.get(_label(model))
     return obj
+
+
+def _theirs_for(world, field):
+    """乙方's row for a field: the model's row, or, where the field's own
+    limit_choices_to excludes it (a district administrator's region must be a
+    district), another 乙方 row of the model that the field accepts."""
+    model = field.related_model
+    obj = _theirs(world, model)
+    limit = field.get_limit_choices_to() if hasattr(field, "get_limit_choices_to") else None
+    if obj is None or not limit:
+        return obj
+
+    def accepted(row):
+        return model._default_manager.complex_filter(limit).filter(pk=row.pk).exists()
+
+    if accepted(obj):
+        return obj
+    others = [row for row in world.theirs.values() if isinstance(row, model) and accepted(row)]
+    return others[0] if others else obj
 
 
 def _value_for(field, obj):
@@ -225,7 +245,8 @@ def _check_form_posts(client, url, html, form, inlines, model, obj, world, leaks
     for name, model_field, target in _targets(model, fields):
         if _label(target) in UNOWNED:
             continue
-        theirs = _theirs(world, target)
+        theirs = _theirs_for(world, model_field) if model_field is not None else None
+        theirs = theirs or _theirs(world, target)
         if theirs is None:
             problems.append(f"{where}: no 乙方 row of {_label(target)} in world.py")
             continue
@@ -400,7 +421,7 @@ def test_admin_pages_offer_and_accept_only_what_the_role_may_see(
     opts = model._meta
     problems: list[str] = []
     theirs_ids = {
-        f.name: _value_for(f, _theirs(world, f.related_model))
+        f.name: _value_for(f, _theirs_for(world, f))
         for f in _relations(model)
         if _theirs(world, f.related_model) is not None
     }
@@ -444,10 +465,10 @@ def test_admin_pages_offer_and_accept_only_what_the_role_may_see(
             problems.append(f"add ?{theirs_ids}: {found}")
         form = add.context["adminform"].form
         if leaks.sees_all and _is_portal(model):
-            # the control: a district admin is shown 乙方's rows
+            # the control: a city admin is shown 乙方's rows
             for name, form_field in form.fields.items():
                 if name in theirs_ids and not isinstance(form_field.widget, ManyToManyRawIdWidget):
-                    label = str(_theirs(world, model._meta.get_field(name).related_model))
+                    label = str(_theirs_for(world, model._meta.get_field(name)))
                     if label not in add.content.decode():
                         problems.append(f"add: district admin not shown {name}={label}")
         clean = client.get(add_url)
@@ -553,8 +574,8 @@ def test_autocomplete_answers_no_foreign_row_for_any_field(client, world, role, 
                 elif (
                     term == "" and _is_portal(source) and not response.json()["pagination"]["more"]
                 ):
-                    # the control: a district admin finds 乙方's rows
-                    if _value_for(field, theirs) not in ids:
+                    # the control: a city admin finds 乙方's rows
+                    if _value_for(field, _theirs_for(world, field)) not in ids:
                         problems.append(f"district admin does not find 乙方 for {field}")
     assert asked > 20
     assert problems == [], "\n".join(problems)

@@ -3,10 +3,11 @@
 "甲方" (ours) is a unit in an alliance, with a unit coordinator, an instructor, a
 family whose child attends the unit, a parent school, a course with a booked
 session, an event with a registration, and one row of every other portal model.
-"乙方" (theirs) has the same, in another unit and alliance. The staff under test
-(a district administrator, the alliance's coordinator, the unit's coordinator and
-its instructor) work for 甲方; nothing of 乙方 may reach any of them but the
-district administrator.
+"乙方" (theirs) has the same, in another unit and alliance of another district
+(渝北区 beside 甲方's 渝中区). The staff under test (甲方's district administrator,
+the alliance's coordinator, the unit's coordinator and its instructor) work for
+甲方; nothing of 乙方 may reach any of them. Only the city administrator above
+both districts sees both.
 
 Every label of 乙方 contains "乙方" where the model's label allows it, so a leak
 is visible in any page.
@@ -102,7 +103,7 @@ from volunteers.tests.factories import ServiceHourFactory, VolunteerApplicationF
 from wechat.models import SubscriptionGrant, SubscriptionTemplate, WeChatIdentity
 
 Role = RoleAssignment.Role
-STAFF_ROLES = ["district", "alliance", "unit", "instructor"]
+STAFF_ROLES = ["city", "district", "alliance", "unit", "instructor"]
 
 
 @dataclass
@@ -550,9 +551,11 @@ def build_world() -> World:
     )
     # The district's word list: nobody's side, the district administrators' to edit.
     world.ours["community.sensitiveword"] = SensitiveWordFactory(word="测试敏感词")
+    # Named with the marker, so that the district's name showing anywhere is a leak.
+    their_district = RegionFactory(name="乙方区", kind="district")
     world.theirs = _side(
         "乙方",
-        district_region=district_region,
+        district_region=their_district,
         term=term,
         superuser=world.superuser,
         amount=Decimal("7.7"),
@@ -562,8 +565,16 @@ def build_world() -> World:
         decision_action=Decision.Action.DISMISS,
     )
 
+    # Kept under keys without a dot: not a model's one row, but a district
+    # administrator role's region must be a district.
+    world.ours["district_region"] = district_region
+    world.theirs["district_region"] = their_district
+    city = UserFactory(username="city", display_name="市级管理员")
+    registry.role_assign(actor=world.superuser, user=city, role=Role.CITY_ADMIN)
     district = UserFactory(username="district", display_name="区级管理员甲")
-    registry.role_assign(actor=world.superuser, user=district, role=Role.CITY_ADMIN)
+    registry.role_assign(
+        actor=world.superuser, user=district, role=Role.DISTRICT_ADMIN, region=district_region
+    )
     alliance_coordinator = UserFactory(username="alliance", display_name="甲方联盟协调员")
     registry.role_assign(
         actor=world.superuser,
@@ -577,6 +588,7 @@ def build_world() -> World:
     instructor.is_staff = True
     instructor.save(update_fields=["is_staff"])
     world.staff = {
+        "city": city,
         "district": district,
         "alliance": alliance_coordinator,
         "unit": world.ours["coordinator"],
