@@ -317,7 +317,7 @@ class PortalCollector:
         )
         try:
             with connections["default"].cursor() as cursor:
-                cursor.execute("SELECT pg_current_wal_lsn()::text")
+                cursor.execute("SELECT pg_current_wal_insert_lsn()::text")
                 lsn = cursor.fetchone()[0]
             with connections[REPLICA].cursor() as cursor:
                 cursor.execute(

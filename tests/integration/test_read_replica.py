@@ -162,6 +162,10 @@ def test_dashboards_read_from_the_replica_and_bookings_never_do(replica_pair):
         "REPLICA_TEST_SOCKETS": str(pair.sockets),
         "REPLICA_RETRY_SECONDS": "1",
     }
+    if os.environ.get("TEST_LOG_DIR"):
+        # The child checks its own logs for phone numbers (root conftest.py), not
+        # the lines other xdist workers of this run are writing.
+        env["TEST_LOG_DIR"] = os.path.join(os.environ["TEST_LOG_DIR"], "replica-child")
     env.pop("PYTEST_XDIST_WORKER", None)
     env.pop("PYTEST_XDIST_TESTRUNUID", None)
     result = subprocess.run(
