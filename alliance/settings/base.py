@@ -166,6 +166,29 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# With MEDIA_S3_BUCKET set, uploads go to an S3-compatible bucket (Aliyun OSS, Tencent
+# COS, MinIO) instead of MEDIA_ROOT, so that several web hosts share them. Objects are
+# private: the views still check who may see a file, then redirect to a signed URL
+# that lives a few minutes (courses/streaming.py); names are never overwritten.
+MEDIA_S3_BUCKET = env("MEDIA_S3_BUCKET", default="")
+if MEDIA_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "endpoint_url": env("MEDIA_S3_ENDPOINT_URL", default="") or None,
+            "access_key": env("MEDIA_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env("MEDIA_S3_SECRET_ACCESS_KEY", default="") or None,
+            "region_name": env("MEDIA_S3_REGION", default="cn-east-1"),
+            # "path" for MinIO, "virtual" for OSS and COS; unset: boto3 chooses
+            "addressing_style": env("MEDIA_S3_ADDRESSING_STYLE", default="") or None,
+            "signature_version": "s3v4",
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": env.int("MEDIA_S3_URL_EXPIRE", default=300),
+            "file_overwrite": False,
+        },
+    }
 
 # Redis is the cache and the Celery broker when REDIS_URL is set. With Redis down
 # the cache answers as an empty one (alliance/cache.py): short timeouts, then a
