@@ -460,18 +460,23 @@ def migrations_check_forget() -> None:
 @require_GET
 @never_cache
 def readyz(request):
-    """Ready for traffic: the database and the cache answer and no migration is
-    pending. ``/healthz`` is the liveness check (is the process up at all)."""
+    """Ready for traffic: the database answers and no migration is pending.
+    ``/healthz`` is the liveness check (is the process up at all).
+
+    Redis down is *degraded*, not unready (200, ``"status": "degraded"``): Redis is
+    shared by every node, so a balancer that drained not-ready nodes would drain
+    them all, while the portal is built to serve without Redis (alliance/cache.py;
+    docs/OPERATIONS.md, "Outages"). The database and the migrations are checked
+    first; a pending migration or an unreachable database is 503."""
     from portal.health import check_cache, check_database
 
-    for name, check in (
-        ("database", check_database),
-        ("cache", check_cache),
-        ("migrations", migrations_check_cached),
-    ):
+    for name, check in (("database", check_database), ("migrations", migrations_check_cached)):
         ok, detail = check()
         if not ok:
             return JsonResponse(
                 {"status": "unavailable", "reason": name, "detail": detail}, status=503
             )
+    ok, detail = check_cache()
+    if not ok:
+        return JsonResponse({"status": "degraded", "degraded": ["cache"], "detail": detail})
     return JsonResponse({"status": "ready"})
