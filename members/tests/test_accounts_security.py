@@ -13,7 +13,7 @@ from django.urls import get_resolver
 
 from bookings.models import Booking
 from members.services import user_deactivate
-from members.tests.factories import UserFactory
+from members.tests.factories import RegionFactory, UserFactory
 from members.tests.family_support import (  # noqa: F401 - fixture
     PASSWORD,
     committed,
@@ -840,6 +840,61 @@ def test_a_parent_of_another_family_sees_and_changes_nothing_of_family_a(client,
 
     # and nothing of family A changed
     assert world.fingerprint() == before
+
+
+def _districts(world):
+    """Everything of the world in district A; B, another district, with its own
+    administrator; A's administrator too. Returns (A's admin, B's admin)."""
+    from members.models import Region, RoleAssignment
+    from members.registry import role_assign
+
+    district_a = RegionFactory(name="甲区", kind=Region.Kind.DISTRICT)
+    Region.objects.filter(parent__isnull=True).exclude(pk=district_a.pk).update(parent=district_a)
+    district_b = RegionFactory(name="乙区", kind=Region.Kind.DISTRICT)
+    admins = []
+    for name, district in (("甲区管理员", district_a), ("乙区管理员", district_b)):
+        user = UserFactory(display_name=name)
+        role_assign(actor=None, user=user, role=RoleAssignment.Role.DISTRICT_ADMIN, region=district)
+        admins.append(user)
+    return admins
+
+
+def test_another_districts_administrator_sees_and_changes_nothing_of_district_a(client, world):
+    # given the administrator of district B, signed in, and everything of the world in A
+    _admin_a, admin_b = _districts(world)
+    client.force_login(admin_b)
+    before = world.fingerprint()
+
+    for route in world.routes:
+        rule = ACCESS[route.name]
+        response = _request(client, _url(world, route))
+        assert response.status_code != 500, route
+        if rule == TOKEN or route.name == "members:invitation_accept":
+            continue  # the secret link is the permission (see the parent walk above)
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        body = content.decode(errors="replace")
+        for secret in world.secrets:
+            assert secret not in body, (route, secret)
+        if rule in (STAFF, COORDINATOR) and route.parameters:
+            # a page about one of A's units, sessions, surveys, lists, jobs…: refused
+            assert response.status_code in (302, 403, 404), (route, response.status_code)
+            if response.status_code == 302:
+                assert not response["Location"].startswith(("/reports/", "/evaluation/")), route
+
+    # and nothing of district A changed
+    assert world.fingerprint() == before
+
+
+def test_the_districts_own_administrator_reaches_its_units_pages(client, world):
+    # given the administrator of district A (the world's district)
+    admin_a, _admin_b = _districts(world)
+    client.force_login(admin_a)
+
+    # then the pages of A's unit open for them
+    for name in ("reports:unit", "evaluation:unit", "members:unit_families"):
+        route = next(r for r in world.routes if r.name == name)
+        response = client.get(_url(world, route))
+        assert response.status_code == 200, (name, response.status_code)
 
 
 def test_remember_me_keeps_the_session_otherwise_it_ends_with_the_browser(client):
