@@ -28,13 +28,13 @@ from .errors import EventError
 from .models import CalendarFeed, Delivery, Event, Notice, ReminderRule
 
 pick_rule_register_by_unit(Event, "organiser_unit")
-# Rules of an event kind (no event) are district settings: district admins only.
+# Rules of an event kind (no event) are city settings: city admins only.
 pick_rule_register_by_unit(ReminderRule, "event__organiser_unit")
 
 
 def _delivery_scope(user) -> Q:
     """The delivery log's scope: rows about an offering of a unit the user sees,
-    or about a notice a unit they see sent (a district's notice: district only)."""
+    or about a notice a unit they see sent (a notice of no unit: city admins only)."""
     units = access.visible_unit_ids(user)
     return Q(offering__unit__in=units) | Q(notice__unit__in=units)
 
@@ -225,6 +225,9 @@ class ReminderRuleAdmin(PickerScopeMixin, admin.ModelAdmin):
     list_filter = ["scope", "is_active"]
     raw_id_fields = ["event"]
 
+    # City-wide reference data: the city's to edit. A rule of an event kind or of
+    # course sessions reminds for every district's events; an event's own rules are
+    # edited on the event (ReminderRuleInline), which is scoped to the user's units.
     def has_module_permission(self, request):
         return access.sees_every_district(request.user)
 
@@ -283,20 +286,25 @@ class DeliveryAdmin(ServiceRowsReadOnlyMixin, PickerScopeMixin, admin.ModelAdmin
 
 
 @admin.register(CalendarFeed)
-class CalendarFeedAdmin(PickerScopeMixin, admin.ModelAdmin):
+class CalendarFeedAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["family", "created_at", "revoked_at"]
     raw_id_fields = ["family"]
     exclude = ["token"]
 
     def has_module_permission(self, request):
-        return access.sees_every_district(request.user)
+        return access.is_district_admin(request.user)
 
     def has_view_permission(self, request, obj=None):
-        # A family's secret calendar links: district level only, whatever the
-        # permissions a coordinator was given by hand.
-        return access.sees_every_district(request.user) and super().has_view_permission(
-            request, obj
-        )
+        # A family's secret calendar links: administrators only (a district admin:
+        # their district's families, get_queryset), whatever the permissions a
+        # coordinator was given by hand.
+        return access.is_district_admin(request.user) and super().has_view_permission(request, obj)
+
+    def get_queryset(self, request):
+        feeds = super().get_queryset(request)
+        if access.sees_every_district(request.user):
+            return feeds
+        return feeds.filter(family__in=access.families_visible_to(request.user).values("pk"))
 
     def has_add_permission(self, request):
         return False
