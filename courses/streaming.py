@@ -7,6 +7,11 @@ Content, ``Content-Range``, 416 for a range outside the file); behind nginx
 with ``X-Accel-Redirect`` under ``MEDIA_ACCEL_REDIRECT_PREFIX``, and nginx serves
 the ranges. Either way the access check stays in Django and the media folder is
 never listed.
+
+With the media on S3-compatible storage (``MEDIA_S3_BUCKET``, the settings) the
+file has no local path: after the same check the view answers a 302 to a signed
+URL of the object that lives a few minutes, and the bucket serves the bytes and
+the ranges; the objects themselves are private.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import re
 from urllib.parse import quote
 
 from django.conf import settings
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.utils.http import http_date, parse_http_date_safe
 
 CHUNK_BYTES = 64 * 1024
@@ -74,7 +79,9 @@ def _read(path: str, first: int, last: int):
             yield chunk
 
 
-def _accel_response(fieldfile, content_type: str, cache_control: str) -> HttpResponse:
+def _accel_response(
+    fieldfile, content_type: str, cache_control: str, disposition: str
+) -> HttpResponse:
     # nginx keeps Content-Type, Content-Disposition and Cache-Control from this
     # answer and serves the bytes and the ranges itself (it adds Accept-Ranges; a
     # second one from here would be repeated).
@@ -82,21 +89,67 @@ def _accel_response(fieldfile, content_type: str, cache_control: str) -> HttpRes
     prefix = settings.MEDIA_ACCEL_REDIRECT_PREFIX.rstrip("/")
     response["X-Accel-Redirect"] = f"{prefix}/{quote(fieldfile.name)}"
     response["Cache-Control"] = cache_control
-    response["Content-Disposition"] = "inline"
+    response["Content-Disposition"] = disposition
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
-def file_response(request, fieldfile, *, cache_control: str = CACHE_CONTROL) -> HttpResponse:
+def _stored_remotely(fieldfile) -> bool:
+    """The file lives in a storage without local files (S3): Django's
+    ``Storage.path`` raises NotImplementedError there. A stand-in without a
+    storage (an export's file, reports/views.py) is local."""
+    storage = getattr(fieldfile, "storage", None)
+    if storage is None:
+        return False
+    try:
+        storage.path(fieldfile.name)
+    except NotImplementedError:
+        return True
+    return False
+
+
+def _signed_redirect(
+    request, fieldfile, content_type: str, cache_control: str, disposition: str
+) -> HttpResponse:
+    # The bucket answers with the type, disposition (a download's file name) and
+    # caching the local answer would have had, through S3's response-* overrides;
+    # a URL signed for GET does not admit HEAD, hence the method.
+    url = fieldfile.storage.url(
+        fieldfile.name,
+        parameters={
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": disposition,
+            "ResponseCacheControl": cache_control,
+        },
+        http_method="HEAD" if request.method == "HEAD" else "GET",
+    )
+    response = HttpResponseRedirect(url)
+    # The signed URL is this user's for a few minutes: no cache may keep or share it.
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def file_response(
+    request,
+    fieldfile,
+    *,
+    cache_control: str = CACHE_CONTROL,
+    disposition: str = "inline",
+) -> HttpResponse:
     """The file of a FileField as the answer to a GET or HEAD, honouring Range.
     Every protected file of the portal (lesson videos, a post's picture, a
     handbook photo, a certificate's PDF) leaves through here, after its view has
-    checked who may see it; ``cache_control`` says how long a browser keeps it."""
+    checked who may see it; ``cache_control`` says how long a browser keeps it,
+    ``disposition`` is the Content-Disposition (a download passes its
+    ``attachment; filename=…``, which must be given here to survive the redirect
+    to S3)."""
     if not fieldfile:
         raise Http404
     content_type = mimetypes.guess_type(fieldfile.name)[0] or "application/octet-stream"
+    if _stored_remotely(fieldfile):
+        return _signed_redirect(request, fieldfile, content_type, cache_control, disposition)
     if settings.MEDIA_ACCEL_REDIRECT_PREFIX:
-        return _accel_response(fieldfile, content_type, cache_control)
+        return _accel_response(fieldfile, content_type, cache_control, disposition)
     try:
         path = fieldfile.path
         stat = os.stat(path)
@@ -111,7 +164,7 @@ def file_response(request, fieldfile, *, cache_control: str = CACHE_CONTROL) -> 
         response["ETag"] = etag
         response["Last-Modified"] = last_modified
         response["Cache-Control"] = cache_control
-        response["Content-Disposition"] = "inline"
+        response["Content-Disposition"] = disposition
         response["X-Content-Type-Options"] = "nosniff"
         return response
 
