@@ -48,14 +48,36 @@ pick_rule_register_by_unit(LessonProgress, "lesson__course__parent_school__host_
 pick_rule_register_by_unit(CreditEntry, "course__parent_school__host_unit")
 
 
+class CityReferenceAdmin(PickerScopeMixin, admin.ModelAdmin):
+    """City-wide reference data: the city's to edit. Every district's courses are
+    filed under the same themes and stages, so staff look, and only a city
+    administrator (or a superuser) adds, changes or deletes — not a district
+    administrator, though their admin group holds every model permission."""
+
+    def has_module_permission(self, request):
+        return access.is_staff_member(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return access.is_staff_member(request.user)
+
+    def has_add_permission(self, request):
+        return access.sees_every_district(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return access.sees_every_district(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return access.sees_every_district(request.user)
+
+
 @admin.register(Theme)
-class ThemeAdmin(PickerScopeMixin, admin.ModelAdmin):
+class ThemeAdmin(CityReferenceAdmin):
     list_display = ["name", "sort_order"]
     search_fields = ["name"]
 
 
 @admin.register(Stage)
-class StageAdmin(PickerScopeMixin, admin.ModelAdmin):
+class StageAdmin(CityReferenceAdmin):
     list_display = ["code", "sort_order"]
 
 
