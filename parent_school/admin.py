@@ -2,8 +2,13 @@
 
 Coordinators see and change only the rows of units that members/access.py gives
 them; every picker offers and accepts only those rows (members/admin_scoping.py:
-the rules of this app's models are registered below). Terms are district-wide:
-everyone with admin access sees them, only district administrators change them.
+the rules of this app's models are registered below). Terms are city-wide:
+everyone with admin access sees them, only city administrators change them.
+
+Brand programmes (特色品牌) are scoped through their host unit (``owner_unit``,
+required): a district administrator manages the brands hosted in their district
+(a brand of an alliance of the district: hosted by one of its units); the public
+brand pages (reports.views.brands) list every district's brands, counts only.
 """
 
 from django import forms
@@ -46,7 +51,8 @@ class RoleInlineMixin(PickerScopeMixin):
 
 class UnitScopedAdmin(PickerScopeMixin, admin.ModelAdmin):
     """Rows filtered by ``unit_path`` through members/access.py; every picker limited
-    too (members/admin_scoping.py).
+    too (members/admin_scoping.py). All rows only for a city administrator; a
+    district administrator gets their district's units through visible_unit_ids.
 
     Permissions follow the role, not Django's per-model permissions: coordinators
     add and change (only rows of units they may change), instructors only look.
@@ -94,7 +100,10 @@ class UnitScopedAdmin(PickerScopeMixin, admin.ModelAdmin):
 
 @admin.register(Term)
 class TermAdmin(PickerScopeMixin, admin.ModelAdmin):
-    """Terms are district-wide: staff see them, district administrators change them."""
+    """Terms are city-wide: staff see them, city administrators change them.
+
+    City-wide reference data: the city's to edit (every district's courses,
+    targets, snapshots and evaluation are by term)."""
 
     list_display = ["__str__", "code", "starts_on", "ends_on", "is_current"]
     list_filter = ["is_current", "semester"]
