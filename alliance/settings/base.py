@@ -171,7 +171,18 @@ STORAGES = {
 # private: the views still check who may see a file, then redirect to a signed URL
 # that lives a few minutes (courses/streaming.py); names are never overwritten.
 MEDIA_S3_BUCKET = env("MEDIA_S3_BUCKET", default="")
+# The browser follows that redirect, so a page's img-src and media-src must allow the
+# bucket's origins: the endpoint's (path style) and the bucket's own host (virtual).
+MEDIA_S3_ORIGINS: list[str] = []
 if MEDIA_S3_BUCKET:
+    _endpoint = __import__("urllib.parse").parse.urlsplit(
+        env("MEDIA_S3_ENDPOINT_URL", default="")
+        or f"https://s3.{env('MEDIA_S3_REGION', default='cn-east-1')}.amazonaws.com"
+    )
+    MEDIA_S3_ORIGINS = [
+        f"{_endpoint.scheme}://{_endpoint.netloc}",
+        f"{_endpoint.scheme}://{MEDIA_S3_BUCKET}.{_endpoint.netloc}",
+    ]
     STORAGES["default"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {

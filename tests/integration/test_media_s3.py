@@ -87,7 +87,11 @@ def bucket(fake_s3, settings, monkeypatch, tmp_path):
     }.items():
         monkeypatch.setenv(variable, value)
     monkeypatch.delenv("MEDIA_S3_REGION", raising=False)
-    built = runpy.run_path(str(BASE_SETTINGS))["STORAGES"]["default"]
+    read = runpy.run_path(str(BASE_SETTINGS))
+    built = read["STORAGES"]["default"]
+    # the origins a page's CSP must allow for the redirect: path and virtual style
+    host = fake_s3.removeprefix("http://")
+    assert read["MEDIA_S3_ORIGINS"] == [fake_s3, f"http://{name}.{host}"]
     assert built["BACKEND"] == "storages.backends.s3.S3Storage"
     assert built["OPTIONS"]["region_name"] == REGION  # the default
     assert built["OPTIONS"]["default_acl"] is None and built["OPTIONS"]["querystring_auth"]
