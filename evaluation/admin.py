@@ -1,6 +1,6 @@
 """Admin of the evaluation loop, scoped by members/access.py.
 
-Responsibilities (the district's list) are the district administrators': saving
+Responsibilities (the city's list) are the city administrators': saving
 goes through ``responsibility_save`` (validation and the audit entry). Unit
 targets, feedback, improvement actions and their updates are read-only here:
 they are written on the evaluation pages through the services, each step
@@ -86,6 +86,8 @@ class ResponsibilityAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin)
     def has_view_permission(self, request, obj=None):
         return access.is_coordinator(request.user)
 
+    # City-wide reference data: the city's to edit (district administrators and
+    # coordinators look; responsibility_save refuses anyone else too).
     def has_add_permission(self, request):
         return access.sees_every_district(request.user)
 

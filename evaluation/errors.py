@@ -18,7 +18,7 @@ MESSAGES = {
     "not_target_setter": _("只有区级管理员或该单位所在联盟的协调员可以设定目标。"),
     "not_feedback_writer": _("只有区级管理员或该单位所在联盟的协调员可以填写考核反馈。"),
     "not_unit_coordinator": _("只有本单位的协调员可以确认反馈和填写改进措施。"),
-    "not_district_admin": _("只有区级管理员可以修改工作职责清单。"),
+    "not_district_admin": _("只有市级管理员可以修改工作职责清单。"),
     # 定标: values
     "value_missing": _("请填写目标值。"),
     "value_not_number": _("目标值须是数字。"),

@@ -48,12 +48,50 @@ def _coordinates_alliance_of(user, unit_id: int) -> bool:
     ).exists()
 
 
+def _district_units(user) -> QuerySet[MemberUnit] | None:
+    """The units whose region lies in a district ``user`` administers (None: not a
+    district administrator). With ``coordinated_alliance_ids`` (which holds the
+    district's alliances) this is the district as members/access.py draws it, less
+    the unit roles: a unit's own coordinators do not assess it."""
+    district_ids = access.administered_district_ids(user)
+    if not district_ids:
+        return None
+    regions = access.regions_in_districts(district_ids).order_by().values("pk")
+    return MemberUnit.objects.filter(region__in=regions)
+
+
+def administers_district_of(user, unit_id: int) -> bool:
+    """``user`` is a district administrator of the unit's district (by the unit's
+    region or a current membership of one of the district's alliances; not of an
+    alliance elsewhere they may also coordinate)."""
+    district_ids = access.administered_district_ids(user)
+    if not district_ids:
+        return False
+    regions = access.regions_in_districts(district_ids).order_by().values("pk")
+    return (
+        MemberUnit.objects.filter(pk=unit_id, region__in=regions).exists()
+        or Membership.objects.filter(
+            unit_id=unit_id, alliance__region__in=regions, left_on__isnull=True
+        ).exists()
+    )
+
+
 def may_assess(user, unit_id: int) -> bool:
-    """定标 and 反馈: district administrators and the coordinators of an alliance
-    the unit belongs to (not the unit itself: it does not mark its own work)."""
+    """定标 and 反馈: administrators (the city everywhere, a district administrator in
+    their district) and the coordinators of an alliance the unit belongs to (not
+    the unit itself: it does not mark its own work)."""
     if access.sees_every_district(user):
         return True
-    return _coordinates_alliance_of(user, unit_id)
+    if _coordinates_alliance_of(user, unit_id):
+        return True
+    units = _district_units(user)
+    return units is not None and units.filter(pk=unit_id).exists()
+
+
+def may_set_targets(user) -> bool:
+    """Opens 定标: administrators and alliance coordinators. Which units they reach
+    is ``units_for_targets`` (a district administrator: their district's)."""
+    return access.is_district_admin(user) or bool(access.coordinated_alliance_ids(user))
 
 
 def is_unit_coordinator(user, unit: MemberUnit) -> bool:
@@ -76,16 +114,22 @@ def unit_coordinator_ids(unit: MemberUnit) -> list[int]:
 
 
 def units_for_targets(user) -> QuerySet[MemberUnit]:
-    """The active units whose targets ``user`` sets: all for district
-    administrators, the current members of their alliances for alliance coordinators."""
+    """The active units whose targets ``user`` sets: all for city administrators;
+    the current members of their alliances for alliance coordinators; for a
+    district administrator the units of their district (by region) and the
+    current members of its alliances."""
     units = MemberUnit.objects.filter(is_active=True)
     if access.sees_every_district(user):
         return units
     alliance_ids = access.coordinated_alliance_ids(user)
-    if not alliance_ids:
-        return units.none()
-    members = Membership.objects.filter(alliance_id__in=alliance_ids, left_on__isnull=True)
-    return units.filter(pk__in=members.values("unit_id"))
+    district = _district_units(user)
+    condition = Q(pk__in=[])
+    if alliance_ids:
+        members = Membership.objects.filter(alliance_id__in=alliance_ids, left_on__isnull=True)
+        condition |= Q(pk__in=members.values("unit_id"))
+    if district is not None:
+        condition |= Q(pk__in=district.values("pk"))
+    return units.filter(condition)
 
 
 def unit_for_viewer(*, user, unit_id) -> MemberUnit:

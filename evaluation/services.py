@@ -206,7 +206,7 @@ def unit_targets_default(*, actor, term_id, unit_ids=None, now=None) -> int:
     default values. Targets already set are kept. Idempotent and race-safe: one
     ``INSERT … SELECT … ON CONFLICT DO NOTHING``; returns the targets written."""
     scope = selectors.units_for_targets(actor)
-    if not access.sees_every_district(actor) and not access.coordinated_alliance_ids(actor):
+    if not selectors.may_set_targets(actor):
         raise EvaluationError("not_target_setter")
     term = _term(term_id)
     if unit_ids is not None:
@@ -269,7 +269,10 @@ def unit_targets_default(*, actor, term_id, unit_ids=None, now=None) -> int:
 
 
 def _written_as(actor, unit: MemberUnit) -> str:
-    if access.sees_every_district(actor):
+    # A district administrator writes for the district (区级) in their district,
+    # even when they also coordinate one of its alliances. The city administrator
+    # keeps the administration's label (区级) it has always written under.
+    if access.sees_every_district(actor) or selectors.administers_district_of(actor, unit.pk):
         return _("区级")
     from members.models import Alliance
 
@@ -523,7 +526,9 @@ def responsibility_save(
     is_active=True,
 ) -> Responsibility:
     """Add (``responsibility_id`` None) or change one line of the district's list.
-    District administrators only; the default value is checked like a target."""
+    City administrators only; the default value is checked like a target."""
+    # City-wide reference data: the city's to edit (every district's targets and
+    # the roll-up's attainment are measured against this one list).
     if not access.sees_every_district(actor):
         raise EvaluationError("not_district_admin")
     code = str(code or "").strip()

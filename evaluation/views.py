@@ -17,7 +17,6 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from members import access
 from members.decorators import coordinator_required
 
 from . import selectors, services
@@ -204,9 +203,7 @@ def action_update(request, action_id: int):
 
 def _targets_scope(request):
     units = selectors.units_for_targets(request.user)
-    if not access.sees_every_district(request.user) and not access.coordinated_alliance_ids(
-        request.user
-    ):
+    if not selectors.may_set_targets(request.user):
         raise PermissionDenied
     alliances = list(selectors.alliance_filter_choices(request.user))
     alliance = None
