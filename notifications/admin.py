@@ -1,4 +1,4 @@
-"""The inbox and preferences in admin: district level only, read-only (families
+"""The inbox and preferences in admin: city level only, read-only (families
 change their preferences on their own page; notices are written by the outbox)."""
 
 from django.contrib import admin
@@ -13,6 +13,10 @@ pick_rule_register_by_user(NotificationPreference)
 
 
 class _DistrictOnly(PickerScopeMixin):
+    # City only: an inbox or a preference belongs to an account, which has no
+    # district link (one guardian can have children in two districts), so a
+    # district administrator's share of these rows cannot be drawn; they are
+    # read-only support rows for the city (superusers and city administrators).
     def has_module_permission(self, request):
         return access.sees_every_district(request.user)
 
