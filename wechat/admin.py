@@ -1,4 +1,4 @@
-"""WeChat in admin: district administrators set the subscription templates (one
+"""WeChat in admin: city administrators set the subscription templates (one
 per kind of message); identities and the grant ledger are shown read-only (the
 sign-in and the outbox write them), with one action to unbind an identity."""
 
@@ -21,6 +21,9 @@ pick_rule_register_by_user(SubscriptionGrant)
 
 
 class _DistrictOnly(PickerScopeMixin):
+    # City only. The templates are city-wide reference data: the city's to edit
+    # (one mini-program, one AppID for every district). Identities and grants
+    # belong to accounts, which have no district link, so they stay the city's too.
     def has_module_permission(self, request):
         return access.sees_every_district(request.user)
 
@@ -34,6 +37,7 @@ class SubscriptionTemplateAdmin(_DistrictOnly, admin.ModelAdmin):
     list_filter = ["is_active"]
     fields = ["kind", "template_id", "page", "field_map", "is_active"]
 
+    # City-wide reference data: the city's to edit.
     def has_add_permission(self, request):
         return access.sees_every_district(request.user)
 
@@ -60,6 +64,7 @@ class WeChatIdentityAdmin(ServiceRowsReadOnlyMixin, _DistrictOnly, admin.ModelAd
 
     def get_actions(self, request):
         # The unbind action stands in for deleting (which admin would do without the audit entry).
+        # City only: an identity is an account's, with no district link.
         actions = super().get_actions(request)
         if not access.sees_every_district(request.user):
             actions.pop("unbind", None)
