@@ -145,9 +145,14 @@ class TemplateForm(forms.Form):
     )
 
 
+#: The owner value of a template without an alliance (the city's). Not "": a
+#: required choice refuses an empty value, so "" could never be chosen.
+CITY_OWNER = "city"
+
+
 class TemplateCreateForm(TemplateForm):
-    """A new template belongs to the district (district admins) or to an alliance
-    the user coordinates (``owners``: [(value, label)], "" for the district)."""
+    """A new template belongs to the city (city admins) or to an alliance the user
+    coordinates (``owners``: [(value, label)], ``CITY_OWNER`` for the city)."""
 
     owner = forms.ChoiceField(
         label=_("所属"), error_messages={"invalid_choice": _("请选择您负责的联盟。")}

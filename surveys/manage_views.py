@@ -29,7 +29,7 @@ from members.formatting import when_label
 from members.services import audit_log_record
 from parent_school.models import ParentSchool
 
-from . import exports, selectors, services
+from . import exports, manage_forms, selectors, services
 from . import results as survey_results
 from .errors import SurveyError
 from .manage_forms import (
@@ -155,8 +155,7 @@ def index(request):
         {
             "page": page,
             "templates": templates,
-            "may_deploy": access.sees_every_district(request.user)
-            or bool(access.coordinated_alliance_ids(request.user)),
+            "may_deploy": selectors.may_deploy(user=request.user),
             "may_create_template": _template_owners(request.user) != [],
         },
     )
@@ -229,9 +228,7 @@ def survey_close(request, survey_id: int):
 
 @coordinator_required
 def deploy(request):
-    if not (
-        access.sees_every_district(request.user) or access.coordinated_alliance_ids(request.user)
-    ):
+    if not selectors.may_deploy(user=request.user):
         raise Http404
     form = DeployForm(request.POST or None, templates=_usable_templates(request))
     if request.method == "POST" and form.is_valid():
@@ -261,8 +258,11 @@ def deploy(request):
 
 def _template_owners(user) -> list[tuple[str, str]]:
     owners = []
+    # City-wide reference data: the city's to edit. A template without an alliance
+    # is offered to every coordinator of every district; a district administrator
+    # makes their district's alliances' templates (alliances_changeable_by).
     if access.sees_every_district(user):
-        owners.append(("", _("全区通用")))
+        owners.append((manage_forms.CITY_OWNER, _("全区通用")))
     owners += [
         (str(a.pk), a.name) for a in access.alliances_changeable_by(user).order_by("name")[:200]
     ]
@@ -280,7 +280,7 @@ def template_new(request):
         try:
             template = services.template_create(
                 actor=request.user,
-                alliance_id=int(owner) if owner else None,
+                alliance_id=None if owner == manage_forms.CITY_OWNER else int(owner),
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
             )

@@ -350,15 +350,25 @@ def templates_usable(*, user) -> QuerySet[SurveyTemplate]:
     return templates.filter(Q(alliance__isnull=True) | Q(alliance_id__in=alliance_ids))
 
 
+def may_deploy(*, user) -> bool:
+    """Opens 学期问卷 for every parent school: administrators and alliance
+    coordinators. ``surveys_deploy`` reaches the schools of ``units_changeable_by``
+    (a district administrator: their district's)."""
+    return access.is_district_admin(user) or bool(access.coordinated_alliance_ids(user))
+
+
 def templates_editable(*, user) -> QuerySet[SurveyTemplate]:
-    """District templates by district admins; an alliance's by its coordinators."""
+    """Templates without an alliance by city admins; an alliance's by its
+    coordinators (a district admin: those of their district's alliances)."""
     templates = SurveyTemplate.objects.select_related("alliance")
+    # City-wide reference data: the city's to edit (every district uses them).
     if access.sees_every_district(user):
         return templates
     return templates.filter(alliance_id__in=access.coordinated_alliance_ids(user))
 
 
 def template_editable_by(user, template: SurveyTemplate) -> bool:
+    # City-wide reference data: the city's to edit (a template without an alliance).
     if access.sees_every_district(user):
         return True
     return template.alliance_id is not None and template.alliance_id in (
