@@ -3,7 +3,7 @@ certificates.selectors.
 
 - **证书规则**: an alliance's rules, saved through ``services.rule_update`` (what
   is certified, at what threshold); alliance coordinators their alliance's,
-  district administrators all. The alliance and kind of a rule stay as made; a
+  district administrators their district's alliances', city administrators all. The alliance and kind of a rule stay as made; a
   rule is switched off, not deleted.
 - **证书样式**: an alliance's issuer name, signatory, footer and seal image,
   saved through ``services.design_update`` (the seal is re-encoded there).
@@ -90,7 +90,9 @@ def _issuing_alliances(user):
 def _issues_for_some_alliance(user) -> bool:
     # From the roles already read for the page, without a query: the admin asks
     # this of every model on every page (its app list), as alliances_issuing_for
-    # decides it (district administrators, alliance coordinators).
+    # decides it (city administrators; district administrators and alliance
+    # coordinators through coordinated_alliance_ids, which holds a district's
+    # alliances: a district without an alliance has nothing to issue).
     if not getattr(user, "is_active", False):
         return False
     return access.sees_every_district(user) or bool(access.coordinated_alliance_ids(user))

@@ -38,11 +38,14 @@ def certificates_held_by(user) -> QuerySet[Certificate]:
 
 
 def certificates_manageable_by(user) -> QuerySet[Certificate]:
-    """Certificates a coordinator may look at, revoke and re-issue: district
-    administrators all; an alliance's coordinators its certificates; a unit's
-    coordinators those their unit issued."""
+    """Certificates a coordinator may look at, revoke and re-issue: city
+    administrators all; an alliance's coordinators its certificates (a district
+    administrator: those of their district's alliances, through
+    ``coordinated_alliance_ids``); a unit's coordinators those their unit issued
+    (a district administrator: their district's units)."""
     if not _active(user):
         return Certificate.objects.none()
+    # "All rows" for the city only; the fall-through scopes everyone else.
     if sees_every_district(user):
         return Certificate.objects.all()
     return Certificate.objects.filter(
@@ -52,8 +55,9 @@ def certificates_manageable_by(user) -> QuerySet[Certificate]:
 
 
 def alliances_issuing_for(user) -> QuerySet[Alliance]:
-    """Alliances whose rules, design and batches the user runs: district
-    administrators every alliance, an alliance coordinator their own."""
+    """Alliances whose rules, design and batches the user runs: city
+    administrators every alliance, a district administrator their district's,
+    an alliance coordinator their own (``alliances_changeable_by``)."""
     if not _active(user):
         return Alliance.objects.none()
     return alliances_changeable_by(user)
