@@ -13,7 +13,9 @@ pick_rule_register_by_unit(ReportJob, "unit")
 
 
 class _UnitRowsMixin(PickerScopeMixin):
-    """Rows of the units the user sees (district-wide jobs: district admins only)."""
+    """Rows of the units the user sees: all for a city admin; a district admin their
+    district's (visible_unit_ids). A job of no unit (a whole export or a roll-up)
+    is listed to city admins only; its requester follows it on the job page."""
 
     def get_queryset(self, request):
         rows = super().get_queryset(request)
