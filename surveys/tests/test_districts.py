@@ -161,3 +161,32 @@ def test_district_admin_makes_templates_for_their_alliances_not_city_wide_ones(c
     assert response.status_code == 302, response.context["form"].errors
     assert SurveyTemplate.objects.get(name="全市模板").alliance is None
     assert client.get(city_template).status_code == 200
+
+
+def test_comparison_and_exports_hold_their_districts_units_only(client, districts):
+    from surveys.tests.test_manage_pages import answer_sheet
+    from surveys.tests.world import ANSWERS
+
+    world = districts.base
+    ours = session_survey(world, title="渝中的课后问卷")
+    theirs = SurveyFactory(
+        template=world.template,
+        title="乙方的学期问卷",
+        parent_school=districts.theirs_school,
+        term=world.term,
+        unit=world.other_school,
+    )
+    for survey in (ours, theirs):
+        for _n in range(5):
+            answer_sheet(survey, world.version, ANSWERS)
+    query = {"template": world.template.pk, "by": "unit"}
+    client.force_login(districts.district_admin)
+    body = client.get(reverse("surveys:manage_comparison"), query).content.decode()
+    assert world.school.name in body and world.other_school.name not in body
+    export = client.post(reverse("surveys:manage_survey_export", args=[ours.pk]))
+    assert export.status_code == 200
+    assert client.post(reverse("surveys:manage_survey_export", args=[theirs.pk])).status_code == 404
+
+    client.force_login(districts.city_admin)
+    body = client.get(reverse("surveys:manage_comparison"), query).content.decode()
+    assert world.school.name in body and world.other_school.name in body
