@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from evaluation import demo
+from evaluation.defaults import responsibilities_default
 from evaluation.models import Feedback, ImprovementAction, Responsibility, UnitTarget
 from events.models import Delivery
 from members.models import AuditLog, Membership
@@ -32,6 +33,9 @@ def test_the_demo_loads_through_the_services_once_and_the_units_panel_shows_it(c
     from courses import demo as courses_demo
     from members import demo as members_demo
 
+    # The default responsibilities come from a data migration: a transactional
+    # test run before this one (another app's, on a reused database) flushed them.
+    responsibilities_default()
     members_demo.load()
     courses_demo.load(history=False)
     term = term_current()
