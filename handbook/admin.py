@@ -1,8 +1,9 @@
 """Admin for the growth handbook: items and claims, scoped by members/access.py.
 
-Items: a coordinator sees the district's default set and the items of the
-alliances they see, and changes only their own alliance's (district
-administrators change the defaults too); saving goes through
+Items: a coordinator sees the default set and the items of the alliances they
+see, and changes only their own alliance's (a district administrator: those of
+their district's alliances; only a city administrator changes the defaults,
+city-wide reference data); saving goes through
 ``handbook_item_save``. Claims are read-only here: every field of a claim is
 the services' (status, points, decisions, flags, the photo's fingerprint, the
 tallies behind the limits); 批准 and 退回 are actions routed through
@@ -123,7 +124,9 @@ class HandbookItemAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin):
         if obj is None:
             return access.alliances_changeable_by(request.user).exists()
         if obj.alliance_id is None:
-            return False  # the district's default set
+            # City-wide reference data: the city's to edit (the default set has no
+            # district link; every alliance without its own set uses it).
+            return False
         return obj.alliance_id in access.coordinated_alliance_ids(request.user)
 
     def has_module_permission(self, request):
@@ -145,7 +148,8 @@ class HandbookItemAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin):
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         if "alliance" in form.base_fields and not access.sees_every_district(request.user):
-            # Coordinators edit their alliance's items; the default set is the district's.
+            # Coordinators and district administrators edit their alliances' items;
+            # the default set is city-wide reference data, the city's to edit.
             form.base_fields["alliance"].required = True
             form.base_fields["alliance"].empty_label = None
         return form

@@ -895,8 +895,12 @@ ITEM_FIELDS = (
 
 def _coordinator_alliance(*, user, alliance_id, district_default_ok: bool = False):
     """The alliance whose items ``user`` may change; with ``district_default_ok``
-    an empty ``alliance_id`` means the district's default set (district admins only)."""
+    an empty ``alliance_id`` means the default set (city administrators only). A
+    district administrator changes the items of their district's alliances
+    (``coordinated_alliance_ids`` holds them)."""
     if alliance_id in (None, "") and district_default_ok:
+        # City-wide reference data: the city's to edit. The default set has no
+        # district link, and every alliance without its own set uses it.
         if not sees_every_district(user):
             raise HandbookError("not_coordinator")
         return None
