@@ -1,6 +1,6 @@
 """Admin for the boards (docs/COMMUNITY.md, "Admin"), scoped by community.selectors.
 
-- **敏感词** (the district's list): district administrators only. Adding, changing
+- **敏感词** (the city's list): city administrators only. Adding, changing
   and deleting go through ``sensitive_word_save`` / ``sensitive_word_delete``
   (normalised, checked, audit-logged, the list's version bumped so every process
   rebuilds its matcher); a word list is imported from CSV or XLSX through
@@ -13,7 +13,9 @@
   user moderates. A post shows its real author (name and masked phone) to those
   moderators ("coordinators of that school can see who posted"); deciding is done
   in the portal's moderation queue, which tells the author.
-- **交流区昵称**: read-only, district administrators.
+- **交流区昵称**: read-only, administrators: a city administrator every family's, a
+  district administrator those of the families of their district
+  (``members.access.families_visible_to``).
 
 An archived group board is not among anyone's moderated boards but its
 facilitator's, so its threads stay out of every other admin list (district
@@ -60,11 +62,25 @@ def _moderated_board_ids(user):
     return selectors.boards_moderated_by(user).order_by().values("pk")
 
 
-def _district_only(model):
+def _city_only(model):
+    # City-wide reference data (the word list has no district link): the city's to edit.
     def rule(user):
         return None if access.sees_every_district(user) else model._default_manager.none()
 
     return rule
+
+
+def _profiles_visible(user):
+    """Nicknames an administrator may look up: every one for the city, those of
+    their district's families for a district administrator, none for anyone else
+    (a coordinator meets nicknames on the boards, never whose they are)."""
+    if access.sees_every_district(user):
+        return None
+    if not access.is_district_admin(user):
+        return BoardProfile.objects.none()
+    return BoardProfile.objects.filter(
+        family__in=access.families_visible_to(user).order_by().values("pk")
+    )
 
 
 # Boards and everything on them: the boards the user moderates, for everyone
@@ -82,8 +98,8 @@ pick_rule_register(
 pick_rule_register(
     Mute, lambda user: Mute.objects.filter(decision__board__in=_moderated_board_ids(user))
 )
-pick_rule_register(SensitiveWord, _district_only(SensitiveWord))
-pick_rule_register(BoardProfile, _district_only(BoardProfile))
+pick_rule_register(SensitiveWord, _city_only(SensitiveWord))
+pick_rule_register(BoardProfile, _profiles_visible)
 
 
 def _client_ip(request) -> str | None:
@@ -189,7 +205,8 @@ class SensitiveWordAdmin(ServiceSaveMixin, ScopedAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("updated_by")
 
-    # The district's list: district administrators only, whatever the permissions.
+    # City-wide reference data: the city's to edit. One list filters every board of
+    # every district, so a district administrator neither sees nor changes it.
     def has_module_permission(self, request):
         return access.sees_every_district(request.user)
 
@@ -651,8 +668,9 @@ class MuteAdmin(ServiceRowsReadOnlyMixin, _ModeratedRowsAdmin):
 
 @admin.register(BoardProfile)
 class BoardProfileAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
-    """Nicknames and whose they are: the district's to look up, changed only by
-    the family (nickname_set, audit-logged)."""
+    """Nicknames and whose they are: the administrators' to look up (a district
+    administrator: their district's families), changed only by the family
+    (nickname_set, audit-logged)."""
 
     list_display = ["nickname", "family_label", "updated_at"]
     search_fields = ["nickname"]
@@ -664,8 +682,15 @@ class BoardProfileAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.ModelA
     def family_label(self, obj):
         return _family_label(obj.family_id)
 
+    def get_queryset(self, request):
+        profiles = super().get_queryset(request)
+        allowed = _profiles_visible(request.user)
+        return profiles if allowed is None else profiles.filter(pk__in=allowed.values("pk"))
+
+    # A gate on scoped rows: get_queryset above keeps a district administrator to
+    # their district's families (another's profile answers 404).
     def has_module_permission(self, request):
-        return access.sees_every_district(request.user)
+        return access.is_district_admin(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return access.sees_every_district(request.user)
+        return access.is_district_admin(request.user)

@@ -1145,6 +1145,8 @@ class _KeyOnly:
 
 
 def _words_admin(user) -> None:
+    # City-wide reference data: the city's to edit (one list filters every district's
+    # boards; a district administrator is refused like any coordinator).
     if not sees_every_district(user):
         raise CommunityError("not_allowed")
 
@@ -1174,7 +1176,7 @@ def _word_clean(word) -> str:
 def sensitive_word_save(
     *, user, word, category, match_pinyin=True, is_active=True, note="", word_id=None
 ) -> SensitiveWord:
-    """A district administrator adds or changes a word (stored normalised)."""
+    """A city administrator adds or changes a word (stored normalised)."""
     from .filtering import wordlist_bump
 
     _words_admin(user)
