@@ -1,7 +1,7 @@
 """Admin for learning families and commendation, scoped by members/access.py.
 
-Rules are saved through ``rule_save`` (alliance coordinators of the alliance and
-district administrators). Lists, entries and commendations are read-only here:
+Rules are saved through ``rule_save`` (alliance coordinators of the alliance, the
+administrator of its district, city administrators). Lists, entries and commendations are read-only here:
 computing, overriding with a reason, publishing and nominating are the
 services', on the coordinator pages (/recognition/), so each is audit-logged
 once and a published list is told to families once.

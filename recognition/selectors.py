@@ -185,8 +185,9 @@ def entry_unit_ids(user) -> QuerySet:
 
 
 def lists_visible_to(user) -> QuerySet[LearningFamilyList]:
-    """District admins: every list; alliance coordinators: their alliances'; unit
-    coordinators: the lists holding a family of a unit they coordinate."""
+    """City admins: every list; alliance coordinators (and a district admin, for
+    their district's alliances): their alliances'; unit coordinators: the lists
+    holding a family of a unit they coordinate."""
     lists = LearningFamilyList.objects.select_related("alliance", "term")
     if not access.is_coordinator(user):
         return lists.none()
@@ -200,8 +201,8 @@ def lists_visible_to(user) -> QuerySet[LearningFamilyList]:
 
 
 def entries_visible_to(user, family_list: LearningFamilyList) -> QuerySet[LearningFamilyEntry]:
-    """The list's entries the user may see: all for district admins and the
-    alliance's coordinators, else those of the families of the units they
+    """The list's entries the user may see: all for city admins and the
+    alliance's coordinators (its district's administrator among them), else those of the families of the units they
     coordinate."""
     entries = LearningFamilyEntry.objects.filter(family_list=family_list)
     if access.sees_every_district(

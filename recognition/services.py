@@ -48,7 +48,9 @@ NOTICE_RETRY_DAYS = 7
 
 
 def may_manage_alliance(user, alliance_id: int) -> bool:
-    """Alliance coordinators of that alliance and district administrators."""
+    """Alliance coordinators of that alliance, the district administrator of its
+    district (``coordinated_alliance_ids`` holds their district's alliances) and
+    city administrators."""
     if user is None:
         return True  # the term-end task and management commands
     return access.sees_every_district(user) or alliance_id in access.coordinated_alliance_ids(user)
@@ -193,9 +195,13 @@ def learning_families_compute_district(*, term_id: int, user=None) -> list[Compu
     published = LearningFamilyList.objects.filter(
         term_id=term_id, status=LearningFamilyList.Status.PUBLISHED
     ).values("alliance_id")
+    rules = LearningFamilyRule.objects.filter(term_id=term_id)
+    if user is not None and not access.sees_every_district(user):
+        # A district administrator computes their district's alliances (those they
+        # manage), not the city's: another district's would be refused one by one.
+        rules = rules.filter(alliance_id__in=access.coordinated_alliance_ids(user))
     alliance_ids = (
-        LearningFamilyRule.objects.filter(term_id=term_id)
-        .exclude(alliance_id__in=published)
+        rules.exclude(alliance_id__in=published)
         .order_by("alliance_id")
         .values_list("alliance_id", flat=True)
     )
@@ -514,7 +520,8 @@ def commendations_export(
     *, user, term_id: int, unit_id: int | None = None, ip_address: str | None = None
 ) -> CommendationExport:
     """The term's commendation workbook (优秀家长 + 学习型家庭), scoped like the term
-    report: the units the user sees (every unit for district admins), or one of
+    report: the units the user sees (every unit for city admins; a district
+    admin's district), or one of
     them; masked; one audit entry per export."""
     from . import exports  # the writer is only loaded by whoever exports
 
