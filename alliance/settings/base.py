@@ -451,8 +451,9 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
         "style-src": [SELF, NONCE],
-        "img-src": [SELF],
-        "media-src": [SELF],
+        # The bucket's origins when media live on S3: protected files redirect there.
+        "img-src": [SELF, *MEDIA_S3_ORIGINS],
+        "media-src": [SELF, *MEDIA_S3_ORIGINS],
         "connect-src": [SELF],
         "font-src": [SELF],
         "object-src": [NONE],

@@ -92,6 +92,11 @@ def bucket(fake_s3, settings, monkeypatch, tmp_path):
     # the origins a page's CSP must allow for the redirect: path and virtual style
     host = fake_s3.removeprefix("http://")
     assert read["MEDIA_S3_ORIGINS"] == [fake_s3, f"http://{name}.{host}"]
+    # and the pages' policy lets <img> and <video> follow the redirect there
+    directives = read["CONTENT_SECURITY_POLICY"]["DIRECTIVES"]
+    for directive in ("img-src", "media-src"):
+        assert set(read["MEDIA_S3_ORIGINS"]) <= set(directives[directive])
+    assert not set(read["MEDIA_S3_ORIGINS"]) & set(directives["script-src"])
     assert built["BACKEND"] == "storages.backends.s3.S3Storage"
     assert built["OPTIONS"]["region_name"] == REGION  # the default
     assert built["OPTIONS"]["default_acl"] is None and built["OPTIONS"]["querystring_auth"]
