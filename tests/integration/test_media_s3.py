@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
 import pytest
@@ -269,6 +269,9 @@ def test_a_certificate_pdf_is_drawn_into_the_bucket_and_only_its_family_gets_it(
     status, headers, body = _fetch(location)
     assert status == 200 and body == stored
     assert headers["Content-Type"] == "application/pdf"
+    # under the download name the local answer gives (kind and code), not the key's
+    assert headers["Content-Disposition"].startswith("attachment;")
+    assert certificate.code in unquote(headers["Content-Disposition"])
 
     # and another family is refused by the view
     client.force_login(world.dad.user)
