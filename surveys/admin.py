@@ -52,7 +52,7 @@ class SurveyTemplateAdmin(ServiceRowsReadOnlyMixin, ScopedAdminMixin, admin.Mode
 
     @admin.display(description=_("所属"), ordering="alliance__name")
     def owner_label(self, obj):
-        return obj.alliance.name if obj.alliance_id else gettext("全区通用")
+        return obj.alliance.name if obj.alliance_id else gettext("全市通用")
 
     @admin.display(description=_("门户页面"))
     def portal_link(self, obj):

@@ -262,7 +262,7 @@ def _template_owners(user) -> list[tuple[str, str]]:
     # is offered to every coordinator of every district; a district administrator
     # makes their district's alliances' templates (alliances_changeable_by).
     if access.sees_every_district(user):
-        owners.append((manage_forms.CITY_OWNER, _("全区通用")))
+        owners.append((manage_forms.CITY_OWNER, _("全市通用")))
     owners += [
         (str(a.pk), a.name) for a in access.alliances_changeable_by(user).order_by("name")[:200]
     ]

@@ -46,7 +46,7 @@ class SurveyTemplate(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="survey_templates",
-        help_text=_("留空表示全区通用的问卷模板。"),
+        help_text=_("留空表示全市通用的问卷模板。"),
     )
     name = models.CharField(_("名称"), max_length=80)
     description = models.TextField(_("说明"), max_length=1000, blank=True)
