@@ -2,10 +2,12 @@
 scoped by guidance.selectors.
 
 - **成长指导工作站**: the stations the user manages (``stations_managed_by``: the
-  coordinators of the station's unit, its chief mentor, district administrators).
-  Its name, description, limits and whether it is in use are saved through
-  ``station_update``; the unit is read-only. District administrators add a
-  station at a unit through ``station_create`` (one per unit); none is deleted.
+  coordinators of the station's unit, its chief mentor, a district
+  administrator's district, the city administrator's every one). Its name,
+  description, limits and whether it is in use are saved through
+  ``station_update``; the unit is read-only. Administrators add a station at a
+  unit through ``station_create`` (one per unit; a district administrator at a
+  unit of their district); none is deleted.
 - **导师**: the mentors of those stations, added through ``mentor_create`` and
   changed through ``mentor_update`` (the station of a mentor stays where it is).
   The station, login and volunteer-record pickers offer only what the rules allow.
@@ -171,14 +173,19 @@ class StationAdmin(ServiceSaveMixin, _StationRowsAdmin):
     list_select_related = ["unit"]
     readonly_fields = ["unit"]
     fields = ["name", "unit", "description", "open_bookings_max", "term_bookings_max", "is_active"]
+    # A new station's unit: one the user changes (a district administrator's: their
+    # district's), not merely one they see.
+    pick_rules = {"unit": access.units_changeable_by}
 
     @admin.display(description=_("在岗导师"))
     def mentor_count(self, obj):
         return obj.mentors.filter(is_active=True).count()
 
     def has_add_permission(self, request):
-        # A station belongs to a unit; the district sets it up (station_create).
-        return access.sees_every_district(request.user)
+        # A station belongs to a unit; an administrator sets it up (station_create),
+        # a district administrator at a unit of their district (the unit picker and
+        # the service both keep to units_changeable_by).
+        return access.is_district_admin(request.user)
 
     def has_delete_permission(self, request, obj=None):
         return False  # consultations keep their station (mark it not in use)

@@ -54,7 +54,8 @@ def is_chief_of(user, station: Station | int) -> bool:
 
 def stations_managed_by(user) -> QuerySet[Station]:
     """Stations whose settings, mentors and anonymised dashboard the user runs: the
-    coordinators of the station's unit (district administrators: every station)
+    coordinators of the station's unit (city administrators: every station; a
+    district administrator: their district's, through ``units_changeable_by``)
     and its chief mentor. Managing a station never opens a consultation's need or
     notes (those follow ``consultations_visible_to`` and ``note_readable``)."""
     if not _active(user):

@@ -22,7 +22,12 @@ from bookings import services as booking_services
 from bookings.locking import bounded_atomic, offerings_lock
 from bookings.models import Booking, Offering
 from events.services import notice_send
-from members.access import is_staff_member, sees_every_district
+from members.access import (
+    is_district_admin,
+    is_staff_member,
+    sees_every_district,
+    units_changeable_by,
+)
 from members.errors import MembersError
 from members.formatting import id_or_none
 from members.models import AuditLog, Child, Family, Guardian, MemberUnit, SchoolStage
@@ -178,13 +183,19 @@ def _station_fields_clean(fields: dict) -> dict:
 
 
 def station_create(*, user, unit_id, **fields) -> Station:
-    """Set up a station at a unit (one per unit): district administrators only
-    (``user=None``: the system, e.g. the demo). The name is required; the limits
-    default to the model's. A second station at the same unit, even by two
-    simultaneous first calls, is refused with ``station_exists``."""
-    if user is not None and not sees_every_district(user):
+    """Set up a station at a unit (one per unit): administrators only, a district
+    administrator at a unit of their district (``user=None``: the system, e.g. the
+    demo). The name is required; the limits default to the model's. A second
+    station at the same unit, even by two simultaneous first calls, is refused with
+    ``station_exists``."""
+    if user is not None and not is_district_admin(user):
         raise GuidanceError("not_allowed")
-    unit = MemberUnit.objects.filter(pk=id_or_none(unit_id)).first()
+    # A gate on scoped rows: a district administrator reaches their district's units
+    # only; another district's unit is as unknown as a missing one.
+    units = MemberUnit.objects.all()
+    if user is not None and not sees_every_district(user):
+        units = units_changeable_by(user)
+    unit = units.filter(pk=id_or_none(unit_id)).first()
     if unit is None:
         raise GuidanceError("unit_missing", field="unit")
     fields = _station_fields_clean({"name": fields.pop("name", ""), **fields})
