@@ -1,11 +1,11 @@
 """Admin for the volunteer corps (docs/VOLUNTEERS.md, "Admin").
 
 Applications and service hours are read-only lists of the centres (units) the
-user may change (``members.access.units_changeable_by``; district administrators:
-all). Approving an application (with its tier) and verifying hours are done on
-the coordinator's pages (``volunteers:queue``, ``volunteers:hours_queue``), whose
-services make the instructor record, grant the role and tell the volunteer; each
-row links there.
+user may change (``members.access.units_changeable_by``; city administrators: all;
+a district administrator: their district's centres). Approving an application
+(with its tier) and verifying hours are done on the coordinator's pages
+(``volunteers:queue``, ``volunteers:hours_queue``), whose services make the
+instructor record, grant the role and tell the volunteer; each row links there.
 """
 
 from __future__ import annotations
