@@ -269,10 +269,12 @@ def unit_targets_default(*, actor, term_id, unit_ids=None, now=None) -> int:
 
 
 def _written_as(actor, unit: MemberUnit) -> str:
-    # A district administrator writes for the district (区级) in their district,
-    # even when they also coordinate one of its alliances. The city administrator
-    # keeps the administration's label (区级) it has always written under.
-    if access.sees_every_district(actor) or selectors.administers_district_of(actor, unit.pk):
+    # The city administrator writes as the city (市级); a district administrator
+    # for the district (区级) in their district, even when they also coordinate one
+    # of its alliances.
+    if access.sees_every_district(actor):
+        return _("市级")
+    if selectors.administers_district_of(actor, unit.pk):
         return _("区级")
     from members.models import Alliance
 

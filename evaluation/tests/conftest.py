@@ -16,6 +16,7 @@ from members.tests.factories import (
     AllianceFactory,
     MembershipFactory,
     MemberUnitFactory,
+    RegionFactory,
     RoleAssignmentFactory,
     UserFactory,
 )
@@ -32,6 +33,7 @@ class World:
     school: object
     other_school: object
     district: object
+    city: object
     alliance_coordinator: object
     unit_coordinator: object
     other_coordinator: object
@@ -55,14 +57,19 @@ def build_world() -> World:
         starts_on=today - datetime.timedelta(days=30),
         ends_on=today + datetime.timedelta(days=120),
     )
+    # Both schools in one district, whose administrator is the world's "district".
+    fenghua = RegionFactory(name="奉化区", kind="district")
     alliance = AllianceFactory(name="溪口教联体", short_name="溪口联盟")
-    school = MemberUnitFactory(name="溪口中学")
+    school = MemberUnitFactory(name="溪口中学", region=RegionFactory(parent=fenghua))
     MembershipFactory(alliance=alliance, unit=school)
     other_alliance = AllianceFactory(name="武岭教联体", short_name="武岭联盟")
-    other_school = MemberUnitFactory(name="武岭小学")
+    other_school = MemberUnitFactory(name="武岭小学", region=RegionFactory(parent=fenghua))
     MembershipFactory(alliance=other_alliance, unit=other_school)
     district = RoleAssignmentFactory(
-        role=Role.CITY_ADMIN, unit=None, user=UserFactory(display_name="区教育局张老师")
+        role=Role.DISTRICT_ADMIN,
+        region=fenghua,
+        unit=None,
+        user=UserFactory(display_name="区教育局张老师"),
     ).user
     return World(
         last_term=last_term,
@@ -71,6 +78,9 @@ def build_world() -> World:
         school=school,
         other_school=other_school,
         district=district,
+        city=RoleAssignmentFactory(
+            role=Role.CITY_ADMIN, unit=None, user=UserFactory(display_name="市教育局王老师")
+        ).user,
         alliance_coordinator=RoleAssignmentFactory(
             role=Role.ALLIANCE_COORDINATOR,
             alliance=alliance,

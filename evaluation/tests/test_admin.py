@@ -19,8 +19,9 @@ def _staff(user):
     return user
 
 
-def test_a_district_admin_adds_a_responsibility_through_the_service(client, world):
-    client.force_login(_staff(world.district))
+def test_the_city_admin_adds_a_responsibility_through_the_service(client, world):
+    # the list is city-wide reference data: the city's to edit
+    client.force_login(_staff(world.city))
     url = reverse("admin:evaluation_responsibility_add")
     data = {
         "code": "volunteers",

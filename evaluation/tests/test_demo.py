@@ -67,7 +67,8 @@ def test_the_demo_loads_through_the_services_once_and_the_units_panel_shows_it(c
     } <= set(AuditLog.objects.filter(pk__gt=audit_before).values_list("action", flat=True))
     feedback = Feedback.objects.get()
     assert feedback.unit.name == "溪口中学" and feedback.term == term
-    assert feedback.written_by.username == "demo_district_admin" and feedback.written_as == "区级"
+    # demo_district_admin is the city administrator: it writes as the city
+    assert feedback.written_by.username == "demo_district_admin" and feedback.written_as == "市级"
     assert feedback.acknowledged_by.username == "demo_xikou_school_coordinator"
     assert Delivery.objects.filter(notice__key=f"evaluation.feedback:{feedback.pk}").exists()
     assert Delivery.objects.filter(

@@ -553,7 +553,7 @@ def test_the_panel_reads_in_constant_queries(world, django_assert_max_num_querie
 # --- the district's list ---------------------------------------------------------------
 
 
-def test_responsibilities_are_the_district_admins_and_checked_like_targets(world):
+def test_responsibilities_are_the_city_admins_and_checked_like_targets(world):
     def save(actor=None, **fields):
         values = {
             "code": "volunteers",
@@ -562,9 +562,11 @@ def test_responsibilities_are_the_district_admins_and_checked_like_targets(world
             "default_value": "3",
         }
         values.update(fields)
-        return services.responsibility_save(actor=actor or world.district, **values)
+        return services.responsibility_save(actor=actor or world.city, **values)
 
     assert _code(lambda: save(actor=world.alliance_coordinator)).code == "not_district_admin"
+    # a district administrator neither: one list for every district
+    assert _code(lambda: save(actor=world.district)).code == "not_district_admin"
     assert _code(lambda: save(code="Bad Code")).field == "code"
     assert _code(lambda: save(default_value="2.5")).code == "value_not_whole"
     assert _code(lambda: save(metric="nonsense")).code == "metric_bad"
