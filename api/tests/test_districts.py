@@ -10,7 +10,7 @@ from django.utils import timezone
 from api.tests.test_staff_api import SOON, book, family, get, post, session_at, token
 from events.services import ticket_code
 from events.tests.factories import make_event
-from portal.tests.districts import two_districts
+from members.tests.districts import two_districts
 
 pytestmark = pytest.mark.django_db
 
@@ -18,13 +18,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def world():
     w = two_districts()
-    w.session_a = session_at(w.unit_a, title="渝中的课")
-    w.session_b = session_at(w.unit_b, title="乙方的课")
+    w.session_a = session_at(w.a.unit, title="渝中的课")
+    w.session_b = session_at(w.b.unit, title="乙方的课")
     w.event_a = make_event(
-        organiser_unit=w.unit_a, title="渝中讲座", starts_at=timezone.now() + SOON
+        organiser_unit=w.a.unit, title="渝中讲座", starts_at=timezone.now() + SOON
     )
     w.event_b = make_event(
-        organiser_unit=w.unit_b, title="乙方讲座", starts_at=timezone.now() + SOON
+        organiser_unit=w.b.unit, title="乙方讲座", starts_at=timezone.now() + SOON
     )
     mother, (child,) = family("王妈妈", child="小明")
     w.booking_a = book(w.session_a.offering_id, mother, [child])
@@ -38,7 +38,7 @@ def _titles(answer) -> set[str]:
 
 
 def test_a_district_admins_lists_are_their_districts(world):
-    raw = token(world.admin_a, ["read"])
+    raw = token(world.a.admin, ["read"])
     assert _titles(get(Client(), "/sessions", raw)) == {"渝中的课"}
     assert _titles(get(Client(), "/events", raw)) == {"渝中讲座"}
     city = token(world.city_admin, ["read"])
@@ -47,7 +47,7 @@ def test_a_district_admins_lists_are_their_districts(world):
 
 
 def test_another_districts_roster_is_not_found(world):
-    raw = token(world.admin_a, ["read"])
+    raw = token(world.a.admin, ["read"])
     own = get(Client(), f"/offerings/{world.session_a.offering_id}/roster", raw)
     assert own.status_code == 200
     for offering_id in (world.session_b.offering_id, world.event_b.offering_id):
@@ -59,7 +59,7 @@ def test_another_districts_roster_is_not_found(world):
 
 
 def test_a_district_admin_checks_in_their_districts_tickets_only(world):
-    raw = token(world.admin_a, ["checkin"])
+    raw = token(world.a.admin, ["checkin"])
     refused = post(Client(), "/checkin", {"code": ticket_code(booking=world.booking_b)}, raw)
     assert refused.status_code == 403 and refused.json()["code"] == "checkin_not_yours"
     done = post(Client(), "/checkin", {"code": ticket_code(booking=world.booking_a)}, raw)

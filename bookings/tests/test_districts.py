@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from api.tests.test_staff_api import book, family, session_at
 from bookings.models import Booking
-from portal.tests.districts import two_districts
+from members.tests.districts import two_districts
 
 pytestmark = pytest.mark.django_db
 
@@ -15,15 +15,15 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def world():
     w = two_districts()
-    w.session_a = session_at(w.unit_a, title="渝中的课")
-    w.session_b = session_at(w.unit_b, title="乙方的课")
+    w.session_a = session_at(w.a.unit, title="渝中的课")
+    w.session_b = session_at(w.b.unit, title="乙方的课")
     w.booking_a = book(w.session_a.offering_id, family("王妈妈")[0])
     w.booking_b = book(w.session_b.offering_id, family("李爸爸")[0])
     return w
 
 
 def test_a_district_admin_sees_their_districts_offerings_and_bookings(client, world):
-    client.force_login(world.admin_a)
+    client.force_login(world.a.admin)
     offerings = client.get(reverse("admin:bookings_offering_changelist"))
     assert {o.pk for o in offerings.context["cl"].result_list} == {world.session_a.offering_id}
     bookings = client.get(reverse("admin:bookings_booking_changelist"))
@@ -40,7 +40,7 @@ def test_a_district_admin_sees_their_districts_offerings_and_bookings(client, wo
 
 
 def test_a_district_admin_cancels_their_districts_bookings_only(client, world):
-    client.force_login(world.admin_a)
+    client.force_login(world.a.admin)
     client.post(
         reverse("admin:bookings_booking_changelist"),
         {"action": "cancel_bookings", "_selected_action": [world.booking_a.pk, world.booking_b.pk]},

@@ -21,7 +21,7 @@ from community.tests.factories import (
     SensitiveWordFactory,
     ThreadFactory,
 )
-from handbook.tests.districts import two_districts
+from members.tests.districts import two_districts
 from parent_school.models import ParentSchool
 from parent_school.tests.factories import ParentSchoolFactory
 

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from courses.models import Theme
 from courses.tests.factories import CourseFactory, make_session
+from members.tests.districts import two_districts
 from parent_school.tests.factories import ParentSchoolFactory
-from portal.tests.districts import two_districts
 
 pytestmark = pytest.mark.django_db
 
@@ -18,10 +18,10 @@ pytestmark = pytest.mark.django_db
 def world():
     w = two_districts()
     w.course_a = CourseFactory(
-        title="渝中亲子沟通课", parent_school=ParentSchoolFactory(host_unit=w.unit_a)
+        title="渝中亲子沟通课", parent_school=ParentSchoolFactory(host_unit=w.a.unit)
     )
     w.course_b = CourseFactory(
-        title="乙方亲子沟通课", parent_school=ParentSchoolFactory(host_unit=w.unit_b)
+        title="乙方亲子沟通课", parent_school=ParentSchoolFactory(host_unit=w.b.unit)
     )
     w.session_a = make_session(w.course_a)
     w.session_b = make_session(w.course_b)
@@ -29,7 +29,7 @@ def world():
 
 
 def test_a_district_admin_manages_their_districts_courses_in_the_admin(client, world):
-    client.force_login(world.admin_a)
+    client.force_login(world.a.admin)
     listing = client.get(reverse("admin:courses_course_changelist"))
     assert listing.status_code == 200
     assert {c.title for c in listing.context["cl"].result_list} == {"渝中亲子沟通课"}
@@ -50,7 +50,7 @@ def test_a_district_admin_manages_their_districts_courses_in_the_admin(client, w
 
 
 def test_the_staff_sessions_page_and_rosters_are_the_districts(client, world):
-    client.force_login(world.admin_a)
+    client.force_login(world.a.admin)
     page = client.get(reverse("courses:staff_sessions"))
     assert page.status_code == 200
     assert [s.pk for s in page.context["page_obj"]] == [world.session_a.pk]
@@ -65,7 +65,7 @@ def test_the_staff_sessions_page_and_rosters_are_the_districts(client, world):
 def test_themes_are_the_citys_to_edit(client, world):
     theme = Theme.objects.create(name="亲子沟通", sort_order=1)
     change = reverse("admin:courses_theme_change", args=[theme.pk])
-    client.force_login(world.admin_a)
+    client.force_login(world.a.admin)
     # a district admin looks (their courses are filed under them) but does not edit
     assert client.get(reverse("admin:courses_theme_changelist")).status_code == 200
     assert client.get(reverse("admin:courses_theme_add")).status_code == 403

@@ -9,8 +9,8 @@ from django.urls import reverse
 from events.models import CalendarFeed, Event
 from events.services import calendar_feed_get_or_create
 from events.tests.factories import make_event
+from members.tests.districts import two_districts
 from members.tests.factories import ChildFactory, FamilyFactory
-from portal.tests.districts import two_districts
 
 pytestmark = pytest.mark.django_db
 
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def world():
     w = two_districts()
-    w.event_a = make_event(organiser_unit=w.unit_a, title="渝中亲子运动会")
-    w.event_b = make_event(organiser_unit=w.unit_b, title="乙方亲子运动会")
+    w.event_a = make_event(organiser_unit=w.a.unit, title="渝中亲子运动会")
+    w.event_b = make_event(organiser_unit=w.b.unit, title="乙方亲子运动会")
     return w
 
 
@@ -28,7 +28,7 @@ def _titles(response) -> set[str]:
 
 
 def test_a_district_admin_runs_their_districts_events_in_the_admin(client, world):
-    client.force_login(world.admin_a)
+    client.force_login(world.a.admin)
     listing = client.get(reverse("admin:events_event_changelist"))
     assert listing.status_code == 200
     assert _titles(listing) == {"渝中亲子运动会"}
@@ -55,7 +55,7 @@ def test_the_city_admin_sees_both_districts_events(client, world):
 
 
 def test_the_coordinator_pages_list_the_districts_events_only(client, world):
-    client.force_login(world.admin_a)
+    client.force_login(world.a.admin)
     page = client.get(reverse("events:manage_list"))
     assert page.status_code == 200
     assert {e.title for e in page.context["page"]} == {"渝中亲子运动会"}
@@ -81,7 +81,7 @@ def test_the_delivery_log_shows_the_districts_rows_only(client, world):
             scheduled_for=event.offering.starts_at,
             due_at=event.offering.starts_at,
         )
-    client.force_login(world.admin_a)
+    client.force_login(world.a.admin)
     listing = client.get(reverse("admin:events_delivery_changelist"))
     assert listing.status_code == 200
     assert {d.offering_id for d in listing.context["cl"].result_list} == {world.event_a.offering_id}
@@ -92,13 +92,13 @@ def test_the_delivery_log_shows_the_districts_rows_only(client, world):
 
 def test_a_district_admin_sees_their_districts_calendar_links_only(client, world):
     family_a, family_b = FamilyFactory(), FamilyFactory()
-    ChildFactory(family=family_a, school=world.unit_a)
-    ChildFactory(family=family_b, school=world.unit_b)
+    ChildFactory(family=family_a, school=world.a.unit)
+    ChildFactory(family=family_b, school=world.b.unit)
     feed_a = calendar_feed_get_or_create(family=family_a)
     feed_b = calendar_feed_get_or_create(family=family_b)
     url = reverse("admin:events_calendarfeed_changelist")
 
-    client.force_login(world.admin_a)
+    client.force_login(world.a.admin)
     listing = client.get(url)
     assert listing.status_code == 200
     assert [f.pk for f in listing.context["cl"].result_list] == [feed_a.pk]
@@ -122,7 +122,7 @@ def test_a_unit_coordinator_never_sees_calendar_links(client, world):
 
     coordinator = UserFactory(username="unit_a_coord")
     registry.role_assign(
-        actor=None, user=coordinator, role=RoleAssignment.Role.UNIT_COORDINATOR, unit=world.unit_a
+        actor=None, user=coordinator, role=RoleAssignment.Role.UNIT_COORDINATOR, unit=world.a.unit
     )
     client.force_login(coordinator)
     assert client.get(reverse("admin:events_calendarfeed_changelist")).status_code == 403
@@ -130,7 +130,7 @@ def test_a_unit_coordinator_never_sees_calendar_links(client, world):
 
 def test_reminder_rules_of_a_kind_are_the_citys_to_edit(client, world):
     url = reverse("admin:events_reminderrule_changelist")
-    client.force_login(world.admin_a)
+    client.force_login(world.a.admin)
     assert client.get(url).status_code == 403
     # … while their own event's rules are edited on the event
     change = client.get(reverse("admin:events_event_change", args=[world.event_a.pk]))

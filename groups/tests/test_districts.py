@@ -11,8 +11,8 @@ from groups import services
 from groups.errors import GroupError
 from groups.models import Group
 from groups.tests.factories import GroupFactory
-from handbook.tests.districts import two_districts
 from members.models import AuditLog
+from members.tests.districts import two_districts
 from parent_school.models import ParentSchool
 from parent_school.tests.factories import ParentSchoolFactory
 

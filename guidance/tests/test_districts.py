@@ -12,8 +12,8 @@ from guidance import services
 from guidance.errors import GuidanceError
 from guidance.models import Station
 from guidance.tests.factories import MentorFactory, StationFactory
-from handbook.tests.districts import staff_user, two_districts
 from members.models import AuditLog, RoleAssignment
+from members.tests.districts import staff_user, two_districts
 from members.tests.factories import MemberUnitFactory
 
 pytestmark = pytest.mark.django_db

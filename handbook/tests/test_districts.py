@@ -14,8 +14,8 @@ from handbook.demo import default_items
 from handbook.errors import HandbookError
 from handbook.models import Claim, HandbookItem, ItemKind
 from handbook.tests.conftest import current_term
-from handbook.tests.districts import two_districts
 from handbook.tests.factories import ClaimFactory
+from members.tests.districts import two_districts
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ city-wide reference data, the city's to edit."""
 import pytest
 from django.urls import reverse
 
+from members.tests.districts import two_districts
 from parent_school.models import BrandProgramme, Term
 from parent_school.tests.factories import ParentSchoolFactory, TermFactory
-from portal.tests.districts import two_districts
 
 pytestmark = pytest.mark.django_db
 
@@ -16,10 +16,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def world():
     w = two_districts()
-    w.school_a = ParentSchoolFactory(name="渝中家长学校", host_unit=w.unit_a)
-    w.school_b = ParentSchoolFactory(name="乙方家长学校", host_unit=w.unit_b)
-    w.brand_a = BrandProgramme.objects.create(name="慧育家·渝中", owner_unit=w.unit_a)
-    w.brand_b = BrandProgramme.objects.create(name="慧育家·乙方", owner_unit=w.unit_b)
+    w.school_a = ParentSchoolFactory(name="渝中家长学校", host_unit=w.a.unit)
+    w.school_b = ParentSchoolFactory(name="乙方家长学校", host_unit=w.b.unit)
+    w.brand_a = BrandProgramme.objects.create(name="慧育家·渝中", owner_unit=w.a.unit)
+    w.brand_b = BrandProgramme.objects.create(name="慧育家·乙方", owner_unit=w.b.unit)
     return w
 
 
@@ -28,7 +28,7 @@ def _names(response) -> set[str]:
 
 
 def test_a_district_admin_manages_their_districts_parent_schools(client, world):
-    client.force_login(world.admin_a)
+    client.force_login(world.a.admin)
     listing = client.get(reverse("admin:parent_school_parentschool_changelist"))
     assert listing.status_code == 200
     assert _names(listing) == {"渝中家长学校"}
@@ -44,7 +44,7 @@ def test_a_district_admin_manages_their_districts_parent_schools(client, world):
 
 
 def test_brand_programmes_are_scoped_through_their_host_unit(client, world):
-    client.force_login(world.admin_a)
+    client.force_login(world.a.admin)
     listing = client.get(reverse("admin:parent_school_brandprogramme_changelist"))
     assert _names(listing) == {"慧育家·渝中"}
     # renaming their own brand works; the other district's is out of reach
@@ -52,7 +52,7 @@ def test_brand_programmes_are_scoped_through_their_host_unit(client, world):
         reverse("admin:parent_school_brandprogramme_change", args=[world.brand_a.pk]),
         {
             "name": "慧育家·爱有方",
-            "owner_unit": world.unit_a.pk,
+            "owner_unit": world.a.unit.pk,
             "description": "",
             "is_active": "on",
         },
@@ -62,14 +62,14 @@ def test_brand_programmes_are_scoped_through_their_host_unit(client, world):
     assert world.brand_a.name == "慧育家·爱有方"
     client.post(
         reverse("admin:parent_school_brandprogramme_change", args=[world.brand_b.pk]),
-        {"name": "改掉", "owner_unit": world.unit_b.pk, "description": "", "is_active": "on"},
+        {"name": "改掉", "owner_unit": world.b.unit.pk, "description": "", "is_active": "on"},
     )
     world.brand_b.refresh_from_db()
     assert world.brand_b.name == "慧育家·乙方"
     # a new brand cannot be hosted by another district's unit
     refused = client.post(
         reverse("admin:parent_school_brandprogramme_add"),
-        {"name": "外区品牌", "owner_unit": world.unit_b.pk, "description": "", "is_active": "on"},
+        {"name": "外区品牌", "owner_unit": world.b.unit.pk, "description": "", "is_active": "on"},
     )
     assert refused.status_code == 200
     assert not BrandProgramme.objects.filter(name="外区品牌").exists()
@@ -89,7 +89,7 @@ def test_terms_are_the_citys_to_edit(client, world):
         "ends_on": "2031-01-31",
     }
     ends_on = term.ends_on
-    client.force_login(world.admin_a)
+    client.force_login(world.a.admin)
     # every district's staff see the terms, a district admin does not change them
     assert client.get(reverse("admin:parent_school_term_changelist")).status_code == 200
     assert client.get(reverse("admin:parent_school_term_add")).status_code == 403

@@ -13,8 +13,8 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from handbook.tests.conftest import current_term
-from handbook.tests.districts import two_districts
 from members.models import AuditLog
+from members.tests.districts import two_districts
 from recognition import services
 from recognition.errors import RecognitionError
 from recognition.models import Commendation, LearningFamilyList, LearningFamilyRule

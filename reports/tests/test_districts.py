@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 
 from bookings.models import Booking
 from members.models import AuditLog, Region
+from members.tests.districts import two_districts
 from members.tests.factories import GuardianFactory, MemberUnitFactory, RegionFactory
-from portal.tests.districts import two_districts
 from reports.services import participation_rollup
 from reports.tests.factories import (
     CourseFactory,
@@ -57,8 +57,8 @@ def world():
         starts_on=local(2026, 2, 1).date(),
         ends_on=local(2026, 7, 31).date(),
     )
-    _held(w.unit_a, w.term, families=2)
-    _held(w.unit_b, w.term, families=3)
+    _held(w.a.unit, w.term, families=2)
+    _held(w.b.unit, w.term, families=3)
     participation_rollup(term=w.term, now=NOW)
     return w
 
@@ -71,16 +71,16 @@ def _overview(client, user, term):
 
 
 def test_a_district_admin_sees_their_districts_figures_only(client, world):
-    page = _overview(client, world.admin_a, world.term)
+    page = _overview(client, world.a.admin, world.term)
     assert page.context["figures"]["person_times"] == 2
     assert [row["unit__name"] for row in page.context["units_page"]] == ["渝中实验小学"]
     assert [u.name for u in page.context["export_units"]] == ["渝中实验小学"]
     assert "乙方实验小学" not in page.content.decode()
     # the other district's unit page is the same 404 as a wrong id
-    assert client.get(reverse("reports:unit", args=[world.unit_a.pk])).status_code == 200
-    assert client.get(reverse("reports:unit", args=[world.unit_b.pk])).status_code == 404
+    assert client.get(reverse("reports:unit", args=[world.a.unit.pk])).status_code == 200
+    assert client.get(reverse("reports:unit", args=[world.b.unit.pk])).status_code == 404
     # B's administrator: B's figures
-    assert _overview(client, world.admin_b, world.term).context["figures"]["person_times"] == 3
+    assert _overview(client, world.b.admin, world.term).context["figures"]["person_times"] == 3
 
 
 def test_the_city_admin_sees_every_districts_figures(client, world):
@@ -102,14 +102,14 @@ def _csv(client, user, term, **extra):
 
 
 def test_the_term_report_of_a_district_admin_holds_their_district_only(client, world):
-    _response, rows = _csv(client, world.admin_a, world.term)
+    _response, rows = _csv(client, world.a.admin, world.term)
     assert len(rows) == 2 and {row[1] for row in rows} == {"渝中实验小学"}
     # asking for the other district's unit is refused, and nothing is recorded
-    refused, rows = _csv(client, world.admin_a, world.term, unit=world.unit_b.pk)
+    refused, rows = _csv(client, world.a.admin, world.term, unit=world.b.unit.pk)
     assert refused.status_code == 302 and rows is None
     assert AuditLog.objects.filter(action="reports.export.csv").count() == 1
     # the workbook too: its summary names A's unit only
-    client.force_login(world.admin_a)
+    client.force_login(world.a.admin)
     response = client.post(reverse("reports:export"), {"term": world.term.code, "format": "xlsx"})
     workbook = load_workbook(io.BytesIO(response.content), read_only=True)
     text = " ".join(
@@ -127,13 +127,13 @@ def test_the_term_report_of_a_district_admin_holds_their_district_only(client, w
 
 def test_the_snapshot_admin_lists_the_districts_rows(client, world):
     url = reverse("admin:reports_participationsnapshot_changelist")
-    client.force_login(world.admin_a)
+    client.force_login(world.a.admin)
     listing = client.get(url)
     assert listing.status_code == 200
-    assert {row.unit_id for row in listing.context["cl"].result_list} == {world.unit_a.pk}
+    assert {row.unit_id for row in listing.context["cl"].result_list} == {world.a.unit.pk}
     client.force_login(world.city_admin)
     units = {row.unit_id for row in client.get(url).context["cl"].result_list}
-    assert units == {world.unit_a.pk, world.unit_b.pk}
+    assert units == {world.a.unit.pk, world.b.unit.pk}
 
 
 def test_a_district_admins_overview_costs_the_same_queries_for_one_unit_or_many(
@@ -147,11 +147,11 @@ def test_a_district_admins_overview_costs_the_same_queries_for_one_unit_or_many(
         assert response.status_code == 200
         return len(captured), response.context["figures"]
 
-    _overview(client, world.admin_a, world.term)  # session and caches warmed
+    _overview(client, world.a.admin, world.term)  # session and caches warmed
     small, _figures = count()
     # the district grows: ten more units in a street of A (not in its alliance),
     # and ten in B that must not count
-    street = RegionFactory(name="朝天门街道", kind=Region.Kind.STREET, parent=world.district_a)
+    street = RegionFactory(name="朝天门街道", kind=Region.Kind.STREET, parent=world.a.district)
     other_street = Region.objects.get(name="乙方街道")
     for n in range(10):
         _held(MemberUnitFactory(name=f"渝中增补{n}", region=street), world.term, families=1)

@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 
 from handbook.tests.conftest import current_term
-from handbook.tests.districts import two_districts
 from members.models import RoleAssignment
+from members.tests.districts import two_districts
 from members.tests.factories import MemberUnitFactory, UserFactory
 from parent_school.tests.factories import InstructorFactory
 from volunteers import services

@@ -1,6 +1,5 @@
 """Two districts of one city for the multi-district tests of the feature apps
-(handbook, recognition, groups, community, guidance, volunteers; each imports this,
-all sit above handbook).
+(every app above members imports this: it sits in members, the leftmost app).
 
 Each district has a street, a school in it, an alliance of the district with that
 school as its base unit, and a family whose child attends the school. District A
