@@ -160,9 +160,13 @@ def _held(request, certificate_id: int) -> Certificate:
     return certificate
 
 
-def _attachment(response, certificate: Certificate, extension: str):
+def _disposition(certificate: Certificate, extension: str) -> str:
     name = f"{certificate.get_kind_display()}-{certificate.code}.{extension}"
-    response["Content-Disposition"] = content_disposition_header(True, name)
+    return content_disposition_header(True, name)
+
+
+def _attachment(response, certificate: Certificate, extension: str):
+    response["Content-Disposition"] = _disposition(certificate, extension)
     add_never_cache_headers(response)
     return response
 
@@ -244,10 +248,17 @@ PDF_ANSWER = {
 def certificate_pdf(request, certificate_id: int = CertificateId):
     require_scope(request, "read")
     certificate = services.certificate_pdf_ensure(_held(request, certificate_id))
-    response = file_response(request, certificate.pdf, cache_control="private, no-store")
+    # The name goes in with the file: on S3 the answer is a redirect to the bucket.
+    response = file_response(
+        request,
+        certificate.pdf,
+        cache_control="private, no-store",
+        disposition=_disposition(certificate, "pdf"),
+    )
     if response.status_code in (200, 206):
         response["Content-Type"] = "application/pdf"
-    return _attachment(response, certificate, "pdf")
+    add_never_cache_headers(response)
+    return response
 
 
 @router.get(
