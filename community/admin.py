@@ -41,6 +41,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members import access
 from members.admin_scoping import (
+    CityOnlyMixin,
     ScopedAdminMixin,
     ServiceForm,
     ServiceRowsReadOnlyMixin,
@@ -181,7 +182,7 @@ class WordListImportForm(forms.Form):
 
 
 @admin.register(SensitiveWord)
-class SensitiveWordAdmin(ServiceSaveMixin, ScopedAdminMixin, admin.ModelAdmin):
+class SensitiveWordAdmin(CityOnlyMixin, ServiceSaveMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = SensitiveWordAdminForm
     list_display = [
         "word",
@@ -207,21 +208,6 @@ class SensitiveWordAdmin(ServiceSaveMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     # City-wide reference data: the city's to edit. One list filters every board of
     # every district, so a district administrator neither sees nor changes it.
-    def has_module_permission(self, request):
-        return access.sees_every_district(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return access.sees_every_district(request.user)
-
-    def has_add_permission(self, request):
-        return access.sees_every_district(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return access.sees_every_district(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return access.sees_every_district(request.user)
-
     def has_export_permission(self, request):
         return access.sees_every_district(request.user)
 

@@ -20,6 +20,7 @@ from bookings.errors import BookingError
 from bookings.models import Offering
 from members import access
 from members.admin_scoping import (
+    CityEditsMixin,
     PickerScopeMixin,
     ServiceWriteMixin,
     pick_rule_register_by_unit,
@@ -48,7 +49,7 @@ pick_rule_register_by_unit(LessonProgress, "lesson__course__parent_school__host_
 pick_rule_register_by_unit(CreditEntry, "course__parent_school__host_unit")
 
 
-class CityReferenceAdmin(PickerScopeMixin, admin.ModelAdmin):
+class CityReferenceAdmin(CityEditsMixin, PickerScopeMixin, admin.ModelAdmin):
     """City-wide reference data: the city's to edit. Every district's courses are
     filed under the same themes and stages, so staff look, and only a city
     administrator (or a superuser) adds, changes or deletes — not a district
@@ -59,15 +60,6 @@ class CityReferenceAdmin(PickerScopeMixin, admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return access.is_staff_member(request.user)
-
-    def has_add_permission(self, request):
-        return access.sees_every_district(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return access.sees_every_district(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return access.sees_every_district(request.user)
 
 
 @admin.register(Theme)

@@ -15,6 +15,7 @@ from django.contrib import admin
 
 from members import access
 from members.admin_scoping import (
+    CityEditsMixin,
     PickerScopeMixin,
     ScopedAdminMixin,
     ServiceRowsReadOnlyMixin,
@@ -73,7 +74,7 @@ class ResponsibilityAdminForm(forms.ModelForm):
 
 
 @admin.register(Responsibility)
-class ResponsibilityAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin):
+class ResponsibilityAdmin(CityEditsMixin, ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = ResponsibilityAdminForm
     list_display = ["name", "code", "metric", "default_value", "position", "is_active"]
     list_filter = ["metric", "is_active"]
@@ -86,14 +87,8 @@ class ResponsibilityAdmin(ServiceWriteMixin, ScopedAdminMixin, admin.ModelAdmin)
     def has_view_permission(self, request, obj=None):
         return access.is_coordinator(request.user)
 
-    # City-wide reference data: the city's to edit (district administrators and
-    # coordinators look; responsibility_save refuses anyone else too).
-    def has_add_permission(self, request):
-        return access.sees_every_district(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return access.sees_every_district(request.user)
-
+    # City-wide reference data (CityEditsMixin): district administrators and
+    # coordinators look; responsibility_save refuses anyone else too.
     def has_delete_permission(self, request, obj=None):
         # Targets point at responsibilities: one is taken out of use (在用), not deleted.
         return False

@@ -398,6 +398,33 @@ class ScopedAdminMixin(PickerScopeMixin):
 # -- writes through services ---------------------------------------------------------
 
 
+class CityEditsMixin:
+    """City-wide reference data (terms, themes, stages, the evaluation's
+    responsibilities, the word list, WeChat templates): every district uses the
+    same rows, so only a city administrator (or a superuser) adds, changes or
+    deletes them, though a district administrator's group holds every model
+    permission. Who may look is the admin's own choice."""
+
+    def has_add_permission(self, request):
+        return access.sees_every_district(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return access.sees_every_district(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return access.sees_every_district(request.user)
+
+
+class CityOnlyMixin(CityEditsMixin):
+    """Rows only the city sees at all (``CityEditsMixin``, and looking too)."""
+
+    def has_module_permission(self, request):
+        return access.sees_every_district(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return access.sees_every_district(request.user)
+
+
 class ServiceRowsReadOnlyMixin:
     """Rows only the services write (an audit entry, an API token, a handbook claim):
     the admin shows them and adds, changes or deletes none; its actions, if any,

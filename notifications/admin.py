@@ -3,8 +3,7 @@ change their preferences on their own page; notices are written by the outbox)."
 
 from django.contrib import admin
 
-from members import access
-from members.admin_scoping import PickerScopeMixin, pick_rule_register_by_user
+from members.admin_scoping import CityOnlyMixin, PickerScopeMixin, pick_rule_register_by_user
 
 from .models import Notification, NotificationPreference
 
@@ -12,24 +11,18 @@ pick_rule_register_by_user(Notification)
 pick_rule_register_by_user(NotificationPreference)
 
 
-class _DistrictOnly(PickerScopeMixin):
+class _CityOnly(CityOnlyMixin, PickerScopeMixin):
     # City only: an inbox or a preference belongs to an account, which has no
     # district link (one guardian can have children in two districts), so a
     # district administrator's share of these rows cannot be drawn; they are
     # read-only support rows for the city (superusers and city administrators).
-    def has_module_permission(self, request):
-        return access.sees_every_district(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return access.sees_every_district(request.user)
-
     def has_delete_permission(self, request, obj=None):
         # A family's inbox and choices are theirs: nobody deletes them here.
         return False
 
 
 @admin.register(Notification)
-class NotificationAdmin(_DistrictOnly, admin.ModelAdmin):
+class NotificationAdmin(_CityOnly, admin.ModelAdmin):
     list_display = ["title", "user", "kind", "created_at", "read_at"]
     list_filter = ["kind"]
     raw_id_fields = ["user"]
@@ -43,7 +36,7 @@ class NotificationAdmin(_DistrictOnly, admin.ModelAdmin):
 
 
 @admin.register(NotificationPreference)
-class NotificationPreferenceAdmin(_DistrictOnly, admin.ModelAdmin):
+class NotificationPreferenceAdmin(_CityOnly, admin.ModelAdmin):
     list_display = [
         "user",
         "in_site",

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members import access
 from members.admin_scoping import (
+    CityEditsMixin,
     PickerScopeMixin,
     pick_rule_register_by_unit,
     pick_rule_register_shared,
@@ -99,7 +100,7 @@ class UnitScopedAdmin(PickerScopeMixin, admin.ModelAdmin):
 
 
 @admin.register(Term)
-class TermAdmin(PickerScopeMixin, admin.ModelAdmin):
+class TermAdmin(CityEditsMixin, PickerScopeMixin, admin.ModelAdmin):
     """Terms are city-wide: staff see them, city administrators change them.
 
     City-wide reference data: the city's to edit (every district's courses,
@@ -114,15 +115,6 @@ class TermAdmin(PickerScopeMixin, admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return access.is_staff_member(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return access.sees_every_district(request.user)
-
-    def has_add_permission(self, request):
-        return access.sees_every_district(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return access.sees_every_district(request.user)
 
 
 class TargetInline(RoleInlineMixin, admin.TabularInline):

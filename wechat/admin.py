@@ -8,6 +8,7 @@ from django.utils.translation import ngettext
 
 from members import access
 from members.admin_scoping import (
+    CityOnlyMixin,
     PickerScopeMixin,
     ServiceRowsReadOnlyMixin,
     pick_rule_register_by_user,
@@ -20,36 +21,24 @@ pick_rule_register_by_user(WeChatIdentity)
 pick_rule_register_by_user(SubscriptionGrant)
 
 
-class _DistrictOnly(PickerScopeMixin):
+class _CityOnly(CityOnlyMixin, PickerScopeMixin):
     # City only. The templates are city-wide reference data: the city's to edit
     # (one mini-program, one AppID for every district). Identities and grants
     # belong to accounts, which have no district link, so they stay the city's too.
-    def has_module_permission(self, request):
-        return access.sees_every_district(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return access.sees_every_district(request.user)
+    pass
 
 
 @admin.register(SubscriptionTemplate)
-class SubscriptionTemplateAdmin(_DistrictOnly, admin.ModelAdmin):
+class SubscriptionTemplateAdmin(_CityOnly, admin.ModelAdmin):
     list_display = ["kind", "template_id", "page", "is_active", "updated_at"]
     list_filter = ["is_active"]
     fields = ["kind", "template_id", "page", "field_map", "is_active"]
 
     # City-wide reference data: the city's to edit.
-    def has_add_permission(self, request):
-        return access.sees_every_district(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return access.sees_every_district(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return access.sees_every_district(request.user)
 
 
 @admin.register(WeChatIdentity)
-class WeChatIdentityAdmin(ServiceRowsReadOnlyMixin, _DistrictOnly, admin.ModelAdmin):
+class WeChatIdentityAdmin(ServiceRowsReadOnlyMixin, _CityOnly, admin.ModelAdmin):
     list_display = ["user", "app_id", "short_openid", "created_at", "last_login_at"]
     readonly_fields = ["user", "app_id", "openid", "unionid", "created_at", "last_login_at"]
     exclude = ["session_key_hash"]
@@ -87,7 +76,7 @@ class WeChatIdentityAdmin(ServiceRowsReadOnlyMixin, _DistrictOnly, admin.ModelAd
 
 
 @admin.register(SubscriptionGrant)
-class SubscriptionGrantAdmin(ServiceRowsReadOnlyMixin, _DistrictOnly, admin.ModelAdmin):
+class SubscriptionGrantAdmin(ServiceRowsReadOnlyMixin, _CityOnly, admin.ModelAdmin):
     list_display = [
         "user",
         "template_id",
