@@ -16,8 +16,8 @@ from certificates.tests.factories import (
 )
 from certificates.tests.issuing_world import build_issuing_world
 from members.models import RoleAssignment
-from members.registry import role_assign
-from members.tests.factories import RegionFactory, UserFactory
+from members.tests.districts import staff_user
+from members.tests.factories import RegionFactory
 
 pytestmark = pytest.mark.django_db
 Role = RoleAssignment.Role
@@ -37,10 +37,8 @@ def w():
     ):
         row.region = RegionFactory(parent=district)
         row.save(update_fields=["region"])
-    w.zhenhai_admin = UserFactory(display_name="镇海区教育局")
-    role_assign(actor=None, user=w.zhenhai_admin, role=Role.DISTRICT_ADMIN, region=ours)
-    w.city_admin = UserFactory(display_name="市教育局")
-    role_assign(actor=None, user=w.city_admin, role=Role.CITY_ADMIN)
+    w.zhenhai_admin = staff_user("镇海区教育局", Role.DISTRICT_ADMIN, region=ours)
+    w.city_admin = staff_user("市教育局", Role.CITY_ADMIN)
     return w
 
 

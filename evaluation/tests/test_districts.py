@@ -17,10 +17,10 @@ from evaluation.tests.conftest import build_world
 from evaluation.tests.factories import FeedbackFactory, ImprovementActionFactory
 from members.models import RoleAssignment
 from members.registry import role_assign
+from members.tests.districts import staff_user
 from members.tests.factories import (
     MemberUnitFactory,
     RegionFactory,
-    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -56,10 +56,8 @@ def districts() -> Districts:
     their_alliance.region = their_street
     their_alliance.save(update_fields=["region"])
     loose = MemberUnitFactory(name="解放碑社区学校", region=RegionFactory(parent=street))
-    district_admin = UserFactory(display_name="渝中区教委陈老师")
-    role_assign(actor=None, user=district_admin, role=Role.DISTRICT_ADMIN, region=ours_district)
-    city_admin = UserFactory(display_name="市教委周老师")
-    role_assign(actor=None, user=city_admin, role=Role.CITY_ADMIN)
+    district_admin = staff_user("渝中区教委陈老师", Role.DISTRICT_ADMIN, region=ours_district)
+    city_admin = staff_user("市教委周老师", Role.CITY_ADMIN)
     return Districts(
         base=base,
         ours=base.school,

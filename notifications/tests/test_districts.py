@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from members.models import RoleAssignment
-from members.registry import role_assign
+from members.tests.districts import staff_user
 from members.tests.factories import RegionFactory, UserFactory
 from notifications.models import Notification
 
@@ -19,10 +19,8 @@ Role = RoleAssignment.Role
 @pytest.fixture
 def admins():
     district = RegionFactory(name="渝中区", kind="district")
-    district_admin = UserFactory(display_name="渝中区教委陈老师")
-    role_assign(actor=None, user=district_admin, role=Role.DISTRICT_ADMIN, region=district)
-    city_admin = UserFactory(display_name="市教委周老师")
-    role_assign(actor=None, user=city_admin, role=Role.CITY_ADMIN)
+    district_admin = staff_user("渝中区教委陈老师", Role.DISTRICT_ADMIN, region=district)
+    city_admin = staff_user("市教委周老师", Role.CITY_ADMIN)
     return district_admin, city_admin
 
 

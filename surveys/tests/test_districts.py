@@ -11,8 +11,8 @@ import pytest
 from django.urls import reverse
 
 from members.models import RoleAssignment
-from members.registry import role_assign
-from members.tests.factories import MemberUnitFactory, RegionFactory, UserFactory
+from members.tests.districts import staff_user
+from members.tests.factories import MemberUnitFactory, RegionFactory
 from parent_school.tests.factories import ParentSchoolFactory
 from surveys.models import Survey, SurveyTemplate
 from surveys.tests.factories import SurveyFactory
@@ -49,10 +49,8 @@ def districts() -> Districts:
         row.region = region
         row.save(update_fields=["region"])
     loose = MemberUnitFactory(name="解放碑社区学校", region=RegionFactory(parent=street))
-    district_admin = UserFactory(display_name="渝中区教委陈老师")
-    role_assign(actor=None, user=district_admin, role=Role.DISTRICT_ADMIN, region=ours)
-    city_admin = UserFactory(display_name="市教委周老师")
-    role_assign(actor=None, user=city_admin, role=Role.CITY_ADMIN)
+    district_admin = staff_user("渝中区教委陈老师", Role.DISTRICT_ADMIN, region=ours)
+    city_admin = staff_user("市教委周老师", Role.CITY_ADMIN)
     return Districts(
         base=base,
         ours_district=ours,
@@ -96,8 +94,7 @@ def test_a_district_without_an_alliance_still_deploys_to_its_parent_schools(clie
     lone = RegionFactory(name="丙区", kind="district")
     unit = MemberUnitFactory(name="丙区实验小学", region=RegionFactory(parent=lone))
     school = ParentSchoolFactory(name="丙区实验小学家长学校", host_unit=unit)
-    admin = UserFactory(display_name="丙区教委")
-    role_assign(actor=None, user=admin, role=Role.DISTRICT_ADMIN, region=lone)
+    admin = staff_user("丙区教委", Role.DISTRICT_ADMIN, region=lone)
     client.force_login(admin)
     # when / then: the deploy page is theirs, for that school only
     assert (

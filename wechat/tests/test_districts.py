@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 
 from members.models import AuditLog, RoleAssignment
-from members.registry import role_assign
-from members.tests.factories import RegionFactory, UserFactory
+from members.tests.districts import staff_user
+from members.tests.factories import RegionFactory
 from wechat.models import SubscriptionTemplate, WeChatIdentity
 
 from .factories import SubscriptionGrantFactory, SubscriptionTemplateFactory, WeChatIdentityFactory
@@ -22,10 +22,8 @@ Role = RoleAssignment.Role
 @pytest.fixture
 def admins():
     district = RegionFactory(name="渝中区", kind="district")
-    district_admin = UserFactory(display_name="渝中区教委陈老师")
-    role_assign(actor=None, user=district_admin, role=Role.DISTRICT_ADMIN, region=district)
-    city_admin = UserFactory(display_name="市教委周老师")
-    role_assign(actor=None, user=city_admin, role=Role.CITY_ADMIN)
+    district_admin = staff_user("渝中区教委陈老师", Role.DISTRICT_ADMIN, region=district)
+    city_admin = staff_user("市教委周老师", Role.CITY_ADMIN)
     return district_admin, city_admin
 
 
