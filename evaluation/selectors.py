@@ -48,30 +48,19 @@ def _coordinates_alliance_of(user, unit_id: int) -> bool:
     ).exists()
 
 
-def _district_units(user) -> QuerySet[MemberUnit] | None:
-    """The units whose region lies in a district ``user`` administers (None: not a
-    district administrator). With ``coordinated_alliance_ids`` (which holds the
-    district's alliances) this is the district as members/access.py draws it, less
-    the unit roles: a unit's own coordinators do not assess it."""
-    district_ids = access.administered_district_ids(user)
-    if not district_ids:
-        return None
-    regions = access.regions_in_districts(district_ids).order_by().values("pk")
-    return MemberUnit.objects.filter(region__in=regions)
-
-
 def administers_district_of(user, unit_id: int) -> bool:
     """``user`` is a district administrator of the unit's district (by the unit's
     region or a current membership of one of the district's alliances; not of an
     alliance elsewhere they may also coordinate)."""
-    district_ids = access.administered_district_ids(user)
-    if not district_ids:
+    units = access.units_in_administered_districts(user)
+    if units is None:
         return False
-    regions = access.regions_in_districts(district_ids).order_by().values("pk")
     return (
-        MemberUnit.objects.filter(pk=unit_id, region__in=regions).exists()
+        units.filter(pk=unit_id).exists()
         or Membership.objects.filter(
-            unit_id=unit_id, alliance__region__in=regions, left_on__isnull=True
+            unit_id=unit_id,
+            alliance_id__in=access.district_alliance_ids(user),
+            left_on__isnull=True,
         ).exists()
     )
 
@@ -84,7 +73,9 @@ def may_assess(user, unit_id: int) -> bool:
         return True
     if _coordinates_alliance_of(user, unit_id):
         return True
-    units = _district_units(user)
+    # The district as members/access.py draws it, less the unit roles: a unit's
+    # own coordinators do not assess it.
+    units = access.units_in_administered_districts(user)
     return units is not None and units.filter(pk=unit_id).exists()
 
 
@@ -122,7 +113,7 @@ def units_for_targets(user) -> QuerySet[MemberUnit]:
     if access.sees_every_district(user):
         return units
     alliance_ids = access.coordinated_alliance_ids(user)
-    district = _district_units(user)
+    district = access.units_in_administered_districts(user)
     condition = Q(pk__in=[])
     if alliance_ids:
         members = Membership.objects.filter(alliance_id__in=alliance_ids, left_on__isnull=True)

@@ -96,7 +96,15 @@ def _district_region_ids(user) -> QuerySet | None:
     return regions_in_districts(district_ids).order_by().values("pk")
 
 
-def _district_alliance_ids(user) -> list[int]:
+def units_in_administered_districts(user) -> QuerySet[MemberUnit] | None:
+    """The units whose region lies in a district ``user`` administers (None: not a
+    district administrator)."""
+    regions = _district_region_ids(user)
+    return None if regions is None else MemberUnit.objects.filter(region__in=regions)
+
+
+def district_alliance_ids(user) -> list[int]:
+    """The alliances whose region lies in a district ``user`` administers."""
     # Cached on the user like the roles: many callers test membership in it.
     cached = getattr(user, "_district_alliance_ids_cache", None)
     if cached is None:
@@ -209,7 +217,7 @@ def coordinated_alliance_ids(user) -> list[int]:
     if not getattr(user, "is_active", False):
         return []
     own = [r.alliance_id for r in _roles(user) if r.role == Role.ALLIANCE_COORDINATOR]
-    district = _district_alliance_ids(user)
+    district = district_alliance_ids(user)
     return own + [pk for pk in district if pk not in own] if district else own
 
 
