@@ -162,9 +162,7 @@ def test_the_admin_lists_tokens_by_scope_and_shows_no_hash(client, django_assert
 
     # a district administrator: every token
     district = UserFactory()
-    registry.role_assign(
-        actor=UserFactory(is_superuser=True), user=district, role=Role.CITY_ADMIN
-    )
+    registry.role_assign(actor=UserFactory(is_superuser=True), user=district, role=Role.CITY_ADMIN)
     client.force_login(district)
     body = client.get(ADMIN_LIST).content.decode()
     assert all(name in body for name in ("甲方签到平板", "乙方签到平板", "家长的小程序"))
